@@ -1,0 +1,301 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * engine.h - follow virtio requests of QEMU-KVM guests through their stages
+ * and keep per-VM, per-vCPU, per-path, per-stage latency histograms.
+ *
+ * The engine sees events (KVM tracepoints and system calls of the threads of
+ * VM processes), each with a timestamp in ns, the thread id and the process
+ * id.  It knows nothing about tracepoints: kvmio_lat.ko feeds it from its
+ * probes, the reader feeds it from a trace-cmd recording, the unit tests feed
+ * it synthetic streams.  Documentation/kvmio_lat/design.rst describes the
+ * model and the attribution rules.
+ *
+ * Concurrency (kernel): per-thread state is written only by its own thread;
+ * exit histograms only by the vCPU thread; doorbells go through a per-vCPU
+ * single-producer ring; request matching and stage histograms are under the
+ * VM's lock, taken only on I/O events, never on plain exits.  Callers hold
+ * an RCU read lock around every kvl_ev_*() call and free VMs after a grace
+ * period (ops->free_vm).
+ */
+#ifndef KVMIO_LAT_ENGINE_H
+#define KVMIO_LAT_ENGINE_H
+
+#include "shim.h"
+#include "hist.h"
+
+enum kvl_path {
+	KVL_PATH_NATIVE,
+	KVL_PATH_THREADS,
+	KVL_NR_PATHS
+};
+
+/* Stage indices; their names differ by path (kvl_stage_name()). */
+enum kvl_stage {
+	KVL_ST_DOORBELL_TO_WAKE,
+	KVL_ST_WAKE_TO_SUBMIT,	/* threads: wake_to_dispatch */
+	KVL_ST_SUBMIT,		/* threads: io */
+	KVL_ST_SUBMIT_TO_REAP,	/* threads: io_to_reap */
+	KVL_ST_REAP_TO_IRQ,
+	KVL_ST_IRQ_TO_ENTRY,
+	KVL_ST_TOTAL,
+	KVL_NR_STAGES
+};
+
+/* KVM's own values for the kvm_exit "isa" field. */
+#define KVL_ISA_VMX	1
+#define KVL_ISA_SVM	2
+
+/* Exit-reason slots per vCPU; the last one collects every other reason. */
+#define KVL_EXIT_SLOTS		12
+#define KVL_EXIT_OTHER		0xffffffffu
+
+/* Doorbells a vCPU may have outstanding before new ones are dropped. */
+#define KVL_KICK_RING		16
+
+#define KVL_COMM_LEN		16
+
+/* Counters; kvl_engine_stat() sums them over VMs. */
+enum kvl_counter {
+	KVL_C_EVENTS,		/* events handed to a tracked VM */
+	KVL_C_REQUESTS,		/* requests completed and recorded */
+	KVL_C_DROP_VCPUS,	/* vCPU seen, no room (max_vcpus) */
+	KVL_C_DROP_THREADS,	/* thread seen, no room (max_threads) */
+	KVL_C_DROP_REQUESTS,	/* request seen, no room (max_inflight) */
+	KVL_C_DROP_KICKS,	/* doorbell seen, vCPU's ring full */
+	KVL_C_KICKS_CANCELLED,	/* port/MMIO write handled in userspace */
+	KVL_C_KICKS_EXPIRED,	/* doorbell never followed by I/O */
+	KVL_C_SUBMITS_UNMATCHED,	/* I/O with no doorbell to attribute */
+	KVL_C_IRQS_UNMATCHED,	/* interrupt with no finished request */
+	KVL_C_REQUESTS_EXPIRED,	/* request never completed by an interrupt */
+	KVL_C_LOST,		/* inconsistent stream: exit without entry... */
+	KVL_NR_COUNTERS
+};
+
+struct kvl_config {
+	u32 max_vms;		/* VMs tracked at once */
+	u32 max_vcpus;		/* per VM */
+	u32 max_threads;	/* per VM, rounded up to a power of two */
+	u32 max_inflight;	/* requests per VM */
+	u64 kick_timeout_ns;	/* a doorbell older than this is stale */
+	u64 req_timeout_ns;	/* a request older than this is abandoned */
+};
+
+struct kvl_exit_slot {
+	u32 reason;		/* KVL_EXIT_OTHER for the catch-all slot */
+	u32 used;
+	struct kvl_hist hist;
+};
+
+/* What a vCPU keeps: its histograms.  One writer per histogram. */
+struct kvl_vcpu_stats {
+	struct kvl_exit_slot exits[KVL_EXIT_SLOTS];
+	struct kvl_hist stages[KVL_NR_PATHS][KVL_NR_STAGES];
+};
+
+enum kvl_kick_state { KVL_KICK_FREE, KVL_KICK_LIVE, KVL_KICK_TAKEN };
+
+struct kvl_kick {
+	u32 state;		/* enum kvl_kick_state; cmpxchg */
+	u32 pad;
+	u64 ts;			/* the doorbell's kvm_exit */
+	u64 wake;		/* first event-loop wake after it, 0 = none */
+	u64 addr;
+};
+
+struct kvl_vcpu {
+	/* written by the vCPU thread */
+	u32 vcpu_id;
+	u32 isa;
+	u64 exit_ts;		/* 0 while in guest mode */
+	u32 exit_reason;
+	s32 inj_vector;		/* -1: nothing injected since last entry */
+	u64 inj_ts;
+	s32 kick_undo;		/* ring slot still cancellable, -1 if none */
+	u32 kick_head;		/* producer index */
+	u64 exits;		/* plain counters, single writer */
+	u64 entries;
+	u64 dropped_kicks;
+	u64 kicks_cancelled;
+
+	/* written under the VM lock */
+	u32 kick_tail;		/* consumer index */
+	u32 awaiting;		/* requests waiting for this vCPU's entry */
+	u16 await_head;
+
+	struct kvl_kick kicks[KVL_KICK_RING];
+	struct kvl_vcpu_stats stats;
+};
+
+#define KVL_T_VCPU	0x1	/* runs a vCPU */
+#define KVL_T_LOOP	0x2	/* waited in ppoll/epoll: an event loop */
+#define KVL_T_POOL	0x4	/* ran pread/pwrite & co: a pool worker */
+
+/* Per-thread state, written by its own thread (tid is set once, under lock). */
+struct kvl_thread {
+	s32 tid;		/* 0 = free slot */
+	s16 vcpu;		/* index into vm->vcpus, -1 otherwise */
+	u16 flags;
+	u32 sys_nr;		/* syscall in progress, ~0 when none */
+	u32 sys_arg;
+	u64 sys_ts;
+	u64 last_wake;		/* last return from an event-loop wait */
+	u64 getevents_ts;	/* io_getevents that returned events, since wake */
+	u32 getevents_n;
+	u16 cur_req;		/* pool request running on this thread */
+	u16 irq_pending;	/* an interrupt raised, target not final */
+	s32 irq_dest;		/* its destination APIC id, -1 unknown */
+	s32 irq_vector;
+	u64 irq_ts;
+};
+
+#define KVL_TID_DEAD	(-1)	/* tombstone in the thread table */
+
+#define KVL_NO_REQ	0xffff
+
+struct kvl_req {
+	u16 next;
+	u8 path;
+	u8 state;
+	s16 vcpu;		/* doorbell vCPU: whose histograms */
+	s16 target;		/* vCPU index the interrupt went to, -1 = any */
+	s32 vector;		/* -1 = unknown */
+	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
+};
+
+struct kvl_queue {
+	u16 head;
+	u16 tail;
+};
+
+struct kvl_vm {
+	s32 tgid;
+	char comm[KVL_COMM_LEN];
+	u32 nr_vcpus;
+	kvl_lock_t lock;
+	const struct kvl_config *cfg;
+	void *owner;		/* for the allocator */
+
+	u32 kick_seq;		/* bumped on each doorbell */
+	u32 kick_seq_woken;	/* kick_seq when wakes last stamped doorbells */
+	u32 seen_inj;		/* kvm_inj_virq seen: interrupts are not posted */
+	u32 inflight;
+
+	u64 counters[KVL_NR_COUNTERS];
+
+	struct kvl_queue native_q;	/* submitted, not reaped */
+	struct kvl_queue done_q;	/* threads: pool syscall returned */
+	struct kvl_queue any_q;		/* irq raised, target unknown */
+	u16 free_req;
+
+	struct kvl_vcpu **vcpus;	/* [max_vcpus] */
+	struct kvl_thread *threads;	/* [max_threads] */
+	struct kvl_req *reqs;		/* [max_inflight] */
+};
+
+struct kvl_engine;
+
+/* How the engine gets memory: the module uses pools, userspace calloc. */
+struct kvl_alloc_ops {
+	struct kvl_vm *(*alloc_vm)(struct kvl_engine *eng);
+	void (*free_vm)(struct kvl_engine *eng, struct kvl_vm *vm);
+	struct kvl_vcpu *(*alloc_vcpu)(struct kvl_engine *eng, struct kvl_vm *vm);
+};
+
+#define KVL_FILTER_BITS	1024
+#define KVL_MAX_PIDS	32
+
+struct kvl_engine {
+	struct kvl_config cfg;
+	const struct kvl_alloc_ops *ops;
+	kvl_lock_t lock;		/* VM table changes */
+	struct kvl_vm **vms;		/* [max_vms]; RCU in the kernel */
+	u32 nr_vms;
+	u32 nr_pids;			/* 0: every VM process */
+	s32 pids[KVL_MAX_PIDS];
+	u64 dropped_vms;
+	unsigned long filter[KVL_FILTER_BITS / (8 * sizeof(unsigned long))];
+};
+
+/* Bytes a VM needs for @cfg, laid out by kvl_vm_init(). */
+size_t kvl_vm_size(const struct kvl_config *cfg);
+void kvl_vm_init(struct kvl_vm *vm, const struct kvl_config *cfg);
+void kvl_vcpu_init(struct kvl_vcpu *v, u32 vcpu_id, u32 isa);
+
+void kvl_config_defaults(struct kvl_config *cfg);
+int kvl_config_check(struct kvl_config *cfg);
+void kvl_engine_init(struct kvl_engine *eng, const struct kvl_config *cfg,
+		     const struct kvl_alloc_ops *ops, struct kvl_vm **vms);
+
+/* Cheap early filter for probes: may this process be a tracked VM? */
+static inline bool kvl_engine_maybe_vm(const struct kvl_engine *eng, s32 tgid)
+{
+	unsigned int bit = ((u32)tgid * 2654435761u) % KVL_FILTER_BITS;
+	unsigned long w = READ_ONCE(eng->filter[bit / (8 * sizeof(unsigned long))]);
+
+	return w & (1UL << (bit % (8 * sizeof(unsigned long))));
+}
+
+struct kvl_vm *kvl_engine_find_vm(struct kvl_engine *eng, s32 tgid);
+
+/* Replace the pid filter (n == 0: all); VMs outside it are dropped. */
+int kvl_engine_set_pids(struct kvl_engine *eng, const s32 *pids, u32 n);
+/* Forget a VM (process exit); returns true if one was tracked. */
+bool kvl_engine_drop_vm(struct kvl_engine *eng, s32 tgid);
+/* A thread exits; @group_dead: it was the last one of its process. */
+void kvl_ev_task_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
+		      bool group_dead);
+/* Forget every VM. */
+void kvl_engine_drop_all(struct kvl_engine *eng);
+/* Zero every histogram and counter (racy against writers; see docs). */
+void kvl_engine_reset(struct kvl_engine *eng);
+
+/* Events. */
+void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
+		 u32 vcpu_id, u32 isa, u32 reason, u64 now);
+void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now);
+/* A guest MMIO write or port write seen while handling an exit. */
+void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, u64 addr,
+		     u64 now);
+/* kvm_msi_set_irq (target/vector from the MSI) or kvm_set_irq (-1, -1). */
+void kvl_ev_irq(struct kvl_engine *eng, s32 tgid, s32 tid, s32 dest,
+		s32 vector, u64 now);
+/* kvm_apic_accept_irq: fills in the target of a preceding kvm_set_irq. */
+void kvl_ev_apic_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
+			u32 apicid, u32 vector, u64 now);
+void kvl_ev_inj_virq(struct kvl_engine *eng, s32 tgid, s32 tid, u32 vector,
+		     u64 now);
+/* arg: io_submit nr, io_uring_enter flags/min_complete packed; else 0. */
+void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+		      u32 arg, u64 now);
+void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+		     s64 ret, u64 now);
+
+/* x86-64 syscall classes the engine cares about. */
+enum kvl_sys_class {
+	KVL_SYS_NONE,
+	KVL_SYS_WAIT,		/* ppoll, poll, select, pselect6, epoll_*wait* */
+	KVL_SYS_URING,		/* io_uring_enter: a wait if it asks to */
+	KVL_SYS_SUBMIT,		/* io_submit */
+	KVL_SYS_GETEVENTS,	/* io_getevents, io_pgetevents */
+	KVL_SYS_POOL_IO,	/* pread64 ... pwritev2, fsync, fdatasync */
+	KVL_SYS_IOCTL,		/* KVM_RUN returning: a userspace exit */
+};
+
+enum kvl_sys_class kvl_sys_class(u32 nr);
+
+/* Names. */
+const char *kvl_path_name(unsigned int path);
+const char *kvl_stage_name(unsigned int path, unsigned int stage);
+/* KVM's trace name of an exit reason, or NULL if unknown. */
+const char *kvl_exit_reason_name(u32 isa, u32 reason);
+
+/* Reading out: stats and the "hist" text format (version 1). */
+#define KVL_HIST_FORMAT_VERSION	1
+
+u64 kvl_engine_counter(struct kvl_engine *eng, enum kvl_counter c);
+const char *kvl_counter_name(enum kvl_counter c);
+void kvl_engine_print_hist(struct kvl_engine *eng, const struct kvl_sink *out);
+void kvl_engine_print_stats(struct kvl_engine *eng, const struct kvl_sink *out,
+			    u64 memory_bytes);
+
+#endif /* KVMIO_LAT_ENGINE_H */

@@ -1,0 +1,88 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * hist.h - log-linear latency histograms.
+ *
+ * Values are nanoseconds.  Every power of two from 16 ns up is split into
+ * 16 equal buckets, so a bucket is never wider than 1/16 of its lower bound;
+ * below 16 ns buckets are 1 ns wide.  The buckets cover [1 ns, 2^37 ns),
+ * about 137 s; 0 (or a negative interval, which clock skew can produce)
+ * counts as underflow and 2^37 ns or more as overflow.
+ *
+ * A histogram has a single writer at a time (the vCPU thread for exit
+ * latency, the holder of the VM's request lock for stages), so updates are
+ * plain stores: no atomics, no shared cache lines.  Readers may race with
+ * the writer; see Documentation/kvmio_lat/output.rst for what a snapshot
+ * guarantees.
+ */
+#ifndef KVMIO_LAT_HIST_H
+#define KVMIO_LAT_HIST_H
+
+#include "shim.h"
+
+#define KVL_HIST_SUB_BITS	4
+#define KVL_HIST_SUB		16	/* 2^KVL_HIST_SUB_BITS */
+#define KVL_HIST_MAX_SHIFT	37
+#define KVL_HIST_MAX_NS		137438953472ULL	/* 2^KVL_HIST_MAX_SHIFT */
+#define KVL_HIST_NBUCKETS \
+	((KVL_HIST_MAX_SHIFT - KVL_HIST_SUB_BITS + 1) * KVL_HIST_SUB)
+
+struct kvl_hist {
+	u64 count;		/* every recorded value, under/overflow too */
+	u64 sum;		/* of in-range values, ns */
+	u64 sumsq_hi;		/* sum of squares, 128 bits */
+	u64 sumsq_lo;
+	u64 min;		/* U64_MAX when empty */
+	u64 max;
+	u64 underflow;
+	u64 overflow;
+	u32 buckets[KVL_HIST_NBUCKETS];
+};
+
+/* Bucket index of an in-range value (1 <= ns < KVL_HIST_MAX_NS). */
+static inline unsigned int kvl_hist_index(u64 ns)
+{
+	unsigned int shift;
+
+	if (ns < 2 * KVL_HIST_SUB)
+		return (unsigned int)ns;
+	shift = fls64(ns) - 1 - KVL_HIST_SUB_BITS;
+	return (shift + 1) * KVL_HIST_SUB +
+	       (unsigned int)((ns >> shift) & (KVL_HIST_SUB - 1));
+}
+
+/* Lower bound (inclusive) and upper bound (exclusive) of bucket @i. */
+static inline u64 kvl_hist_bucket_lo(unsigned int i)
+{
+	unsigned int shift;
+
+	if (i < 2 * KVL_HIST_SUB)
+		return i;
+	shift = i / KVL_HIST_SUB - 1;
+	return (u64)(KVL_HIST_SUB + i % KVL_HIST_SUB) << shift;
+}
+
+static inline u64 kvl_hist_bucket_hi(unsigned int i)
+{
+	if (i < 2 * KVL_HIST_SUB)
+		return i + 1;
+	return kvl_hist_bucket_lo(i) + (1ULL << (i / KVL_HIST_SUB - 1));
+}
+
+/* 128-by-64 division without the compiler runtime (the kernel has none). */
+unsigned __int128 kvl_udiv128(unsigned __int128 n, u64 d);
+
+void kvl_hist_init(struct kvl_hist *h);
+void kvl_hist_record(struct kvl_hist *h, s64 ns);
+
+/* Mean in ns (0 when empty) and population standard deviation in ns. */
+u64 kvl_hist_mean(const struct kvl_hist *h);
+u64 kvl_hist_stddev(const struct kvl_hist *h);
+
+/*
+ * The @per100k / 100000 quantile (50000 = p50, 99900 = p99.9) from the
+ * buckets, interpolated linearly inside the bucket that holds it and
+ * clamped to the recorded min and max.  0 when the histogram is empty.
+ */
+u64 kvl_hist_percentile(const struct kvl_hist *h, u32 per100k);
+
+#endif /* KVMIO_LAT_HIST_H */

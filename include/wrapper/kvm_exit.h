@@ -1,0 +1,53 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * wrapper/kvm_exit.h - the kvm_exit tracepoint's prototype and exit reason.
+ *
+ *   <= 5.15  TP_PROTO(unsigned int exit_reason, struct kvm_vcpu *vcpu, u32 isa)
+ *   >= 5.16  TP_PROTO(struct kvm_vcpu *vcpu, u32 isa); the event's own
+ *            TP_fast_assign gets the reason from kvm_x86_ops.get_exit_info(),
+ *            which gained a "u32 *reason" first output in the same change
+ *            ("KVM: x86: Get exit_reason as part of kvm_x86_ops.get_exit_info").
+ *
+ * Feature test, not a version check: if get_exit_info() takes the reason
+ * pointer, kvm_exit has the two-argument prototype.
+ *
+ * kvm_x86_ops is exported by kvm.ko.  Linking to it would make kvmio_lat
+ * depend on kvm and stop it loading first, so it is looked up by name once
+ * kvm is live and forgotten when kvm goes.  While a kvm_exit probe runs a
+ * vCPU exists, so neither kvm nor the vendor module can be unloading.
+ */
+#ifndef KVMIO_LAT_WRAPPER_KVM_EXIT_H
+#define KVMIO_LAT_WRAPPER_KVM_EXIT_H
+
+#include <linux/kvm_host.h>
+
+typedef void (*kvl_get_exit_info_t)(struct kvm_vcpu *vcpu, u32 *reason,
+				    u64 *info1, u64 *info2, u32 *intr_info,
+				    u32 *error_code);
+
+#define KVL_KVM_EXIT_TWO_ARGS						\
+	__builtin_types_compatible_p(					\
+		typeof(((struct kvm_x86_ops *)NULL)->get_exit_info),	\
+		kvl_get_exit_info_t)
+
+/* Reason not known (kvm_x86_ops not found): reported as "other". */
+#define KVL_REASON_UNKNOWN	0xffffffffu
+
+extern struct kvm_x86_ops *kvl_x86_ops;
+
+/* Only called when KVL_KVM_EXIT_TWO_ARGS: the cast is then a no-op. */
+static inline u32 kvl_kvm_exit_reason(struct kvm_vcpu *vcpu)
+{
+	struct kvm_x86_ops *ops = READ_ONCE(kvl_x86_ops);
+	u32 reason, intr_info, error_code;
+	kvl_get_exit_info_t get;
+	u64 info1, info2;
+
+	if (!ops || !ops->get_exit_info)
+		return KVL_REASON_UNKNOWN;
+	get = (kvl_get_exit_info_t)ops->get_exit_info;
+	get(vcpu, &reason, &info1, &info2, &intr_info, &error_code);
+	return reason;
+}
+
+#endif /* KVMIO_LAT_WRAPPER_KVM_EXIT_H */

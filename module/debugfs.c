@@ -1,0 +1,201 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * debugfs.c - /sys/kernel/debug/kvmio_lat/: hist, stats, reset, enable, pids.
+ *
+ * Every file is root-only.  A write that does not parse returns -EINVAL and
+ * changes nothing.
+ */
+#include <linux/debugfs.h>
+#include <linux/seq_file.h>
+#include <linux/uaccess.h>
+#include <linux/kernel.h>
+#include <linux/slab.h>
+#include <linux/rcupdate.h>
+
+#include "kvmio_lat.h"
+
+static struct dentry *kvl_dir;
+static DEFINE_MUTEX(kvl_ctl_lock);	/* serializes control writes */
+
+static void kvl_seq_printf(void *ctx, const char *fmt, ...)
+{
+	va_list args;
+
+	va_start(args, fmt);
+	seq_vprintf(ctx, fmt, args);
+	va_end(args);
+}
+
+static int hist_show(struct seq_file *m, void *v)
+{
+	struct kvl_sink out = { kvl_seq_printf, m };
+
+	rcu_read_lock();	/* VMs are freed after a grace period */
+	kvl_engine_print_hist(&kvl_engine, &out);
+	rcu_read_unlock();
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(hist);
+
+static int stats_show(struct seq_file *m, void *v)
+{
+	struct kvl_sink out = { kvl_seq_printf, m };
+
+	rcu_read_lock();
+	kvl_engine_print_stats(&kvl_engine, &out, kvl_memory_bytes());
+	rcu_read_unlock();
+	seq_printf(m, "enabled: %d\n", READ_ONCE(kvl_enabled));
+	seq_printf(m, "kvm_attached: %d\n", kvl_kvm_attached());
+	return 0;
+}
+DEFINE_SHOW_ATTRIBUTE(stats);
+
+/* Parse a single 0/1 written by the user. */
+static int kvl_parse_bool(const char __user *ubuf, size_t count, bool *val)
+{
+	unsigned int v;
+	int ret;
+
+	ret = kstrtouint_from_user(ubuf, count, 10, &v);
+	if (ret)
+		return -EINVAL;
+	if (v > 1)
+		return -EINVAL;
+	*val = v;
+	return 0;
+}
+
+static ssize_t reset_write(struct file *file, const char __user *ubuf,
+			   size_t count, loff_t *ppos)
+{
+	bool v;
+
+	if (*ppos || kvl_parse_bool(ubuf, count, &v) || !v)
+		return -EINVAL;
+	mutex_lock(&kvl_ctl_lock);
+	kvl_engine_reset(&kvl_engine);
+	mutex_unlock(&kvl_ctl_lock);
+	return count;
+}
+
+static const struct file_operations reset_fops = {
+	.owner = THIS_MODULE,
+	.write = reset_write,
+	.llseek = noop_llseek,
+};
+
+static ssize_t enable_read(struct file *file, char __user *ubuf, size_t count,
+			   loff_t *ppos)
+{
+	char buf[3];
+
+	snprintf(buf, sizeof(buf), "%d\n", READ_ONCE(kvl_enabled));
+	return simple_read_from_buffer(ubuf, count, ppos, buf, 2);
+}
+
+static ssize_t enable_write(struct file *file, const char __user *ubuf,
+			    size_t count, loff_t *ppos)
+{
+	bool v;
+
+	if (*ppos || kvl_parse_bool(ubuf, count, &v))
+		return -EINVAL;
+	WRITE_ONCE(kvl_enabled, v);
+	return count;
+}
+
+static const struct file_operations enable_fops = {
+	.owner = THIS_MODULE,
+	.read = enable_read,
+	.write = enable_write,
+	.llseek = default_llseek,
+};
+
+#define KVL_PIDS_MAX_WRITE	1024
+
+static ssize_t pids_read(struct file *file, char __user *ubuf, size_t count,
+			 loff_t *ppos)
+{
+	char *buf;
+	size_t len = 0;
+	ssize_t ret;
+	u32 i, n;
+
+	buf = kmalloc(KVL_PIDS_MAX_WRITE, GFP_KERNEL);
+	if (!buf)
+		return -ENOMEM;
+	mutex_lock(&kvl_ctl_lock);
+	n = kvl_engine.nr_pids;
+	for (i = 0; i < n; i++)
+		len += scnprintf(buf + len, KVL_PIDS_MAX_WRITE - len, "%s%d",
+				 i ? " " : "", kvl_engine.pids[i]);
+	mutex_unlock(&kvl_ctl_lock);
+	len += scnprintf(buf + len, KVL_PIDS_MAX_WRITE - len, "\n");
+	ret = simple_read_from_buffer(ubuf, count, ppos, buf, len);
+	kfree(buf);
+	return ret;
+}
+
+/*
+ * "pid pid ..." (spaces, tabs, commas or newlines between) replaces the
+ * list; an empty write (or only white space) tracks every VM again.
+ */
+static ssize_t pids_write(struct file *file, const char __user *ubuf,
+			  size_t count, loff_t *ppos)
+{
+	s32 pids[KVL_MAX_PIDS];
+	char *buf, *p, *tok;
+	u32 n = 0;
+	int ret;
+
+	if (*ppos)
+		return -EINVAL;
+	if (count >= KVL_PIDS_MAX_WRITE)
+		return -E2BIG;
+	buf = memdup_user_nul(ubuf, count);
+	if (IS_ERR(buf))
+		return PTR_ERR(buf);
+	p = buf;
+	ret = 0;
+	while ((tok = strsep(&p, " \t\n,")) != NULL) {
+		int pid;
+
+		if (!*tok)
+			continue;
+		if (n == KVL_MAX_PIDS || kstrtoint(tok, 10, &pid) || pid <= 0) {
+			ret = -EINVAL;
+			break;
+		}
+		pids[n++] = pid;
+	}
+	kfree(buf);
+	if (ret)
+		return ret;
+	mutex_lock(&kvl_ctl_lock);
+	ret = kvl_engine_set_pids(&kvl_engine, pids, n);
+	mutex_unlock(&kvl_ctl_lock);
+	return ret ? -EINVAL : count;
+}
+
+static const struct file_operations pids_fops = {
+	.owner = THIS_MODULE,
+	.read = pids_read,
+	.write = pids_write,
+	.llseek = default_llseek,
+};
+
+void kvl_debugfs_init(void)
+{
+	kvl_dir = debugfs_create_dir(KVL_NAME, NULL);
+	debugfs_create_file("hist", 0400, kvl_dir, NULL, &hist_fops);
+	debugfs_create_file("stats", 0400, kvl_dir, NULL, &stats_fops);
+	debugfs_create_file("reset", 0200, kvl_dir, NULL, &reset_fops);
+	debugfs_create_file("enable", 0600, kvl_dir, NULL, &enable_fops);
+	debugfs_create_file("pids", 0600, kvl_dir, NULL, &pids_fops);
+}
+
+void kvl_debugfs_exit(void)
+{
+	debugfs_remove_recursive(kvl_dir);
+	kvl_dir = NULL;
+}

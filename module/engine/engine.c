@@ -1,0 +1,1299 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * engine.c - request tracking: from a guest's doorbell to the interrupt that
+ * completes it, for QEMU's aio=native and aio=threads paths.
+ *
+ * The rules, in order of a request's life (Documentation/kvmio_lat/design.rst
+ * says why and where they are approximate):
+ *
+ *  doorbell  A guest port or MMIO write seen between a vCPU's kvm_exit and its
+ *            next kvm_entry, without the vCPU thread returning to userspace
+ *            (an ioeventfd).  It goes into that vCPU's kick ring.
+ *  wake      The first return of an event-loop wait (ppoll, epoll_wait, ...)
+ *            in the VM after the doorbell stamps it.
+ *  submit    io_submit (native) or a pool thread's pread/pwrite & co
+ *            (threads) takes the oldest live doorbell of the VM; further
+ *            iocbs of the same io_submit share it.
+ *  reap      An interrupt raised by a VM thread (kvm_msi_set_irq,
+ *            kvm_set_irq) completes the requests whose I/O ended before that
+ *            thread's last wake (or its io_getevents), preferring those whose
+ *            doorbell came from the interrupt's target vCPU.
+ *  entry     The target vCPU's next kvm_entry after kvm_inj_virq (or after
+ *            the interrupt, when the VM never shows kvm_inj_virq: posted
+ *            interrupts) ends the request; its stages go to the histograms of
+ *            the vCPU that rang the doorbell.
+ */
+#include "kvmio_lat/engine.h"
+
+/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
+#define NR_pread64		17
+#define NR_pwrite64		18
+#define NR_ioctl		16
+#define NR_poll			7
+#define NR_select		23
+#define NR_fsync		74
+#define NR_fdatasync		75
+#define NR_io_getevents		208
+#define NR_io_submit		209
+#define NR_epoll_wait		232
+#define NR_pselect6		270
+#define NR_ppoll		271
+#define NR_epoll_pwait		281
+#define NR_preadv		295
+#define NR_pwritev		296
+#define NR_preadv2		327
+#define NR_pwritev2		328
+#define NR_io_pgetevents	333
+#define NR_io_uring_enter	426
+#define NR_epoll_pwait2		441
+
+#define KVL_URING_GETEVENTS	1u	/* IORING_ENTER_GETEVENTS */
+
+enum kvl_sys_class kvl_sys_class(u32 nr)
+{
+	switch (nr) {
+	case NR_poll:
+	case NR_select:
+	case NR_pselect6:
+	case NR_ppoll:
+	case NR_epoll_wait:
+	case NR_epoll_pwait:
+	case NR_epoll_pwait2:
+		return KVL_SYS_WAIT;
+	case NR_io_uring_enter:
+		return KVL_SYS_URING;
+	case NR_io_submit:
+		return KVL_SYS_SUBMIT;
+	case NR_io_getevents:
+	case NR_io_pgetevents:
+		return KVL_SYS_GETEVENTS;
+	case NR_pread64:
+	case NR_pwrite64:
+	case NR_preadv:
+	case NR_pwritev:
+	case NR_preadv2:
+	case NR_pwritev2:
+	case NR_fsync:
+	case NR_fdatasync:
+		return KVL_SYS_POOL_IO;
+	case NR_ioctl:
+		return KVL_SYS_IOCTL;
+	default:
+		return KVL_SYS_NONE;
+	}
+}
+
+static const char *const kvl_stage_names[KVL_NR_PATHS][KVL_NR_STAGES] = {
+	[KVL_PATH_NATIVE] = {
+		"doorbell_to_wake", "wake_to_submit", "submit",
+		"submit_to_reap", "reap_to_irq", "irq_to_entry", "total",
+	},
+	[KVL_PATH_THREADS] = {
+		"doorbell_to_wake", "wake_to_dispatch", "io",
+		"io_to_reap", "reap_to_irq", "irq_to_entry", "total",
+	},
+};
+
+const char *kvl_path_name(unsigned int path)
+{
+	return path == KVL_PATH_NATIVE ? "native" : "threads";
+}
+
+const char *kvl_stage_name(unsigned int path, unsigned int stage)
+{
+	if (path >= KVL_NR_PATHS || stage >= KVL_NR_STAGES)
+		return "?";
+	return kvl_stage_names[path][stage];
+}
+
+/* ------------------------------------------------------------------ */
+/* configuration and layout */
+
+void kvl_config_defaults(struct kvl_config *cfg)
+{
+	cfg->max_vms = 16;
+	cfg->max_vcpus = 64;
+	cfg->max_threads = 256;
+	cfg->max_inflight = 512;
+	cfg->kick_timeout_ns = 1000000000ULL;	/* 1 s */
+	cfg->req_timeout_ns = 10000000000ULL;	/* 10 s */
+}
+
+static u32 kvl_roundup_pow2(u32 v)
+{
+	u32 p = 1;
+
+	while (p < v)
+		p <<= 1;
+	return p;
+}
+
+/* 0 or -22 (-EINVAL) when a limit is outside what the engine supports. */
+int kvl_config_check(struct kvl_config *cfg)
+{
+	if (cfg->max_vms < 1 || cfg->max_vms > 1024)
+		return -22;
+	if (cfg->max_vcpus < 1 || cfg->max_vcpus > 4096)
+		return -22;
+	if (cfg->max_threads < 8 || cfg->max_threads > 8192)
+		return -22;
+	if (cfg->max_inflight < 1 || cfg->max_inflight >= KVL_NO_REQ)
+		return -22;
+	if (!cfg->kick_timeout_ns || !cfg->req_timeout_ns)
+		return -22;
+	cfg->max_threads = kvl_roundup_pow2(cfg->max_threads);
+	return 0;
+}
+
+#define KVL_ALIGN(x)	(((x) + 63) & ~(size_t)63)
+
+size_t kvl_vm_size(const struct kvl_config *cfg)
+{
+	return KVL_ALIGN(sizeof(struct kvl_vm)) +
+	       KVL_ALIGN(cfg->max_vcpus * sizeof(struct kvl_vcpu *)) +
+	       KVL_ALIGN(cfg->max_threads * sizeof(struct kvl_thread)) +
+	       KVL_ALIGN(cfg->max_inflight * sizeof(struct kvl_req));
+}
+
+static void kvl_queue_init(struct kvl_queue *q)
+{
+	q->head = KVL_NO_REQ;
+	q->tail = KVL_NO_REQ;
+}
+
+/* @vm points to kvl_vm_size(cfg) bytes; owner and tgid are the caller's. */
+void kvl_vm_init(struct kvl_vm *vm, const struct kvl_config *cfg)
+{
+	char *p = (char *)vm;
+	u32 i;
+
+	memset(vm, 0, kvl_vm_size(cfg));
+	vm->cfg = cfg;
+	kvl_lock_init(&vm->lock);
+	p += KVL_ALIGN(sizeof(struct kvl_vm));
+	vm->vcpus = (struct kvl_vcpu **)p;
+	p += KVL_ALIGN(cfg->max_vcpus * sizeof(struct kvl_vcpu *));
+	vm->threads = (struct kvl_thread *)p;
+	p += KVL_ALIGN(cfg->max_threads * sizeof(struct kvl_thread));
+	vm->reqs = (struct kvl_req *)p;
+
+	kvl_queue_init(&vm->native_q);
+	kvl_queue_init(&vm->done_q);
+	kvl_queue_init(&vm->any_q);
+	for (i = 0; i < cfg->max_inflight; i++)
+		vm->reqs[i].next = i + 1 < cfg->max_inflight ? i + 1 : KVL_NO_REQ;
+	vm->free_req = 0;
+}
+
+static void kvl_vcpu_stats_init(struct kvl_vcpu_stats *s)
+{
+	unsigned int i, j;
+
+	for (i = 0; i < KVL_EXIT_SLOTS; i++) {
+		s->exits[i].used = 0;
+		s->exits[i].reason = 0;
+		kvl_hist_init(&s->exits[i].hist);
+	}
+	for (i = 0; i < KVL_NR_PATHS; i++)
+		for (j = 0; j < KVL_NR_STAGES; j++)
+			kvl_hist_init(&s->stages[i][j]);
+}
+
+void kvl_vcpu_init(struct kvl_vcpu *v, u32 vcpu_id, u32 isa)
+{
+	memset(v, 0, sizeof(*v));
+	v->vcpu_id = vcpu_id;
+	v->isa = isa;
+	v->inj_vector = -1;
+	v->kick_undo = -1;
+	v->await_head = KVL_NO_REQ;
+	kvl_vcpu_stats_init(&v->stats);
+}
+
+void kvl_engine_init(struct kvl_engine *eng, const struct kvl_config *cfg,
+		     const struct kvl_alloc_ops *ops, struct kvl_vm **vms)
+{
+	memset(eng, 0, sizeof(*eng));
+	eng->cfg = *cfg;
+	eng->ops = ops;
+	eng->vms = vms;
+	kvl_lock_init(&eng->lock);
+	memset(vms, 0, cfg->max_vms * sizeof(*vms));
+}
+
+/* ------------------------------------------------------------------ */
+/* the VM table */
+
+static unsigned int kvl_filter_bit(s32 tgid)
+{
+	return ((u32)tgid * 2654435761u) % KVL_FILTER_BITS;
+}
+
+#define KVL_LONG_BITS	(8 * sizeof(unsigned long))
+
+static void kvl_filter_rebuild(struct kvl_engine *eng)
+{
+	unsigned long words[ARRAY_SIZE(eng->filter)];
+	unsigned int i;
+
+	memset(words, 0, sizeof(words));
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		struct kvl_vm *vm = eng->vms[i];
+
+		if (vm) {
+			unsigned int b = kvl_filter_bit(vm->tgid);
+
+			words[b / KVL_LONG_BITS] |= 1UL << (b % KVL_LONG_BITS);
+		}
+	}
+	for (i = 0; i < ARRAY_SIZE(words); i++)
+		WRITE_ONCE(eng->filter[i], words[i]);
+}
+
+struct kvl_vm *kvl_engine_find_vm(struct kvl_engine *eng, s32 tgid)
+{
+	unsigned int i;
+
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		struct kvl_vm *vm = kvl_acquire(&eng->vms[i]);
+
+		if (vm && vm->tgid == tgid)
+			return vm;
+	}
+	return NULL;
+}
+
+static bool kvl_pid_wanted(struct kvl_engine *eng, s32 tgid)
+{
+	u32 i, n = READ_ONCE(eng->nr_pids);
+
+	if (!n)
+		return true;
+	for (i = 0; i < n && i < KVL_MAX_PIDS; i++)
+		if (READ_ONCE(eng->pids[i]) == tgid)
+			return true;
+	return false;
+}
+
+static struct kvl_vm *kvl_vm_create(struct kvl_engine *eng, s32 tgid,
+				    const char *comm)
+{
+	struct kvl_vm *vm = NULL;
+	unsigned long flags;
+	unsigned int i, slot = ~0u;
+
+	if (!kvl_pid_wanted(eng, tgid))
+		return NULL;
+	kvl_lock(&eng->lock, flags);
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		if (eng->vms[i] && eng->vms[i]->tgid == tgid) {
+			vm = eng->vms[i];
+			goto out;
+		}
+		if (!eng->vms[i] && slot == ~0u)
+			slot = i;
+	}
+	if (slot == ~0u) {
+		eng->dropped_vms++;
+		goto out;
+	}
+	vm = eng->ops->alloc_vm(eng);
+	if (!vm) {
+		eng->dropped_vms++;
+		goto out;
+	}
+	vm->tgid = tgid;
+	for (i = 0; comm && comm[i] && i < KVL_COMM_LEN - 1; i++)
+		vm->comm[i] = comm[i];
+	vm->comm[i] = '\0';
+	kvl_publish(&eng->vms[slot], vm);
+	eng->nr_vms++;
+	kvl_filter_rebuild(eng);
+out:
+	kvl_unlock(&eng->lock, flags);
+	return vm;
+}
+
+/* Caller holds eng->lock. */
+static void kvl_vm_remove_slot(struct kvl_engine *eng, unsigned int i)
+{
+	struct kvl_vm *vm = eng->vms[i];
+
+	WRITE_ONCE(eng->vms[i], NULL);
+	eng->nr_vms--;
+	eng->ops->free_vm(eng, vm);
+}
+
+bool kvl_engine_drop_vm(struct kvl_engine *eng, s32 tgid)
+{
+	unsigned long flags;
+	unsigned int i;
+	bool found = false;
+
+	kvl_lock(&eng->lock, flags);
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		if (eng->vms[i] && eng->vms[i]->tgid == tgid) {
+			kvl_vm_remove_slot(eng, i);
+			found = true;
+		}
+	}
+	if (found)
+		kvl_filter_rebuild(eng);
+	kvl_unlock(&eng->lock, flags);
+	return found;
+}
+
+void kvl_engine_drop_all(struct kvl_engine *eng)
+{
+	unsigned long flags;
+	unsigned int i;
+
+	kvl_lock(&eng->lock, flags);
+	for (i = 0; i < eng->cfg.max_vms; i++)
+		if (eng->vms[i])
+			kvl_vm_remove_slot(eng, i);
+	kvl_filter_rebuild(eng);
+	kvl_unlock(&eng->lock, flags);
+}
+
+int kvl_engine_set_pids(struct kvl_engine *eng, const s32 *pids, u32 n)
+{
+	unsigned long flags;
+	unsigned int i, j;
+
+	if (n > KVL_MAX_PIDS)
+		return -22;
+	for (i = 0; i < n; i++)
+		if (pids[i] <= 0)
+			return -22;
+	kvl_lock(&eng->lock, flags);
+	WRITE_ONCE(eng->nr_pids, 0);
+	for (i = 0; i < n; i++)
+		WRITE_ONCE(eng->pids[i], pids[i]);
+	WRITE_ONCE(eng->nr_pids, n);
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		struct kvl_vm *vm = eng->vms[i];
+		bool keep = !n;
+
+		if (!vm)
+			continue;
+		for (j = 0; j < n; j++)
+			keep |= pids[j] == vm->tgid;
+		if (!keep)
+			kvl_vm_remove_slot(eng, i);
+	}
+	kvl_filter_rebuild(eng);
+	kvl_unlock(&eng->lock, flags);
+	return 0;
+}
+
+void kvl_engine_reset(struct kvl_engine *eng)
+{
+	unsigned long flags, vflags;
+	unsigned int i, j;
+
+	kvl_lock(&eng->lock, flags);
+	eng->dropped_vms = 0;
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		struct kvl_vm *vm = eng->vms[i];
+
+		if (!vm)
+			continue;
+		kvl_lock(&vm->lock, vflags);
+		memset(vm->counters, 0, sizeof(vm->counters));
+		for (j = 0; j < READ_ONCE(vm->nr_vcpus); j++) {
+			struct kvl_vcpu *v = vm->vcpus[j];
+
+			/* exit slots keep their reason: only the vCPU assigns them */
+			u32 reasons[KVL_EXIT_SLOTS], used[KVL_EXIT_SLOTS], k;
+
+			for (k = 0; k < KVL_EXIT_SLOTS; k++) {
+				reasons[k] = v->stats.exits[k].reason;
+				used[k] = v->stats.exits[k].used;
+			}
+			kvl_vcpu_stats_init(&v->stats);
+			for (k = 0; k < KVL_EXIT_SLOTS; k++) {
+				v->stats.exits[k].reason = reasons[k];
+				v->stats.exits[k].used = used[k];
+			}
+			WRITE_ONCE(v->exits, 0);
+			WRITE_ONCE(v->entries, 0);
+			WRITE_ONCE(v->dropped_kicks, 0);
+			WRITE_ONCE(v->kicks_cancelled, 0);
+		}
+		kvl_unlock(&vm->lock, vflags);
+	}
+	kvl_unlock(&eng->lock, flags);
+}
+
+/* ------------------------------------------------------------------ */
+/* threads and vCPUs */
+
+#define KVL_PROBE_MAX	32
+
+static u32 kvl_tid_hash(s32 tid)
+{
+	return (u32)tid * 2654435761u;
+}
+
+static struct kvl_thread *kvl_thread_find(struct kvl_vm *vm, s32 tid)
+{
+	u32 mask = vm->cfg->max_threads - 1, i = kvl_tid_hash(tid) & mask, n;
+
+	for (n = 0; n < KVL_PROBE_MAX && n <= mask; n++, i = (i + 1) & mask) {
+		s32 t = kvl_acquire(&vm->threads[i].tid);
+
+		if (t == tid)
+			return &vm->threads[i];
+		if (!t)
+			return NULL;
+	}
+	return NULL;
+}
+
+/* Caller holds vm->lock. */
+static struct kvl_thread *kvl_thread_add(struct kvl_vm *vm, s32 tid, s16 vcpu)
+{
+	u32 mask = vm->cfg->max_threads - 1, i = kvl_tid_hash(tid) & mask, n;
+	struct kvl_thread *t, *slot = NULL;
+
+	for (n = 0; n < KVL_PROBE_MAX && n <= mask; n++, i = (i + 1) & mask) {
+		s32 cur = vm->threads[i].tid;
+
+		if (cur == tid)
+			return &vm->threads[i];
+		if ((cur == 0 || cur == KVL_TID_DEAD) && !slot)
+			slot = &vm->threads[i];
+		if (cur == 0)
+			break;
+	}
+	if (!slot) {
+		vm->counters[KVL_C_DROP_THREADS]++;
+		return NULL;
+	}
+	t = slot;
+	t->vcpu = vcpu;
+	t->flags = vcpu >= 0 ? KVL_T_VCPU : 0;
+	t->sys_nr = ~0u;
+	t->sys_arg = 0;
+	t->sys_ts = 0;
+	t->last_wake = 0;
+	t->getevents_ts = 0;
+	t->getevents_n = 0;
+	t->cur_req = KVL_NO_REQ;
+	t->irq_pending = 0;
+	kvl_publish(&t->tid, tid);
+	return t;
+}
+
+static struct kvl_thread *kvl_vcpu_register(struct kvl_engine *eng,
+					    struct kvl_vm *vm, s32 tid,
+					    u32 vcpu_id, u32 isa)
+{
+	struct kvl_thread *t = NULL;
+	struct kvl_vcpu *v;
+	unsigned long flags;
+	u32 n;
+
+	kvl_lock(&vm->lock, flags);
+	n = vm->nr_vcpus;
+	if (n >= vm->cfg->max_vcpus) {
+		vm->counters[KVL_C_DROP_VCPUS]++;
+		goto out;
+	}
+	t = kvl_thread_find(vm, tid);
+	if (t && t->vcpu >= 0)
+		goto out;
+	if (t) {	/* known as another kind of thread: it became a vCPU */
+		WRITE_ONCE(t->vcpu, -1);
+	}
+	v = eng->ops->alloc_vcpu(eng, vm);
+	if (!v) {
+		vm->counters[KVL_C_DROP_VCPUS]++;
+		t = NULL;
+		goto out;
+	}
+	kvl_vcpu_init(v, vcpu_id, isa);
+	vm->vcpus[n] = v;
+	kvl_publish(&vm->nr_vcpus, n + 1);
+	if (!t)
+		t = kvl_thread_add(vm, tid, (s16)n);
+	if (t) {
+		WRITE_ONCE(t->vcpu, (s16)n);
+		WRITE_ONCE(t->flags, t->flags | KVL_T_VCPU);
+	}
+out:
+	kvl_unlock(&vm->lock, flags);
+	return t;
+}
+
+/* Index of the vCPU with @vcpu_id (an APIC id), -1 if none.  Under lock. */
+static int kvl_vcpu_by_id(struct kvl_vm *vm, s32 vcpu_id)
+{
+	u32 i;
+
+	if (vcpu_id < 0)
+		return -1;
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i]->vcpu_id == (u32)vcpu_id)
+			return (int)i;
+	return -1;
+}
+
+/* ------------------------------------------------------------------ */
+/* requests */
+
+static struct kvl_req *kvl_req(struct kvl_vm *vm, u16 i)
+{
+	return &vm->reqs[i];
+}
+
+static void kvl_queue_push(struct kvl_vm *vm, struct kvl_queue *q, u16 i)
+{
+	kvl_req(vm, i)->next = KVL_NO_REQ;
+	if (q->tail == KVL_NO_REQ)
+		q->head = i;
+	else
+		kvl_req(vm, q->tail)->next = i;
+	q->tail = i;
+}
+
+/* Unlink @i whose predecessor is @prev (KVL_NO_REQ: the head). */
+static void kvl_queue_unlink(struct kvl_vm *vm, struct kvl_queue *q, u16 prev,
+			     u16 i)
+{
+	u16 next = kvl_req(vm, i)->next;
+
+	if (prev == KVL_NO_REQ)
+		q->head = next;
+	else
+		kvl_req(vm, prev)->next = next;
+	if (q->tail == i)
+		q->tail = prev;
+}
+
+static void kvl_req_free(struct kvl_vm *vm, u16 i)
+{
+	kvl_req(vm, i)->next = vm->free_req;
+	kvl_req(vm, i)->state = 0;
+	vm->free_req = i;
+	vm->inflight--;
+}
+
+/* Drop requests older than req_timeout from a queue. */
+static void kvl_queue_expire(struct kvl_vm *vm, struct kvl_queue *q, u64 now)
+{
+	u16 prev = KVL_NO_REQ, i = q->head;
+
+	while (i != KVL_NO_REQ) {
+		u16 next = kvl_req(vm, i)->next;
+
+		if (now - kvl_req(vm, i)->t[0] > vm->cfg->req_timeout_ns &&
+		    now > kvl_req(vm, i)->t[0]) {
+			kvl_queue_unlink(vm, q, prev, i);
+			kvl_req_free(vm, i);
+			vm->counters[KVL_C_REQUESTS_EXPIRED]++;
+		} else {
+			prev = i;
+		}
+		i = next;
+	}
+}
+
+static void kvl_expire_all(struct kvl_vm *vm, u64 now)
+{
+	u32 v;
+
+	kvl_queue_expire(vm, &vm->native_q, now);
+	kvl_queue_expire(vm, &vm->done_q, now);
+	kvl_queue_expire(vm, &vm->any_q, now);
+	for (v = 0; v < vm->nr_vcpus; v++) {
+		struct kvl_vcpu *vc = vm->vcpus[v];
+		struct kvl_queue q = { vc->await_head, KVL_NO_REQ };
+		u16 i;
+
+		for (i = q.head; i != KVL_NO_REQ; i = kvl_req(vm, i)->next)
+			q.tail = i;
+		kvl_queue_expire(vm, &q, now);
+		vc->await_head = q.head;
+		for (i = q.head, q.tail = 0; i != KVL_NO_REQ;
+		     i = kvl_req(vm, i)->next)
+			q.tail++;
+		WRITE_ONCE(vc->awaiting, q.tail);
+	}
+}
+
+static u16 kvl_req_alloc(struct kvl_vm *vm, u64 now)
+{
+	u16 i = vm->free_req;
+
+	if (i == KVL_NO_REQ) {
+		kvl_expire_all(vm, now);
+		i = vm->free_req;
+		if (i == KVL_NO_REQ) {
+			vm->counters[KVL_C_DROP_REQUESTS]++;
+			return KVL_NO_REQ;
+		}
+	}
+	vm->free_req = kvl_req(vm, i)->next;
+	vm->inflight++;
+	memset(kvl_req(vm, i), 0, sizeof(struct kvl_req));
+	kvl_req(vm, i)->next = KVL_NO_REQ;
+	kvl_req(vm, i)->state = 1;
+	kvl_req(vm, i)->target = -1;
+	kvl_req(vm, i)->vector = -1;
+	return i;
+}
+
+/* ------------------------------------------------------------------ */
+/* doorbells: a per-vCPU ring, produced lock-free by the vCPU thread */
+
+struct kvl_taken_kick {
+	s16 vcpu;
+	u64 ts;
+	u64 wake;
+};
+
+/* Under vm->lock: the oldest live doorbell of the VM, or false. */
+static bool kvl_kick_take(struct kvl_vm *vm, u64 now, struct kvl_taken_kick *out)
+{
+	u32 v, n = vm->nr_vcpus;
+
+	for (;;) {
+		struct kvl_kick *best = NULL;
+		struct kvl_vcpu *best_vc = NULL;
+		s16 best_v = -1;
+
+		for (v = 0; v < n; v++) {
+			struct kvl_vcpu *vc = vm->vcpus[v];
+
+			while (vc->kick_tail != kvl_acquire(&vc->kick_head)) {
+				struct kvl_kick *k = &vc->kicks[vc->kick_tail % KVL_KICK_RING];
+
+				if (kvl_acquire(&k->state) != KVL_KICK_LIVE)
+					break;
+				if (now > k->ts && now - k->ts > vm->cfg->kick_timeout_ns) {
+					if (kvl_cmpxchg(&k->state, KVL_KICK_LIVE,
+							KVL_KICK_TAKEN) == KVL_KICK_LIVE) {
+						kvl_publish(&k->state, KVL_KICK_FREE);
+						vc->kick_tail++;
+						vm->counters[KVL_C_KICKS_EXPIRED]++;
+						continue;
+					}
+					break;
+				}
+				if (!best || k->ts < best->ts) {
+					best = k;
+					best_vc = vc;
+					best_v = (s16)v;
+				}
+				break;
+			}
+		}
+		if (!best)
+			return false;
+		if (kvl_cmpxchg(&best->state, KVL_KICK_LIVE, KVL_KICK_TAKEN) !=
+		    KVL_KICK_LIVE)
+			continue;	/* cancelled under us: look again */
+		out->vcpu = best_v;
+		out->ts = best->ts;
+		out->wake = READ_ONCE(best->wake);
+		kvl_publish(&best->state, KVL_KICK_FREE);
+		best_vc->kick_tail++;
+		return true;
+	}
+}
+
+/* Under vm->lock: stamp live, unwoken doorbells with this wake. */
+static void kvl_kick_stamp_wake(struct kvl_vm *vm, u64 now)
+{
+	u32 v, n = vm->nr_vcpus;
+
+	for (v = 0; v < n; v++) {
+		struct kvl_vcpu *vc = vm->vcpus[v];
+		u32 i, head = kvl_acquire(&vc->kick_head);
+
+		for (i = vc->kick_tail; i != head; i++) {
+			struct kvl_kick *k = &vc->kicks[i % KVL_KICK_RING];
+
+			if (kvl_acquire(&k->state) == KVL_KICK_LIVE &&
+			    !READ_ONCE(k->wake) && k->ts <= now)
+				WRITE_ONCE(k->wake, now);
+		}
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* stages */
+
+static void kvl_req_commit(struct kvl_vm *vm, struct kvl_req *r, u64 entry)
+{
+	struct kvl_vcpu *vc;
+	unsigned int i;
+
+	r->t[KVL_NR_STAGES - 1] = entry;
+	/* timestamps of one request never go backwards: clamp */
+	for (i = 1; i < KVL_NR_STAGES; i++)
+		if (r->t[i] < r->t[i - 1])
+			r->t[i] = r->t[i - 1];
+	if (r->vcpu < 0 || (u32)r->vcpu >= vm->nr_vcpus)
+		return;
+	vc = vm->vcpus[r->vcpu];
+	for (i = 0; i < KVL_ST_TOTAL; i++)
+		kvl_hist_record(&vc->stats.stages[r->path][i],
+				(s64)(r->t[i + 1] - r->t[i]));
+	kvl_hist_record(&vc->stats.stages[r->path][KVL_ST_TOTAL],
+			(s64)(r->t[KVL_NR_STAGES - 1] - r->t[0]));
+	vm->counters[KVL_C_REQUESTS]++;
+}
+
+/* Fill doorbell and wake of a new request. */
+static void kvl_req_attribute(struct kvl_req *r,
+			      const struct kvl_taken_kick *k, u64 own_wake,
+			      u64 submit)
+{
+	u64 wake = k->wake;
+
+	if (!wake || wake < k->ts || wake > submit)
+		wake = (own_wake >= k->ts && own_wake <= submit) ? own_wake : submit;
+	r->vcpu = k->vcpu;
+	r->t[0] = k->ts;
+	r->t[1] = wake;
+	r->t[2] = submit;
+}
+
+/*
+ * An interrupt raised by thread @t at @now for vCPU index @target (-1 any):
+ * reap what finished before the thread's last wake.  Under vm->lock.
+ */
+static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
+			     int target, s32 vector, u64 now)
+{
+	struct kvl_queue *queues[2] = { &vm->done_q, &vm->native_q };
+	u64 reap = t && t->last_wake ? t->last_wake : now;
+	u32 native_limit = ~0u, taken = 0;
+	int pass, qi;
+
+	if (t && t->getevents_n) {
+		reap = t->getevents_ts;
+		native_limit = t->getevents_n;
+		t->getevents_n = 0;
+	}
+	for (pass = 0; pass < 2 && !taken; pass++) {
+		if (pass == 0 && target < 0)
+			continue;
+		for (qi = 0; qi < 2; qi++) {
+			struct kvl_queue *q = queues[qi];
+			u16 prev = KVL_NO_REQ, i = q->head;
+
+			while (i != KVL_NO_REQ) {
+				struct kvl_req *r = kvl_req(vm, i);
+				u16 next = r->next;
+
+				if (r->t[3] > reap ||
+				    (pass == 0 && r->vcpu != target) ||
+				    (q == &vm->native_q && !native_limit)) {
+					prev = i;
+					i = next;
+					continue;
+				}
+				kvl_queue_unlink(vm, q, prev, i);
+				if (q == &vm->native_q)
+					native_limit--;
+				r->t[4] = reap;
+				r->t[5] = now;
+				r->target = (s16)target;
+				r->vector = vector;
+				if (target >= 0) {
+					struct kvl_vcpu *vc = vm->vcpus[target];
+
+					r->next = vc->await_head;
+					vc->await_head = i;
+					WRITE_ONCE(vc->awaiting, vc->awaiting + 1);
+				} else {
+					kvl_queue_push(vm, &vm->any_q, i);
+				}
+				taken++;
+				i = next;
+			}
+		}
+	}
+	if (!taken)
+		vm->counters[KVL_C_IRQS_UNMATCHED]++;
+}
+
+static void kvl_irq_flush(struct kvl_vm *vm, struct kvl_thread *t, s32 dest,
+			  s32 vector)
+{
+	unsigned long flags;
+
+	kvl_lock(&vm->lock, flags);
+	t->irq_pending = 0;
+	kvl_irq_complete(vm, t, kvl_vcpu_by_id(vm, dest), vector, t->irq_ts);
+	kvl_unlock(&vm->lock, flags);
+}
+
+/* Under vm->lock: vCPU @vi entered at @now; deliver what its interrupt ended. */
+static void kvl_deliver(struct kvl_vm *vm, u32 vi, u64 now)
+{
+	struct kvl_vcpu *vc = vm->vcpus[vi];
+	bool posted = !vm->seen_inj;
+	s32 vec = vc->inj_vector;
+	u64 inj = posted ? now : vc->inj_ts;
+	u16 prev = KVL_NO_REQ, i = vc->await_head;
+	u32 n = vc->awaiting;
+
+	while (i != KVL_NO_REQ) {
+		struct kvl_req *r = kvl_req(vm, i);
+		u16 next = r->next;
+
+		if (r->t[5] <= inj && (posted || r->vector < 0 || r->vector == vec)) {
+			if (prev == KVL_NO_REQ)
+				vc->await_head = next;
+			else
+				kvl_req(vm, prev)->next = next;
+			kvl_req_commit(vm, r, now);
+			kvl_req_free(vm, i);
+			n--;
+		} else {
+			prev = i;
+		}
+		i = next;
+	}
+	WRITE_ONCE(vc->awaiting, n);
+
+	prev = KVL_NO_REQ;
+	for (i = vm->any_q.head; i != KVL_NO_REQ;) {
+		struct kvl_req *r = kvl_req(vm, i);
+		u16 next = r->next;
+
+		if (r->t[5] <= inj) {
+			kvl_queue_unlink(vm, &vm->any_q, prev, i);
+			kvl_req_commit(vm, r, now);
+			kvl_req_free(vm, i);
+		} else {
+			prev = i;
+		}
+		i = next;
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* events */
+
+static struct kvl_vcpu *kvl_vcpu_of(struct kvl_vm *vm, struct kvl_thread *t)
+{
+	s16 i = READ_ONCE(t->vcpu);
+
+	if (i < 0 || (u32)i >= kvl_acquire(&vm->nr_vcpus))
+		return NULL;
+	return vm->vcpus[i];
+}
+
+static void kvl_exit_record(struct kvl_vcpu *vc, u64 ns)
+{
+	struct kvl_exit_slot *s = vc->stats.exits;
+	unsigned int i;
+
+	for (i = 0; i < KVL_EXIT_SLOTS - 1; i++) {
+		if (s[i].used && s[i].reason == vc->exit_reason)
+			break;
+		if (!s[i].used) {
+			s[i].reason = vc->exit_reason;
+			kvl_publish(&s[i].used, 1);
+			break;
+		}
+	}
+	if (i == KVL_EXIT_SLOTS - 1 && !s[i].used) {
+		s[i].reason = KVL_EXIT_OTHER;
+		kvl_publish(&s[i].used, 1);
+	}
+	kvl_hist_record(&s[i].hist, (s64)ns);
+}
+
+void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
+		 u32 vcpu_id, u32 isa, u32 reason, u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+
+	if (!vm) {
+		vm = kvl_vm_create(eng, tgid, comm);
+		if (!vm)
+			return;
+	}
+	t = kvl_thread_find(vm, tid);
+	if (!t || READ_ONCE(t->vcpu) < 0) {
+		t = kvl_vcpu_register(eng, vm, tid, vcpu_id, isa);
+		if (!t)
+			return;
+	}
+	vc = kvl_vcpu_of(vm, t);
+	if (!vc)
+		return;
+	WRITE_ONCE(vc->exits, vc->exits + 1);
+	vc->exit_ts = now;
+	vc->exit_reason = reason;
+	vc->kick_undo = -1;
+}
+
+void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+	unsigned long flags;
+
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t)
+		return;
+	vc = kvl_vcpu_of(vm, t);
+	if (!vc)
+		return;
+	WRITE_ONCE(vc->entries, vc->entries + 1);
+	if (vc->exit_ts) {
+		kvl_exit_record(vc, now - vc->exit_ts);
+		vc->exit_ts = 0;
+	}
+	vc->kick_undo = -1;
+	if ((READ_ONCE(vc->awaiting) || READ_ONCE(vm->any_q.head) != KVL_NO_REQ) &&
+	    (vc->inj_vector >= 0 || !READ_ONCE(vm->seen_inj))) {
+		kvl_lock(&vm->lock, flags);
+		kvl_deliver(vm, (u32)t->vcpu, now);
+		kvl_unlock(&vm->lock, flags);
+	}
+	vc->inj_vector = -1;
+}
+
+void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, u64 addr,
+		     u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+	struct kvl_kick *k;
+	u32 slot;
+
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t)
+		return;
+	vc = kvl_vcpu_of(vm, t);
+	if (!vc)
+		return;
+	slot = vc->kick_head % KVL_KICK_RING;
+	k = &vc->kicks[slot];
+	if (kvl_acquire(&k->state) != KVL_KICK_FREE) {
+		WRITE_ONCE(vc->dropped_kicks, vc->dropped_kicks + 1);
+		return;
+	}
+	k->ts = vc->exit_ts ? vc->exit_ts : now;
+	k->wake = 0;
+	k->addr = addr;
+	kvl_publish(&k->state, KVL_KICK_LIVE);
+	kvl_publish(&vc->kick_head, vc->kick_head + 1);
+	vc->kick_undo = (s32)slot;
+	WRITE_ONCE(vm->kick_seq, vm->kick_seq + 1);
+}
+
+/* The vCPU thread went back to userspace: its last doorbell was not one. */
+static void kvl_kick_cancel(struct kvl_vcpu *vc)
+{
+	struct kvl_kick *k;
+
+	if (vc->kick_undo < 0)
+		return;
+	k = &vc->kicks[vc->kick_undo];
+	vc->kick_undo = -1;
+	if (kvl_cmpxchg(&k->state, KVL_KICK_LIVE, KVL_KICK_FREE) == KVL_KICK_LIVE) {
+		kvl_publish(&vc->kick_head, vc->kick_head - 1);
+		WRITE_ONCE(vc->kicks_cancelled, vc->kicks_cancelled + 1);
+	}
+}
+
+void kvl_ev_irq(struct kvl_engine *eng, s32 tgid, s32 tid, s32 dest,
+		s32 vector, u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (t && READ_ONCE(t->vcpu) >= 0)
+		return;	/* a vCPU's own interrupts (IPIs): not I/O completions */
+	if (!t) {
+		unsigned long flags;
+
+		kvl_lock(&vm->lock, flags);
+		t = kvl_thread_add(vm, tid, -1);
+		kvl_unlock(&vm->lock, flags);
+		if (!t)
+			return;
+	}
+	if (t->irq_pending)
+		kvl_irq_flush(vm, t, t->irq_dest, t->irq_vector);
+	t->irq_pending = 1;
+	t->irq_ts = now;
+	t->irq_dest = dest;
+	t->irq_vector = vector;
+}
+
+void kvl_ev_apic_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
+			u32 apicid, u32 vector, u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+
+	(void)now;
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t || !t->irq_pending)
+		return;
+	kvl_irq_flush(vm, t, (s32)apicid, (s32)vector);
+}
+
+void kvl_ev_inj_virq(struct kvl_engine *eng, s32 tgid, s32 tid, u32 vector,
+		     u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t)
+		return;
+	vc = kvl_vcpu_of(vm, t);
+	if (!vc)
+		return;
+	if (!READ_ONCE(vm->seen_inj))
+		WRITE_ONCE(vm->seen_inj, 1);
+	vc->inj_vector = (s32)vector;
+	vc->inj_ts = now;
+}
+
+static bool kvl_uring_waits(u32 arg)
+{
+	/* arg: flags in the low 16 bits, min_complete above */
+	return (arg & KVL_URING_GETEVENTS) && (arg >> 16);
+}
+
+void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+		      u32 arg, u64 now)
+{
+	enum kvl_sys_class cls = kvl_sys_class(nr);
+	struct kvl_taken_kick kick;
+	struct kvl_thread *t;
+	struct kvl_vm *vm;
+	unsigned long flags;
+	u16 ri;
+
+	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
+		return;
+	vm = kvl_engine_find_vm(eng, tgid);
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t) {
+		kvl_lock(&vm->lock, flags);
+		t = kvl_thread_add(vm, tid, -1);
+		kvl_unlock(&vm->lock, flags);
+		if (!t)
+			return;
+	}
+	if (READ_ONCE(t->vcpu) >= 0)
+		return;
+	t->sys_nr = nr;
+	t->sys_arg = arg;
+	t->sys_ts = now;
+	if (cls != KVL_SYS_POOL_IO)
+		return;
+
+	t->flags |= KVL_T_POOL;
+	kvl_lock(&vm->lock, flags);
+	vm->counters[KVL_C_EVENTS]++;
+	if (t->cur_req != KVL_NO_REQ) {	/* previous one never returned */
+		kvl_req_free(vm, t->cur_req);
+		t->cur_req = KVL_NO_REQ;
+		vm->counters[KVL_C_LOST]++;
+	}
+	if (!kvl_kick_take(vm, now, &kick)) {
+		vm->counters[KVL_C_SUBMITS_UNMATCHED]++;
+		goto out;
+	}
+	ri = kvl_req_alloc(vm, now);
+	if (ri == KVL_NO_REQ)
+		goto out;
+	kvl_req(vm, ri)->path = KVL_PATH_THREADS;
+	kvl_req_attribute(kvl_req(vm, ri), &kick, 0, now);
+	t->cur_req = ri;
+out:
+	kvl_unlock(&vm->lock, flags);
+}
+
+static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
+				 s64 n, u64 now)
+{
+	struct kvl_taken_kick kick;
+	bool have = false;
+	unsigned long flags;
+	s64 i;
+
+	kvl_lock(&vm->lock, flags);
+	vm->counters[KVL_C_EVENTS]++;
+	for (i = 0; i < n; i++) {
+		u16 ri;
+
+		/*
+		 * One doorbell per iocb while there are any; further iocbs of
+		 * the same io_submit were batched behind the last one.
+		 */
+		if (kvl_kick_take(vm, t->sys_ts, &kick)) {
+			have = true;
+		} else if (!have) {
+			vm->counters[KVL_C_SUBMITS_UNMATCHED]++;
+			continue;
+		}
+		ri = kvl_req_alloc(vm, now);
+		if (ri == KVL_NO_REQ)
+			break;
+		kvl_req(vm, ri)->path = KVL_PATH_NATIVE;
+		kvl_req_attribute(kvl_req(vm, ri), &kick, t->last_wake,
+				  t->sys_ts);
+		kvl_req(vm, ri)->t[3] = now;
+		kvl_queue_push(vm, &vm->native_q, ri);
+	}
+	kvl_unlock(&vm->lock, flags);
+}
+
+static void kvl_wake(struct kvl_vm *vm, struct kvl_thread *t, u64 now)
+{
+	unsigned long flags;
+	u32 seq;
+
+	t->last_wake = now;
+	t->getevents_n = 0;
+	t->flags |= KVL_T_LOOP;
+	seq = READ_ONCE(vm->kick_seq);
+	if (seq == READ_ONCE(vm->kick_seq_woken))
+		return;
+	kvl_lock(&vm->lock, flags);
+	WRITE_ONCE(vm->kick_seq_woken, seq);
+	kvl_kick_stamp_wake(vm, now);
+	kvl_unlock(&vm->lock, flags);
+}
+
+void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+		     s64 ret, u64 now)
+{
+	enum kvl_sys_class cls = kvl_sys_class(nr);
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+	struct kvl_vm *vm;
+	unsigned long flags;
+	bool entered;
+
+	vm = kvl_engine_find_vm(eng, tgid);
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t) {
+		/* a thread that was already waiting when tracking began */
+		if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
+			return;
+		kvl_lock(&vm->lock, flags);
+		t = kvl_thread_add(vm, tid, -1);
+		kvl_unlock(&vm->lock, flags);
+		if (!t)
+			return;
+	}
+	vc = kvl_vcpu_of(vm, t);
+	if (vc) {
+		if (cls == KVL_SYS_IOCTL)
+			kvl_kick_cancel(vc);
+		return;
+	}
+	if (t->irq_pending)	/* no kvm_apic_accept_irq followed it */
+		kvl_irq_flush(vm, t, t->irq_dest, t->irq_vector);
+	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
+		return;
+	entered = t->sys_nr == nr;
+	t->sys_nr = ~0u;
+
+	switch (cls) {
+	case KVL_SYS_WAIT:
+		kvl_wake(vm, t, now);
+		break;
+	case KVL_SYS_URING:
+		if (entered && kvl_uring_waits(t->sys_arg))
+			kvl_wake(vm, t, now);
+		break;
+	case KVL_SYS_SUBMIT:
+		if (!entered) {
+			kvl_lock(&vm->lock, flags);
+			vm->counters[KVL_C_LOST]++;
+			kvl_unlock(&vm->lock, flags);
+			break;
+		}
+		if (ret > 0)
+			kvl_native_submitted(vm, t, ret, now);
+		break;
+	case KVL_SYS_GETEVENTS:
+		if (ret > 0) {
+			t->getevents_ts = now;
+			t->getevents_n += (u32)ret;
+		}
+		break;
+	case KVL_SYS_POOL_IO:
+		if (t->cur_req == KVL_NO_REQ)
+			break;
+		kvl_lock(&vm->lock, flags);
+		if (!entered) {
+			kvl_req_free(vm, t->cur_req);
+			vm->counters[KVL_C_LOST]++;
+		} else {
+			kvl_req(vm, t->cur_req)->t[3] = now;
+			kvl_queue_push(vm, &vm->done_q, t->cur_req);
+		}
+		t->cur_req = KVL_NO_REQ;
+		kvl_unlock(&vm->lock, flags);
+		break;
+	default:
+		break;
+	}
+}
+
+void kvl_ev_task_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
+		      bool group_dead)
+{
+	struct kvl_vm *vm;
+	struct kvl_thread *t;
+	unsigned long flags;
+
+	if (group_dead) {
+		kvl_engine_drop_vm(eng, tgid);
+		return;
+	}
+	vm = kvl_engine_find_vm(eng, tgid);
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t)
+		return;
+	kvl_lock(&vm->lock, flags);
+	if (t->cur_req != KVL_NO_REQ) {
+		kvl_req_free(vm, t->cur_req);
+		t->cur_req = KVL_NO_REQ;
+	}
+	/* vCPU threads keep their slot: their histograms stay readable */
+	if (t->vcpu < 0)
+		kvl_publish(&t->tid, KVL_TID_DEAD);
+	kvl_unlock(&vm->lock, flags);
+}

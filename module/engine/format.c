@@ -1,0 +1,224 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * format.c - the "hist" and "stats" text formats, written through a sink so
+ * that debugfs and the reader's offline replay print exactly the same text.
+ * The format is described in Documentation/kvmio_lat/output.rst; change the
+ * version in engine.h when a line changes meaning.
+ */
+#include "kvmio_lat/engine.h"
+
+static const char *const kvl_counter_names[KVL_NR_COUNTERS] = {
+	[KVL_C_EVENTS] = "io_events",
+	[KVL_C_REQUESTS] = "requests",
+	[KVL_C_DROP_VCPUS] = "dropped_vcpus",
+	[KVL_C_DROP_THREADS] = "dropped_threads",
+	[KVL_C_DROP_REQUESTS] = "dropped_requests",
+	[KVL_C_DROP_KICKS] = "dropped_doorbells",
+	[KVL_C_KICKS_CANCELLED] = "doorbells_userspace",
+	[KVL_C_KICKS_EXPIRED] = "doorbells_expired",
+	[KVL_C_SUBMITS_UNMATCHED] = "submits_unmatched",
+	[KVL_C_IRQS_UNMATCHED] = "irqs_unmatched",
+	[KVL_C_REQUESTS_EXPIRED] = "requests_expired",
+	[KVL_C_LOST] = "lost_events",
+};
+
+const char *kvl_counter_name(enum kvl_counter c)
+{
+	return c < KVL_NR_COUNTERS ? kvl_counter_names[c] : "?";
+}
+
+/* Sum of a counter over tracked VMs (and their vCPUs where it lives there). */
+u64 kvl_engine_counter(struct kvl_engine *eng, enum kvl_counter c)
+{
+	u64 sum = 0;
+	unsigned int i, j;
+
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		struct kvl_vm *vm = kvl_acquire(&eng->vms[i]);
+
+		if (!vm)
+			continue;
+		sum += READ_ONCE(vm->counters[c]);
+		for (j = 0; j < kvl_acquire(&vm->nr_vcpus); j++) {
+			struct kvl_vcpu *v = vm->vcpus[j];
+
+			if (c == KVL_C_DROP_KICKS)
+				sum += READ_ONCE(v->dropped_kicks);
+			else if (c == KVL_C_KICKS_CANCELLED)
+				sum += READ_ONCE(v->kicks_cancelled);
+			else if (c == KVL_C_EVENTS)
+				sum += READ_ONCE(v->exits) + READ_ONCE(v->entries);
+		}
+	}
+	return sum;
+}
+
+/* Decimal text of a 128-bit value; @buf holds at least 40 bytes. */
+static const char *kvl_u128_str(char *buf, u64 hi, u64 lo)
+{
+	unsigned __int128 v = ((unsigned __int128)hi << 64) | lo;
+	char tmp[40];
+	int n = 0, i = 0;
+
+	do {
+		unsigned __int128 q = kvl_udiv128(v, 10);
+
+		tmp[n++] = (char)('0' + (int)(v - q * 10));
+		v = q;
+	} while (v);
+	while (n)
+		buf[i++] = tmp[--n];
+	buf[i] = '\0';
+	return buf;
+}
+
+static void kvl_print_one(const struct kvl_sink *out, const char *kind,
+			  const struct kvl_vm *vm, const struct kvl_vcpu *v,
+			  const char *name1, const char *name2,
+			  const struct kvl_hist *h)
+{
+	char sq[40];
+	unsigned int i;
+	u64 count = READ_ONCE(h->count);
+
+	if (!count)
+		return;
+	out->printf(out->ctx, "%s %d %u %s%s%s", kind, vm->tgid, v->vcpu_id,
+		    name1, name2 ? " " : "", name2 ? name2 : "");
+	out->printf(out->ctx, " count=%llu min=%llu max=%llu mean=%llu stddev=%llu",
+		    (unsigned long long)count,
+		    (unsigned long long)(h->min == U64_MAX ? 0 : h->min),
+		    (unsigned long long)h->max,
+		    (unsigned long long)kvl_hist_mean(h),
+		    (unsigned long long)kvl_hist_stddev(h));
+	out->printf(out->ctx, " p50=%llu p90=%llu p99=%llu p999=%llu",
+		    (unsigned long long)kvl_hist_percentile(h, 50000),
+		    (unsigned long long)kvl_hist_percentile(h, 90000),
+		    (unsigned long long)kvl_hist_percentile(h, 99000),
+		    (unsigned long long)kvl_hist_percentile(h, 99900));
+	out->printf(out->ctx, " sum=%llu sumsq=%s underflow=%llu overflow=%llu\n",
+		    (unsigned long long)h->sum,
+		    kvl_u128_str(sq, h->sumsq_hi, h->sumsq_lo),
+		    (unsigned long long)h->underflow,
+		    (unsigned long long)h->overflow);
+	for (i = 0; i < KVL_HIST_NBUCKETS; i++) {
+		u32 n = READ_ONCE(h->buckets[i]);
+
+		if (n)
+			out->printf(out->ctx, "  [%llu, %llu) %u\n",
+				    (unsigned long long)kvl_hist_bucket_lo(i),
+				    (unsigned long long)kvl_hist_bucket_hi(i), n);
+	}
+}
+
+static const char *kvl_reason_str(char *buf, u32 isa, u32 reason)
+{
+	const char *name;
+	static const char hex[] = "0123456789abcdef";
+	int i, n = 0;
+	char tmp[12];
+
+	if (reason == KVL_EXIT_OTHER)
+		return "other";
+	name = kvl_exit_reason_name(isa, reason);
+	if (name)
+		return name;
+	/* unknown to this build: 0x<hex> */
+	do {
+		tmp[n++] = hex[reason & 15];
+		reason >>= 4;
+	} while (reason);
+	buf[0] = '0';
+	buf[1] = 'x';
+	for (i = 0; n; i++)
+		buf[2 + i] = tmp[--n];
+	buf[2 + i] = '\0';
+	return buf;
+}
+
+void kvl_engine_print_hist(struct kvl_engine *eng, const struct kvl_sink *out)
+{
+	unsigned int i, j, k, p, s;
+	char rbuf[16];
+
+	out->printf(out->ctx, "# kvmio_lat hist %d\n", KVL_HIST_FORMAT_VERSION);
+	out->printf(out->ctx, "# unit: ns; %u log-linear buckets per power of two\n",
+		    KVL_HIST_SUB);
+	out->printf(out->ctx, "# each histogram line is followed by its buckets: [lo, hi) count\n");
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		struct kvl_vm *vm = kvl_acquire(&eng->vms[i]);
+		u32 nv;
+
+		if (!vm)
+			continue;
+		nv = kvl_acquire(&vm->nr_vcpus);
+		out->printf(out->ctx, "vm %d %s vcpus %u\n", vm->tgid,
+			    vm->comm[0] ? vm->comm : "-", nv);
+		for (j = 0; j < nv; j++) {
+			struct kvl_vcpu *v = vm->vcpus[j];
+
+			out->printf(out->ctx, "vcpu %d %u isa %s exits %llu\n",
+				    vm->tgid, v->vcpu_id,
+				    v->isa == KVL_ISA_SVM ? "svm" :
+				    v->isa == KVL_ISA_VMX ? "vmx" : "unknown",
+				    (unsigned long long)READ_ONCE(v->exits));
+			for (k = 0; k < KVL_EXIT_SLOTS; k++) {
+				const struct kvl_exit_slot *e = &v->stats.exits[k];
+
+				if (!kvl_acquire(&e->used))
+					continue;
+				kvl_print_one(out, "exit", vm, v,
+					      kvl_reason_str(rbuf, v->isa, e->reason),
+					      NULL, &e->hist);
+			}
+			for (p = 0; p < KVL_NR_PATHS; p++)
+				for (s = 0; s < KVL_NR_STAGES; s++)
+					kvl_print_one(out, "stage", vm, v,
+						      kvl_path_name(p),
+						      kvl_stage_name(p, s),
+						      &v->stats.stages[p][s]);
+		}
+	}
+	out->printf(out->ctx, "end\n");
+}
+
+void kvl_engine_print_stats(struct kvl_engine *eng, const struct kvl_sink *out,
+			    u64 memory_bytes)
+{
+	u64 vcpus = 0, inflight = 0, dropped, unmatched;
+	unsigned int i, c;
+
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		struct kvl_vm *vm = kvl_acquire(&eng->vms[i]);
+
+		if (!vm)
+			continue;
+		vcpus += kvl_acquire(&vm->nr_vcpus);
+		inflight += READ_ONCE(vm->inflight);
+	}
+	dropped = READ_ONCE(eng->dropped_vms) +
+		  kvl_engine_counter(eng, KVL_C_DROP_VCPUS) +
+		  kvl_engine_counter(eng, KVL_C_DROP_THREADS) +
+		  kvl_engine_counter(eng, KVL_C_DROP_REQUESTS) +
+		  kvl_engine_counter(eng, KVL_C_DROP_KICKS);
+	unmatched = kvl_engine_counter(eng, KVL_C_SUBMITS_UNMATCHED) +
+		    kvl_engine_counter(eng, KVL_C_IRQS_UNMATCHED);
+
+	out->printf(out->ctx, "vms: %u\n", READ_ONCE(eng->nr_vms));
+	out->printf(out->ctx, "vcpus: %llu\n", (unsigned long long)vcpus);
+	out->printf(out->ctx, "inflight: %llu\n", (unsigned long long)inflight);
+	out->printf(out->ctx, "dropped: %llu\n", (unsigned long long)dropped);
+	out->printf(out->ctx, "unmatched: %llu\n", (unsigned long long)unmatched);
+	out->printf(out->ctx, "events: %llu\n",
+		    (unsigned long long)kvl_engine_counter(eng, KVL_C_EVENTS));
+	out->printf(out->ctx, "memory_bytes: %llu\n",
+		    (unsigned long long)memory_bytes);
+	out->printf(out->ctx, "dropped_vms: %llu\n",
+		    (unsigned long long)READ_ONCE(eng->dropped_vms));
+	for (c = 0; c < KVL_NR_COUNTERS; c++) {
+		if (c == KVL_C_EVENTS)
+			continue;
+		out->printf(out->ctx, "%s: %llu\n", kvl_counter_name(c),
+			    (unsigned long long)kvl_engine_counter(eng, c));
+	}
+}

@@ -1,0 +1,151 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * hist.c - log-linear latency histograms (see include/kvmio_lat/hist.h).
+ */
+#include "kvmio_lat/hist.h"
+
+void kvl_hist_init(struct kvl_hist *h)
+{
+	memset(h, 0, sizeof(*h));
+	h->min = U64_MAX;
+}
+
+void kvl_hist_record(struct kvl_hist *h, s64 ns)
+{
+	unsigned __int128 sq;
+	u64 v, lo;
+
+	WRITE_ONCE(h->count, h->count + 1);
+	if (ns <= 0) {
+		WRITE_ONCE(h->underflow, h->underflow + 1);
+		v = 0;
+	} else {
+		v = (u64)ns;
+		if (v >= KVL_HIST_MAX_NS) {
+			WRITE_ONCE(h->overflow, h->overflow + 1);
+		} else {
+			unsigned int i = kvl_hist_index(v);
+
+			WRITE_ONCE(h->buckets[i], h->buckets[i] + 1);
+			WRITE_ONCE(h->sum, h->sum + v);
+			sq = (unsigned __int128)v * v;
+			lo = h->sumsq_lo + (u64)sq;
+			WRITE_ONCE(h->sumsq_hi, h->sumsq_hi + (u64)(sq >> 64) +
+				   (lo < h->sumsq_lo));
+			WRITE_ONCE(h->sumsq_lo, lo);
+		}
+	}
+	if (v < h->min)
+		WRITE_ONCE(h->min, v);
+	if (v > h->max)
+		WRITE_ONCE(h->max, v);
+}
+
+/* Values that went into sum and sumsq: the in-range ones. */
+static u64 kvl_hist_inrange(const struct kvl_hist *h)
+{
+	u64 n = h->count - h->underflow - h->overflow;
+
+	return n > h->count ? 0 : n;	/* a racing reader may see a torn set */
+}
+
+u64 kvl_hist_mean(const struct kvl_hist *h)
+{
+	u64 n = kvl_hist_inrange(h);
+
+	return n ? kvl_div64(h->sum, n) : 0;
+}
+
+unsigned __int128 kvl_udiv128(unsigned __int128 n, u64 d)
+{
+	unsigned __int128 q = 0, r = 0;
+	int i;
+
+	if (!d)
+		return 0;
+	if (!(n >> 64))
+		return (u64)n / d;
+	for (i = 127; i >= 0; i--) {
+		r = (r << 1) | ((n >> i) & 1);
+		if (r >= d) {
+			r -= d;
+			q |= (unsigned __int128)1 << i;
+		}
+	}
+	return q;
+}
+
+static u64 kvl_isqrt128(unsigned __int128 x)
+{
+	unsigned __int128 bit = (unsigned __int128)1 << 126, res = 0;
+
+	while (bit > x)
+		bit >>= 2;
+	while (bit) {
+		if (x >= res + bit) {
+			x -= res + bit;
+			res = (res >> 1) + bit;
+		} else {
+			res >>= 1;
+		}
+		bit >>= 2;
+	}
+	return (u64)res;
+}
+
+u64 kvl_hist_stddev(const struct kvl_hist *h)
+{
+	unsigned __int128 sumsq, sq_of_sum, var;
+	u64 n = kvl_hist_inrange(h);
+
+	if (n < 2)
+		return 0;
+	/* var = (sumsq - sum^2 / n) / n, in 128 bits */
+	sumsq = ((unsigned __int128)h->sumsq_hi << 64) | h->sumsq_lo;
+	sq_of_sum = kvl_udiv128((unsigned __int128)h->sum * h->sum, n);
+	if (sumsq <= sq_of_sum)
+		return 0;
+	var = kvl_udiv128(sumsq - sq_of_sum, n);
+	return kvl_isqrt128(var);
+}
+
+u64 kvl_hist_percentile(const struct kvl_hist *h, u32 per100k)
+{
+	u64 total, rank, cum, lo, hi, v;
+	unsigned int i;
+
+	total = h->underflow + h->overflow;
+	for (i = 0; i < KVL_HIST_NBUCKETS; i++)
+		total += READ_ONCE(h->buckets[i]);
+	if (!total)
+		return 0;
+	if (per100k > 100000)
+		per100k = 100000;
+	/* rank of the value wanted, 1-based: ceil(total * q) */
+	rank = kvl_div64(total * per100k + 99999, 100000);
+	if (!rank)
+		rank = 1;
+
+	cum = h->underflow;
+	if (rank <= cum)
+		return 0;
+	for (i = 0; i < KVL_HIST_NBUCKETS; i++) {
+		u64 n = READ_ONCE(h->buckets[i]);
+
+		if (!n || cum + n < rank) {
+			cum += n;
+			continue;
+		}
+		lo = kvl_hist_bucket_lo(i);
+		hi = kvl_hist_bucket_hi(i);
+		v = lo + kvl_div64((hi - lo) * (rank - cum), n);
+		if (v > hi - 1)
+			v = hi - 1;
+		if (v < h->min)
+			v = h->min;
+		if (v > h->max)
+			v = h->max;
+		return v;
+	}
+	return h->max;	/* the rank falls into the overflow */
+}

@@ -1,0 +1,28 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * kvmio_lat.h - what the module's thin layers (main, probes, debugfs) share.
+ */
+#ifndef KVMIO_LAT_MODULE_H
+#define KVMIO_LAT_MODULE_H
+
+#include <linux/types.h>
+#include "kvmio_lat/engine.h"
+
+#define KVL_NAME	"kvmio_lat"
+
+extern struct kvl_engine kvl_engine;
+extern bool kvl_enabled;
+
+/* main.c */
+u64 kvl_memory_bytes(void);
+
+/* probes.c */
+int kvl_probes_init(void);
+void kvl_probes_exit(void);
+bool kvl_kvm_attached(void);
+
+/* debugfs.c */
+void kvl_debugfs_init(void);
+void kvl_debugfs_exit(void);
+
+#endif /* KVMIO_LAT_MODULE_H */

@@ -1,0 +1,441 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * probes.c - tracepoint probes: turn KVM and syscall events into engine
+ * events.
+ *
+ * Core tracepoints (raw_syscalls, sched_process_exit) are not exported, so
+ * they are found by name with for_each_kernel_tracepoint().  KVM's live in
+ * kvm.ko: the tracepoint module notifier attaches to them when kvm comes
+ * (also for a kvm already loaded when we register) and detaches when it goes,
+ * so load order does not matter.
+ */
+#define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
+
+#include <linux/module.h>
+#include <linux/tracepoint.h>
+#include <linux/sched.h>
+#include <linux/rcupdate.h>
+#include <linux/timekeeping.h>
+#include <linux/kvm_host.h>
+#include <linux/mutex.h>
+#include <asm/syscall.h>
+
+#include "kvmio_lat.h"
+#include "wrapper/kvm_entry.h"
+#include "wrapper/kvm_exit.h"
+#include "wrapper/kvm_inj_virq.h"
+#include "wrapper/sched_process_exit.h"
+
+/* from include/trace/events/kvm.h and arch/x86/kvm/trace.h */
+#define KVL_TRACE_MMIO_WRITE	2
+#define KVL_PIO_OUT		1
+
+struct kvm_x86_ops *kvl_x86_ops;
+static bool kvl_x86_ops_tried;
+
+static u64 kvl_now(void)
+{
+	/* the "mono" trace clock: one timeline across CPUs */
+	return ktime_get_mono_fast_ns();
+}
+
+/* Process-context task events only: hard/soft irq context has no VM thread. */
+static bool kvl_task_ok(void)
+{
+	return READ_ONCE(kvl_enabled) && in_task();
+}
+
+/* ---- KVM ---- */
+
+static void kvl_resolve_x86_ops(void)
+{
+	void *p;
+
+	/* once per kvm load; symbol_get() of a module still coming fails */
+	if (READ_ONCE(kvl_x86_ops_tried))
+		return;
+	p = __symbol_get("kvm_x86_ops");
+	if (p) {
+		WRITE_ONCE(kvl_x86_ops, p);
+		__symbol_put("kvm_x86_ops");
+	}
+	WRITE_ONCE(kvl_x86_ops_tried, true);
+}
+
+static void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa, u32 reason)
+{
+	if (!kvl_task_ok())
+		return;
+	rcu_read_lock();
+	kvl_ev_exit(&kvl_engine, current->tgid, current->pid, current->comm,
+		    vcpu->vcpu_id, isa, reason, kvl_now());
+	rcu_read_unlock();
+}
+
+/* kvm_exit up to 5.15 */
+static void kvl_probe_kvm_exit_3(void *data, unsigned int exit_reason,
+				 struct kvm_vcpu *vcpu, u32 isa)
+{
+	kvl_do_exit(vcpu, isa, exit_reason);
+}
+
+/* kvm_exit from 5.16 */
+static void kvl_probe_kvm_exit_2(void *data, struct kvm_vcpu *vcpu, u32 isa)
+{
+	if (unlikely(!READ_ONCE(kvl_x86_ops)))
+		kvl_resolve_x86_ops();
+	kvl_do_exit(vcpu, isa, kvl_kvm_exit_reason(vcpu));
+}
+
+static void kvl_do_entry(struct kvm_vcpu *vcpu)
+{
+	if (!kvl_task_ok())
+		return;
+	rcu_read_lock();
+	kvl_ev_entry(&kvl_engine, current->tgid, current->pid, kvl_now());
+	rcu_read_unlock();
+}
+
+static void kvl_probe_kvm_entry_1(void *data, struct kvm_vcpu *vcpu)
+{
+	kvl_do_entry(vcpu);
+}
+
+static void kvl_probe_kvm_entry_2(void *data, struct kvm_vcpu *vcpu,
+				  bool force_immediate_exit)
+{
+	kvl_do_entry(vcpu);
+}
+
+static void kvl_doorbell(u64 addr)
+{
+	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
+		return;
+	rcu_read_lock();
+	kvl_ev_doorbell(&kvl_engine, current->tgid, current->pid, addr,
+			kvl_now());
+	rcu_read_unlock();
+}
+
+static void kvl_probe_kvm_mmio(void *data, int type, int len, u64 gpa,
+			       void *val)
+{
+	if (type == KVL_TRACE_MMIO_WRITE)
+		kvl_doorbell(gpa);
+}
+
+static void kvl_probe_kvm_fast_mmio(void *data, u64 gpa)
+{
+	kvl_doorbell(gpa);
+}
+
+static void kvl_probe_kvm_pio(void *data, unsigned int rw, unsigned int port,
+			      unsigned int size, unsigned int count,
+			      const void *val)
+{
+	if (rw == KVL_PIO_OUT)
+		kvl_doorbell(port);
+}
+
+static void kvl_irq(s32 dest, s32 vector)
+{
+	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
+		return;
+	rcu_read_lock();
+	kvl_ev_irq(&kvl_engine, current->tgid, current->pid, dest, vector,
+		   kvl_now());
+	rcu_read_unlock();
+}
+
+static void kvl_probe_kvm_msi_set_irq(void *data, u64 address, u64 msi_data)
+{
+	/* physical destination mode: the APIC id is in address bits 19:12 */
+	bool logical = address & (1ULL << 2);
+
+	kvl_irq(logical ? -1 : (s32)((address >> 12) & 0xff),
+		(s32)(msi_data & 0xff));
+}
+
+static void kvl_probe_kvm_set_irq(void *data, unsigned int gsi, int level,
+				  int irq_source_id)
+{
+	if (level)
+		kvl_irq(-1, -1);
+}
+
+static void kvl_probe_kvm_apic_accept_irq(void *data, u32 apicid, u16 dm,
+					  u16 tm, u8 vec)
+{
+	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
+		return;
+	rcu_read_lock();
+	kvl_ev_apic_accept(&kvl_engine, current->tgid, current->pid, apicid,
+			   vec, kvl_now());
+	rcu_read_unlock();
+}
+
+/* See wrapper/kvm_inj_virq.h: only @vector is read. */
+static void kvl_probe_kvm_inj_virq(void *data, unsigned int vector, bool soft,
+				   bool reinjected)
+{
+	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
+		return;
+	rcu_read_lock();
+	kvl_ev_inj_virq(&kvl_engine, current->tgid, current->pid, vector,
+			kvl_now());
+	rcu_read_unlock();
+}
+
+/* ---- syscalls and process exit ---- */
+
+static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
+{
+	u32 arg = 0;
+
+	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
+		return;
+	if (in_compat_syscall() || id < 0)
+		return;
+	switch (kvl_sys_class((u32)id)) {
+	case KVL_SYS_NONE:
+		return;
+	case KVL_SYS_SUBMIT:
+		arg = (u32)min_t(unsigned long, regs->si, U32_MAX);
+		break;
+	case KVL_SYS_URING:	/* flags (4th arg) | min_complete (3rd) << 16 */
+		arg = (u32)(regs->r10 & 0xffff) |
+		      ((u32)min_t(unsigned long, regs->dx, 0xffff) << 16);
+		break;
+	default:
+		break;
+	}
+	rcu_read_lock();
+	kvl_ev_sys_enter(&kvl_engine, current->tgid, current->pid, (u32)id, arg,
+			 kvl_now());
+	rcu_read_unlock();
+}
+
+static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
+{
+	long id;
+
+	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
+		return;
+	if (in_compat_syscall())
+		return;
+	id = syscall_get_nr(current, regs);
+	if (id < 0)
+		return;
+	rcu_read_lock();
+	kvl_ev_sys_exit(&kvl_engine, current->tgid, current->pid, (u32)id, ret,
+			kvl_now());
+	rcu_read_unlock();
+}
+
+static void kvl_probe_process_exit(void *data, struct task_struct *p)
+{
+	if (!kvl_engine_maybe_vm(&kvl_engine, p->tgid))
+		return;
+	rcu_read_lock();
+	kvl_ev_task_exit(&kvl_engine, p->tgid, p->pid, kvl_group_dead(p));
+	rcu_read_unlock();
+}
+
+/* ---- attaching ---- */
+
+struct kvl_tp {
+	const char *name;
+	void *probe;
+	struct tracepoint *tp;	/* NULL while not attached */
+};
+
+static struct kvl_tp kvl_core_tps[] = {
+	{ "sys_enter", kvl_probe_sys_enter },
+	{ "sys_exit", kvl_probe_sys_exit },
+	{ "sched_process_exit", kvl_probe_process_exit },
+};
+
+static struct kvl_tp kvl_kvm_tps[] = {
+	{ "kvm_exit", NULL },	/* these two: see kvl_probes_init() */
+	{ "kvm_entry", NULL },
+	{ "kvm_mmio", kvl_probe_kvm_mmio },
+	{ "kvm_fast_mmio", kvl_probe_kvm_fast_mmio },
+	{ "kvm_pio", kvl_probe_kvm_pio },
+	{ "kvm_msi_set_irq", kvl_probe_kvm_msi_set_irq },
+	{ "kvm_set_irq", kvl_probe_kvm_set_irq },
+	{ "kvm_apic_accept_irq", kvl_probe_kvm_apic_accept_irq },
+	{ "kvm_inj_virq", kvl_probe_kvm_inj_virq },
+};
+
+/* kvm_exit and kvm_entry are required; the rest refine the picture. */
+#define KVL_KVM_REQUIRED	2
+
+static DEFINE_MUTEX(kvl_attach_lock);
+static bool kvl_kvm_live;
+
+bool kvl_kvm_attached(void)
+{
+	bool ret;
+
+	mutex_lock(&kvl_attach_lock);
+	ret = kvl_kvm_live;
+	mutex_unlock(&kvl_attach_lock);
+	return ret;
+}
+
+static void kvl_detach(struct kvl_tp *tps, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; i < n; i++) {
+		if (!tps[i].tp)
+			continue;
+		WARN_ON_ONCE(tracepoint_probe_unregister(tps[i].tp,
+							 tps[i].probe, NULL));
+		tps[i].tp = NULL;
+	}
+}
+
+static int kvl_attach_one(struct kvl_tp *t, struct tracepoint *tp)
+{
+	int ret;
+
+	if (t->tp || strcmp(tp->name, t->name))
+		return 0;
+	ret = tracepoint_probe_register(tp, t->probe, NULL);
+	if (ret) {
+		pr_err("cannot attach to %s: %d\n", t->name, ret);
+		return ret;
+	}
+	t->tp = tp;
+	return 0;
+}
+
+struct kvl_lookup {
+	struct kvl_tp *tps;
+	unsigned int n;
+	int ret;
+};
+
+static void kvl_core_lookup(struct tracepoint *tp, void *priv)
+{
+	struct kvl_lookup *l = priv;
+	unsigned int i;
+
+	for (i = 0; i < l->n && !l->ret; i++)
+		l->ret = kvl_attach_one(&l->tps[i], tp);
+}
+
+static int kvl_kvm_coming(struct module *mod)
+{
+	unsigned int i, j, found = 0;
+	int ret = 0;
+
+	for (i = 0; i < mod->num_tracepoints && !ret; i++) {
+		struct tracepoint *tp =
+			tracepoint_ptr_deref(&mod->tracepoints_ptrs[i]);
+
+		for (j = 0; j < ARRAY_SIZE(kvl_kvm_tps) && !ret; j++)
+			ret = kvl_attach_one(&kvl_kvm_tps[j], tp);
+	}
+	for (j = 0; j < KVL_KVM_REQUIRED; j++)
+		if (kvl_kvm_tps[j].tp)
+			found++;
+	if (!ret && found != KVL_KVM_REQUIRED) {
+		pr_err("kvm has no kvm_exit/kvm_entry tracepoints\n");
+		ret = -ENOENT;
+	}
+	if (ret) {
+		kvl_detach(kvl_kvm_tps, ARRAY_SIZE(kvl_kvm_tps));
+		tracepoint_synchronize_unregister();
+		return ret;
+	}
+	for (j = KVL_KVM_REQUIRED; j < ARRAY_SIZE(kvl_kvm_tps); j++)
+		if (!kvl_kvm_tps[j].tp)
+			pr_info("kvm has no %s tracepoint; stages that need it stay empty\n",
+				kvl_kvm_tps[j].name);
+	WRITE_ONCE(kvl_x86_ops, NULL);
+	WRITE_ONCE(kvl_x86_ops_tried, false);
+	kvl_kvm_live = true;
+	pr_info("attached to kvm\n");
+	return 0;
+}
+
+static void kvl_kvm_going(void)
+{
+	kvl_detach(kvl_kvm_tps, ARRAY_SIZE(kvl_kvm_tps));
+	/* no probe may still be running on kvm's memory or its kvm_x86_ops */
+	tracepoint_synchronize_unregister();
+	WRITE_ONCE(kvl_x86_ops, NULL);
+	WRITE_ONCE(kvl_x86_ops_tried, false);
+	kvl_kvm_live = false;
+	pr_info("kvm unloaded; detached\n");
+}
+
+static int kvl_tp_module_notify(struct notifier_block *nb, unsigned long val,
+				void *data)
+{
+	struct tp_module *tp_mod = data;
+
+	if (strcmp(tp_mod->mod->name, "kvm"))
+		return NOTIFY_OK;
+	mutex_lock(&kvl_attach_lock);
+	if (val == MODULE_STATE_COMING && !kvl_kvm_live)
+		kvl_kvm_coming(tp_mod->mod);
+	else if (val == MODULE_STATE_GOING && kvl_kvm_live)
+		kvl_kvm_going();
+	mutex_unlock(&kvl_attach_lock);
+	return NOTIFY_OK;
+}
+
+static struct notifier_block kvl_tp_module_nb = {
+	.notifier_call = kvl_tp_module_notify,
+};
+
+int kvl_probes_init(void)
+{
+	struct kvl_lookup l = { kvl_core_tps, ARRAY_SIZE(kvl_core_tps), 0 };
+	unsigned int i;
+	int ret;
+
+	/* the probes matching this kernel's prototypes (wrapper/) */
+	kvl_kvm_tps[0].probe = KVL_KVM_EXIT_TWO_ARGS ?
+		(void *)kvl_probe_kvm_exit_2 : (void *)kvl_probe_kvm_exit_3;
+	kvl_kvm_tps[1].probe = KVL_KVM_ENTRY_ONE_ARG ?
+		(void *)kvl_probe_kvm_entry_1 : (void *)kvl_probe_kvm_entry_2;
+
+	for_each_kernel_tracepoint(kvl_core_lookup, &l);
+	ret = l.ret;
+	for (i = 0; i < ARRAY_SIZE(kvl_core_tps) && !ret; i++) {
+		if (!kvl_core_tps[i].tp) {
+			pr_err("kernel tracepoint %s not found (CONFIG_FTRACE_SYSCALLS?)\n",
+			       kvl_core_tps[i].name);
+			ret = -ENOENT;
+		}
+	}
+	if (ret)
+		goto err_core;
+
+	ret = register_tracepoint_module_notifier(&kvl_tp_module_nb);
+	if (ret) {
+		pr_err("cannot register the tracepoint module notifier: %d\n", ret);
+		goto err_core;
+	}
+	return 0;
+
+err_core:
+	kvl_detach(kvl_core_tps, ARRAY_SIZE(kvl_core_tps));
+	tracepoint_synchronize_unregister();
+	return ret;
+}
+
+void kvl_probes_exit(void)
+{
+	unregister_tracepoint_module_notifier(&kvl_tp_module_nb);
+	mutex_lock(&kvl_attach_lock);
+	kvl_detach(kvl_kvm_tps, ARRAY_SIZE(kvl_kvm_tps));
+	kvl_kvm_live = false;
+	mutex_unlock(&kvl_attach_lock);
+	kvl_detach(kvl_core_tps, ARRAY_SIZE(kvl_core_tps));
+	tracepoint_synchronize_unregister();
+}

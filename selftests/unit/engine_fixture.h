@@ -1,0 +1,204 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * engine_fixture.h - an engine in userspace for tests: calloc()-backed
+ * allocation ops, counted so leaks show, and helpers that play one QEMU
+ * request through the engine the way the kernel probes would.
+ */
+#ifndef KVMIO_LAT_ENGINE_FIXTURE_H
+#define KVMIO_LAT_ENGINE_FIXTURE_H
+
+#include <stdlib.h>
+#include <stdio.h>
+#include <stdarg.h>
+#include "kvmio_lat/engine.h"
+
+/* x86-64 syscall numbers used by the streams */
+#define SYS_ppoll	271
+#define SYS_io_submit	209
+#define SYS_io_getevents 208
+#define SYS_pread64	17
+#define SYS_pwrite64	18
+#define SYS_ioctl	16
+#define SYS_futex	202
+#define SYS_write	1
+#define SYS_read	0
+
+struct fx {
+	struct kvl_engine eng;
+	struct kvl_vm *vms[64];
+	int live_vms, live_vcpus;
+	int fail_vcpu_alloc;
+};
+
+static struct kvl_vm *fx_alloc_vm(struct kvl_engine *eng)
+{
+	struct fx *f = (struct fx *)eng;
+	struct kvl_vm *vm = calloc(1, kvl_vm_size(&eng->cfg));
+
+	if (!vm)
+		return NULL;
+	kvl_vm_init(vm, &eng->cfg);
+	f->live_vms++;
+	return vm;
+}
+
+static void fx_free_vm(struct kvl_engine *eng, struct kvl_vm *vm)
+{
+	struct fx *f = (struct fx *)eng;
+	u32 i;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		free(vm->vcpus[i]);
+		f->live_vcpus--;
+	}
+	free(vm);
+	f->live_vms--;
+}
+
+static struct kvl_vcpu *fx_alloc_vcpu(struct kvl_engine *eng, struct kvl_vm *vm)
+{
+	struct fx *f = (struct fx *)eng;
+
+	(void)vm;
+	if (f->fail_vcpu_alloc)
+		return NULL;
+	f->live_vcpus++;
+	return malloc(sizeof(struct kvl_vcpu));
+}
+
+static const struct kvl_alloc_ops fx_ops = {
+	.alloc_vm = fx_alloc_vm,
+	.free_vm = fx_free_vm,
+	.alloc_vcpu = fx_alloc_vcpu,
+};
+
+static inline void fx_init_cfg(struct fx *f, const struct kvl_config *cfg)
+{
+	struct kvl_config c;
+
+	if (cfg) {
+		c = *cfg;
+	} else {
+		kvl_config_defaults(&c);
+		c.max_vms = 8;
+	}
+	memset(f, 0, sizeof(*f));
+	kvl_config_check(&c);
+	kvl_engine_init(&f->eng, &c, &fx_ops, f->vms);
+}
+
+static inline void fx_init(struct fx *f)
+{
+	fx_init_cfg(f, NULL);
+}
+
+static inline void fx_fini(struct fx *f)
+{
+	kvl_engine_drop_all(&f->eng);
+}
+
+#define PID	1000
+#define MAIN	1001	/* event loop */
+#define POOL	1002	/* pool worker */
+#define VCPU0	1010
+#define VCPU1	1011
+#define REASON_IO	0x7b	/* SVM_EXIT_IOIO */
+#define REASON_NPF	0x400	/* SVM_EXIT_NPF */
+#define VEC(v)		(0x30 + (v))
+
+/* A vCPU thread: exit, doorbell (an ioeventfd write), entry. */
+static inline void fx_doorbell(struct fx *f, int tid, int vcpu, u64 t)
+{
+	kvl_ev_exit(&f->eng, PID, tid, "qemu", vcpu, KVL_ISA_SVM, REASON_NPF, t);
+	kvl_ev_doorbell(&f->eng, PID, tid, 0xfebfb000, t + 1);
+	kvl_ev_entry(&f->eng, PID, tid, t + 2);
+}
+
+/* The event loop wakes, drains the ioeventfd. */
+static inline void fx_wake(struct fx *f, int tid, u64 t)
+{
+	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_ppoll, 1, t);
+}
+
+static inline void fx_wait(struct fx *f, int tid, u64 t)
+{
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_ppoll, 0, t);
+}
+
+static inline void fx_io_submit(struct fx *f, int tid, int nr, u64 t0, u64 t1)
+{
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_io_submit, nr, t0);
+	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_io_submit, nr, t1);
+}
+
+static inline void fx_pool_io(struct fx *f, int tid, u64 t0, u64 t1)
+{
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_pread64, 0, t0);
+	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_pread64, 4096, t1);
+}
+
+/* The loop writes the irqfd: kvm_msi_set_irq + kvm_apic_accept_irq. */
+static inline void fx_irq(struct fx *f, int tid, int vcpu, u64 t)
+{
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_write, 0, t - 1);
+	kvl_ev_irq(&f->eng, PID, tid, vcpu, VEC(vcpu), t);
+	kvl_ev_apic_accept(&f->eng, PID, tid, vcpu, VEC(vcpu), t);
+	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_write, 8, t + 1);
+}
+
+/* The target vCPU leaves HLT and enters with the interrupt injected. */
+static inline void fx_inject(struct fx *f, int tid, int vcpu, u64 t_exit, u64 t)
+{
+	kvl_ev_exit(&f->eng, PID, tid, "qemu", vcpu, KVL_ISA_SVM, 0x78, t_exit);
+	kvl_ev_inj_virq(&f->eng, PID, tid, VEC(vcpu), t - 1);
+	kvl_ev_entry(&f->eng, PID, tid, t);
+}
+
+static inline struct kvl_vcpu *fx_vcpu(struct fx *f, int idx)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(&f->eng, PID);
+
+	if (!vm || (u32)idx >= vm->nr_vcpus)
+		return NULL;
+	return vm->vcpus[idx];
+}
+
+static inline const struct kvl_hist *fx_stage(struct fx *f, int vcpu_idx,
+					      int path, int stage)
+{
+	struct kvl_vcpu *v = fx_vcpu(f, vcpu_idx);
+
+	return v ? &v->stats.stages[path][stage] : NULL;
+}
+
+static inline u64 fx_counter(struct fx *f, enum kvl_counter c)
+{
+	return kvl_engine_counter(&f->eng, c);
+}
+
+/* A sink that appends to a growable buffer. */
+struct fx_buf {
+	char *s;
+	size_t len, cap;
+};
+
+static void fx_buf_printf(void *ctx, const char *fmt, ...)
+{
+	struct fx_buf *b = ctx;
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(NULL, 0, fmt, ap);
+	va_end(ap);
+	if (b->len + n + 1 > b->cap) {
+		b->cap = (b->len + n + 1) * 2;
+		b->s = realloc(b->s, b->cap);
+	}
+	va_start(ap, fmt);
+	vsnprintf(b->s + b->len, n + 1, fmt, ap);
+	va_end(ap);
+	b->len += n;
+}
+
+#endif /* KVMIO_LAT_ENGINE_FIXTURE_H */

@@ -1,0 +1,516 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * engine_test.c - the request tracker fed synthetic event streams shaped like
+ * QEMU 7.2's (LAB-NOTES §6): exact stage values for single requests, then
+ * interleaved vCPUs, batches, lost events, truncated streams and caps.
+ */
+#include "kselftest_harness.h"
+#include "engine_fixture.h"
+
+static void expect_stages(struct __test_metadata *_metadata, struct fx *f,
+			  int vcpu, int path, const u64 *want)
+{
+	int s;
+
+	for (s = 0; s < KVL_NR_STAGES; s++) {
+		const struct kvl_hist *h = fx_stage(f, vcpu, path, s);
+
+		ASSERT_NE(NULL, h);
+		EXPECT_EQ(1, h->count) TH_LOG("stage %s", kvl_stage_name(path, s));
+		EXPECT_EQ(want[s], h->min) TH_LOG("stage %s", kvl_stage_name(path, s));
+	}
+}
+
+TEST(native_single_request)
+{
+	/* doorbell_to_wake, wake_to_submit, submit, submit_to_reap,
+	 * reap_to_irq, irq_to_entry, total */
+	const u64 want[] = { 1000, 1000, 500, 6500, 1000, 1000, 11000 };
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 1, 3000, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 10000);		/* the AIO eventfd fired */
+	fx_irq(&f, MAIN, 0, 11000);
+	fx_inject(&f, VCPU0, 0, 5000, 12000);
+
+	expect_stages(_metadata, &f, 0, KVL_PATH_NATIVE, want);
+	EXPECT_EQ(0, fx_stage(&f, 0, KVL_PATH_THREADS, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQUESTS));
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+	EXPECT_EQ(0, f.live_vms);
+	EXPECT_EQ(0, f.live_vcpus);
+}
+
+TEST(threads_single_request)
+{
+	const u64 want[] = { 1000, 2000, 5000, 500, 500, 500, 9500 };
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	/* main loop FUTEX_WAKEs a pool thread; futex is not an I/O event */
+	kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_futex, 0, 2100);
+	kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_futex, 1, 2200);
+	fx_wait(&f, MAIN, 2300);
+	fx_pool_io(&f, POOL, 4000, 9000);
+	fx_wake(&f, MAIN, 9500);
+	fx_irq(&f, MAIN, 0, 10000);
+	fx_inject(&f, VCPU0, 0, 3000, 10500);
+
+	expect_stages(_metadata, &f, 0, KVL_PATH_THREADS, want);
+	EXPECT_EQ(0, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	fx_fini(&f);
+}
+
+TEST(stages_partition_total)
+{
+	struct fx f;
+	u64 t = 1000, sum_means = 0;
+	int i, s;
+
+	fx_init(&f);
+	for (i = 0; i < 200; i++) {
+		u64 j = (u64)(i * 7919) % 1000;	/* vary every stage */
+
+		fx_doorbell(&f, VCPU0, 0, t);
+		fx_wake(&f, MAIN, t + 100 + j);
+		fx_io_submit(&f, MAIN, 1, t + 300 + j, t + 400 + 2 * j);
+		fx_wait(&f, MAIN, t + 500 + 2 * j);
+		fx_wake(&f, MAIN, t + 5000 + 3 * j);
+		fx_irq(&f, MAIN, 0, t + 5200 + 3 * j);
+		fx_inject(&f, VCPU0, 0, t + 5300 + 3 * j, t + 5400 + 4 * j);
+		t += 10000;
+	}
+	for (s = 0; s < KVL_ST_TOTAL; s++)
+		sum_means += fx_stage(&f, 0, KVL_PATH_NATIVE, s)->sum;
+	EXPECT_EQ(200, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	/* sums, so the partition is exact, not within rounding */
+	EXPECT_EQ(fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->sum, sum_means);
+	fx_fini(&f);
+}
+
+TEST(two_vcpus_kept_apart)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_doorbell(&f, VCPU1, 1, 1100);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 2, 3000, 3100);	/* both in one io_submit */
+	fx_wait(&f, MAIN, 3200);
+	fx_wake(&f, MAIN, 8000);
+	/* interrupts for vCPU1 first: it must take vCPU1's request */
+	fx_irq(&f, MAIN, 1, 8100);
+	fx_irq(&f, MAIN, 0, 8200);
+	fx_inject(&f, VCPU1, 1, 5000, 8300);
+	fx_inject(&f, VCPU0, 0, 5000, 8400);
+
+	ASSERT_EQ(1, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	ASSERT_EQ(1, fx_stage(&f, 1, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(8400 - 1000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->min);
+	EXPECT_EQ(8300 - 1100, fx_stage(&f, 1, KVL_PATH_NATIVE, KVL_ST_TOTAL)->min);
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
+	fx_fini(&f);
+}
+
+TEST(batch_shares_one_doorbell)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 3, 3000, 3100);
+	fx_wait(&f, MAIN, 3200);
+	fx_wake(&f, MAIN, 9000);
+	fx_irq(&f, MAIN, 0, 9100);		/* one interrupt for all three */
+	fx_inject(&f, VCPU0, 0, 5000, 9200);
+
+	EXPECT_EQ(3, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(8200, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->max);
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
+	fx_fini(&f);
+}
+
+TEST(io_getevents_chain_of_2016)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 1, 3000, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 9000);
+	kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_io_getevents, 0, 9100);
+	kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_io_getevents, 1, 9400);
+	fx_irq(&f, MAIN, 0, 9600);
+	fx_inject(&f, VCPU0, 0, 5000, 9800);
+
+	/* reaped when io_getevents returned, not at the wake */
+	EXPECT_EQ(9400 - 3500,
+		  fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_SUBMIT_TO_REAP)->min);
+	EXPECT_EQ(200, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_REAP_TO_IRQ)->min);
+	fx_fini(&f);
+}
+
+TEST(userspace_exit_is_no_doorbell)
+{
+	struct fx f;
+
+	fx_init(&f);
+	/* a port write that QEMU handles on the vCPU thread */
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_IO, 1000);
+	kvl_ev_doorbell(&f.eng, PID, VCPU0, 0x70, 1001);
+	kvl_ev_sys_exit(&f.eng, PID, VCPU0, SYS_ioctl, 0, 1100);
+	kvl_ev_sys_enter(&f.eng, PID, VCPU0, SYS_ioctl, 0, 1200);
+	kvl_ev_entry(&f.eng, PID, VCPU0, 1300);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 1, 3000, 3100);
+
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_KICKS_CANCELLED));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+}
+
+TEST(exit_latency_by_reason)
+{
+	struct fx f;
+	struct kvl_vcpu *v;
+	int i;
+
+	fx_init(&f);
+	for (i = 0; i < 10; i++) {
+		kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM,
+			    REASON_IO, 1000 * (i + 1));
+		kvl_ev_entry(&f.eng, PID, VCPU0, 1000 * (i + 1) + 250);
+	}
+	v = fx_vcpu(&f, 0);
+	ASSERT_NE(NULL, v);
+	EXPECT_EQ(10, v->exits);
+	EXPECT_EQ(REASON_IO, v->stats.exits[0].reason);
+	EXPECT_EQ(10, v->stats.exits[0].hist.count);
+	EXPECT_EQ(250, v->stats.exits[0].hist.max);
+	EXPECT_STREQ("io", kvl_exit_reason_name(KVL_ISA_SVM, REASON_IO));
+	EXPECT_STREQ("IO_INSTRUCTION", kvl_exit_reason_name(KVL_ISA_VMX, 30));
+	fx_fini(&f);
+}
+
+TEST(exit_reasons_beyond_slots_go_to_other)
+{
+	struct fx f;
+	struct kvl_vcpu *v;
+	u32 r;
+
+	fx_init(&f);
+	for (r = 0; r < KVL_EXIT_SLOTS + 5; r++) {
+		kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, r,
+			    100 * (r + 1));
+		kvl_ev_entry(&f.eng, PID, VCPU0, 100 * (r + 1) + 10);
+	}
+	v = fx_vcpu(&f, 0);
+	EXPECT_EQ(KVL_EXIT_OTHER, v->stats.exits[KVL_EXIT_SLOTS - 1].reason);
+	EXPECT_EQ(6, v->stats.exits[KVL_EXIT_SLOTS - 1].hist.count);
+	fx_fini(&f);
+}
+
+TEST(lost_and_truncated_streams)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	/* io_submit's sys_enter was lost */
+	kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_io_submit, 1, 3000);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_LOST));
+	/* the stream ends before the interrupt: one request stays in flight */
+	fx_wake(&f, MAIN, 4000);
+	fx_io_submit(&f, MAIN, 1, 5000, 5100);
+	EXPECT_EQ(1, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	/* an interrupt with nothing finished before the wake is unmatched */
+	fx_irq(&f, MAIN, 0, 5200);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
+	/* the VM exits: everything goes */
+	kvl_ev_task_exit(&f.eng, PID, PID, true);
+	EXPECT_EQ(NULL, kvl_engine_find_vm(&f.eng, PID));
+	EXPECT_EQ(0, f.live_vms);
+	EXPECT_EQ(0, f.live_vcpus);
+	fx_fini(&f);
+}
+
+TEST(stale_doorbell_expires)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);	/* e.g. another device's */
+	fx_wake(&f, MAIN, 3000000000ULL);
+	fx_io_submit(&f, MAIN, 1, 3000000100ULL, 3000000200ULL);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_KICKS_EXPIRED));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
+	fx_fini(&f);
+}
+
+TEST(posted_interrupts_without_inj_virq)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 1, 3000, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 10000);
+	fx_irq(&f, MAIN, 0, 11000);
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 0x78, 11500);
+	kvl_ev_entry(&f.eng, PID, VCPU0, 12000);	/* no kvm_inj_virq */
+	EXPECT_EQ(1, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(1000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_IRQ_TO_ENTRY)->min);
+	fx_fini(&f);
+}
+
+TEST(other_vector_does_not_complete)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 1, 3000, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 10000);
+	fx_irq(&f, MAIN, 0, 11000);
+	/* a timer interrupt is injected first */
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 0x78, 11100);
+	kvl_ev_inj_virq(&f.eng, PID, VCPU0, 0xec, 11200);
+	kvl_ev_entry(&f.eng, PID, VCPU0, 11300);
+	EXPECT_EQ(0, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	fx_inject(&f, VCPU0, 0, 11400, 11600);
+	EXPECT_EQ(1, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(600, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_IRQ_TO_ENTRY)->min);
+	fx_fini(&f);
+}
+
+TEST(pids_filter)
+{
+	struct fx f;
+	s32 other = 4242, bad = -1;
+
+	fx_init(&f);
+	ASSERT_EQ(0, kvl_engine_set_pids(&f.eng, &other, 1));
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	EXPECT_EQ(NULL, kvl_engine_find_vm(&f.eng, PID));
+	EXPECT_EQ(-22, kvl_engine_set_pids(&f.eng, &bad, 1));
+	EXPECT_EQ(1, f.eng.nr_pids);	/* the bad write changed nothing */
+	ASSERT_EQ(0, kvl_engine_set_pids(&f.eng, NULL, 0));
+	fx_doorbell(&f, VCPU0, 0, 2000);
+	EXPECT_NE(NULL, kvl_engine_find_vm(&f.eng, PID));
+	/* restricting to another pid drops the VM */
+	ASSERT_EQ(0, kvl_engine_set_pids(&f.eng, &other, 1));
+	EXPECT_EQ(NULL, kvl_engine_find_vm(&f.eng, PID));
+	EXPECT_EQ(0, f.live_vms);
+	fx_fini(&f);
+}
+
+TEST(caps_drop_and_count)
+{
+	struct kvl_config cfg;
+	struct fx f;
+	int i;
+
+	kvl_config_defaults(&cfg);
+	cfg.max_vms = 1;
+	cfg.max_vcpus = 1;
+	cfg.max_inflight = 2;
+	fx_init_cfg(&f, &cfg);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_doorbell(&f, VCPU1, 1, 1000);	/* no room for a second vCPU */
+	EXPECT_EQ(1, kvl_engine_find_vm(&f.eng, PID)->nr_vcpus);
+	EXPECT_LE(1, fx_counter(&f, KVL_C_DROP_VCPUS));
+	/* a second VM process: no room either */
+	kvl_ev_exit(&f.eng, PID + 1, PID + 1, "qemu", 0, KVL_ISA_SVM, 1, 1);
+	EXPECT_EQ(1, f.eng.dropped_vms);
+	/* more requests than max_inflight */
+	for (i = 0; i < 4; i++)
+		fx_doorbell(&f, VCPU0, 0, 2000 + i);
+	fx_wake(&f, MAIN, 3000);
+	fx_io_submit(&f, MAIN, 4, 4000, 4100);
+	EXPECT_EQ(2, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	EXPECT_LE(1, fx_counter(&f, KVL_C_DROP_REQUESTS));
+	fx_fini(&f);
+	EXPECT_EQ(0, f.live_vms);
+}
+
+TEST(doorbell_ring_full)
+{
+	struct fx f;
+	int i;
+
+	fx_init(&f);
+	for (i = 0; i < KVL_KICK_RING + 3; i++)
+		fx_doorbell(&f, VCPU0, 0, 1000 + 10 * i);
+	EXPECT_EQ(3, fx_counter(&f, KVL_C_DROP_KICKS));
+	fx_fini(&f);
+}
+
+TEST(pool_thread_exit_mid_io)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	kvl_ev_sys_enter(&f.eng, PID, POOL, SYS_pread64, 0, 3000);
+	EXPECT_EQ(1, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	kvl_ev_task_exit(&f.eng, PID, POOL, false);
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+}
+
+TEST(reset_zeroes)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 1, 3000, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 10000);
+	fx_irq(&f, MAIN, 0, 11000);
+	fx_inject(&f, VCPU0, 0, 5000, 12000);
+	ASSERT_EQ(1, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	kvl_engine_reset(&f.eng);
+	EXPECT_EQ(0, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(0, fx_vcpu(&f, 0)->exits);
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_REQUESTS));
+	fx_fini(&f);
+}
+
+TEST(hist_text_format)
+{
+	struct fx_buf b = { 0 };
+	struct kvl_sink out = { fx_buf_printf, &b };
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 1, 3000, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 10000);
+	fx_irq(&f, MAIN, 0, 11000);
+	fx_inject(&f, VCPU0, 0, 5000, 12000);
+	kvl_engine_print_hist(&f.eng, &out);
+	ASSERT_NE(NULL, b.s);
+	EXPECT_EQ(0, strncmp(b.s, "# kvmio_lat hist 1\n", 19));
+	EXPECT_NE(NULL, strstr(b.s, "\nvm 1000 qemu vcpus 1\n"));
+	EXPECT_NE(NULL, strstr(b.s, "\nstage 1000 0 native total count=1 min=11000 max=11000 mean=11000 stddev=0 p50=11000"));
+	EXPECT_NE(NULL, strstr(b.s, "\nexit 1000 0 npf count=1 min=2 max=2"));
+	EXPECT_EQ(NULL, strstr(b.s, "threads"));
+	EXPECT_NE(NULL, strstr(b.s, "\nend\n"));
+	free(b.s);
+	b.s = NULL;
+	b.len = b.cap = 0;
+	kvl_engine_print_stats(&f.eng, &out, 123);
+	EXPECT_NE(NULL, strstr(b.s, "vms: 1\nvcpus: 1\ninflight: 0\n"));
+	EXPECT_NE(NULL, strstr(b.s, "memory_bytes: 123\n"));
+	free(b.s);
+	fx_fini(&f);
+}
+
+/* Random streams: nothing crashes, nothing leaks, invariants hold. */
+TEST(random_streams)
+{
+	static const u32 nrs[] = { SYS_ppoll, SYS_io_submit, SYS_io_getevents,
+				   SYS_pread64, SYS_pwrite64, SYS_ioctl, SYS_futex,
+				   SYS_write, 426, 74 };
+	struct kvl_config cfg;
+	unsigned int seed = 12345;
+	struct fx f;
+	int i;
+
+	kvl_config_defaults(&cfg);
+	cfg.max_vms = 3;
+	cfg.max_vcpus = 4;
+	cfg.max_threads = 16;
+	cfg.max_inflight = 8;
+	fx_init_cfg(&f, &cfg);
+	for (i = 0; i < 200000; i++) {
+		s32 pid = 1000 + rand_r(&seed) % 4;
+		s32 tid = pid + rand_r(&seed) % 12;
+		u64 now = (u64)i * 1000 + rand_r(&seed) % 3000;	/* skewed */
+		u32 nr = nrs[rand_r(&seed) % ARRAY_SIZE(nrs)];
+
+		switch (rand_r(&seed) % 12) {
+		case 0:
+			kvl_ev_exit(&f.eng, pid, tid, "q", rand_r(&seed) % 6,
+				    KVL_ISA_SVM, rand_r(&seed) % 40, now);
+			break;
+		case 1:
+			kvl_ev_entry(&f.eng, pid, tid, now);
+			break;
+		case 2:
+			kvl_ev_doorbell(&f.eng, pid, tid, 0x1000, now);
+			break;
+		case 3:
+			kvl_ev_irq(&f.eng, pid, tid, rand_r(&seed) % 8 - 1,
+				   rand_r(&seed) % 256, now);
+			break;
+		case 4:
+			kvl_ev_apic_accept(&f.eng, pid, tid, rand_r(&seed) % 8,
+					   rand_r(&seed) % 256, now);
+			break;
+		case 5:
+			kvl_ev_inj_virq(&f.eng, pid, tid, rand_r(&seed) % 256, now);
+			break;
+		case 6:
+		case 7:
+			kvl_ev_sys_enter(&f.eng, pid, tid, nr, rand_r(&seed) % 5, now);
+			break;
+		case 8:
+		case 9:
+			kvl_ev_sys_exit(&f.eng, pid, tid, nr,
+					rand_r(&seed) % 5 - 1, now);
+			break;
+		case 10:
+			if (rand_r(&seed) % 50 == 0)
+				kvl_ev_task_exit(&f.eng, pid, tid, tid == pid);
+			break;
+		default:
+			if (rand_r(&seed) % 5000 == 0)
+				kvl_engine_reset(&f.eng);
+			break;
+		}
+	}
+	for (i = 0; i < 3; i++) {
+		struct kvl_vm *vm = f.vms[i];
+		u32 v;
+		int p, s;
+
+		if (!vm)
+			continue;
+		EXPECT_LE(vm->inflight, cfg.max_inflight);
+		for (v = 0; v < vm->nr_vcpus; v++)
+			for (p = 0; p < KVL_NR_PATHS; p++) {
+				u64 sum = 0;
+
+				for (s = 0; s < KVL_ST_TOTAL; s++)
+					sum += vm->vcpus[v]->stats.stages[p][s].sum;
+				EXPECT_EQ(vm->vcpus[v]->stats.stages[p][KVL_ST_TOTAL].sum, sum);
+			}
+	}
+	fx_fini(&f);
+	EXPECT_EQ(0, f.live_vms);
+	EXPECT_EQ(0, f.live_vcpus);
+}
+
+TEST_HARNESS_MAIN
