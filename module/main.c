@@ -12,6 +12,7 @@
 
 #include <linux/module.h>
 #include <linux/moduleparam.h>
+#include <linux/mm.h>
 #include <linux/vmalloc.h>
 #include <linux/slab.h>
 #include <linux/workqueue.h>
@@ -61,6 +62,7 @@ struct kvl_pool {
 	unsigned int nr_free;
 	unsigned int want;	/* keep this many spare */
 	size_t size;
+	size_t charge;		/* what one object really costs: whole pages */
 	struct work_struct refill;
 };
 
@@ -108,7 +110,7 @@ static void kvl_pool_fill(struct kvl_pool *pool)
 		obj = vzalloc(pool->size);
 		if (!obj)
 			return;
-		atomic64_add(pool->size, &kvl_mem_bytes);
+		atomic64_add(pool->charge, &kvl_mem_bytes);
 		raw_spin_lock_irqsave(&pool->lock, flags);
 		obj->next = pool->head;
 		pool->head = obj;
@@ -129,6 +131,7 @@ static void kvl_pool_init(struct kvl_pool *pool, size_t size, unsigned int want)
 	pool->nr_free = 0;
 	pool->want = want;
 	pool->size = size;
+	pool->charge = PAGE_ALIGN(size);
 	INIT_WORK(&pool->refill, kvl_pool_refill_fn);
 }
 
@@ -140,7 +143,7 @@ static void kvl_pool_destroy(struct kvl_pool *pool)
 
 		pool->head = obj->next;
 		vfree(obj);
-		atomic64_sub(pool->size, &kvl_mem_bytes);
+		atomic64_sub(pool->charge, &kvl_mem_bytes);
 	}
 	pool->nr_free = 0;
 }
@@ -170,10 +173,10 @@ static void kvl_free_vm_now(struct kvl_mod_vm *m)
 
 	for (i = 0; i < m->vm.nr_vcpus; i++) {
 		vfree(m->vm.vcpus[i]);
-		atomic64_sub(kvl_vcpu_pool.size, &kvl_mem_bytes);
+		atomic64_sub(kvl_vcpu_pool.charge, &kvl_mem_bytes);
 	}
 	vfree(m);
-	atomic64_sub(kvl_vm_pool.size, &kvl_mem_bytes);
+	atomic64_sub(kvl_vm_pool.charge, &kvl_mem_bytes);
 }
 
 static void kvl_free_vm_work(struct work_struct *work)
@@ -248,8 +251,9 @@ static int __init kvl_init(void)
 		goto err_debugfs;
 	if (!kvl_kvm_attached())
 		pr_info("kvm is not loaded; will attach to its tracepoints when it is\n");
-	pr_info("loaded: %u VMs x %u vCPUs, %zu bytes per vCPU\n",
-		cfg.max_vms, cfg.max_vcpus, sizeof(struct kvl_vcpu));
+	pr_info("loaded: up to %u VMs x %u vCPUs; %zu bytes per vCPU, %zu per VM\n",
+		cfg.max_vms, cfg.max_vcpus, kvl_vcpu_pool.charge,
+		kvl_vm_pool.charge);
 	return 0;
 
 err_debugfs:

@@ -7,7 +7,7 @@
  * VM processes), each with a timestamp in ns, the thread id and the process
  * id.  It knows nothing about tracepoints: kvmio_lat.ko feeds it from its
  * probes, the reader feeds it from a trace-cmd recording, the unit tests feed
- * it synthetic streams.  Documentation/kvmio_lat/design.rst describes the
+ * it synthetic streams.  Documentation/design.rst describes the
  * model and the attribution rules.
  *
  * Concurrency (kernel): per-thread state is written only by its own thread;

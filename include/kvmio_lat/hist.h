@@ -11,7 +11,7 @@
  * A histogram has a single writer at a time (the vCPU thread for exit
  * latency, the holder of the VM's request lock for stages), so updates are
  * plain stores: no atomics, no shared cache lines.  Readers may race with
- * the writer; see Documentation/kvmio_lat/output.rst for what a snapshot
+ * the writer; see Documentation/output.rst for what a snapshot
  * guarantees.
  */
 #ifndef KVMIO_LAT_HIST_H

@@ -10,7 +10,7 @@
  * prototype; on x86-64 the extra arguments are registers a one-argument
  * caller leaves undefined and the probe never reads them.  (Kernels built
  * with clang kCFI would trap on the mismatch; Debian's gcc-built kernels
- * have no kCFI.  See Documentation/kvmio_lat/compat.rst.)
+ * have no kCFI.  See Documentation/compat.rst.)
  */
 #ifndef KVMIO_LAT_WRAPPER_KVM_INJ_VIRQ_H
 #define KVMIO_LAT_WRAPPER_KVM_INJ_VIRQ_H

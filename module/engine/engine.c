@@ -3,7 +3,7 @@
  * engine.c - request tracking: from a guest's doorbell to the interrupt that
  * completes it, for QEMU's aio=native and aio=threads paths.
  *
- * The rules, in order of a request's life (Documentation/kvmio_lat/design.rst
+ * The rules, in order of a request's life (Documentation/design.rst
  * says why and where they are approximate):
  *
  *  doorbell  A guest port or MMIO write seen between a vCPU's kvm_exit and its

@@ -2,7 +2,7 @@
 /*
  * format.c - the "hist" and "stats" text formats, written through a sink so
  * that debugfs and the reader's offline replay print exactly the same text.
- * The format is described in Documentation/kvmio_lat/output.rst; change the
+ * The format is described in Documentation/output.rst; change the
  * version in engine.h when a line changes meaning.
  */
 #include "kvmio_lat/engine.h"

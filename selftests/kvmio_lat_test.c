@@ -1,0 +1,422 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * kvmio_lat_test - selftests of kvmio_lat.ko in a real kernel with real KVM.
+ *
+ * Runs as root inside the lab guest (selftests/lab/lab.sh); loads and unloads
+ * kvmio_lat.ko, kvm and kvm_amd itself, and drives vCPUs with kvmio-vmm.
+ *
+ *   kvmio_lat_test --module PATH.ko --vmm PATH [--vcpus N] [--exits M]
+ *
+ * TAP output through kselftest.h; exit status 0 when every test passed.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <stdarg.h>
+#include <stdbool.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <signal.h>
+#include <unistd.h>
+
+#include "kselftest.h"
+
+#define DBG_DIR	"/sys/kernel/debug/kvmio_lat"
+
+static const char *module_path;
+static const char *vmm_path;
+static int nr_vcpus = 4;
+static int nr_exits = 2000;
+
+/* ---- helpers ---- */
+
+static int load_module(const char *params)
+{
+	int fd = open(module_path, O_RDONLY | O_CLOEXEC);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, params, 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int unload_module(void)
+{
+	return syscall(SYS_delete_module, "kvmio_lat", O_NONBLOCK) ? -errno : 0;
+}
+
+static bool module_loaded(const char *name)
+{
+	char line[256];
+	size_t n = strlen(name);
+	bool found = false;
+	FILE *f = fopen("/proc/modules", "r");
+
+	if (!f)
+		return false;
+	while (!found && fgets(line, sizeof(line), f))
+		found = !strncmp(line, name, n) && line[n] == ' ';
+	fclose(f);
+	return found;
+}
+
+static int run(const char *fmt, ...)
+{
+	char cmd[512];
+	va_list ap;
+	int st;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	st = system(cmd);
+	return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+}
+
+static bool path_exists(const char *p)
+{
+	struct stat st;
+
+	return stat(p, &st) == 0;
+}
+
+/* Whole file into a malloc()ed string, NULL on error. */
+static char *slurp(const char *path)
+{
+	size_t len = 0, cap = 65536;
+	char *buf = malloc(cap);
+	int fd = open(path, O_RDONLY);
+	ssize_t n;
+
+	if (fd < 0 || !buf) {
+		free(buf);
+		if (fd >= 0)
+			close(fd);
+		return NULL;
+	}
+	while ((n = read(fd, buf + len, cap - len - 1)) > 0) {
+		len += n;
+		if (cap - len < 4096) {
+			cap *= 2;
+			buf = realloc(buf, cap);
+		}
+	}
+	close(fd);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Write @s to @path; 0 or -errno of the write. */
+static int write_file(const char *path, const char *s, size_t len)
+{
+	int fd = open(path, O_WRONLY);
+	int ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = write(fd, s, len) < 0 ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static long stat_value(const char *key)
+{
+	char *s = slurp(DBG_DIR "/stats"), *p;
+	char pat[64];
+	long v = -1;
+
+	if (!s)
+		return -1;
+	snprintf(pat, sizeof(pat), "\n%s: ", key);
+	p = strstr(s, pat);
+	if (!p && !strncmp(s, pat + 1, strlen(pat + 1)))
+		p = s - 1;
+	if (p)
+		v = strtol(p + strlen(pat), NULL, 10);
+	free(s);
+	return v;
+}
+
+/* Lines of the form "vcpu <pid> <id> isa <isa> exits <n>". */
+static long vcpu_exits(const char *hist, int pid, int vcpu)
+{
+	char pat[64];
+	const char *p;
+	char isa[16];
+	long n;
+
+	snprintf(pat, sizeof(pat), "\nvcpu %d %d isa ", pid, vcpu);
+	p = strstr(hist, pat);
+	if (!p || sscanf(p + strlen(pat), "%15s exits %ld", isa, &n) != 2)
+		return -1;
+	return n;
+}
+
+/* "exit <pid> <vcpu> <reason> count=<n>" */
+static long exit_reason_count(const char *hist, int pid, int vcpu,
+			      const char *reason)
+{
+	char pat[96];
+	const char *p;
+	long n;
+
+	snprintf(pat, sizeof(pat), "\nexit %d %d %s count=", pid, vcpu, reason);
+	p = strstr(hist, pat);
+	if (!p || sscanf(p + strlen(pat), "%ld", &n) != 1)
+		return -1;
+	return n;
+}
+
+/*
+ * Run kvmio-vmm exits and check the module counted at least @nr_exits
+ * kvm_exit events, io exits among them, for each vCPU of that process.
+ * The hist is read while the VMM, stopped before exiting, is still a VM.
+ */
+static bool vmm_exits_counted(const char *what)
+{
+	char vcpus[16], count[16], *hist = NULL;
+	bool ok = true;
+	pid_t pid;
+	int st, v;
+
+	snprintf(vcpus, sizeof(vcpus), "%d", nr_vcpus);
+	snprintf(count, sizeof(count), "%d", nr_exits);
+	pid = fork();
+	if (pid < 0)
+		return false;
+	if (!pid) {
+		execl(vmm_path, vmm_path, "exits", "--vcpus", vcpus, "--count",
+		      count, "--stop-when-done", NULL);
+		_exit(127);
+	}
+	/* the VMM stops itself when its vCPUs are done, while still a VM */
+	if (waitpid(pid, &st, WUNTRACED) != pid || !WIFSTOPPED(st)) {
+		ksft_print_msg("%s: kvmio-vmm did not stop after its exits (status %#x)\n",
+			       what, st);
+		ok = false;
+	} else {
+		hist = slurp(DBG_DIR "/hist");
+		kill(pid, SIGCONT);
+		waitpid(pid, &st, 0);
+	}
+	if (!WIFEXITED(st) || WEXITSTATUS(st)) {
+		ksft_print_msg("%s: kvmio-vmm failed (status %#x)\n", what, st);
+		ok = false;
+	}
+	if (!hist) {
+		ksft_print_msg("%s: cannot read %s/hist\n", what, DBG_DIR);
+		return false;
+	}
+	for (v = 0; ok && v < nr_vcpus; v++) {
+		long n = vcpu_exits(hist, pid, v);
+		long io = exit_reason_count(hist, pid, v, "io");
+
+		if (n < nr_exits || io < nr_exits) {
+			ksft_print_msg("%s: vcpu %d: %ld exits, %ld io exits counted, want >= %d\n",
+				       what, v, n, io, nr_exits);
+			ok = false;
+		}
+	}
+	free(hist);
+	return ok;
+}
+
+static bool kvm_attached(void)
+{
+	return stat_value("kvm_attached") == 1;
+}
+
+static void unload_kvm(void)
+{
+	run("rmmod kvm_amd 2>/dev/null; rmmod kvm 2>/dev/null");
+}
+
+/* ---- tests ---- */
+
+static void test_bad_params(void)
+{
+	static const char *const bad[] = {
+		"max_vms=0", "max_vms=abc", "max_vcpus=5000", "max_threads=3",
+		"max_inflight=70000", "kick_timeout_ms=0", "spare_vcpus=0",
+		"max_vms=-1", "max_vcpus=",
+	};
+	unsigned int i;
+	bool ok = true;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret = load_module(bad[i]);
+
+		if (ret == 0) {
+			unload_module();
+			ksft_print_msg("loaded with %s\n", bad[i]);
+			ok = false;
+		} else if (module_loaded("kvmio_lat") || path_exists(DBG_DIR)) {
+			ksft_print_msg("%s left state behind\n", bad[i]);
+			ok = false;
+		}
+	}
+	ksft_test_result(ok, "bad module parameters are refused and leave nothing\n");
+}
+
+static void test_load_without_kvm(void)
+{
+	static const char *const files[] = { "hist", "stats", "reset", "enable", "pids" };
+	static const mode_t modes[] = { 0400, 0400, 0200, 0600, 0600 };
+	unsigned int i;
+	bool ok;
+	int ret;
+
+	unload_kvm();
+	run("dmesg -C");
+	ret = load_module("");
+	ok = ret == 0 && !module_loaded("kvm") && path_exists(DBG_DIR);
+	for (i = 0; ok && i < 5; i++) {
+		char p[128];
+		struct stat st;
+
+		snprintf(p, sizeof(p), DBG_DIR "/%s", files[i]);
+		if (stat(p, &st) || (st.st_mode & 0777) != modes[i]) {
+			ksft_print_msg("%s: missing or mode %o\n", p, st.st_mode & 0777);
+			ok = false;
+		}
+	}
+	ok = ok && stat_value("kvm_attached") == 0;
+	ok = ok && run("test $(dmesg | grep -c 'kvmio_lat: kvm is not loaded') -eq 1") == 0;
+	ksft_test_result(ok, "loads without kvm, says so once, debugfs root-only (ret %d)\n", ret);
+}
+
+static void test_kvm_after(void)
+{
+	bool ok = run("modprobe kvm_amd") == 0 && kvm_attached();
+
+	ok = ok && vmm_exits_counted("kvm loaded after kvmio_lat");
+	ksft_test_result(ok, "attaches when kvm loads later; counts %d exits on each of %d vCPUs\n",
+			 nr_exits, nr_vcpus);
+}
+
+static void test_vm_exit_frees(void)
+{
+	/* the VMM of the previous test has exited */
+	ksft_test_result(stat_value("vms") == 0 && stat_value("vcpus") == 0 &&
+			 stat_value("inflight") == 0,
+			 "a VM that exits has its state freed\n");
+}
+
+static void test_control_files(void)
+{
+	static const struct { const char *file, *text; } bad[] = {
+		{ "enable", "2" }, { "enable", "x" }, { "enable", "" },
+		{ "enable", "-1" }, { "reset", "0" }, { "reset", "abc" },
+		{ "reset", "1 1" }, { "pids", "12 x" }, { "pids", "-5" },
+		{ "pids", "0" }, { "pids", "99999999999" },
+	};
+	char path[128], *s;
+	unsigned int i;
+	bool ok = true;
+
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		int ret;
+
+		snprintf(path, sizeof(path), DBG_DIR "/%s", bad[i].file);
+		ret = write_file(path, bad[i].text, strlen(bad[i].text));
+		if (ret != -EINVAL) {
+			ksft_print_msg("write '%s' to %s: %d, want -EINVAL\n",
+				       bad[i].text, bad[i].file, ret);
+			ok = false;
+		}
+	}
+	s = slurp(DBG_DIR "/enable");
+	ok = ok && s && !strcmp(s, "1\n");
+	free(s);
+	ok = ok && write_file(DBG_DIR "/pids", "123, 456\n", 9) == 0;
+	s = slurp(DBG_DIR "/pids");
+	ok = ok && s && !strcmp(s, "123 456\n");
+	free(s);
+	ok = ok && write_file(DBG_DIR "/pids", "\n", 1) == 0;
+	s = slurp(DBG_DIR "/pids");
+	ok = ok && s && !strcmp(s, "\n");
+	free(s);
+	ok = ok && write_file(DBG_DIR "/reset", "1", 1) == 0;
+	ksft_test_result(ok, "control files refuse bad writes with -EINVAL and keep state\n");
+}
+
+static void test_kvm_reload(void)
+{
+	bool ok;
+
+	unload_kvm();
+	ok = !module_loaded("kvm") && module_loaded("kvmio_lat") && !kvm_attached();
+	ok = ok && run("modprobe kvm_amd") == 0 && kvm_attached();
+	ok = ok && vmm_exits_counted("after kvm reload");
+	ksft_test_result(ok, "kvm unloaded and reloaded under kvmio_lat, counting resumes\n");
+}
+
+static void test_unload(void)
+{
+	int ret = unload_module();
+
+	ksft_test_result(ret == 0 && !path_exists(DBG_DIR) &&
+			 !module_loaded("kvmio_lat"),
+			 "unload removes debugfs (ret %d)\n", ret);
+}
+
+static void test_load_after_kvm(void)
+{
+	bool ok = module_loaded("kvm") && load_module("") == 0 && kvm_attached();
+
+	ok = ok && vmm_exits_counted("kvmio_lat loaded after kvm");
+	ok = unload_module() == 0 && ok;
+	ksft_test_result(ok, "loads after kvm and counts\n");
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "module", required_argument, NULL, 'm' },
+		{ "vmm", required_argument, NULL, 'v' },
+		{ "vcpus", required_argument, NULL, 'c' },
+		{ "exits", required_argument, NULL, 'e' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int o;
+
+	while ((o = getopt_long(argc, argv, "", opts, NULL)) != -1) {
+		switch (o) {
+		case 'm': module_path = optarg; break;
+		case 'v': vmm_path = optarg; break;
+		case 'c': nr_vcpus = atoi(optarg); break;
+		case 'e': nr_exits = atoi(optarg); break;
+		default:
+			fprintf(stderr, "usage: %s --module KO --vmm PATH [--vcpus N] [--exits M]\n",
+				argv[0]);
+			return 2;
+		}
+	}
+	if (!module_path || !vmm_path || nr_vcpus < 1 || nr_exits < 1) {
+		fprintf(stderr, "usage: %s --module KO --vmm PATH [--vcpus N] [--exits M]\n",
+			argv[0]);
+		return 2;
+	}
+
+	ksft_print_header();
+	if (geteuid())
+		ksft_exit_skip("needs root (run inside the lab: selftests/lab/lab.sh)\n");
+	if (module_loaded("kvmio_lat"))
+		unload_module();
+	ksft_set_plan(8);
+	test_bad_params();
+	test_load_without_kvm();
+	test_kvm_after();
+	test_vm_exit_frees();
+	test_control_files();
+	test_kvm_reload();
+	test_unload();
+	test_load_after_kvm();
+	ksft_finished();
+}

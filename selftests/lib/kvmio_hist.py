@@ -1,0 +1,77 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Parse kvmio_lat's hist text (format 1) for the lab tests.
+
+Deliberately independent of the kvmio-lat reader: the tests check the module
+against their own reading of the documented format.
+"""
+import re
+
+STAGES = {
+    "native": ["doorbell_to_wake", "wake_to_submit", "submit", "submit_to_reap",
+               "reap_to_irq", "irq_to_entry", "total"],
+    "threads": ["doorbell_to_wake", "wake_to_dispatch", "io", "io_to_reap",
+                "reap_to_irq", "irq_to_entry", "total"],
+}
+
+_FIELD = re.compile(r"(\w+)=(\d+)")
+_BUCKET = re.compile(r"^  \[(\d+), (\d+)\) (\d+)$")
+
+
+class Hist:
+    def __init__(self, fields):
+        self.f = {k: int(v) for k, v in _FIELD.findall(fields)}
+        self.buckets = []
+
+    def __getitem__(self, k):
+        return self.f[k]
+
+    @property
+    def count(self):
+        return self.f["count"]
+
+    @property
+    def mean(self):
+        inrange = self.f["count"] - self.f["underflow"] - self.f["overflow"]
+        return self.f["sum"] / inrange if inrange else 0.0
+
+
+def parse(text):
+    """{pid: {"comm": str, "vcpus": {vcpu: {"exits": {reason: Hist},
+    "stages": {path: {stage: Hist}}, "exit_count": n}}}}"""
+    lines = text.splitlines()
+    if not lines or lines[0] != "# kvmio_lat hist 1":
+        raise ValueError("not a kvmio_lat hist 1 snapshot: %r" % (lines[:1],))
+    if lines[-1] != "end":
+        raise ValueError("truncated snapshot (no 'end' line)")
+    vms, cur = {}, None
+    for ln in lines[1:-1]:
+        if ln.startswith("#"):
+            continue
+        m = _BUCKET.match(ln)
+        if m:
+            cur.buckets.append(tuple(int(x) for x in m.groups()))
+            continue
+        w = ln.split()
+        if w[0] == "vm":
+            vms[int(w[1])] = {"comm": w[2], "vcpus": {}}
+        elif w[0] == "vcpu":
+            vms[int(w[1])]["vcpus"][int(w[2])] = {
+                "exits": {}, "stages": {"native": {}, "threads": {}},
+                "exit_count": int(w[6])}
+        elif w[0] == "exit":
+            cur = Hist(ln)
+            vms[int(w[1])]["vcpus"][int(w[2])]["exits"][w[3]] = cur
+        elif w[0] == "stage":
+            cur = Hist(ln)
+            vms[int(w[1])]["vcpus"][int(w[2])]["stages"][w[3]][w[4]] = cur
+        else:
+            raise ValueError("unexpected line: %r" % ln)
+    return vms
+
+
+def parse_stats(text):
+    out = {}
+    for ln in text.splitlines():
+        k, _, v = ln.partition(": ")
+        out[k] = int(v)
+    return out

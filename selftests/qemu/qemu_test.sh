@@ -1,0 +1,86 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# Real QEMU, real KVM (nested), real virtio-blk: an inner guest does a known
+# number of O_DIRECT reads and writes with aio=native, then aio=threads, while
+# kvmio_lat measures; the snapshot taken before QEMU exits is checked by
+# selftests/lib/check_qemu.py.  Runs inside the lab (selftests/lab/lab.sh run).
+#
+#   qemu_test.sh MODULE.ko INNER_IO [READS WRITES] [MODES...]
+set -euo pipefail
+ko=${1:?usage: qemu_test.sh MODULE.ko INNER_IO [READS WRITES] [MODES]}
+inner_io=${2:?inner-io binary}
+reads=${3:-2000}
+writes=${4:-500}
+shift $(($# < 4 ? $# : 4))
+modes=("${@:-native threads}")
+read -r -a modes <<<"${modes[*]}"
+here=$(cd "$(dirname "$0")" && pwd)
+dbg=/sys/kernel/debug/kvmio_lat
+out=${LAB_OUT:-/tmp}
+work=$(mktemp -d)
+qpid=
+
+cleanup() {
+	[ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null
+	wait 2>/dev/null
+	rmmod kvmio_lat 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+echo "# qemu_test: $reads reads + $writes writes per run, modes: ${modes[*]}"
+modprobe kvm_amd
+insmod "$ko"
+cat >"$work/script" <<EOS
+echo KVMIO-INNER-START
+/bin/inner-io /dev/vda $reads $writes && echo KVMIO-INNER-DONE
+sleep 600
+EOS
+"$LAB_SH" inner-initrd --file "$inner_io:/bin/inner-io" "$work/inner.gz" "$work/script" >/dev/null
+
+fail=0
+for mode in "${modes[@]}"; do
+	echo 1 >"$dbg/reset"
+	log=$work/qemu-$mode.log
+	qemu-system-x86_64 -enable-kvm -cpu host -m 256 -smp 1 -nographic \
+		-nodefaults -no-reboot -serial stdio \
+		-kernel "$LAB_VMLINUZ" -initrd "$work/inner.gz" \
+		-append "console=ttyS0 quiet panic=-1" \
+		-drive "file=/dev/vda,if=none,id=d0,format=raw,cache=none,aio=$mode" \
+		-device virtio-blk-pci,drive=d0 </dev/null >"$log" 2>&1 &
+	qpid=$!
+	for _ in $(seq 600); do
+		grep -q KVMIO-INNER-DONE "$log" && break
+		kill -0 "$qpid" 2>/dev/null || break
+		sleep 0.5
+	done
+	if ! grep -q KVMIO-INNER-DONE "$log"; then
+		echo "not ok - aio=$mode: the inner guest did not finish its I/O"
+		tail -20 "$log" | sed 's/^/# /'
+		fail=1
+		kill -9 "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null; qpid=
+		continue
+	fi
+	grep inner-io: "$log" | sed 's/^/# /'
+	cat "$dbg/hist" >"$out/qemu-$mode.hist"
+	cat "$dbg/stats" >"$out/qemu-$mode.stats"
+	kill -9 "$qpid"; wait "$qpid" 2>/dev/null || true
+	if python3 "$here/../lib/check_qemu.py" --mode "$mode" --pid "$qpid" \
+		--ios $((reads + writes)) "$out/qemu-$mode.hist" >"$work/check" 2>&1; then
+		sed 's/^/# /' "$work/check"
+		echo "ok - real QEMU aio=$mode: every $mode stage populated, counts and means add up"
+	else
+		sed 's/^/# /' "$work/check"
+		echo "not ok - real QEMU aio=$mode"
+		fail=1
+	fi
+	qpid=
+	# the VM is gone: its state must be too
+	sleep 0.2
+	if ! grep -qx 'vms: 0' "$dbg/stats" || ! grep -qx 'inflight: 0' "$dbg/stats"; then
+		echo "not ok - aio=$mode: state left after QEMU exited"; fail=1
+		sed 's/^/# /' "$dbg/stats"
+	fi
+done
+exit $fail
