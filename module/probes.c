@@ -107,12 +107,12 @@ static void kvl_probe_kvm_entry_2(void *data, struct kvm_vcpu *vcpu,
 	kvl_do_entry(vcpu);
 }
 
-static void kvl_doorbell(u64 addr)
+static void kvl_doorbell(bool pio, u64 addr)
 {
 	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
 		return;
 	rcu_read_lock();
-	kvl_ev_doorbell(&kvl_engine, current->tgid, current->pid, addr,
+	kvl_ev_doorbell(&kvl_engine, current->tgid, current->pid, pio, addr,
 			kvl_now());
 	rcu_read_unlock();
 }
@@ -121,12 +121,12 @@ static void kvl_probe_kvm_mmio(void *data, int type, int len, u64 gpa,
 			       void *val)
 {
 	if (type == KVL_TRACE_MMIO_WRITE)
-		kvl_doorbell(gpa);
+		kvl_doorbell(false, gpa);
 }
 
 static void kvl_probe_kvm_fast_mmio(void *data, u64 gpa)
 {
-	kvl_doorbell(gpa);
+	kvl_doorbell(false, gpa);
 }
 
 static void kvl_probe_kvm_pio(void *data, unsigned int rw, unsigned int port,
@@ -134,7 +134,7 @@ static void kvl_probe_kvm_pio(void *data, unsigned int rw, unsigned int port,
 			      const void *val)
 {
 	if (rw == KVL_PIO_OUT)
-		kvl_doorbell(port);
+		kvl_doorbell(true, port);
 }
 
 static void kvl_irq(s32 dest, s32 vector)

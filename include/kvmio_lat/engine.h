@@ -51,6 +51,8 @@ enum kvl_stage {
 
 /* Doorbells a vCPU may have outstanding before new ones are dropped. */
 #define KVL_KICK_RING		16
+/* Doorbell addresses a VM learns (one per device or notify region). */
+#define KVL_KNOWN_DOORBELLS	16
 
 #define KVL_COMM_LEN		16
 
@@ -64,6 +66,7 @@ enum kvl_counter {
 	KVL_C_DROP_KICKS,	/* doorbell seen, vCPU's ring full */
 	KVL_C_KICKS_CANCELLED,	/* port/MMIO write handled in userspace */
 	KVL_C_KICKS_EXPIRED,	/* doorbell never followed by I/O */
+	KVL_C_KICKS_SKIPPED,	/* passed over for a known doorbell address */
 	KVL_C_SUBMITS_UNMATCHED,	/* I/O with no doorbell to attribute */
 	KVL_C_IRQS_UNMATCHED,	/* interrupt with no finished request */
 	KVL_C_REQUESTS_EXPIRED,	/* request never completed by an interrupt */
@@ -96,7 +99,7 @@ enum kvl_kick_state { KVL_KICK_FREE, KVL_KICK_LIVE, KVL_KICK_TAKEN };
 
 struct kvl_kick {
 	u32 state;		/* enum kvl_kick_state; cmpxchg */
-	u32 pad;
+	u32 pio;		/* a port write, else MMIO */
 	u64 ts;			/* the doorbell's kvm_exit */
 	u64 wake;		/* first event-loop wake after it, 0 = none */
 	u64 addr;
@@ -182,6 +185,10 @@ struct kvl_vm {
 
 	u64 counters[KVL_NR_COUNTERS];
 
+	/* doorbell addresses that led to I/O: MMIO pages and ports */
+	u64 known_addr[KVL_KNOWN_DOORBELLS];
+	u32 nr_known;
+
 	struct kvl_queue native_q;	/* submitted, not reaped */
 	struct kvl_queue done_q;	/* threads: pool syscall returned */
 	struct kvl_queue any_q;		/* irq raised, target unknown */
@@ -253,9 +260,9 @@ void kvl_engine_reset(struct kvl_engine *eng);
 void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
 		 u32 vcpu_id, u32 isa, u32 reason, u64 now);
 void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now);
-/* A guest MMIO write or port write seen while handling an exit. */
-void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, u64 addr,
-		     u64 now);
+/* A guest MMIO write (@pio false) or port write seen while handling an exit. */
+void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, bool pio,
+		     u64 addr, u64 now);
 /* kvm_msi_set_irq (target/vector from the MSI) or kvm_set_irq (-1, -1). */
 void kvl_ev_irq(struct kvl_engine *eng, s32 tgid, s32 tid, s32 dest,
 		s32 vector, u64 now);

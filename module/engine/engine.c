@@ -654,51 +654,120 @@ struct kvl_taken_kick {
 	u64 wake;
 };
 
-/* Under vm->lock: the oldest live doorbell of the VM, or false. */
+/* MMIO doorbells are learned by page: a device's notify region is one. */
+static u64 kvl_doorbell_key(u32 pio, u64 addr)
+{
+	return pio ? addr | (1ULL << 63) : addr & ~0xfffULL;
+}
+
+static bool kvl_doorbell_known(struct kvl_vm *vm, const struct kvl_kick *k)
+{
+	u64 key = kvl_doorbell_key(k->pio, k->addr);
+	u32 i;
+
+	for (i = 0; i < vm->nr_known; i++)
+		if (vm->known_addr[i] == key)
+			return true;
+	return false;
+}
+
+static void kvl_doorbell_learn(struct kvl_vm *vm, const struct kvl_kick *k)
+{
+	if (vm->nr_known < KVL_KNOWN_DOORBELLS && !kvl_doorbell_known(vm, k))
+		vm->known_addr[vm->nr_known++] = kvl_doorbell_key(k->pio, k->addr);
+}
+
+/* Retire ring entry @i of @vc (taken, expired or skipped): it was live. */
+static bool kvl_kick_retire(struct kvl_kick *k)
+{
+	if (kvl_cmpxchg(&k->state, KVL_KICK_LIVE, KVL_KICK_TAKEN) != KVL_KICK_LIVE)
+		return false;	/* withdrawn by its vCPU meanwhile */
+	return true;
+}
+
+/*
+ * Under vm->lock: the doorbell a submission at @now belongs to.
+ *
+ * Among the live doorbells of every vCPU, the oldest at an address that has
+ * led to I/O before; only when there is none, the oldest of all (that is how
+ * an address becomes known).  Doorbells older than kick_timeout, and those a
+ * vCPU rang before the one taken, are retired: the ring is always consumed
+ * from its tail, so the producer can keep writing at its head.
+ */
 static bool kvl_kick_take(struct kvl_vm *vm, u64 now, struct kvl_taken_kick *out)
 {
 	u32 v, n = vm->nr_vcpus;
 
 	for (;;) {
-		struct kvl_kick *best = NULL;
-		struct kvl_vcpu *best_vc = NULL;
-		s16 best_v = -1;
+		struct kvl_vcpu *best_vc = NULL, *any_vc = NULL;
+		u32 best_i = 0, any_i = 0, i, head;
+		struct kvl_kick *k;
+		bool retry = false;
+		s16 best_v = -1, any_v = -1;
 
 		for (v = 0; v < n; v++) {
 			struct kvl_vcpu *vc = vm->vcpus[v];
 
-			while (vc->kick_tail != kvl_acquire(&vc->kick_head)) {
-				struct kvl_kick *k = &vc->kicks[vc->kick_tail % KVL_KICK_RING];
-
+			head = kvl_acquire(&vc->kick_head);
+			/* expire stale doorbells at the tail */
+			while (vc->kick_tail != head) {
+				k = &vc->kicks[vc->kick_tail % KVL_KICK_RING];
+				if (kvl_acquire(&k->state) != KVL_KICK_LIVE ||
+				    now <= k->ts || now - k->ts <= vm->cfg->kick_timeout_ns)
+					break;
+				if (!kvl_kick_retire(k))
+					break;
+				kvl_publish(&k->state, KVL_KICK_FREE);
+				vc->kick_tail++;
+				vm->counters[KVL_C_KICKS_EXPIRED]++;
+			}
+			for (i = vc->kick_tail; i != head; i++) {
+				k = &vc->kicks[i % KVL_KICK_RING];
 				if (kvl_acquire(&k->state) != KVL_KICK_LIVE)
 					break;
-				if (now > k->ts && now - k->ts > vm->cfg->kick_timeout_ns) {
-					if (kvl_cmpxchg(&k->state, KVL_KICK_LIVE,
-							KVL_KICK_TAKEN) == KVL_KICK_LIVE) {
-						kvl_publish(&k->state, KVL_KICK_FREE);
-						vc->kick_tail++;
-						vm->counters[KVL_C_KICKS_EXPIRED]++;
-						continue;
+				if (i == vc->kick_tail &&
+				    (!any_vc || k->ts < any_vc->kicks[any_i % KVL_KICK_RING].ts)) {
+					any_vc = vc;
+					any_i = i;
+					any_v = (s16)v;
+				}
+				if (kvl_doorbell_known(vm, k)) {
+					if (!best_vc ||
+					    k->ts < best_vc->kicks[best_i % KVL_KICK_RING].ts) {
+						best_vc = vc;
+						best_i = i;
+						best_v = (s16)v;
 					}
 					break;
 				}
-				if (!best || k->ts < best->ts) {
-					best = k;
-					best_vc = vc;
-					best_v = (s16)v;
-				}
-				break;
 			}
 		}
-		if (!best)
+		if (!best_vc) {		/* learning: the oldest of all */
+			best_vc = any_vc;
+			best_i = any_i;
+			best_v = any_v;
+		}
+		if (!best_vc)
 			return false;
-		if (kvl_cmpxchg(&best->state, KVL_KICK_LIVE, KVL_KICK_TAKEN) !=
-		    KVL_KICK_LIVE)
-			continue;	/* cancelled under us: look again */
+		/* retire what the vCPU rang before it, then take it */
+		while (best_vc->kick_tail != best_i) {
+			k = &best_vc->kicks[best_vc->kick_tail % KVL_KICK_RING];
+			if (!kvl_kick_retire(k)) {
+				retry = true;
+				break;
+			}
+			kvl_publish(&k->state, KVL_KICK_FREE);
+			best_vc->kick_tail++;
+			vm->counters[KVL_C_KICKS_SKIPPED]++;
+		}
+		k = &best_vc->kicks[best_i % KVL_KICK_RING];
+		if (retry || !kvl_kick_retire(k))
+			continue;	/* withdrawn under us: look again */
 		out->vcpu = best_v;
-		out->ts = best->ts;
-		out->wake = READ_ONCE(best->wake);
-		kvl_publish(&best->state, KVL_KICK_FREE);
+		out->ts = k->ts;
+		out->wake = READ_ONCE(k->wake);
+		kvl_doorbell_learn(vm, k);
+		kvl_publish(&k->state, KVL_KICK_FREE);
 		best_vc->kick_tail++;
 		return true;
 	}
@@ -968,22 +1037,45 @@ void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now)
 	vc->inj_vector = -1;
 }
 
-void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, u64 addr,
-		     u64 now)
+/*
+ * Guest writes that KVM handles itself are not doorbells even though they
+ * never reach userspace: the local APIC and IOAPIC (MMIO), the PICs, their
+ * edge/level register, the PIT and the speaker port, and the RTC index port
+ * that QEMU registers as coalesced PIO.  They would otherwise queue up ahead
+ * of the real doorbells; other coalesced zones are left to address learning
+ * (kvl_kick_take()).
+ */
+static bool kvl_in_kernel_device(bool pio, u64 addr)
 {
-	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	if (!pio)
+		return (addr >= 0xfee00000 && addr < 0xfee01000) ||	/* LAPIC */
+		       (addr >= 0xfec00000 && addr < 0xfec01000);	/* IOAPIC */
+	return addr == 0x20 || addr == 0x21 || addr == 0xa0 || addr == 0xa1 ||
+	       addr == 0x4d0 || addr == 0x4d1 ||			/* PIC, ELCR */
+	       (addr >= 0x40 && addr <= 0x43) || addr == 0x61 ||	/* PIT */
+	       addr == 0x70;	/* RTC index: QEMU makes it coalesced PIO */
+}
+
+void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, bool pio,
+		     u64 addr, u64 now)
+{
+	struct kvl_vm *vm;
 	struct kvl_thread *t;
 	struct kvl_vcpu *vc;
 	struct kvl_kick *k;
 	u32 slot;
 
+	(void)now;	/* a doorbell's time is its exit's */
+	if (kvl_in_kernel_device(pio, addr))
+		return;
+	vm = kvl_engine_find_vm(eng, tgid);
 	if (!vm)
 		return;
 	t = kvl_thread_find(vm, tid);
 	if (!t)
 		return;
 	vc = kvl_vcpu_of(vm, t);
-	if (!vc)
+	if (!vc || !vc->exit_ts)	/* only while handling an exit */
 		return;
 	slot = vc->kick_head % KVL_KICK_RING;
 	k = &vc->kicks[slot];
@@ -991,9 +1083,10 @@ void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, u64 addr,
 		WRITE_ONCE(vc->dropped_kicks, vc->dropped_kicks + 1);
 		return;
 	}
-	k->ts = vc->exit_ts ? vc->exit_ts : now;
+	k->ts = vc->exit_ts;
 	k->wake = 0;
 	k->addr = addr;
+	k->pio = pio;
 	kvl_publish(&k->state, KVL_KICK_LIVE);
 	kvl_publish(&vc->kick_head, vc->kick_head + 1);
 	vc->kick_undo = (s32)slot;

@@ -110,7 +110,7 @@ static inline void fx_fini(struct fx *f)
 static inline void fx_doorbell(struct fx *f, int tid, int vcpu, u64 t)
 {
 	kvl_ev_exit(&f->eng, PID, tid, "qemu", vcpu, KVL_ISA_SVM, REASON_NPF, t);
-	kvl_ev_doorbell(&f->eng, PID, tid, 0xfebfb000, t + 1);
+	kvl_ev_doorbell(&f->eng, PID, tid, false, 0xfebfb000, t + 1);
 	kvl_ev_entry(&f->eng, PID, tid, t + 2);
 }
 

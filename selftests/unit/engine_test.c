@@ -168,7 +168,7 @@ TEST(userspace_exit_is_no_doorbell)
 	fx_init(&f);
 	/* a port write that QEMU handles on the vCPU thread */
 	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_IO, 1000);
-	kvl_ev_doorbell(&f.eng, PID, VCPU0, 0x70, 1001);
+	kvl_ev_doorbell(&f.eng, PID, VCPU0, true, 0x3f8, 1001);
 	kvl_ev_sys_exit(&f.eng, PID, VCPU0, SYS_ioctl, 0, 1100);
 	kvl_ev_sys_enter(&f.eng, PID, VCPU0, SYS_ioctl, 0, 1200);
 	kvl_ev_entry(&f.eng, PID, VCPU0, 1300);
@@ -349,6 +349,66 @@ TEST(caps_drop_and_count)
 	EXPECT_EQ(0, f.live_vms);
 }
 
+TEST(in_kernel_devices_are_no_doorbells)
+{
+	struct fx f;
+	int i;
+
+	fx_init(&f);
+	/* PIC EOIs, PIT and IOAPIC writes, handled by KVM itself */
+	for (i = 0; i < 2 * KVL_KICK_RING; i++) {
+		kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_IO, 100 + 10 * i);
+		kvl_ev_doorbell(&f.eng, PID, VCPU0, true, i % 2 ? 0x20 : 0x43, 101 + 10 * i);
+		kvl_ev_entry(&f.eng, PID, VCPU0, 102 + 10 * i);
+		kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_NPF, 105 + 10 * i);
+		kvl_ev_doorbell(&f.eng, PID, VCPU0, false, 0xfec00040, 106 + 10 * i);
+		kvl_ev_entry(&f.eng, PID, VCPU0, 107 + 10 * i);
+	}
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 1, 3000, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 10000);
+	fx_irq(&f, MAIN, 0, 11000);
+	fx_inject(&f, VCPU0, 0, 5000, 12000);
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_DROP_KICKS));
+	EXPECT_EQ(1000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_DOORBELL_TO_WAKE)->min);
+	fx_fini(&f);
+}
+
+/* One full request at @t whose doorbell is the usual notify address. */
+static void one_native_request(struct fx *f, u64 t)
+{
+	fx_doorbell(f, VCPU0, 0, t);
+	fx_wake(f, MAIN, t + 1000);
+	fx_io_submit(f, MAIN, 1, t + 2000, t + 2500);
+	fx_wait(f, MAIN, t + 2600);
+	fx_wake(f, MAIN, t + 9000);
+	fx_irq(f, MAIN, 0, t + 10000);
+	fx_inject(f, VCPU0, 0, t + 4000, t + 11000);
+}
+
+TEST(known_doorbell_address_wins_over_other_writes)
+{
+	struct fx f;
+	int i;
+
+	fx_init(&f);
+	one_native_request(&f, 1000);		/* learns 0xfebfb000's page */
+	/* writes to a coalesced MMIO zone, handled in the kernel */
+	for (i = 0; i < 5; i++) {
+		kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_NPF, 20000 + 10 * i);
+		kvl_ev_doorbell(&f.eng, PID, VCPU0, false, 0xa0000, 20001 + 10 * i);
+		kvl_ev_entry(&f.eng, PID, VCPU0, 20002 + 10 * i);
+	}
+	one_native_request(&f, 30000);
+	EXPECT_EQ(5, fx_counter(&f, KVL_C_KICKS_SKIPPED));
+	EXPECT_EQ(2, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(1000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_DOORBELL_TO_WAKE)->max);
+	EXPECT_EQ(11000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->max);
+	fx_fini(&f);
+}
+
 TEST(doorbell_ring_full)
 {
 	struct fx f;
@@ -459,7 +519,7 @@ TEST(random_streams)
 			kvl_ev_entry(&f.eng, pid, tid, now);
 			break;
 		case 2:
-			kvl_ev_doorbell(&f.eng, pid, tid, 0x1000, now);
+			kvl_ev_doorbell(&f.eng, pid, tid, rand_r(&seed) % 2, rand_r(&seed) % 2 ? 0x20 : 0x1000, now);
 			break;
 		case 3:
 			kvl_ev_irq(&f.eng, pid, tid, rand_r(&seed) % 8 - 1,

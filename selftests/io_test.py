@@ -1,0 +1,188 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""I/O path selftests of kvmio_lat in the lab (issue 3).
+
+kvmio-vmm mimics QEMU's aio=native and aio=threads paths with the real KVM
+mechanisms (ioeventfd doorbells, an event loop in ppoll, io_submit or a
+pread/pwrite pool, irqfd MSIs) on null_blk with a known completion time, and
+injects known delays; we check what kvmio_lat recorded.  A delayed stage's
+p50 must lie within 10% of the p50 of the same interval as kvmio-vmm timed
+it in userspace (which holds the injected 5 ms and whatever the hand-off
+around it costs), as LAB-NOTES §2 advises under TCG.  TAP output.
+
+    io_test.py --module KO --vmm PATH [--requests N]
+"""
+import argparse
+import os
+import signal
+import subprocess
+import sys
+import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
+import kvmio_hist  # noqa: E402
+
+DBG = "/sys/kernel/debug/kvmio_lat"
+DELAY_US = 5000          # wake, device and reap delays: 5 ms (LAB-NOTES §2)
+P50_TOLERANCE = 0.10
+PARTITION_TOLERANCE = 0.01
+
+results = []
+
+
+def tap(ok, name, diag=()):
+    results.append(ok)
+    for d in diag:
+        print("# " + d)
+    print("%s %d - %s" % ("ok" if ok else "not ok", len(results), name))
+    sys.stdout.flush()
+
+
+def sh(cmd):
+    return subprocess.run(cmd, shell=True, check=False).returncode
+
+
+def read(path):
+    with open(path) as f:
+        return f.read()
+
+
+def run_vmm(vmm, args):
+    """Run kvmio-vmm with --stop-when-done; return (pid, hist text, stdout)."""
+    p = subprocess.Popen([vmm] + args + ["--stop-when-done"],
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    _, status = os.waitpid(p.pid, os.WUNTRACED)
+    hist = read(DBG + "/hist") if os.WIFSTOPPED(status) else None
+    if os.WIFSTOPPED(status):
+        os.kill(p.pid, signal.SIGCONT)
+        p.returncode = None
+    out, err = p.communicate(timeout=120)
+    ok = os.WIFSTOPPED(status) and p.returncode == 0
+    return p.pid, hist, out + err, ok
+
+
+def vm_stages(hist, pid):
+    vms = kvmio_hist.parse(hist)
+    if pid not in vms:
+        raise KeyError("pid %d not in the snapshot" % pid)
+    return vms[pid]["vcpus"]
+
+
+def vmm_p50s(out):
+    """kvmio-vmm's own timings: 'stage NAME count N mean_ns M p50_ns P ...'."""
+    p50 = {}
+    for ln in out.splitlines():
+        w = ln.split()
+        if len(w) >= 8 and w[0] == "stage" and w[6] == "p50_ns":
+            p50[w[1]] = int(w[7])
+    return p50
+
+
+def check_path(name, vmm, requests, mode, vcpus, delays, extra=()):
+    """delays: {stage: [kvmio-vmm intervals whose p50s sum to it]}, checked
+    when vcpus == 1."""
+    args = ["io", "--mode", mode, "--vcpus", str(vcpus), "--requests", str(requests),
+            "--dev", "/dev/nullb0", "--wake-delay-us", str(DELAY_US),
+            "--reap-delay-us", str(DELAY_US)] + list(extra)
+    if not delays:
+        args.append("--no-timing")
+    sh("echo 1 > %s/reset" % DBG)
+    pid, hist, out, ran = run_vmm(vmm, args)
+    diag = []
+    if not ran or hist is None:
+        tap(False, name + ": kvmio-vmm ran", out.splitlines()[-10:])
+        return
+    other = "threads" if mode == "native" else "native"
+    stages = kvmio_hist.STAGES[mode]
+    ok = True
+    try:
+        vc = vm_stages(hist, pid)
+    except (KeyError, ValueError) as e:
+        tap(False, name, [str(e)])
+        return
+    for v in range(vcpus):
+        st = vc.get(v, {"stages": {mode: {}, other: {}}})["stages"]
+        got = {s: st[mode].get(s) for s in stages}
+        n = got["total"].count if got["total"] else 0
+        if n != requests:
+            ok = False
+            diag.append("vcpu %d: %d requests recorded, want exactly %d" % (v, n, requests))
+            continue
+        for s in stages:
+            if not got[s] or got[s].count != requests:
+                ok = False
+                diag.append("vcpu %d: stage %s has %s values" % (v, s, got[s] and got[s].count))
+        parts = sum(got[s].mean for s in stages if s != "total")
+        total = got["total"].mean
+        diag.append("vcpu %d: mean total %.0f us = sum of stage means %.0f us; p50 %s" % (
+            v, total / 1e3, parts / 1e3,
+            ", ".join("%s %.0f" % (s, got[s]["p50"] / 1e3) for s in stages)))
+        if abs(parts - total) > PARTITION_TOLERANCE * total:
+            ok = False
+            diag.append("vcpu %d: stage means do not add up to the total mean" % v)
+        if vcpus == 1:
+            user = vmm_p50s(out)
+            for s, parts in delays.items():
+                p50 = got[s]["p50"]
+                if not all(x in user for x in parts):
+                    ok = False
+                    diag.append("kvmio-vmm did not report %s" % parts)
+                    continue
+                want = sum(user[x] for x in parts)
+                good = abs(p50 - want) <= P50_TOLERANCE * want and want >= DELAY_US * 1000
+                diag.append("vcpu %d: %s p50 %.0f us, userspace %s p50 %.0f us "
+                            "(injected %d us): %s" % (
+                                v, s, p50 / 1e3, "+".join(parts), want / 1e3,
+                                DELAY_US, "ok" if good else "NOT within 10%"))
+                ok = ok and good
+        if st[other]:
+            ok = False
+            diag.append("vcpu %d: the %s path is not empty: %s" % (v, other, list(st[other])))
+    tap(ok, name, diag)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--module", required=True)
+    ap.add_argument("--vmm", required=True)
+    ap.add_argument("--requests", type=int, default=40)
+    a = ap.parse_args()
+
+    print("TAP version 13")
+    print("1..6")
+    sh("rmmod kvmio_lat 2>/dev/null")
+    if sh("modprobe kvm_amd && modprobe configfs && modprobe null_blk nr_devices=1 "
+          "irqmode=2 completion_nsec=%d" % (DELAY_US * 1000)) or sh("insmod " + a.module):
+        print("Bail out! cannot load kvm_amd, null_blk or kvmio_lat")
+        return 1
+    n = a.requests
+    native = {"wake_to_submit": ["wake_to_submit"],
+              "submit_to_reap": ["submit_to_complete"],
+              "reap_to_irq": ["reap_to_irq"]}
+    threads = {"wake_to_dispatch": ["wake_to_submit", "handoff"],
+               "io": ["worker_io"],
+               "reap_to_irq": ["reap_to_irq"]}
+    check_path("native, 1 vCPU: exact count, 5 ms delays found at p50 within 10%, "
+               "stages add up, threads path empty", a.vmm, n, "native", 1, native)
+    check_path("threads, 1 vCPU: exact count, 5 ms delays found at p50 within 10%, "
+               "stages add up, native path empty", a.vmm, n, "threads", 1, threads)
+    check_path("native, 2 vCPUs kept apart: exact count per vCPU, stages add up",
+               a.vmm, n, "native", 2, {})
+    check_path("threads, 2 vCPUs kept apart: exact count per vCPU, stages add up",
+               a.vmm, n, "threads", 2, {})
+    check_path("native with io_getevents (the 2016 chain): exact count, delays found",
+               a.vmm, n, "native", 1, native, ["--reap", "getevents"])
+    time.sleep(0.2)
+    st = kvmio_hist.parse_stats(read(DBG + "/stats"))
+    tap(st["vms"] == 0 and st["inflight"] == 0,
+        "after the VMs exit: vms 0, inflight 0",
+        ["stats: vms %d vcpus %d inflight %d dropped %d unmatched %d" % (
+            st["vms"], st["vcpus"], st["inflight"], st["dropped"], st["unmatched"])])
+    sh("rmmod kvmio_lat")
+    failed = results.count(False)
+    print("# Totals: pass:%d fail:%d" % (len(results) - failed, failed))
+    return 1 if failed else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1526 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * reader_test.c - kvmio-lat, the reader: snapshots printed by a real engine
+ * (and saved ones in fixtures/) parsed, summarised, merged, subtracted and
+ * printed as tables, bars, JSON and CSV; percentiles against the exact
+ * values behind them; every kind of bad input and its one-line error.
+ *
+ * The reader's sources are included whole (all but main.c), so the test
+ * drives kvl_cli() in-process, exactly as main() does.
+ */
+#include <math.h>
+#include <stdlib.h>
+#include <unistd.h>
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include "kselftest_harness.h"
+#include "reader_fixture.h"
+
+#include "../../userspace/snapshot.c"
+#include "../../userspace/parse.c"
+#include "../../userspace/output.c"
+#include "../../userspace/source.c"
+#include "../../userspace/cli.c"
+
+/* ------------------------------------------------------------------ */
+/* helpers */
+
+static const char *fixture(const char *name)
+{
+	static char buf[4][512];
+	static int n;
+	const char *slash = strrchr(__FILE__, '/');
+	int len = slash ? (int)(slash - __FILE__) : 1;
+	char *b = buf[n++ % 4];
+
+	snprintf(b, sizeof(buf[0]), "%.*s/fixtures/%s", len,
+		 slash ? __FILE__ : ".", name);
+	return b;
+}
+
+struct run {
+	int rc;
+	char *out;
+	char *err;
+	size_t out_len;
+	size_t err_len;
+};
+
+static void run_free(struct run *r)
+{
+	free(r->out);
+	free(r->err);
+	memset(r, 0, sizeof(*r));
+}
+
+/* kvl_cli() on a NULL-terminated list of arguments. */
+static void run_argv(struct run *r, char **argv)
+{
+	FILE *out, *err;
+	int argc = 0;
+
+	memset(r, 0, sizeof(*r));
+	while (argv[argc])
+		argc++;
+	out = open_memstream(&r->out, &r->out_len);
+	err = open_memstream(&r->err, &r->err_len);
+	r->rc = kvl_cli(argc, argv, out, err);
+	fclose(out);
+	fclose(err);
+}
+
+#define RUN(r, ...) do {						\
+	char *__argv[] = { "kvmio-lat", __VA_ARGS__, NULL };		\
+	run_argv(r, __argv);						\
+} while (0)
+
+static int count_char(const char *s, char c)
+{
+	int n = 0;
+
+	for (; s && *s; s++)
+		n += *s == c;
+	return n;
+}
+
+/* Exit code @rc and exactly one stderr line holding @what. */
+#define EXPECT_ONE_ERROR(r, want_rc, what) do {				\
+	EXPECT_EQ(want_rc, (r)->rc);					\
+	EXPECT_EQ(1, count_char((r)->err, '\n')) TH_LOG("stderr: %s", (r)->err); \
+	EXPECT_EQ(0, strncmp((r)->err, "kvmio-lat: ", 11));		\
+	EXPECT_NE(NULL, strstr((r)->err, what)) TH_LOG("stderr: %s", (r)->err); \
+	EXPECT_EQ(0, (r)->out_len) TH_LOG("stdout: %s", (r)->out);	\
+} while (0)
+
+static char tmpdir[64];
+
+static void make_tmpdir(void)
+{
+	strcpy(tmpdir, "/tmp/kvl-reader-XXXXXX");
+	if (!mkdtemp(tmpdir))
+		abort();
+	chmod(tmpdir, 0755);
+}
+
+static void remove_tmpdir(void)
+{
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", tmpdir);
+	if (system(cmd))
+		fprintf(stderr, "could not remove %s\n", tmpdir);
+}
+
+/* @content (@len bytes, or strlen) into tmpdir/@name; returns the path. */
+static const char *write_tmp(const char *name, const char *content, long len)
+{
+	static char paths[8][256];
+	static int n;
+	char *p = paths[n++ % 8];
+	FILE *f;
+
+	snprintf(p, sizeof(paths[0]), "%s/%s", tmpdir, name);
+	f = fopen(p, "w");
+	if (!f)
+		abort();
+	fwrite(content, 1, len < 0 ? strlen(content) : (size_t)len, f);
+	fclose(f);
+	return p;
+}
+
+static char *read_all(const char *path)
+{
+	char *buf = NULL;
+	size_t len;
+
+	if (kvl_read_file(path, 1 << 24, &buf, &len))
+		return NULL;
+	buf = realloc(buf, len + 1);
+	buf[len] = '\0';
+	return buf;
+}
+
+/* Replace the first occurrence of @from in @s by @to, in a new string. */
+static char *replace(const char *s, const char *from, const char *to)
+{
+	const char *at = strstr(s, from);
+	char *r;
+
+	if (!at)
+		return NULL;
+	r = malloc(strlen(s) - strlen(from) + strlen(to) + 1);
+	sprintf(r, "%.*s%s%s", (int)(at - s), s, to, at + strlen(from));
+	return r;
+}
+
+static int cmp_u64(const void *a, const void *b)
+{
+	u64 x = *(const u64 *)a, y = *(const u64 *)b;
+
+	return x < y ? -1 : x > y;
+}
+
+/* The exact @per100k quantile of @v (sorted in place): rank ceil(n q). */
+static u64 exact_quantile(u64 *v, u32 n, u32 per100k)
+{
+	u64 rank = ((u64)n * per100k + 99999) / 100000;
+
+	qsort(v, n, sizeof(*v), cmp_u64);
+	return v[(rank ? rank : 1) - 1];
+}
+
+/* ------------------------------------------------------------------ */
+/* a tiny JSON checker (RFC 8259 grammar, no semantic checks) */
+
+static const char *json_value(const char *p, int depth);
+
+static const char *json_ws(const char *p)
+{
+	while (*p == ' ' || *p == '\n' || *p == '\t' || *p == '\r')
+		p++;
+	return p;
+}
+
+static const char *json_string(const char *p)
+{
+	if (*p++ != '"')
+		return NULL;
+	while (*p != '"') {
+		if ((unsigned char)*p < 0x20)
+			return NULL;
+		if (*p == '\\') {
+			p++;
+			if (*p == 'u') {
+				for (int i = 1; i <= 4; i++)
+					if (!strchr("0123456789abcdefABCDEF", p[i]) || !p[i])
+						return NULL;
+				p += 4;
+			} else if (!strchr("\"\\/bfnrt", *p) || !*p) {
+				return NULL;
+			}
+		}
+		p++;
+	}
+	return p + 1;
+}
+
+static const char *json_number(const char *p)
+{
+	const char *start;
+
+	if (*p == '-')
+		p++;
+	start = p;
+	if (*p == '0')
+		p++;
+	else
+		while (*p >= '0' && *p <= '9')
+			p++;
+	if (p == start)
+		return NULL;
+	if (*p == '.') {
+		start = ++p;
+		while (*p >= '0' && *p <= '9')
+			p++;
+		if (p == start)
+			return NULL;
+	}
+	return p;
+}
+
+static const char *json_list(const char *p, char close, bool object,
+			     int depth)
+{
+	p = json_ws(p + 1);
+	if (*p == close)
+		return p + 1;
+	for (;;) {
+		if (object) {
+			p = json_string(json_ws(p));
+			if (!p || *(p = json_ws(p)) != ':')
+				return NULL;
+			p++;
+		}
+		p = json_value(p, depth + 1);
+		if (!p)
+			return NULL;
+		p = json_ws(p);
+		if (*p == close)
+			return p + 1;
+		if (*p++ != ',')
+			return NULL;
+	}
+}
+
+static const char *json_value(const char *p, int depth)
+{
+	if (depth > 32)
+		return NULL;
+	p = json_ws(p);
+	if (*p == '{')
+		return json_list(p, '}', true, depth);
+	if (*p == '[')
+		return json_list(p, ']', false, depth);
+	if (*p == '"')
+		return json_string(p);
+	if (!strncmp(p, "true", 4) || !strncmp(p, "null", 4))
+		return p + 4;
+	if (!strncmp(p, "false", 5))
+		return p + 5;
+	return json_number(p);
+}
+
+static bool json_valid(const char *s)
+{
+	const char *end = json_value(s, 0);
+
+	return end && !*json_ws(end);
+}
+
+/* python3 -m json.tool agrees, when python3 is there (else true). */
+static bool python_json_ok(const char *s)
+{
+	char cmd[512];
+	const char *path = write_tmp("doc.json", s, -1);
+
+	if (system("command -v python3 >/dev/null 2>&1"))
+		return true;
+	snprintf(cmd, sizeof(cmd), "python3 -m json.tool '%s' >/dev/null", path);
+	return system(cmd) == 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* snapshots made by the engine */
+
+/* Every field of two models, deeply. */
+static bool rhist_equal(const struct kvl_rhist *a, const struct kvl_rhist *b)
+{
+	return a->count == b->count && a->min == b->min && a->max == b->max &&
+	       a->sum == b->sum && a->sumsq == b->sumsq &&
+	       a->underflow == b->underflow && a->overflow == b->overflow &&
+	       a->nr == b->nr && !memcmp(a->b, b->b, a->nr * sizeof(*a->b));
+}
+
+static bool snap_equal(const struct kvl_snap *a, const struct kvl_snap *b)
+{
+	u32 i, j, k;
+
+	if (a->nr_vms != b->nr_vms)
+		return false;
+	for (i = 0; i < a->nr_vms; i++) {
+		const struct kvl_svm *va = &a->vms[i], *vb = &b->vms[i];
+
+		if (va->pid != vb->pid || strcmp(va->comm, vb->comm) ||
+		    va->nr_vcpus != vb->nr_vcpus)
+			return false;
+		for (j = 0; j < va->nr_vcpus; j++) {
+			const struct kvl_svcpu *ca = &va->vcpus[j], *cb = &vb->vcpus[j];
+
+			if (ca->id != cb->id || ca->exits != cb->exits ||
+			    strcmp(ca->isa, cb->isa) || ca->nr_hists != cb->nr_hists)
+				return false;
+			for (k = 0; k < ca->nr_hists; k++)
+				if (ca->hists[k].kind != cb->hists[k].kind ||
+				    ca->hists[k].path != cb->hists[k].path ||
+				    ca->hists[k].stage != cb->hists[k].stage ||
+				    strcmp(ca->hists[k].reason, cb->hists[k].reason) ||
+				    !rhist_equal(&ca->hists[k].h, &cb->hists[k].h))
+					return false;
+		}
+	}
+	return true;
+}
+
+static int parse_text(struct kvl_snap *s, const char *text,
+		      struct kvl_perr *pe)
+{
+	kvl_snap_init(s);
+	return kvl_parse_hist(s, text, strlen(text), pe);
+}
+
+TEST(engine_text_parses_into_the_engine_model)
+{
+	struct kvl_snap parsed, direct;
+	struct kvl_perr pe;
+	struct rf_vm vm;
+	struct fx f;
+	char *text;
+
+	fx_init(&f);
+	rf_standard_two_vcpus(&f, &vm);
+	text = rf_hist_text(&f);
+	ASSERT_EQ(0, parse_text(&parsed, text, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+	ASSERT_EQ(0, kvl_snap_from_engine(&direct, &f.eng, 4096));
+	EXPECT_TRUE(snap_equal(&parsed, &direct));
+	EXPECT_EQ(0, parsed.torn);
+	ASSERT_EQ(1, parsed.nr_vms);
+	EXPECT_EQ(4242, parsed.vms[0].pid);
+	EXPECT_STREQ("qemu-system-x86", parsed.vms[0].comm);
+	ASSERT_EQ(2, parsed.vms[0].nr_vcpus);
+	/* stats come along with an in-process engine */
+	EXPECT_TRUE(direct.has_stats);
+	ASSERT_NE(NULL, kvl_snap_stat(&direct, "requests"));
+	EXPECT_EQ(300, kvl_snap_stat(&direct, "requests")->value);
+	kvl_snap_free(&parsed);
+	kvl_snap_free(&direct);
+	free(text);
+	rf_vm_fini(&vm);
+	fx_fini(&f);
+}
+
+/* Reader and module agree on every summary field of every histogram. */
+TEST(reader_recomputes_what_the_module_prints)
+{
+	static const char *const files[] = {
+		"two_vcpus.hist", "two_vms.hist", "lab_native.hist", "lab_threads.hist",
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		char *text = read_all(fixture(files[i])), *line;
+		struct kvl_snap s;
+		struct kvl_perr pe;
+		int checked = 0;
+
+		ASSERT_NE(NULL, text);
+		ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+		for (line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+			unsigned long long cnt, mn, mx, mean, sd, p50, p90, p99, p999;
+			char kind[8], a[32], b[32] = "";
+			const struct kvl_shist *h;
+			const struct kvl_svcpu *v;
+			struct kvl_summary m;
+			int pid, n;
+			u32 id;
+
+			if (strncmp(line, "exit ", 5) && strncmp(line, "stage ", 6))
+				continue;
+			if (line[0] == 'e')
+				n = sscanf(line, "%7s %d %u %31s count=%llu min=%llu max=%llu mean=%llu stddev=%llu p50=%llu p90=%llu p99=%llu p999=%llu",
+					   kind, &pid, &id, a, &cnt, &mn, &mx, &mean, &sd, &p50, &p90, &p99, &p999);
+			else
+				n = sscanf(line, "%7s %d %u %31s %31s count=%llu min=%llu max=%llu mean=%llu stddev=%llu p50=%llu p90=%llu p99=%llu p999=%llu",
+					   kind, &pid, &id, a, b, &cnt, &mn, &mx, &mean, &sd, &p50, &p90, &p99, &p999) - 1;
+			ASSERT_EQ(13, n) TH_LOG("%s", line);
+			v = kvl_svm_vcpu(kvl_snap_vm(&s, pid), id);
+			ASSERT_NE(NULL, v);
+			h = line[0] == 'e' ? kvl_svcpu_exit(v, a) :
+			    kvl_svcpu_stage(v, kvl_path_index(a),
+					    kvl_stage_index(kvl_path_index(a), b));
+			ASSERT_NE(NULL, h);
+			kvl_rhist_summary(&h->h, &m);
+			EXPECT_EQ(cnt, m.count);
+			EXPECT_EQ(mn, m.min);
+			EXPECT_EQ(mx, m.max);
+			EXPECT_EQ(mean, (u64)m.mean) TH_LOG("%s", line);
+			EXPECT_LE(fabs((double)sd - m.stddev), 1.0) TH_LOG("%s", line);
+			EXPECT_EQ(p50, m.p50) TH_LOG("%s", line);
+			EXPECT_EQ(p90, m.p90) TH_LOG("%s", line);
+			EXPECT_EQ(p99, m.p99) TH_LOG("%s", line);
+			EXPECT_EQ(p999, m.p999) TH_LOG("%s", line);
+			checked++;
+		}
+		EXPECT_GE(checked, 8);
+		kvl_snap_free(&s);
+		free(text);
+	}
+}
+
+/* Percentiles from the buckets against the exact values behind them. */
+TEST(percentiles_against_exact_values)
+{
+	static const u32 q[] = { 50000, 90000, 99000, 99900 };
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	struct rf_vm vm;
+	struct fx f;
+	char *text;
+	int v, st;
+	unsigned int i;
+
+	fx_init(&f);
+	rf_standard_two_vcpus(&f, &vm);
+	text = rf_hist_text(&f);
+	ASSERT_EQ(0, parse_text(&s, text, &pe));
+	for (v = 0; v < 2; v++) {
+		for (st = 0; st < KVL_NR_STAGES; st++) {
+			const struct kvl_shist *h =
+				kvl_svcpu_stage(&s.vms[0].vcpus[v], KVL_PATH_NATIVE, st);
+			u32 n = vm.nr[v][KVL_PATH_NATIVE];
+			u64 *vals = vm.vals[v][KVL_PATH_NATIVE][st];
+			const struct kvl_hist *eh =
+				&kvl_engine_find_vm(&f.eng, 4242)->vcpus[v]->stats.stages[KVL_PATH_NATIVE][st];
+
+			ASSERT_NE(NULL, h);
+			ASSERT_EQ(n, h->h.count);
+			for (i = 0; i < ARRAY_SIZE(q); i++) {
+				u64 exact = exact_quantile(vals, n, q[i]);
+				u64 got = kvl_rhist_percentile(&h->h, q[i]);
+
+				/* within the width of the bucket holding it */
+				EXPECT_LE(llabs((long long)got - (long long)exact),
+					  (long long)(exact / 16 + 1))
+					TH_LOG("vcpu %d stage %d q %u: %llu vs %llu", v, st,
+					       q[i], (unsigned long long)got,
+					       (unsigned long long)exact);
+				/* and exactly what the module computes */
+				EXPECT_EQ(kvl_hist_percentile(eh, q[i]), got);
+			}
+			EXPECT_EQ(vals[0], h->h.min);
+			EXPECT_EQ(vals[n - 1], h->h.max);
+		}
+	}
+	kvl_snap_free(&s);
+	free(text);
+	rf_vm_fini(&vm);
+	fx_fini(&f);
+}
+
+TEST(percentiles_of_a_known_sample)
+{
+	struct kvl_rhist r;
+	struct kvl_hist h;
+	u64 v[1000];
+	int i;
+
+	kvl_hist_init(&h);
+	for (i = 0; i < 1000; i++) {	/* 1 us .. 1 ms, uniform */
+		v[i] = 1000 + (u64)i * 999;
+		kvl_hist_record(&h, (s64)v[i]);
+	}
+	ASSERT_EQ(0, kvl_rhist_from_hist(&r, &h));
+	EXPECT_LE(llabs((long long)kvl_rhist_percentile(&r, 50000) - (long long)v[499]),
+		  (long long)v[499] / 16);
+	EXPECT_LE(llabs((long long)kvl_rhist_percentile(&r, 99000) - (long long)v[989]),
+		  (long long)v[989] / 16);
+	EXPECT_EQ(v[999], kvl_rhist_percentile(&r, 100000));
+	/* rank 1 of a bucket's n is interpolated a 1/n of the way up it */
+	EXPECT_LE(kvl_rhist_percentile(&r, 1) - v[0], v[0] / 16);
+	kvl_rhist_free(&r);
+}
+
+/* "all" merges buckets: the same as one histogram of every value. */
+TEST(all_vcpus_merge_equals_one_histogram_of_everything)
+{
+	static const u32 q[] = { 50000, 90000, 99000, 99900 };
+	struct kvl_svcpu all;
+	struct kvl_summary m;
+	struct kvl_hist one;
+	struct kvl_filter flt;
+	struct kvl_snap s;
+	struct rf_vm vm;
+	struct fx f;
+	const struct kvl_shist *h;
+	unsigned int i, v;
+
+	fx_init(&f);
+	rf_standard_two_vcpus(&f, &vm);
+	ASSERT_EQ(0, kvl_snap_from_engine(&s, &f.eng, 0));
+	kvl_filter_init(&flt);
+	flt.exits = true;
+	ASSERT_EQ(0, kvl_snap_merge_all(&s, &flt, &all));
+	kvl_hist_init(&one);
+	for (v = 0; v < 2; v++)
+		for (i = 0; i < vm.nr[v][KVL_PATH_NATIVE]; i++)
+			kvl_hist_record(&one, (s64)vm.vals[v][KVL_PATH_NATIVE][KVL_ST_TOTAL][i]);
+	h = kvl_svcpu_stage(&all, KVL_PATH_NATIVE, KVL_ST_TOTAL);
+	ASSERT_NE(NULL, h);
+	EXPECT_EQ(one.count, h->h.count);
+	EXPECT_EQ(one.sum, h->h.sum);
+	EXPECT_EQ(one.min, h->h.min);
+	EXPECT_EQ(one.max, h->h.max);
+	for (i = 0; i < ARRAY_SIZE(q); i++)
+		EXPECT_EQ(kvl_hist_percentile(&one, q[i]),
+			  kvl_rhist_percentile(&h->h, q[i]));
+	kvl_rhist_summary(&h->h, &m);
+	EXPECT_LE(fabs((double)kvl_hist_stddev(&one) - m.stddev), 1.0);
+	EXPECT_EQ(kvl_hist_mean(&one), (u64)m.mean);
+	ASSERT_NE(NULL, kvl_svcpu_exit(&all, "hlt"));
+	EXPECT_EQ(300, kvl_svcpu_exit(&all, "hlt")->h.count);
+	kvl_svcpu_free(&all);
+	kvl_snap_free(&s);
+	rf_vm_fini(&vm);
+	fx_fini(&f);
+}
+
+/* Merged buckets beyond 32 bits still give the right percentiles. */
+TEST(merged_counts_beyond_u32)
+{
+	struct kvl_rhist a = { 0 }, b = { 0 };
+	u32 lo = kvl_hist_index(1000), hi = kvl_hist_index(100000);
+
+	a.count = 3000000000ULL + 1000000000ULL;
+	a.min = 1000;
+	a.max = kvl_hist_bucket_hi(hi) - 1;
+	ASSERT_EQ(0, kvl_rhist_add_bucket(&a, lo, 3000000000ULL));
+	ASSERT_EQ(0, kvl_rhist_add_bucket(&a, hi, 1000000000ULL));
+	b = a;
+	b.b = NULL;
+	b.nr = b.cap = 0;
+	ASSERT_EQ(0, kvl_rhist_add_bucket(&b, lo, 3000000000ULL));
+	ASSERT_EQ(0, kvl_rhist_add_bucket(&b, hi, 1000000000ULL));
+	ASSERT_EQ(0, kvl_rhist_merge(&a, &b));
+	EXPECT_EQ(8000000000ULL, a.count);
+	EXPECT_EQ(6000000000ULL, a.b[0].n);
+	/* 75% below 1 us-ish: p50 in the low bucket, p90 in the high one */
+	EXPECT_LT(kvl_rhist_percentile(&a, 50000), kvl_hist_bucket_hi(lo));
+	EXPECT_GE(kvl_rhist_percentile(&a, 90000), kvl_hist_bucket_lo(hi));
+	kvl_rhist_free(&a);
+	kvl_rhist_free(&b);
+}
+
+/* ------------------------------------------------------------------ */
+/* output: tables, units, bars, JSON, CSV */
+
+TEST(human_units)
+{
+	static const struct {
+		double ns;
+		const char *want;
+	} cases[] = {
+		{ 0, "0ns" }, { 7, "7ns" }, { 999, "999ns" }, { 999.6, "1.00µs" },
+		{ 1000, "1.00µs" }, { 12345, "12.3µs" }, { 123456, "123µs" },
+		{ 999999, "1.00ms" }, { 4500000, "4.50ms" }, { 1.5e9, "1.50s" },
+		{ 250e9, "250s" }, { 5000e9, "5000s" },
+	};
+	unsigned int i;
+	char buf[32];
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++)
+		EXPECT_STREQ(cases[i].want, kvl_fmt_ns(buf, sizeof(buf), cases[i].ns));
+}
+
+TEST(show_table_of_a_saved_snapshot)
+{
+	struct run r;
+
+	RUN(&r, "show", "--input", (char *)fixture("two_vcpus.hist"), "--stats",
+	    (char *)fixture("two_vcpus.stats"), "--exits");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, r.err_len);
+	EXPECT_NE(NULL, strstr(r.out, "VM 4242 (qemu-system-x86), 2 vCPUs\n"));
+	EXPECT_NE(NULL, strstr(r.out, "  VCPU  STAGE                 COUNT       MIN      MEAN    STDDEV       P50       P90       P99     P99.9       MAX\n"));
+	/* values of fixtures/two_vcpus.hist: vCPU 0 total, then all vCPUs */
+	EXPECT_NE(NULL, strstr(r.out, "  0     total                   150    67.1µs     138µs     178µs     112µs     153µs    1.35ms    1.37ms    1.37ms\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "  all   total                   300    67.1µs     140µs     178µs     114µs     154µs    1.34ms    1.37ms    1.37ms\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "  all   hlt          300"));
+	EXPECT_NE(NULL, strstr(r.out, "counters: requests 300, dropped 0, unmatched 0, lost_events 0\n"));
+	run_free(&r);
+
+	/* one vCPU: no "all" rows; one path only */
+	RUN(&r, "show", "--input", (char *)fixture("two_vcpus.hist"), "--vcpu", "1",
+	    "--path", "native");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(NULL, strstr(r.out, "  all "));
+	EXPECT_EQ(NULL, strstr(r.out, "  0     "));
+	EXPECT_NE(NULL, strstr(r.out, "  1     total "));
+	run_free(&r);
+
+	RUN(&r, "show", "--input", (char *)fixture("two_vms.hist"), "--path", "threads");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "VM 1000 (qemu-native), 1 vCPU\n  no requests recorded"));
+	EXPECT_NE(NULL, strstr(r.out, "  all   wake_to_dispatch"));
+	run_free(&r);
+}
+
+TEST(hist_bars)
+{
+	struct run r;
+	char *row;
+
+	RUN(&r, "show", "--input", (char *)fixture("two_vms.hist"), "--pid", "1000",
+	    "--path", "native", "--hist");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "  native doorbell_to_wake, vCPU 0: 200 values\n"
+				      "       usecs               : count     distribution\n"));
+	row = strstr(r.out, "           4 -> 7          : 109       |****************************************|\n");
+	EXPECT_NE(NULL, row) TH_LOG("%s", r.out);
+	run_free(&r);
+}
+
+TEST(bars_rows_add_up)
+{
+	struct kvl_rhist h;
+	struct kvl_hist eh;
+	char *buf = NULL, *p;
+	size_t len;
+	u64 sum = 0;
+	FILE *f;
+	int i;
+
+	kvl_hist_init(&eh);
+	for (i = 0; i < 5000; i++)
+		kvl_hist_record(&eh, 100 + (s64)i * i);
+	kvl_hist_record(&eh, 0);
+	kvl_hist_record(&eh, (s64)KVL_HIST_MAX_NS + 5);
+	ASSERT_EQ(0, kvl_rhist_from_hist(&h, &eh));
+	f = open_memstream(&buf, &len);
+	kvl_print_bars(f, &h, "");
+	fclose(f);
+	for (p = strstr(buf, " -> "); p; p = strstr(p + 1, " -> "))
+		sum += strtoull(strchr(p, ':') + 1, NULL, 10);
+	EXPECT_EQ(5000, sum);
+	EXPECT_NE(NULL, strstr(buf, "<= 0 ns (clock skew) : 1\n"));
+	EXPECT_NE(NULL, strstr(buf, ">= 137 s (overflow) : 1\n"));
+	EXPECT_NE(NULL, strstr(buf, "msecs"));
+	free(buf);
+	kvl_rhist_free(&h);
+}
+
+TEST(json_is_valid_and_follows_the_schema)
+{
+	static const char json_head[] = "{\"schema\": \"kvmio_lat/1\", \"vms\": [{\"pid\": 4242, \"comm\": \"qemu-system-x86\", \"vcpus\": [{\"vcpu\": 0, \"exits\": {\"npf\": {\"count\": 150, \"min_ns\": 2, \"max_ns\": 2, \"mean_ns\": 2.0, \"stddev_ns\": 0.0, \"p50_ns\": 2, \"p90_ns\": 2, \"p99_ns\": 2, \"p999_ns\": 2, \"buckets\": [[2, 3, 150]]}, \"hlt\": {";
+	struct run r;
+
+	RUN(&r, "show", "--input", (char *)fixture("two_vcpus.hist"), "--stats",
+	    (char *)fixture("two_vcpus.stats"), "--exits", "--json");
+	make_tmpdir();
+	EXPECT_EQ(0, r.rc);
+	EXPECT_TRUE(json_valid(r.out));
+	EXPECT_TRUE(python_json_ok(r.out));
+	EXPECT_EQ(0, strncmp(r.out, json_head, strlen(json_head)))
+		TH_LOG("%.300s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\"paths\": {\"native\": {\"doorbell_to_wake\": {\"count\": 150, "));
+	EXPECT_NE(NULL, strstr(r.out, "\"threads\": {}}"));
+	EXPECT_NE(NULL, strstr(r.out, "\"stats\": {\"vms\": 1, \"vcpus\": 2, \"inflight\": 0, \"dropped\": 0, \"unmatched\": 0, "));
+	EXPECT_EQ(1, count_char(r.out, '\n'));
+	run_free(&r);
+
+	/* no exits unless asked; no stats file: an empty object */
+	RUN(&r, "show", "--input", (char *)fixture("two_vms.hist"), "--json",
+	    "--vcpu", "1");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_TRUE(json_valid(r.out));
+	EXPECT_NE(NULL, strstr(r.out, "\"vcpus\": [{\"vcpu\": 1, \"exits\": {}, \"paths\": {\"native\": {}, \"threads\": {\"doorbell_to_wake\""));
+	EXPECT_EQ(NULL, strstr(r.out, "\"pid\": 1000"));	/* has no vCPU 1 */
+	EXPECT_NE(NULL, strstr(r.out, "], \"stats\": {}}\n"));
+	run_free(&r);
+	remove_tmpdir();
+}
+
+TEST(json_escapes_odd_process_names)
+{
+	static const char text[] =
+		"# kvmio_lat hist 1\n# unit: ns;\n"
+		"vm 77 a\"b\\c\x01\xff\xc3\xa9 d vcpus 1\n"
+		"vcpu 77 0 isa vmx exits 1\n"
+		"exit 77 0 EPT_VIOLATION count=1 min=5 max=5 mean=5 stddev=0 p50=5 p90=5 p99=5 p999=5 sum=5 sumsq=25 underflow=0 overflow=0\n"
+		"  [5, 6) 1\n"
+		"end\n";
+	struct kvl_filter flt;
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	char *buf = NULL;
+	size_t len;
+	FILE *f;
+
+	ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+	EXPECT_STREQ("a\"b\\c\x01\xff\xc3\xa9 d", s.vms[0].comm);
+	kvl_filter_init(&flt);
+	flt.exits = true;
+	f = open_memstream(&buf, &len);
+	kvl_print_json(f, &s, &flt);
+	fclose(f);
+	make_tmpdir();
+	EXPECT_TRUE(json_valid(buf));
+	EXPECT_TRUE(python_json_ok(buf));
+	EXPECT_NE(NULL, strstr(buf, "\"comm\": \"a\\\"b\\\\c\\u0001\\ufffd\xc3\xa9 d\""));
+	free(buf);
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	kvl_print_csv(f, &s, &flt, "", "", true);
+	fclose(f);
+	EXPECT_NE(NULL, strstr(buf, "\n77,\"a\"\"b\\c\x01\xff\xc3\xa9 d\",0,exit,,EPT_VIOLATION,1,5,5,5.0,0.0,5,5,5,5\n"))
+		TH_LOG("%s", buf);
+	free(buf);
+	remove_tmpdir();
+	kvl_snap_free(&s);
+}
+
+static int csv_fields(const char *line)
+{
+	bool quoted = false;
+	int n = 1;
+
+	for (; *line && *line != '\n'; line++) {
+		if (*line == '"')
+			quoted = !quoted;
+		else if (*line == ',' && !quoted)
+			n++;
+	}
+	return n;
+}
+
+TEST(csv_shape)
+{
+	struct run r;
+	char *line;
+	int rows = 0;
+
+	RUN(&r, "show", "--input", (char *)fixture("two_vcpus.hist"), "--csv", "--exits");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(0, strncmp(r.out, "pid,comm,vcpu,kind,path,name,count,min_ns,max_ns,mean_ns,stddev_ns,p50_ns,p90_ns,p99_ns,p999_ns\n", 96));
+	for (line = r.out; *line; line = strchr(line, '\n') + 1) {
+		EXPECT_EQ(15, csv_fields(line)) TH_LOG("%.80s", line);
+		rows++;
+	}
+	EXPECT_EQ(1 + 2 * 7 + 2 * 2, rows);	/* header, stages, exits */
+	EXPECT_NE(NULL, strstr(r.out, "\n4242,qemu-system-x86,1,stage,native,total,150,"));
+	EXPECT_NE(NULL, strstr(r.out, "\n4242,qemu-system-x86,0,exit,,hlt,150,67081,1372100,138471.0,178191.3,111502,152917,1354410,1372100\n"));
+	run_free(&r);
+}
+
+TEST(empty_snapshot_says_so)
+{
+	struct run r;
+
+	make_tmpdir();
+	RUN(&r, "show", "--input", (char *)write_tmp("e.hist",
+		"# kvmio_lat hist 1\n# unit: ns; x\n# more\nend\n", -1));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "no VM traced"));
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)write_tmp("e.hist",
+		"# kvmio_lat hist 1\n# unit: ns; x\nend\n", -1), "--json");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_STREQ("{\"schema\": \"kvmio_lat/1\", \"vms\": [], \"stats\": {}}\n", r.out);
+	run_free(&r);
+	remove_tmpdir();
+}
+
+TEST(filters_that_select_nothing_are_errors)
+{
+	struct run r;
+
+	RUN(&r, "show", "--input", (char *)fixture("two_vms.hist"), "--pid", "4");
+	EXPECT_ONE_ERROR(&r, 1, "no VM with pid 4 (VMs in it: 1000 2000)");
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)fixture("two_vms.hist"), "--pid", "1000",
+	    "--vcpu", "1");
+	EXPECT_ONE_ERROR(&r, 1, "no vCPU 1 in the selected VMs");
+	run_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* compare */
+
+/* The "%.2fx" the reader prints for @b / @a. */
+static const char *ratio_str(char *buf, u64 b, u64 a)
+{
+	snprintf(buf, 16, "%.2fx", (double)b / a);
+	return buf;
+}
+
+TEST(compare_two_snapshots)
+{
+	struct kvl_snap sa, sb;
+	struct kvl_svcpu ma, mb;
+	struct kvl_filter flt;
+	struct rf_vm va, vb;
+	struct fx fa, fb;
+	struct run r;
+	char *ta, *tb, want[256], r50[16], r99[16];
+	const struct kvl_shist *ha, *hb;
+	u64 d[RF_NR_DUR];
+	unsigned int seed = 3;
+	int i, s;
+
+	/* B: the same requests as A with every stage twice as long */
+	fx_init(&fa);
+	fx_init(&fb);
+	rf_vm_init(&va, 500, "qemu-a");
+	rf_vm_init(&vb, 600, "qemu-b");
+	for (i = 0; i < 400; i++) {
+		rf_durations(&seed, KVL_PATH_NATIVE, d);
+		rf_native(&fa, &va, 0, d);
+		for (s = 0; s < RF_NR_DUR; s++)
+			d[s] *= 2;
+		rf_native(&fb, &vb, 0, d);
+	}
+	ta = rf_hist_text(&fa);
+	tb = rf_hist_text(&fb);
+	make_tmpdir();
+	RUN(&r, "compare", (char *)write_tmp("a.hist", ta, -1),
+	    (char *)write_tmp("b.hist", tb, -1));
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	ASSERT_EQ(0, kvl_snap_from_engine(&sa, &fa.eng, 0));
+	ASSERT_EQ(0, kvl_snap_from_engine(&sb, &fb.eng, 0));
+	kvl_filter_init(&flt);
+	ASSERT_EQ(0, kvl_snap_merge_all(&sa, &flt, &ma));
+	ASSERT_EQ(0, kvl_snap_merge_all(&sb, &flt, &mb));
+	for (s = 0; s < KVL_NR_STAGES; s++) {
+		u64 a50, b50, a99, b99;
+
+		ha = kvl_svcpu_stage(&ma, KVL_PATH_NATIVE, s);
+		hb = kvl_svcpu_stage(&mb, KVL_PATH_NATIVE, s);
+		a50 = kvl_rhist_percentile(&ha->h, 50000);
+		b50 = kvl_rhist_percentile(&hb->h, 50000);
+		a99 = kvl_rhist_percentile(&ha->h, 99000);
+		b99 = kvl_rhist_percentile(&hb->h, 99000);
+		/* twice as long, to within the buckets' resolution */
+		EXPECT_LE(fabs((double)b50 / a50 - 2.0), 2.0 / 8);
+		EXPECT_LE(fabs((double)b99 / a99 - 2.0), 2.0 / 8);
+		snprintf(want, sizeof(want), "  native  %-18s        400 ", kvl_stage_name(0, s));
+		ASSERT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+		snprintf(want, sizeof(want), "%8s %8s\n", ratio_str(r50, b50, a50),
+			 ratio_str(r99, b99, a99));
+		EXPECT_NE(NULL, strstr(strstr(r.out, kvl_stage_name(0, s)), want))
+			TH_LOG("%s: %s", kvl_stage_name(0, s), want);
+	}
+	EXPECT_EQ(NULL, strstr(r.out, "threads "));
+	run_free(&r);
+	kvl_svcpu_free(&ma);
+	kvl_svcpu_free(&mb);
+	kvl_snap_free(&sa);
+	kvl_snap_free(&sb);
+	free(ta);
+	free(tb);
+	remove_tmpdir();
+	rf_vm_fini(&va);
+	rf_vm_fini(&vb);
+	fx_fini(&fa);
+	fx_fini(&fb);
+}
+
+/* Snapshots the module printed in the lab (real QEMU, nested KVM). */
+TEST(lab_snapshots_of_the_real_module)
+{
+	struct run r;
+
+	RUN(&r, "show", "--input", (char *)fixture("lab_native.hist"), "--stats",
+	    (char *)fixture("lab_native.stats"), "--exits", "--json");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_TRUE(json_valid(r.out));
+	EXPECT_NE(NULL, strstr(r.out, "\"total\": {\"count\": 2503, "));
+	EXPECT_NE(NULL, strstr(r.out, "\"requests\": 2503, "));
+	run_free(&r);
+	RUN(&r, "compare", (char *)fixture("lab_native.hist"),
+	    (char *)fixture("lab_threads.hist"));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "  native  total                    2503 "));
+	EXPECT_NE(NULL, strstr(r.out, "  threads total                       -         -         -       2503 "));
+	run_free(&r);
+}
+
+TEST(compare_paths_side_by_side)
+{
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	struct run r;
+	char *text = read_all(fixture("two_vms.hist"));
+	const struct kvl_shist *n, *t;
+	struct kvl_svcpu all;
+	struct kvl_filter flt;
+	char want[128], r50[16], r99[16];
+
+	RUN(&r, "compare", "--paths", (char *)fixture("two_vms.hist"));
+	EXPECT_EQ(0, r.rc);
+	ASSERT_EQ(0, parse_text(&s, text, &pe));
+	kvl_filter_init(&flt);
+	ASSERT_EQ(0, kvl_snap_merge_all(&s, &flt, &all));
+	n = kvl_svcpu_stage(&all, KVL_PATH_NATIVE, KVL_ST_TOTAL);
+	t = kvl_svcpu_stage(&all, KVL_PATH_THREADS, KVL_ST_TOTAL);
+	snprintf(want, sizeof(want), "%8s %8s\n",
+		 ratio_str(r50, kvl_rhist_percentile(&t->h, 50000),
+			   kvl_rhist_percentile(&n->h, 50000)),
+		 ratio_str(r99, kvl_rhist_percentile(&t->h, 99000),
+			   kvl_rhist_percentile(&n->h, 99000)));
+	EXPECT_NE(NULL, strstr(strstr(r.out, "\n  total "), want)) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "  wake_to_submit / wake_to_dispatch        200 "));
+	run_free(&r);
+
+	/* one path only: said so */
+	RUN(&r, "compare", "--paths", (char *)fixture("two_vcpus.hist"));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "no threads requests in this snapshot"));
+	run_free(&r);
+	kvl_svcpu_free(&all);
+	kvl_snap_free(&s);
+	free(text);
+}
+
+/* ------------------------------------------------------------------ */
+/* watch: deltas */
+
+TEST(delta_is_what_happened_in_between)
+{
+	struct kvl_snap s1, s2, d;
+	struct rf_vm vm;
+	struct fx f;
+	struct kvl_hist want;
+	struct kvl_rhist rw;
+	unsigned int seed = 11;
+	const struct kvl_shist *h;
+	u32 i;
+
+	fx_init(&f);
+	rf_vm_init(&vm, 3000, "qemu");
+	rf_requests(&f, &vm, KVL_PATH_NATIVE, 1, 100, &seed);
+	ASSERT_EQ(0, kvl_snap_from_engine(&s1, &f.eng, 0));
+	rf_requests(&f, &vm, KVL_PATH_NATIVE, 1, 50, &seed);
+	ASSERT_EQ(0, kvl_snap_from_engine(&s2, &f.eng, 0));
+	ASSERT_EQ(0, kvl_snap_delta(&s1, &s2, &d));
+
+	/* the buckets of exactly the last 50 values */
+	kvl_hist_init(&want);
+	for (i = 100; i < 150; i++)
+		kvl_hist_record(&want, (s64)vm.vals[0][0][KVL_ST_TOTAL][i]);
+	ASSERT_EQ(0, kvl_rhist_from_hist(&rw, &want));
+	h = kvl_svcpu_stage(&d.vms[0].vcpus[0], KVL_PATH_NATIVE, KVL_ST_TOTAL);
+	ASSERT_NE(NULL, h);
+	EXPECT_EQ(50, h->h.count);
+	EXPECT_EQ(want.sum, h->h.sum);
+	ASSERT_EQ(rw.nr, h->h.nr);
+	EXPECT_EQ(0, memcmp(rw.b, h->h.b, rw.nr * sizeof(*rw.b)));
+	EXPECT_EQ(kvl_hist_bucket_lo(rw.b[0].idx), h->h.min);
+	/* percentiles of the delta are within the buckets of the exact ones */
+	EXPECT_LE(llabs((long long)kvl_rhist_percentile(&h->h, 50000) -
+			(long long)exact_quantile(&vm.vals[0][0][KVL_ST_TOTAL][100], 50, 50000)),
+		  (long long)h->h.max / 16);
+	EXPECT_EQ(100, kvl_svcpu_exit(&d.vms[0].vcpus[0], "npf")->h.count + 50);
+	kvl_rhist_free(&rw);
+	kvl_snap_free(&d);
+
+	/* nothing new: nothing in the delta */
+	ASSERT_EQ(0, kvl_snap_delta(&s2, &s2, &d));
+	EXPECT_EQ(0, d.vms[0].vcpus[0].nr_hists);
+	kvl_snap_free(&d);
+	kvl_snap_free(&s1);
+
+	/* a reset in between: counts went down, start from zero */
+	kvl_engine_reset(&f.eng);
+	rf_requests(&f, &vm, KVL_PATH_NATIVE, 1, 10, &seed);
+	ASSERT_EQ(0, kvl_snap_from_engine(&s1, &f.eng, 0));
+	ASSERT_EQ(0, kvl_snap_delta(&s2, &s1, &d));
+	h = kvl_svcpu_stage(&d.vms[0].vcpus[0], KVL_PATH_NATIVE, KVL_ST_TOTAL);
+	ASSERT_NE(NULL, h);
+	EXPECT_EQ(10, h->h.count);
+	kvl_snap_free(&d);
+	kvl_snap_free(&s1);
+	kvl_snap_free(&s2);
+	rf_vm_fini(&vm);
+	fx_fini(&f);
+}
+
+TEST(delta_treats_a_restarted_vm_as_new)
+{
+	struct kvl_snap s1, s2, d;
+	struct kvl_perr pe;
+	char *text = read_all(fixture("two_vcpus.hist")), *renamed;
+
+	ASSERT_EQ(0, parse_text(&s1, text, &pe));
+	/* same pid, another process name: another VM */
+	renamed = replace(text, "vm 4242 qemu-system-x86", "vm 4242 qemu-new");
+	ASSERT_EQ(0, parse_text(&s2, renamed, &pe));
+	ASSERT_EQ(0, kvl_snap_delta(&s1, &s2, &d));
+	EXPECT_EQ(150, kvl_svcpu_stage(&d.vms[0].vcpus[0], 0, KVL_ST_TOTAL)->h.count);
+	kvl_snap_free(&d);
+	/* a VM that went away is simply not in the delta */
+	ASSERT_EQ(0, kvl_snap_delta(&s2, &s1, &d));
+	EXPECT_EQ(1, d.nr_vms);
+	kvl_snap_free(&d);
+	kvl_snap_free(&s1);
+	kvl_snap_free(&s2);
+	free(renamed);
+	free(text);
+}
+
+/* The command itself, on a file replaced while it waits. */
+TEST(watch_prints_interval_deltas)
+{
+	struct rf_vm vm;
+	struct fx f;
+	struct run r;
+	unsigned int seed = 5;
+	char *t1, *t2, path2[300];
+	const char *path;
+	pid_t child;
+	int status;
+
+	fx_init(&f);
+	rf_vm_init(&vm, 3100, "qemu");
+	rf_requests(&f, &vm, KVL_PATH_NATIVE, 1, 30, &seed);
+	t1 = rf_hist_text(&f);
+	rf_requests(&f, &vm, KVL_PATH_NATIVE, 1, 12, &seed);
+	t2 = rf_hist_text(&f);
+	make_tmpdir();
+	path = write_tmp("live.hist", t1, -1);
+	snprintf(path2, sizeof(path2), "%s/next.hist", tmpdir);
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (!child) {
+		FILE *n = fopen(path2, "w");
+
+		fputs(t2, n);
+		fclose(n);
+		usleep(300000);
+		_exit(rename(path2, path) ? 1 : 0);
+	}
+	RUN(&r, "watch", "--input", (char *)path, "-i", "0.6", "-n", "2");
+	waitpid(child, &status, 0);
+	EXPECT_EQ(0, status);
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	/* first interval: 12 requests; second: nothing */
+	EXPECT_NE(NULL, strstr(r.out, "interval 0.6"));
+	EXPECT_NE(NULL, strstr(r.out, "      3100 all   native  total                      12 "))
+		TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "  nothing completed in this interval\n"));
+	EXPECT_EQ(NULL, strstr(r.out, " npf "));	/* exits only with --exits */
+	run_free(&r);
+
+	RUN(&r, "watch", "--input", (char *)path, "-i", "0.1", "-n", "1", "--json");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_TRUE(json_valid(r.out));
+	EXPECT_NE(NULL, strstr(r.out, "\"vcpus\": [{\"vcpu\": 0, \"exits\": {}, \"paths\": {\"native\": {}, \"threads\": {}}}]"));
+	run_free(&r);
+	remove_tmpdir();
+	free(t1);
+	free(t2);
+	rf_vm_fini(&vm);
+	fx_fini(&f);
+}
+
+/* ------------------------------------------------------------------ */
+/* bad input: one line on stderr, the right exit code */
+
+TEST(missing_empty_and_directory_inputs)
+{
+	struct run r;
+
+	make_tmpdir();
+	RUN(&r, "show", "--input", "/nonexistent/kvmio.hist");
+	EXPECT_ONE_ERROR(&r, 1, "/nonexistent/kvmio.hist: no such file");
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)write_tmp("empty", "", 0));
+	EXPECT_ONE_ERROR(&r, 1, "empty file, not a kvmio_lat snapshot");
+	run_free(&r);
+	RUN(&r, "show", "--input", tmpdir);
+	EXPECT_ONE_ERROR(&r, 1, "is a directory");
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)write_tmp("txt", "hello\nworld\n", -1));
+	EXPECT_ONE_ERROR(&r, 1, ":1: not a kvmio_lat snapshot: the first line should be '# kvmio_lat hist 1'");
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)write_tmp("v2", "# kvmio_lat hist 2\n# unit: ns;\nend\n", -1));
+	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 2, but kvmio-lat 0.1.0 reads version 1");
+	run_free(&r);
+	RUN(&r, "compare", (char *)fixture("two_vms.hist"), "/nonexistent/b");
+	EXPECT_ONE_ERROR(&r, 1, "/nonexistent/b: no such file");
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)fixture("two_vms.hist"), "--stats", "/nonexistent/s");
+	EXPECT_ONE_ERROR(&r, 1, "/nonexistent/s: no such file");
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)fixture("two_vms.hist"), "--stats",
+	    (char *)fixture("two_vms.hist"));
+	EXPECT_ONE_ERROR(&r, 1, ":1: not a kvmio_lat stats file: expected 'name: number'");
+	run_free(&r);
+	remove_tmpdir();
+}
+
+TEST(truncated_snapshots)
+{
+	char *text = read_all(fixture("two_vcpus.hist"));
+	size_t len = strlen(text), cut;
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	struct run r;
+
+	ASSERT_NE(NULL, text);
+	/* every cut short of the whole file is refused as truncated */
+	for (cut = 0; cut < len - 1; cut += 1 + cut / 7) {
+		kvl_snap_init(&s);
+		EXPECT_EQ(-1, kvl_parse_hist(&s, text, cut, &pe)) TH_LOG("cut %zu", cut);
+		if (cut)
+			EXPECT_EQ(KVL_PERR_TRUNCATED, pe.kind) TH_LOG("cut %zu: %u %s", cut, pe.line, pe.msg);
+	}
+	/* "end" without its newline is whole */
+	kvl_snap_init(&s);
+	EXPECT_EQ(0, kvl_parse_hist(&s, text, len - 1, &pe));
+	kvl_snap_free(&s);
+	make_tmpdir();
+	RUN(&r, "show", "--input", (char *)write_tmp("cut", text, len / 2));
+	EXPECT_ONE_ERROR(&r, 1, "truncated snapshot: no final 'end' line after line ");
+	run_free(&r);
+	remove_tmpdir();
+	free(text);
+}
+
+/* Each corruption of the saved fixture, and the line it is reported at. */
+TEST(corrupted_snapshots)
+{
+	static const struct {
+		const char *from, *to, *what;
+		unsigned int line;
+	} cases[] = {
+		{ "  [2, 3) 150", "  [2, 4) 150", "[2, 4) is not a bucket of the histogram layout", 7 },
+		{ "  [65536, 69632) 2", "  [65000, 69632) 2", "is not a bucket", 9 },
+		{ "  [69632, 73728) 6", "  [63488, 65536) 6", "out of order or repeated", 10 },
+		{ "  [2, 3) 150", "  [2, 3) 0", "empty bucket", 7 },
+		{ "  [2, 3) 150", "  [2, 3) 99999999999", "expected '  [LO, HI) COUNT'", 7 },
+		{ "  [2, 3) 150", "  [0, 1) 150", "outside [1, 137438953472)", 7 },
+		{ "npf count=150 ", "npf count=1500 ", "count=1500 but buckets + underflow + overflow = 150", 6 },
+		{ "npf count=150 min=2", "npf count=150 mix=2", "expected ' min='", 6 },
+		{ "sum=300 sumsq=600", "sum=300 sumsq=600x", "expected ' underflow='", 6 },
+		{ "underflow=0 overflow=0\n  [2, 3)", "underflow=0 overflow=0 \n  [2, 3)", "unexpected text after overflow=", 6 },
+		{ "sum=300 ", "sum=99999999999999999999999 ", "sum= is not a number (or too big)", 6 },
+		{ "native doorbell_to_wake", "native doorbell_to_dispatch", "unknown stage of path native", 33 },
+		{ "native doorbell_to_wake", "nativ doorbell_to_wake", "unknown path", 33 },
+		{ "stage 4242 0 native wake_to_submit", "stage 4242 0 native doorbell_to_wake", "out of order or repeated", 59 },
+		{ "stage 4242 0 native submit ", "stage 4242 1 native submit ", "inside the block of vcpu 4242 0", 87 },
+		{ "vcpu 4242 0 isa svm", "vcpu 4242 0 isa arm", "unknown isa 'arm'", 5 },
+		{ "vcpu 4242 0 isa svm exits 300", "vcpu 4242 0 isa svm exits", "expected 'vcpu PID VCPU isa ISA exits N'", 5 },
+		{ "vm 4242 qemu-system-x86 vcpus 2", "vm 4242 qemu-system-x86 vcpus 3", "vm 4242 declares 3 vCPUs but lists 2", 4 },
+		{ "vm 4242 qemu-system-x86 vcpus 2", "vm 4242 qemu-system-x86 vcpus 1", "more vCPUs than the 1 vm 4242 declares", 0 },
+		{ "vm 4242 qemu-system-x86 vcpus 2", "vm 4242 qemu-system-x86 vcpus 5000", "5000 vCPUs: more than the engine's 4096", 4 },
+		{ "vm 4242 qemu-system-x86 vcpus 2", "vm 4242 qemu-system-x86-long-name vcpus 2", "1-15 byte COMM", 4 },
+		{ "vm 4242 ", "vm 0 ", "expected 'vm PID COMM vcpus N'", 4 },
+		{ "vcpu 4242 1 isa", "vcpu 4242 0 isa", "vcpu 4242 0 listed twice", 0 },
+		{ "# unit: ns;", "# units: ns;", "second line is not '# unit: ns; ...'", 2 },
+		{ "end\n", "end\nvm 1 x vcpus 0\n", "text after the final 'end' line", 0 },
+		{ "end\n", "# late\nend\n", "comment line after the header", 0 },
+		{ "end\n", "bogus\nend\n", "unexpected line", 0 },
+	};
+	char *text = read_all(fixture("two_vcpus.hist"));
+	unsigned int i;
+
+	ASSERT_NE(NULL, text);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *bad = replace(text, cases[i].from, cases[i].to);
+		struct kvl_snap s;
+		struct kvl_perr pe;
+		size_t len;
+
+		ASSERT_NE(NULL, bad) TH_LOG("case %u", i);
+		len = strlen(bad);
+		kvl_snap_init(&s);
+		EXPECT_EQ(-1, kvl_parse_hist(&s, bad, len, &pe)) TH_LOG("case %u", i);
+		EXPECT_EQ(KVL_PERR_CORRUPT, pe.kind) TH_LOG("case %u: %s", i, pe.msg);
+		EXPECT_NE(NULL, strstr(pe.msg, cases[i].what))
+			TH_LOG("case %u: got '%s'", i, pe.msg);
+		if (cases[i].line)
+			EXPECT_EQ(cases[i].line, pe.line) TH_LOG("case %u", i);
+		EXPECT_EQ(0, s.nr_vms);		/* nothing left behind */
+		free(bad);
+	}
+	free(text);
+}
+
+TEST(binary_data)
+{
+	char *text = read_all(fixture("two_vcpus.hist"));
+	size_t len = strlen(text);
+	struct kvl_snap s;
+	struct kvl_perr pe;
+
+	text[strstr(text, "  [2, 3) 150") - text + 10] = '\0';
+	kvl_snap_init(&s);
+	EXPECT_EQ(-1, kvl_parse_hist(&s, text, len, &pe));
+	EXPECT_EQ(KVL_PERR_CORRUPT, pe.kind);
+	EXPECT_EQ(7, pe.line);
+	EXPECT_STREQ("NUL byte: binary data, not text", pe.msg);
+	free(text);
+}
+
+TEST(corrupted_snapshot_cli_line)
+{
+	char *text = read_all(fixture("two_vcpus.hist"));
+	char *bad = replace(text, "  [2, 3) 150", "  [2, 4) 150");
+	struct run r;
+
+	make_tmpdir();
+	RUN(&r, "show", "--input", (char *)write_tmp("bad.hist", bad, -1));
+	EXPECT_ONE_ERROR(&r, 1, "/bad.hist:7: corrupted snapshot: [2, 4) is not a bucket of the histogram layout");
+	run_free(&r);
+	remove_tmpdir();
+	free(bad);
+	free(text);
+}
+
+TEST(bounded_input)
+{
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	char *big, *p;
+	int i;
+
+	/* too many exit reasons for one vCPU */
+	big = malloc(1 << 16);
+	p = big + sprintf(big, "# kvmio_lat hist 1\n# unit: ns;\nvm 1 q vcpus 1\nvcpu 1 0 isa svm exits 1\n");
+	for (i = 0; i < KVL_EXIT_SLOTS + 1; i++)
+		p += sprintf(p, "exit 1 0 r%d count=1 min=5 max=5 mean=5 stddev=0 p50=5 p90=5 p99=5 p999=5 sum=5 sumsq=25 underflow=0 overflow=0\n  [5, 6) 1\n", i);
+	strcpy(p, "end\n");
+	EXPECT_EQ(-1, parse_text(&s, big, &pe));
+	EXPECT_NE(NULL, strstr(pe.msg, "more than 12 exit reasons"));
+	/* a line longer than the cap */
+	memset(big, 'x', 4000);
+	strcpy(big + 4000, "\n");
+	memcpy(big, "# kvmio_lat hist 1\n# unit: ns;\nvm 1 ", 36);
+	EXPECT_EQ(-1, parse_text(&s, big, &pe));
+	EXPECT_NE(NULL, strstr(pe.msg, "line longer than 1024 bytes"));
+	free(big);
+	/* a size cap before anything is read */
+	kvl_snap_init(&s);
+	EXPECT_EQ(-1, kvl_parse_hist(&s, "", (size_t)KVL_SNAP_MAX_BYTES + 1, &pe));
+	EXPECT_EQ(KVL_PERR_TOO_BIG, pe.kind);
+}
+
+/* A read racing the module's writers is mended, not refused. */
+TEST(torn_and_wrapped_histograms)
+{
+	static const char head[] = "# kvmio_lat hist 1\n# unit: ns;\nvm 9 CPU 0/KVM vcpus 1\nvcpu 9 0 isa vmx exits 3\n";
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	char text[1024];
+
+	/* count one ahead of the buckets, min from before a new smaller value */
+	snprintf(text, sizeof(text), "%sstage 9 0 native total count=4 min=1500 max=2000 mean=0 stddev=0 p50=0 p90=0 p99=0 p999=0 sum=4500 sumsq=0 underflow=0 overflow=0\n  [1024, 1088) 1\n  [1472, 1536) 1\n  [1984, 2048) 1\nend\n", head);
+	ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%s", pe.msg);
+	EXPECT_STREQ("CPU 0/KVM", s.vms[0].comm);
+	EXPECT_EQ(3, s.vms[0].vcpus[0].hists[0].h.count);
+	EXPECT_EQ(1087, s.vms[0].vcpus[0].hists[0].h.min);
+	EXPECT_EQ(2, s.torn);
+	kvl_snap_free(&s);
+
+	/* count ahead by 2^32: a bucket counter wrapped in the module */
+	snprintf(text, sizeof(text), "%sstage 9 0 native total count=4294967297 min=1500 max=1500 mean=0 stddev=0 p50=0 p90=0 p99=0 p999=0 sum=1500 sumsq=0 underflow=0 overflow=0\n  [1472, 1536) 1\nend\n", head);
+	ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%s", pe.msg);
+	EXPECT_EQ(4294967297ULL, s.vms[0].vcpus[0].hists[0].h.count);
+	kvl_snap_free(&s);
+
+	/* a histogram caught before its first value reached a bucket */
+	snprintf(text, sizeof(text), "%sstage 9 0 native total count=1 min=0 max=0 mean=0 stddev=0 p50=0 p90=0 p99=0 p999=0 sum=0 sumsq=0 underflow=0 overflow=0\nend\n", head);
+	ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%s", pe.msg);
+	EXPECT_EQ(0, s.vms[0].vcpus[0].nr_hists);
+	kvl_snap_free(&s);
+
+	/* under- and overflow only */
+	snprintf(text, sizeof(text), "%sexit 9 0 HLT count=2 min=0 max=200000000000 mean=0 stddev=0 p50=0 p90=0 p99=0 p999=0 sum=0 sumsq=0 underflow=1 overflow=1\nend\n", head);
+	ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%s", pe.msg);
+	EXPECT_EQ(0, kvl_rhist_percentile(&s.vms[0].vcpus[0].hists[0].h, 50000));
+	EXPECT_EQ(200000000000ULL, kvl_rhist_percentile(&s.vms[0].vcpus[0].hists[0].h, 99000));
+	kvl_snap_free(&s);
+}
+
+/* SVM names its exception exits with a space: "PF excp". */
+TEST(exit_reasons_with_spaces)
+{
+	static const char text[] = "# kvmio_lat hist 1\n# unit: ns;\nvm 9 q vcpus 1\nvcpu 9 0 isa svm exits 3\n"
+		"exit 9 0 PF excp count=1 min=5 max=5 mean=5 stddev=0 p50=5 p90=5 p99=5 p999=5 sum=5 sumsq=25 underflow=0 overflow=0\n  [5, 6) 1\n"
+		"exit 9 0 npf count=1 min=7 max=7 mean=7 stddev=0 p50=7 p90=7 p99=7 p999=7 sum=7 sumsq=49 underflow=0 overflow=0\n  [7, 8) 1\n"
+		"end\n";
+	static const char *const bad[] = {
+		"exit 9 0  PF count=", "exit 9 0 PF  excp count=", "exit 9 0 PF excp  count=",
+		"exit 9 0 count=", "exit 9 0 P-F count=",
+		"exit 9 0 a_reason_name_longer_than_31_chars count=",
+	};
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	unsigned int i;
+
+	ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%s", pe.msg);
+	ASSERT_EQ(2, s.vms[0].vcpus[0].nr_hists);
+	EXPECT_STREQ("PF excp", s.vms[0].vcpus[0].hists[0].reason);
+	EXPECT_STREQ("npf", s.vms[0].vcpus[0].hists[1].reason);
+	kvl_snap_free(&s);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		char *t = replace(text, "exit 9 0 PF excp count=", bad[i]);
+
+		EXPECT_EQ(-1, parse_text(&s, t, &pe)) TH_LOG("%s", bad[i]);
+		EXPECT_EQ(5, pe.line);
+		free(t);
+	}
+}
+
+TEST(two_slots_with_one_name_merge)
+{
+	static const char text[] = "# kvmio_lat hist 1\n# unit: ns;\nvm 9 q vcpus 1\nvcpu 9 0 isa vmx exits 3\n"
+		"exit 9 0 EPT_VIOLATION count=1 min=5 max=5 mean=5 stddev=0 p50=5 p90=5 p99=5 p999=5 sum=5 sumsq=25 underflow=0 overflow=0\n  [5, 6) 1\n"
+		"exit 9 0 EPT_VIOLATION count=2 min=7 max=9 mean=8 stddev=1 p50=7 p90=9 p99=9 p999=9 sum=16 sumsq=130 underflow=0 overflow=0\n  [7, 8) 1\n  [9, 10) 1\n"
+		"end\n";
+	struct kvl_snap s;
+	struct kvl_perr pe;
+
+	ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%s", pe.msg);
+	ASSERT_EQ(1, s.vms[0].vcpus[0].nr_hists);
+	EXPECT_EQ(3, s.vms[0].vcpus[0].hists[0].h.count);
+	EXPECT_EQ(5, s.vms[0].vcpus[0].hists[0].h.min);
+	EXPECT_EQ(9, s.vms[0].vcpus[0].hists[0].h.max);
+	kvl_snap_free(&s);
+}
+
+/* ------------------------------------------------------------------ */
+/* the live files, through KVMIO_LAT_DEBUGFS */
+
+TEST(live_files_errors_and_reset)
+{
+	char dir[300], path[400];
+	struct run r;
+	char *got;
+
+	make_tmpdir();
+	setenv(KVL_DEBUGFS_ENV, "/nonexistent-debugfs", 1);
+	RUN(&r, "show");
+	EXPECT_ONE_ERROR(&r, 1, "/nonexistent-debugfs: debugfs is not mounted: mount it (mount -t debugfs none /nonexistent-debugfs)");
+	run_free(&r);
+
+	setenv(KVL_DEBUGFS_ENV, tmpdir, 1);	/* empty: not mounted either */
+	RUN(&r, "show", "--json");
+	EXPECT_ONE_ERROR(&r, 1, "debugfs is not mounted");
+	run_free(&r);
+
+	write_tmp("tracing", "", 0);		/* mounted, no module */
+	RUN(&r, "watch");
+	EXPECT_ONE_ERROR(&r, 1, "/kvmio_lat/hist: no such file: is the module loaded? (modprobe kvmio_lat, or insmod kvmio_lat.ko)");
+	run_free(&r);
+	RUN(&r, "reset");
+	EXPECT_ONE_ERROR(&r, 1, "/kvmio_lat/reset: no such file: is the module loaded?");
+	run_free(&r);
+
+	/* the module's files: hist and stats read, reset written */
+	snprintf(dir, sizeof(dir), "%s/kvmio_lat", tmpdir);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	write_tmp("kvmio_lat/hist", read_all(fixture("two_vcpus.hist")), -1);
+	write_tmp("kvmio_lat/stats", "vms: 1\ndropped: 3\nunmatched: 4\nenabled: 1\n", -1);
+	write_tmp("kvmio_lat/reset", "", 0);
+	RUN(&r, "show", "--json");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "\"stats\": {\"vms\": 1, \"dropped\": 3, \"unmatched\": 4, \"enabled\": 1}}\n"));
+	run_free(&r);
+	RUN(&r, "show");
+	EXPECT_NE(NULL, strstr(r.out, "counters: dropped 3, unmatched 4\n"));
+	run_free(&r);
+	RUN(&r, "compare", "--paths");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "/kvmio_lat/hist\n"));
+	run_free(&r);
+	RUN(&r, "reset");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(0, r.err_len);
+	snprintf(path, sizeof(path), "%s/reset", dir);
+	got = read_all(path);
+	EXPECT_STREQ("1\n", got);
+	free(got);
+	run_free(&r);
+
+	/* a broken stats file next to a good hist file: stats left out */
+	write_tmp("kvmio_lat/stats", "garbage", -1);
+	RUN(&r, "show", "--json");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "\"stats\": {}}"));
+	run_free(&r);
+	unsetenv(KVL_DEBUGFS_ENV);
+	remove_tmpdir();
+}
+
+/* Non-root users get told to be root (tests run as root: drop to nobody). */
+TEST(permission_denied)
+{
+	char dir[300], line[512] = "";
+	int fds[2], status;
+	pid_t child;
+
+	if (geteuid() != 0)
+		SKIP(return, "needs root to switch to another user");
+	make_tmpdir();
+	snprintf(dir, sizeof(dir), "%s/kvmio_lat", tmpdir);
+	ASSERT_EQ(0, mkdir(dir, 0700));
+	write_tmp("kvmio_lat/hist", "x", -1);
+	write_tmp("saved.hist", "x", -1);
+	chmod(write_tmp("saved.hist", "x", -1), 0600);
+	ASSERT_EQ(0, pipe(fds));
+	child = fork();
+	ASSERT_GE(child, 0);
+	if (!child) {
+		FILE *err = fdopen(fds[1], "w"), *out = fopen("/dev/null", "w");
+		char *live[] = { "kvmio-lat", "show", NULL };
+		char path[300], *saved[] = { "kvmio-lat", "show", "--input", path, NULL };
+		int rc1, rc2;
+
+		close(fds[0]);
+		snprintf(path, sizeof(path), "%s/saved.hist", tmpdir);
+		setenv(KVL_DEBUGFS_ENV, tmpdir, 1);
+		if (setgid(65534) || setuid(65534))
+			_exit(99);
+		rc1 = kvl_cli(2, live, out, err);
+		rc2 = kvl_cli(4, saved, out, err);
+		fclose(err);
+		_exit(rc1 * 10 + rc2);
+	}
+	close(fds[1]);
+	ASSERT_GT(read(fds[0], line, sizeof(line) - 1), 0);
+	close(fds[0]);
+	waitpid(child, &status, 0);
+	ASSERT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(11, WEXITSTATUS(status));
+	EXPECT_NE(NULL, strstr(line, "/kvmio_lat/hist: permission denied: kvmio_lat's files are for root only: run kvmio-lat as root (sudo)\n"))
+		TH_LOG("%s", line);
+	EXPECT_NE(NULL, strstr(line, "/saved.hist: permission denied"));
+	EXPECT_EQ(2, count_char(line, '\n'));
+	remove_tmpdir();
+}
+
+/* ------------------------------------------------------------------ */
+/* the command line */
+
+TEST(usage_errors_exit_2)
+{
+	static const char *const cases[][5] = {
+		{ "bogus", NULL }, { "show", "--bogus", NULL },
+		{ "show", "--pid", NULL }, { "show", "--pid", "0", NULL },
+		{ "show", "--pid", "12x", NULL }, { "show", "--vcpu", "-1", NULL },
+		{ "show", "--path", "io_uring", NULL },
+		{ "show", "--json", "--csv", NULL }, { "show", "extra", NULL },
+		{ "show", "--paths", NULL }, { "show", "--stats", "x", NULL },
+		{ "watch", "-i", "0", NULL }, { "watch", "-i", "abc", NULL },
+		{ "watch", "-n", "0", NULL }, { "watch", "--hist", NULL },
+		{ "compare", "a", NULL }, { "compare", "a", "b", "c", NULL },
+		{ "compare", "--json", "a", "b", NULL }, { "reset", "now", NULL },
+		{ "--bogus", NULL }, { NULL },
+	};
+	unsigned int i;
+	struct run r;
+
+	for (i = 0; cases[i][0]; i++) {
+		char *argv[7] = { "kvmio-lat" };
+		int j;
+
+		for (j = 0; cases[i][j]; j++)
+			argv[j + 1] = (char *)cases[i][j];
+		run_argv(&r, argv);
+		EXPECT_ONE_ERROR(&r, 2, "(try 'kvmio-lat --help')");
+		run_free(&r);
+	}
+	RUN(&r, "show", "--pid");
+	EXPECT_ONE_ERROR(&r, 2, "show: option '--pid' needs a value");
+	run_free(&r);
+	{
+		char *argv[] = { "kvmio-lat", NULL };
+
+		run_argv(&r, argv);
+		EXPECT_ONE_ERROR(&r, 2, "no command given");
+		run_free(&r);
+	}
+}
+
+TEST(help_and_version)
+{
+	struct run r;
+
+	RUN(&r, "--version");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_STREQ("kvmio-lat 0.1.0 (hist format 1)\n", r.out);
+	run_free(&r);
+	RUN(&r, "--help");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "Usage: kvmio-lat COMMAND [OPTIONS]"));
+	EXPECT_NE(NULL, strstr(r.out, "Exit status: 0 success, 1 runtime error, 2 usage error."));
+	run_free(&r);
+	RUN(&r, "compare", "--help");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "compare --paths"));
+	run_free(&r);
+}
+
+TEST_HARNESS_MAIN

@@ -1,0 +1,540 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * cli.c - the kvmio-lat commands (see kvmio-lat.8): options, loading,
+ * the watch loop, exit codes.
+ */
+#include <stdlib.h>
+#include <stdarg.h>
+#include <errno.h>
+#include <getopt.h>
+#include <time.h>
+
+#include "cli.h"
+#include "source.h"
+#include "output.h"
+
+static const char kvl_usage[] =
+"Usage: kvmio-lat COMMAND [OPTIONS]\n"
+"\n"
+"Where the block I/O latency of QEMU-KVM guests goes, read from the\n"
+"kvmio_lat module's histograms (/sys/kernel/debug/kvmio_lat/hist).\n"
+"\n"
+"Commands:\n"
+"  show [--input FILE [--stats FILE]] [FILTERS] [--hist] [--json | --csv]\n"
+"      latency per VM, vCPU, path and stage: count, min, mean, stddev,\n"
+"      p50, p90, p99, p99.9, max; \"all\" rows merge the vCPUs of a VM\n"
+"  watch [-i SECONDS] [-n COUNT] [--input FILE] [FILTERS] [--json | --csv]\n"
+"      what completed in each interval (deltas), like iostat\n"
+"  compare [FILTERS] A B\n"
+"      two saved snapshots side by side: per stage p50, p99, ratio B/A\n"
+"  compare --paths [FILTERS] [A]\n"
+"      the native and threads paths side by side (live, or snapshot A)\n"
+"  reset\n"
+"      zero every histogram and counter of the module\n"
+"\n"
+"Filters:\n"
+"  --pid PID        one VM (the QEMU process id)\n"
+"  --vcpu N         one vCPU (its KVM vcpu id)\n"
+"  --path PATH      native or threads\n"
+"  --exits          add exit latency by exit reason\n"
+"\n"
+"Options:\n"
+"  --input FILE     a saved snapshot (cat /sys/kernel/debug/kvmio_lat/hist > FILE)\n"
+"  --stats FILE     a saved stats file for --input (the JSON \"stats\")\n"
+"  --hist           draw each histogram as log2-grouped bars\n"
+"  --json           JSON, schema kvmio_lat/1 (watch: one document per line)\n"
+"  --csv            CSV with a header row\n"
+"  -i SECONDS       watch interval, 0.1 to 3600 (default 1)\n"
+"  -n COUNT         watch reports before exiting (default: until interrupted)\n"
+"  -h, --help       this help\n"
+"  -V, --version    print the version\n"
+"\n"
+"Environment: KVMIO_LAT_DEBUGFS, where debugfs is mounted (default\n"
+"/sys/kernel/debug).\n"
+"Exit status: 0 success, 1 runtime error, 2 usage error.  See kvmio-lat(8).\n";
+
+enum kvl_opt {
+	OPT_INPUT = 256,
+	OPT_STATS,
+	OPT_PID,
+	OPT_VCPU,
+	OPT_PATH,
+	OPT_EXITS,
+	OPT_HIST,
+	OPT_JSON,
+	OPT_CSV,
+	OPT_PATHS,
+	OPT_INTERVAL = 'i',
+	OPT_COUNT = 'n',
+	OPT_HELP = 'h',
+};
+
+static const struct option kvl_options[] = {
+	{ "input", required_argument, NULL, OPT_INPUT },
+	{ "stats", required_argument, NULL, OPT_STATS },
+	{ "pid", required_argument, NULL, OPT_PID },
+	{ "vcpu", required_argument, NULL, OPT_VCPU },
+	{ "path", required_argument, NULL, OPT_PATH },
+	{ "exits", no_argument, NULL, OPT_EXITS },
+	{ "hist", no_argument, NULL, OPT_HIST },
+	{ "json", no_argument, NULL, OPT_JSON },
+	{ "csv", no_argument, NULL, OPT_CSV },
+	{ "paths", no_argument, NULL, OPT_PATHS },
+	{ "interval", required_argument, NULL, OPT_INTERVAL },
+	{ "count", required_argument, NULL, OPT_COUNT },
+	{ "help", no_argument, NULL, OPT_HELP },
+	{ NULL, 0, NULL, 0 },
+};
+
+/* Which options each command takes. */
+#define OB(o)		(1u << ((o) - OPT_INPUT))	/* option bit */
+#define F_FILTERS	(OB(OPT_PID) | OB(OPT_VCPU) | OB(OPT_PATH) | OB(OPT_EXITS))
+#define F_FORMAT	(OB(OPT_JSON) | OB(OPT_CSV))
+#define F_WATCH		(1u << 20)	/* -i, -n */
+
+struct kvl_cmd;
+
+struct kvl_args {
+	const struct kvl_cmd *cmd;
+	const char *input;
+	const char *stats;
+	struct kvl_show_opts o;
+	bool paths;
+	double interval;
+	long count;
+	int nr_pos;
+	const char *pos[2];
+	FILE *out;
+	FILE *err;
+};
+
+struct kvl_cmd {
+	const char *name;
+	unsigned int opts;
+	int max_pos;
+	int (*run)(struct kvl_args *a);
+};
+
+static int kvl_usage_error(struct kvl_args *a, const char *fmt, ...)
+	__attribute__((format(printf, 2, 3)));
+
+static int kvl_usage_error(struct kvl_args *a, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(KVL_PROG ": ", a->err);
+	if (a->cmd)
+		fprintf(a->err, "%s: ", a->cmd->name);
+	va_start(ap, fmt);
+	vfprintf(a->err, fmt, ap);
+	va_end(ap);
+	fputs(" (try 'kvmio-lat --help')\n", a->err);
+	return KVL_EXIT_USAGE;
+}
+
+/* ------------------------------------------------------------------ */
+/* option values */
+
+static bool kvl_parse_long(const char *s, long min, long max, long *v)
+{
+	char *end;
+
+	errno = 0;
+	*v = strtol(s, &end, 10);
+	return *s && !*end && !errno && *v >= min && *v <= max;
+}
+
+static int kvl_set_option(struct kvl_args *a, int c, const char *arg)
+{
+	struct kvl_filter *f = &a->o.f;
+	long v;
+
+	switch (c) {
+	case OPT_INPUT:
+		a->input = arg;
+		break;
+	case OPT_STATS:
+		a->stats = arg;
+		break;
+	case OPT_PID:
+		if (!kvl_parse_long(arg, 1, 0x7fffffff, &v))
+			return kvl_usage_error(a, "--pid wants a process id, not '%s'", arg);
+		f->pid = (s32)v;
+		break;
+	case OPT_VCPU:
+		if (!kvl_parse_long(arg, 0, 0xffffffffL - 1, &v))
+			return kvl_usage_error(a, "--vcpu wants a vCPU number, not '%s'", arg);
+		f->vcpu = v;
+		break;
+	case OPT_PATH:
+		if (strcmp(arg, "native") && strcmp(arg, "threads"))
+			return kvl_usage_error(a, "--path is native or threads, not '%s'", arg);
+		f->path = strcmp(arg, "native") ? KVL_PATH_THREADS : KVL_PATH_NATIVE;
+		break;
+	case OPT_EXITS:
+		f->exits = true;
+		break;
+	case OPT_HIST:
+		a->o.hist = true;
+		break;
+	case OPT_JSON:
+	case OPT_CSV:
+		if (a->o.fmt != KVL_FMT_TEXT)
+			return kvl_usage_error(a, "--json and --csv exclude each other");
+		a->o.fmt = c == OPT_JSON ? KVL_FMT_JSON : KVL_FMT_CSV;
+		break;
+	case OPT_PATHS:
+		a->paths = true;
+		break;
+	case OPT_INTERVAL: {
+		char *end;
+
+		errno = 0;
+		a->interval = strtod(arg, &end);
+		if (!*arg || *end || errno || !(a->interval >= 0.1) ||
+		    a->interval > 3600)
+			return kvl_usage_error(a, "-i wants seconds from 0.1 to 3600, not '%s'", arg);
+		break;
+	}
+	case OPT_COUNT:
+		if (!kvl_parse_long(arg, 1, 0x7fffffff, &v))
+			return kvl_usage_error(a, "-n wants a count of at least 1, not '%s'", arg);
+		a->count = v;
+		break;
+	}
+	return 0;
+}
+
+static bool kvl_option_allowed(const struct kvl_cmd *cmd, int c)
+{
+	if (c == OPT_INTERVAL || c == OPT_COUNT)
+		return cmd->opts & F_WATCH;
+	return cmd->opts & OB(c);
+}
+
+/* The spelling of option @c for messages. */
+static const char *kvl_option_name(int c, char *buf, size_t size)
+{
+	const struct option *o;
+
+	if (c == OPT_INTERVAL || c == OPT_COUNT || c == OPT_HELP) {
+		snprintf(buf, size, "-%c", c);
+		return buf;
+	}
+	for (o = kvl_options; o->name; o++)
+		if (o->val == c)
+			break;
+	snprintf(buf, size, "--%s", o->name ? o->name : "?");
+	return buf;
+}
+
+static int kvl_bad_option(struct kvl_args *a, int c, char **argv)
+{
+	const char *what = c == ':' ? "option '%s' needs a value" :
+			   "unknown option '%s'";
+	char buf[128];
+
+	if (optopt >= OPT_INPUT)	/* a long option: val is ours */
+		kvl_option_name(optopt, buf, sizeof(buf));
+	else if (optopt > 0)
+		snprintf(buf, sizeof(buf), "-%c", optopt);
+	else
+		snprintf(buf, sizeof(buf), "%s", argv[optind - 1]);
+	return kvl_usage_error(a, what, buf);
+}
+
+/* argv[0] is the command's name. */
+static int kvl_parse_args(struct kvl_args *a, int argc, char **argv)
+{
+	char name[32];
+	int c, ret;
+
+	optind = 0;	/* GNU: start over, tests run several command lines */
+	opterr = 0;
+	while ((c = getopt_long(argc, argv, ":hi:n:", kvl_options, NULL)) != -1) {
+		if (c == OPT_HELP) {
+			fputs(kvl_usage, a->out);
+			return -1;
+		}
+		if (c == '?' || c == ':')
+			return kvl_bad_option(a, c, argv);
+		if (!kvl_option_allowed(a->cmd, c))
+			return kvl_usage_error(a, "%s is not an option of %s",
+					       kvl_option_name(c, name, sizeof(name)),
+					       a->cmd->name);
+		ret = kvl_set_option(a, c, optarg);
+		if (ret)
+			return ret;
+	}
+	for (; optind < argc; optind++) {
+		if (a->nr_pos >= a->cmd->max_pos)
+			return kvl_usage_error(a, "unexpected argument '%s'",
+					       argv[optind]);
+		a->pos[a->nr_pos++] = argv[optind];
+	}
+	if (a->stats && !a->input)
+		return kvl_usage_error(a, "--stats goes with --input");
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* filters that select nothing are errors, not empty output */
+
+static bool kvl_has_vcpu(const struct kvl_snap *s, const struct kvl_filter *f)
+{
+	u32 i;
+
+	for (i = 0; i < s->nr_vms; i++)
+		if (kvl_filter_vm(f, &s->vms[i]) &&
+		    kvl_svm_vcpu(&s->vms[i], (u32)f->vcpu))
+			return true;
+	return false;
+}
+
+static bool kvl_filter_matches(const struct kvl_snap *s,
+			       const struct kvl_filter *f)
+{
+	return (!f->pid || kvl_snap_vm(s, f->pid)) &&
+	       (f->vcpu < 0 || kvl_has_vcpu(s, f));
+}
+
+static int kvl_check_filter(struct kvl_args *a, const struct kvl_snap *s,
+			    const char *src)
+{
+	const struct kvl_filter *f = &a->o.f;
+	char list[128] = "";
+	size_t n = 0;
+	u32 i;
+
+	if (f->pid && !kvl_snap_vm(s, f->pid)) {
+		for (i = 0; i < s->nr_vms && n + 16 < sizeof(list); i++)
+			n += snprintf(list + n, sizeof(list) - n, " %d",
+				      s->vms[i].pid);
+		kvl_errorf(a->err, "%s: no VM with pid %d (VMs in it:%s)", src,
+			   f->pid, s->nr_vms ? list : " none");
+		return -1;
+	}
+	if (f->vcpu >= 0 && !kvl_has_vcpu(s, f)) {
+		kvl_errorf(a->err, "%s: no vCPU %lld in the selected VMs", src,
+			   (long long)f->vcpu);
+		return -1;
+	}
+	return 0;
+}
+
+static const char *kvl_source_name(const char *input, char *buf, size_t size)
+{
+	return input ? input : kvl_live_path(buf, size, "hist");
+}
+
+static int kvl_out_of_memory(struct kvl_args *a)
+{
+	kvl_errorf(a->err, "out of memory");
+	return KVL_EXIT_ERROR;
+}
+
+/* ------------------------------------------------------------------ */
+/* commands */
+
+static int kvl_cmd_show(struct kvl_args *a)
+{
+	struct kvl_snap s;
+	char src[4096];
+	int ret;
+
+	if (kvl_load(&s, a->input, a->stats, a->err))
+		return KVL_EXIT_ERROR;
+	if (kvl_check_filter(a, &s, kvl_source_name(a->input, src, sizeof(src)))) {
+		kvl_snap_free(&s);
+		return KVL_EXIT_ERROR;
+	}
+	ret = kvl_print_show(a->out, &s, &a->o);
+	kvl_snap_free(&s);
+	return ret ? kvl_out_of_memory(a) : KVL_EXIT_OK;
+}
+
+static double kvl_now(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void kvl_sleep_until(double t)
+{
+	struct timespec ts = { .tv_sec = (time_t)t };
+
+	ts.tv_nsec = (long)((t - ts.tv_sec) * 1e9);
+	while (clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+		;
+}
+
+static void kvl_wall_clock(char *buf, size_t size, bool iso)
+{
+	time_t t = time(NULL);
+	struct tm tm;
+
+	localtime_r(&t, &tm);
+	strftime(buf, size, iso ? "%Y-%m-%dT%H:%M:%S" : "%H:%M:%S", &tm);
+}
+
+/* One report: what changed from *@prev to a fresh snapshot. */
+static int kvl_watch_once(struct kvl_args *a, struct kvl_snap *prev,
+			  double *t_prev, bool first)
+{
+	struct kvl_snap cur, delta;
+	char when[32];
+	double t;
+	int ret;
+
+	if (kvl_load(&cur, a->input, a->stats, a->err))
+		return KVL_EXIT_ERROR;
+	t = kvl_now();
+	if (kvl_snap_delta(prev, &cur, &delta)) {
+		kvl_snap_free(&cur);
+		return kvl_out_of_memory(a);
+	}
+	kvl_wall_clock(when, sizeof(when), a->o.fmt == KVL_FMT_CSV);
+	ret = kvl_print_watch(a->out, &delta, t - *t_prev, when, &a->o, first);
+	fflush(a->out);
+	kvl_snap_free(&delta);
+	kvl_snap_free(prev);
+	*prev = cur;
+	*t_prev = t;
+	return ret ? kvl_out_of_memory(a) : KVL_EXIT_OK;
+}
+
+static int kvl_cmd_watch(struct kvl_args *a)
+{
+	struct kvl_snap prev;
+	double start, t_prev;
+	long i;
+	int ret = KVL_EXIT_OK;
+
+	if (kvl_load(&prev, a->input, a->stats, a->err))
+		return KVL_EXIT_ERROR;
+	start = t_prev = kvl_now();
+	for (i = 0; !a->count || i < a->count; i++) {
+		kvl_sleep_until(start + (i + 1) * a->interval);
+		ret = kvl_watch_once(a, &prev, &t_prev, i == 0);
+		if (ret)
+			break;
+	}
+	kvl_snap_free(&prev);
+	return ret;
+}
+
+static int kvl_cmd_compare_paths(struct kvl_args *a)
+{
+	const char *input = a->nr_pos ? a->pos[0] : NULL;
+	struct kvl_snap s;
+	char buf[4096];
+	const char *src = kvl_source_name(input, buf, sizeof(buf));
+	int ret;
+
+	if (kvl_load(&s, input, NULL, a->err))
+		return KVL_EXIT_ERROR;
+	if (kvl_check_filter(a, &s, src)) {
+		kvl_snap_free(&s);
+		return KVL_EXIT_ERROR;
+	}
+	ret = kvl_print_compare_paths(a->out, &s, src, &a->o.f);
+	kvl_snap_free(&s);
+	return ret ? kvl_out_of_memory(a) : KVL_EXIT_OK;
+}
+
+static int kvl_cmd_compare(struct kvl_args *a)
+{
+	struct kvl_snap sa, sb;
+	int ret = KVL_EXIT_ERROR;
+
+	if (a->paths)
+		return kvl_cmd_compare_paths(a);
+	if (a->nr_pos != 2)
+		return kvl_usage_error(a, "wants two snapshot files, A and B (or --paths)");
+	if (kvl_load(&sa, a->pos[0], NULL, a->err))
+		return KVL_EXIT_ERROR;
+	if (kvl_load(&sb, a->pos[1], NULL, a->err)) {
+		kvl_snap_free(&sa);
+		return KVL_EXIT_ERROR;
+	}
+	if (!kvl_filter_matches(&sb, &a->o.f) &&
+	    kvl_check_filter(a, &sa, a->pos[0]))
+		goto out;
+	if (kvl_print_compare(a->out, &sa, a->pos[0], &sb, a->pos[1], &a->o.f))
+		ret = kvl_out_of_memory(a);
+	else
+		ret = KVL_EXIT_OK;
+out:
+	kvl_snap_free(&sa);
+	kvl_snap_free(&sb);
+	return ret;
+}
+
+static int kvl_cmd_reset(struct kvl_args *a)
+{
+	return kvl_reset_live(a->err) ? KVL_EXIT_ERROR : KVL_EXIT_OK;
+}
+
+static const struct kvl_cmd kvl_cmds[] = {
+	{ "show", OB(OPT_INPUT) | OB(OPT_STATS) | F_FILTERS | OB(OPT_HIST) |
+		  F_FORMAT, 0, kvl_cmd_show },
+	{ "watch", OB(OPT_INPUT) | OB(OPT_STATS) | F_FILTERS | F_FORMAT |
+		   F_WATCH, 0, kvl_cmd_watch },
+	{ "compare", F_FILTERS | OB(OPT_PATHS), 2, kvl_cmd_compare },
+	{ "reset", 0, 0, kvl_cmd_reset },
+};
+
+static int kvl_top_option(struct kvl_args *a, const char *opt)
+{
+	if (!strcmp(opt, "-h") || !strcmp(opt, "--help")) {
+		fputs(kvl_usage, a->out);
+		return KVL_EXIT_OK;
+	}
+	if (!strcmp(opt, "-V") || !strcmp(opt, "--version")) {
+		fprintf(a->out, "%s %s (hist format %d)\n", KVL_PROG,
+			KVL_VERSION, KVL_HIST_FORMAT_VERSION);
+		return KVL_EXIT_OK;
+	}
+	return kvl_usage_error(a, "unknown option '%s'", opt);
+}
+
+static int kvl_run(struct kvl_args *a, int argc, char **argv)
+{
+	unsigned int i;
+	int ret;
+
+	if (argc < 2)
+		return kvl_usage_error(a, "no command given");
+	if (argv[1][0] == '-')
+		return kvl_top_option(a, argv[1]);
+	for (i = 0; i < ARRAY_SIZE(kvl_cmds); i++)
+		if (!strcmp(argv[1], kvl_cmds[i].name))
+			a->cmd = &kvl_cmds[i];
+	if (!strcmp(argv[1], "help")) {
+		fputs(kvl_usage, a->out);
+		return KVL_EXIT_OK;
+	}
+	if (!a->cmd)
+		return kvl_usage_error(a, "unknown command '%s'", argv[1]);
+	ret = kvl_parse_args(a, argc - 1, argv + 1);
+	if (ret)
+		return ret < 0 ? KVL_EXIT_OK : ret;	/* -1: --help */
+	return a->cmd->run(a);
+}
+
+int kvl_cli(int argc, char **argv, FILE *out, FILE *err)
+{
+	struct kvl_args a = { .out = out, .err = err, .interval = 1.0 };
+	int ret;
+
+	kvl_filter_init(&a.o.f);
+	a.o.fmt = KVL_FMT_TEXT;
+	ret = kvl_run(&a, argc, argv);
+	if (fflush(out) || ferror(out)) {
+		kvl_errorf(err, "writing the output: %s", strerror(errno));
+		return KVL_EXIT_ERROR;
+	}
+	return ret;
+}

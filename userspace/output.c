@@ -1,0 +1,931 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * output.c - tables, bars, JSON, CSV, interval deltas and comparisons of
+ * snapshots (see output.h).
+ */
+#include <stdlib.h>
+
+#include "output.h"
+
+/* ------------------------------------------------------------------ */
+/* human units */
+
+const char *kvl_fmt_ns(char *buf, size_t size, double ns)
+{
+	static const struct {
+		double div;
+		const char *unit;
+	} units[] = { { 1e3, "µs" }, { 1e6, "ms" }, { 1e9, "s" } };
+	unsigned int i;
+
+	if (ns < 999.5) {
+		snprintf(buf, size, "%.0fns", ns);
+		return buf;
+	}
+	for (i = 0; i < ARRAY_SIZE(units); i++) {
+		double v = ns / units[i].div;
+
+		if (v >= 999.5 && i + 1 < ARRAY_SIZE(units))
+			continue;
+		if (v < 9.995)
+			snprintf(buf, size, "%.2f%s", v, units[i].unit);
+		else if (v < 99.95)
+			snprintf(buf, size, "%.1f%s", v, units[i].unit);
+		else
+			snprintf(buf, size, "%.0f%s", v, units[i].unit);
+		break;
+	}
+	return buf;
+}
+
+/* Columns a UTF-8 string takes: continuation bytes take none. */
+static int kvl_width(const char *s)
+{
+	int w = 0;
+
+	for (; *s; s++)
+		w += ((unsigned char)*s & 0xc0) != 0x80;
+	return w;
+}
+
+static void kvl_spaces(FILE *out, int n)
+{
+	while (n-- > 0)
+		fputc(' ', out);
+}
+
+/* " %*s" for strings that may hold multi-byte characters. */
+static void kvl_cell(FILE *out, const char *s, int width)
+{
+	fputc(' ', out);
+	kvl_spaces(out, width - kvl_width(s));
+	fputs(s, out);
+}
+
+static void kvl_cell_ns(FILE *out, double ns, int width)
+{
+	char buf[32];
+
+	kvl_cell(out, kvl_fmt_ns(buf, sizeof(buf), ns), width);
+}
+
+/* A process name as text: control characters would break the table. */
+static void kvl_put_comm(FILE *out, const char *comm)
+{
+	for (; *comm; comm++)
+		fputc((unsigned char)*comm < 0x20 || *comm == 0x7f ? '?' :
+		      *comm, out);
+}
+
+/* ------------------------------------------------------------------ */
+/* rows of a table */
+
+struct kvl_row {
+	char vcpu[12];
+	const char *name;
+	const struct kvl_rhist *h;
+};
+
+struct kvl_rows {
+	struct kvl_row *r;
+	u32 nr;
+	u32 cap;
+	int name_w;
+};
+
+/* A row for @sh unless it is absent or empty. */
+static int kvl_rows_add(struct kvl_rows *rows, u32 vcpu, const char *name,
+			const struct kvl_shist *sh)
+{
+	struct kvl_row *r;
+
+	if (!sh || !sh->h.count)
+		return 0;
+	if (rows->nr == rows->cap) {
+		u32 cap = rows->cap ? rows->cap * 2 : 32;
+
+		r = realloc(rows->r, cap * sizeof(*r));
+		if (!r)
+			return -1;
+		rows->r = r;
+		rows->cap = cap;
+	}
+	r = &rows->r[rows->nr++];
+	if (vcpu == KVL_VCPU_ALL)
+		snprintf(r->vcpu, sizeof(r->vcpu), "all");
+	else
+		snprintf(r->vcpu, sizeof(r->vcpu), "%u", vcpu);
+	r->name = name;
+	r->h = &sh->h;
+	if (kvl_width(name) > rows->name_w)
+		rows->name_w = kvl_width(name);
+	return 0;
+}
+
+static void kvl_rows_reset(struct kvl_rows *rows)
+{
+	rows->nr = 0;
+	rows->name_w = 5;
+}
+
+#define KVL_COUNT_W	10
+#define KVL_NUM_W	9
+
+static const char *const kvl_stat_cols[] = {
+	"MIN", "MEAN", "STDDEV", "P50", "P90", "P99", "P99.9", "MAX",
+};
+
+static void kvl_table_header(FILE *out, const char *what, int name_w)
+{
+	unsigned int i;
+
+	fprintf(out, "  %-5s %-*s %*s", "VCPU", name_w, what, KVL_COUNT_W,
+		"COUNT");
+	for (i = 0; i < ARRAY_SIZE(kvl_stat_cols); i++)
+		fprintf(out, " %*s", KVL_NUM_W, kvl_stat_cols[i]);
+	fputc('\n', out);
+}
+
+static void kvl_table_row(FILE *out, const struct kvl_row *r, int name_w)
+{
+	struct kvl_summary m;
+
+	kvl_rhist_summary(r->h, &m);
+	fprintf(out, "  %-5s %-*s %*llu", r->vcpu, name_w, r->name, KVL_COUNT_W,
+		(unsigned long long)m.count);
+	kvl_cell_ns(out, m.min, KVL_NUM_W);
+	kvl_cell_ns(out, m.mean, KVL_NUM_W);
+	kvl_cell_ns(out, m.stddev, KVL_NUM_W);
+	kvl_cell_ns(out, m.p50, KVL_NUM_W);
+	kvl_cell_ns(out, m.p90, KVL_NUM_W);
+	kvl_cell_ns(out, m.p99, KVL_NUM_W);
+	kvl_cell_ns(out, m.p999, KVL_NUM_W);
+	kvl_cell_ns(out, m.max, KVL_NUM_W);
+	fputc('\n', out);
+}
+
+/* ------------------------------------------------------------------ */
+/* bars, log2-grouped like bcc's biolatency */
+
+#define KVL_BAR_W	40
+#define KVL_LOG2_ROWS	64
+
+/* The unit of the rows: by the largest bucket drawn (not the overflow). */
+static u64 kvl_bar_unit(const struct kvl_rhist *h, const char **name)
+{
+	u64 top = h->nr ? kvl_hist_bucket_hi(h->b[h->nr - 1].idx) - 1 : 0;
+
+	if (top < 10000) {
+		*name = "nsecs";
+		return 1;
+	}
+	if (top < 10000000) {
+		*name = "usecs";
+		return 1000;
+	}
+	if (top < 10000000000ULL) {
+		*name = "msecs";
+		return 1000000;
+	}
+	*name = "secs";
+	return 1000000000;
+}
+
+/* Row of a value in @unit: 0 holds 0 and 1, row k holds [2^k, 2^(k+1)). */
+static unsigned int kvl_log2_row(u64 v)
+{
+	return v < 2 ? 0 : fls64(v) - 1;
+}
+
+static void kvl_bar(FILE *out, u64 n, u64 most)
+{
+	int stars = most ? (int)((n * KVL_BAR_W + most - 1) / most) : 0;
+
+	fputc('|', out);
+	for (int i = 0; i < KVL_BAR_W; i++)
+		fputc(i < stars ? '*' : ' ', out);
+	fputc('|', out);
+}
+
+/*
+ * Buckets go to the row of their lower bound in the chosen unit; engine
+ * buckets are at most 1/16 of their value wide, so few straddle two rows.
+ */
+void kvl_print_bars(FILE *out, const struct kvl_rhist *h, const char *indent)
+{
+	u64 rows[KVL_LOG2_ROWS] = { 0 }, most = 0;
+	unsigned int first = KVL_LOG2_ROWS, last = 0, k;
+	const char *uname;
+	u64 unit = kvl_bar_unit(h, &uname);
+	u32 i;
+
+	for (i = 0; i < h->nr; i++) {
+		k = kvl_log2_row(kvl_hist_bucket_lo(h->b[i].idx) / unit);
+		rows[k] += h->b[i].n;
+		first = k < first ? k : first;
+		last = k > last ? k : last;
+	}
+	for (k = 0; k < KVL_LOG2_ROWS; k++)
+		most = rows[k] > most ? rows[k] : most;
+	fprintf(out, "%s%5s%-19s : count     distribution\n", indent, "",
+		uname);
+	for (k = first; k <= last && first < KVL_LOG2_ROWS; k++) {
+		u64 lo = k ? 1ULL << k : 0, hi = (2ULL << k) - 1;
+
+		fprintf(out, "%s%10llu -> %-10llu : %-9llu ", indent,
+			(unsigned long long)lo, (unsigned long long)hi,
+			(unsigned long long)rows[k]);
+		kvl_bar(out, rows[k], most);
+		fputc('\n', out);
+	}
+	if (h->underflow)
+		fprintf(out, "%s%25s : %llu\n", indent, "<= 0 ns (clock skew)",
+			(unsigned long long)h->underflow);
+	if (h->overflow)
+		fprintf(out, "%s%25s : %llu\n", indent, ">= 137 s (overflow)",
+			(unsigned long long)h->overflow);
+}
+
+static void kvl_rows_bars(FILE *out, const struct kvl_rows *rows,
+			  const char *what)
+{
+	u32 i;
+
+	for (i = 0; i < rows->nr; i++) {
+		const struct kvl_row *r = &rows->r[i];
+
+		fprintf(out, "\n  %s %s, vCPU %s: %llu values\n", what, r->name,
+			r->vcpu, (unsigned long long)r->h->count);
+		kvl_print_bars(out, r->h, "  ");
+	}
+}
+
+static void kvl_rows_print(FILE *out, const struct kvl_rows *rows,
+			   const char *title, const char *col,
+			   const char *what, bool bars)
+{
+	u32 i;
+
+	if (!rows->nr)
+		return;
+	fprintf(out, "\n  %s\n", title);
+	kvl_table_header(out, col, rows->name_w);
+	for (i = 0; i < rows->nr; i++)
+		kvl_table_row(out, &rows->r[i], rows->name_w);
+	if (bars)
+		kvl_rows_bars(out, rows, what);
+}
+
+/* ------------------------------------------------------------------ */
+/* show, as text */
+
+/* Rows of one path of one VM: each vCPU, then all of them merged. */
+static int kvl_path_rows(struct kvl_rows *rows, const struct kvl_svm *vm,
+			 const struct kvl_svcpu *all,
+			 const struct kvl_filter *f, unsigned int p)
+{
+	u32 i, with_data = 0;
+	unsigned int s;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		const struct kvl_svcpu *v = &vm->vcpus[i];
+		u32 before = rows->nr;
+
+		if (!kvl_filter_vcpu(f, v))
+			continue;
+		for (s = 0; s < KVL_NR_STAGES; s++)
+			if (kvl_rows_add(rows, v->id, kvl_stage_name(p, s),
+					 kvl_svcpu_stage(v, p, s)))
+				return -1;
+		with_data += rows->nr > before;
+	}
+	for (s = 0; s < KVL_NR_STAGES && with_data > 1; s++)
+		if (kvl_rows_add(rows, KVL_VCPU_ALL, kvl_stage_name(p, s),
+				 kvl_svcpu_stage(all, p, s)))
+			return -1;
+	return 0;
+}
+
+static int kvl_exit_rows(struct kvl_rows *rows, const struct kvl_svm *vm,
+			 const struct kvl_svcpu *all,
+			 const struct kvl_filter *f)
+{
+	u32 i, j, with_data = 0;
+
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		const struct kvl_svcpu *v = &vm->vcpus[i];
+		u32 before = rows->nr;
+
+		if (!kvl_filter_vcpu(f, v))
+			continue;
+		for (j = 0; j < v->nr_hists; j++)
+			if (v->hists[j].kind == KVL_KIND_EXIT &&
+			    kvl_rows_add(rows, v->id, v->hists[j].reason,
+					 &v->hists[j]))
+				return -1;
+		with_data += rows->nr > before;
+	}
+	for (j = 0; j < all->nr_hists && with_data > 1; j++)
+		if (all->hists[j].kind == KVL_KIND_EXIT &&
+		    kvl_rows_add(rows, KVL_VCPU_ALL, all->hists[j].reason,
+				 &all->hists[j]))
+			return -1;
+	return 0;
+}
+
+static int kvl_show_vm(FILE *out, const struct kvl_svm *vm,
+		       const struct kvl_show_opts *o, struct kvl_rows *rows)
+{
+	struct kvl_svcpu all = { .id = KVL_VCPU_ALL };
+	char title[64];
+	bool any = false;
+	unsigned int p;
+	int ret = -1;
+
+	fprintf(out, "VM %d (", vm->pid);
+	kvl_put_comm(out, vm->comm);
+	fprintf(out, "), %u vCPU%s\n", vm->nr_vcpus, vm->nr_vcpus == 1 ? "" : "s");
+	if (kvl_svm_merge_vcpus(vm, &o->f, &all))
+		goto out;
+	for (p = 0; p < KVL_NR_PATHS; p++) {
+		if (o->f.path >= 0 && o->f.path != (int)p)
+			continue;
+		kvl_rows_reset(rows);
+		if (kvl_path_rows(rows, vm, &all, &o->f, p))
+			goto out;
+		snprintf(title, sizeof(title), "%s path: request latency by stage",
+			 kvl_path_name(p));
+		kvl_rows_print(out, rows, title, "STAGE", kvl_path_name(p),
+			       o->hist);
+		any |= rows->nr > 0;
+	}
+	if (o->f.exits) {
+		kvl_rows_reset(rows);
+		if (kvl_exit_rows(rows, vm, &all, &o->f))
+			goto out;
+		kvl_rows_print(out, rows, "exit latency by reason (exit to next entry)",
+			       "REASON", "exit", o->hist);
+		any |= rows->nr > 0;
+	}
+	if (!any)
+		fprintf(out, "  no %s recorded for the selected vCPUs and paths yet\n",
+			o->f.exits ? "requests or exits" : "requests");
+	fputc('\n', out);
+	ret = 0;
+out:
+	kvl_svcpu_free(&all);
+	return ret;
+}
+
+static void kvl_show_footer(FILE *out, const struct kvl_snap *s)
+{
+	static const char *const names[] = {
+		"requests", "dropped", "unmatched", "lost_events",
+	};
+	const char *sep = "counters:";
+	unsigned int i;
+
+	if (!s->has_stats)
+		return;
+	for (i = 0; i < ARRAY_SIZE(names); i++) {
+		const struct kvl_stat *st = kvl_snap_stat(s, names[i]);
+
+		if (!st)
+			continue;
+		fprintf(out, "%s %s %llu", sep, names[i],
+			(unsigned long long)st->value);
+		sep = ",";
+	}
+	if (*sep == ',')
+		fputc('\n', out);
+}
+
+static int kvl_show_text(FILE *out, const struct kvl_snap *s,
+			 const struct kvl_show_opts *o)
+{
+	struct kvl_rows rows = { 0 };
+	int ret = 0;
+	u32 i;
+
+	if (!s->nr_vms)
+		fprintf(out, "no VM traced: kvmio_lat tracks no QEMU-KVM process (is a guest running? VMs are forgotten when their process exits)\n");
+	for (i = 0; i < s->nr_vms && !ret; i++)
+		if (kvl_filter_vm(&o->f, &s->vms[i]))
+			ret = kvl_show_vm(out, &s->vms[i], o, &rows);
+	kvl_show_footer(out, s);
+	free(rows.r);
+	return ret;
+}
+
+/* ------------------------------------------------------------------ */
+/* JSON, schema kvmio_lat/1 */
+
+/* Length of the valid UTF-8 sequence at @s, 0 if it is not one. */
+static int kvl_utf8_len(const unsigned char *s)
+{
+	int n, i;
+	unsigned char lo = 0x80, hi = 0xbf;
+
+	if (s[0] >= 0xc2 && s[0] <= 0xdf)
+		n = 2;
+	else if (s[0] >= 0xe0 && s[0] <= 0xef)
+		n = 3;
+	else if (s[0] >= 0xf0 && s[0] <= 0xf4)
+		n = 4;
+	else
+		return 0;
+	if (s[0] == 0xe0)
+		lo = 0xa0;
+	else if (s[0] == 0xed)
+		hi = 0x9f;
+	else if (s[0] == 0xf0)
+		lo = 0x90;
+	else if (s[0] == 0xf4)
+		hi = 0x8f;
+	if (s[1] < lo || s[1] > hi)
+		return 0;
+	for (i = 2; i < n; i++)
+		if (s[i] < 0x80 || s[i] > 0xbf)
+			return 0;
+	return n;
+}
+
+static void kvl_json_str(FILE *out, const char *str)
+{
+	const unsigned char *s = (const unsigned char *)str;
+
+	fputc('"', out);
+	while (*s) {
+		int n = *s < 0x80 ? 0 : kvl_utf8_len(s);
+
+		if (*s == '"' || *s == '\\') {
+			fprintf(out, "\\%c", *s++);
+		} else if (*s < 0x20 || *s == 0x7f) {
+			fprintf(out, "\\u%04x", *s++);
+		} else if (*s < 0x80) {
+			fputc(*s++, out);
+		} else if (n) {
+			fwrite(s, 1, n, out);
+			s += n;
+		} else {
+			fputs("\\ufffd", out);	/* not UTF-8 */
+			s++;
+		}
+	}
+	fputc('"', out);
+}
+
+static void kvl_json_stats(FILE *out, const struct kvl_rhist *h)
+{
+	struct kvl_summary m;
+	u32 i;
+
+	kvl_rhist_summary(h, &m);
+	fprintf(out, "{\"count\": %llu, \"min_ns\": %llu, \"max_ns\": %llu, \"mean_ns\": %.1f, \"stddev_ns\": %.1f, \"p50_ns\": %llu, \"p90_ns\": %llu, \"p99_ns\": %llu, \"p999_ns\": %llu, \"buckets\": [",
+		(unsigned long long)m.count, (unsigned long long)m.min,
+		(unsigned long long)m.max, m.mean, m.stddev,
+		(unsigned long long)m.p50, (unsigned long long)m.p90,
+		(unsigned long long)m.p99, (unsigned long long)m.p999);
+	for (i = 0; i < h->nr; i++)
+		fprintf(out, "%s[%llu, %llu, %llu]", i ? ", " : "",
+			(unsigned long long)kvl_hist_bucket_lo(h->b[i].idx),
+			(unsigned long long)kvl_hist_bucket_hi(h->b[i].idx),
+			(unsigned long long)h->b[i].n);
+	fputs("]}", out);
+}
+
+static void kvl_json_vcpu(FILE *out, const struct kvl_svcpu *v,
+			  const struct kvl_filter *f)
+{
+	const char *sep = "";
+	unsigned int p, s;
+	u32 i;
+
+	fprintf(out, "{\"vcpu\": %u, \"exits\": {", v->id);
+	for (i = 0; i < v->nr_hists && f->exits; i++) {
+		if (v->hists[i].kind != KVL_KIND_EXIT || !v->hists[i].h.count)
+			continue;
+		fputs(sep, out);
+		kvl_json_str(out, v->hists[i].reason);
+		fputs(": ", out);
+		kvl_json_stats(out, &v->hists[i].h);
+		sep = ", ";
+	}
+	fputs("}, \"paths\": {", out);
+	for (p = 0; p < KVL_NR_PATHS; p++) {
+		fprintf(out, "%s\"%s\": {", p ? ", " : "", kvl_path_name(p));
+		sep = "";
+		for (s = 0; s < KVL_NR_STAGES; s++) {
+			const struct kvl_shist *h = kvl_svcpu_stage(v, p, s);
+
+			if (!h || !h->h.count || !kvl_filter_hist(f, h))
+				continue;
+			fprintf(out, "%s\"%s\": ", sep, kvl_stage_name(p, s));
+			kvl_json_stats(out, &h->h);
+			sep = ", ";
+		}
+		fputc('}', out);
+	}
+	fputs("}}", out);
+}
+
+static void kvl_json_vm(FILE *out, const struct kvl_svm *vm,
+			const struct kvl_filter *f)
+{
+	const char *sep = "";
+	u32 i;
+
+	fprintf(out, "{\"pid\": %d, \"comm\": ", vm->pid);
+	kvl_json_str(out, vm->comm);
+	fputs(", \"vcpus\": [", out);
+	for (i = 0; i < vm->nr_vcpus; i++) {
+		if (!kvl_filter_vcpu(f, &vm->vcpus[i]))
+			continue;
+		fputs(sep, out);
+		kvl_json_vcpu(out, &vm->vcpus[i], f);
+		sep = ", ";
+	}
+	fputs("]}", out);
+}
+
+void kvl_print_json(FILE *out, const struct kvl_snap *s,
+		    const struct kvl_filter *f)
+{
+	const char *sep = "";
+	u32 i;
+
+	fputs("{\"schema\": \"" KVL_JSON_SCHEMA "\", \"vms\": [", out);
+	for (i = 0; i < s->nr_vms; i++) {
+		if (!kvl_filter_vm(f, &s->vms[i]))
+			continue;
+		fputs(sep, out);
+		kvl_json_vm(out, &s->vms[i], f);
+		sep = ", ";
+	}
+	fputs("], \"stats\": {", out);
+	for (i = 0; i < s->nr_stats && s->has_stats; i++)
+		fprintf(out, "%s\"%s\": %llu", i ? ", " : "", s->stats[i].name,
+			(unsigned long long)s->stats[i].value);
+	fputs("}}\n", out);
+}
+
+/* ------------------------------------------------------------------ */
+/* CSV */
+
+static void kvl_csv_str(FILE *out, const char *s)
+{
+	const char *q;
+
+	if (!strpbrk(s, ",\"\r\n") && *s != ' ' &&
+	    (!*s || s[strlen(s) - 1] != ' ')) {
+		fputs(s, out);
+		return;
+	}
+	fputc('"', out);
+	for (q = s; *q; q++) {
+		if (*q == '"')
+			fputc('"', out);
+		fputc(*q, out);
+	}
+	fputc('"', out);
+}
+
+static void kvl_csv_row(FILE *out, const char *prefix,
+			const struct kvl_svm *vm, const struct kvl_svcpu *v,
+			const struct kvl_shist *h)
+{
+	struct kvl_summary m;
+
+	kvl_rhist_summary(&h->h, &m);
+	fprintf(out, "%s%d,", prefix, vm->pid);
+	kvl_csv_str(out, vm->comm);
+	fprintf(out, ",%u,%s,%s,%s,", v->id,
+		h->kind == KVL_KIND_EXIT ? "exit" : "stage",
+		h->kind == KVL_KIND_EXIT ? "" : kvl_path_name(h->path),
+		h->kind == KVL_KIND_EXIT ? h->reason :
+		kvl_stage_name(h->path, h->stage));
+	fprintf(out, "%llu,%llu,%llu,%.1f,%.1f,%llu,%llu,%llu,%llu\n",
+		(unsigned long long)m.count, (unsigned long long)m.min,
+		(unsigned long long)m.max, m.mean, m.stddev,
+		(unsigned long long)m.p50, (unsigned long long)m.p90,
+		(unsigned long long)m.p99, (unsigned long long)m.p999);
+}
+
+static void kvl_csv_vcpu(FILE *out, const char *prefix,
+			 const struct kvl_svm *vm, const struct kvl_svcpu *v,
+			 const struct kvl_filter *f)
+{
+	const struct kvl_shist *h;
+	unsigned int p, s;
+	u32 i;
+
+	for (p = 0; p < KVL_NR_PATHS; p++) {
+		for (s = 0; s < KVL_NR_STAGES; s++) {
+			h = kvl_svcpu_stage(v, p, s);
+			if (h && h->h.count && kvl_filter_hist(f, h))
+				kvl_csv_row(out, prefix, vm, v, h);
+		}
+	}
+	for (i = 0; i < v->nr_hists && f->exits; i++)
+		if (v->hists[i].kind == KVL_KIND_EXIT && v->hists[i].h.count)
+			kvl_csv_row(out, prefix, vm, v, &v->hists[i]);
+}
+
+void kvl_print_csv(FILE *out, const struct kvl_snap *s,
+		   const struct kvl_filter *f, const char *prefix_header,
+		   const char *prefix, bool header)
+{
+	u32 i, j;
+
+	if (header)
+		fprintf(out, "%spid,comm,vcpu,kind,path,name,count,min_ns,max_ns,mean_ns,stddev_ns,p50_ns,p90_ns,p99_ns,p999_ns\n",
+			prefix_header);
+	for (i = 0; i < s->nr_vms; i++) {
+		const struct kvl_svm *vm = &s->vms[i];
+
+		if (!kvl_filter_vm(f, vm))
+			continue;
+		for (j = 0; j < vm->nr_vcpus; j++)
+			if (kvl_filter_vcpu(f, &vm->vcpus[j]))
+				kvl_csv_vcpu(out, prefix, vm, &vm->vcpus[j], f);
+	}
+}
+
+int kvl_print_show(FILE *out, const struct kvl_snap *s,
+		   const struct kvl_show_opts *o)
+{
+	switch (o->fmt) {
+	case KVL_FMT_JSON:
+		kvl_print_json(out, s, &o->f);
+		return 0;
+	case KVL_FMT_CSV:
+		kvl_print_csv(out, s, &o->f, "", "", true);
+		return 0;
+	default:
+		return kvl_show_text(out, s, o);
+	}
+}
+
+/* ------------------------------------------------------------------ */
+/* watch */
+
+static const char *const kvl_watch_cols[] = {
+	"MEAN", "P50", "P90", "P99", "P99.9",
+};
+
+static void kvl_watch_header(FILE *out)
+{
+	unsigned int i;
+
+	fprintf(out, "  %8s %-5s %-7s %-18s %*s %9s", "PID", "VCPU", "PATH",
+		"STAGE", KVL_COUNT_W, "COUNT", "/s");
+	for (i = 0; i < ARRAY_SIZE(kvl_watch_cols); i++)
+		fprintf(out, " %*s", KVL_NUM_W, kvl_watch_cols[i]);
+	fputc('\n', out);
+}
+
+static void kvl_watch_row(FILE *out, s32 pid, const char *vcpu,
+			  const char *path, const char *name,
+			  const struct kvl_rhist *h, double secs)
+{
+	struct kvl_summary m;
+
+	kvl_rhist_summary(h, &m);
+	fprintf(out, "  %8d %-5s %-7s %-18s %*llu %9.1f", pid, vcpu, path, name,
+		KVL_COUNT_W, (unsigned long long)m.count,
+		secs > 0 ? m.count / secs : 0.0);
+	kvl_cell_ns(out, m.mean, KVL_NUM_W);
+	kvl_cell_ns(out, m.p50, KVL_NUM_W);
+	kvl_cell_ns(out, m.p90, KVL_NUM_W);
+	kvl_cell_ns(out, m.p99, KVL_NUM_W);
+	kvl_cell_ns(out, m.p999, KVL_NUM_W);
+	fputc('\n', out);
+}
+
+/* One VM's rows: its selected vCPUs merged; 0 rows is fine. */
+static int kvl_watch_vm(FILE *out, const struct kvl_svm *vm,
+			const struct kvl_show_opts *o, double secs, u32 *rows)
+{
+	struct kvl_svcpu all = { .id = KVL_VCPU_ALL };
+	const struct kvl_shist *h;
+	char vcpu[12] = "all";
+	unsigned int p, s;
+	u32 i;
+
+	if (kvl_svm_merge_vcpus(vm, &o->f, &all)) {
+		kvl_svcpu_free(&all);
+		return -1;
+	}
+	if (o->f.vcpu >= 0)
+		snprintf(vcpu, sizeof(vcpu), "%u", (u32)o->f.vcpu);
+	for (p = 0; p < KVL_NR_PATHS; p++)
+		for (s = 0; s < KVL_NR_STAGES; s++) {
+			h = kvl_svcpu_stage(&all, p, s);
+			if (!h || !h->h.count)
+				continue;
+			if (!(*rows)++)
+				kvl_watch_header(out);
+			kvl_watch_row(out, vm->pid, vcpu, kvl_path_name(p),
+				      kvl_stage_name(p, s), &h->h, secs);
+		}
+	for (i = 0; i < all.nr_hists; i++) {
+		h = &all.hists[i];
+		if (h->kind != KVL_KIND_EXIT || !h->h.count)
+			continue;
+		if (!(*rows)++)
+			kvl_watch_header(out);
+		kvl_watch_row(out, vm->pid, vcpu, "exit", h->reason, &h->h, secs);
+	}
+	kvl_svcpu_free(&all);
+	return 0;
+}
+
+int kvl_print_watch(FILE *out, const struct kvl_snap *delta, double secs,
+		    const char *when, const struct kvl_show_opts *o,
+		    bool first)
+{
+	char prefix[64];
+	u32 i, rows = 0;
+
+	if (o->fmt == KVL_FMT_JSON) {
+		kvl_print_json(out, delta, &o->f);
+		return 0;
+	}
+	if (o->fmt == KVL_FMT_CSV) {
+		snprintf(prefix, sizeof(prefix), "%s,%.3f,", when, secs);
+		kvl_print_csv(out, delta, &o->f, "time,interval_s,", prefix,
+			      first);
+		return 0;
+	}
+	fprintf(out, "%s  interval %.2fs\n", when, secs);
+	for (i = 0; i < delta->nr_vms; i++)
+		if (kvl_filter_vm(&o->f, &delta->vms[i]) &&
+		    kvl_watch_vm(out, &delta->vms[i], o, secs, &rows))
+			return -1;
+	if (!rows)
+		fprintf(out, "  nothing completed in this interval\n");
+	fputc('\n', out);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* compare */
+
+static void kvl_ratio_cell(FILE *out, u64 num, u64 den)
+{
+	char buf[32];
+
+	if (!num || !den)
+		snprintf(buf, sizeof(buf), "-");
+	else
+		snprintf(buf, sizeof(buf), "%.2fx", (double)num / den);
+	kvl_cell(out, buf, 8);
+}
+
+/* COUNT P50 P99 of one side; dashes when it has no data. */
+static void kvl_side_cells(FILE *out, const struct kvl_shist *h,
+			   struct kvl_summary *m)
+{
+	memset(m, 0, sizeof(*m));
+	if (!h || !h->h.count) {
+		fprintf(out, " %*s %*s %*s", KVL_COUNT_W, "-", KVL_NUM_W, "-",
+			KVL_NUM_W, "-");
+		return;
+	}
+	kvl_rhist_summary(&h->h, m);
+	fprintf(out, " %*llu", KVL_COUNT_W, (unsigned long long)m->count);
+	kvl_cell_ns(out, m->p50, KVL_NUM_W);
+	kvl_cell_ns(out, m->p99, KVL_NUM_W);
+}
+
+/* The first column (PATH) is left out when @c1 is NULL. */
+static void kvl_first_cells(FILE *out, const char *c1, int name_w,
+			    const char *name)
+{
+	if (c1)
+		fprintf(out, "  %-7s %-*s", c1, name_w, name);
+	else
+		fprintf(out, "  %-*s", name_w, name);
+}
+
+static void kvl_compare_header(FILE *out, int name_w, const char *c1,
+			       const char *name, const char *a, const char *b)
+{
+	kvl_first_cells(out, c1, name_w, name);
+	fprintf(out, " %*s %*s %*s %*s %*s %*s %8s %8s\n",
+		KVL_COUNT_W, "COUNT", KVL_NUM_W, "P50",
+		KVL_NUM_W, "P99", KVL_COUNT_W, "COUNT", KVL_NUM_W, "P50",
+		KVL_NUM_W, "P99", "P50", "P99");
+	kvl_first_cells(out, c1 ? "" : NULL, name_w, "");
+	fprintf(out, " %*s %*s %*s %*s %*s %*s %8s %8s\n",
+		KVL_COUNT_W, a, KVL_NUM_W, a, KVL_NUM_W, a,
+		KVL_COUNT_W, b, KVL_NUM_W, b, KVL_NUM_W, b, "ratio", "ratio");
+}
+
+/* A row unless neither side has data; 1 when printed. */
+static int kvl_compare_row(FILE *out, const char *c1, int name_w,
+			   const char *name, const struct kvl_shist *a,
+			   const struct kvl_shist *b)
+{
+	struct kvl_summary ma, mb;
+
+	if ((!a || !a->h.count) && (!b || !b->h.count))
+		return 0;
+	kvl_first_cells(out, c1, name_w, name);
+	kvl_side_cells(out, a, &ma);
+	kvl_side_cells(out, b, &mb);
+	kvl_ratio_cell(out, mb.p50, ma.p50);
+	kvl_ratio_cell(out, mb.p99, ma.p99);
+	fputc('\n', out);
+	return 1;
+}
+
+static int kvl_compare_exits(FILE *out, const struct kvl_svcpu *a,
+			     const struct kvl_svcpu *b)
+{
+	int rows = 0;
+	u32 i;
+
+	for (i = 0; i < a->nr_hists; i++)
+		if (a->hists[i].kind == KVL_KIND_EXIT)
+			rows += kvl_compare_row(out, "exit", 18,
+						a->hists[i].reason, &a->hists[i],
+						kvl_svcpu_exit(b, a->hists[i].reason));
+	for (i = 0; i < b->nr_hists; i++)
+		if (b->hists[i].kind == KVL_KIND_EXIT &&
+		    !kvl_svcpu_exit(a, b->hists[i].reason))
+			rows += kvl_compare_row(out, "exit", 18,
+						b->hists[i].reason, NULL,
+						&b->hists[i]);
+	return rows;
+}
+
+int kvl_print_compare(FILE *out, const struct kvl_snap *a, const char *a_name,
+		      const struct kvl_snap *b, const char *b_name,
+		      const struct kvl_filter *f)
+{
+	struct kvl_svcpu ma, mb;
+	unsigned int p, s;
+	int rows = 0;
+
+	if (kvl_snap_merge_all(a, f, &ma))
+		return -1;
+	if (kvl_snap_merge_all(b, f, &mb)) {
+		kvl_svcpu_free(&ma);
+		return -1;
+	}
+	fprintf(out, "A: %s\nB: %s\n(every selected VM and vCPU merged; ratio = B / A)\n\n",
+		a_name, b_name);
+	kvl_compare_header(out, 18, "PATH", "STAGE", "A", "B");
+	for (p = 0; p < KVL_NR_PATHS; p++)
+		for (s = 0; s < KVL_NR_STAGES; s++)
+			if (f->path < 0 || f->path == (int)p)
+				rows += kvl_compare_row(out, kvl_path_name(p), 18,
+							kvl_stage_name(p, s),
+							kvl_svcpu_stage(&ma, p, s),
+							kvl_svcpu_stage(&mb, p, s));
+	if (f->exits)
+		rows += kvl_compare_exits(out, &ma, &mb);
+	if (!rows)
+		fprintf(out, "  no data in either snapshot for the selected VMs, vCPUs and paths\n");
+	kvl_svcpu_free(&ma);
+	kvl_svcpu_free(&mb);
+	return 0;
+}
+
+int kvl_print_compare_paths(FILE *out, const struct kvl_snap *s,
+			    const char *name, const struct kvl_filter *f)
+{
+	const struct kvl_shist *n, *t;
+	struct kvl_svcpu all;
+	char label[48];
+	unsigned int st, p;
+
+	if (kvl_snap_merge_all(s, f, &all))
+		return -1;
+	fprintf(out, "snapshot: %s\n(every selected VM and vCPU merged; ratio = threads / native)\n\n",
+		name);
+	kvl_compare_header(out, 33, NULL, "STAGE (native / threads)",
+			   "native", "threads");
+	for (st = 0; st < KVL_NR_STAGES; st++) {
+		const char *nn = kvl_stage_name(KVL_PATH_NATIVE, st);
+		const char *tn = kvl_stage_name(KVL_PATH_THREADS, st);
+
+		if (strcmp(nn, tn))
+			snprintf(label, sizeof(label), "%s / %s", nn, tn);
+		else
+			snprintf(label, sizeof(label), "%s", nn);
+		n = kvl_svcpu_stage(&all, KVL_PATH_NATIVE, st);
+		t = kvl_svcpu_stage(&all, KVL_PATH_THREADS, st);
+		if ((!n || !n->h.count) && (!t || !t->h.count))
+			fprintf(out, "  %-33s %*s\n", label, KVL_COUNT_W, "-");
+		else
+			kvl_compare_row(out, NULL, 33, label, n, t);
+	}
+	for (p = 0; p < KVL_NR_PATHS; p++)
+		if (!kvl_svcpu_stage(&all, p, KVL_ST_TOTAL))
+			fprintf(out, "  no %s requests in this snapshot (run the guest with aio=%s to fill that side)\n",
+				kvl_path_name(p), kvl_path_name(p));
+	kvl_svcpu_free(&all);
+	return 0;
+}

@@ -1,0 +1,51 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * output.h - what the reader prints: tables in human units, histograms as
+ * bars, JSON (schema "kvmio_lat/1") and CSV, interval deltas, comparisons.
+ * Everything writes to a FILE and returns 0, or -1 when out of memory.
+ */
+#ifndef KVMIO_LAT_OUTPUT_H
+#define KVMIO_LAT_OUTPUT_H
+
+#include "snapshot.h"
+
+#define KVL_JSON_SCHEMA	"kvmio_lat/1"
+
+enum kvl_format {
+	KVL_FMT_TEXT,
+	KVL_FMT_JSON,
+	KVL_FMT_CSV,
+};
+
+struct kvl_show_opts {
+	struct kvl_filter f;
+	bool hist;		/* draw each histogram as bars */
+	enum kvl_format fmt;
+};
+
+/* @ns in the unit that reads best: "850ns", "12.3µs", "1.20ms", "2.50s". */
+const char *kvl_fmt_ns(char *buf, size_t size, double ns);
+
+int kvl_print_show(FILE *out, const struct kvl_snap *s,
+		   const struct kvl_show_opts *o);
+void kvl_print_json(FILE *out, const struct kvl_snap *s,
+		    const struct kvl_filter *f);
+void kvl_print_csv(FILE *out, const struct kvl_snap *s,
+		   const struct kvl_filter *f, const char *prefix_header,
+		   const char *prefix, bool header);
+void kvl_print_bars(FILE *out, const struct kvl_rhist *h, const char *indent);
+
+/* One interval of "watch": @delta from kvl_snap_delta(), @secs long. */
+int kvl_print_watch(FILE *out, const struct kvl_snap *delta, double secs,
+		    const char *when, const struct kvl_show_opts *o,
+		    bool first);
+
+/* Two snapshots, every VM and vCPU @f selects merged, side by side. */
+int kvl_print_compare(FILE *out, const struct kvl_snap *a, const char *a_name,
+		      const struct kvl_snap *b, const char *b_name,
+		      const struct kvl_filter *f);
+/* The native and threads paths of one snapshot side by side. */
+int kvl_print_compare_paths(FILE *out, const struct kvl_snap *s,
+			    const char *name, const struct kvl_filter *f);
+
+#endif /* KVMIO_LAT_OUTPUT_H */
