@@ -34,8 +34,8 @@ TEST_CFLAGS := -std=gnu11 -O1 -g $(WFLAGS) -Wno-unused-parameter -D_GNU_SOURCE \
 
 UNIT_TESTS := $(patsubst selftests/unit/%.c,$(BUILD)/unit/%,$(wildcard selftests/unit/*_test.c))
 
-.PHONY: all module reader vmm selftests unit check demo bench install clean \
-	checkpatch ksrc lab-test
+.PHONY: all module reader vmm inner-io selftests unit check demo bench install \
+	clean checkpatch ksrc
 
 all: module reader
 
@@ -59,7 +59,13 @@ $(BUILD)/kvmio-vmm: $(wildcard selftests/vmm/*.c selftests/vmm/*.h)
 	$(CC) -std=gnu11 -O2 -g $(WFLAGS) -pthread -o $@ \
 		$(wildcard selftests/vmm/*.c) -laio
 
-selftests: vmm $(BUILD)/kvmio_lat_test
+# The inner guest's workload: static, it runs in a busybox initramfs.
+inner-io: $(BUILD)/inner-io
+$(BUILD)/inner-io: selftests/qemu/inner-io.c
+	@mkdir -p $(BUILD)
+	$(CC) -static -O2 $(WFLAGS) -o $@ $<
+
+selftests: vmm inner-io $(BUILD)/kvmio_lat_test
 $(BUILD)/kvmio_lat_test: selftests/kvmio_lat_test.c $(wildcard selftests/vmm/*.h) $(KSRC)/.done
 	@mkdir -p $(BUILD)
 	$(CC) -std=gnu11 -O2 -g $(WFLAGS) -Wno-unused-parameter -D_GNU_SOURCE \

@@ -4,8 +4,10 @@
 # make check: everything a change must pass, on a fresh machine.
 #
 #   deps -> build (module for the lab kernel, reader, lab programs)
-#   -> checkpatch -> host unit tests (ASan/UBSan) -> lab selftests in a
-#   real kernel with real KVM -> DKMS round trip
+#   -> checkpatch -> host unit tests (ASan/UBSan) -> fuzzing the snapshot
+#   parser -> in a real kernel with real KVM (the lab): module selftests,
+#   the QEMU-like I/O paths with injected delays, real QEMU with
+#   aio=native and aio=threads -> DKMS round trip
 #
 # Every step runs even when an earlier one failed (when it can), and the
 # last line says "N passed, N failed".  Exit status 0 only if all passed.
@@ -44,10 +46,26 @@ build() {
 	make -s reader selftests
 }
 
+lab() {	# NAME COMMAND...: run COMMAND in the lab, keep its dmesg and output
+	local name=$1
+	shift
+	mkdir -p "$logdir/$name"
+	selftests/lab/lab.sh run --kernel "$KVER" --out "$PWD/$logdir/$name" \
+		--log "$logdir/$name/dmesg.log" -- "$@"
+}
+
 lab_selftests() {
-	selftests/lab/lab.sh run --kernel "$KVER" --log "$logdir/dmesg-selftests.log" -- \
-		build/kvmio_lat_test --module module/kvmio_lat.ko --vmm build/kvmio-vmm \
-		--vcpus 4 --exits 2000
+	lab selftests build/kvmio_lat_test --module module/kvmio_lat.ko \
+		--vmm build/kvmio-vmm --vcpus 4 --exits 2000
+}
+
+lab_io() {
+	lab io selftests/io_test.py --module module/kvmio_lat.ko \
+		--vmm build/kvmio-vmm --requests 40
+}
+
+lab_qemu() {
+	lab qemu selftests/qemu/qemu_test.sh module/kvmio_lat.ko build/inner-io 2000 500
 }
 
 dkms_round_trip() {
@@ -57,7 +75,10 @@ dkms_round_trip() {
 step build build
 step checkpatch scripts/checkpatch.sh
 step unit make -s unit
+step fuzz make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 step lab-selftests lab_selftests
+step lab-io-paths lab_io
+step lab-real-qemu lab_qemu
 step dkms dkms_round_trip
 
 echo

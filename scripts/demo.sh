@@ -1,0 +1,16 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+# make demo: install what is needed, build, boot the lab, run a real QEMU
+# guest with aio=native and aio=threads disks, show where the latency goes.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+scripts/deps.sh
+kver=$(scripts/lab-kver.sh)
+make -s module KDIR="/lib/modules/$kver/build"
+make -s reader inner-io
+mkdir -p build/demo
+selftests/lab/lab.sh run --kernel "$kver" --out "$PWD/build/demo" --log build/demo/dmesg.log -- \
+	selftests/qemu/demo.sh module/kvmio_lat.ko build/inner-io build/kvmio-lat \
+	"${DEMO_READS:-2000}" "${DEMO_WRITES:-500}"
+echo
+echo "(snapshot kept in build/demo/hist: kvmio-lat show --input build/demo/hist --exits)"

@@ -1,0 +1,67 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# make demo, inside the lab: one real QEMU guest with two virtio-blk disks
+# on the lab's scratch disk, the first with aio=native and the second with
+# aio=threads.  The guest does the same O_DIRECT reads and writes on each;
+# kvmio_lat measures; kvmio-lat shows where the time went on each path.
+#
+#   demo.sh MODULE.ko INNER_IO KVMIO_LAT [READS WRITES]
+set -euo pipefail
+ko=$1 inner_io=$2 reader=$3
+reads=${4:-2000}
+writes=${5:-500}
+work=$(mktemp -d)
+qpid=
+cleanup() {
+	[ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null
+	wait 2>/dev/null
+	rmmod kvmio_lat 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+modprobe kvm_amd
+insmod "$ko"
+cat >"$work/script" <<EOS
+/bin/inner-io /dev/vda $reads $writes && /bin/inner-io /dev/vdb $reads $writes && echo KVMIO-INNER-DONE
+sleep 600
+EOS
+"$LAB_SH" inner-initrd --file "$inner_io:/bin/inner-io" "$work/inner.gz" "$work/script" >/dev/null
+half=$((128 << 20))
+disk() {	# NAME AIO OFFSET: a 128 MiB slice of the scratch disk
+	echo "-blockdev driver=host_device,filename=/dev/vda,node-name=$1f,cache.direct=on,aio=$2,locking=off"
+	echo "-blockdev driver=raw,file=$1f,node-name=$1,offset=$3,size=$half"
+	echo "-device virtio-blk-pci,drive=$1"
+}
+# shellcheck disable=SC2046 # word splitting of disk() is wanted
+qemu-system-x86_64 -enable-kvm -cpu host -m 256 -smp 1 -nographic -nodefaults \
+	-no-reboot -serial stdio -kernel "$LAB_VMLINUZ" -initrd "$work/inner.gz" \
+	-append "console=ttyS0 quiet panic=-1" \
+	$(disk native native 0) $(disk threads threads $half) </dev/null >"$work/log" 2>&1 &
+qpid=$!
+echo "kvmio_lat demo: a QEMU guest (pid $qpid) does $reads O_DIRECT reads and $writes writes of 4 KiB"
+echo "on a virtio-blk disk with aio=native, then the same on one with aio=threads ..."
+for _ in $(seq 600); do
+	grep -q KVMIO-INNER-DONE "$work/log" && break
+	kill -0 "$qpid" 2>/dev/null || break
+	sleep 0.5
+done
+if ! grep -q KVMIO-INNER-DONE "$work/log"; then
+	echo "demo: the guest did not finish:" >&2
+	tail -20 "$work/log" >&2
+	exit 1
+fi
+cat /sys/kernel/debug/kvmio_lat/hist >"$work/hist"
+cat /sys/kernel/debug/kvmio_lat/stats >"$work/stats"
+[ -n "${LAB_OUT:-}" ] && cp "$work/hist" "$work/stats" "$LAB_OUT/"
+echo
+echo "\$ kvmio-lat compare --paths"
+"$reader" compare --paths --pid "$qpid" "$work/hist"
+echo
+for path in native threads; do
+	echo "\$ kvmio-lat show --path $path --hist   (the total's histogram)"
+	"$reader" show --input "$work/hist" --pid "$qpid" --path $path --hist |
+		awk '/ total, vCPU/ {p = 1} p'
+	echo
+done
