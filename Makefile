@@ -63,7 +63,7 @@ $(BUILD)/kvmio-vmm: $(wildcard selftests/vmm/*.c selftests/vmm/*.h)
 inner-io: $(BUILD)/inner-io
 $(BUILD)/inner-io: selftests/qemu/inner-io.c
 	@mkdir -p $(BUILD)
-	$(CC) -static -O2 $(WFLAGS) -o $@ $<
+	$(CC) -static -O2 $(WFLAGS) -pthread -o $@ $<
 
 selftests: vmm inner-io $(BUILD)/kvmio_lat_test
 $(BUILD)/kvmio_lat_test: selftests/kvmio_lat_test.c $(wildcard selftests/vmm/*.h) $(KSRC)/.done

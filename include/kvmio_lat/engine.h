@@ -67,6 +67,7 @@ enum kvl_counter {
 	KVL_C_KICKS_CANCELLED,	/* port/MMIO write handled in userspace */
 	KVL_C_KICKS_EXPIRED,	/* doorbell never followed by I/O */
 	KVL_C_KICKS_SKIPPED,	/* passed over for a known doorbell address */
+	KVL_C_KICKS_SHARED,	/* I/O with no doorbell of its own */
 	KVL_C_SUBMITS_UNMATCHED,	/* I/O with no doorbell to attribute */
 	KVL_C_IRQS_UNMATCHED,	/* interrupt with no finished request */
 	KVL_C_REQUESTS_EXPIRED,	/* request never completed by an interrupt */
@@ -184,6 +185,11 @@ struct kvl_vm {
 	u32 inflight;
 
 	u64 counters[KVL_NR_COUNTERS];
+
+	/* the doorbell last taken: requests queued behind it share it */
+	s16 last_kick_vcpu;	/* -1: none yet */
+	u64 last_kick_ts;
+	u64 last_kick_wake;
 
 	/* doorbell addresses that led to I/O: MMIO pages and ports */
 	u64 known_addr[KVL_KNOWN_DOORBELLS];

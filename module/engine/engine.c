@@ -177,6 +177,7 @@ void kvl_vm_init(struct kvl_vm *vm, const struct kvl_config *cfg)
 	p += KVL_ALIGN(cfg->max_threads * sizeof(struct kvl_thread));
 	vm->reqs = (struct kvl_req *)p;
 
+	vm->last_kick_vcpu = -1;
 	kvl_queue_init(&vm->native_q);
 	kvl_queue_init(&vm->done_q);
 	kvl_queue_init(&vm->any_q);
@@ -766,11 +767,38 @@ static bool kvl_kick_take(struct kvl_vm *vm, u64 now, struct kvl_taken_kick *out
 		out->vcpu = best_v;
 		out->ts = k->ts;
 		out->wake = READ_ONCE(k->wake);
+		vm->last_kick_vcpu = best_v;
+		vm->last_kick_ts = out->ts;
+		vm->last_kick_wake = out->wake;
 		kvl_doorbell_learn(vm, k);
 		kvl_publish(&k->state, KVL_KICK_FREE);
 		best_vc->kick_tail++;
 		return true;
 	}
+}
+
+/*
+ * Under vm->lock: the doorbell of an I/O submitted at @now.  With none live,
+ * the guest queued the request behind an earlier notify (it does not ring
+ * while the device is still working through its queue, and io_submit
+ * batches several requests): it shares the VM's last doorbell, unless that
+ * is stale.
+ */
+static bool kvl_kick_for_io(struct kvl_vm *vm, u64 now,
+			    struct kvl_taken_kick *out)
+{
+	if (kvl_kick_take(vm, now, out))
+		return true;
+	if (vm->last_kick_vcpu < 0 || now < vm->last_kick_ts ||
+	    now - vm->last_kick_ts > vm->cfg->kick_timeout_ns) {
+		vm->counters[KVL_C_SUBMITS_UNMATCHED]++;
+		return false;
+	}
+	out->vcpu = vm->last_kick_vcpu;
+	out->ts = vm->last_kick_ts;
+	out->wake = vm->last_kick_wake;
+	vm->counters[KVL_C_KICKS_SHARED]++;
+	return true;
 }
 
 /* Under vm->lock: stamp live, unwoken doorbells with this wake. */
@@ -831,6 +859,47 @@ static void kvl_req_attribute(struct kvl_req *r,
 	r->t[2] = submit;
 }
 
+/* Under vm->lock: hand request @i to the interrupt raised at @irq. */
+static void kvl_req_irq(struct kvl_vm *vm, u16 i, u64 reap, int target,
+			s32 vector, u64 irq)
+{
+	struct kvl_req *r = kvl_req(vm, i);
+
+	r->t[4] = reap;
+	r->t[5] = irq;
+	r->target = (s16)target;
+	r->vector = vector;
+	if (target >= 0) {
+		struct kvl_vcpu *vc = vm->vcpus[target];
+
+		r->next = vc->await_head;
+		vc->await_head = i;
+		WRITE_ONCE(vc->awaiting, vc->awaiting + 1);
+	} else {
+		kvl_queue_push(vm, &vm->any_q, i);
+	}
+}
+
+/*
+ * Under vm->lock: nothing finished before the iteration's wake, but QEMU
+ * reaps its AIO ring right after io_submit too (ioq_submit()), so a fast
+ * completion can raise its interrupt in the same iteration, without a wake
+ * in between: then the oldest native request submitted before the interrupt
+ * is the one, reaped as it was submitted.  Only one: older requests would
+ * have been found by the usual rule.
+ */
+static u32 kvl_irq_same_iteration(struct kvl_vm *vm, int target, s32 vector,
+				  u64 now)
+{
+	u16 i = vm->native_q.head;
+
+	if (i == KVL_NO_REQ || kvl_req(vm, i)->t[3] > now)
+		return 0;
+	kvl_queue_unlink(vm, &vm->native_q, KVL_NO_REQ, i);
+	kvl_req_irq(vm, i, kvl_req(vm, i)->t[3], target, vector, now);
+	return 1;
+}
+
 /*
  * An interrupt raised by thread @t at @now for vCPU index @target (-1 any):
  * reap what finished before the thread's last wake.  Under vm->lock.
@@ -869,24 +938,14 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 				kvl_queue_unlink(vm, q, prev, i);
 				if (q == &vm->native_q)
 					native_limit--;
-				r->t[4] = reap;
-				r->t[5] = now;
-				r->target = (s16)target;
-				r->vector = vector;
-				if (target >= 0) {
-					struct kvl_vcpu *vc = vm->vcpus[target];
-
-					r->next = vc->await_head;
-					vc->await_head = i;
-					WRITE_ONCE(vc->awaiting, vc->awaiting + 1);
-				} else {
-					kvl_queue_push(vm, &vm->any_q, i);
-				}
+				kvl_req_irq(vm, i, reap, target, vector, now);
 				taken++;
 				i = next;
 			}
 		}
 	}
+	if (!taken)
+		taken = kvl_irq_same_iteration(vm, target, vector, now);
 	if (!taken)
 		vm->counters[KVL_C_IRQS_UNMATCHED]++;
 }
@@ -1217,10 +1276,8 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		t->cur_req = KVL_NO_REQ;
 		vm->counters[KVL_C_LOST]++;
 	}
-	if (!kvl_kick_take(vm, now, &kick)) {
-		vm->counters[KVL_C_SUBMITS_UNMATCHED]++;
+	if (!kvl_kick_for_io(vm, now, &kick))
 		goto out;
-	}
 	ri = kvl_req_alloc(vm, now);
 	if (ri == KVL_NO_REQ)
 		goto out;
@@ -1235,7 +1292,6 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 				 s64 n, u64 now)
 {
 	struct kvl_taken_kick kick;
-	bool have = false;
 	unsigned long flags;
 	s64 i;
 
@@ -1244,16 +1300,8 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 	for (i = 0; i < n; i++) {
 		u16 ri;
 
-		/*
-		 * One doorbell per iocb while there are any; further iocbs of
-		 * the same io_submit were batched behind the last one.
-		 */
-		if (kvl_kick_take(vm, t->sys_ts, &kick)) {
-			have = true;
-		} else if (!have) {
-			vm->counters[KVL_C_SUBMITS_UNMATCHED]++;
+		if (!kvl_kick_for_io(vm, t->sys_ts, &kick))
 			continue;
-		}
 		ri = kvl_req_alloc(vm, now);
 		if (ri == KVL_NO_REQ)
 			break;

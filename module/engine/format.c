@@ -17,6 +17,7 @@ static const char *const kvl_counter_names[KVL_NR_COUNTERS] = {
 	[KVL_C_KICKS_CANCELLED] = "doorbells_userspace",
 	[KVL_C_KICKS_EXPIRED] = "doorbells_expired",
 	[KVL_C_KICKS_SKIPPED] = "doorbells_skipped",
+	[KVL_C_KICKS_SHARED] = "doorbells_shared",
 	[KVL_C_SUBMITS_UNMATCHED] = "submits_unmatched",
 	[KVL_C_IRQS_UNMATCHED] = "irqs_unmatched",
 	[KVL_C_REQUESTS_EXPIRED] = "requests_expired",

@@ -15,6 +15,8 @@ def main():
     ap.add_argument("--ios", type=int, required=True, help="I/Os the guest did")
     ap.add_argument("--pid", type=int, required=True)
     ap.add_argument("--tolerance", type=float, default=0.05)
+    ap.add_argument("--guest-mean-us", type=float, default=0,
+                    help="the mean latency the guest measured, for comparison")
     ap.add_argument("hist")
     a = ap.parse_args()
 
@@ -44,6 +46,9 @@ def main():
         print("mean total %.0f ns, sum of stage means %.0f ns; %s" % (
             means["total"], parts,
             ", ".join("%s %.0f" % (k, v) for k, v in means.items() if k != "total")))
+        if a.guest_mean_us:
+            print("guest-measured mean latency %.0f ns; kvmio_lat total mean %.0f ns (%.0f%%)" % (
+                a.guest_mean_us * 1e3, means["total"], 100.0 * means["total"] / (a.guest_mean_us * 1e3)))
         if abs(parts - means["total"]) > a.tolerance * means["total"]:
             print("FAIL: stage means do not add up to the total mean within %.0f%%" %
                   (a.tolerance * 100))

@@ -7,6 +7,11 @@
 # selftests/lib/check_qemu.py.  Runs inside the lab (selftests/lab/lab.sh run).
 #
 #   qemu_test.sh MODULE.ko INNER_IO [READS WRITES] [MODES...]
+#
+# KVMIO_INNER_CPU: the inner guest's -cpu (default host).
+#
+# JOBS=N in the environment makes the guest issue N requests at once (queue
+# depth N); the guest's own mean latency is printed next to the module's.
 set -euo pipefail
 ko=${1:?usage: qemu_test.sh MODULE.ko INNER_IO [READS WRITES] [MODES]}
 inner_io=${2:?inner-io binary}
@@ -29,12 +34,15 @@ cleanup() {
 }
 trap cleanup EXIT
 
-echo "# qemu_test: $reads reads + $writes writes per run, modes: ${modes[*]}"
+jobs=${JOBS:-1}
+echo "# qemu_test: $reads reads + $writes writes per run, $jobs at a time, modes: ${modes[*]}"
 modprobe kvm_amd
 insmod "$ko"
+# the host resets the histograms on START: boot-time I/O is not counted
 cat >"$work/script" <<EOS
 echo KVMIO-INNER-START
-/bin/inner-io /dev/vda $reads $writes && echo KVMIO-INNER-DONE
+sleep 1
+/bin/inner-io /dev/vda $reads $writes $jobs && echo KVMIO-INNER-DONE
 sleep 600
 EOS
 "$LAB_SH" inner-initrd --file "$inner_io:/bin/inner-io" "$work/inner.gz" "$work/script" >/dev/null
@@ -43,13 +51,19 @@ fail=0
 for mode in "${modes[@]}"; do
 	echo 1 >"$dbg/reset"
 	log=$work/qemu-$mode.log
-	qemu-system-x86_64 -enable-kvm -cpu host -m 256 -smp 1 -nographic \
+	qemu-system-x86_64 -enable-kvm -cpu "${KVMIO_INNER_CPU:-host}" -m 256 -smp 1 -nographic \
 		-nodefaults -no-reboot -serial stdio \
 		-kernel "$LAB_VMLINUZ" -initrd "$work/inner.gz" \
 		-append "console=ttyS0 quiet panic=-1" \
 		-drive "file=/dev/vda,if=none,id=d0,format=raw,cache=none,aio=$mode" \
 		-device virtio-blk-pci,drive=d0 </dev/null >"$log" 2>&1 &
 	qpid=$!
+	for _ in $(seq 600); do
+		grep -q KVMIO-INNER-START "$log" && break
+		kill -0 "$qpid" 2>/dev/null || break
+		sleep 0.2
+	done
+	echo 1 >"$dbg/reset"
 	for _ in $(seq 600); do
 		grep -q KVMIO-INNER-DONE "$log" && break
 		kill -0 "$qpid" 2>/dev/null || break
@@ -59,15 +73,20 @@ for mode in "${modes[@]}"; do
 		echo "not ok - aio=$mode: the inner guest did not finish its I/O"
 		tail -20 "$log" | sed 's/^/# /'
 		fail=1
-		kill -9 "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null; qpid=
+		kill -9 "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null || true; qpid=
 		continue
 	fi
 	grep inner-io: "$log" | sed 's/^/# /'
 	cat "$dbg/hist" >"$out/qemu-$mode.hist"
 	cat "$dbg/stats" >"$out/qemu-$mode.stats"
+	grep -E '^(unmatched|submits_unmatched|irqs_unmatched|doorbells_[a-z]*|dropped):' \
+		"$dbg/stats" | tr '\n' ' ' | sed 's/^/# stats: /; s/ $/\n/'
+
 	kill -9 "$qpid"; wait "$qpid" 2>/dev/null || true
+	guest_us=$(sed -n 's/.*mean_latency_us \([0-9.]*\).*/\1/p' "$log")
 	if python3 "$here/../lib/check_qemu.py" --mode "$mode" --pid "$qpid" \
-		--ios $((reads + writes)) "$out/qemu-$mode.hist" >"$work/check" 2>&1; then
+		--ios $((reads + writes)) --guest-mean-us "${guest_us:-0}" \
+		"$out/qemu-$mode.hist" >"$work/check" 2>&1; then
 		sed 's/^/# /' "$work/check"
 		echo "ok - real QEMU aio=$mode: every $mode stage populated, counts and means add up"
 	else

@@ -139,6 +139,46 @@ TEST(batch_shares_one_doorbell)
 	fx_fini(&f);
 }
 
+TEST(pool_requests_behind_one_doorbell_share_it)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	/* the guest queued two requests behind one notify: two pool threads */
+	kvl_ev_sys_enter(&f.eng, PID, POOL, SYS_pread64, 0, 3000);
+	kvl_ev_sys_enter(&f.eng, PID, POOL + 1, SYS_pread64, 0, 3100);
+	kvl_ev_sys_exit(&f.eng, PID, POOL, SYS_pread64, 4096, 8000);
+	kvl_ev_sys_exit(&f.eng, PID, POOL + 1, SYS_pread64, 4096, 8100);
+	fx_wake(&f, MAIN, 8500);
+	fx_irq(&f, MAIN, 0, 9000);
+	fx_inject(&f, VCPU0, 0, 4000, 9500);
+	EXPECT_EQ(2, fx_stage(&f, 0, KVL_PATH_THREADS, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(8500, fx_stage(&f, 0, KVL_PATH_THREADS, KVL_ST_TOTAL)->max);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_KICKS_SHARED));
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
+	fx_fini(&f);
+}
+
+TEST(completion_reaped_in_the_submitting_iteration)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 1, 3000, 3500);
+	/* no wake: QEMU found the completion in the AIO ring right away */
+	fx_irq(&f, MAIN, 0, 4000);
+	fx_inject(&f, VCPU0, 0, 3800, 4500);
+	EXPECT_EQ(1, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(0, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_SUBMIT_TO_REAP)->max);
+	EXPECT_EQ(500, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_REAP_TO_IRQ)->max);
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
+	fx_fini(&f);
+}
+
 TEST(io_getevents_chain_of_2016)
 {
 	struct fx f;
@@ -231,13 +271,13 @@ TEST(lost_and_truncated_streams)
 	/* io_submit's sys_enter was lost */
 	kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_io_submit, 1, 3000);
 	EXPECT_EQ(1, fx_counter(&f, KVL_C_LOST));
-	/* the stream ends before the interrupt: one request stays in flight */
+	/* an interrupt with nothing in flight (another device's) is unmatched */
 	fx_wake(&f, MAIN, 4000);
+	fx_irq(&f, MAIN, 0, 4500);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
+	/* the stream ends before the interrupt: one request stays in flight */
 	fx_io_submit(&f, MAIN, 1, 5000, 5100);
 	EXPECT_EQ(1, kvl_engine_find_vm(&f.eng, PID)->inflight);
-	/* an interrupt with nothing finished before the wake is unmatched */
-	fx_irq(&f, MAIN, 0, 5200);
-	EXPECT_EQ(1, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
 	/* the VM exits: everything goes */
 	kvl_ev_task_exit(&f.eng, PID, PID, true);
 	EXPECT_EQ(NULL, kvl_engine_find_vm(&f.eng, PID));
