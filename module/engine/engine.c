@@ -885,15 +885,17 @@ static void kvl_req_irq(struct kvl_vm *vm, u16 i, u64 reap, int target,
  * reaps its AIO ring right after io_submit too (ioq_submit()), so a fast
  * completion can raise its interrupt in the same iteration, without a wake
  * in between: then the oldest native request submitted before the interrupt
- * is the one, reaped as it was submitted.  Only one: older requests would
- * have been found by the usual rule.
+ * is the one, reaped as it was submitted.  Only when it is the only native
+ * request in flight: with more, the interrupt may be another's, whose wake
+ * was lost, and taking a request that is still on the device loses track.
  */
 static u32 kvl_irq_same_iteration(struct kvl_vm *vm, int target, s32 vector,
 				  u64 now)
 {
 	u16 i = vm->native_q.head;
 
-	if (i == KVL_NO_REQ || kvl_req(vm, i)->t[3] > now)
+	if (i == KVL_NO_REQ || kvl_req(vm, i)->next != KVL_NO_REQ ||
+	    kvl_req(vm, i)->t[3] > now)
 		return 0;
 	kvl_queue_unlink(vm, &vm->native_q, KVL_NO_REQ, i);
 	kvl_req_irq(vm, i, kvl_req(vm, i)->t[3], target, vector, now);
