@@ -46,7 +46,7 @@ reader: $(BUILD)/kvmio-lat
 
 $(BUILD)/kvmio-lat: $(READER_SRC) $(READER_HDR) $(ENGINE_SRC) $(ENGINE_HDR)
 	@mkdir -p $(BUILD)
-	$(CC) $(CFLAGS_USER) -Iuserspace -o $@ $(READER_SRC) $(ENGINE_SRC) -lm $(READER_LIBS)
+	$(CC) $(CFLAGS_USER) $(READER_CFLAGS) -Iuserspace -o $@ $(READER_SRC) $(ENGINE_SRC) -lm $(READER_LIBS)
 
 ksrc: $(KSRC)/.done
 $(KSRC)/.done:
@@ -91,6 +91,7 @@ demo:
 install: module reader
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
 	install -D -m 0755 $(BUILD)/kvmio-lat $(DESTDIR)$(PREFIX)/bin/kvmio-lat
+	install -D -m 0644 userspace/kvmio-lat.8 $(DESTDIR)$(PREFIX)/share/man/man8/kvmio-lat.8
 
 clean:
 	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
@@ -105,7 +106,38 @@ FUZZ_DIR := $(BUILD)/fuzz
 READER_LIB_SRC := $(filter-out userspace/main.c,$(READER_SRC))
 READER_FIXTURES := $(wildcard selftests/unit/fixtures/*)
 
-$(BUILD)/unit/reader_test: $(READER_SRC) $(READER_HDR) $(READER_FIXTURES)
+# record/replay read trace-cmd recordings with libtracecmd (scripts/deps.sh
+# installs libtracecmd-dev, libtraceevent-dev): a hard dependency.
+READER_PKGS := libtracecmd libtraceevent
+READER_CFLAGS := $(shell pkg-config --cflags $(READER_PKGS) 2>/dev/null)
+READER_LIBS := $(shell pkg-config --libs $(READER_PKGS) 2>/dev/null)
+
+reader-deps:
+	@pkg-config --exists $(READER_PKGS) || { echo "kvmio-lat needs $(READER_PKGS) (apt-get install libtracecmd-dev libtraceevent-dev pkg-config, or scripts/deps.sh)" >&2; exit 1; }
+
+$(BUILD)/kvmio-lat: | reader-deps
+
+# The tests that include the reader's sources link libtracecmd too.
+READER_TESTS := $(BUILD)/unit/reader_test $(BUILD)/unit/replay_test
+$(READER_TESTS): $(BUILD)/unit/%: selftests/unit/%.c $(READER_SRC) $(READER_HDR) \
+		$(READER_FIXTURES) $(ENGINE_SRC) $(ENGINE_HDR) \
+		$(wildcard selftests/unit/*.h) $(KSRC)/.done | reader-deps
+	@mkdir -p $(BUILD)/unit
+	$(CC) $(TEST_CFLAGS) $(READER_CFLAGS) -o $@ $< $(ENGINE_SRC) -lm $(READER_LIBS)
+
+replay-test: $(BUILD)/unit/replay_test
+	$(BUILD)/unit/replay_test
+
+# Replay speed (records per second) without sanitizers, on the fixtures or
+# BENCH_FILES (e.g. a lab recording of selftests/qemu/replay_test.sh).
+BENCH_ROUNDS ?= 50
+BENCH_FILES ?= $(filter-out %_missing.dat,$(wildcard selftests/unit/fixtures/replay_*.dat))
+$(BUILD)/replay_bench: selftests/unit/replay_bench.c $(READER_LIB_SRC) $(READER_HDR) $(ENGINE_SRC) $(ENGINE_HDR) | reader-deps
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_USER) $(READER_CFLAGS) -Iuserspace -o $@ $< $(READER_LIB_SRC) $(ENGINE_SRC) -lm $(READER_LIBS)
+
+bench-replay: $(BUILD)/replay_bench
+	$(BUILD)/replay_bench $(BENCH_ROUNDS) $(BENCH_FILES)
 
 reader-test: $(BUILD)/unit/reader_test
 	$(BUILD)/unit/reader_test
@@ -113,8 +145,8 @@ reader-test: $(BUILD)/unit/reader_test
 $(FUZZ_DIR)/snapshot_fuzz: selftests/unit/snapshot_fuzz.c $(READER_LIB_SRC) $(READER_HDR) $(ENGINE_SRC) $(ENGINE_HDR)
 	@mkdir -p $(FUZZ_DIR)
 	$(FUZZ_CC) -std=gnu11 -O1 -g -Wall -D_GNU_SOURCE -Iinclude -Iuserspace \
-		-fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ $< $(READER_LIB_SRC) $(ENGINE_SRC) -lm
+		$(READER_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
+		-o $@ $< $(READER_LIB_SRC) $(ENGINE_SRC) -lm $(READER_LIBS)
 
 # Runs from a fresh copy of the seed corpus; any crash, leak or sanitizer
 # report fails the target (the reproducer is left in $(FUZZ_DIR)/).
@@ -126,7 +158,22 @@ fuzz: $(FUZZ_DIR)/snapshot_fuzz
 		-dict=selftests/unit/fixtures/snapshot.dict \
 		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus
 
-.PHONY: reader-test fuzz
+.PHONY: reader-test fuzz reader-deps replay-test bench-replay
 # --- reader: end ---
+
+# --- matrix: begin ---
+# Every supported Debian kernel (5.10, 6.1, 6.1 PREEMPT_RT, 6.12, 7.x):
+# built with its suite's compiler in a cached chroot, DKMS round trip and
+# `make install` there, probe prototypes checked against the kernel's BTF,
+# booted in the lab for the selftests and real QEMU.  See
+# scripts/matrix/matrix.sh and Documentation/compat.rst.
+#   make matrix MATRIX_ARGS="--only bullseye,sid"
+MATRIX_ARGS ?=
+
+matrix:
+	scripts/matrix/matrix.sh $(MATRIX_ARGS)
+
+.PHONY: matrix
+# --- matrix: end ---
 
 endif

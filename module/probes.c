@@ -19,19 +19,22 @@
 #include <linux/kvm_host.h>
 #include <linux/mutex.h>
 #include <asm/syscall.h>
+#include <trace/events/syscalls.h>
+#include <trace/events/kvm.h>
 
 #include "kvmio_lat.h"
 #include "wrapper/kvm_entry.h"
 #include "wrapper/kvm_exit.h"
 #include "wrapper/kvm_inj_virq.h"
+#include "wrapper/kvm_pio.h"
 #include "wrapper/sched_process_exit.h"
 
 /* from include/trace/events/kvm.h and arch/x86/kvm/trace.h */
 #define KVL_TRACE_MMIO_WRITE	2
 #define KVL_PIO_OUT		1
 
+/* kvm.ko's, while kvm is attached (wrapper/kvm_x86_ops.h) */
 struct kvm_x86_ops *kvl_x86_ops;
-static bool kvl_x86_ops_tried;
 
 static u64 kvl_now(void)
 {
@@ -47,27 +50,13 @@ static bool kvl_task_ok(void)
 
 /* ---- KVM ---- */
 
-static void kvl_resolve_x86_ops(void)
-{
-	void *p;
-
-	/* once per kvm load; symbol_get() of a module still coming fails */
-	if (READ_ONCE(kvl_x86_ops_tried))
-		return;
-	p = __symbol_get("kvm_x86_ops");
-	if (p) {
-		WRITE_ONCE(kvl_x86_ops, p);
-		__symbol_put("kvm_x86_ops");
-	}
-	WRITE_ONCE(kvl_x86_ops_tried, true);
-}
-
 static void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa, u32 reason)
 {
 	if (!kvl_task_ok())
 		return;
 	rcu_read_lock();
-	kvl_ev_exit(&kvl_engine, current->tgid, current->pid, current->comm,
+	kvl_ev_exit(&kvl_engine, current->tgid, current->pid,
+		    current->group_leader->comm,
 		    vcpu->vcpu_id, isa, reason, kvl_now());
 	rcu_read_unlock();
 }
@@ -82,9 +71,7 @@ static void kvl_probe_kvm_exit_3(void *data, unsigned int exit_reason,
 /* kvm_exit from 5.16 */
 static void kvl_probe_kvm_exit_2(void *data, struct kvm_vcpu *vcpu, u32 isa)
 {
-	if (unlikely(!READ_ONCE(kvl_x86_ops)))
-		kvl_resolve_x86_ops();
-	kvl_do_exit(vcpu, isa, kvl_kvm_exit_reason(vcpu));
+	kvl_do_exit(vcpu, isa, kvl_kvm_exit_reason(vcpu, isa));
 }
 
 static void kvl_do_entry(struct kvm_vcpu *vcpu)
@@ -131,7 +118,7 @@ static void kvl_probe_kvm_fast_mmio(void *data, u64 gpa)
 
 static void kvl_probe_kvm_pio(void *data, unsigned int rw, unsigned int port,
 			      unsigned int size, unsigned int count,
-			      const void *val)
+			      kvl_pio_data_t *val)
 {
 	if (rw == KVL_PIO_OUT)
 		kvl_doorbell(true, port);
@@ -174,9 +161,7 @@ static void kvl_probe_kvm_apic_accept_irq(void *data, u32 apicid, u16 dm,
 	rcu_read_unlock();
 }
 
-/* See wrapper/kvm_inj_virq.h: only @vector is read. */
-static void kvl_probe_kvm_inj_virq(void *data, unsigned int vector, bool soft,
-				   bool reinjected)
+static void kvl_do_inj_virq(unsigned int vector)
 {
 	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
 		return;
@@ -184,6 +169,19 @@ static void kvl_probe_kvm_inj_virq(void *data, unsigned int vector, bool soft,
 	kvl_ev_inj_virq(&kvl_engine, current->tgid, current->pid, vector,
 			kvl_now());
 	rcu_read_unlock();
+}
+
+/* kvm_inj_virq up to 5.18 */
+static void kvl_probe_kvm_inj_virq_1(void *data, unsigned int irq)
+{
+	kvl_do_inj_virq(irq);
+}
+
+/* kvm_inj_virq from 5.19 */
+static void kvl_probe_kvm_inj_virq_3(void *data, unsigned int vector,
+				     bool soft, bool reinjected)
+{
+	kvl_do_inj_virq(vector);
 }
 
 /* ---- syscalls and process exit ---- */
@@ -232,14 +230,32 @@ static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	rcu_read_unlock();
 }
 
-static void kvl_probe_process_exit(void *data, struct task_struct *p)
+static void kvl_do_process_exit(struct task_struct *p, bool group_dead)
 {
 	if (!kvl_engine_maybe_vm(&kvl_engine, p->tgid))
 		return;
 	rcu_read_lock();
-	kvl_ev_task_exit(&kvl_engine, p->tgid, p->pid, kvl_group_dead(p));
+	kvl_ev_task_exit(&kvl_engine, p->tgid, p->pid, group_dead);
 	rcu_read_unlock();
 }
+
+/* sched_process_exit up to 6.15 */
+static void kvl_probe_process_exit_1(void *data, struct task_struct *p)
+{
+	kvl_do_process_exit(p, kvl_group_dead(p));
+}
+
+/* sched_process_exit from 6.16 */
+static void kvl_probe_process_exit_2(void *data, struct task_struct *p,
+				     bool group_dead)
+{
+	kvl_do_process_exit(p, group_dead);
+}
+
+#define KVL_PROBE_PROCESS_EXIT						\
+	__builtin_choose_expr(KVL_SCHED_PROCESS_EXIT_GROUP_DEAD,	\
+			      kvl_probe_process_exit_2,			\
+			      kvl_probe_process_exit_1)
 
 /* ---- attaching ---- */
 
@@ -252,7 +268,7 @@ struct kvl_tp {
 static struct kvl_tp kvl_core_tps[] = {
 	{ "sys_enter", kvl_probe_sys_enter },
 	{ "sys_exit", kvl_probe_sys_exit },
-	{ "sched_process_exit", kvl_probe_process_exit },
+	{ "sched_process_exit", NULL },	/* see kvl_probes_init() */
 };
 
 static struct kvl_tp kvl_kvm_tps[] = {
@@ -264,7 +280,7 @@ static struct kvl_tp kvl_kvm_tps[] = {
 	{ "kvm_msi_set_irq", kvl_probe_kvm_msi_set_irq },
 	{ "kvm_set_irq", kvl_probe_kvm_set_irq },
 	{ "kvm_apic_accept_irq", kvl_probe_kvm_apic_accept_irq },
-	{ "kvm_inj_virq", kvl_probe_kvm_inj_virq },
+	{ "kvm_inj_virq", NULL },	/* see kvl_probes_init() */
 };
 
 /* kvm_exit and kvm_entry are required; the rest refine the picture. */
@@ -354,8 +370,11 @@ static int kvl_kvm_coming(struct module *mod)
 		if (!kvl_kvm_tps[j].tp)
 			pr_info("kvm has no %s tracepoint; stages that need it stay empty\n",
 				kvl_kvm_tps[j].name);
-	WRITE_ONCE(kvl_x86_ops, NULL);
-	WRITE_ONCE(kvl_x86_ops_tried, false);
+	if (KVL_KVM_EXIT_TWO_ARGS) {
+		WRITE_ONCE(kvl_x86_ops, kvl_find_kvm_x86_ops(mod));
+		if (!kvl_x86_ops)
+			pr_info("no usable kvm_x86_ops in kvm: exit reasons are reported as \"other\"\n");
+	}
 	kvl_kvm_live = true;
 	pr_info("attached to kvm\n");
 	return 0;
@@ -367,7 +386,6 @@ static void kvl_kvm_going(void)
 	/* no probe may still be running on kvm's memory or its kvm_x86_ops */
 	tracepoint_synchronize_unregister();
 	WRITE_ONCE(kvl_x86_ops, NULL);
-	WRITE_ONCE(kvl_x86_ops_tried, false);
 	kvl_kvm_live = false;
 	pr_info("kvm unloaded; detached\n");
 }
@@ -403,6 +421,22 @@ int kvl_probes_init(void)
 		(void *)kvl_probe_kvm_exit_2 : (void *)kvl_probe_kvm_exit_3;
 	kvl_kvm_tps[1].probe = KVL_KVM_ENTRY_ONE_ARG ?
 		(void *)kvl_probe_kvm_entry_1 : (void *)kvl_probe_kvm_entry_2;
+	kvl_kvm_tps[ARRAY_SIZE(kvl_kvm_tps) - 1].probe =
+		KVL_KVM_INJ_VIRQ_THREE_ARGS ? (void *)kvl_probe_kvm_inj_virq_3 :
+		(void *)kvl_probe_kvm_inj_virq_1;
+	kvl_core_tps[2].probe = (void *)KVL_PROBE_PROCESS_EXIT;
+
+	/*
+	 * Where the headers declare the tracepoint, the compiler checks the
+	 * probe against it; arch/x86/kvm/trace.h is not in the headers, so
+	 * the others are checked against each booted kernel's BTF in the lab
+	 * (scripts/matrix/protos.sh).
+	 */
+	check_trace_callback_type_sys_enter(kvl_probe_sys_enter);
+	check_trace_callback_type_sys_exit(kvl_probe_sys_exit);
+	check_trace_callback_type_sched_process_exit(KVL_PROBE_PROCESS_EXIT);
+	check_trace_callback_type_kvm_mmio(kvl_probe_kvm_mmio);
+	check_trace_callback_type_kvm_set_irq(kvl_probe_kvm_set_irq);
 
 	for_each_kernel_tracepoint(kvl_core_lookup, &l);
 	ret = l.ret;

@@ -7,7 +7,8 @@
 #   -> checkpatch -> host unit tests (ASan/UBSan) -> fuzzing the snapshot
 #   parser -> in a real kernel with real KVM (the lab): module selftests,
 #   the QEMU-like I/O paths with injected delays, real QEMU with
-#   aio=native and aio=threads -> DKMS round trip
+#   aio=native and aio=threads, record/replay against the live module
+#   -> DKMS round trip
 #
 # Every step runs even when an earlier one failed (when it can), and the
 # last line says "N passed, N failed".  Exit status 0 only if all passed.
@@ -68,6 +69,11 @@ lab_qemu() {
 	lab qemu selftests/qemu/qemu_test.sh module/kvmio_lat.ko build/inner-io 2000 500
 }
 
+lab_replay() {	# live module vs kvmio-lat record + replay of the same run
+	lab replay selftests/qemu/replay_test.sh module/kvmio_lat.ko build/inner-io \
+		build/kvmio-lat 1000 250
+}
+
 dkms_round_trip() {
 	scripts/dkms-test.sh "$KVER"
 }
@@ -79,6 +85,7 @@ step fuzz make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 step lab-selftests lab_selftests
 step lab-io-paths lab_io
 step lab-real-qemu lab_qemu
+step lab-replay lab_replay
 step dkms dkms_round_trip
 
 echo

@@ -12,6 +12,7 @@
 #include "cli.h"
 #include "source.h"
 #include "output.h"
+#include "replay.h"
 
 static const char kvl_usage[] =
 "Usage: kvmio-lat COMMAND [OPTIONS]\n"
@@ -31,6 +32,11 @@ static const char kvl_usage[] =
 "      the native and threads paths side by side (live, or snapshot A)\n"
 "  reset\n"
 "      zero every histogram and counter of the module\n"
+"  record [-o FILE] [-b KB] [--all-syscalls] [[--] COMMAND [ARGS...]]\n"
+"      trace-cmd record of the events the engine needs, until COMMAND\n"
+"      exits (or Ctrl-C); for hosts where the module cannot be loaded\n"
+"  replay FILE [--tgids FILE] [FILTERS] [--hist] [--json | --csv] [--speed]\n"
+"      a trace-cmd recording through the module's engine, printed as show\n"
 "\n"
 "Filters:\n"
 "  --pid PID        one VM (the QEMU process id)\n"
@@ -46,6 +52,11 @@ static const char kvl_usage[] =
 "  --csv            CSV with a header row\n"
 "  -i SECONDS       watch interval, 0.1 to 3600 (default 1)\n"
 "  -n COUNT         watch reports before exiting (default: until interrupted)\n"
+"  -o FILE          record: the recording (default kvmio-lat.dat)\n"
+"  -b KB            record: trace buffer per CPU, in KiB\n"
+"  --all-syscalls   record: every system call, not only those the engine uses\n"
+"  --tgids FILE     replay: thread groups from a copy of saved_tgids\n"
+"  --speed          replay: print records per second on stderr\n"
 "  -h, --help       this help\n"
 "  -V, --version    print the version\n"
 "\n"
@@ -64,8 +75,13 @@ enum kvl_opt {
 	OPT_JSON,
 	OPT_CSV,
 	OPT_PATHS,
+	OPT_TGIDS,
+	OPT_SPEED,
+	OPT_ALL_SYSCALLS,
 	OPT_INTERVAL = 'i',
 	OPT_COUNT = 'n',
+	OPT_OUTPUT = 'o',
+	OPT_BUFFER = 'b',
 	OPT_HELP = 'h',
 };
 
@@ -80,6 +96,9 @@ static const struct option kvl_options[] = {
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "paths", no_argument, NULL, OPT_PATHS },
+	{ "tgids", required_argument, NULL, OPT_TGIDS },
+	{ "speed", no_argument, NULL, OPT_SPEED },
+	{ "all-syscalls", no_argument, NULL, OPT_ALL_SYSCALLS },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -91,6 +110,7 @@ static const struct option kvl_options[] = {
 #define F_FILTERS	(OB(OPT_PID) | OB(OPT_VCPU) | OB(OPT_PATH) | OB(OPT_EXITS))
 #define F_FORMAT	(OB(OPT_JSON) | OB(OPT_CSV))
 #define F_WATCH		(1u << 20)	/* -i, -n */
+#define F_RECORD	(1u << 21)	/* -o, -b */
 
 struct kvl_cmd;
 
@@ -104,6 +124,12 @@ struct kvl_args {
 	long count;
 	int nr_pos;
 	const char *pos[2];
+	char **rest;		/* record: the command and its arguments */
+	const char *tgids;
+	bool speed;
+	const char *output;
+	unsigned long buffer_kb;
+	bool all_syscalls;
 	FILE *out;
 	FILE *err;
 };
@@ -201,6 +227,25 @@ static int kvl_set_option(struct kvl_args *a, int c, const char *arg)
 			return kvl_usage_error(a, "-n wants a count of at least 1, not '%s'", arg);
 		a->count = v;
 		break;
+	case OPT_TGIDS:
+		a->tgids = arg;
+		break;
+	case OPT_SPEED:
+		a->speed = true;
+		break;
+	case OPT_ALL_SYSCALLS:
+		a->all_syscalls = true;
+		break;
+	case OPT_OUTPUT:
+		if (!*arg)
+			return kvl_usage_error(a, "-o wants a file name");
+		a->output = arg;
+		break;
+	case OPT_BUFFER:
+		if (!kvl_parse_long(arg, 64, 16L << 20, &v))
+			return kvl_usage_error(a, "-b wants KiB per CPU from 64 to 16777216, not '%s'", arg);
+		a->buffer_kb = (unsigned long)v;
+		break;
 	}
 	return 0;
 }
@@ -209,6 +254,8 @@ static bool kvl_option_allowed(const struct kvl_cmd *cmd, int c)
 {
 	if (c == OPT_INTERVAL || c == OPT_COUNT)
 		return cmd->opts & F_WATCH;
+	if (c == OPT_OUTPUT || c == OPT_BUFFER)
+		return cmd->opts & F_RECORD;
 	return cmd->opts & OB(c);
 }
 
@@ -217,7 +264,8 @@ static const char *kvl_option_name(int c, char *buf, size_t size)
 {
 	const struct option *o;
 
-	if (c == OPT_INTERVAL || c == OPT_COUNT || c == OPT_HELP) {
+	if (c == OPT_INTERVAL || c == OPT_COUNT || c == OPT_HELP ||
+	    c == OPT_OUTPUT || c == OPT_BUFFER) {
 		snprintf(buf, size, "-%c", c);
 		return buf;
 	}
@@ -249,9 +297,13 @@ static int kvl_parse_args(struct kvl_args *a, int argc, char **argv)
 	char name[32];
 	int c, ret;
 
+	/* record: options stop at the command ("+"), which takes its own */
+	const char *optstr = a->cmd->opts & F_RECORD ? "+:hi:n:o:b:" :
+			     ":hi:n:o:b:";
+
 	optind = 0;	/* GNU: start over, tests run several command lines */
 	opterr = 0;
-	while ((c = getopt_long(argc, argv, ":hi:n:", kvl_options, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, optstr, kvl_options, NULL)) != -1) {
 		if (c == OPT_HELP) {
 			fputs(kvl_usage, a->out);
 			return -1;
@@ -265,6 +317,10 @@ static int kvl_parse_args(struct kvl_args *a, int argc, char **argv)
 		ret = kvl_set_option(a, c, optarg);
 		if (ret)
 			return ret;
+	}
+	if (a->cmd->opts & F_RECORD && optind < argc) {
+		a->rest = &argv[optind];
+		optind = argc;
 	}
 	for (; optind < argc; optind++) {
 		if (a->nr_pos >= a->cmd->max_pos)
@@ -477,6 +533,48 @@ static int kvl_cmd_reset(struct kvl_args *a)
 	return kvl_reset_live(a->err) ? KVL_EXIT_ERROR : KVL_EXIT_OK;
 }
 
+static int kvl_cmd_replay(struct kvl_args *a)
+{
+	struct kvl_replay_opts ro = { .tgids = a->tgids };
+	struct kvl_replay_stats st;
+	struct kvl_snap s;
+	int ret;
+
+	if (a->nr_pos != 1)
+		return kvl_usage_error(a, "wants one recording (a trace-cmd .dat file)");
+	if (kvl_replay(a->pos[0], &ro, &s, &st, a->err))
+		return KVL_EXIT_ERROR;
+	if (a->speed) {
+		double run = st.seconds - st.open_seconds;
+
+		fprintf(a->err, "%s: replay: %llu records on %u CPUs, %llu to the engine, in %.3f s (%.3f s opening the file): %.0f records/s, %.0f after opening\n",
+			KVL_PROG, (unsigned long long)st.records, st.cpus,
+			(unsigned long long)st.events, st.seconds,
+			st.open_seconds,
+			st.seconds > 0 ? st.records / st.seconds : 0.0,
+			run > 0 ? st.records / run : 0.0);
+	}
+	if (kvl_check_filter(a, &s, a->pos[0])) {
+		kvl_snap_free(&s);
+		return KVL_EXIT_ERROR;
+	}
+	ret = kvl_print_show(a->out, &s, &a->o);
+	kvl_snap_free(&s);
+	return ret ? kvl_out_of_memory(a) : KVL_EXIT_OK;
+}
+
+static int kvl_cmd_record(struct kvl_args *a)
+{
+	struct kvl_record_opts ro = {
+		.output = a->output ? a->output : "kvmio-lat.dat",
+		.buffer_kb = a->buffer_kb,
+		.all_syscalls = a->all_syscalls,
+		.cmd = a->rest,
+	};
+
+	return kvl_record(&ro, a->err);
+}
+
 static const struct kvl_cmd kvl_cmds[] = {
 	{ "show", OB(OPT_INPUT) | OB(OPT_STATS) | F_FILTERS | OB(OPT_HIST) |
 		  F_FORMAT, 0, kvl_cmd_show },
@@ -484,6 +582,9 @@ static const struct kvl_cmd kvl_cmds[] = {
 		   F_WATCH, 0, kvl_cmd_watch },
 	{ "compare", F_FILTERS | OB(OPT_PATHS), 2, kvl_cmd_compare },
 	{ "reset", 0, 0, kvl_cmd_reset },
+	{ "replay", OB(OPT_TGIDS) | OB(OPT_SPEED) | F_FILTERS | OB(OPT_HIST) |
+		    F_FORMAT, 1, kvl_cmd_replay },
+	{ "record", F_RECORD | OB(OPT_ALL_SYSCALLS), 0, kvl_cmd_record },
 };
 
 static int kvl_top_option(struct kvl_args *a, const char *opt)

@@ -10,17 +10,17 @@
  *
  * The version number lies after the backport, so this is a feature test:
  * the same series gave kvm_x86_ops.vcpu_run() its second parameter (a bool,
- * later a u64 run_flags bitmap).  If vcpu_run() still takes only the vCPU,
+ * later a u64 run_flags bitmap, which 6.1.y has too).  If vcpu_run() (run()
+ * before 5.18, see wrapper/kvm_x86_ops.h) still takes only the vCPU,
  * kvm_entry takes only the vCPU.
  */
 #ifndef KVMIO_LAT_WRAPPER_KVM_ENTRY_H
 #define KVMIO_LAT_WRAPPER_KVM_ENTRY_H
 
-#include <linux/kvm_host.h>
+#include "wrapper/kvm_x86_ops.h"
 
 #define KVL_KVM_ENTRY_ONE_ARG						\
-	__builtin_types_compatible_p(					\
-		typeof(((struct kvm_x86_ops *)NULL)->vcpu_run),		\
+	__builtin_types_compatible_p(KVL_OPS_VCPU_RUN_TYPE,		\
 		enum exit_fastpath_completion (*)(struct kvm_vcpu *))
 
 #endif /* KVMIO_LAT_WRAPPER_KVM_ENTRY_H */

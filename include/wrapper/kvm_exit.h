@@ -9,17 +9,18 @@
  *            ("KVM: x86: Get exit_reason as part of kvm_x86_ops.get_exit_info").
  *
  * Feature test, not a version check: if get_exit_info() takes the reason
- * pointer, kvm_exit has the two-argument prototype.
+ * pointer, kvm_exit has the two-argument prototype.  (get_exit_info() has
+ * had that name since before 5.10.)
  *
- * kvm_x86_ops is exported by kvm.ko.  Linking to it would make kvmio_lat
- * depend on kvm and stop it loading first, so it is looked up by name once
- * kvm is live and forgotten when kvm goes.  While a kvm_exit probe runs a
- * vCPU exists, so neither kvm nor the vendor module can be unloading.
+ * kvm_x86_ops lives in kvm.ko and is not exported (wrapper/kvm_x86_ops.h):
+ * kvl_x86_ops is set when kvm comes and cleared when it goes.  While a
+ * kvm_exit probe runs a vCPU exists, so neither kvm nor the vendor module
+ * can be unloading.
  */
 #ifndef KVMIO_LAT_WRAPPER_KVM_EXIT_H
 #define KVMIO_LAT_WRAPPER_KVM_EXIT_H
 
-#include <linux/kvm_host.h>
+#include "wrapper/kvm_x86_ops.h"
 
 typedef void (*kvl_get_exit_info_t)(struct kvm_vcpu *vcpu, u32 *reason,
 				    u64 *info1, u64 *info2, u32 *intr_info,
@@ -35,17 +36,22 @@ typedef void (*kvl_get_exit_info_t)(struct kvm_vcpu *vcpu, u32 *reason,
 
 extern struct kvm_x86_ops *kvl_x86_ops;
 
-/* Only called when KVL_KVM_EXIT_TWO_ARGS: the cast is then a no-op. */
-static inline u32 kvl_kvm_exit_reason(struct kvm_vcpu *vcpu)
+/*
+ * Only called when KVL_KVM_EXIT_TWO_ARGS: the cast is then a no-op.
+ * get_exit_info() is the vendor's (SVM or VMX), so @isa is not needed.
+ */
+static inline u32 kvl_kvm_exit_reason(struct kvm_vcpu *vcpu, u32 isa)
 {
 	struct kvm_x86_ops *ops = READ_ONCE(kvl_x86_ops);
 	u32 reason, intr_info, error_code;
 	kvl_get_exit_info_t get;
 	u64 info1, info2;
 
-	if (!ops || !ops->get_exit_info)
+	if (!ops)
 		return KVL_REASON_UNKNOWN;
-	get = (kvl_get_exit_info_t)ops->get_exit_info;
+	get = (kvl_get_exit_info_t)READ_ONCE(ops->get_exit_info);
+	if (!get)
+		return KVL_REASON_UNKNOWN;
 	get(vcpu, &reason, &info1, &info2, &intr_info, &error_code);
 	return reason;
 }

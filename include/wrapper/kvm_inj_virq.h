@@ -2,17 +2,22 @@
 /*
  * wrapper/kvm_inj_virq.h - the kvm_inj_virq tracepoint's prototype.
  *
- *   older    TP_PROTO(unsigned int irq)
- *   newer    TP_PROTO(unsigned int vector, bool soft, bool reinjected)
- *            (6.x, also in 6.1.y stable)
+ *   <= 5.18  TP_PROTO(unsigned int irq)
+ *   >= 5.19  TP_PROTO(unsigned int vector, bool soft, bool reinjected)
+ *            (2d61391270a3 "KVM: x86: Differentiate Soft vs. Hard IRQs vs.
+ *            reinjected in tracepoint")
  *
- * Only the first argument is used (see kvl_probe_inj_virq()).  The probe is declared with the newer
- * prototype; on x86-64 the extra arguments are registers a one-argument
- * caller leaves undefined and the probe never reads them.  (Kernels built
- * with clang kCFI would trap on the mismatch; Debian's gcc-built kernels
- * have no kCFI.  See Documentation/compat.rst.)
+ * Feature test: the same series gave kvm_x86_ops.inject_irq() (set_irq()
+ * before 5.18, see wrapper/kvm_x86_ops.h) its "bool reinjected" parameter.
+ * Only the vector is used.
  */
 #ifndef KVMIO_LAT_WRAPPER_KVM_INJ_VIRQ_H
 #define KVMIO_LAT_WRAPPER_KVM_INJ_VIRQ_H
+
+#include "wrapper/kvm_x86_ops.h"
+
+#define KVL_KVM_INJ_VIRQ_THREE_ARGS					\
+	__builtin_types_compatible_p(KVL_OPS_INJECT_IRQ_TYPE,		\
+				     void (*)(struct kvm_vcpu *, bool))
 
 #endif /* KVMIO_LAT_WRAPPER_KVM_INJ_VIRQ_H */

@@ -305,11 +305,24 @@ apt_setup() {
 	} >"$d/sources.list"
 	APT_OPTS=(-o "Dir::Etc::SourceList=$d/sources.list" -o "Dir::Etc::SourceParts=$d/parts"
 		-o "Dir::State::Lists=$d/lists" -o "Dir::Cache=$d/cache")
+	# A mirror serving a frozen snapshot has Release files past their
+	# Valid-Until (sid's lasts a week): once seen, accept them (noted).
+	if [[ -f $d/snapshot ]]; then
+		APT_OPTS+=(-o Acquire::Check-Valid-Until=false)
+	fi
 	# Refresh the suite's lists when missing or older than a day.
 	if [[ -z $(find "$d/lists" -maxdepth 1 -name '*_Packages*' -mmin -1440 2>/dev/null | head -n 1) ]]; then
 		note "apt-get update for suite $suite"
-		apt-get -q "${APT_OPTS[@]}" update >"$d/update.log" 2>&1 ||
-			die "apt-get update for suite $suite failed, see $d/update.log"
+		if ! apt-get -q "${APT_OPTS[@]}" update >"$d/update.log" 2>&1 ||
+			grep -q '^E:' "$d/update.log"; then
+			grep -q 'is expired' "$d/update.log" && [[ ! -f $d/snapshot ]] ||
+				die "apt-get update for suite $suite failed, see $d/update.log"
+			note "suite $suite: the mirror's Release file is expired; using it anyway (Check-Valid-Until=false)"
+			: >"$d/snapshot"
+			APT_OPTS+=(-o Acquire::Check-Valid-Until=false)
+			apt-get -q "${APT_OPTS[@]}" update >"$d/update.log" 2>&1 ||
+				die "apt-get update for suite $suite failed, see $d/update.log"
+		fi
 	fi
 }
 
@@ -343,11 +356,17 @@ fetch_debs() {
 	for try in 1 2; do
 		for p in "linux-image-$ver" "linux-image-$ver-unsigned"; do
 			if (cd "$dir" && apt-get -q "${APT_OPTS[@]}" "${apt_user[@]}" download "$p") >"$dir/apt.log" 2>&1; then
-				return 0
+				# sid's linux-image-VER is only a metapackage now
+				if dpkg-deb -c "$dir/${p}_"*.deb 2>/dev/null | grep -q "/modules/$ver/kernel/"; then
+					return 0
+				fi
+				rm -f -- "$dir/${p}_"*.deb
 			fi
 		done
 		# sid since 7.x: linux-binary-VER (vmlinuz) + linux-modules-VER
+		# (+ linux-base-VER, which holds the config, when there is one)
 		if (cd "$dir" && apt-get -q "${APT_OPTS[@]}" "${apt_user[@]}" download "linux-binary-$ver" "linux-modules-$ver") >"$dir/apt.log" 2>&1; then
+			(cd "$dir" && apt-get -q "${APT_OPTS[@]}" "${apt_user[@]}" download "linux-base-$ver") >>"$dir/apt.log" 2>&1 || true
 			return 0
 		fi
 		# The machine's package lists may be missing or old: refresh once.

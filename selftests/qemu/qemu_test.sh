@@ -73,7 +73,9 @@ for mode in "${modes[@]}"; do
 		echo "not ok - aio=$mode: the inner guest did not finish its I/O"
 		tail -20 "$log" | sed 's/^/# /'
 		fail=1
-		kill -9 "$qpid" 2>/dev/null; wait "$qpid" 2>/dev/null || true; qpid=
+		kill -9 "$qpid" 2>/dev/null || true	# it may be gone already
+		wait "$qpid" 2>/dev/null || true
+		qpid=
 		continue
 	fi
 	grep inner-io: "$log" | sed 's/^/# /'

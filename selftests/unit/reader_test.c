@@ -21,6 +21,8 @@
 #include "../../userspace/parse.c"
 #include "../../userspace/output.c"
 #include "../../userspace/source.c"
+#include "../../userspace/replay.c"
+#include "../../userspace/record.c"
 #include "../../userspace/cli.c"
 
 /* ------------------------------------------------------------------ */

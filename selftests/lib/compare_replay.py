@@ -1,0 +1,69 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Compare what kvmio_lat.ko measured live with what `kvmio-lat replay` got
+from a trace-cmd recording of the same run: both as kvmio-lat JSON (schema
+kvmio_lat/1), per VM, vCPU and stage of the selected path.
+
+Passes when every stage's count is within --count-tol (default 1%) and its
+p50 within --p50-tol (default 10%), and the live side is not empty.
+
+  compare_replay.py --mode native|threads --pid PID LIVE.json REPLAY.json
+"""
+import argparse
+import json
+import sys
+
+STAGES = {
+    "native": ["doorbell_to_wake", "wake_to_submit", "submit", "submit_to_reap",
+               "reap_to_irq", "irq_to_entry", "total"],
+    "threads": ["doorbell_to_wake", "wake_to_dispatch", "io", "io_to_reap",
+                "reap_to_irq", "irq_to_entry", "total"],
+}
+
+
+def stages(doc, pid, mode):
+    """{(vcpu, stage): STATS} of VM @pid on path @mode."""
+    out = {}
+    for vm in doc["vms"]:
+        if vm["pid"] != pid:
+            continue
+        for v in vm["vcpus"]:
+            for name, st in v.get("paths", {}).get(mode, {}).items():
+                out[(v["vcpu"], name)] = st
+    return out
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--mode", choices=["native", "threads"], required=True)
+    ap.add_argument("--pid", type=int, required=True)
+    ap.add_argument("--count-tol", type=float, default=0.01)
+    ap.add_argument("--p50-tol", type=float, default=0.10)
+    ap.add_argument("live")
+    ap.add_argument("replay")
+    a = ap.parse_args()
+
+    live = stages(json.load(open(a.live)), a.pid, a.mode)
+    rep = stages(json.load(open(a.replay)), a.pid, a.mode)
+    ok = bool(live)
+    if not live:
+        print("FAIL: no %s stages for pid %d in the live snapshot" % (a.mode, a.pid))
+    print("%-6s %-18s %8s %8s %7s %10s %10s %7s" % (
+        "vcpu", "stage", "live_n", "replay_n", "d_n", "live_p50", "replay_p50", "d_p50"))
+    for key in sorted(set(live) | set(rep)):
+        lv, rp = live.get(key), rep.get(key)
+        ln, rn = (lv or {}).get("count", 0), (rp or {}).get("count", 0)
+        lp, rpp = (lv or {}).get("p50_ns", 0), (rp or {}).get("p50_ns", 0)
+        dn = abs(rn - ln) / ln if ln else (0.0 if not rn else 1.0)
+        dp = abs(rpp - lp) / lp if lp else (0.0 if not rpp else 1.0)
+        bad = dn > a.count_tol or dp > a.p50_tol
+        print("%-6s %-18s %8d %8d %6.2f%% %10d %10d %6.2f%%%s" % (
+            key[0], key[1], ln, rn, dn * 100, lp, rpp, dp * 100,
+            "  <-- FAIL" if bad else ""))
+        ok &= not bad
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
