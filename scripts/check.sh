@@ -62,7 +62,7 @@ lab_selftests() {
 
 lab_io() {
 	lab io selftests/io_test.py --module module/kvmio_lat.ko \
-		--vmm build/kvmio-vmm --requests 40
+		--vmm build/kvmio-vmm --reader build/kvmio-lat --requests 40
 }
 
 lab_qemu() {

@@ -10,8 +10,11 @@ p50 must lie within 10% of the p50 of the same interval as kvmio-vmm timed
 it in userspace (which holds the injected 5 ms and whatever the hand-off
 around it costs), as LAB-NOTES §2 advises under TCG.  TAP output.
 
-    io_test.py --module KO --vmm PATH [--requests N]
+    io_test.py --module KO --vmm PATH [--reader PATH] [--requests N]
+
+With --reader, kvmio-lat is also checked on the live module (issue 4).
 """
+import json
 import argparse
 import os
 import signal
@@ -47,12 +50,15 @@ def read(path):
         return f.read()
 
 
-def run_vmm(vmm, args):
-    """Run kvmio-vmm with --stop-when-done; return (pid, hist text, stdout)."""
+def run_vmm(vmm, args, while_stopped=None):
+    """Run kvmio-vmm with --stop-when-done; return (pid, hist text, stdout).
+    while_stopped(pid) runs while the VM still exists."""
     p = subprocess.Popen([vmm] + args + ["--stop-when-done"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     _, status = os.waitpid(p.pid, os.WUNTRACED)
     hist = read(DBG + "/hist") if os.WIFSTOPPED(status) else None
+    if hist is not None and while_stopped:
+        while_stopped(p.pid)
     if os.WIFSTOPPED(status):
         os.kill(p.pid, signal.SIGCONT)
         p.returncode = None
@@ -141,15 +147,63 @@ def check_path(name, vmm, requests, mode, vcpus, delays, extra=()):
     tap(ok, name, diag)
 
 
+def reader(path, *args):
+    r = subprocess.run([path] + list(args), capture_output=True, text=True, timeout=60)
+    return r.returncode, r.stdout, r.stderr
+
+
+def check_reader_live(rd, vmm, requests):
+    """kvmio-lat on the live module: JSON, bars, compare, watch, reset."""
+    diag = []
+
+    def checks(pid):
+        rc, out, err = reader(rd, "show", "--json", "--exits")
+        try:
+            doc = json.loads(out)
+            vm = [v for v in doc["vms"] if v["pid"] == pid][0]
+            tot = vm["vcpus"][0]["paths"]["native"]["total"]
+            ok_json = (doc["schema"] == "kvmio_lat/1" and tot["count"] == requests
+                       and vm["vcpus"][0]["exits"] and "dropped" in doc["stats"]
+                       and sum(b[2] for b in tot["buckets"]) == tot["count"])
+            diag.append("show --json: schema %s, native total count %d, p50 %d ns, %d exit reasons" % (
+                doc["schema"], tot["count"], tot["p50_ns"], len(vm["vcpus"][0]["exits"])))
+        except (ValueError, KeyError, IndexError) as e:
+            ok_json = False
+            diag.append("show --json: %s; rc %d; %s" % (e, rc, err.strip()))
+        rc2, out2, _ = reader(rd, "show", "--hist", "--pid", str(pid))
+        ok_hist = rc2 == 0 and "distribution" in out2 and "total" in out2
+        rc3, out3, _ = reader(rd, "compare", "--paths", "--pid", str(pid))
+        ok_cmp = rc3 == 0 and "total" in out3
+        rc4, out4, _ = reader(rd, "watch", "-i", "0.2", "-n", "2", "--json")
+        lines = [ln for ln in out4.splitlines() if ln.strip()]
+        ok_watch = rc4 == 0 and len(lines) == 2 and all(
+            json.loads(ln)["schema"] == "kvmio_lat/1" for ln in lines)
+        rc5, _, _ = reader(rd, "reset")
+        rc6, out6, _ = reader(rd, "show", "--csv", "--pid", str(pid))
+        ok_reset = rc5 == 0 and rc6 == 0 and len(out6.strip().splitlines()) == 1
+        diag.append("show --hist %s, compare --paths %s, watch %s, reset %s" % tuple(
+            "ok" if x else "FAILED" for x in (ok_hist, ok_cmp, ok_watch, ok_reset)))
+        checks.ok = ok_json and ok_hist and ok_cmp and ok_watch and ok_reset
+
+    checks.ok = False
+    sh("echo 1 > %s/reset" % DBG)
+    _, _, out, ran = run_vmm(vmm, ["io", "--mode", "native", "--vcpus", "1",
+                                   "--requests", str(requests), "--dev", "/dev/nullb0",
+                                   "--no-timing"], checks)
+    tap(ran and checks.ok, "kvmio-lat on the live module: show --json/--hist/--exits, "
+        "compare --paths, watch, reset", diag)
+
+
 def main():
     ap = argparse.ArgumentParser()
     ap.add_argument("--module", required=True)
     ap.add_argument("--vmm", required=True)
     ap.add_argument("--requests", type=int, default=40)
+    ap.add_argument("--reader", help="kvmio-lat, to check it on live data")
     a = ap.parse_args()
 
     print("TAP version 13")
-    print("1..6")
+    print("1..%d" % (7 if a.reader else 6))
     sh("rmmod kvmio_lat 2>/dev/null")
     if sh("modprobe kvm_amd && modprobe configfs && modprobe null_blk nr_devices=1 "
           "irqmode=2 completion_nsec=%d" % (DELAY_US * 1000)) or sh("insmod " + a.module):
@@ -172,6 +226,8 @@ def main():
                a.vmm, n, "threads", 2, {})
     check_path("native with io_getevents (the 2016 chain): exact count, delays found",
                a.vmm, n, "native", 1, native, ["--reap", "getevents"])
+    if a.reader:
+        check_reader_live(a.reader, a.vmm, n)
     time.sleep(0.2)
     st = kvmio_hist.parse_stats(read(DBG + "/stats"))
     tap(st["vms"] == 0 and st["inflight"] == 0,
