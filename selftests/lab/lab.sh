@@ -357,7 +357,8 @@ fetch_debs() {
 		for p in "linux-image-$ver" "linux-image-$ver-unsigned"; do
 			if (cd "$dir" && apt-get -q "${APT_OPTS[@]}" "${apt_user[@]}" download "$p") >"$dir/apt.log" 2>&1; then
 				# sid's linux-image-VER is only a metapackage now
-				if dpkg-deb -c "$dir/${p}_"*.deb 2>/dev/null | grep -q "/modules/$ver/kernel/"; then
+				# (no grep -q: with pipefail, dpkg-deb would die of SIGPIPE)
+				if dpkg-deb -c "$dir/${p}_"*.deb 2>/dev/null | grep "/modules/$ver/kernel/" >/dev/null; then
 					return 0
 				fi
 				rm -f -- "$dir/${p}_"*.deb
