@@ -53,16 +53,32 @@ def read(path):
 def run_vmm(vmm, args, while_stopped=None):
     """Run kvmio-vmm with --stop-when-done; return (pid, hist text, stdout).
     while_stopped(pid) runs while the VM still exists."""
-    p = subprocess.Popen([vmm] + args + ["--stop-when-done"],
+    p = subprocess.Popen([vmm] + args + ["--timeout", "90", "--stop-when-done"],
                          stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
-    _, status = os.waitpid(p.pid, os.WUNTRACED)
+    # a watchdog beyond the VMM's own timeout: a stuck run fails, it does
+    # not hang the whole lab guest
+    deadline = time.time() + 150
+    while True:
+        pid, status = os.waitpid(p.pid, os.WUNTRACED | os.WNOHANG)
+        if pid:
+            break
+        if time.time() > deadline:
+            os.kill(p.pid, signal.SIGKILL)
+            _, status = os.waitpid(p.pid, 0)
+            print("# kvmio-vmm %s: killed after 150 s" % " ".join(args))
+            break
+        time.sleep(0.1)
     hist = read(DBG + "/hist") if os.WIFSTOPPED(status) else None
     if hist is not None and while_stopped:
         while_stopped(p.pid)
     if os.WIFSTOPPED(status):
         os.kill(p.pid, signal.SIGCONT)
         p.returncode = None
-    out, err = p.communicate(timeout=120)
+    try:
+        out, err = p.communicate(timeout=120)
+    except subprocess.TimeoutExpired:
+        p.kill()
+        out, err = p.communicate()
     ok = os.WIFSTOPPED(status) and p.returncode == 0
     return p.pid, hist, out + err, ok
 
