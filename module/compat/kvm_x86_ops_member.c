@@ -12,5 +12,5 @@ int kvl_compile_probe(struct kvm_x86_ops *ops);
 
 int kvl_compile_probe(struct kvm_x86_ops *ops)
 {
-	return ops->KVL_MEMBER != NULL;
+	return !!ops->KVL_MEMBER;
 }
