@@ -6,9 +6,10 @@ kvmio-vmm mimics QEMU's aio=native and aio=threads paths with the real KVM
 mechanisms (ioeventfd doorbells, an event loop in ppoll, io_submit or a
 pread/pwrite pool, irqfd MSIs) on null_blk with a known completion time, and
 injects known delays; we check what kvmio_lat recorded.  A delayed stage's
-p50 must lie within 10% of the p50 of the same interval as kvmio-vmm timed
-it in userspace (which holds the injected 5 ms and whatever the hand-off
-around it costs), as LAB-NOTES §2 advises under TCG.  TAP output.
+p50 must hold the injected 5 ms (at least 90% of it) and lie within the
+interval kvmio-vmm timed in userspace around it (at most 110% of its p50:
+that interval also holds the system calls at its ends), as LAB-NOTES §2
+advises checking against userspace timestamps under TCG.  TAP output.
 
     io_test.py --module KO --vmm PATH [--reader PATH] [--requests N]
 
@@ -151,11 +152,17 @@ def check_path(name, vmm, requests, mode, vcpus, delays, extra=()):
                     diag.append("kvmio-vmm did not report %s" % parts)
                     continue
                 want = sum(user[x] for x in parts)
-                good = abs(p50 - want) <= P50_TOLERANCE * want and want >= DELAY_US * 1000
-                diag.append("vcpu %d: %s p50 %.0f us, userspace %s p50 %.0f us "
-                            "(injected %d us): %s" % (
-                                v, s, p50 / 1e3, "+".join(parts), want / 1e3,
-                                DELAY_US, "ok" if good else "NOT within 10%"))
+                # the stage holds the injected delay and lies inside the
+                # interval kvmio-vmm timed around it (which also holds the
+                # system calls at its ends): both within 10%
+                delay = DELAY_US * 1000
+                good = (p50 >= (1 - P50_TOLERANCE) * delay and
+                        p50 <= (1 + P50_TOLERANCE) * want)
+                diag.append("vcpu %d: %s p50 %.0f us; injected %d us; userspace %s p50 "
+                            "%.0f us: %s" % (
+                                v, s, p50 / 1e3, DELAY_US, "+".join(parts), want / 1e3,
+                                "ok" if good else "NOT between 90% of the delay and "
+                                "110% of the userspace interval"))
                 ok = ok and good
         if st[other]:
             ok = False
