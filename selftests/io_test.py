@@ -239,9 +239,9 @@ def main():
     threads = {"wake_to_dispatch": ["wake_to_submit", "handoff"],
                "io": ["worker_io"],
                "reap_to_irq": ["reap_to_irq"]}
-    check_path("native, 1 vCPU: exact count, 5 ms delays found at p50 within 10%, "
+    check_path("native, 1 vCPU: exact count, 5 ms delays found at p50 (90% of delay - 110% of userspace), "
                "stages add up, threads path empty", a.vmm, n, "native", 1, native)
-    check_path("threads, 1 vCPU: exact count, 5 ms delays found at p50 within 10%, "
+    check_path("threads, 1 vCPU: exact count, 5 ms delays found at p50 (90% of delay - 110% of userspace), "
                "stages add up, native path empty", a.vmm, n, "threads", 1, threads)
     check_path("native, 2 vCPUs kept apart: exact count per vCPU, stages add up",
                a.vmm, n, "native", 2, {})
