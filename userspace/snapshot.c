@@ -759,6 +759,7 @@ int kvl_snap_from_engine(struct kvl_snap *s, struct kvl_engine *eng,
 {
 	u32 i, j;
 
+	kvl_engine_flush(eng);
 	kvl_snap_init(s);
 	for (i = 0; i < eng->cfg.max_vms; i++) {
 		const struct kvl_vm *vm = eng->vms[i];

@@ -12,10 +12,13 @@
  *
  * Concurrency (kernel): per-thread state is written only by its own thread;
  * exit histograms only by the vCPU thread; doorbells go through a per-vCPU
- * single-producer ring; request matching and stage histograms are under the
- * VM's lock, taken only on I/O events, never on plain exits.  Callers hold
- * an RCU read lock around every kvl_ev_*() call and free VMs after a grace
- * period (ops->free_vm).
+ * single-producer ring; request matching is under the VM's lock, taken only
+ * on I/O events, never on plain exits.  A finished request goes into its
+ * doorbell vCPU's mailbox, and only the holder of that vCPU's drain bit
+ * writes its stage histograms: the vCPU thread at kvm_entry (never waiting
+ * for the bit), or a reader flushing before it prints.  Callers hold an RCU
+ * read lock around every kvl_ev_*() call and free VMs after a grace period
+ * (ops->free_vm).
  */
 #ifndef KVMIO_LAT_ENGINE_H
 #define KVMIO_LAT_ENGINE_H
@@ -51,6 +54,13 @@ enum kvl_stage {
 
 /* Doorbells a vCPU may have outstanding before new ones are dropped. */
 #define KVL_KICK_RING		16
+/*
+ * Finished requests a vCPU's mailbox holds until the vCPU (or a reader)
+ * drains it.  It fills only if a vCPU does not enter the guest while this
+ * many of its own requests complete; the completing thread then drains it
+ * (counted as mailbox_full).
+ */
+#define KVL_MAILBOX		32
 /* Doorbell addresses a VM learns (one per device or notify region). */
 #define KVL_KNOWN_DOORBELLS	16
 
@@ -64,6 +74,7 @@ enum kvl_counter {
 	KVL_C_DROP_THREADS,	/* thread seen, no room (max_threads) */
 	KVL_C_DROP_REQUESTS,	/* request seen, no room (max_inflight) */
 	KVL_C_DROP_KICKS,	/* doorbell seen, vCPU's ring full */
+	KVL_C_MAILBOX_FULL,	/* mailbox drained by the completing thread */
 	KVL_C_KICKS_CANCELLED,	/* port/MMIO write handled in userspace */
 	KVL_C_KICKS_EXPIRED,	/* doorbell never followed by I/O */
 	KVL_C_KICKS_SKIPPED,	/* passed over for a known doorbell address */
@@ -106,6 +117,12 @@ struct kvl_kick {
 	u64 addr;
 };
 
+/* A finished request on its way to its doorbell vCPU's histograms. */
+struct kvl_done {
+	u64 t[KVL_NR_STAGES];	/* as in struct kvl_req, in order */
+	u64 path;
+};
+
 struct kvl_vcpu {
 	/* written by the vCPU thread */
 	u32 vcpu_id;
@@ -125,8 +142,14 @@ struct kvl_vcpu {
 	u32 kick_tail;		/* consumer index */
 	u32 awaiting;		/* requests waiting for this vCPU's entry */
 	u16 await_head;
+	u32 mail_head;		/* mailbox producer index */
+
+	/* written by the holder of the drain bit */
+	u32 draining;		/* drain bit; cmpxchg */
+	u32 mail_tail;		/* mailbox consumer index */
 
 	struct kvl_kick kicks[KVL_KICK_RING];
+	struct kvl_done mailbox[KVL_MAILBOX];
 	struct kvl_vcpu_stats stats;
 };
 
@@ -259,8 +282,14 @@ void kvl_ev_task_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
 		      bool group_dead);
 /* Forget every VM. */
 void kvl_engine_drop_all(struct kvl_engine *eng);
-/* Zero every histogram and counter (racy against writers; see docs). */
+/*
+ * Zero every histogram and counter.  Stage histograms are zeroed together
+ * with the requests waiting in mailboxes; exit histograms race with their
+ * vCPU (Documentation/output.rst says what a reader may see).
+ */
 void kvl_engine_reset(struct kvl_engine *eng);
+/* Move every finished request into its histograms (before reading them). */
+void kvl_engine_flush(struct kvl_engine *eng);
 
 /* Events. */
 void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,

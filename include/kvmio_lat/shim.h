@@ -22,6 +22,7 @@
 #include <linux/atomic.h>
 #include <linux/math64.h>
 #include <asm/barrier.h>
+#include <asm/processor.h>
 
 #define kvl_lock_t		raw_spinlock_t
 #define kvl_lock_init(l)	raw_spin_lock_init(l)
@@ -34,6 +35,7 @@
 #define kvl_publish(p, v)	smp_store_release(p, v)
 /* Read what kvl_publish() stored, and everything written before it. */
 #define kvl_acquire(p)		smp_load_acquire(p)
+#define kvl_cpu_relax()		cpu_relax()
 
 #else
 #include "shim_user.h"

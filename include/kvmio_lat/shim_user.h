@@ -28,6 +28,7 @@ typedef int64_t s64;
 #endif
 #define kvl_acquire(p)		__atomic_load_n(p, __ATOMIC_ACQUIRE)
 #define kvl_publish(p, v)	__atomic_store_n(p, v, __ATOMIC_RELEASE)
+#define kvl_cpu_relax()		__asm__ __volatile__("" ::: "memory")
 #ifndef __printf
 #define __printf(a, b)		__attribute__((format(printf, a, b)))
 #endif

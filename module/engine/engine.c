@@ -211,6 +211,58 @@ void kvl_vcpu_init(struct kvl_vcpu *v, u32 vcpu_id, u32 isa)
 	kvl_vcpu_stats_init(&v->stats);
 }
 
+/*
+ * Stage histograms have one writer at a time: whoever holds the vCPU's drain
+ * bit.  The vCPU thread only tries (kvl_vcpu_drain()); readers and reset,
+ * which need every finished request, wait for it - a bounded wait, since the
+ * vCPU holds the bit for one drain of at most KVL_MAILBOX requests, in probe
+ * context (preemption off).
+ */
+static bool kvl_drain_trylock(struct kvl_vcpu *vc)
+{
+	return !READ_ONCE(vc->draining) && !kvl_cmpxchg(&vc->draining, 0, 1);
+}
+
+static void kvl_drain_lock(struct kvl_vcpu *vc)
+{
+	while (!kvl_drain_trylock(vc))
+		kvl_cpu_relax();
+}
+
+static void kvl_drain_unlock(struct kvl_vcpu *vc)
+{
+	kvl_publish(&vc->draining, 0);
+}
+
+/* Holding the drain bit: record what the mailbox holds. */
+static void kvl_mailbox_drain(struct kvl_vcpu *vc)
+{
+	u32 head = kvl_acquire(&vc->mail_head);
+	u32 tail = vc->mail_tail;
+
+	for (; tail != head; tail++) {
+		const struct kvl_done *d = &vc->mailbox[tail % KVL_MAILBOX];
+		struct kvl_hist *h = vc->stats.stages[d->path];
+		unsigned int i;
+
+		for (i = 0; i < KVL_ST_TOTAL; i++)
+			kvl_hist_record(&h[i], (s64)(d->t[i + 1] - d->t[i]));
+		kvl_hist_record(&h[KVL_ST_TOTAL],
+				(s64)(d->t[KVL_NR_STAGES - 1] - d->t[0]));
+	}
+	kvl_publish(&vc->mail_tail, tail);
+}
+
+/* The vCPU thread, at its entry: never waits. */
+static void kvl_vcpu_drain(struct kvl_vcpu *vc)
+{
+	if (READ_ONCE(vc->mail_tail) == READ_ONCE(vc->mail_head) ||
+	    !kvl_drain_trylock(vc))
+		return;
+	kvl_mailbox_drain(vc);
+	kvl_drain_unlock(vc);
+}
+
 void kvl_engine_init(struct kvl_engine *eng, const struct kvl_config *cfg,
 		     const struct kvl_alloc_ops *ops, struct kvl_vm **vms)
 {
@@ -412,7 +464,10 @@ void kvl_engine_reset(struct kvl_engine *eng)
 				reasons[k] = v->stats.exits[k].reason;
 				used[k] = v->stats.exits[k].used;
 			}
+			kvl_drain_lock(v);
 			kvl_vcpu_stats_init(&v->stats);
+			kvl_publish(&v->mail_tail, v->mail_head);
+			kvl_drain_unlock(v);
 			for (k = 0; k < KVL_EXIT_SLOTS; k++) {
 				v->stats.exits[k].reason = reasons[k];
 				v->stats.exits[k].used = used[k];
@@ -425,6 +480,29 @@ void kvl_engine_reset(struct kvl_engine *eng)
 		kvl_unlock(&vm->lock, vflags);
 	}
 	kvl_unlock(&eng->lock, flags);
+}
+
+void kvl_engine_flush(struct kvl_engine *eng)
+{
+	unsigned long flags;
+	unsigned int i, j;
+
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		struct kvl_vm *vm = kvl_acquire(&eng->vms[i]);
+
+		if (!vm)
+			continue;
+		/* the lock keeps this CPU from being preempted while it drains */
+		kvl_lock(&vm->lock, flags);
+		for (j = 0; j < kvl_acquire(&vm->nr_vcpus); j++) {
+			struct kvl_vcpu *v = vm->vcpus[j];
+
+			kvl_drain_lock(v);
+			kvl_mailbox_drain(v);
+			kvl_drain_unlock(v);
+		}
+		kvl_unlock(&vm->lock, flags);
+	}
 }
 
 /* ------------------------------------------------------------------ */
@@ -823,9 +901,15 @@ static void kvl_kick_stamp_wake(struct kvl_vm *vm, u64 now)
 /* ------------------------------------------------------------------ */
 /* stages */
 
+/*
+ * Under vm->lock (which makes the mailbox single-producer): request @r ended
+ * with the entry at @entry; post it to its doorbell vCPU, which records it
+ * at its next entry (kvl_vcpu_drain()).
+ */
 static void kvl_req_commit(struct kvl_vm *vm, struct kvl_req *r, u64 entry)
 {
 	struct kvl_vcpu *vc;
+	struct kvl_done *d;
 	unsigned int i;
 
 	r->t[KVL_NR_STAGES - 1] = entry;
@@ -836,11 +920,22 @@ static void kvl_req_commit(struct kvl_vm *vm, struct kvl_req *r, u64 entry)
 	if (r->vcpu < 0 || (u32)r->vcpu >= vm->nr_vcpus)
 		return;
 	vc = vm->vcpus[r->vcpu];
-	for (i = 0; i < KVL_ST_TOTAL; i++)
-		kvl_hist_record(&vc->stats.stages[r->path][i],
-				(s64)(r->t[i + 1] - r->t[i]));
-	kvl_hist_record(&vc->stats.stages[r->path][KVL_ST_TOTAL],
-			(s64)(r->t[KVL_NR_STAGES - 1] - r->t[0]));
+	if (vc->mail_head - kvl_acquire(&vc->mail_tail) >= KVL_MAILBOX) {
+		/*
+		 * The vCPU has not entered while a mailbox-full of its
+		 * requests ended: drain it from here.  Readers and reset
+		 * need vm->lock, which we hold, so the wait is only for the
+		 * vCPU finishing a drain of its own.
+		 */
+		kvl_drain_lock(vc);
+		kvl_mailbox_drain(vc);
+		kvl_drain_unlock(vc);
+		vm->counters[KVL_C_MAILBOX_FULL]++;
+	}
+	d = &vc->mailbox[vc->mail_head % KVL_MAILBOX];
+	memcpy(d->t, r->t, sizeof(d->t));
+	d->path = r->path;
+	kvl_publish(&vc->mail_head, vc->mail_head + 1);
 	vm->counters[KVL_C_REQUESTS]++;
 }
 
@@ -1096,6 +1191,7 @@ void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now)
 		kvl_unlock(&vm->lock, flags);
 	}
 	vc->inj_vector = -1;
+	kvl_vcpu_drain(vc);
 }
 
 /*

@@ -14,6 +14,7 @@ static const char *const kvl_counter_names[KVL_NR_COUNTERS] = {
 	[KVL_C_DROP_THREADS] = "dropped_threads",
 	[KVL_C_DROP_REQUESTS] = "dropped_requests",
 	[KVL_C_DROP_KICKS] = "dropped_doorbells",
+	[KVL_C_MAILBOX_FULL] = "mailbox_full",
 	[KVL_C_KICKS_CANCELLED] = "doorbells_userspace",
 	[KVL_C_KICKS_EXPIRED] = "doorbells_expired",
 	[KVL_C_KICKS_SKIPPED] = "doorbells_skipped",
@@ -143,6 +144,7 @@ void kvl_engine_print_hist(struct kvl_engine *eng, const struct kvl_sink *out)
 	unsigned int i, j, k, p, s;
 	char rbuf[16];
 
+	kvl_engine_flush(eng);
 	out->printf(out->ctx, "# kvmio_lat hist %d\n", KVL_HIST_FORMAT_VERSION);
 	out->printf(out->ctx, "# unit: ns; %u log-linear buckets per power of two\n",
 		    KVL_HIST_SUB);

@@ -168,6 +168,7 @@ static inline const struct kvl_hist *fx_stage(struct fx *f, int vcpu_idx,
 {
 	struct kvl_vcpu *v = fx_vcpu(f, vcpu_idx);
 
+	kvl_engine_flush(&f->eng);
 	return v ? &v->stats.stages[path][stage] : NULL;
 }
 

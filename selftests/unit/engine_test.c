@@ -495,6 +495,111 @@ TEST(reset_zeroes)
 	fx_fini(&f);
 }
 
+/*
+ * vCPU 0 rings, the interrupt goes to vCPU 1: vCPU 1's entry completes the
+ * request, but only vCPU 0 writes vCPU 0's histograms, at its next entry.
+ */
+static void fx_request_irq_to_vcpu1(struct fx *f, u64 t)
+{
+	fx_doorbell(f, VCPU0, 0, t + 1000);
+	fx_wake(f, MAIN, t + 2000);
+	fx_io_submit(f, MAIN, 1, t + 3000, t + 3500);
+	fx_wait(f, MAIN, t + 3600);
+	fx_wake(f, MAIN, t + 10000);
+	fx_irq(f, MAIN, 1, t + 11000);
+	fx_inject(f, VCPU1, 1, t + 5000, t + 12000);
+}
+
+/* vCPUs 0 and 1 appear in that order: their indices are their ids */
+static void fx_two_vcpus(struct fx *f)
+{
+	kvl_ev_exit(&f->eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 0x78, 100);
+	kvl_ev_entry(&f->eng, PID, VCPU0, 200);
+	kvl_ev_exit(&f->eng, PID, VCPU1, "qemu", 1, KVL_ISA_SVM, 0x78, 300);
+	kvl_ev_entry(&f->eng, PID, VCPU1, 400);
+}
+
+static u64 raw_total_count(struct fx *f, int vcpu)
+{
+	/* the histogram as it is, without flushing mailboxes */
+	return fx_vcpu(f, vcpu)->stats.stages[KVL_PATH_NATIVE][KVL_ST_TOTAL].count;
+}
+
+TEST(stages_written_by_the_doorbell_vcpu_only)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_two_vcpus(&f);
+	fx_request_irq_to_vcpu1(&f, 0);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQUESTS));
+	EXPECT_EQ(0, raw_total_count(&f, 0));	/* waiting in vCPU 0's mailbox */
+	EXPECT_EQ(0, raw_total_count(&f, 1));
+	fx_doorbell(&f, VCPU0, 0, 20000);	/* vCPU 0 enters: drains */
+	EXPECT_EQ(1, raw_total_count(&f, 0));
+	EXPECT_EQ(11000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->min);
+	EXPECT_EQ(0, fx_stage(&f, 1, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	fx_fini(&f);
+}
+
+TEST(reader_flushes_a_halted_vcpus_mailbox)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_two_vcpus(&f);
+	fx_request_irq_to_vcpu1(&f, 0);
+	/* vCPU 0 halts and never enters again: the reader drains for it */
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 0x78, 13000);
+	EXPECT_EQ(0, raw_total_count(&f, 0));
+	kvl_engine_flush(&f.eng);
+	EXPECT_EQ(1, raw_total_count(&f, 0));
+	kvl_engine_flush(&f.eng);		/* idempotent */
+	EXPECT_EQ(1, raw_total_count(&f, 0));
+	fx_fini(&f);
+}
+
+TEST(full_mailbox_is_drained_by_the_completing_thread)
+{
+	struct fx f;
+	int n = KVL_MAILBOX + 5;
+
+	fx_init(&f);
+	fx_two_vcpus(&f);
+	/* one doorbell, a batch of n, then vCPU 0 halts: all n complete
+	 * through vCPU 1 before vCPU 0 enters again */
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 0x78, 1500);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, n, 3000, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 10000);
+	fx_irq(&f, MAIN, 1, 11000);
+	fx_inject(&f, VCPU1, 1, 5000, 12000);
+	EXPECT_EQ(n, fx_counter(&f, KVL_C_REQUESTS));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_MAILBOX_FULL));
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	/* drained once, when full; the rest at vCPU 0's entry */
+	EXPECT_EQ(KVL_MAILBOX, raw_total_count(&f, 0));
+	kvl_ev_entry(&f.eng, PID, VCPU0, 13000);
+	EXPECT_EQ(n, raw_total_count(&f, 0));
+	EXPECT_EQ(0, raw_total_count(&f, 1));
+	fx_fini(&f);
+}
+
+TEST(reset_empties_mailboxes)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_two_vcpus(&f);
+	fx_request_irq_to_vcpu1(&f, 0);
+	kvl_engine_reset(&f.eng);
+	fx_doorbell(&f, VCPU0, 0, 20000);
+	EXPECT_EQ(0, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	fx_fini(&f);
+}
+
 TEST(hist_text_format)
 {
 	struct fx_buf b = { 0 };
@@ -591,6 +696,7 @@ TEST(random_streams)
 			break;
 		}
 	}
+	kvl_engine_flush(&f.eng);
 	for (i = 0; i < 3; i++) {
 		struct kvl_vm *vm = f.vms[i];
 		u32 v;
