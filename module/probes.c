@@ -318,7 +318,14 @@ static int kvl_attach_one(struct kvl_tp *t, struct tracepoint *tp)
 
 	if (t->tp || strcmp(tp->name, t->name))
 		return 0;
-	ret = tracepoint_probe_register(tp, t->probe, NULL);
+	/*
+	 * Below the default priority, so ftrace, perf and BPF probes on the
+	 * same tracepoint run first: a trace taken alongside us (kvmio-lat
+	 * record) keeps timestamps our probe has not delayed, and ours carry
+	 * their roughly constant cost instead, which cancels out in stages.
+	 */
+	ret = tracepoint_probe_register_prio(tp, t->probe, NULL,
+					     TRACEPOINT_DEFAULT_PRIO - 1);
 	if (ret) {
 		pr_err("cannot attach to %s: %d\n", t->name, ret);
 		return ret;

@@ -262,11 +262,12 @@ static void check_fixture(struct __test_metadata *_metadata,
 							 kvl_stage_name(path, stage));
 			EXPECT_EQ(b.count, a.count);
 			/*
-			 * The module's probe runs before the trace event's and
-			 * delays its timestamp: tens of µs under the lab's
-			 * nested TCG, so p50s of 100 requests agree only
-			 * loosely (the lab's QEMU test holds 10% on
-			 * thousands).  The golden CSV pins exact values.
+			 * These fixtures were recorded while the module's probe
+			 * ran before the trace event's and delayed its
+			 * timestamp: tens of µs under the lab's nested TCG, so
+			 * p50s of 100 requests agree only loosely (the lab's
+			 * QEMU test holds 10% on thousands).  The golden CSV
+			 * pins exact values.
 			 */
 			EXPECT_GE(0.30 * b.p50 + 50000,
 				  fabs((double)a.p50 - (double)b.p50))
