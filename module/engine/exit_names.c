@@ -16,8 +16,13 @@
 #include <asm/vmx.h>
 #endif
 
+/*
+ * 64-bit: 7.x's uapi defines SVM_EXIT_ERR as -1ull (older ones as -1), which
+ * a u32 initializer rejects (-Werror=overflow); kvm_exit reports the low 32
+ * bits.
+ */
 struct kvl_reason_name {
-	u32 code;
+	u64 code;
 	const char *name;
 };
 
@@ -40,7 +45,7 @@ const char *kvl_exit_reason_name(u32 isa, u32 reason)
 		return NULL;
 	}
 	for (i = 0; i < n; i++)
-		if (t[i].code == reason)
+		if ((u32)t[i].code == reason)
 			return t[i].name;
 	return NULL;
 }
