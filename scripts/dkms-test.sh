@@ -30,8 +30,9 @@ fi
 dkms add "$name/$ver"
 dkms build "$name/$ver" -k "$kver"
 dkms install "$name/$ver" -k "$kver" --force
-modinfo -k "$kver" -F version "$name" | grep -qx "$ver"
-dkms status "$name/$ver" -k "$kver" | grep -q installed
+# (grep without -q: under pipefail an early exit could SIGPIPE the writer)
+modinfo -k "$kver" -F version "$name" | grep -x "$ver" >/dev/null
+dkms status "$name/$ver" -k "$kver" | grep installed >/dev/null
 if [ -n "${DKMS_KEEP_KO:-}" ]; then
 	mkdir -p "$(dirname "$DKMS_KEEP_KO")"
 	cp "$(modinfo -k "$kver" -n "$name")" "$DKMS_KEEP_KO"

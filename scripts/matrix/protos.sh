@@ -81,7 +81,8 @@ kvmko=$(find -L "$kdir/modules/kernel/arch/x86/kvm" -name kvm.ko -print -quit 2>
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 bpftool btf dump file "$vmlinux" format c >"$tmp/vmlinux.h" 2>/dev/null || : >"$tmp/vmlinux.h"
-if readelf -S "$kvmko" 2>/dev/null | grep -q '\.BTF '; then
+# (grep without -q: under pipefail an early exit would SIGPIPE readelf)
+if readelf -S "$kvmko" 2>/dev/null | grep '\.BTF ' >/dev/null; then
 	bpftool -B "$vmlinux" btf dump file "$kvmko" format c >"$tmp/kvm.h" 2>/dev/null || : >"$tmp/kvm.h"
 else
 	: >"$tmp/kvm.h"

@@ -7,12 +7,22 @@
 # selftests/lib/check_qemu.py.  Runs inside the lab (selftests/lab/lab.sh run).
 #
 #   qemu_test.sh MODULE.ko INNER_IO [READS WRITES] [MODES...]
+#   qemu_test.sh --initrd OUT.gz INNER_IO [READS WRITES]
 #
-# KVMIO_INNER_CPU: the inner guest's -cpu (default host).
+# The second form only builds the inner guest's initramfs (on the machine or
+# in the lab; the inner kernel is $LAB_KVER's): a run given it in
+# INNER_INITRD=OUT.gz boots it instead of building its own (about 14 s in
+# the lab), so that runs on several kernels can share one inner guest.
 #
 # JOBS=N in the environment makes the guest issue N requests at once (queue
 # depth N); the guest's own mean latency is printed next to the module's.
 set -euo pipefail
+initrd_only=
+if [ "${1:-}" = --initrd ]; then
+	initrd_only=${2:?usage: qemu_test.sh --initrd OUT.gz INNER_IO [READS WRITES]}
+	shift 2
+	set -- none "$@"
+fi
 ko=${1:?usage: qemu_test.sh MODULE.ko INNER_IO [READS WRITES] [MODES]}
 inner_io=${2:?inner-io binary}
 reads=${3:-2000}
@@ -29,15 +39,12 @@ qpid=
 cleanup() {
 	[ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null
 	wait 2>/dev/null
-	rmmod kvmio_lat 2>/dev/null
+	[ -n "$initrd_only" ] || rmmod kvmio_lat 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 jobs=${JOBS:-1}
-echo "# qemu_test: $reads reads + $writes writes per run, $jobs at a time, modes: ${modes[*]}"
-modprobe kvm_amd
-insmod "$ko"
 # the host resets the histograms on START: boot-time I/O is not counted
 cat >"$work/script" <<EOS
 echo KVMIO-INNER-START
@@ -45,15 +52,30 @@ sleep 1
 /bin/inner-io /dev/vda $reads $writes $jobs && echo KVMIO-INNER-DONE
 sleep 600
 EOS
-"$LAB_SH" inner-initrd --file "$inner_io:/bin/inner-io" "$work/inner.gz" "$work/script" >/dev/null
+if [ -n "$initrd_only" ]; then
+	"${LAB_SH:-$here/../lab/lab.sh}" inner-initrd --file "$inner_io:/bin/inner-io" \
+		"$initrd_only" "$work/script"
+	exit
+fi
+inner_gz=$work/inner.gz
+if [ -n "${INNER_INITRD:-}" ]; then
+	# (made by --initrd with the same READS WRITES and JOBS)
+	[ -r "$INNER_INITRD" ] || { echo "qemu_test: INNER_INITRD=$INNER_INITRD is not readable" >&2; exit 2; }
+	inner_gz=$INNER_INITRD
+else
+	"$LAB_SH" inner-initrd --file "$inner_io:/bin/inner-io" "$inner_gz" "$work/script" >/dev/null
+fi
+echo "# qemu_test: $reads reads + $writes writes per run, $jobs at a time, modes: ${modes[*]}"
+modprobe kvm_amd
+insmod "$ko"
 
 fail=0
 for mode in "${modes[@]}"; do
 	echo 1 >"$dbg/reset"
 	log=$work/qemu-$mode.log
-	qemu-system-x86_64 -enable-kvm -cpu "${KVMIO_INNER_CPU:-host}" -m 256 -smp 1 -nographic \
+	qemu-system-x86_64 -enable-kvm -cpu host -m 256 -smp 1 -nographic \
 		-nodefaults -no-reboot -serial stdio \
-		-kernel "$LAB_VMLINUZ" -initrd "$work/inner.gz" \
+		-kernel "$LAB_VMLINUZ" -initrd "$inner_gz" \
 		-append "console=ttyS0 quiet panic=-1" \
 		-drive "file=/dev/vda,if=none,id=d0,format=raw,cache=none,aio=$mode" \
 		-device virtio-blk-pci,drive=d0 </dev/null >"$log" 2>&1 &
