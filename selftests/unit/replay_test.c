@@ -474,7 +474,16 @@ static int expect_clean_failure_or_output(struct __test_metadata *_metadata,
 	return failed;
 }
 
-TEST(truncated_copies)
+/*
+ * Dozens of replays each, some of them crashing children under ASan: far
+ * more than the harness's default 30 s on a loaded 2-CPU machine.  Nothing
+ * here is timed; the limit only catches a hang.
+ */
+FIXTURE(slow) {};
+FIXTURE_SETUP(slow) {}
+FIXTURE_TEARDOWN(slow) {}
+
+TEST_F_TIMEOUT(slow, truncated_copies, 900)
 {
 	static const char *const names[] = {
 		"replay_native.dat", "replay_threads.dat", "replay_getevents.dat",
@@ -512,7 +521,7 @@ TEST(truncated_copies)
 	remove_tmpdir();
 }
 
-TEST(damaged_copies)
+TEST_F_TIMEOUT(slow, damaged_copies, 900)
 {
 	static const char *const names[] = {
 		"replay_native.dat", "replay_threads.dat",
