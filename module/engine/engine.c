@@ -565,6 +565,8 @@ static struct kvl_thread *kvl_thread_add(struct kvl_vm *vm, s32 tid, s16 vcpu)
 	return t;
 }
 
+static int kvl_vcpu_by_id(struct kvl_vm *vm, s32 vcpu_id);
+
 static struct kvl_thread *kvl_vcpu_register(struct kvl_engine *eng,
 					    struct kvl_vm *vm, s32 tid,
 					    u32 vcpu_id, u32 isa)
@@ -572,35 +574,38 @@ static struct kvl_thread *kvl_vcpu_register(struct kvl_engine *eng,
 	struct kvl_thread *t = NULL;
 	struct kvl_vcpu *v;
 	unsigned long flags;
-	u32 n;
+	int i;
 
 	kvl_lock(&vm->lock, flags);
-	n = vm->nr_vcpus;
-	if (n >= vm->cfg->max_vcpus) {
-		vm->counters[KVL_C_DROP_VCPUS]++;
-		goto out;
-	}
 	t = kvl_thread_find(vm, tid);
 	if (t && t->vcpu >= 0)
 		goto out;
-	if (t) {	/* known as another kind of thread: it became a vCPU */
-		WRITE_ONCE(t->vcpu, -1);
-	}
-	v = eng->ops->alloc_vcpu(eng, vm);
-	if (!v) {
+	/* a vCPU run before from another thread (QEMU re-plugs parked ones) */
+	i = kvl_vcpu_by_id(vm, (s32)vcpu_id);
+	if (i < 0 && vm->nr_vcpus >= vm->cfg->max_vcpus) {
 		vm->counters[KVL_C_DROP_VCPUS]++;
 		t = NULL;
 		goto out;
 	}
-	kvl_vcpu_init(v, vcpu_id, isa);
-	vm->vcpus[n] = v;
-	kvl_publish(&vm->nr_vcpus, n + 1);
+	/* a thread slot first: a vCPU whose thread has none is never found */
 	if (!t)
-		t = kvl_thread_add(vm, tid, (s16)n);
-	if (t) {
-		WRITE_ONCE(t->vcpu, (s16)n);
-		WRITE_ONCE(t->flags, t->flags | KVL_T_VCPU);
+		t = kvl_thread_add(vm, tid, -1);
+	if (!t)
+		goto out;	/* counted in dropped_threads */
+	if (i < 0) {
+		v = eng->ops->alloc_vcpu(eng, vm);
+		if (!v) {
+			vm->counters[KVL_C_DROP_VCPUS]++;
+			t = NULL;
+			goto out;
+		}
+		i = (int)vm->nr_vcpus;
+		kvl_vcpu_init(v, vcpu_id, isa);
+		vm->vcpus[i] = v;
+		kvl_publish(&vm->nr_vcpus, i + 1);
 	}
+	WRITE_ONCE(t->vcpu, (s16)i);
+	WRITE_ONCE(t->flags, t->flags | KVL_T_VCPU);
 out:
 	kvl_unlock(&vm->lock, flags);
 	return t;

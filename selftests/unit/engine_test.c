@@ -600,6 +600,20 @@ TEST(reset_empties_mailboxes)
 	fx_fini(&f);
 }
 
+/* QEMU re-plugs a parked vCPU: the same vcpu_id, run from a new thread */
+TEST(vcpu_run_from_a_new_thread_keeps_one_entry)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_doorbell(&f, 1099, 0, 2000);
+	EXPECT_EQ(1, kvl_engine_find_vm(&f.eng, PID)->nr_vcpus);
+	EXPECT_EQ(1, f.live_vcpus);
+	EXPECT_EQ(2, fx_vcpu(&f, 0)->exits);
+	fx_fini(&f);
+}
+
 TEST(hist_text_format)
 {
 	struct fx_buf b = { 0 };
