@@ -2,8 +2,9 @@
 /*
  * debugfs.c - /sys/kernel/debug/kvmio_lat/: hist, stats, reset, enable, pids.
  *
- * Every file is root-only.  A write that does not parse returns -EINVAL and
- * changes nothing.
+ * Every file is root-only.  A write that does not parse returns -EINVAL
+ * (-E2BIG: a pids write of 1 KiB or more; -EFAULT: a buffer that cannot be
+ * read) and changes nothing.
  */
 #include <linux/debugfs.h>
 #include <linux/seq_file.h>
@@ -15,7 +16,11 @@
 #include "kvmio_lat.h"
 
 static struct dentry *kvl_dir;
-static DEFINE_MUTEX(kvl_ctl_lock);	/* serializes control writes */
+/*
+ * Serializes control writes, and readers with them: a snapshot never shows
+ * a reset half done (count from before it, buckets from after).
+ */
+static DEFINE_MUTEX(kvl_ctl_lock);
 
 static void kvl_seq_printf(void *ctx, const char *fmt, ...)
 {
@@ -30,9 +35,11 @@ static int hist_show(struct seq_file *m, void *v)
 {
 	struct kvl_sink out = { kvl_seq_printf, m };
 
+	mutex_lock(&kvl_ctl_lock);
 	rcu_read_lock();	/* VMs are freed after a grace period */
 	kvl_engine_print_hist(&kvl_engine, &out);
 	rcu_read_unlock();
+	mutex_unlock(&kvl_ctl_lock);
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(hist);
@@ -41,25 +48,33 @@ static int stats_show(struct seq_file *m, void *v)
 {
 	struct kvl_sink out = { kvl_seq_printf, m };
 
+	mutex_lock(&kvl_ctl_lock);
 	rcu_read_lock();
 	kvl_engine_print_stats(&kvl_engine, &out, kvl_memory_bytes());
 	rcu_read_unlock();
+	mutex_unlock(&kvl_ctl_lock);
 	seq_printf(m, "enabled: %d\n", READ_ONCE(kvl_enabled));
 	seq_printf(m, "kvm_attached: %d\n", kvl_kvm_attached());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);
 
-/* Parse a single 0/1 written by the user. */
+/*
+ * Parse a single 0/1 written by the user: the whole write, so no
+ * kstrtouint_from_user(), which parses only the first bytes of a long
+ * write, and no NUL inside it.
+ */
 static int kvl_parse_bool(const char __user *ubuf, size_t count, bool *val)
 {
+	char buf[16];
 	unsigned int v;
-	int ret;
 
-	ret = kstrtouint_from_user(ubuf, count, 10, &v);
-	if (ret)
+	if (!count || count >= sizeof(buf))
 		return -EINVAL;
-	if (v > 1)
+	if (copy_from_user(buf, ubuf, count))
+		return -EFAULT;
+	buf[count] = '\0';
+	if (strlen(buf) != count || kstrtouint(buf, 10, &v) || v > 1)
 		return -EINVAL;
 	*val = v;
 	return 0;
@@ -69,8 +84,12 @@ static ssize_t reset_write(struct file *file, const char __user *ubuf,
 			   size_t count, loff_t *ppos)
 {
 	bool v;
+	int ret;
 
-	if (*ppos || kvl_parse_bool(ubuf, count, &v) || !v)
+	ret = *ppos ? -EINVAL : kvl_parse_bool(ubuf, count, &v);
+	if (ret)
+		return ret;
+	if (!v)
 		return -EINVAL;
 	mutex_lock(&kvl_ctl_lock);
 	kvl_engine_reset(&kvl_engine);
@@ -97,9 +116,11 @@ static ssize_t enable_write(struct file *file, const char __user *ubuf,
 			    size_t count, loff_t *ppos)
 {
 	bool v;
+	int ret;
 
-	if (*ppos || kvl_parse_bool(ubuf, count, &v))
-		return -EINVAL;
+	ret = *ppos ? -EINVAL : kvl_parse_bool(ubuf, count, &v);
+	if (ret)
+		return ret;
 	WRITE_ONCE(kvl_enabled, v);
 	return count;
 }
@@ -156,8 +177,8 @@ static ssize_t pids_write(struct file *file, const char __user *ubuf,
 	if (IS_ERR(buf))
 		return PTR_ERR(buf);
 	p = buf;
-	ret = 0;
-	while ((tok = strsep(&p, " \t\n,")) != NULL) {
+	ret = strlen(buf) == count ? 0 : -EINVAL;	/* a NUL inside */
+	while (!ret && (tok = strsep(&p, " \t\n,")) != NULL) {
 		int pid;
 
 		if (!*tok)
