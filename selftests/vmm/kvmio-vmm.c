@@ -405,6 +405,8 @@ static int cmd_exits(int argc, char **argv)
 		}
 	}
 	elapsed = vm->end_ns - vm->start_ns;
+	if (ret != VMM_EXIT_PASS && vm->guest_fault)
+		ret = VMM_EXIT_GUEST_FAULT;
 	printf("summary vcpus %u exits %" PRIu64 " elapsed_ns %" PRIu64 " ns_per_exit %" PRIu64 " result %s\n",
 	       o.vcpus, total, elapsed, total ? elapsed / total : 0,
 	       ret == VMM_EXIT_PASS ? "pass" : "fail");

@@ -784,6 +784,7 @@ static int handle_exit(struct vmm_vcpu *vcpu)
 		data = (uint8_t *)run + run->io.data_offset;
 		if (run->io.port == VMM_PORT_VECTOR &&
 		    run->io.direction == KVM_EXIT_IO_OUT) {
+			vcpu->vm->guest_fault = true;
 			report_vector(vcpu, data[0]);
 			break;
 		}

@@ -48,6 +48,13 @@
 #define VMM_EXIT_PASS		0
 #define VMM_EXIT_FAIL		1
 #define VMM_EXIT_USAGE		2
+/*
+ * The test guest itself faulted (a vector stub reported): its code or
+ * registers were not what the VMM set up.  Nothing a tracepoint probe does
+ * can cause that; under the lab's emulated nested SVM it happens, rarely,
+ * right after kvm_amd is reloaded, so callers may run the program again.
+ */
+#define VMM_EXIT_GUEST_FAULT	3
 #define VMM_EXIT_SKIP		4
 
 struct vmm_vm;
@@ -131,6 +138,7 @@ struct vmm_vm {
 	bool abort_start;
 	unsigned int nr_ended;
 	bool failed;
+	bool guest_fault;		/* a vector stub reported */
 	bool stop;			/* read by vCPU threads after EINTR */
 	uint64_t start_ns;		/* when the barrier released the vCPUs */
 	uint64_t end_ns;
