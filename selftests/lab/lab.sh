@@ -75,7 +75,7 @@ usage() {
 	cat <<EOF
 Usage: lab.sh COMMAND [ARGS]
 
-  kernel [--suite SUITE] [--flavour F] [VERSION]
+  kernel [--suite SUITE] [--flavour F] [--from ROOT] [VERSION]
       Make sure the Debian kernel VERSION (vmlinuz + modules) is unpacked in the
       cache and print its directory DIR: DIR/vmlinuz (bzImage), DIR/vmlinux
       (uncompressed, PVH-bootable: what the lab boots), DIR/config,
@@ -87,6 +87,12 @@ Usage: lab.sh COMMAND [ARGS]
       uses a private apt list for that suite (and, without VERSION, takes
       that suite's current linux-image-FLAVOUR).  .deb files dropped into
       \$LAB_CACHE/debs/ are used first.
+      --from ROOT takes a locally built kernel instead of packages: ROOT
+      holds boot/vmlinuz-VERSION, boot/config-VERSION and lib/modules/VERSION
+      (what 'make modules_install INSTALL_MOD_PATH=ROOT' and a copy of the
+      bzImage give, or dpkg -x of an image package).  It is copied into the
+      cache again whenever ROOT has changed; 'run --kernel VERSION' then
+      boots it (scripts/debug-kernel/build.sh does this).
 
   run [OPTIONS] -- COMMAND [ARGS...]
       Boot the kernel under QEMU/TCG ($LAB_CPU), chroot into the machine's
@@ -418,20 +424,42 @@ extract_vmlinux() {
 	return 1
 }
 
+# kernel_from_stamp ROOT VER: what identifies a local kernel tree's contents.
+kernel_from_stamp() {
+	local root=$1 ver=$2
+	[[ -f $root/boot/vmlinuz-$ver && -d $root/lib/modules/$ver ]] ||
+		die "--from $root: no boot/vmlinuz-$ver and lib/modules/$ver there"
+	printf 'format %s\nfrom %s\n' "$LAB_FORMAT" "$root"
+	(cd -- "$root" && find boot lib -type f -printf '%P %s %T@\n' | LC_ALL=C sort) | sha256sum
+}
+
+# kernel_ready DIR: true if DIR is a prepared kernel (of KERNEL_FROM's tree
+# as it is now, when set).
+kernel_ready() {
+	[[ -f $1/.lab-ready && $(<"$1/.lab-ready") == "$LAB_FORMAT" ]] || return 1
+	[[ -z $KERNEL_FROM ]] && return 0
+	[[ -f $1/.lab-from && $(<"$1/.lab-from") == "$KERNEL_FROM_STAMP" ]]
+}
+
 # kernel_ensure VER: sets KERNEL_DIR to the unpacked, depmod-ed kernel.
-KERNEL_DIR=
+# With KERNEL_FROM=ROOT (kernel --from), the kernel is copied from ROOT.
+KERNEL_DIR='' KERNEL_FROM='' KERNEL_FROM_STAMP=''
 kernel_ensure() {
 	local ver=$1
 	check_kver "$ver"
 	local dir=$LAB_CACHE/kernels/$ver
 	KERNEL_DIR=$dir
-	if [[ -f $dir/.lab-ready && $(<"$dir/.lab-ready") == "$LAB_FORMAT" ]]; then
+	if [[ -n $KERNEL_FROM ]]; then
+		KERNEL_FROM_STAMP=$(kernel_from_stamp "$KERNEL_FROM" "$ver") || exit "$EX_LAB"
+	fi
+	if kernel_ready "$dir"; then
 		return 0
 	fi
 	check_cache_path
-	need_tool dpkg depmod apt-get
+	need_tool depmod
+	[[ -n $KERNEL_FROM ]] || need_tool dpkg apt-get
 	lab_lock
-	if [[ -f $dir/.lab-ready && $(<"$dir/.lab-ready") == "$LAB_FORMAT" ]]; then
+	if kernel_ready "$dir"; then
 		lab_unlock
 		return 0
 	fi
@@ -442,16 +470,22 @@ kernel_ensure() {
 	chmod 755 "$tmp"
 	# shellcheck disable=SC2064 # expand now: tmp is local
 	trap "rm -rf -- '$tmp'" EXIT
-	apt_setup "$LAB_SUITE"
-	note "fetching kernel $ver"
-	fetch_debs "$ver" "$tmp"
 	root=$tmp/root
 	mkdir -p "$root"
-	local deb
-	for deb in "$tmp"/*.deb; do
-		note "unpacking ${deb##*/}"
-		dpkg -x "$deb" "$root" || die "dpkg -x $deb failed"
-	done
+	if [[ -n $KERNEL_FROM ]]; then
+		note "copying kernel $ver from $KERNEL_FROM"
+		cp -a -- "$KERNEL_FROM/boot" "$KERNEL_FROM/lib" "$root/" || die "cannot copy $KERNEL_FROM"
+		echo "$KERNEL_FROM_STAMP" >"$tmp/.lab-from"
+	else
+		apt_setup "$LAB_SUITE"
+		note "fetching kernel $ver"
+		fetch_debs "$ver" "$tmp"
+		local deb
+		for deb in "$tmp"/*.deb; do
+			note "unpacking ${deb##*/}"
+			dpkg -x "$deb" "$root" || die "dpkg -x $deb failed"
+		done
+	fi
 	# Normalise to ROOT/lib/modules/VER (merged-/usr packages use usr/lib).
 	if [[ ! -d $root/lib/modules/$ver && -d $root/usr/lib/modules/$ver ]]; then
 		if [[ -L $root/lib || ! -e $root/lib ]]; then
@@ -462,7 +496,7 @@ kernel_ensure() {
 			mv "$root/usr/lib/modules/$ver" "$root/lib/modules/"
 		fi
 	fi
-	[[ -d $root/lib/modules/$ver/kernel ]] || die "no modules for $ver in the downloaded packages"
+	[[ -d $root/lib/modules/$ver/kernel ]] || die "no modules for $ver in ${KERNEL_FROM:-the downloaded packages}"
 	local vmlinuz=
 	for f in "boot/vmlinuz-$ver" "lib/modules/$ver/vmlinuz" "usr/lib/modules/$ver/vmlinuz"; do
 		if [[ -f $root/$f ]]; then
@@ -484,8 +518,11 @@ kernel_ensure() {
 		fi
 	done
 	ln -s "root/lib/modules/$ver" "$tmp/modules"
-	# PVH needs CONFIG_PVH (an ELF note); else boot the bzImage.
-	if grep -qs '^CONFIG_PVH=y' "$tmp/config" && extract_vmlinux "$tmp/vmlinuz" "$tmp/vmlinux"; then
+	# PVH needs CONFIG_PVH (an ELF note); else boot the bzImage.  A KASAN
+	# kernel entered through PVH touches its shadow before mapping it and
+	# triple-faults (6.1 debug kernel, scripts/debug-kernel): bzImage too.
+	if grep -qs '^CONFIG_PVH=y' "$tmp/config" && ! grep -qs '^CONFIG_KASAN=y' "$tmp/config" &&
+		extract_vmlinux "$tmp/vmlinuz" "$tmp/vmlinux"; then
 		:
 	else
 		note "no PVH-bootable vmlinux for $ver: booting the bzImage (slower)"
@@ -518,11 +555,17 @@ cmd_kernel() {
 		case $1 in
 		--suite) LAB_SUITE=${2:?--suite needs a value}; shift 2 ;;
 		--flavour) LAB_FLAVOUR=${2:?--flavour needs a value}; shift 2 ;;
+		--from) KERNEL_FROM=${2:?--from needs a directory}; shift 2 ;;
 		-h | --help) usage; exit 0 ;;
 		-*) die "kernel: unknown option $1" ;;
 		*) ver=$1; shift ;;
 		esac
 	done
+	if [[ -n $KERNEL_FROM ]]; then
+		[[ -n $ver ]] || die "kernel --from needs the VERSION too"
+		[[ -d $KERNEL_FROM ]] || die "--from $KERNEL_FROM: no such directory"
+		KERNEL_FROM=$(cd -- "$KERNEL_FROM" && pwd -P)
+	fi
 	ver=$(resolve_kver "$ver")
 	kernel_ensure "$ver"
 	printf '%s\n' "$KERNEL_DIR"
