@@ -2,6 +2,8 @@
 # SPDX-License-Identifier: GPL-2.0
 # Install the Debian packages the build, the lab and the tests need, when
 # missing.  Idempotent and quiet when everything is there.
+#   deps.sh            what make check needs
+#   deps.sh PKG...     those packages (scripts/matrix, scripts/debug-kernel)
 set -euo pipefail
 pkgs=(
 	make gcc libc6-dev kmod cpio xz-utils zstd
@@ -14,6 +16,7 @@ pkgs=(
 	trace-cmd libtracecmd-dev libtraceevent-dev libtracefs-dev
 	python3
 )
+(($#)) && pkgs=("$@")
 missing=()
 for p in "${pkgs[@]}"; do
 	case $p in \#*) continue ;; esac
@@ -27,5 +30,6 @@ if [ "$(id -u)" != 0 ]; then
 fi
 echo "deps: installing ${missing[*]}"
 export DEBIAN_FRONTEND=noninteractive
-apt-get update -qq
-apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+# the package lists may be fresh enough: update only when that fails
+apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
+	{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }

@@ -21,20 +21,8 @@ dir=${1:?usage: guest.sh build/matrix/KERNEL}
 kver=$(uname -r)
 ko=$dir/kvmio_lat.ko
 dbg=/sys/kernel/debug/kvmio_lat
-n=0
-fail=0
-
-t0=$SECONDS
-result() {	# STATUS TEXT: a TAP line, with the seconds since the last one
-	n=$((n + 1))
-	if [ "$1" = 0 ]; then
-		echo "ok $n - $2 ($((SECONDS - t0)) s)"
-	else
-		echo "not ok $n - $2 ($((SECONDS - t0)) s)"
-		fail=1
-	fi
-	t0=$SECONDS
-}
+# shellcheck source=selftests/lib/tap.sh
+. "$(dirname "$0")/../../selftests/lib/tap.sh"
 
 echo "# matrix: kernel $kver, $(nproc) CPUs, $(uname -v | grep -o 'PREEMPT[_A-Z]*' | head -n 1)"
 

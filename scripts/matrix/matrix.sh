@@ -43,7 +43,7 @@
 #
 # Environment: MATRIX_CACHE (default <repo>/.cache/matrix, not under /tmp:
 # the lab guest hides /tmp), LAB_CACHE (the lab's), MATRIX_LAB_TIMEOUT
-# (seconds per boot, default 900), MATRIX_QEMU_IOS (reads and writes per
+# (seconds per boot, default 1500), MATRIX_QEMU_IOS (reads and writes per
 # aio mode in the real-QEMU test, default "400 100").
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
@@ -53,7 +53,7 @@ export LAB_CACHE=${LAB_CACHE:-$REPO/.cache/lab}
 OUT=build/matrix
 LAB=selftests/lab/lab.sh
 CHROOT=scripts/matrix/chroot.sh
-LAB_TIMEOUT=${MATRIX_LAB_TIMEOUT:-900}
+LAB_TIMEOUT=${MATRIX_LAB_TIMEOUT:-1500}
 QEMU_IOS=${MATRIX_QEMU_IOS:-400 100}
 
 ALL_TARGETS=(bullseye bookworm bookworm-rt trixie sid)
@@ -95,21 +95,9 @@ read -r qemu_reads qemu_writes <<<"$QEMU_IOS"
 
 # ---------------------------------------------------------------- tools
 
-need_pkgs() {
-	local p missing=()
-	for p in "$@"; do
-		[[ $(dpkg-query -W -f='${Status}' "$p" 2>/dev/null) == "install ok installed" ]] || missing+=("$p")
-	done
-	((${#missing[@]})) || return 0
-	echo "matrix: installing ${missing[*]}"
-	export DEBIAN_FRONTEND=noninteractive
-	apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null 2>&1 ||
-		{ apt-get update -qq && apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null; }
-}
-
 [[ $(id -u) == 0 ]] || { echo "matrix: needs root (mmdebstrap, chroot, mount)" >&2; exit 1; }
 scripts/deps.sh || exit 1
-need_pkgs mmdebstrap bpftool gdb || exit 1
+scripts/deps.sh mmdebstrap bpftool gdb || exit 1
 
 T0=$SECONDS
 load0=$(cut -d' ' -f1-3 /proc/loadavg)
@@ -280,6 +268,8 @@ prep_target() {
 	step "$t" build "$OUT/$kver/build.log" do_build "$suite" "$kver" "$cdir" || return
 	if ((do_dkms)); then
 		step "$t" dkms "$OUT/$kver/dkms.log" do_dkms "$suite" "$kver" "$cdir"
+		# what the boot needs is there: it need not wait for install
+		: >"$OUT/status/$t.ready"
 		step "$t" install "$OUT/$kver/install.log" do_install "$suite" "$kver"
 	fi
 	# fetched now, in this job, for the protos step
@@ -384,7 +374,7 @@ grep -l '^FAIL' "$OUT"/status/* >/dev/null 2>&1 && failed=1
 		for s in chroot build dkms install kernel protos lab; do
 			if [[ -f $OUT/status/$t.$s ]]; then
 				read -r a b <"$OUT/status/$t.$s"
-				[[ $s == lab && ,$light, == *",$t,"* ]] && a=$a*
+				[[ $s == lab && ,$light, == *",$t,"* ]] && a="$a*"
 				printf ' %-9s' "$a/${b}s"
 			else
 				printf ' %-9s' -
