@@ -21,6 +21,8 @@ static struct dentry *kvl_dir;
  * a reset half done (count from before it, buckets from after).
  */
 static DEFINE_MUTEX(kvl_ctl_lock);
+/* hist_show()'s copy of the histogram it prints, under kvl_ctl_lock */
+static struct kvl_hist kvl_print_scratch;
 
 static void kvl_seq_printf(void *ctx, const char *fmt, ...)
 {
@@ -37,7 +39,7 @@ static int hist_show(struct seq_file *m, void *v)
 
 	mutex_lock(&kvl_ctl_lock);
 	rcu_read_lock();	/* VMs are freed after a grace period */
-	kvl_engine_print_hist(&kvl_engine, &out);
+	kvl_engine_print_hist_copy(&kvl_engine, &out, &kvl_print_scratch);
 	rcu_read_unlock();
 	mutex_unlock(&kvl_ctl_lock);
 	return 0;

@@ -337,6 +337,13 @@ const char *kvl_exit_reason_name(u32 isa, u32 reason);
 u64 kvl_engine_counter(struct kvl_engine *eng, enum kvl_counter c);
 const char *kvl_counter_name(enum kvl_counter c);
 void kvl_engine_print_hist(struct kvl_engine *eng, const struct kvl_sink *out);
+/*
+ * The same, each histogram printed from a copy in @scratch whose count is
+ * its bucket total: for histograms that writers update while printing.
+ */
+void kvl_engine_print_hist_copy(struct kvl_engine *eng,
+				const struct kvl_sink *out,
+				struct kvl_hist *scratch);
 void kvl_engine_print_stats(struct kvl_engine *eng, const struct kvl_sink *out,
 			    u64 memory_bytes);
 

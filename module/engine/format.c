@@ -75,15 +75,49 @@ static const char *kvl_u128_str(char *buf, u64 hi, u64 lo)
 	return buf;
 }
 
+/*
+ * A histogram its writer may be updating, copied into @c field by field,
+ * with count made the copy's bucket total: what is printed adds up, however
+ * long printing takes.
+ */
+static const struct kvl_hist *kvl_hist_copy(const struct kvl_hist *h,
+					    struct kvl_hist *c)
+{
+	unsigned int i;
+	u64 n;
+
+	if (!c)
+		return h;
+	c->underflow = READ_ONCE(h->underflow);
+	c->overflow = READ_ONCE(h->overflow);
+	n = c->underflow + c->overflow;
+	for (i = 0; i < KVL_HIST_NBUCKETS; i++) {
+		c->buckets[i] = READ_ONCE(h->buckets[i]);
+		n += c->buckets[i];
+	}
+	c->count = n;
+	c->sum = READ_ONCE(h->sum);
+	c->sumsq_hi = READ_ONCE(h->sumsq_hi);
+	c->sumsq_lo = READ_ONCE(h->sumsq_lo);
+	c->min = READ_ONCE(h->min);
+	c->max = READ_ONCE(h->max);
+	return c;
+}
+
 static void kvl_print_one(const struct kvl_sink *out, const char *kind,
 			  const struct kvl_vm *vm, const struct kvl_vcpu *v,
 			  const char *name1, const char *name2,
-			  const struct kvl_hist *h)
+			  const struct kvl_hist *live, struct kvl_hist *scratch)
 {
+	const struct kvl_hist *h;
 	char sq[40];
 	unsigned int i;
-	u64 count = READ_ONCE(h->count);
+	u64 count;
 
+	if (!READ_ONCE(live->count))
+		return;
+	h = kvl_hist_copy(live, scratch);
+	count = READ_ONCE(h->count);
 	if (!count)
 		return;
 	out->printf(out->ctx, "%s %d %u %s%s%s", kind, vm->tgid, v->vcpu_id,
@@ -141,6 +175,13 @@ static const char *kvl_reason_str(char *buf, u32 isa, u32 reason)
 
 void kvl_engine_print_hist(struct kvl_engine *eng, const struct kvl_sink *out)
 {
+	kvl_engine_print_hist_copy(eng, out, NULL);
+}
+
+void kvl_engine_print_hist_copy(struct kvl_engine *eng,
+				const struct kvl_sink *out,
+				struct kvl_hist *scratch)
+{
 	unsigned int i, j, k, p, s;
 	char rbuf[16];
 
@@ -173,14 +214,14 @@ void kvl_engine_print_hist(struct kvl_engine *eng, const struct kvl_sink *out)
 					continue;
 				kvl_print_one(out, "exit", vm, v,
 					      kvl_reason_str(rbuf, v->isa, e->reason),
-					      NULL, &e->hist);
+					      NULL, &e->hist, scratch);
 			}
 			for (p = 0; p < KVL_NR_PATHS; p++)
 				for (s = 0; s < KVL_NR_STAGES; s++)
 					kvl_print_one(out, "stage", vm, v,
 						      kvl_path_name(p),
 						      kvl_stage_name(p, s),
-						      &v->stats.stages[p][s]);
+						      &v->stats.stages[p][s], scratch);
 		}
 	}
 	out->printf(out->ctx, "end\n");
