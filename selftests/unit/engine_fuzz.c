@@ -1,0 +1,301 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * engine_fuzz.c - libFuzzer target for the engine (`make fuzz`): the input
+ * is decoded into an event stream of up to four QEMU-like processes (exits,
+ * entries, doorbells, interrupts, system calls, thread and process exits,
+ * pid filters, resets, whole requests), against caps that the input picks
+ * small enough to be hit.  Whatever the stream, the engine must not crash,
+ * leak or hit undefined behaviour, and after every checkpoint:
+ *
+ *  - every histogram's count is its buckets plus underflow plus overflow;
+ *  - on each vCPU and path the seven stages have the same count, and the
+ *    six stage sums add up to the sum of "total" (timestamps of one request
+ *    are clamped, so the partition is exact);
+ *  - "requests" is the number of requests in the stage histograms;
+ *  - a VM's inflight is the number of request slots not free;
+ *  - caps hold; every vCPU has a thread slot and its own vcpu_id (a vCPU
+ *    that KVM runs from a new thread stays one vCPU); the VMs and vCPUs
+ *    allocated are exactly those tracked (and none once all dropped);
+ *  - the hist and stats text parses back with the reader's strict parser
+ *    (userspace/parse.c), with as many VMs as the engine tracks.
+ */
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+
+#include "engine_fixture.h"
+#include "fuzz_input.h"
+#include "parse.h"
+
+static const s32 tgids[] = { 100, 200, 300, 400 };
+static const u32 reasons[] = { 0x7b, 0x400, 0x78, 0x60, 0x1e, 0x30, 0x0c };
+static const u64 addrs[] = { 0xfebfb000, 0xfebfb004, 0xfebfc000, 0xc000, 0xc004,
+			     0xfee000b0, 0xfec00000, 0x70, 0x20, 0xe9 };
+static const u32 syscalls[] = { 271, 209, 208, 17, 18, 16, 202, 1, 0, 426, 232,
+				281, 74, 75, 295, 296, 7, 23, 270, 333, 441, 328 };
+static const s64 rets[] = { -4, -11, 0, 1, 2, 3, 8, 4096, 32 };
+
+struct stream {
+	struct fx f;
+	struct in in;
+	u64 now;
+};
+
+static s32 pick_tgid(struct stream *s)
+{
+	return tgids[u8_of(&s->in) % 4];
+}
+
+static s32 pick_tid(struct stream *s, s32 tgid)
+{
+	return tgid + u8_of(&s->in) % 12;
+}
+
+static u64 tick(struct stream *s)
+{
+	uint8_t b = u8_of(&s->in);
+
+	if (b == 0xff)		/* clocks of two CPUs disagree */
+		s->now -= s->now > 5000 ? 5000 : 0;
+	else
+		s->now += (u64)b * (b < 0x80 ? 1 : 997);
+	return s->now;
+}
+
+/* One whole request as QEMU makes it, native or threads. */
+static void request(struct stream *s)
+{
+	struct kvl_engine *e = &s->f.eng;
+	s32 pid = pick_tgid(s), vcpu = u8_of(&s->in) % 3;
+	s32 vt = pid + vcpu, loop = pid + 10, pool = pid + 11;
+	bool threads = u8_of(&s->in) & 1;
+	s32 vec = 0x30 + vcpu;
+
+	kvl_ev_exit(e, pid, vt, "qemu", vcpu, KVL_ISA_SVM, 0x400, tick(s));
+	kvl_ev_doorbell(e, pid, vt, false, 0xfebfb000, tick(s));
+	kvl_ev_entry(e, pid, vt, tick(s));
+	kvl_ev_sys_exit(e, pid, loop, SYS_ppoll, 1, tick(s));
+	if (threads) {
+		kvl_ev_sys_enter(e, pid, pool, SYS_pread64, 0, tick(s));
+		kvl_ev_sys_exit(e, pid, pool, SYS_pread64, 4096, tick(s));
+	} else {
+		kvl_ev_sys_enter(e, pid, loop, SYS_io_submit, 1, tick(s));
+		kvl_ev_sys_exit(e, pid, loop, SYS_io_submit, 1, tick(s));
+	}
+	kvl_ev_sys_enter(e, pid, loop, SYS_ppoll, 0, tick(s));
+	kvl_ev_sys_exit(e, pid, loop, SYS_ppoll, 1, tick(s));
+	kvl_ev_sys_enter(e, pid, loop, SYS_write, 0, tick(s));
+	kvl_ev_irq(e, pid, loop, vcpu, vec, tick(s));
+	kvl_ev_apic_accept(e, pid, loop, vcpu, vec, tick(s));
+	kvl_ev_sys_exit(e, pid, loop, SYS_write, 8, tick(s));
+	kvl_ev_exit(e, pid, vt, "qemu", vcpu, KVL_ISA_SVM, 0x78, tick(s));
+	kvl_ev_inj_virq(e, pid, vt, vec, tick(s));
+	kvl_ev_entry(e, pid, vt, tick(s));
+}
+
+static void hist_consistent(const struct kvl_hist *h, const char *what)
+{
+	u64 n = h->underflow + h->overflow;
+	unsigned int i;
+
+	for (i = 0; i < KVL_HIST_NBUCKETS; i++)
+		n += h->buckets[i];
+	CHECK(n == h->count, "%s: count %llu, buckets+under+overflow %llu", what,
+	      (unsigned long long)h->count, (unsigned long long)n);
+	CHECK(!h->count || h->min <= h->max, "%s: min %llu > max %llu", what,
+	      (unsigned long long)h->min, (unsigned long long)h->max);
+}
+
+static u32 free_reqs(const struct kvl_vm *vm)
+{
+	u32 n = 0;
+	u16 i;
+
+	for (i = vm->free_req; i != KVL_NO_REQ && n <= vm->cfg->max_inflight;
+	     i = vm->reqs[i].next)
+		n++;
+	return n;
+}
+
+static void check_vm(const struct kvl_vm *vm, u64 *requests)
+{
+	const struct kvl_config *cfg = vm->cfg;
+	u32 v, p, st, t, owners;
+
+	CHECK(vm->nr_vcpus <= cfg->max_vcpus, "vm %d: %u vCPUs", vm->tgid, vm->nr_vcpus);
+	CHECK(vm->inflight + free_reqs(vm) == cfg->max_inflight,
+	      "vm %d: inflight %u + free %u != %u", vm->tgid, vm->inflight,
+	      free_reqs(vm), cfg->max_inflight);
+	for (v = 0; v < vm->nr_vcpus; v++) {
+		const struct kvl_vcpu *vc = vm->vcpus[v];
+
+		for (owners = 0, t = 0; t < cfg->max_threads; t++)
+			if (vm->threads[t].tid > 0 && vm->threads[t].vcpu == (s16)v)
+				owners++;
+		CHECK(owners, "vm %d: vCPU %u (id %u) has no thread", vm->tgid, v,
+		      vc->vcpu_id);
+		for (t = 0; t < v; t++)
+			CHECK(vm->vcpus[t]->vcpu_id != vc->vcpu_id,
+			      "vm %d: vCPU id %u tracked twice", vm->tgid, vc->vcpu_id);
+		for (t = 0; t < KVL_EXIT_SLOTS; t++)
+			hist_consistent(&vc->stats.exits[t].hist, "exit");
+		for (p = 0; p < KVL_NR_PATHS; p++) {
+			const struct kvl_hist *h = vc->stats.stages[p];
+			u64 sum = 0;
+			bool overflow = false;
+
+			for (st = 0; st < KVL_NR_STAGES; st++) {
+				hist_consistent(&h[st], kvl_stage_name(p, st));
+				CHECK(h[st].count == h[KVL_ST_TOTAL].count,
+				      "vm %d vCPU %u %s: %s count %llu, total %llu",
+				      vm->tgid, v, kvl_path_name(p), kvl_stage_name(p, st),
+				      (unsigned long long)h[st].count,
+				      (unsigned long long)h[KVL_ST_TOTAL].count);
+				overflow |= h[st].overflow != 0;
+				if (st < KVL_ST_TOTAL)
+					sum += h[st].sum;
+			}
+			CHECK(overflow || sum == h[KVL_ST_TOTAL].sum,
+			      "vm %d vCPU %u %s: stage sums %llu, total %llu", vm->tgid, v,
+			      kvl_path_name(p), (unsigned long long)sum,
+			      (unsigned long long)h[KVL_ST_TOTAL].sum);
+			*requests += h[KVL_ST_TOTAL].count;
+		}
+	}
+}
+
+static void check(struct stream *s)
+{
+	struct kvl_engine *e = &s->f.eng;
+	struct fx_buf hb = { 0 }, sb = { 0 };
+	struct kvl_sink hout = { fx_buf_printf, &hb }, sout = { fx_buf_printf, &sb };
+	struct kvl_snap snap;
+	struct kvl_perr pe;
+	u64 requests = 0, vcpus = 0;
+	u32 i, nvms = 0;
+
+	kvl_engine_flush(e);
+	for (i = 0; i < e->cfg.max_vms; i++) {
+		const struct kvl_vm *vm = e->vms[i];
+
+		if (!vm)
+			continue;
+		nvms++;
+		vcpus += vm->nr_vcpus;
+		CHECK(kvl_engine_maybe_vm(e, vm->tgid), "vm %d not in the filter", vm->tgid);
+		check_vm(vm, &requests);
+	}
+	CHECK(nvms == e->nr_vms && nvms == (u32)s->f.live_vms,
+	      "%u VMs in the table, nr_vms %u, %d allocated", nvms, e->nr_vms, s->f.live_vms);
+	CHECK(vcpus == (u64)s->f.live_vcpus, "%llu vCPUs tracked, %d allocated",
+	      (unsigned long long)vcpus, s->f.live_vcpus);
+	CHECK(requests == kvl_engine_counter(e, KVL_C_REQUESTS),
+	      "%llu requests in the histograms, counter %llu", (unsigned long long)requests,
+	      (unsigned long long)kvl_engine_counter(e, KVL_C_REQUESTS));
+
+	/* what the module prints, the reader parses */
+	kvl_engine_print_hist(e, &hout);
+	kvl_engine_print_stats(e, &sout, 4096);
+	kvl_snap_init(&snap);
+	CHECK(!kvl_parse_hist(&snap, hb.s, hb.len, &pe),
+	      "the hist text does not parse: line %u: %s\n%s", pe.line, pe.msg, hb.s);
+	CHECK(snap.nr_vms == nvms, "%u VMs parsed, %u tracked", snap.nr_vms, nvms);
+	CHECK(!kvl_parse_stats(&snap, sb.s, sb.len, &pe),
+	      "the stats text does not parse: line %u: %s\n%s", pe.line, pe.msg, sb.s);
+	kvl_snap_free(&snap);
+	free(hb.s);
+	free(sb.s);
+}
+
+static void config(struct stream *s)
+{
+	struct kvl_config c;
+
+	kvl_config_defaults(&c);
+	c.max_vms = 1 + u8_of(&s->in) % 4;
+	c.max_vcpus = 1 + u8_of(&s->in) % 6;
+	c.max_threads = 8 << (u8_of(&s->in) % 2);
+	c.max_inflight = 1 + u8_of(&s->in) % 40;
+	c.kick_timeout_ns = 1 + u16_of(&s->in) * 1000ULL;
+	c.req_timeout_ns = 1 + u16_of(&s->in) * 10000ULL;
+	fx_init_cfg(&s->f, &c);
+	s->now = 1000000000ULL;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
+{
+	static struct stream s;
+	struct kvl_engine *e = &s.f.eng;
+
+	s.in.p = data;
+	s.in.n = size;
+	config(&s);
+	while (s.in.n) {
+		uint8_t op = u8_of(&s.in) % 16;
+		s32 tgid = pick_tgid(&s), tid = pick_tid(&s, tgid);
+
+		switch (op) {
+		case 0:
+		case 1:
+			kvl_ev_exit(e, tgid, tid, "qemu", u8_of(&s.in) % 8,
+				    1 + u8_of(&s.in) % 3, reasons[u8_of(&s.in) % 7], tick(&s));
+			break;
+		case 2:
+			kvl_ev_entry(e, tgid, tid, tick(&s));
+			break;
+		case 3:
+			kvl_ev_doorbell(e, tgid, tid, u8_of(&s.in) & 1,
+					addrs[u8_of(&s.in) % 10], tick(&s));
+			break;
+		case 4:
+			kvl_ev_irq(e, tgid, tid, (s32)(u8_of(&s.in) % 10) - 1,
+				   0x2f + u8_of(&s.in) % 6, tick(&s));
+			break;
+		case 5:
+			kvl_ev_apic_accept(e, tgid, tid, u8_of(&s.in) % 9,
+					   0x2f + u8_of(&s.in) % 6, tick(&s));
+			break;
+		case 6:
+			kvl_ev_inj_virq(e, tgid, tid, 0x2f + u8_of(&s.in) % 6, tick(&s));
+			break;
+		case 7:
+		case 8:
+			kvl_ev_sys_enter(e, tgid, tid, syscalls[u8_of(&s.in) % 22],
+					 u16_of(&s.in) | (u32)u8_of(&s.in) << 16, tick(&s));
+			break;
+		case 9:
+		case 10:
+			kvl_ev_sys_exit(e, tgid, tid, syscalls[u8_of(&s.in) % 22],
+					rets[u8_of(&s.in) % 9], tick(&s));
+			break;
+		case 11:
+			kvl_ev_task_exit(e, tgid, tid, u8_of(&s.in) % 8 == 0);
+			break;
+		case 12: {
+			s32 pids[KVL_MAX_PIDS + 1];
+			u32 n = u8_of(&s.in) % 4, i;
+
+			for (i = 0; i < n; i++)
+				pids[i] = u8_of(&s.in) % 16 ? tgids[u8_of(&s.in) % 4] : -1;
+			if (u8_of(&s.in) % 8 == 0)
+				n = KVL_MAX_PIDS + 1;	/* too many: refused */
+			kvl_engine_set_pids(e, pids, n);
+			break;
+		}
+		case 13:
+			if (u8_of(&s.in) % 4 == 0)
+				kvl_engine_reset(e);
+			else
+				check(&s);
+			break;
+		default:
+			request(&s);
+			break;
+		}
+	}
+	check(&s);
+	fx_fini(&s.f);
+	CHECK(!s.f.live_vms && !s.f.live_vcpus, "%d VMs, %d vCPUs left after dropping all",
+	      s.f.live_vms, s.f.live_vcpus);
+	return 0;
+}
