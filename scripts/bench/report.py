@@ -1,0 +1,543 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""make bench: the lab's raw samples -> the table and bench.json.
+
+    report.py RAW.json [--replay REPLAY.json] [--meta META.json]
+              --json OUT.json [--table OUT.txt] [--require-all]
+
+Costs are paired: each run of a configuration is compared with the mean of
+the two runs with nothing loaded made just before and just after it in the
+same round ("added", and "x base" = run / that mean); the median is taken
+over rounds and "spread" is the range of the per-round values.  Targets
+(issue 7) are judged here and only here, on the medians; a target whose
+per-round values fall on both sides of its limit is marked "not resolved".
+--require-all (make bench-quick): exit 1 unless every section produced its
+figures; a quick run's figures are never judged.
+"""
+import argparse
+import json
+import statistics
+import sys
+
+BASE = "nothing"
+LIMITS = {
+    "exit_cost_vs_ftrace": 0.5,        # kvmio_lat added per exit <= 0.5 x ftrace's
+    "untracked_slowdown": 0.05,        # syscalls of a process without vCPUs
+    "qemu_iops_loss": 0.03,            # real QEMU IOPS lower by at most 3 %
+    "scaling_flatness": 0.10,          # added cost per exit within 10 % of 1 thread's
+    "memory_per_vcpu_bytes": 64 * 1024,
+}
+EXIT_ORDER = [BASE, "kvmio_lat", "ftrace", "hist_trigger", "bpftrace", "kvmio_lat@hpet"]
+
+
+def med(xs):
+    return statistics.median(xs) if xs else None
+
+
+def spread(xs):
+    return [min(xs), max(xs)] if xs else None
+
+
+def paired(samples, metric, keep=lambda s: True):
+    """{config: {"values", "added", "ratio"}}: each config run against the
+    mean of the baseline runs next to it (same round, seq -1 and +1)."""
+    idx = {(s["round"], s["seq"]): s for s in samples if keep(s) and metric in s}
+    by = {}
+    for (r, i), s in sorted(idx.items()):
+        c = by.setdefault(s["config"], {"values": [], "added": [], "ratio": []})
+        c["values"].append(s[metric])
+        if s["config"] == BASE:
+            continue
+        nb = [idx[(r, j)][metric] for j in (i - 1, i + 1)
+              if (r, j) in idx and idx[(r, j)]["config"] == BASE]
+        if nb:
+            b = sum(nb) / len(nb)
+            c["added"].append(s[metric] - b)
+            c["ratio"].append(s[metric] / b)
+    return by
+
+
+def summarize(by, scale=1.0):
+    out = {}
+    for c, d in by.items():
+        v = [x * scale for x in d["values"]]
+        o = out[c] = {"median": med(v), "spread": spread(v), "runs": len(v)}
+        if d["added"]:
+            a = [x * scale for x in d["added"]]
+            o.update({"added_median": med(a), "added_spread": spread(a), "added_per_round": a,
+                      "ratio_vs_baseline": med(d["ratio"]),
+                      "ratio_spread": spread(d["ratio"])})
+    return out
+
+
+def f(x, nd=2):
+    return "-" if x is None else "%.*f" % (nd, x)
+
+
+def pct(x, nd=1):
+    return "-" if x is None else "%+.*f%%" % (nd, 100 * x)
+
+
+def rng(sp, nd=2, fmt=None):
+    if not sp:
+        return "-"
+    fmt = fmt or (lambda x: f(x, nd))
+    return "%s..%s" % (fmt(sp[0]), fmt(sp[1]))
+
+
+class Report:
+    def __init__(self, raw, replay, meta):
+        self.raw, self.replay, self.meta = raw, replay, meta
+        self.quick = any(b.get("quick") for b in raw.get("boots", []))
+        self.secs = raw.get("sections", {})
+        self.J = {"meta": meta, "boots": raw.get("boots", []), "quick": self.quick,
+                  "limits": LIMITS, "targets": {}}
+        self.lines = []
+        self.missing = []
+
+    # -- output helpers
+
+    def title(self, t):
+        self.lines += ["", t, "-" * len(t)]
+
+    def row(self, *cols, w=(30, 10, 10, 18, 9, 9)):
+        s = str(cols[0]).ljust(w[0])
+        for c, wd in zip(cols[1:], w[1:]):
+            s += str(c).rjust(wd)
+        self.lines.append(s.rstrip())
+
+    def note(self, t):
+        self.lines.append("  " + t)
+
+    def target(self, name, what, value, limit, per_round=None, higher_is_worse=True,
+               show=str, interval=None, why="the rounds give"):
+        """Judge value against limit.  per_round (values of the rounds) or
+        interval ([low, high]) that straddles the limit: not resolved."""
+        t = {"what": what, "value": value, "limit": limit, "per_round": per_round,
+             "interval": interval}
+        if self.quick:
+            verdict = "not judged (quick run)"
+        elif value is None:
+            verdict = "not measured"
+        else:
+            ok = value <= limit if higher_is_worse else value >= limit
+            t["met"] = ok
+            verdict = "met" if ok else "MISSED"
+            sp = interval or spread(per_round or [])
+            if sp and ((sp[0] <= limit) != (sp[1] <= limit)):
+                t["resolved"] = False
+                verdict += " (not resolved: %s %s)" % (why, rng(sp, fmt=show))
+            else:
+                t["resolved"] = True
+        t["verdict"] = verdict
+        self.J["targets"][name] = t
+        self.note("target: %s: %s -> %s" % (what, "-" if value is None else show(value),
+                                              verdict))
+
+    def need(self, cond, what):
+        if not cond:
+            self.missing.append(what)
+
+    def section(self, name):
+        s = self.secs.get(name)
+        if s and s.get("error"):
+            self.need(False, "%s: %s" % (name, s["error"]))
+        if not s or not s.get("samples") and not s.get("memory") and name != "record":
+            self.need(False, "%s: no samples" % name)
+            return None
+        return s
+
+    # -- sections
+
+    def exit_loop(self):
+        s = self.section("exits")
+        if not s:
+            return
+        p = s["params"]
+        wall = summarize(paired(s["samples"], "ns_per_exit"), 1e-3)
+        ft = wall.get("ftrace", {}).get("added_median")
+        ft_round = wall.get("ftrace", {}).get("added_per_round")
+        for c, d in wall.items():
+            if ft and d.get("added_median") is not None:
+                d["added_vs_ftrace_added"] = d["added_median"] / ft
+                if ft_round and len(ft_round) == len(d["added_per_round"]):
+                    d["added_vs_ftrace_per_round"] = [a / b if b else None for a, b in
+                                                      zip(d["added_per_round"], ft_round)]
+        self.J["exit_loop"] = {"unit": "us per exit, wall (kvmio-vmm's own timing)",
+                               "params": p, "configs": wall,
+                               "produced": s.get("produced", {})}
+        self.title("Exit loop: kvmio-vmm exits, 1 vCPU, %d port-I/O exits to userspace per run, "
+                   "%d round(s)" % (p["exits_per_run"], p["rounds"]))
+        self.row("what runs", "us/exit", "added us", "added spread", "x base", "/ ftrace")
+        order = EXIT_ORDER + sorted(c for c in wall if c not in EXIT_ORDER)
+        for c in order:
+            if c in wall:
+                d = wall[c]
+                self.row(c, f(d["median"]), f(d.get("added_median")),
+                         rng(d.get("added_spread")), f(d.get("ratio_vs_baseline"), 3),
+                         f(d.get("added_vs_ftrace_added")))
+        for c in [BASE] + p.get("peers", []):
+            self.need(c == BASE and c in wall or "added_median" in wall.get(c, {}),
+                      "exit loop: %s" % c)
+        kv = wall.get("kvmio_lat", {})
+        self.target("exit_cost_vs_ftrace", "kvmio_lat's added cost per exit <= %.1f x "
+                    "ftrace recording's" % LIMITS["exit_cost_vs_ftrace"],
+                    kv.get("added_vs_ftrace_added"), LIMITS["exit_cost_vs_ftrace"],
+                    [x for x in kv.get("added_vs_ftrace_per_round") or [] if x is not None],
+                    show=lambda x: "%.2f" % x)
+        pr = s.get("produced", {}).get("exits", {})
+        if pr:
+            self.note("what each produced (last round):")
+            k = pr.get("kvmio_lat", {})
+            if "exits_by_reason" in k:
+                self.note("  kvmio_lat: exit->entry histograms per vCPU and exit reason %s "
+                          "(%d-byte snapshot), and the I/O stages per path (none here)" %
+                          (k["exits_by_reason"], k["hist_bytes"]))
+            t = pr.get("ftrace", {})
+            if t:
+                self.note("  ftrace: a %s-byte trace.dat of raw events, to post-process" %
+                          t.get("dat_bytes"))
+            h = pr.get("hist_trigger", {}).get("hist", "")
+            if h:
+                self.note("  hist trigger: one exit->entry histogram, all threads merged, "
+                          "%d log2 buckets" % sum(ln.startswith("{") for ln in h.splitlines()))
+            b = pr.get("bpftrace", {}).get("output", "")
+            if b:
+                self.note("  bpftrace: one exit->entry hist(), all threads merged, %d power-"
+                          "of-2 buckets" % sum(ln.startswith("[") for ln in b.splitlines()))
+
+    # (label, category of lab_bench.PROFILE_CATEGORIES or a special key)
+    PROFILE_ROWS = [
+        ("in kvmio_lat's functions", "kvmio_lat"),
+        ("  of which its clock reads", "kvmio_lat_clock_read"),
+        ("in ftrace's event writes", "ftrace_events"),
+        ("in hist triggers", "hist_trigger"),
+        ("in BPF programs", "bpf"),
+        ("in syscall entry/exit work", "syscall_work"),
+    ]
+
+    TOOL_PROCESSES = ("trace-cmd", "bpftrace")
+
+    def profile(self):
+        s = self.secs.get("profile")
+        if not s or not s.get("samples"):
+            return
+        P = self.J["profile"] = {"params": s["params"], "workloads": {}}
+        self.title("Profile: perf record -a -g, the workload's samples with the function on "
+                   "their call chain")
+        W = (40, 12, 9, 9, 12)
+        for x in s["samples"]:
+            wl = P["workloads"].setdefault(x["workload"], {})
+            if not wl:
+                self.lines.append("%s: %s" % (x["workload"],
+                                              s["params"]["workloads"].get(x["workload"])))
+                self.row("  what runs / where", "us/" + x["unit"], "samples", "share",
+                         "us there", w=W)
+            n = x["samples"] or 1
+            us = x["ns_per_unit"] / 1e3
+            cnt = dict(x["categories"], kvmio_lat_clock_read=x["kvmio_lat_clock_read"])
+            d = wl[x["config"]] = {"us_per_unit": us, "unit": x["unit"], "samples": x["samples"],
+                                   "shares": {k: v / n for k, v in cnt.items()},
+                                   "us_per_unit_in": {k: us * v / n for k, v in cnt.items()},
+                                   "kvl_functions": {k: v / n for k, v in
+                                                     x["kvl_functions"].items()}}
+            self.row("  " + x["config"], f(us), x["samples"], w=W)
+            for label, k in self.PROFILE_ROWS:
+                if cnt.get(k):
+                    self.row("    " + label, "", cnt[k], "%.1f%%" % (100.0 * cnt[k] / n),
+                             f(us * cnt[k] / n, 3), w=W)
+            top = sorted((kv for kv in x["kvl_functions"].items() if kv[1]),
+                         key=lambda kv: -kv[1])[:6]
+            for k, v in top:
+                self.row("      " + k, "", v, "%.1f%%" % (100.0 * v / n), f(us * v / n, 3), w=W)
+            for comm in self.TOOL_PROCESSES:
+                v = x.get("others", {}).get(comm)
+                if v:
+                    d["own_process"] = {"comm": comm, "samples": v, "vs_workload": v / n}
+                    self.row("    its own process (%s)" % comm, "", v,
+                             "%.1f%%" % (100.0 * v / n), f(us * v / n, 3), w=W)
+        self.perf_targets(s["samples"])
+
+    def perf_targets(self, samples):
+        """The targets again, from the profile's shares: a tool whose
+        functions hold share s of a workload's samples adds s / (1 - s) to
+        what the workload costs without it; +-2 binomial sigmas give the
+        interval."""
+        def share(workload, config, cat):
+            for x in samples:
+                if x["workload"] == workload and x["config"] == config and x["samples"]:
+                    k, n = x["categories"].get(cat, 0), x["samples"]
+                    sd = (k / n * (1 - k / n) / n) ** 0.5
+                    return k / n, max(0.0, k / n - 2 * sd), min(0.999, k / n + 2 * sd)
+            return None
+
+        def odds(p):
+            return p / (1 - p)
+
+        kv, ft = share("exits", "kvmio_lat", "kvmio_lat"), share("exits", "ftrace", "ftrace_events")
+        if kv and ft and ft[0]:
+            self.target("exit_cost_vs_ftrace_perf", "from the profile: kvmio_lat's cost per exit "
+                        "<= %.1f x ftrace's (in the vCPU thread)" % LIMITS["exit_cost_vs_ftrace"],
+                        odds(kv[0]) / odds(ft[0]), LIMITS["exit_cost_vs_ftrace"],
+                        interval=[odds(kv[1]) / odds(ft[2]), odds(kv[2]) / odds(max(ft[1], 1e-9))],
+                        show=lambda x: "%.2f" % x, why="2 sigmas of the sample counts give")
+        rec = [x for x in samples if x["workload"] == "exits" and x["config"] == "ftrace"]
+        if kv and ft and ft[0] and rec and rec[0].get("others", {}).get("trace-cmd"):
+            n = rec[0]["samples"]
+            r = rec[0]["others"]["trace-cmd"] / ((1 - ft[0]) * n)
+            self.J["targets"]["exit_cost_vs_ftrace_perf"]["with_recorder"] = \
+                odds(kv[0]) / (odds(ft[0]) + r)
+            self.note("  counting the CPU time of trace-cmd's own recorder too: %.2f" %
+                      (odds(kv[0]) / (odds(ft[0]) + r)))
+        un, u0 = share("untracked", "kvmio_lat", "syscall_work"), share("untracked", "nothing",
+                                                                         "syscall_work")
+        if un and u0:
+            self.target("untracked_slowdown_perf", "from the profile: an untracked process's "
+                        "system calls at most 5% slower (samples in the syscall entry/exit "
+                        "work, kvmio_lat's probes included)", odds(un[0]) - odds(u0[0]),
+                        LIMITS["untracked_slowdown"],
+                        interval=[odds(un[1]) - odds(u0[2]), odds(un[2]) - odds(u0[1])],
+                        show=pct, why="2 sigmas of the sample counts give")
+
+    def untracked(self):
+        s = self.section("untracked")
+        if not s:
+            return
+        d = summarize(paired(s["samples"], "ns_per_syscall"))
+        self.J["untracked"] = {"unit": "ns per system call (sysloop --mode mix)",
+                               "params": s["params"], "configs": d}
+        self.title("Untracked process: sysloop, %d x 8 system calls per run, no vCPU" %
+                   s["params"]["iters"])
+        self.row("what runs", "ns/call", "added ns", "added spread", "slower")
+        for c in (BASE, "kvmio_lat", "kvmio_lat+vm"):
+            v = d.get(c, {})
+            self.need(c == BASE and c in d or "added_median" in v, "untracked: %s" % c)
+            if c in d:
+                self.row(c, f(v["median"], 0), f(v.get("added_median"), 0),
+                         rng(v.get("added_spread"), 0),
+                         pct(v["ratio_vs_baseline"] - 1) if "ratio_vs_baseline" in v else "-")
+        worst = max((c for c in ("kvmio_lat", "kvmio_lat+vm") if "ratio_vs_baseline" in d.get(c, {})),
+                    key=lambda c: d[c]["ratio_vs_baseline"], default=None)
+        self.target("untracked_slowdown", "an untracked process's system calls at most 5%% "
+                    "slower (worst: %s)" % worst,
+                    d[worst]["ratio_vs_baseline"] - 1 if worst else None,
+                    LIMITS["untracked_slowdown"],
+                    [x - 1 for x in paired(s["samples"], "ns_per_syscall")[worst]["ratio"]]
+                    if worst else None, show=pct)
+        self.note("kvmio_lat+vm: a tracked VM exists (its process stopped) during the run")
+
+    def per_mode(self, name, metric, unit, heading, label):
+        """Sections whose runs measure both paths: MODE_METRIC per sample."""
+        s = self.section(name)
+        if not s:
+            return None
+        J = self.J[name] = {"unit": unit, "params": s["params"], "modes": {}}
+        self.title(heading)
+        self.row("path / what runs", label, "change", "change spread")
+        for mode in ("native", "threads"):
+            by = paired(s["samples"], "%s_%s" % (mode, metric))
+            d = summarize(by)
+            self.need("added_median" in d.get("kvmio_lat", {}), "%s: %s" % (name, mode))
+            if not d:
+                continue
+            J["modes"][mode] = d
+            if "kvmio_lat" in by:
+                d["kvmio_lat"]["change_per_round"] = [x - 1 for x in by["kvmio_lat"]["ratio"]]
+            for c in (BASE, "kvmio_lat"):
+                if c in d:
+                    v = d[c]
+                    self.row("aio=%s, %s" % (mode, c), f(v["median"], 1),
+                             pct(v["ratio_vs_baseline"] - 1) if "ratio_vs_baseline" in v else "",
+                             rng(v.get("ratio_spread"), fmt=lambda x: pct(x - 1))
+                             if "ratio_spread" in v else "")
+        return J
+
+    def ioloop(self):
+        s = self.secs.get("ioloop", {})
+        self.per_mode("ioloop", "requests_per_s", "requests per second (kvmio-vmm io "
+                      "--no-timing)", "I/O loop: kvmio-vmm io on null_blk, 1 vCPU, %s requests "
+                      "per path per run" % s.get("params", {}).get("requests_per_run"), "req/s")
+
+    def qemu(self):
+        s = self.secs.get("qemu", {})
+        J = self.per_mode("qemu", "iops", "I/Os per second, inner-io's own time in the inner "
+                          "guest", "Real QEMU: inner guest, virtio-blk, inner-io %s reads + %s "
+                          "writes (O_DIRECT 4 KiB) per path per run" % (
+                              s.get("params", {}).get("reads"),
+                              s.get("params", {}).get("writes")), "IOPS")
+        if J is None:
+            return
+        worst = min((m for m in J["modes"] if "ratio_vs_baseline" in J["modes"][m].get("kvmio_lat", {})),
+                    key=lambda m: J["modes"][m]["kvmio_lat"]["ratio_vs_baseline"], default=None)
+        k = J["modes"][worst]["kvmio_lat"] if worst else {}
+        self.target("qemu_iops_loss", "real-QEMU IOPS at most 3%% lower (worst: aio=%s)" % worst,
+                    1 - k["ratio_vs_baseline"] if worst else None, LIMITS["qemu_iops_loss"],
+                    [-x for x in k.get("change_per_round", [])] if worst else None,
+                    show=lambda x: "%.1f%% lower" % (100 * x))
+
+    def scaling(self):
+        s = self.section("scaling")
+        if not s:
+            return
+        p = s["params"]
+        J = self.J["scaling"] = {"unit": "us of CPU per exit: wall time x the CPUs the vCPU "
+                                         "threads keep busy (min(threads, guest CPUs)) / exits",
+                                 "params": p, "threads": {}}
+        self.title("Scaling: exit loop with N vCPU threads, %d exits per run in all, %s guest CPUs"
+                   % (p["exits_per_run"], p["cpus"]))
+        W = (14, 10, 10, 10, 18, 9, 9)
+        self.row("vCPU threads", "base us", "kvmio us", "added us", "added spread", "x base",
+                 "vs 1", w=W)
+        ref, rel_all, rel_rounds = None, [], []
+        for n in p["threads"]:
+            by = paired(s["samples"], "cpu_ns_per_exit", lambda x, n=n: x["vcpus"] == n)
+            c = summarize(by, 1e-3)
+            k = c.get("kvmio_lat", {})
+            self.need("added_median" in k, "scaling: %d threads" % n)
+            if "added_median" not in k:
+                continue
+            add = k["added_median"]
+            if ref is None:
+                ref = add
+            rel = add / ref if ref else None
+            k["added_vs_1_thread"] = rel
+            J["threads"][str(n)] = c
+            if n != p["threads"][0] and rel is not None:
+                rel_all.append(rel)
+                rel_rounds += [a / ref for a in k["added_per_round"]]
+            self.row(str(n), f(c[BASE]["median"]), f(k["median"]), f(add),
+                     rng(k["added_spread"]), f(k["ratio_vs_baseline"], 3), f(rel), w=W)
+        dev = max((abs(r - 1) for r in rel_all), default=None)
+        self.target("scaling_flatness", "added CPU per exit within 10%% of 1 thread's, up to %s "
+                    "threads (largest deviation)" % p["threads"][-1], dev,
+                    LIMITS["scaling_flatness"], [abs(r - 1) for r in rel_rounds],
+                    show=lambda x: "%.0f%%" % (100 * x))
+
+    def memory(self):
+        s = self.section("memory")
+        if not s or not s.get("memory"):
+            return
+        m = s["memory"]
+        idle = m["idle"]
+        ns = [n for n in s["params"]["vcpus"] if "vm_%d_vcpus" % n in m]
+        slopes = [(m["vm_%d_vcpus" % b] - m["vm_%d_vcpus" % a]) / (b - a)
+                  for a, b in zip(ns, ns[1:])]
+        per_vcpu = slopes[0] if slopes and len(set(slopes)) == 1 else (med(slopes) if slopes else None)
+        per_vm = m["vm_%d_vcpus" % ns[0]] - idle - ns[0] * per_vcpu if per_vcpu is not None else None
+        back = [m[k] == idle for k in m if k.startswith("after_")]
+        growth = m["long_run"] - m["short_run"] if "long_run" in m and "short_run" in m else None
+        J = self.J["memory"] = {
+            "unit": "bytes, stats memory_bytes (whole pages, pools' spare objects included)",
+            "raw": m, "idle": idle, "per_vcpu": per_vcpu, "per_vcpu_slopes": slopes,
+            "per_vcpu_exact": len(set(slopes)) == 1 if slopes else None, "per_vm": per_vm,
+            "long_run_growth": growth, "back_to_idle_after_every_exit": all(back) if back else None}
+        self.need(per_vcpu is not None and per_vm is not None, "memory: per vCPU and per VM")
+        self.need(growth is not None, "memory: long run")
+        self.title("Memory: kvmio_lat's stats memory_bytes, default parameters")
+        self.row("state", "bytes", w=(44, 12))
+        self.row("loaded, idle", idle, w=(44, 12))
+        for n in ns:
+            self.row("VM of %d vCPU(s), stopped" % n, m["vm_%d_vcpus" % n], w=(44, 12))
+            self.row("  after it exits", m["after_vm_%d_exit" % n], w=(44, 12))
+        for t in ("short", "long"):
+            if "%s_run" % t in m:
+                self.row("VM of 2 vCPUs after %d I/O requests" % m["%s_run_requests" % t],
+                         m["%s_run" % t], w=(44, 12))
+                self.row("  after it exits", m["after_%s_run_exit" % t], w=(44, 12))
+        self.row("per vCPU", f(per_vcpu, 0), w=(44, 12))
+        self.note("(each added vCPU: %s)" % ", ".join("%.0f" % x for x in slopes))
+        self.row("per VM (without its vCPUs)", f(per_vm, 0), w=(44, 12))
+        if "charge_per_vcpu" in m:
+            self.note("the module's own count at load: %d bytes per vCPU, %d per VM" %
+                      (m["charge_per_vcpu"], m["charge_per_vm"]))
+        self.row("growth from the short to the long run", f(growth, 0), w=(44, 12))
+        self.target("memory_per_vcpu", "memory per vCPU <= 65536 bytes", per_vcpu,
+                    LIMITS["memory_per_vcpu_bytes"], show=lambda x: "%.0f" % x)
+        self.target("memory_growth", "no growth over a long run", growth, 0,
+                    show=lambda x: "%+.0f bytes" % x)
+        self.target("memory_released", "back to idle after every VM exits",
+                    None if not back else int(not all(back)), 0,
+                    show=lambda x: "yes" if x == 0 else "no")
+
+    def replay_speed(self):
+        r = self.replay
+        rec = self.secs.get("record", {})
+        if rec.get("error"):
+            self.need(False, "record: %s" % rec["error"])
+        self.title("Replay: kvmio-lat replay --speed on this machine, the lab's recording")
+        if not r or not r.get("events_per_s"):
+            self.note((r or {}).get("skipped", "not measured: no recording"))
+            self.need(False, "replay speed")
+            return
+        self.J["replay"] = r
+        self.row("events/s (median of %d)" % len(r["runs"]), f(r["events_per_s"], 0),
+                 w=(44, 14))
+        self.row("  not counting opening the file", f(r["events_per_s_after_open"], 0),
+                 w=(44, 14))
+        self.note("%d events, %d-byte recording of: %s" % (r["events"], r["file_bytes"],
+                                                          rec.get("params", {}).get("command")))
+
+    def build(self):
+        b0 = (self.raw.get("boots") or [{}])[0]
+        m = self.meta
+        self.lines.append("kvmio_lat bench, %s, %s: lab kernel %s, %s guest CPUs, clocksource %s"
+                          " (%s), %s" % (
+                              m.get("date", "?"), m.get("command", "?"), b0.get("kernel", "?"),
+                              b0.get("cpus", "?"), b0.get("clocksource", "?"),
+                              m.get("lab_append") or "lab default",
+                              "QUICK: sizes too small to mean anything" if self.quick else
+                              "TCG: compare within this run only"))
+        if len(self.raw.get("boots", [])) > 1:
+            self.lines.append("the guest died once: sections were finished in boot(s) %s" %
+                              sorted({s.get("boot") for s in self.secs.values()}))
+        self.lines.append("added = a run - the mean of the baseline runs just before and after "
+                          "it; medians over rounds; spread = min..max over rounds")
+        self.exit_loop()
+        self.profile()
+        self.untracked()
+        self.ioloop()
+        self.qemu()
+        self.scaling()
+        self.memory()
+        self.replay_speed()
+        errors = {k: v["error"] for k, v in self.secs.items() if v.get("error")}
+        if errors:
+            self.J["errors"] = errors
+            self.title("Sections that failed")
+            for k, v in errors.items():
+                self.note("%s: %s" % (k, v[:500]))
+        self.J["missing"] = self.missing
+        self.J["seconds"] = {k: v.get("seconds") for k, v in self.secs.items()}
+        return "\n".join(self.lines)
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("raw")
+    ap.add_argument("--replay")
+    ap.add_argument("--meta")
+    ap.add_argument("--json", required=True)
+    ap.add_argument("--table")
+    ap.add_argument("--require-all", action="store_true")
+    a = ap.parse_args()
+    raw = json.load(open(a.raw))
+    replay = json.load(open(a.replay)) if a.replay else None
+    meta = json.load(open(a.meta)) if a.meta else {}
+    R = Report(raw, replay, meta)
+    text = R.build()
+    with open(a.json, "w") as fp:
+        json.dump(R.J, fp, indent=1, sort_keys=True)
+    if a.table:
+        with open(a.table, "w") as fp:
+            fp.write(text + "\n")
+    print(text)
+    if a.require_all:
+        if R.missing:
+            print("\nbench: figures missing: %s" % "; ".join(R.missing))
+            return 1
+        print("\nbench: every section produced its figures")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
