@@ -55,8 +55,10 @@ while (($#)); do
 	esac
 done
 [ -z "$rounds" ] || [[ $rounds =~ ^[1-9][0-9]*$ ]] || { echo "bench: --rounds wants a positive integer" >&2; return 2; }
-local out=${BENCH_OUT:-build/bench$([ "$quick" = 1 ] && echo -quick || true)}
-local timeout=${BENCH_TIMEOUT:-$([ "$quick" = 1 ] && echo 600 || echo 7200)}
+local out=${BENCH_OUT:-build/bench} timeout=${BENCH_TIMEOUT:-7200}
+if [ "$quick" = 1 ]; then
+	out=${BENCH_OUT:-build/bench-quick} timeout=${BENCH_TIMEOUT:-600}
+fi
 local retries=${BENCH_RETRIES:-1} smp=${BENCH_SMP:-2}
 KVER=${KVER:-$(scripts/lab-kver.sh)}
 export KVER

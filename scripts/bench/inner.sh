@@ -1,4 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
+# shellcheck shell=sh
 # make bench's inner guest (busybox sh, run by lab.sh inner-initrd's init):
 # its disks are named by their serial numbers (native, threads); each
 # "go DISK READS WRITES" line on the console runs inner-io on that disk.

@@ -25,6 +25,7 @@
 # --variant NAME, to measure a design change before anyone makes it.  Each
 # edit is checked: if probes.c changed so that one no longer applies, this
 # fails rather than build something else.
+# shellcheck disable=SC2016 # the edits are perl expressions, single-quoted on purpose
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 name=${1:?usage: variant.sh base|local|fewer|both|lean [OUTDIR]}
