@@ -142,21 +142,45 @@ bench-replay: $(BUILD)/replay_bench
 reader-test: $(BUILD)/unit/reader_test
 	$(BUILD)/unit/reader_test
 
+FUZZ_CFLAGS = -std=gnu11 -O1 -g -Wall -D_GNU_SOURCE -Iinclude -Iuserspace \
+	$(READER_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
+FUZZ_RUN = -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 \
+	-print_final_stats=1
+
 $(FUZZ_DIR)/snapshot_fuzz: selftests/unit/snapshot_fuzz.c $(READER_LIB_SRC) $(READER_HDR) $(ENGINE_SRC) $(ENGINE_HDR)
 	@mkdir -p $(FUZZ_DIR)
-	$(FUZZ_CC) -std=gnu11 -O1 -g -Wall -D_GNU_SOURCE -Iinclude -Iuserspace \
-		$(READER_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all \
-		-o $@ $< $(READER_LIB_SRC) $(ENGINE_SRC) -lm $(READER_LIBS)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(READER_LIB_SRC) $(ENGINE_SRC) -lm $(READER_LIBS)
 
-# Runs from a fresh copy of the seed corpus; any crash, leak or sanitizer
-# report fails the target (the reproducer is left in $(FUZZ_DIR)/).
-fuzz: $(FUZZ_DIR)/snapshot_fuzz
-	@rm -rf $(FUZZ_DIR)/corpus && mkdir -p $(FUZZ_DIR)/corpus
+# The engine fed decoded event streams, its invariants checked (engine_fuzz.c).
+$(FUZZ_DIR)/engine_fuzz: selftests/unit/engine_fuzz.c selftests/unit/engine_fixture.h \
+		selftests/unit/fuzz_input.h $(READER_LIB_SRC) $(READER_HDR) $(ENGINE_SRC) $(ENGINE_HDR)
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -Iselftests/unit -o $@ $< $(READER_LIB_SRC) $(ENGINE_SRC) \
+		-lm $(READER_LIBS)
+
+# Replay's record translation, markers and tgids files (replay_fuzz.c
+# includes replay.c for its static functions).
+$(FUZZ_DIR)/replay_fuzz: selftests/unit/replay_fuzz.c selftests/unit/fuzz_input.h \
+		$(READER_LIB_SRC) $(READER_HDR) $(ENGINE_SRC) $(ENGINE_HDR)
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(filter-out userspace/replay.c,$(READER_LIB_SRC)) \
+		$(ENGINE_SRC) -lm $(READER_LIBS)
+
+# Each target runs FUZZ_SECONDS from a fresh corpus (the snapshot parser's
+# seeded with the fixtures); any crash, leak, sanitizer report or failed
+# invariant fails the target (the reproducer is left in $(FUZZ_DIR)/).
+fuzz: $(FUZZ_DIR)/snapshot_fuzz $(FUZZ_DIR)/engine_fuzz $(FUZZ_DIR)/replay_fuzz
+	@rm -rf $(FUZZ_DIR)/corpus $(FUZZ_DIR)/engine-corpus $(FUZZ_DIR)/replay-corpus
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/engine-corpus $(FUZZ_DIR)/replay-corpus
 	cp selftests/unit/fixtures/*.hist selftests/unit/fixtures/*.stats $(FUZZ_DIR)/corpus/
-	$(FUZZ_DIR)/snapshot_fuzz -max_total_time=$(FUZZ_SECONDS) -max_len=16384 \
-		-timeout=10 -rss_limit_mb=1024 -print_final_stats=1 \
+	$(FUZZ_DIR)/snapshot_fuzz $(FUZZ_RUN) -max_len=16384 \
 		-dict=selftests/unit/fixtures/snapshot.dict \
 		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus
+	$(FUZZ_DIR)/engine_fuzz $(FUZZ_RUN) -max_len=4096 \
+		-artifact_prefix=$(FUZZ_DIR)/engine- $(FUZZ_DIR)/engine-corpus
+	KVL_FUZZ_DAT=selftests/unit/fixtures/replay_native.dat \
+		$(FUZZ_DIR)/replay_fuzz $(FUZZ_RUN) -max_len=4096 \
+		-artifact_prefix=$(FUZZ_DIR)/replay- $(FUZZ_DIR)/replay-corpus
 
 .PHONY: reader-test fuzz reader-deps replay-test bench-replay
 # --- reader: end ---
@@ -165,8 +189,9 @@ fuzz: $(FUZZ_DIR)/snapshot_fuzz
 # Every supported Debian kernel (5.10, 6.1, 6.1 PREEMPT_RT, 6.12, 7.x):
 # built with its suite's compiler in a cached chroot, DKMS round trip and
 # `make install` there, probe prototypes checked against the kernel's BTF,
-# booted in the lab for the selftests and real QEMU.  See
-# scripts/matrix/matrix.sh and Documentation/compat.rst.
+# booted in the lab for the selftests and real QEMU.  Not part of make
+# check (README.md says why).  See scripts/matrix/matrix.sh and
+# Documentation/compat.rst.
 #   make matrix MATRIX_ARGS="--only bullseye,sid"
 MATRIX_ARGS ?=
 
@@ -175,5 +200,46 @@ matrix:
 
 .PHONY: matrix
 # --- matrix: end ---
+
+# --- bench: begin ---
+# What kvmio_lat costs, against ftrace (trace-cmd record), a hist trigger and
+# bpftrace, measured in one lab boot: exit loop, an untracked process, the
+# VMM's I/O loops, real QEMU, scaling to 16 vCPUs, memory, replay speed.
+# Prints a table and writes build/bench/bench.json (see
+# Documentation/performance.rst and scripts/bench/bench.sh --help).
+# bench-quick (make check runs it): every section once with tiny sizes, into
+# build/bench-quick; it checks that the benchmark works, never how fast.
+#   make bench BENCH_ARGS="--rounds 9 --sections exits,untracked"
+BENCH_ARGS ?=
+
+bench:
+	scripts/bench/bench.sh $(BENCH_ARGS)
+
+bench-quick:
+	scripts/bench/bench.sh --quick $(BENCH_ARGS)
+
+.PHONY: bench-quick
+# --- bench: end ---
+
+# --- debug-kernel: begin ---
+# kvmio_lat under KASAN, lockdep, kmemleak and DEBUG_ATOMIC_SLEEP: Debian's
+# linux-source-6.1 with scripts/debug-kernel/debug.config, cached in
+# .cache/debug-kernel, booted in the lab for every in-lab test, then two
+# kmemleak scans.  See scripts/debug-kernel/ and Documentation/testing.rst.
+#   make debug-kernel          build it (or take it from the cache): prints
+#                              release=, kdir= (for make module KDIR=...)
+#   make check-debug           the module against it, every lab test on it
+#   make debug-kernel-canary   each detector catches a bug made on purpose
+debug-kernel:
+	scripts/debug-kernel/build.sh
+
+check-debug:
+	scripts/debug-kernel/check.sh
+
+debug-kernel-canary:
+	scripts/debug-kernel/canary.sh
+
+.PHONY: debug-kernel check-debug debug-kernel-canary
+# --- debug-kernel: end ---
 
 endif

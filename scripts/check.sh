@@ -7,13 +7,17 @@
 #   -> checkpatch -> host unit tests (ASan/UBSan) -> fuzzing the snapshot
 #   parser -> in a real kernel with real KVM (the lab): module selftests,
 #   the QEMU-like I/O paths with injected delays, real QEMU with
-#   aio=native and aio=threads, record/replay against the live module
-#   -> DKMS round trip
+#   aio=native and aio=threads, make bench-quick (the benchmark still
+#   works), record/replay against the live module, the hardening tests
+#   -> DKMS round trip -> the debug kernel (KASAN, lockdep, kmemleak):
+#   every lab test again on it, and its detectors shown to catch bugs
+#
+# Not here: make matrix (every supported kernel booted; README says why).
 #
 # Every step runs even when an earlier one failed (when it can), and the
 # last line says "N passed, N failed".  Exit status 0 only if all passed.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 
 passed=0
 failed=0
@@ -74,6 +78,22 @@ lab_replay() {	# live module vs kvmio-lat record + replay of the same run
 		build/kvmio-lat 1000 250
 }
 
+# make bench, tiny: the benchmark still works (its figures are not checked);
+# it measures the module the build step made
+bench_quick() {
+	make -s bench-quick BENCH_MODULE=module/kvmio_lat.ko
+}
+
+# --- hardening: begin ---
+# hostile debugfs writes, access, rmmod/insmod under load, kvm reload, VMs
+# killed mid-I/O (kvmio-vmm and real QEMU), 64 vCPUs, caps, readers racing
+# resets, lockdown (selftests/hardening/, Documentation/safety.rst)
+lab_hardening() {
+	lab hardening selftests/hardening/run.sh --module module/kvmio_lat.ko \
+		--vmm build/kvmio-vmm --reader build/kvmio-lat --inner-io build/inner-io
+}
+# --- hardening: end ---
+
 dkms_round_trip() {
 	scripts/dkms-test.sh "$KVER"
 }
@@ -85,8 +105,20 @@ step fuzz make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 step lab-selftests lab_selftests
 step lab-io-paths lab_io
 step lab-real-qemu lab_qemu
+step bench-quick bench_quick
 step lab-replay lab_replay
+step lab-hardening lab_hardening	# hardening
 step dkms dkms_round_trip
+# --- debug-kernel: begin ---
+# the module and every lab test on the KASAN/lockdep/kmemleak kernel (the
+# stock kernel's run above did real QEMU at full size: fewer I/Os here),
+# then the canary: each detector catches a bug made on purpose
+debug_kernel() {
+	DEBUG_KERNEL_GUEST_ENV="${DEBUG_KERNEL_GUEST_ENV:-DK_QEMU_IOS=400,100}" \
+		scripts/debug-kernel/check.sh && scripts/debug-kernel/canary.sh
+}
+step lab-debug-kernel debug_kernel
+# --- debug-kernel: end ---
 
 echo
 if [ "$failed" -ne 0 ]; then

@@ -21,8 +21,8 @@
 #   guest.sh MODULE.ko
 #
 # Environment: DK_INNER_KVER (the kernel real QEMU's inner guest boots,
-# default this one), DK_IO_REQUESTS (default 40), DK_QEMU_IOS ("READS
-# WRITES", default "2000 500"), DK_HARDENING_ARGS (extra arguments).
+# default this one), DK_IO_REQUESTS (default 40), DK_QEMU_IOS ("READS,WRITES"
+# or "READS WRITES", default "2000 500"), DK_HARDENING_ARGS (extra arguments).
 set -uo pipefail
 ko=${1:?usage: guest.sh MODULE.ko}
 km=/sys/kernel/debug/kmemleak
@@ -92,8 +92,9 @@ run io 1200 selftests/io_test.py --module "$ko" --vmm build/kvmio-vmm \
 	--reader build/kvmio-lat --requests "${DK_IO_REQUESTS:-40}"
 result $? "I/O paths (selftests/io_test.py)"
 
+qemu_ios=${DK_QEMU_IOS:-2000 500}
 # shellcheck disable=SC2086 # "READS WRITES"
-run qemu 1200 env "${inner_env[@]}" selftests/qemu/qemu_test.sh "$ko" build/inner-io ${DK_QEMU_IOS:-2000 500}
+run qemu 1200 env "${inner_env[@]}" selftests/qemu/qemu_test.sh "$ko" build/inner-io ${qemu_ios/,/ }
 result $? "real QEMU, aio=native and aio=threads (selftests/qemu/qemu_test.sh)"
 
 # ---- 6. hardening, all but lockdown
