@@ -7,8 +7,14 @@
 # debug.config), and hand it to the lab (selftests/lab/lab.sh kernel --from).
 #
 #   build.sh [--config-only]     build (or find in the cache) and print KEY=VALUE
-#                                lines: release, kdir, dir, lab_dir
-#   build.sh --print VAR         only that value (release, kdir, dir, lab_dir)
+#                                lines: release, kdir, dir, lab_dir, append
+#   build.sh --print VAR         only that value
+#
+# append is the kernel command line the lab boots it with: preempt=full
+# (Debian's voluntary model switched to full, the harder case for the
+# module's locking) and acpi=noirq (under KASAN and lockdep, QEMU's ACPI
+# _PRT method runs into the AML interpreter's 30 s loop timeout four times:
+# two minutes of boot, or a boot that never ends; virtio uses MSI).
 #
 # Cached in $DEBUG_KERNEL_CACHE/<key> (default <repo>/.cache/debug-kernel), the
 # key a hash of debug.config, the source package's version, the compiler and
@@ -34,6 +40,7 @@ jobs=${DEBUG_KERNEL_JOBS:-$(nproc)}
 nice_level=${DEBUG_KERNEL_NICE:-10}
 tarball=${DEBUG_KERNEL_TARBALL:-/usr/src/linux-source-6.1.tar.xz}
 srcpkg=linux-source-6.1
+append="preempt=full acpi=noirq"
 # Bump when the way the tree is configured or built changes.
 recipe=1
 
@@ -50,7 +57,7 @@ while (($#)); do
 	*) die "unknown argument $1 (see --help)" ;;
 	esac
 done
-case $print in '' | release | kdir | dir | lab_dir) ;; *) die "--print: unknown value $print" ;; esac
+case $print in '' | release | kdir | dir | lab_dir | append) ;; *) die "--print: unknown value $print" ;; esac
 
 # ---------------------------------------------------------------- deps
 
@@ -88,9 +95,11 @@ report() {
 		kdir) echo "$obj" ;;
 		dir) echo "$dir" ;;
 		lab_dir) echo "$lab_dir" ;;
+		append) echo "$append" ;;
 		esac
 	else
-		printf 'release=%s\nkdir=%s\ndir=%s\nlab_dir=%s\n' "$rel" "$obj" "$dir" "$lab_dir"
+		printf 'release=%s\nkdir=%s\ndir=%s\nlab_dir=%s\nappend=%s\n' \
+			"$rel" "$obj" "$dir" "$lab_dir" "$append"
 	fi
 }
 

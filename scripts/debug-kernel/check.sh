@@ -15,10 +15,7 @@
 # stdout.  Exit status 0 only if everything passed.
 #
 # Environment: DEBUG_KERNEL_LAB_TIMEOUT (seconds, default 3600),
-# DEBUG_KERNEL_APPEND (kernel command line, default "preempt=full
-# acpi=noirq": under KASAN and lockdep, QEMU's ACPI _PRT method runs into
-# the AML interpreter's 30 s loop timeout four times, two minutes of boot;
-# virtio uses MSI and needs no ACPI IRQ routing),
+# DEBUG_KERNEL_APPEND (kernel command line, default build.sh's append),
 # DEBUG_KERNEL_GUEST_ENV (extra NAME=VALUE words for guest.sh, e.g.
 # "DK_IO_REQUESTS=20"); those of build.sh and lab.sh.
 set -uo pipefail
@@ -37,6 +34,7 @@ t=$SECONDS
 info=$(scripts/debug-kernel/build.sh 2> >(tee "$out/build.log" >&2)) || fail "kernel build (see $out/build.log)"
 release=$(sed -n 's/^release=//p' <<<"$info")
 kdir=$(sed -n 's/^kdir=//p' <<<"$info")
+append=${DEBUG_KERNEL_APPEND-$(sed -n 's/^append=//p' <<<"$info")}
 [[ -n $release && -d $kdir ]] || fail "build.sh said nothing usable: $info"
 say "kernel $release: $((SECONDS - t)) s (KDIR=$kdir)"
 
@@ -69,7 +67,7 @@ envargs=()
 for e in "${genv[@]}"; do
 	envargs+=(--env "$e")
 done
-LAB_APPEND="${LAB_APPEND:+$LAB_APPEND }${DEBUG_KERNEL_APPEND-preempt=full acpi=noirq}" \
+LAB_APPEND="${LAB_APPEND:+$LAB_APPEND }$append" \
 	"$lab" run --kernel "$release" --timeout "${DEBUG_KERNEL_LAB_TIMEOUT:-3600}" \
 	--out "$PWD/$out/lab" --log "$out/lab/dmesg.log" "${envargs[@]}" \
 	-- scripts/debug-kernel/guest.sh "$out/kvmio_lat.ko"
