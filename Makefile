@@ -221,6 +221,17 @@ bench-quick:
 .PHONY: bench-quick
 # --- bench: end ---
 
+# --- hardening: begin ---
+# The hardening tests on the lab's stock kernel (make check runs them on the
+# debug kernel; Documentation/safety.rst).  module/kvmio_lat.ko must be
+# built for the lab's kernel: make module KDIR=/lib/modules/$(scripts/lab-kver.sh)/build
+hardening: reader selftests
+	selftests/lab/lab.sh run -- selftests/hardening/run.sh --module module/kvmio_lat.ko \
+		--vmm build/kvmio-vmm --reader build/kvmio-lat --inner-io build/inner-io
+
+.PHONY: hardening
+# --- hardening: end ---
+
 # --- debug-kernel: begin ---
 # kvmio_lat under KASAN, lockdep, kmemleak and DEBUG_ATOMIC_SLEEP: Debian's
 # linux-source-6.1 with scripts/debug-kernel/debug.config, cached in
