@@ -98,16 +98,6 @@ step lab-real-qemu lab_qemu
 step bench-quick bench_quick
 step lab-replay lab_replay
 step dkms dkms_round_trip
-# --- debug-kernel: begin ---
-# the module and every lab test on the KASAN/lockdep/kmemleak kernel (the
-# stock kernel's run above did real QEMU at full size: fewer I/Os here),
-# then the canary: each detector catches a bug made on purpose
-debug_kernel() {
-	DEBUG_KERNEL_GUEST_ENV="${DEBUG_KERNEL_GUEST_ENV:-DK_QEMU_IOS=400,100}" \
-		scripts/debug-kernel/check.sh && scripts/debug-kernel/canary.sh
-}
-# not run by make check yet: see README.md (make check-debug runs it)
-# --- debug-kernel: end ---
 
 echo
 if [ "$failed" -ne 0 ]; then
