@@ -6,6 +6,7 @@
  * kvmio_lat.ko, kvm and kvm_amd itself, and drives vCPUs with kvmio-vmm.
  *
  *   kvmio_lat_test --module PATH.ko --vmm PATH [--vcpus N] [--exits M]
+ *                  [--no-hold-keys]
  *
  * TAP output through kselftest.h; exit status 0 when every test passed.
  */
@@ -17,11 +18,15 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/ioctl.h>
+#include <sys/mount.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <signal.h>
 #include <unistd.h>
+
+#include <linux/kvm.h>
 
 #include "kselftest.h"
 #include "vmm.h"
@@ -32,6 +37,7 @@ static const char *module_path;
 static const char *vmm_path;
 static int nr_vcpus = 4;
 static int nr_exits = 2000;
+static bool hold_keys = true;
 
 /* ---- helpers ---- */
 
@@ -124,6 +130,58 @@ static int write_file(const char *path, const char *s, size_t len)
 	ret = write(fd, s, len) < 0 ? -errno : 0;
 	close(fd);
 	return ret;
+}
+
+/*
+ * Keep the core-kernel tracepoints kvmio_lat uses at two probes each with
+ * ftrace events that record nothing (tracing_on 0), in the top-level trace
+ * array and in an instance of our own: the module's many loads and unloads
+ * then move each from two probes to three and back, which patches no text
+ * (zero to one switches the static key, one to two the static call).
+ * QEMU's multi-threaded TCG, which the lab runs on, can execute a stale
+ * int3 of such a patch on another vCPU (an "Oops: int3" or a soft lockup,
+ * reproduced by toggling raw_syscalls in tracefs without kvmio_lat;
+ * Documentation/safety.rst, "The lab").  kvm's own tracepoints need no
+ * hold: these tests attach and detach while no vCPU runs.  --no-hold-keys
+ * tests the patching too.
+ */
+#define HOLD_INSTANCE	"instances/kvmio_lat_hold"
+
+static void hold_core_keys(bool on)
+{
+	static const char * const events[] = {
+		"raw_syscalls/sys_enter", "raw_syscalls/sys_exit",
+		"sched/sched_process_exit",
+	};
+	static const char * const arrays[] = { "", HOLD_INSTANCE "/" };
+	const char *tracing = "/sys/kernel/tracing";
+	char path[160];
+	size_t i, a;
+
+	if (!hold_keys)
+		return;
+	snprintf(path, sizeof(path), "%s/tracing_on", tracing);
+	if (access(path, W_OK) && mount("nodev", tracing, "tracefs", 0, NULL))
+		return;
+	snprintf(path, sizeof(path), "%s/" HOLD_INSTANCE, tracing);
+	if (on && mkdir(path, 0700) && errno != EEXIST)
+		return;
+	for (a = 0; a < 2; a++) {
+		snprintf(path, sizeof(path), "%s/%stracing_on", tracing, arrays[a]);
+		if (on && write_file(path, "0", 1))
+			return;
+		for (i = 0; i < sizeof(events) / sizeof(events[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%sevents/%s/enable", tracing,
+				 arrays[a], events[i]);
+			write_file(path, on ? "1" : "0", 1);
+		}
+	}
+	if (!on) {
+		snprintf(path, sizeof(path), "%s/" HOLD_INSTANCE, tracing);
+		rmdir(path);
+	}
+	ksft_print_msg("core tracepoints %s (tracefs events in 2 arrays, tracing_on 0)\n",
+		       on ? "held at 2 probes" : "released");
 }
 
 static long stat_value(const char *key)
@@ -258,8 +316,46 @@ static bool kvm_attached(void)
 	return stat_value("kvm_attached") == 1;
 }
 
+/*
+ * An empty VM (no vCPU, so kvmio_lat never sees it) held open while kvm is
+ * loaded: kvm switches the scheduler's preempt-notifier static key when the
+ * first VM is created and the last destroyed, the same text patching under
+ * TCG as above, once per VMM run without it.
+ */
+static int keeper_vm = -1;
+
+static void hold_vm(void)
+{
+	int kvm;
+
+	if (!hold_keys || keeper_vm >= 0)
+		return;
+	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm < 0)
+		return;
+	keeper_vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	close(kvm);
+}
+
+static void release_vm(void)
+{
+	if (keeper_vm >= 0)
+		close(keeper_vm);
+	keeper_vm = -1;
+}
+
+static int load_kvm(void)
+{
+	int ret = run("modprobe kvm_amd");
+
+	if (!ret)
+		hold_vm();
+	return ret;
+}
+
 static void unload_kvm(void)
 {
+	release_vm();
 	run("rmmod kvm_amd 2>/dev/null; rmmod kvm 2>/dev/null");
 }
 
@@ -319,7 +415,7 @@ static void test_load_without_kvm(void)
 
 static void test_kvm_after(void)
 {
-	bool ok = run("modprobe kvm_amd") == 0 && kvm_attached();
+	bool ok = load_kvm() == 0 && kvm_attached();
 
 	ok = ok && vmm_exits_counted("kvm loaded after kvmio_lat");
 	ksft_test_result(ok, "attaches when kvm loads later; counts %d exits on each of %d vCPUs\n",
@@ -378,7 +474,7 @@ static void test_kvm_reload(void)
 
 	unload_kvm();
 	ok = !module_loaded("kvm") && module_loaded("kvmio_lat") && !kvm_attached();
-	ok = ok && run("modprobe kvm_amd") == 0 && kvm_attached();
+	ok = ok && load_kvm() == 0 && kvm_attached();
 	ok = ok && vmm_exits_counted("after kvm reload");
 	ksft_test_result(ok, "kvm unloaded and reloaded under kvmio_lat, counting resumes\n");
 }
@@ -408,6 +504,7 @@ int main(int argc, char **argv)
 		{ "vmm", required_argument, NULL, 'v' },
 		{ "vcpus", required_argument, NULL, 'c' },
 		{ "exits", required_argument, NULL, 'e' },
+		{ "no-hold-keys", no_argument, NULL, 'k' },
 		{ NULL, 0, NULL, 0 },
 	};
 	int o;
@@ -418,14 +515,15 @@ int main(int argc, char **argv)
 		case 'v': vmm_path = optarg; break;
 		case 'c': nr_vcpus = atoi(optarg); break;
 		case 'e': nr_exits = atoi(optarg); break;
+		case 'k': hold_keys = false; break;
 		default:
-			fprintf(stderr, "usage: %s --module KO --vmm PATH [--vcpus N] [--exits M]\n",
+			fprintf(stderr, "usage: %s --module KO --vmm PATH [--vcpus N] [--exits M] [--no-hold-keys]\n",
 				argv[0]);
 			return 2;
 		}
 	}
 	if (!module_path || !vmm_path || nr_vcpus < 1 || nr_exits < 1) {
-		fprintf(stderr, "usage: %s --module KO --vmm PATH [--vcpus N] [--exits M]\n",
+		fprintf(stderr, "usage: %s --module KO --vmm PATH [--vcpus N] [--exits M] [--no-hold-keys]\n",
 			argv[0]);
 		return 2;
 	}
@@ -436,6 +534,7 @@ int main(int argc, char **argv)
 	if (module_loaded("kvmio_lat"))
 		unload_module();
 	ksft_set_plan(8);
+	hold_core_keys(true);
 	test_bad_params();
 	test_load_without_kvm();
 	test_kvm_after();
@@ -444,5 +543,7 @@ int main(int argc, char **argv)
 	test_kvm_reload();
 	test_unload();
 	test_load_after_kvm();
+	release_vm();
+	hold_core_keys(false);
 	ksft_finished();
 }

@@ -19,6 +19,7 @@ LAB_CACHE=${LAB_CACHE:-$LAB_REPO/.cache/lab}
 LAB_QEMU=${LAB_QEMU:-qemu-system-x86_64}
 LAB_BUSYBOX=${LAB_BUSYBOX:-/bin/busybox}
 LAB_CPU=${LAB_CPU:-EPYC,+svm,+npt}
+LAB_ACCEL=${LAB_ACCEL:-tcg}
 LAB_DISK_SIZE=${LAB_DISK_SIZE:-256M}
 LAB_9P_CACHE=${LAB_9P_CACHE:-loose}
 LAB_PRINTK=${LAB_PRINTK:-5}
@@ -153,6 +154,7 @@ Environment (machine side):
   LAB_KVER    default kernel version (set inside the guest, too)
   LAB_QEMU    QEMU binary (default qemu-system-x86_64)
   LAB_CPU     -cpu model (default $LAB_CPU)
+  LAB_ACCEL   -accel option (default $LAB_ACCEL)
   LAB_APPEND  extra kernel command line
   LAB_PRINTK  console loglevel once booted (default 5: warnings and worse
               reach the serial console log)
@@ -1032,7 +1034,7 @@ prepare_run() {
 	append+=" lab.mode=$mode lab.token=$TOKEN lab.run=$RUNDIR lab.9pcache=$LAB_9P_CACHE"
 	[[ -n $LAB_APPEND ]] && append+=" $LAB_APPEND"
 	# shellcheck disable=SC2054 # commas are QEMU's
-	QEMU_CMD=("$LAB_QEMU" -accel tcg -cpu "$LAB_CPU" -smp "$RUN_SMP" -m "$RUN_MEM"
+	QEMU_CMD=("$LAB_QEMU" -accel "$LAB_ACCEL" -cpu "$LAB_CPU" -smp "$RUN_SMP" -m "$RUN_MEM"
 		-nographic -no-reboot -nodefaults
 		-kernel "$(boot_image)" -initrd "$INITRD" -append "$append"
 		-virtfs local,path=/,mount_tag=hostroot,security_model=none,readonly=on,multidevs=remap
