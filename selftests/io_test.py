@@ -25,6 +25,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "lib"))
 import kvmio_hist  # noqa: E402
+import labhold  # noqa: E402
 
 DBG = "/sys/kernel/debug/kvmio_lat"
 DELAY_US = 5000          # wake, device and reap delays: 5 ms (LAB-NOTES §2)
@@ -223,14 +224,21 @@ def main():
     ap.add_argument("--vmm", required=True)
     ap.add_argument("--requests", type=int, default=40)
     ap.add_argument("--reader", help="kvmio-lat, to check it on live data")
+    ap.add_argument("--no-hold-keys", dest="hold_keys", action="store_false",
+                    help="let loads patch kernel text (selftests/lib/labhold.py)")
     a = ap.parse_args()
 
     print("TAP version 13")
     print("1..%d" % (7 if a.reader else 6))
     sh("rmmod kvmio_lat 2>/dev/null")
     if sh("modprobe kvm_amd && modprobe configfs && modprobe null_blk nr_devices=1 "
-          "irqmode=2 completion_nsec=%d" % (DELAY_US * 1000)) or sh("insmod " + a.module):
-        print("Bail out! cannot load kvm_amd, null_blk or kvmio_lat")
+          "irqmode=2 completion_nsec=%d" % (DELAY_US * 1000)):
+        print("Bail out! cannot load kvm_amd or null_blk")
+        return 1
+    if a.hold_keys:
+        labhold.hold()	# no text patching under the lab's TCG (labhold.py)
+    if sh("insmod " + a.module):
+        print("Bail out! cannot load kvmio_lat")
         return 1
     n = a.requests
     native = {"wake_to_submit": ["wake_to_submit"],
@@ -258,6 +266,7 @@ def main():
         ["stats: vms %d vcpus %d inflight %d dropped %d unmatched %d" % (
             st["vms"], st["vcpus"], st["inflight"], st["dropped"], st["unmatched"])])
     sh("rmmod kvmio_lat")
+    labhold.release()
     failed = results.count(False)
     print("# Totals: pass:%d fail:%d" % (len(results) - failed, failed))
     return 1 if failed else 0

@@ -13,7 +13,6 @@ what each test checks and what it found.
 import argparse
 import ctypes
 import errno
-import fcntl
 import mmap
 import os
 import random
@@ -27,6 +26,7 @@ import time
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "lib"))
 import kvmio_hist  # noqa: E402
+import labhold  # noqa: E402
 
 DBG = "/sys/kernel/debug/kvmio_lat"
 FILES = {"hist": 0o400, "stats": 0o400, "reset": 0o200, "enable": 0o600, "pids": 0o600}
@@ -98,78 +98,16 @@ def loaded(name=NAME):
         return any(ln.split(" ", 1)[0] == name for ln in f)
 
 
-TRACING = "/sys/kernel/tracing"
-HOLD_EVENTS = ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "sched/sched_process_exit",
-               "kvm/kvm_exit", "kvm/kvm_entry", "kvm/kvm_mmio", "kvm/kvm_fast_mmio",
-               "kvm/kvm_pio", "kvm/kvm_msi_set_irq", "kvm/kvm_set_irq",
-               "kvm/kvm_apic_accept_irq", "kvm/kvm_inj_virq")
-
-
-HOLD_INSTANCE = TRACING + "/instances/kvmio_lat_hold"
-
-
-def hold_keys(on=True):
-    """Keep the tracepoints kvmio_lat uses at two probes each with ftrace
-    events that record nothing (tracing_on 0), in the top-level trace array
-    and in an instance of our own, so loading and unloading the module moves
-    each from two probes to three and back and patches no kernel text (zero
-    to one switches the static key, one to two the static call).  QEMU's
-    multi-threaded TCG, which the lab runs on, can execute a stale int3 of
-    such a patch on another vCPU (reproduced by toggling raw_syscalls in
-    tracefs, without kvmio_lat; Documentation/safety.rst, "The lab");
-    --no-hold-keys tests the patching too."""
-    if not A.hold_keys:
-        return
-    try:
-        if on:
-            os.makedirs(HOLD_INSTANCE, exist_ok=True)
-        for top in (TRACING, HOLD_INSTANCE):
-            with open(top + "/tracing_on", "w") as f:
-                f.write("0")
-    except OSError:
-        return
-    for top in (TRACING, HOLD_INSTANCE):
-        for e in HOLD_EVENTS:
-            try:
-                with open("%s/events/%s/enable" % (top, e), "w") as f:
-                    f.write("1" if on else "0")
-            except OSError:
-                pass		# kvm not loaded, or an event this kernel lacks
-    if on:
-        hold_vm()
-    else:
-        release_vm()
-        try:
-            os.rmdir(HOLD_INSTANCE)
-        except OSError:
-            pass
-
-
-KEEPER_VM = []
-
-
-def hold_vm():
-    """Hold an empty VM (no vCPU: kvmio_lat never sees it) while kvm is
-    loaded: kvm switches the scheduler's preempt-notifier static key when the
-    first VM is created and the last destroyed, the same text patching under
-    TCG, once per VMM run without it."""
-    if not A.hold_keys or KEEPER_VM:
-        return
-    try:
-        kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
-    except OSError:
-        return
-    try:
-        KEEPER_VM.append(fcntl.ioctl(kvm, 0xAE01, 0))	# KVM_CREATE_VM
-    except OSError:
-        pass
-    os.close(kvm)
+def hold_keys():
+    """labhold's holds (the tracepoints at two probes, an empty VM), so the
+    module's loads patch no kernel text under the lab's TCG; call again
+    after kvm is reloaded.  --no-hold-keys tests the patching too."""
+    if A.hold_keys:
+        labhold.hold()
 
 
 def release_vm():
-    """Before kvm is unloaded: its module is busy while a VM exists."""
-    while KEEPER_VM:
-        os.close(KEEPER_VM.pop())
+    labhold.release_vm()
 
 
 def kvm_is_module():
@@ -1270,7 +1208,8 @@ def main():
     ap.add_argument("--kmemleak", action="store_true",
                     help="clear kmemleak first, scan it at the end")
     ap.add_argument("--no-hold-keys", dest="hold_keys", action="store_false",
-                    help="let module loads patch tracepoint static keys (hangs TCG guests)")
+                    help="let module loads and VMs patch kernel text, as on a real host "
+                         "(selftests/lib/labhold.py; can stall TCG guests)")
     A = ap.parse_args()
     if A.seed is None:
         A.seed = random.randrange(1 << 30)

@@ -36,10 +36,13 @@ out=${LAB_OUT:-/tmp}
 work=$(mktemp -d)
 qpid=
 
-cleanup() {
-	[ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null
-	wait 2>/dev/null
+holder=
+
+cleanup() {	# (the holder lets go last: the module's unload patches nothing)
+	[ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
 	[ -n "$initrd_only" ] || rmmod kvmio_lat 2>/dev/null
+	[ -n "$holder" ] && kill -TERM "$holder" 2>/dev/null
+	wait 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
@@ -70,6 +73,16 @@ else
 fi
 echo "# qemu_test: $reads reads + $writes writes per run, $jobs at a time, modes: ${modes[*]}"
 modprobe kvm_amd
+# no kernel text patching under the lab's TCG (selftests/lib/labhold.py);
+# LAB_HOLD=0 lets the module's load and each QEMU's VM patch it
+if [ "${LAB_HOLD:-1}" = 1 ]; then
+	python3 "$here/../lib/labhold.py" >"$work/held" &
+	holder=$!
+	for _ in $(seq 100); do
+		[ -s "$work/held" ] && break
+		sleep 0.1
+	done
+fi
 insmod "$ko"
 
 fail=0

@@ -1,0 +1,114 @@
+# SPDX-License-Identifier: GPL-2.0
+"""Keep the lab guest's kernel from patching its own text during a test.
+
+QEMU's multi-threaded TCG, which the lab runs on, can let a vCPU execute a
+stale int3 of a text patch another vCPU just finished: an "Oops: int3", a
+soft lockup, or a vCPU sitting for a minute at a patch site (reproduced
+without kvmio_lat by toggling raw_syscalls in tracefs;
+Documentation/safety.rst, "The lab").  Two kinds of patch happen in every
+test, and neither is what the tests are about:
+
+* kvmio_lat's loads and unloads: a tracepoint's first probe switches its
+  static key and its second turns its static call to the iterator; from two
+  probes on, adding or removing one patches nothing.  hold_events() enables
+  each tracepoint kvmio_lat uses as an ftrace event that records nothing
+  (tracing_on 0) in the top-level trace array and in an instance of ours:
+  loads then move it between two and three probes.
+* kvm switches the scheduler's preempt-notifier key when its first VM is
+  created and its last destroyed: hold_vm() keeps an empty VM (no vCPU, so
+  kvmio_lat never sees it) open; release_vm() before kvm is unloaded.
+
+As a program, for the shell tests: `labhold.py` holds both until it gets
+SIGTERM or SIGINT, then lets go; it prints "held" once it holds them.
+"""
+import fcntl
+import os
+import signal
+import sys
+
+TRACING = "/sys/kernel/tracing"
+INSTANCE = TRACING + "/instances/kvmio_lat_hold"
+EVENTS = ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "sched/sched_process_exit",
+          "kvm/kvm_exit", "kvm/kvm_entry", "kvm/kvm_mmio", "kvm/kvm_fast_mmio",
+          "kvm/kvm_pio", "kvm/kvm_msi_set_irq", "kvm/kvm_set_irq",
+          "kvm/kvm_apic_accept_irq", "kvm/kvm_inj_virq")
+KVM_CREATE_VM = 0xAE01
+
+_vm = []
+
+
+def _write(path, text):
+    try:
+        with open(path, "w") as f:
+            f.write(text)
+        return True
+    except OSError:
+        return False
+
+
+def hold_events(on=True):
+    """Enable (on) or disable every event of EVENTS this kernel has, in both
+    arrays; call it again after kvm is (re)loaded: its events come and go
+    with it."""
+    if not os.path.exists(TRACING + "/tracing_on"):
+        os.system("mount -t tracefs nodev %s 2>/dev/null" % TRACING)
+    if on:
+        try:
+            os.makedirs(INSTANCE, exist_ok=True)
+        except OSError:
+            return
+    for top in (TRACING, INSTANCE):
+        if on and not _write(top + "/tracing_on", "0"):
+            return
+        for e in EVENTS:
+            _write("%s/events/%s/enable" % (top, e), "1" if on else "0")
+    if not on:
+        try:
+            os.rmdir(INSTANCE)
+        except OSError:
+            pass
+
+
+def hold_vm():
+    """Hold an empty VM while kvm is loaded (nothing if there is no kvm)."""
+    if _vm:
+        return
+    try:
+        kvm = os.open("/dev/kvm", os.O_RDWR | os.O_CLOEXEC)
+    except OSError:
+        return
+    try:
+        _vm.append(fcntl.ioctl(kvm, KVM_CREATE_VM, 0))
+    except OSError:
+        pass
+    os.close(kvm)
+
+
+def release_vm():
+    """Before kvm is unloaded: its module is busy while a VM exists."""
+    while _vm:
+        os.close(_vm.pop())
+
+
+def hold():
+    hold_events(True)
+    hold_vm()
+
+
+def release():
+    release_vm()
+    hold_events(False)
+
+
+def main():
+    sigs = {signal.SIGTERM, signal.SIGINT}
+    signal.pthread_sigmask(signal.SIG_BLOCK, sigs)	# no race with sigwait
+    hold()
+    print("held", flush=True)
+    signal.sigwait(sigs)
+    release()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
