@@ -1021,6 +1021,20 @@ def test_pool_pressure():
             len(c), total, 64 * n, s["dropped_vcpus"])])
 
 
+def thread_states(pid):
+    """'state cpu-seconds' of each thread of @pid: slow (R, time growing)
+    or stuck (S or D) when a VMM misses its deadline."""
+    out = []
+    try:
+        for t in sorted(os.listdir("/proc/%d/task" % pid)):
+            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            out.append("%s %.1f" % (st[0], (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")))
+    except (OSError, IndexError, ValueError):
+        pass
+    return ", ".join(out) or "gone"
+
+
 def test_readers_during_writes():
     load()
     v = Vmm(exits_args(4, A.exits * 5), timeout=300)
@@ -1079,7 +1093,8 @@ def test_readers_during_writes():
         "exit, I/O VMs run and reset is written %d times: whole, no negative or out-of-range "
         "value, no count ahead of its buckets (no reset seen half done), kvmio-lat show "
         "never fails" % (snaps[0], shows[0], resets[0]),
-        live_bad[:8] + io.errors[:3] + ([] if up else [v.why() + " (no stop point)"]))
+        live_bad[:8] + io.errors[:3] + ([] if up else [v.why() + " (no stop point; its "
+                                                       "threads: %s)" % thread_states(v.pid)]))
     tap(not torn, "readers during writes: every live snapshot within what kvmio-lat accepts "
         "(count at most 16 + count/128 behind its buckets)", torn[1:])
     tap(up and not q_bad,
