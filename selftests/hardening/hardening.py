@@ -46,20 +46,31 @@ A = None			# the command line
 results = []
 
 
+HELD = []	# a test's TAP lines, held until the runner knows it counts
+GUEST_FAULTS = [0]	# kvmio-vmm runs whose test guest faulted (exit 3)
+
+
+def out(line):
+    if HELD:
+        HELD[-1].append(line)
+    else:
+        print(line)
+        sys.stdout.flush()
+
+
 def tap(ok, name, diag=(), todo=None):
     """One TAP line; ok is True, False or "skip".  A @todo test is a known
     bug (TAP's TODO directive): it is reported but does not fail the run."""
     for d in diag:
-        print("# " + d)
+        out("# " + d)
     n = len(results) + 1
     if ok == "skip":
         results.append(True)
-        print("ok %d - %s # SKIP" % (n, name))
+        out("ok %d - %s # SKIP" % (n, name))
     else:
         results.append(bool(ok) or bool(todo))
-        print("%s %d - %s%s" % ("ok" if ok else "not ok", n, name,
-                                " # TODO " + todo if todo else ""))
-    sys.stdout.flush()
+        out("%s %d - %s%s" % ("ok" if ok else "not ok", n, name,
+                              " # TODO " + todo if todo else ""))
 
 
 def sh(cmd):
@@ -203,6 +214,7 @@ class Vmm:
                                   text=True)
         self.pid = self.p.pid
         self.stopped = False
+        self.faulted = False
         self.out = ""
 
     def wait_stopped(self, timeout=150):
@@ -215,9 +227,15 @@ class Vmm:
                     self.stopped = True
                     return True
                 self.p.returncode = os.waitstatus_to_exitcode(st)
+                self.count_fault()
                 return False
             time.sleep(0.05)
         return False
+
+    def count_fault(self):
+        if self.p.returncode == VMM_EXIT_GUEST_FAULT and not self.faulted:
+            self.faulted = True
+            GUEST_FAULTS[0] += 1
 
     def finish(self, timeout=150):
         """Let it exit; True if it passed."""
@@ -230,6 +248,7 @@ class Vmm:
             self.p.kill()
             out, err = self.p.communicate()
         self.out = (out or "") + (err or "")
+        self.count_fault()
         return self.p.returncode == 0
 
     def kill(self):
@@ -278,16 +297,12 @@ def check_exact(text, pid, vcpus, n):
 VMM_EXIT_GUEST_FAULT = 3
 
 
-def measure(what, vcpus=2, count=None, retry=True):
+def measure(what, vcpus=2, count=None):
     """Run exits on @vcpus and check every exit was counted: (ok, diag)."""
     count = count or A.exits
     v = Vmm(exits_args(vcpus, count))
     if not v.wait_stopped():
         v.finish()
-        if retry and v.p.returncode == VMM_EXIT_GUEST_FAULT:
-            print("# %s: the test guest faulted, not the module (%s): once more"
-                  % (what, v.why()))
-            return measure(what, vcpus, count, retry=False)
         return False, ["%s: %s" % (what, v.why())]
     text = hist()
     bad = check_exact(text, v.pid, vcpus, count)
@@ -300,7 +315,9 @@ def measure(what, vcpus=2, count=None, retry=True):
                                                           if k.startswith("dropped")}))
     ok = v.finish() and not bad
     return ok, ["%s: %d vCPUs x %d exits: %s" % (what, vcpus, count,
-                                                "all counted" if not bad else "; ".join(bad[:4]))]
+                                                "all counted" if not bad else
+                                                "; ".join(bad[:4] + bad[-1:] if len(bad) > 4
+                                                          else bad))]
 
 
 # ---------------------------------------------------------------- snapshots
@@ -698,6 +715,8 @@ def vmm_loop(argsets, pause=0.0):
         r = subprocess.run([A.vmm] + args + ["--timeout", "120"], capture_output=True,
                            text=True, timeout=200)
         time.sleep(pause)
+        if r.returncode == VMM_EXIT_GUEST_FAULT:
+            GUEST_FAULTS[0] += 1
         if r.returncode:
             return "kvmio-vmm %s: rc %d: %s" % (" ".join(args), r.returncode,
                                                  r.stderr.strip()[-200:])
@@ -967,7 +986,7 @@ def test_caps():
     gone = settled(base)
     diag = ["%s: vms %d vcpus %d dropped_vms %d dropped_vcpus %d memory %d (bound %d, idle "
             "%d)" % (params, s["vms"], s["vcpus"], s["dropped_vms"], s["dropped_vcpus"], peak,
-                     bound, base)] + bad
+                     bound, base)] + bad + [v.why() for v, p in zip(vms, passed) if not p]
     tap(all(up) and all(passed) and len(tracked) == 2 and s["vcpus"] == 8 and
         s["dropped_vms"] > 0 and s["dropped_vcpus"] > 0 and not bad and peak <= bound and gone,
         "caps: max_vms=2, max_vcpus=4 with 3 VMs of 6 vCPUs: 2 VMs x 4 vCPUs tracked and "
@@ -1206,6 +1225,32 @@ TESTS = [
 ]
 
 
+def run_test(name, fn):
+    """Run @fn once more if a test guest faulted during it (kvmio-vmm exit 3:
+    the guest took a vector it never expects, which nested SVM under the
+    lab's TCG does now and then with or without kvmio_lat; the module only
+    reads).  The first attempt's lines are kept as comments."""
+    for attempt in (1, 2):
+        faults, n = GUEST_FAULTS[0], len(results)
+        HELD.append([])
+        try:
+            fn()
+        finally:
+            lines = HELD.pop()
+        if attempt == 1 and GUEST_FAULTS[0] > faults:
+            del results[n:]
+            print("# %s: a test guest faulted %d times (kvmio-vmm exit %d), not the module: "
+                  "once more; the first attempt said:" % (
+                      name, GUEST_FAULTS[0] - faults, VMM_EXIT_GUEST_FAULT))
+            for ln in lines:
+                print("#   " + ln)
+            continue
+        for ln in lines:
+            print(ln)
+        sys.stdout.flush()
+        return
+
+
 def main():
     global A
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
@@ -1253,7 +1298,7 @@ def main():
         t0 = time.time()
         print("# %s: start" % name)	# a hung guest shows where
         sys.stdout.flush()
-        fn()
+        run_test(name, fn)
         print("# %s: %.1f s" % (name, time.time() - t0))
     if loaded():
         rmmod(retry_busy=250)
