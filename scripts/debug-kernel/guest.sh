@@ -58,7 +58,10 @@ missing=
 for c in KASAN PROVE_LOCKING DEBUG_KMEMLEAK DEBUG_ATOMIC_SLEEP; do
 	grep -qx "CONFIG_$c=y" <<<"$cfg" || missing="$missing $c"
 done
-dmesg | grep -q 'KernelAddressSanitizer initialized' || missing="$missing KASAN(not-initialized)"
+# (grep reads a copy: 'dmesg | grep -q' under pipefail fails whenever grep
+# stops early and dmesg dies of SIGPIPE, as it did in two runs)
+log=$(dmesg)
+grep -q 'KernelAddressSanitizer initialized' <<<"$log" || missing="$missing KASAN(not-initialized)"
 [ -w "$km" ] || missing="$missing kmemleak(no-$km)"
 grep -Eq '^ *debug_locks: +1$' /proc/lockdep_stats 2>/dev/null || missing="$missing lockdep(debug_locks-not-1)"
 result "$([ -z "$missing" ] && echo 0 || echo 1)" \
@@ -134,7 +137,7 @@ result "$([ "$rc" = 0 ] && [ -z "$leaks" ] && echo 0 || echo 1)" \
 
 # ---- 8. still armed: lockdep turns itself off at its first report
 grep -Eq '^ *debug_locks: +1$' /proc/lockdep_stats && [ -w "$km" ] &&
-	! dmesg | grep -q 'Kernel memory leak detector disabled'
+	! grep -q 'Kernel memory leak detector disabled' <<<"$(dmesg)"
 result $? "lockdep still on (debug_locks 1), kmemleak still on"
 
 # ---- 9. lockdown, last
