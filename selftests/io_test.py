@@ -15,6 +15,7 @@ advises checking against userspace timestamps under TCG.  TAP output.
 
 With --reader, kvmio-lat is also checked on the live module (issue 4).
 """
+import contextlib
 import json
 import argparse
 import os
@@ -231,8 +232,10 @@ def main():
     print("TAP version 13")
     print("1..%d" % (7 if a.reader else 6))
     sh("rmmod kvmio_lat 2>/dev/null")
-    if sh("modprobe kvm_amd && modprobe configfs && modprobe null_blk nr_devices=1 "
-          "irqmode=2 completion_nsec=%d" % (DELAY_US * 1000)):
+    with labhold.one_cpu() if a.hold_keys else contextlib.nullcontext():
+        kvm = sh("modprobe kvm_amd")	# loading kvm patches text: labhold.py
+    if kvm or sh("modprobe configfs && modprobe null_blk nr_devices=1 "
+                 "irqmode=2 completion_nsec=%d" % (DELAY_US * 1000)):
         print("Bail out! cannot load kvm_amd or null_blk")
         return 1
     if a.hold_keys:

@@ -344,10 +344,41 @@ static void release_vm(void)
 	keeper_vm = -1;
 }
 
+/*
+ * Loading or unloading kvm patches core-kernel text no hold can spare
+ * (since 5.17 kvm_amd switches perf's guest callbacks, static calls): do
+ * it with every CPU but cpu0 offline (selftests/lib/labhold.py, one_cpu()).
+ */
+static unsigned long long offline_cpus;
+
+static void other_cpus(bool online)
+{
+	char path[64], *s;
+	int cpu;
+
+	if (!hold_keys)
+		return;
+	for (cpu = 1; cpu < 64; cpu++) {
+		snprintf(path, sizeof(path), "/sys/devices/system/cpu/cpu%d/online", cpu);
+		if (online) {
+			if ((offline_cpus & (1ULL << cpu)) && !write_file(path, "1", 1))
+				offline_cpus &= ~(1ULL << cpu);
+			continue;
+		}
+		s = slurp(path);
+		if (s && s[0] == '1' && !write_file(path, "0", 1))
+			offline_cpus |= 1ULL << cpu;
+		free(s);
+	}
+}
+
 static int load_kvm(void)
 {
-	int ret = run("modprobe kvm_amd");
+	int ret;
 
+	other_cpus(false);
+	ret = run("modprobe kvm_amd");
+	other_cpus(true);
 	if (!ret)
 		hold_vm();
 	return ret;
@@ -356,7 +387,9 @@ static int load_kvm(void)
 static void unload_kvm(void)
 {
 	release_vm();
+	other_cpus(false);
 	run("rmmod kvm_amd 2>/dev/null; rmmod kvm 2>/dev/null");
+	other_cpus(true);
 }
 
 /* ---- tests ---- */

@@ -121,6 +121,14 @@ def release_vm():
     labhold.release_vm()
 
 
+def kvm_sh(cmd):
+    """Load or unload kvm with the other CPUs offline (labhold.one_cpu())."""
+    if not A.hold_keys:
+        return sh(cmd)
+    with labhold.one_cpu():
+        return sh(cmd)
+
+
 def kvm_is_module():
     return os.path.exists("/sys/module/kvm/initstate") or not os.path.exists("/dev/kvm")
 
@@ -798,20 +806,20 @@ def test_kvm_reload():
         return
     rmmod(retry_busy=250)
     release_vm()
-    rc = sh("rmmod kvm_amd; rmmod kvm")
+    rc = kvm_sh("rmmod kvm_amd; rmmod kvm")
     pre = not loaded("kvm") and insmod() == 0 and stats()["kvm_attached"] == 0
     diag = ["kvm unloaded (rc %d), kvmio_lat loaded first: %s" % (rc, pre)]
     ok = pre
     for i in range(A.kvm_cycles):
-        up = sh("modprobe kvm_amd") == 0 and wait_for(attached, 5)
+        up = kvm_sh("modprobe kvm_amd") == 0 and wait_for(attached, 5)
         hold_keys()
         m_ok, d = measure("kvm load %d" % (i + 1))
         release_vm()
-        down = sh("rmmod kvm_amd && rmmod kvm") == 0 and not attached() and loaded()
+        down = kvm_sh("rmmod kvm_amd && rmmod kvm") == 0 and not attached() and loaded()
         diag += d + ["cycle %d: attached after modprobe %s, detached after rmmod %s" % (
             i + 1, bool(up), down)]
         ok = ok and up and m_ok and down
-    up = sh("modprobe kvm_amd") == 0 and wait_for(attached, 5)
+    up = kvm_sh("modprobe kvm_amd") == 0 and wait_for(attached, 5)
     hold_keys()
     m_ok, d = measure("kvm loaded again")
     m_ok = m_ok and up
@@ -1281,7 +1289,7 @@ def main():
     if os.geteuid():
         print("1..0 # SKIP needs root (run it in the lab: selftests/lab/lab.sh)")
         return 4
-    if sh("modprobe kvm_amd") or sh("modprobe configfs && modprobe null_blk nr_devices=1 "
+    if kvm_sh("modprobe kvm_amd") or sh("modprobe configfs && modprobe null_blk nr_devices=1 "
                                      "irqmode=2 completion_nsec=1000000"):
         print("Bail out! cannot load kvm_amd or null_blk")
         return 1

@@ -18,12 +18,21 @@ test, and neither is what the tests are about:
   created and its last destroyed: hold_vm() keeps an empty VM (no vCPU, so
   kvmio_lat never sees it) open; release_vm() before kvm is unloaded.
 
+One patch no hold can avoid: loading or unloading kvm itself (since 5.17
+kvm_amd switches perf's guest callbacks, static calls in the core kernel).
+one_cpu() runs such a step with every other CPU offline, so no other vCPU
+can run the text being patched.
+
 As a program, for the shell tests: `labhold.py` holds both until it gets
 SIGTERM or SIGINT, then lets go; it prints "held" once it holds them.
+`labhold.py one-cpu CMD...` runs CMD with the other CPUs offline.
 """
+import contextlib
 import fcntl
+import glob
 import os
 import signal
+import subprocess
 import sys
 
 TRACING = "/sys/kernel/tracing"
@@ -90,6 +99,26 @@ def release_vm():
         os.close(_vm.pop())
 
 
+@contextlib.contextmanager
+def one_cpu():
+    """Every CPU but cpu0 offline for the duration (those that can go)."""
+    went = []
+    for f in sorted(glob.glob("/sys/devices/system/cpu/cpu[0-9]*/online")):
+        try:
+            with open(f) as fh:
+                if fh.read().strip() != "1":
+                    continue
+            if _write(f, "0"):
+                went.append(f)
+        except OSError:
+            pass
+    try:
+        yield
+    finally:
+        for f in went:
+            _write(f, "1")
+
+
 def hold():
     hold_events(True)
     hold_vm()
@@ -101,6 +130,9 @@ def release():
 
 
 def main():
+    if sys.argv[1:2] == ["one-cpu"] and len(sys.argv) > 2:
+        with one_cpu():
+            return subprocess.run(sys.argv[2:], check=False).returncode
     sigs = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, sigs)	# no race with sigwait
     hold()
