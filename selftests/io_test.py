@@ -269,7 +269,8 @@ def main():
         ["stats: vms %d vcpus %d inflight %d dropped %d unmatched %d" % (
             st["vms"], st["vcpus"], st["inflight"], st["dropped"], st["unmatched"])])
     sh("rmmod kvmio_lat")
-    labhold.release()
+    if a.hold_keys:
+        labhold.release()
     failed = results.count(False)
     print("# Totals: pass:%d fail:%d" % (len(results) - failed, failed))
     return 1 if failed else 0

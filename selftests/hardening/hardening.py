@@ -117,10 +117,6 @@ def hold_keys():
         labhold.hold()
 
 
-def release_vm():
-    labhold.release_vm()
-
-
 def kvm_sh(cmd):
     """Load or unload kvm with the other CPUs offline (labhold.one_cpu())."""
     if not A.hold_keys:
@@ -805,7 +801,7 @@ def test_kvm_reload():
         tap("skip", "kvm comes and goes: kvm is built in here")
         return
     rmmod(retry_busy=250)
-    release_vm()
+    labhold.release_vm()
     rc = kvm_sh("rmmod kvm_amd; rmmod kvm")
     pre = not loaded("kvm") and insmod() == 0 and stats()["kvm_attached"] == 0
     diag = ["kvm unloaded (rc %d), kvmio_lat loaded first: %s" % (rc, pre)]
@@ -814,7 +810,7 @@ def test_kvm_reload():
         up = kvm_sh("modprobe kvm_amd") == 0 and wait_for(attached, 5)
         hold_keys()
         m_ok, d = measure("kvm load %d" % (i + 1))
-        release_vm()
+        labhold.release_vm()
         down = kvm_sh("rmmod kvm_amd && rmmod kvm") == 0 and not attached() and loaded()
         diag += d + ["cycle %d: attached after modprobe %s, detached after rmmod %s" % (
             i + 1, bool(up), down)]

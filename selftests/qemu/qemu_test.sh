@@ -72,15 +72,13 @@ else
 	"$LAB_SH" inner-initrd --file "$inner_io:/bin/inner-io" "$inner_gz" "$work/script" >/dev/null
 fi
 echo "# qemu_test: $reads reads + $writes writes per run, $jobs at a time, modes: ${modes[*]}"
-# loading kvm patches kernel text: with the other CPUs offline (labhold.py)
-if [ "${LAB_HOLD:-1}" = 1 ]; then
-	python3 "$here/../lib/labhold.py" one-cpu modprobe kvm_amd
-else
+# no kernel text patching under the lab's TCG (selftests/lib/labhold.py):
+# kvm loaded with the other CPUs offline, then the holder; LAB_HOLD=0 lets
+# kvm's load, the module's and each QEMU's VM patch it
+if [ "${LAB_HOLD:-1}" != 1 ]; then
 	modprobe kvm_amd
-fi
-# no kernel text patching under the lab's TCG (selftests/lib/labhold.py);
-# LAB_HOLD=0 lets the module's load and each QEMU's VM patch it
-if [ "${LAB_HOLD:-1}" = 1 ]; then
+else
+	python3 "$here/../lib/labhold.py" one-cpu modprobe kvm_amd
 	python3 "$here/../lib/labhold.py" >"$work/held" &
 	holder=$!
 	for _ in $(seq 100); do
