@@ -232,8 +232,10 @@ def main():
     print("TAP version 13")
     print("1..%d" % (7 if a.reader else 6))
     sh("rmmod kvmio_lat 2>/dev/null")
-    with labhold.one_cpu() if a.hold_keys else contextlib.nullcontext():
-        kvm = sh("modprobe kvm_amd")	# loading kvm patches text: labhold.py
+    # loading kvm patches text (labhold.py); offline CPUs only if it will
+    cold = a.hold_keys and not os.path.exists("/sys/module/kvm_amd")
+    with labhold.one_cpu() if cold else contextlib.nullcontext():
+        kvm = sh("modprobe kvm_amd")
     if kvm or sh("modprobe configfs && modprobe null_blk nr_devices=1 "
                  "irqmode=2 completion_nsec=%d" % (DELAY_US * 1000)):
         print("Bail out! cannot load kvm_amd or null_blk")

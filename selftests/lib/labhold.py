@@ -24,7 +24,9 @@ one_cpu() runs such a step with every other CPU offline, so no other vCPU
 can run the text being patched.
 
 As a program, for the shell tests: `labhold.py` holds both until it gets
-SIGTERM or SIGINT, then lets go; it prints "held" once it holds them.
+SIGTERM or SIGINT, then lets go; it prints "held" once it holds them
+(`labhold.py --instances`: events held in two instances of ours, leaving
+the top-level array to trace-cmd).
 `labhold.py one-cpu CMD...` runs CMD with the other CPUs offline.
 """
 import contextlib
@@ -44,6 +46,7 @@ EVENTS = ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "sched/sched_proces
 KVM_CREATE_VM = 0xAE01
 
 _vm = []
+_arrays = []	# the trace arrays hold_events() enabled events in
 
 
 def _write(path, text):
@@ -55,27 +58,33 @@ def _write(path, text):
         return False
 
 
-def hold_events(on=True):
-    """Enable (on) or disable every event of EVENTS this kernel has, in both
-    arrays; call it again after kvm is (re)loaded: its events come and go
-    with it."""
+def hold_events(on=True, instances_only=False):
+    """Enable (on) or disable every event of EVENTS this kernel has, in two
+    arrays: the top-level one and an instance of ours, or (instances_only,
+    for tests that record with trace-cmd, which takes over the top-level
+    array) two instances of ours.  Call it again after kvm is (re)loaded:
+    its events come and go with it."""
     if not os.path.exists(TRACING + "/tracing_on"):
         os.system("mount -t tracefs nodev %s 2>/dev/null" % TRACING)
     if on:
-        try:
-            os.makedirs(INSTANCE, exist_ok=True)
-        except OSError:
-            return
-    for top in (TRACING, INSTANCE):
-        if on and not _write(top + "/tracing_on", "0"):
-            return
+        _arrays[:] = [INSTANCE, INSTANCE + "2"] if instances_only else [TRACING, INSTANCE]
+    for top in list(_arrays):
+        if on:
+            try:
+                os.makedirs(top, exist_ok=True)
+            except OSError:
+                return
+            if not _write(top + "/tracing_on", "0"):
+                return
         for e in EVENTS:
             _write("%s/events/%s/enable" % (top, e), "1" if on else "0")
+        if not on and top != TRACING:
+            try:
+                os.rmdir(top)
+            except OSError:
+                pass
     if not on:
-        try:
-            os.rmdir(INSTANCE)
-        except OSError:
-            pass
+        _arrays.clear()
 
 
 def hold_vm():
@@ -119,8 +128,8 @@ def one_cpu():
             _write(f, "1")
 
 
-def hold():
-    hold_events(True)
+def hold(instances_only=False):
+    hold_events(True, instances_only)
     hold_vm()
 
 
@@ -135,7 +144,7 @@ def main():
             return subprocess.run(sys.argv[2:], check=False).returncode
     sigs = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, sigs)	# no race with sigwait
-    hold()
+    hold(instances_only=sys.argv[1:2] == ["--instances"])
     print("held", flush=True)
     signal.sigwait(sigs)
     release()

@@ -73,12 +73,13 @@ else
 fi
 echo "# qemu_test: $reads reads + $writes writes per run, $jobs at a time, modes: ${modes[*]}"
 # no kernel text patching under the lab's TCG (selftests/lib/labhold.py):
-# kvm loaded with the other CPUs offline, then the holder; LAB_HOLD=0 lets
-# kvm's load, the module's and each QEMU's VM patch it
+# kvm loaded with the other CPUs offline (unless it already is), then the
+# holder; LAB_HOLD=0 lets kvm's load, the module's and each QEMU's VM patch it
 if [ "${LAB_HOLD:-1}" != 1 ]; then
 	modprobe kvm_amd
 else
-	python3 "$here/../lib/labhold.py" one-cpu modprobe kvm_amd
+	[ -d /sys/module/kvm_amd ] ||
+		python3 "$here/../lib/labhold.py" one-cpu modprobe kvm_amd
 	python3 "$here/../lib/labhold.py" >"$work/held" &
 	holder=$!
 	for _ in $(seq 100); do

@@ -29,19 +29,39 @@ dbg=/sys/kernel/debug/kvmio_lat
 out=${LAB_OUT:-/tmp}
 work=$(mktemp -d)
 rpid=
+holder=
 
-cleanup() {
+cleanup() {	# (the holder lets go last: the module's unload patches nothing)
 	if [ -n "$rpid" ]; then
 		pkill -9 -P "$rpid" 2>/dev/null || true	# its QEMU
 		wait "$rpid" 2>/dev/null || true
 	fi
 	rmmod kvmio_lat 2>/dev/null || true
+	if [ -n "$holder" ]; then
+		kill -TERM "$holder" 2>/dev/null || true
+		wait "$holder" 2>/dev/null || true
+	fi
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 echo "# replay_test: $reads reads + $writes writes per run, modes: ${modes[*]}"
-modprobe kvm_amd
+# no kernel text patching under the lab's TCG (selftests/lib/labhold.py):
+# kvm loaded with the other CPUs offline (unless it already is), then the
+# holder, with its events in two instances of its own: trace-cmd takes over
+# the top-level array.  LAB_HOLD=0 lets every load and recording patch text.
+if [ "${LAB_HOLD:-1}" != 1 ]; then
+	modprobe kvm_amd
+else
+	[ -d /sys/module/kvm_amd ] ||
+		python3 "$here/../lib/labhold.py" one-cpu modprobe kvm_amd
+	python3 "$here/../lib/labhold.py" --instances >"$work/held" &
+	holder=$!
+	for _ in $(seq 100); do
+		[ -s "$work/held" ] && break
+		sleep 0.1
+	done
+fi
 insmod "$ko"
 cat >"$work/script" <<EOS
 echo KVMIO-INNER-START
