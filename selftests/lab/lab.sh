@@ -649,7 +649,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 
-mode=run token=none rundir= cache9p=loose
+mode=run token=none rundir= cache9p=loose symdump=
 for a in $(cat /proc/cmdline); do
 	case $a in
 	lab.mode=*) mode=${a#*=} ;;
@@ -680,6 +680,7 @@ finish() {
 			say "@@LAB-DMESG-END-$token"
 		fi
 	fi
+	[ -n "$symdump" ] && kill "$symdump" 2>/dev/null
 	umount /host/run/lab-out /labrun 2>/dev/null
 	sync
 	poweroff -f
@@ -749,6 +750,19 @@ if [ "$mode" = shell ]; then
 	finish
 fi
 
+# For lab.sh's report on a hung guest (hangdump.py): the core kernel's
+# symbols once, the modules' addresses every few seconds, at low priority.
+if [ -d /labrun/ok ]; then
+	(
+		grep -v '\[' /proc/kallsyms >/labrun/kallsyms.tmp && mv /labrun/kallsyms.tmp /labrun/kallsyms
+		while :; do
+			cat /proc/modules >/labrun/modules.tmp && mv /labrun/modules.tmp /labrun/modules
+			sleep 5
+		done
+	) </dev/null >/dev/null 2>&1 &
+	symdump=$!
+	renice -n 19 -p "$symdump" >/dev/null 2>&1
+fi
 say "@@LAB-BEGIN-$token uptime=$(cut -d' ' -f1 /proc/uptime)"
 env -i /bin/busybox chroot /host /bin/bash --noprofile --norc "$rundir/cmd.sh" </dev/null >"$out" 2>&1
 rc=$?
@@ -1049,6 +1063,8 @@ prepare_run() {
 		# ttyS0: kernel console to a file; ttyS1: COMMAND's output to us
 		# (about 85 KB/s under TCG; virtio-console was much slower here).
 		QEMU_CMD+=(-serial "file:$RUNDIR/console.log" -serial stdio)
+		# for hangdump.py, should the guest hang
+		QEMU_CMD+=(-monitor "unix:$RUNDIR/mon.sock,server=on,wait=off")
 	fi
 }
 
@@ -1089,9 +1105,15 @@ cmd_run() {
 	t0=$(now_ns)
 	trap - ERR
 	set +e
+	# a few seconds before the timeout, where every vCPU is (hangdump.py)
+	python3 "$LAB_DIR/hangdump.py" capture "$RUNDIR/mon.sock" "$RUNDIR/hang-regs.txt" \
+		$((RUN_TIMEOUT > 10 ? RUN_TIMEOUT - 6 : RUN_TIMEOUT)) </dev/null >/dev/null 2>&1 &
+	local dumper=$!
 	timeout --foreground -k 5 "$RUN_TIMEOUT" "${QEMU_CMD[@]}" </dev/null 2>"$RUNDIR/qemu.err" |
 		mawk -W interactive -v tok="$TOKEN" -v kver="$RUN_KVER" -v dlog="$dlog" -v sfile="$status" "$LAB_FILTER"
 	local codes=("${PIPESTATUS[@]}")
+	kill "$dumper" 2>/dev/null
+	wait "$dumper" 2>/dev/null
 	set -e
 	trap 'lab_err $? $LINENO "$BASH_COMMAND"' ERR
 	t1=$(now_ns)
@@ -1125,6 +1147,8 @@ cmd_run() {
 	if ((qrc == 124 || qrc == 137)); then
 		note "TIMEOUT: the guest did not finish within ${RUN_TIMEOUT}s (hung?); QEMU was killed"
 		show_console 40
+		note "where its vCPUs were just before (hangdump.py):"
+		python3 "$LAB_DIR/hangdump.py" report "$RUNDIR" >&2 || true
 		scan_log "$log" >&2 || true
 		result=$EX_TIMEOUT
 	elif [[ -n $fail ]]; then

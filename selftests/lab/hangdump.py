@@ -1,0 +1,145 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""Where a hung lab guest's vCPUs are: lab.sh's report on a timeout.
+
+A guest that hangs under the lab's TCG often says nothing: both vCPUs stuck
+with interrupts off leave no lockup or RCU report (Documentation/safety.rst,
+"The lab").  Before lab.sh kills such a guest it runs
+
+    hangdump.py capture MONITOR_SOCKET OUT [AFTER_SECONDS]
+
+which asks QEMU's monitor for every vCPU's registers and the words on its
+stack, three times a second apart, and after the kill
+
+    hangdump.py report RUNDIR
+
+which names each vCPU's RIP and the kernel text addresses on its stack,
+with the symbols the guest left in RUNDIR/kallsyms (core kernel, at boot)
+and RUNDIR/modules (/proc/modules, refreshed every few seconds).
+"""
+import bisect
+import re
+import socket
+import sys
+import time
+
+SAMPLES = 3
+STACK_WORDS = 96
+
+
+def monitor(sock, cmd):
+    sock.sendall(cmd.encode() + b"\n")
+    out = b""
+    sock.settimeout(2.0)
+    try:	# HMP has no end-of-reply marker: read until its prompt
+        while not out.rstrip().endswith(b"(qemu)"):
+            chunk = sock.recv(65536)
+            if not chunk:
+                break
+            out += chunk
+    except socket.timeout:
+        pass
+    return out.decode(errors="replace")
+
+
+def capture(path, out, after=0):
+    time.sleep(after)
+    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    s.connect(path)
+    monitor(s, "")	# the banner
+    with open(out, "w") as f:
+        for n in range(SAMPLES):
+            regs = monitor(s, "info registers -a")
+            f.write("@@sample %d\n%s\n" % (n, regs))
+            for cpu, rsp in re.findall(r"CPU#(\d+)\s.*?RSP=([0-9a-f]+)", regs, re.S):
+                monitor(s, "cpu %s" % cpu)
+                f.write("@@stack cpu %s\n%s\n" % (cpu, monitor(s, "x/%dgx 0x%s" % (STACK_WORDS, rsp))))
+            time.sleep(1)
+    return 0
+
+
+class Symbols:
+    def __init__(self, rundir):
+        self.addrs, self.names, self.mods = [], [], []
+        try:
+            with open(rundir + "/kallsyms") as f:
+                syms = []
+                for ln in f:
+                    p = ln.split()
+                    if len(p) >= 3 and p[1] in "tTwW":
+                        syms.append((int(p[0], 16), p[2]))
+            syms.sort()
+            self.addrs = [a for a, _ in syms]
+            self.names = [n for _, n in syms]
+        except (OSError, ValueError):
+            pass
+        try:
+            with open(rundir + "/modules") as f:
+                for ln in f:
+                    p = ln.split()
+                    if len(p) >= 6:
+                        base = int(p[5], 16)
+                        self.mods.append((base, base + int(p[1]), p[0]))
+        except (OSError, ValueError):
+            pass
+
+    def name(self, addr):
+        for lo, hi, mod in self.mods:
+            if lo <= addr < hi:
+                return "[%s]+0x%x" % (mod, addr - lo)
+        i = bisect.bisect_right(self.addrs, addr) - 1
+        if i >= 0 and self.addrs and addr - self.addrs[i] < 0x10000 and \
+                (i + 1 == len(self.addrs) or addr < self.addrs[-1] + 0x10000):
+            return "%s+0x%x" % (self.names[i], addr - self.addrs[i])
+        return None
+
+
+def report(rundir):
+    try:
+        with open(rundir + "/hang-regs.txt") as f:
+            text = f.read()
+    except OSError:
+        print("  (no register dump: QEMU's monitor did not answer)")
+        return 0
+    syms = Symbols(rundir)
+    if not syms.addrs:
+        print("  (no kallsyms from the guest: addresses only)")
+    rips = {}
+    for sample in text.split("@@sample")[1:]:
+        sample = sample.split("@@stack")[0]
+        for cpu, body in re.findall(r"CPU#(\d+)\n(.*?)(?=CPU#|\Z)", sample, re.S):
+            m = re.search(r"RIP=([0-9a-f]+).*?CPL=(\d).*?HLT=(\d)", body, re.S)
+            if m:
+                rips.setdefault(cpu, []).append((int(m.group(1), 16), m.group(2), m.group(3)))
+    for cpu in sorted(rips):
+        seen = ", ".join("%s%s" % (syms.name(r) or "%x" % r,
+                                   " (user)" if cpl == "3" else " (halted)" if hlt == "1" else "")
+                         for r, cpl, hlt in rips[cpu])
+        print("  cpu %s RIP: %s" % (cpu, seen))
+    shown = set()
+    for cpu, body in re.findall(r"@@stack cpu (\d+)\n(.*?)(?=@@|\Z)", text, re.S):
+        words = [int(w, 16) for w in re.findall(r" 0x([0-9a-f]{16})", body)]
+        frames = [syms.name(w) for w in words if w >= 0xffffffff80000000]
+        frames = [f for f in frames if f]
+        line = "  cpu %s stack: %s" % (cpu, " < ".join(frames[:24]))
+        if frames and line not in shown:	# a stack that moved is shown again
+            shown.add(line)
+            print(line)
+    return 0
+
+
+def main():
+    if len(sys.argv) in (4, 5) and sys.argv[1] == "capture":
+        try:
+            return capture(sys.argv[2], sys.argv[3], float(sys.argv[4:5] and sys.argv[4] or 0))
+        except OSError as e:
+            print("hangdump: %s" % e, file=sys.stderr)
+            return 1
+    if len(sys.argv) == 3 and sys.argv[1] == "report":
+        return report(sys.argv[2])
+    print("usage: hangdump.py capture SOCKET OUT [AFTER] | report RUNDIR", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())
