@@ -57,6 +57,7 @@ static int stats_show(struct seq_file *m, void *v)
 	mutex_unlock(&kvl_ctl_lock);
 	seq_printf(m, "enabled: %d\n", READ_ONCE(kvl_enabled));
 	seq_printf(m, "kvm_attached: %d\n", kvl_kvm_attached());
+	seq_printf(m, "syscall_probes: %d\n", kvl_sys_attached());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);

@@ -20,6 +20,7 @@ u64 kvl_memory_bytes(void);
 int kvl_probes_init(void);
 void kvl_probes_exit(void);
 bool kvl_kvm_attached(void);
+bool kvl_sys_attached(void);
 
 /* debugfs.c */
 void kvl_debugfs_init(void);

@@ -19,6 +19,7 @@
 #include <linux/timekeeping.h>
 #include <linux/kvm_host.h>
 #include <linux/mutex.h>
+#include <linux/workqueue.h>
 #include <asm/syscall.h>
 #include <trace/events/syscalls.h>
 #include <trace/events/kvm.h>
@@ -49,6 +50,27 @@ static bool kvl_task_ok(void)
 	return READ_ONCE(kvl_enabled) && in_task();
 }
 
+/*
+ * The system-call probes are attached only while the engine tracks a VM:
+ * with any raw_syscalls probe registered, every task on the machine takes
+ * the slow system-call path, a cost a host with nothing to measure should
+ * not pay.  A probe cannot attach probes (that sleeps): when the engine's
+ * VM count and kvl_sys_on disagree it queues kvl_sys_work, which attaches
+ * or detaches them.  The first system calls of a new VM are missed that
+ * way, as they are when the module is loaded under a running VM.
+ */
+static bool kvl_sys_on;		/* written under kvl_attach_lock */
+static bool kvl_stopping;	/* the module is going: attach nothing */
+
+static void kvl_sys_sync(struct work_struct *work);
+static DECLARE_WORK(kvl_sys_work, kvl_sys_sync);
+
+static void kvl_sys_kick(void)
+{
+	if (READ_ONCE(kvl_sys_on) != !!READ_ONCE(kvl_engine.nr_vms))
+		schedule_work(&kvl_sys_work);
+}
+
 /* ---- KVM ---- */
 
 static void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa, u32 reason)
@@ -60,6 +82,7 @@ static void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa, u32 reason)
 		    current->group_leader->comm,
 		    vcpu->vcpu_id, isa, reason, kvl_now());
 	rcu_read_unlock();
+	kvl_sys_kick();
 }
 
 /* kvm_exit up to 5.15 */
@@ -238,6 +261,7 @@ static void kvl_do_process_exit(struct task_struct *p, bool group_dead)
 	rcu_read_lock();
 	kvl_ev_task_exit(&kvl_engine, p->tgid, p->pid, group_dead);
 	rcu_read_unlock();
+	kvl_sys_kick();
 }
 
 /* sched_process_exit up to 6.15 */
@@ -264,13 +288,17 @@ struct kvl_tp {
 	const char *name;
 	void *probe;
 	struct tracepoint *tp;	/* NULL while not attached */
+	struct tracepoint *found;	/* core tracepoints: found at init */
 };
 
 static struct kvl_tp kvl_core_tps[] = {
+	{ "sched_process_exit", NULL },	/* see kvl_probes_init() */
 	{ "sys_enter", kvl_probe_sys_enter },
 	{ "sys_exit", kvl_probe_sys_exit },
-	{ "sched_process_exit", NULL },	/* see kvl_probes_init() */
 };
+
+/* kvl_core_tps[KVL_CORE_SYS...]: attached while a VM is tracked */
+#define KVL_CORE_SYS	1
 
 static struct kvl_tp kvl_kvm_tps[] = {
 	{ "kvm_exit", NULL },	/* these two: see kvl_probes_init() */
@@ -317,7 +345,7 @@ static int kvl_attach_one(struct kvl_tp *t, struct tracepoint *tp)
 {
 	int ret;
 
-	if (t->tp || strcmp(tp->name, t->name))
+	if (t->tp || !tp || strcmp(tp->name, t->name))
 		return 0;
 	/*
 	 * Below the default priority, so ftrace, perf and BPF probes on the
@@ -338,7 +366,6 @@ static int kvl_attach_one(struct kvl_tp *t, struct tracepoint *tp)
 struct kvl_lookup {
 	struct kvl_tp *tps;
 	unsigned int n;
-	int ret;
 };
 
 static void kvl_core_lookup(struct tracepoint *tp, void *priv)
@@ -346,8 +373,36 @@ static void kvl_core_lookup(struct tracepoint *tp, void *priv)
 	struct kvl_lookup *l = priv;
 	unsigned int i;
 
-	for (i = 0; i < l->n && !l->ret; i++)
-		l->ret = kvl_attach_one(&l->tps[i], tp);
+	for (i = 0; i < l->n; i++)
+		if (!strcmp(tp->name, l->tps[i].name))
+			l->tps[i].found = tp;
+}
+
+static void kvl_sys_sync(struct work_struct *work)
+{
+	unsigned int i;
+	bool want;
+	int ret = 0;
+
+	mutex_lock(&kvl_attach_lock);
+	want = READ_ONCE(kvl_engine.nr_vms) && !kvl_stopping;
+	if (want && !kvl_sys_on) {
+		for (i = KVL_CORE_SYS; i < ARRAY_SIZE(kvl_core_tps) && !ret; i++)
+			ret = kvl_attach_one(&kvl_core_tps[i],
+					     kvl_core_tps[i].found);
+		if (ret)	/* logged; the next new VM tries again */
+			want = false;
+	}
+	if (!want)
+		kvl_detach(kvl_core_tps + KVL_CORE_SYS,
+			   ARRAY_SIZE(kvl_core_tps) - KVL_CORE_SYS);
+	WRITE_ONCE(kvl_sys_on, want);
+	mutex_unlock(&kvl_attach_lock);
+}
+
+bool kvl_sys_attached(void)
+{
+	return READ_ONCE(kvl_sys_on);
 }
 
 static int kvl_kvm_coming(struct module *mod)
@@ -420,7 +475,7 @@ static struct notifier_block kvl_tp_module_nb = {
 
 int kvl_probes_init(void)
 {
-	struct kvl_lookup l = { kvl_core_tps, ARRAY_SIZE(kvl_core_tps), 0 };
+	struct kvl_lookup l = { kvl_core_tps, ARRAY_SIZE(kvl_core_tps) };
 	unsigned int i;
 	int ret;
 
@@ -432,7 +487,7 @@ int kvl_probes_init(void)
 	kvl_kvm_tps[ARRAY_SIZE(kvl_kvm_tps) - 1].probe =
 		KVL_KVM_INJ_VIRQ_THREE_ARGS ? (void *)kvl_probe_kvm_inj_virq_3 :
 		(void *)kvl_probe_kvm_inj_virq_1;
-	kvl_core_tps[2].probe = (void *)KVL_PROBE_PROCESS_EXIT;
+	kvl_core_tps[0].probe = (void *)KVL_PROBE_PROCESS_EXIT;
 
 	/*
 	 * Where the headers declare the tracepoint, the compiler checks the
@@ -447,16 +502,18 @@ int kvl_probes_init(void)
 	check_trace_callback_type_kvm_set_irq(kvl_probe_kvm_set_irq);
 
 	for_each_kernel_tracepoint(kvl_core_lookup, &l);
-	ret = l.ret;
-	for (i = 0; i < ARRAY_SIZE(kvl_core_tps) && !ret; i++) {
-		if (!kvl_core_tps[i].tp) {
+	for (i = 0; i < ARRAY_SIZE(kvl_core_tps); i++) {
+		if (!kvl_core_tps[i].found) {
 			pr_err("kernel tracepoint %s not found (CONFIG_FTRACE_SYSCALLS?)\n",
 			       kvl_core_tps[i].name);
-			ret = -ENOENT;
+			return -ENOENT;
 		}
 	}
+	/* the system-call probes come with the first VM (kvl_sys_sync()) */
+	kvl_stopping = false;
+	ret = kvl_attach_one(&kvl_core_tps[0], kvl_core_tps[0].found);
 	if (ret)
-		goto err_core;
+		return ret;
 
 	ret = register_tracepoint_module_notifier(&kvl_tp_module_nb);
 	if (ret) {
@@ -466,8 +523,13 @@ int kvl_probes_init(void)
 	return 0;
 
 err_core:
+	mutex_lock(&kvl_attach_lock);
+	kvl_stopping = true;
 	kvl_detach(kvl_core_tps, ARRAY_SIZE(kvl_core_tps));
+	WRITE_ONCE(kvl_sys_on, false);
+	mutex_unlock(&kvl_attach_lock);
 	tracepoint_synchronize_unregister();
+	cancel_work_sync(&kvl_sys_work);
 	return ret;
 }
 
@@ -475,9 +537,13 @@ void kvl_probes_exit(void)
 {
 	unregister_tracepoint_module_notifier(&kvl_tp_module_nb);
 	mutex_lock(&kvl_attach_lock);
+	kvl_stopping = true;
 	kvl_detach(kvl_kvm_tps, ARRAY_SIZE(kvl_kvm_tps));
 	kvl_kvm_live = false;
-	mutex_unlock(&kvl_attach_lock);
 	kvl_detach(kvl_core_tps, ARRAY_SIZE(kvl_core_tps));
+	WRITE_ONCE(kvl_sys_on, false);
+	mutex_unlock(&kvl_attach_lock);
 	tracepoint_synchronize_unregister();
+	/* no probe can queue it now; a queued run finds kvl_stopping set */
+	cancel_work_sync(&kvl_sys_work);
 }
