@@ -234,7 +234,7 @@ def main():
     sh("rmmod kvmio_lat 2>/dev/null")
     # loading kvm patches text (labhold.py); offline CPUs only if it will
     cold = a.hold_keys and not os.path.exists("/sys/module/kvm_amd")
-    with labhold.one_cpu() if cold else contextlib.nullcontext():
+    with labhold.kvm_change() if cold else contextlib.nullcontext():
         kvm = sh("modprobe kvm_amd")
     if kvm or sh("modprobe configfs && modprobe null_blk nr_devices=1 "
                  "irqmode=2 completion_nsec=%d" % (DELAY_US * 1000)):

@@ -118,10 +118,11 @@ def hold_keys():
 
 
 def kvm_sh(cmd):
-    """Load or unload kvm with the other CPUs offline (labhold.one_cpu())."""
+    """Load or unload kvm with the other CPUs offline, the empty VM let go
+    before and taken after (labhold.kvm_change())."""
     if not A.hold_keys:
         return sh(cmd)
-    with labhold.one_cpu():
+    with labhold.kvm_change():
         return sh(cmd)
 
 
@@ -801,7 +802,6 @@ def test_kvm_reload():
         tap("skip", "kvm comes and goes: kvm is built in here")
         return
     rmmod(retry_busy=250)
-    labhold.release_vm()
     rc = kvm_sh("rmmod kvm_amd; rmmod kvm")
     pre = not loaded("kvm") and insmod() == 0 and stats()["kvm_attached"] == 0
     diag = ["kvm unloaded (rc %d), kvmio_lat loaded first: %s" % (rc, pre)]
@@ -810,7 +810,6 @@ def test_kvm_reload():
         up = kvm_sh("modprobe kvm_amd") == 0 and wait_for(attached, 5)
         hold_keys()
         m_ok, d = measure("kvm load %d" % (i + 1))
-        labhold.release_vm()
         down = kvm_sh("rmmod kvm_amd && rmmod kvm") == 0 and not attached() and loaded()
         diag += d + ["cycle %d: attached after modprobe %s, detached after rmmod %s" % (
             i + 1, bool(up), down)]

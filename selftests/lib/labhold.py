@@ -25,8 +25,9 @@ can run the text being patched.
 
 As a program, for the shell tests: `labhold.py` holds both until it gets
 SIGTERM or SIGINT, then lets go; it prints "held" once it holds them
-(`labhold.py --instances`: events held in two instances of ours, leaving
-the top-level array to trace-cmd).
+(`--instances`: events held in two instances of ours, leaving the
+top-level array to trace-cmd; `--modprobe=kvm_amd`: load it first, the
+kvm_change() way, unless it is loaded).
 `labhold.py one-cpu CMD...` runs CMD with the other CPUs offline.
 """
 import contextlib
@@ -128,23 +129,53 @@ def one_cpu():
             _write(f, "1")
 
 
+@contextlib.contextmanager
+def kvm_change():
+    """Load or unload kvm inside: every other CPU offline, the empty VM let
+    go before and taken again after (after a reload, that VM is kvm's first
+    and flips the preempt-notifier key: a hardening run hung there, a vCPU
+    at a stale int3 in __schedule with its runqueue locked)."""
+    with one_cpu():
+        release_vm()
+        yield
+        hold_vm()
+
+
 def hold(instances_only=False):
-    hold_events(True, instances_only)
-    hold_vm()
+    """Taking the holds patches text itself (each tracepoint's first two
+    probes, kvm's first VM): with one CPU."""
+    with one_cpu():
+        hold_events(True, instances_only)
+        hold_vm()
 
 
 def release():
-    release_vm()
-    hold_events(False)
+    """Letting go patches too (the last VM, the last probes): one CPU."""
+    with one_cpu():
+        release_vm()
+        hold_events(False)
 
 
 def main():
-    if sys.argv[1:2] == ["one-cpu"] and len(sys.argv) > 2:
+    args = sys.argv[1:]
+    if args[:1] == ["one-cpu"] and len(args) > 1:
         with one_cpu():
-            return subprocess.run(sys.argv[2:], check=False).returncode
+            return subprocess.run(args[1:], check=False).returncode
+    instances = "--instances" in args
+    mods = [a.split("=", 1)[1] for a in args if a.startswith("--modprobe=")]
+    if len(args) != instances + len(mods):
+        print("usage: labhold.py [--instances] [--modprobe=MODULE] | one-cpu CMD...",
+              file=sys.stderr)
+        return 2
     sigs = {signal.SIGTERM, signal.SIGINT}
     signal.pthread_sigmask(signal.SIG_BLOCK, sigs)	# no race with sigwait
-    hold(instances_only=sys.argv[1:2] == ["--instances"])
+    for m in mods:
+        if not os.path.exists("/sys/module/" + m):
+            with kvm_change():
+                if subprocess.run(["modprobe", m], check=False).returncode:
+                    print("labhold: modprobe %s failed" % m, file=sys.stderr)
+                    return 1
+    hold(instances_only=instances)
     print("held", flush=True)
     signal.sigwait(sigs)
     release()

@@ -73,17 +73,16 @@ else
 fi
 echo "# qemu_test: $reads reads + $writes writes per run, $jobs at a time, modes: ${modes[*]}"
 # no kernel text patching under the lab's TCG (selftests/lib/labhold.py):
-# kvm loaded with the other CPUs offline (unless it already is), then the
-# holder; LAB_HOLD=0 lets kvm's load, the module's and each QEMU's VM patch it
+# the holder loads kvm with the other CPUs offline (unless it is loaded)
+# and holds; LAB_HOLD=0 lets kvm's load, the module's and each QEMU's VM patch it
 if [ "${LAB_HOLD:-1}" != 1 ]; then
 	modprobe kvm_amd
 else
-	[ -d /sys/module/kvm_amd ] ||
-		python3 "$here/../lib/labhold.py" one-cpu modprobe kvm_amd
-	python3 "$here/../lib/labhold.py" >"$work/held" &
+	python3 "$here/../lib/labhold.py" --modprobe=kvm_amd >"$work/held" &
 	holder=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		[ -s "$work/held" ] && break
+		kill -0 "$holder" 2>/dev/null || { echo "Bail out! labhold.py failed"; exit 1; }
 		sleep 0.1
 	done
 fi

@@ -47,18 +47,17 @@ trap cleanup EXIT
 
 echo "# replay_test: $reads reads + $writes writes per run, modes: ${modes[*]}"
 # no kernel text patching under the lab's TCG (selftests/lib/labhold.py):
-# kvm loaded with the other CPUs offline (unless it already is), then the
-# holder, with its events in two instances of its own: trace-cmd takes over
+# the holder loads kvm with the other CPUs offline (unless it is loaded),
+# then holds its events in two instances of its own: trace-cmd takes over
 # the top-level array.  LAB_HOLD=0 lets every load and recording patch text.
 if [ "${LAB_HOLD:-1}" != 1 ]; then
 	modprobe kvm_amd
 else
-	[ -d /sys/module/kvm_amd ] ||
-		python3 "$here/../lib/labhold.py" one-cpu modprobe kvm_amd
-	python3 "$here/../lib/labhold.py" --instances >"$work/held" &
+	python3 "$here/../lib/labhold.py" --modprobe=kvm_amd --instances >"$work/held" &
 	holder=$!
-	for _ in $(seq 100); do
+	for _ in $(seq 300); do
 		[ -s "$work/held" ] && break
+		kill -0 "$holder" 2>/dev/null || { echo "Bail out! labhold.py failed"; exit 1; }
 		sleep 0.1
 	done
 fi
