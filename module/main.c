@@ -44,6 +44,16 @@ static unsigned int spare_vcpus = 8;
 module_param(spare_vcpus, uint, 0444);
 MODULE_PARM_DESC(spare_vcpus, "vCPU objects kept preallocated for new vCPUs (1-256, default 8)");
 
+/*
+ * By default the system-call probes come with the first VM and go with the
+ * last (probes.c).  Attaching them at load instead patches the kernel's
+ * text once, there, rather than each time a VM starts on a host that had
+ * none, and misses none of the first VM's first system calls.
+ */
+bool syscall_probes_always;
+module_param(syscall_probes_always, bool, 0444);
+MODULE_PARM_DESC(syscall_probes_always, "attach the system-call probes at load, not only while a VM is tracked (default N)");
+
 struct kvl_engine kvl_engine;
 bool kvl_enabled = true;
 

@@ -57,7 +57,8 @@ static bool kvl_task_ok(void)
  * not pay.  A probe cannot attach probes (that sleeps): when the engine's
  * VM count and kvl_sys_on disagree it queues kvl_sys_work, which attaches
  * or detaches them.  The first system calls of a new VM are missed that
- * way, as they are when the module is loaded under a running VM.
+ * way, as they are when the module is loaded under a running VM.  With
+ * syscall_probes_always they are attached at load and stay.
  */
 static bool kvl_sys_on;		/* written under kvl_attach_lock */
 static bool kvl_stopping;	/* the module is going: attach nothing */
@@ -65,9 +66,14 @@ static bool kvl_stopping;	/* the module is going: attach nothing */
 static void kvl_sys_sync(struct work_struct *work);
 static DECLARE_WORK(kvl_sys_work, kvl_sys_sync);
 
+static bool kvl_sys_wanted(void)
+{
+	return syscall_probes_always || READ_ONCE(kvl_engine.nr_vms);
+}
+
 static void kvl_sys_kick(void)
 {
-	if (READ_ONCE(kvl_sys_on) != !!READ_ONCE(kvl_engine.nr_vms))
+	if (READ_ONCE(kvl_sys_on) != kvl_sys_wanted())
 		schedule_work(&kvl_sys_work);
 }
 
@@ -385,7 +391,7 @@ static void kvl_sys_sync(struct work_struct *work)
 	int ret = 0;
 
 	mutex_lock(&kvl_attach_lock);
-	want = READ_ONCE(kvl_engine.nr_vms) && !kvl_stopping;
+	want = kvl_sys_wanted() && !kvl_stopping;
 	if (want && !kvl_sys_on) {
 		for (i = KVL_CORE_SYS; i < ARRAY_SIZE(kvl_core_tps) && !ret; i++)
 			ret = kvl_attach_one(&kvl_core_tps[i],
@@ -514,6 +520,12 @@ int kvl_probes_init(void)
 	ret = kvl_attach_one(&kvl_core_tps[0], kvl_core_tps[0].found);
 	if (ret)
 		return ret;
+	for (i = KVL_CORE_SYS; syscall_probes_always && i < ARRAY_SIZE(kvl_core_tps); i++) {
+		ret = kvl_attach_one(&kvl_core_tps[i], kvl_core_tps[i].found);
+		if (ret)	/* ... or now */
+			goto err_core;
+	}
+	WRITE_ONCE(kvl_sys_on, syscall_probes_always);
 
 	ret = register_tracepoint_module_notifier(&kvl_tp_module_nb);
 	if (ret) {

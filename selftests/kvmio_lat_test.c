@@ -405,7 +405,7 @@ static void test_bad_params(void)
 	static const char *const bad[] = {
 		"max_vms=0", "max_vms=abc", "max_vcpus=5000", "max_threads=3",
 		"max_inflight=70000", "kick_timeout_ms=0", "spare_vcpus=0",
-		"max_vms=-1", "max_vcpus=",
+		"max_vms=-1", "max_vcpus=", "syscall_probes_always=maybe",
 	};
 	unsigned int i;
 	bool ok = true;
@@ -547,7 +547,13 @@ static void test_load_after_kvm(void)
 
 	ok = ok && vmm_exits_counted("kvmio_lat loaded after kvm");
 	ok = unload_module() == 0 && ok;
-	ksft_test_result(ok, "loads after kvm and counts\n");
+	/* syscall_probes_always: attached from the load on, and they stay */
+	ok = ok && load_module("syscall_probes_always=1") == 0 &&
+	     stat_value("syscall_probes") == 1;
+	ok = ok && vmm_exits_counted("syscall_probes_always=1");
+	ok = ok && stat_value("syscall_probes") == 1;
+	ok = unload_module() == 0 && ok;
+	ksft_test_result(ok, "loads after kvm and counts (also with syscall_probes_always=1)\n");
 }
 
 int main(int argc, char **argv)
