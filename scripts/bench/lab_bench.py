@@ -19,6 +19,8 @@ Sections, in the order they run:
             long to start under TCG): bpftrace hist() of the same, and
             kvmio_lat with the clocksource switched to the HPET, the lab's
             default under TCG
+  kexits    the same with exits KVM handles itself (CPUID): no system call
+            per exit, as for most exits of a real guest
   untracked a syscall loop that runs no vCPU: nothing, kvmio_lat, kvmio_lat
             while a VM is tracked
   ioloop    the VMM's QEMU-like aio=native and aio=threads loops on null_blk
@@ -255,11 +257,19 @@ class Peer:
         return {}
 
 
+# The system-call probes attached at load, not when the first VM appears:
+# the same steady state, but no text patching while a VM runs, which the
+# lab's TCG can hang on (Documentation/safety.rst, "The lab"); the untracked
+# process's run without a VM is the one that shows the default.
+ALWAYS = "syscall_probes_always=1"
+
+
 class Kvmio(Peer):
     """kvmio_lat loaded (with the clocksource switched to CLOCK, if given)."""
 
-    def __init__(self, name, ko, clock=None):
+    def __init__(self, name, ko, clock=None, params=ALWAYS):
         self.name, self.ko, self.clock, self.saved = name, ko, clock, None
+        self.params = params
 
     def start(self):
         sh("rmmod kvmio_lat 2>/dev/null")
@@ -268,7 +278,7 @@ class Kvmio(Peer):
             write(CLOCKSOURCE, self.clock)
             if read(CLOCKSOURCE).strip() != self.clock:
                 raise RuntimeError("cannot switch the clocksource to " + self.clock)
-        sh("insmod " + self.ko, check=True)
+        sh("insmod %s %s" % (self.ko, self.params), check=True)
         if stats().get("kvm_attached") != 1:
             self.stop()
             raise RuntimeError("kvmio_lat did not attach to kvm")
@@ -393,10 +403,12 @@ class Bench:
             "cmdline": read("/proc/cmdline", "?").strip(),
             "trace_clock": read(TRACEFS + "/trace_clock", "?").strip(),
             "quick": a.quick,
+            "sections": a.sections,
         })
         self.boot = len(self.raw["boots"]) - 1
         self.raw.setdefault("sections", {})
         self.kvmio = Kvmio("kvmio_lat", a.module)
+        self.kvmio_default = Kvmio("kvmio_lat", a.module, params="")
         self.dog = Watchdog(a.out, a.stall)
         self.current = None
         self.inner = None
@@ -463,12 +475,14 @@ class Bench:
 
     # -- the exit loop
 
-    def exits_run(self, vcpus, total, snapshot=None):
+    def exits_run(self, vcpus, total, snapshot=None, cpuid=False):
         """One exit-loop run; with kvmio_lat loaded and snapshot a dict, its
-        snapshot of that VM goes there (taken after the timed loop)."""
+        snapshot of that VM goes there (taken after the timed loop).  cpuid:
+        exits KVM handles itself instead of port I/O to userspace."""
         per = max(1, total // vcpus)
         with Stopped(self.a.vmm, ["exits", "--vcpus", str(vcpus), "--count", str(per),
-                                  "--timeout", str(self.a.run_timeout)],
+                                  "--timeout", str(self.a.run_timeout)] +
+                     (["--cpuid"] if cpuid else []),
                      self.a.run_timeout + 30) as v:
             if snapshot is not None and self.current == "kvmio_lat":
                 hist = read(DBG + "/hist")
@@ -513,6 +527,22 @@ class Bench:
             "kvmio_lat", {}).update(snap)
         self.done(sec)
 
+    def sec_kexits(self):
+        """The exit loop again with exits KVM handles itself (CPUID): no
+        return to userspace, so no system call per exit, as for most exits
+        of a real guest (HLT, MSRs, ioeventfd doorbells, NPT faults)."""
+        n = self.a.exits
+        sec = self.section("kexits", {"vcpus": 1, "exits_per_run": n, "rounds": self.a.rounds,
+                                      "peers": self.a.peers, "exit": "cpuid",
+                                      "trace_cmd": " ".join(TRACE_CMD + ["-o", "FILE"]),
+                                      "hist_trigger": HIST_SETUP, "bpftrace": BPFTRACE_PROG})
+        snap = {}
+        self.interleaved(sec, self.exit_peers(),
+                         lambda: self.exits_run(1, n, snap, cpuid=True), "kexits")
+        sec.setdefault("produced", {}).setdefault("exits", {}).setdefault(
+            "kvmio_lat", {}).update(snap)
+        self.done(sec)
+
     # -- where the exit loop's time goes
 
     def sec_profile(self):
@@ -528,8 +558,12 @@ class Bench:
         # (workload, peers, command, what one unit is, units per run, whose samples)
         work = [("exits", [Peer()] + list(peers.values()),
                  [vmm, "exits", "--vcpus", "1", "--count", str(ne)], "exit", ne, "vcpu0"),
-                ("untracked", [Peer(), self.kvmio], [self.a.sysloop, "--mode", "mix", "--iters",
-                                                     str(ns)], "syscall", ns * 8, "sysloop"),
+                ("kexits", [Peer()] + list(peers.values()),
+                 [vmm, "exits", "--cpuid", "--vcpus", "1", "--count", str(ne)], "exit", ne,
+                 "vcpu0"),
+                ("untracked", [Peer(), self.kvmio_default],
+                 [self.a.sysloop, "--mode", "mix", "--iters", str(ns)], "syscall", ns * 8,
+                 "sysloop"),
                 ("ioloop-native", [Peer(), self.kvmio], io + ["native"], "request", nr,
                  "kvmio-vmm"),
                 ("ioloop-threads", [Peer(), self.kvmio], io + ["threads"], "request", nr,
@@ -616,7 +650,7 @@ class Bench:
             return {"ns_per_syscall": int(m.group(2)) / calls,
                     "cpu_ns_per_syscall": int(m.group(3)) / calls}
 
-        self.interleaved(sec, [self.kvmio, WithVm()], measure, "untracked")
+        self.interleaved(sec, [self.kvmio_default, WithVm()], measure, "untracked")
         self.done(sec)
 
     # -- the VMM's I/O loops
@@ -873,10 +907,12 @@ class Inner:
         self.log.close()
 
 
-SECTIONS = ["exits", "profile", "untracked", "ioloop", "scaling", "memory", "qemu", "record"]
+SECTIONS = ["exits", "kexits", "profile", "untracked", "ioloop", "scaling", "memory", "qemu",
+            "record"]
 # --quick: no profile, and the inner guest boots in the background from the
 # start (its figures do not count), its section before those that count VMs
-QUICK_SECTIONS = ["exits", "ioloop", "scaling", "qemu", "untracked", "memory", "record"]
+QUICK_SECTIONS = ["exits", "kexits", "ioloop", "scaling", "qemu", "untracked", "memory",
+                  "record"]
 
 
 def main():

@@ -81,6 +81,8 @@ static void usage(FILE *f)
 		"  writes to an unbacked GPA with --mmio), then HLT, with no in-kernel\n"
 		"  irqchip. Prints 'pid <pid>', then per vCPU 'vcpu <i> tid <tid> io_exits <n>'\n"
 		"  (mmio_exits with --mmio), then a summary. Passes iff each vCPU saw exactly M.\n"
+		"  --cpuid: M CPUIDs instead, exits KVM handles itself (no return to\n"
+		"  userspace, as most exits of a real guest); 'cpuid_exits M' once halted.\n"
 		"\n"
 		"io: in-kernel irqchip; vCPU i enables its x2APIC, then R times rings its\n"
 		"  doorbell (a 2-byte write to port 0x%x+%d*i, or to GPA 0x%x+%d*i with\n"
@@ -167,6 +169,7 @@ struct exits_opts {
 	uint32_t count;
 	uint32_t port;
 	bool mmio;
+	bool cpuid;
 	uint32_t timeout_s;
 	uint32_t start_delay_ms;
 };
@@ -178,9 +181,10 @@ struct exits_vcpu {
 
 /*
  * exits guest, entered with ECX = M, DX = port, AL = vCPU id, ES:DI = its
- * MMIO byte (GPA VMM_MMIO_GPA + id). No stack, no interrupts.
+ * MMIO byte (GPA VMM_MMIO_GPA + id). No stack, no interrupts.  CPUID
+ * clobbers EAX..EDX, so the cpuid loop counts in ESI.
  */
-static int emit_exits_guest(struct vmm_vm *vm, bool mmio)
+static int emit_exits_guest(struct vmm_vm *vm, const struct exits_opts *o)
 {
 	uint32_t to_done;
 	uint16_t loop, done;
@@ -189,12 +193,20 @@ static int emit_exits_guest(struct vmm_vm *vm, bool mmio)
 	vmm_asm_init(&a, vm, VMM_CODE_GPA, VMM_CODE_END);
 	VMM_ASM(&a, 0x66, 0x85, 0xc9);		/* test ecx, ecx */
 	to_done = vmm_asm_jmp8_fwd(&a, 0x74);	/* jz done */
+	if (o->cpuid)
+		VMM_ASM(&a, 0x66, 0x89, 0xce);	/* mov esi, ecx */
 	loop = vmm_asm_here(&a);
-	if (mmio)
+	if (o->cpuid)
+		VMM_ASM(&a, 0x66, 0x31, 0xc0,	/* xor eax, eax */
+			0x0f, 0xa2);		/* cpuid  -> handled in KVM */
+	else if (o->mmio)
 		VMM_ASM(&a, 0x26, 0x88, 0x05);	/* mov [es:di], al  -> EXIT_MMIO */
 	else
 		VMM_ASM(&a, 0xee);		/* out dx, al       -> EXIT_IO */
-	VMM_ASM(&a, 0x66, 0x49);		/* dec ecx */
+	if (o->cpuid)
+		VMM_ASM(&a, 0x66, 0x4e);	/* dec esi */
+	else
+		VMM_ASM(&a, 0x66, 0x49);	/* dec ecx */
 	vmm_asm_jmp8_back(&a, 0x75, loop);	/* jnz loop */
 	vmm_asm_fix8(&a, to_done);
 	done = vmm_asm_here(&a);
@@ -288,6 +300,7 @@ static int cmd_exits(int argc, char **argv)
 		{ "count", required_argument, NULL, 'c' },
 		{ "port", required_argument, NULL, 'p' },
 		{ "mmio", no_argument, NULL, 'm' },
+		{ "cpuid", no_argument, NULL, 'C' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "start-delay-ms", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
@@ -324,6 +337,9 @@ static int cmd_exits(int argc, char **argv)
 		case 'm':
 			o.mmio = true;
 			break;
+		case 'C':
+			o.cpuid = true;
+			break;
 		case 't':
 			if (parse_u32("timeout", optarg, 0, 86400, &o.timeout_s))
 				return VMM_EXIT_USAGE;
@@ -350,6 +366,10 @@ static int cmd_exits(int argc, char **argv)
 		fprintf(stderr, "%s exits: --count is required\n", prog);
 		return VMM_EXIT_USAGE;
 	}
+	if (o.mmio && o.cpuid) {
+		fprintf(stderr, "%s exits: --mmio and --cpuid exclude each other\n", prog);
+		return VMM_EXIT_USAGE;
+	}
 	if (o.port == VMM_PORT_VECTOR) {
 		fprintf(stderr, "%s exits: port 0x%x is reserved for fault reports\n",
 			prog, VMM_PORT_VECTOR);
@@ -370,7 +390,7 @@ static int cmd_exits(int argc, char **argv)
 		fprintf(stderr, "out of memory\n");
 		goto out;
 	}
-	if (emit_exits_guest(vm, o.mmio))
+	if (emit_exits_guest(vm, &o))
 		goto out;
 	for (i = 0; i < o.vcpus; i++) {
 		struct vmm_regs16 r = {
@@ -393,8 +413,11 @@ static int cmd_exits(int argc, char **argv)
 	for (i = 0; i < o.vcpus; i++) {
 		struct vmm_vcpu *vcpu = &vm->vcpus[i];
 
+		if (o.cpuid && ev[i].halted)	/* KVM took them: all ran */
+			ev[i].good = o.count;
 		printf("vcpu %u tid %d %s %" PRIu64 "\n", i, (int)vcpu->tid,
-		       o.mmio ? "mmio_exits" : "io_exits", ev[i].good);
+		       o.cpuid ? "cpuid_exits" : o.mmio ? "mmio_exits" : "io_exits",
+		       ev[i].good);
 		total += ev[i].good;
 		if (ev[i].good != o.count || !ev[i].halted) {
 			if (ret == VMM_EXIT_PASS)
