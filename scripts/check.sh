@@ -8,12 +8,11 @@
 #   parser -> in a real kernel with real KVM (the lab): module selftests,
 #   the QEMU-like I/O paths with injected delays, real QEMU with
 #   aio=native and aio=threads, make bench-quick (the benchmark still
-#   works), record/replay against the live module, the hardening tests
-#   (hostile input, unload under load, kvm reload, VM death, caps)
-#   -> DKMS round trip
+#   works), record/replay against the live module -> DKMS round trip
 #
 # Not here (README.md says why): make matrix (every supported kernel
-# booted), make check-debug (the debug kernel) and make debug-kernel-canary.
+# booted), make hardening, make check-debug (the debug kernel) and make
+# debug-kernel-canary.
 #
 # Every step runs even when an earlier one failed (when it can), and the
 # last line says "N passed, N failed".  Exit status 0 only if all passed.
@@ -79,11 +78,6 @@ lab_replay() {	# live module vs kvmio-lat record + replay of the same run
 		build/kvmio-lat 1000 250
 }
 
-lab_hardening() {	# hostile input, unload under load, kvm reload, VM death, caps
-	lab hardening selftests/hardening/run.sh --module module/kvmio_lat.ko \
-		--vmm build/kvmio-vmm --reader build/kvmio-lat --inner-io build/inner-io
-}
-
 # make bench, tiny: the benchmark still works (its figures are not checked);
 # it measures the module the build step made
 bench_quick() {
@@ -104,7 +98,6 @@ step lab-io-paths lab_io
 step lab-real-qemu lab_qemu
 step bench-quick bench_quick
 step lab-replay lab_replay
-step lab-hardening lab_hardening
 step dkms dkms_round_trip
 
 echo

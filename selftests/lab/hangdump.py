@@ -14,8 +14,9 @@ stack, three times a second apart, and after the kill
     hangdump.py report RUNDIR
 
 which names each vCPU's RIP and the kernel text addresses on its stack,
-with the symbols the guest left in RUNDIR/kallsyms (core kernel, at boot)
-and RUNDIR/modules (/proc/modules, refreshed every few seconds).
+with the symbols the guest left in RUNDIR/kallsyms (core kernel, at boot),
+RUNDIR/modsyms and RUNDIR/modules (the modules' symbols and /proc/modules,
+saved again whenever the list changed).
 """
 import bisect
 import re
@@ -61,18 +62,19 @@ def capture(path, out, after=0):
 class Symbols:
     def __init__(self, rundir):
         self.addrs, self.names, self.mods = [], [], []
-        try:
-            with open(rundir + "/kallsyms") as f:
-                syms = []
-                for ln in f:
-                    p = ln.split()
-                    if len(p) >= 3 and p[1] in "tTwW":
-                        syms.append((int(p[0], 16), p[2]))
-            syms.sort()
-            self.addrs = [a for a, _ in syms]
-            self.names = [n for _, n in syms]
-        except (OSError, ValueError):
-            pass
+        syms = []
+        for name in ("kallsyms", "modsyms"):
+            try:
+                with open(rundir + "/" + name) as f:
+                    for ln in f:
+                        p = ln.split()
+                        if len(p) >= 3 and p[1] in "tTwW":
+                            syms.append((int(p[0], 16), p[2] + (" " + p[3] if len(p) > 3 else "")))
+            except (OSError, ValueError):
+                pass
+        syms.sort()
+        self.addrs = [a for a, _ in syms]
+        self.names = [n for _, n in syms]
         try:
             with open(rundir + "/modules") as f:
                 for ln in f:
@@ -84,10 +86,11 @@ class Symbols:
             pass
 
     def name(self, addr):
-        for lo, hi, mod in self.mods:
-            if lo <= addr < hi:
-                return "[%s]+0x%x" % (mod, addr - lo)
         i = bisect.bisect_right(self.addrs, addr) - 1
+        for lo, hi, mod in self.mods:	# a module's symbol must be its own
+            if lo <= addr < hi and not (i >= 0 and self.addrs[i] >= lo and
+                                        self.names[i].endswith("[%s]" % mod)):
+                return "[%s]+0x%x" % (mod, addr - lo)
         if i >= 0 and self.addrs and addr - self.addrs[i] < 0x10000 and \
                 (i + 1 == len(self.addrs) or addr < self.addrs[-1] + 0x10000):
             return "%s+0x%x" % (self.names[i], addr - self.addrs[i])

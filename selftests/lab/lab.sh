@@ -751,12 +751,17 @@ if [ "$mode" = shell ]; then
 fi
 
 # For lab.sh's report on a hung guest (hangdump.py): the core kernel's
-# symbols once, the modules' addresses every few seconds, at low priority.
+# symbols once, the modules' (list and symbols) when they change, checked
+# every few seconds, at low priority.
 if [ -d /labrun/ok ]; then
 	(
 		grep -v '\[' /proc/kallsyms >/labrun/kallsyms.tmp && mv /labrun/kallsyms.tmp /labrun/kallsyms
 		while :; do
-			cat /proc/modules >/labrun/modules.tmp && mv /labrun/modules.tmp /labrun/modules
+			# the modules' symbols too, each time the module list changed
+			if ! cmp -s /proc/modules /labrun/modules; then
+				cat /proc/modules >/labrun/modules.tmp && mv /labrun/modules.tmp /labrun/modules
+				grep '\[' /proc/kallsyms >/labrun/modsyms.tmp && mv /labrun/modsyms.tmp /labrun/modsyms
+			fi
 			sleep 5
 		done
 	) </dev/null >/dev/null 2>&1 &
