@@ -317,12 +317,14 @@ static bool kvm_attached(void)
 }
 
 /*
- * An empty VM (no vCPU, so kvmio_lat never sees it) held open while kvm is
- * loaded: kvm switches the scheduler's preempt-notifier static key when the
- * first VM is created and the last destroyed, the same text patching under
- * TCG as above, once per VMM run without it.
+ * A VM with one vCPU that never runs (so kvmio_lat never sees it), held
+ * open while kvm is loaded: kvm switches the scheduler's preempt-notifier
+ * static key when the first VM is created and the last destroyed, and
+ * kvm_has_noapic_vcpu (in kvm_amd's svm_vcpu_load) when the first vCPU
+ * without an in-kernel LAPIC, such as the exit loop's, comes and the last
+ * goes: the same text patching under TCG as above, per VMM run without it.
  */
-static int keeper_vm = -1;
+static int keeper_vm = -1, keeper_vcpu = -1;
 
 static void hold_vm(void)
 {
@@ -334,14 +336,18 @@ static void hold_vm(void)
 	if (kvm < 0)
 		return;
 	keeper_vm = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (keeper_vm >= 0)
+		keeper_vcpu = ioctl(keeper_vm, KVM_CREATE_VCPU, 0);
 	close(kvm);
 }
 
 static void release_vm(void)
 {
+	if (keeper_vcpu >= 0)
+		close(keeper_vcpu);
 	if (keeper_vm >= 0)
 		close(keeper_vm);
-	keeper_vm = -1;
+	keeper_vm = keeper_vcpu = -1;
 }
 
 /*

@@ -15,8 +15,12 @@ test, and neither is what the tests are about:
   (tracing_on 0) in the top-level trace array and in an instance of ours:
   loads then move it between two and three probes.
 * kvm switches the scheduler's preempt-notifier key when its first VM is
-  created and its last destroyed: hold_vm() keeps an empty VM (no vCPU, so
-  kvmio_lat never sees it) open; release_vm() before kvm is unloaded.
+  created and its last destroyed, and its kvm_has_noapic_vcpu key (in
+  kvm_amd's svm_vcpu_load, run at every context switch of a vCPU thread)
+  when the first vCPU without an in-kernel LAPIC comes and the last goes:
+  kvmio-vmm's exit loops make such vCPUs.  hold_vm() keeps a VM with one
+  such vCPU open, which never runs (so kvmio_lat never sees it);
+  release_vm() before kvm is unloaded.
 
 One patch no hold can avoid: loading or unloading kvm itself (since 5.17
 kvm_amd switches perf's guest callbacks, static calls in the core kernel).
@@ -45,6 +49,7 @@ EVENTS = ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "sched/sched_proces
           "kvm/kvm_pio", "kvm/kvm_msi_set_irq", "kvm/kvm_set_irq",
           "kvm/kvm_apic_accept_irq", "kvm/kvm_inj_virq")
 KVM_CREATE_VM = 0xAE01
+KVM_CREATE_VCPU = 0xAE41
 
 _vm = []
 _arrays = []	# the trace arrays hold_events() enabled events in
@@ -89,7 +94,8 @@ def hold_events(on=True, instances_only=False):
 
 
 def hold_vm():
-    """Hold an empty VM while kvm is loaded (nothing if there is no kvm)."""
+    """Hold a VM with one vCPU that never runs while kvm is loaded (nothing
+    if there is no kvm)."""
     if _vm:
         return
     try:
@@ -98,6 +104,7 @@ def hold_vm():
         return
     try:
         _vm.append(fcntl.ioctl(kvm, KVM_CREATE_VM, 0))
+        _vm.append(fcntl.ioctl(_vm[0], KVM_CREATE_VCPU, 0))
     except OSError:
         pass
     os.close(kvm)
@@ -106,7 +113,7 @@ def hold_vm():
 def release_vm():
     """Before kvm is unloaded: its module is busy while a VM exists."""
     while _vm:
-        os.close(_vm.pop())
+        os.close(_vm.pop())	# the vCPU first
 
 
 @contextlib.contextmanager
