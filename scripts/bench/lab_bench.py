@@ -43,6 +43,7 @@ against the mean of its two neighbouring baseline runs, then the median over
 rounds.
 """
 import argparse
+import contextlib
 import json
 import os
 import queue
@@ -52,6 +53,10 @@ import subprocess
 import sys
 import threading
 import time
+
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "..",
+                                "selftests", "lib"))
+import labhold  # noqa: E402
 
 TRACEFS = "/sys/kernel/tracing"
 DBG = "/sys/kernel/debug/kvmio_lat"
@@ -958,9 +963,19 @@ def main():
         log("Bail out! unknown sections: %s (known: %s)" % (", ".join(bad), ", ".join(SECTIONS)))
         return 2
 
-    if sh("modprobe kvm_amd")[0] or not os.path.exists("/dev/kvm"):
+    # --quick checks that the bench works, never how fast, so it takes the
+    # tests' holds (selftests/lib/labhold.py): kvm loaded with one CPU, the
+    # tracepoints at two probes (in two instances: trace-cmd takes the
+    # top-level array), so no load, unload or recording patches kernel text,
+    # which the lab's TCG can hang on (a clean-clone make check's bench-quick
+    # did, at syscall_trace_enter, unloading kvmio_lat)
+    with labhold.kvm_change() if q else contextlib.nullcontext():
+        kvm = sh("modprobe kvm_amd")[0]
+    if kvm or not os.path.exists("/dev/kvm"):
         log("Bail out! no /dev/kvm in the lab guest")
         return 2
+    if q:
+        labhold.hold(instances_only=True)
     # A VM that lives (stopped) through the whole run, created before any
     # kvmio_lat load (so never tracked): KVM flips static keys when the
     # first VM, or the first vCPU without an in-kernel LAPIC, comes and when
@@ -994,6 +1009,8 @@ def main():
     if b.inner:
         b.inner.close()
     holder.__exit__()
+    if q:
+        labhold.release()
     return 1 if failed else 0
 
 
