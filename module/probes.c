@@ -61,6 +61,7 @@ static bool kvl_task_ok(void)
  * syscall_probes_always they are attached at load and stay.
  */
 static bool kvl_sys_on;		/* written under kvl_attach_lock */
+static bool kvl_sys_failed;	/* attaching failed: not again until no VM */
 static bool kvl_stopping;	/* the module is going: attach nothing */
 
 static void kvl_sys_sync(struct work_struct *work);
@@ -73,7 +74,11 @@ static bool kvl_sys_wanted(void)
 
 static void kvl_sys_kick(void)
 {
-	if (READ_ONCE(kvl_sys_on) != kvl_sys_wanted())
+	bool want = kvl_sys_wanted();
+
+	if (!want && READ_ONCE(kvl_sys_failed))
+		WRITE_ONCE(kvl_sys_failed, false);	/* the next first VM retries */
+	if (READ_ONCE(kvl_sys_on) != want && !(want && READ_ONCE(kvl_sys_failed)))
 		schedule_work(&kvl_sys_work);
 }
 
@@ -396,8 +401,10 @@ static void kvl_sys_sync(struct work_struct *work)
 		for (i = KVL_CORE_SYS; i < ARRAY_SIZE(kvl_core_tps) && !ret; i++)
 			ret = kvl_attach_one(&kvl_core_tps[i],
 					     kvl_core_tps[i].found);
-		if (ret)	/* logged; the next new VM tries again */
+		if (ret) {	/* logged once: not retried on every exit */
+			WRITE_ONCE(kvl_sys_failed, true);
 			want = false;
+		}
 	}
 	if (!want)
 		kvl_detach(kvl_core_tps + KVL_CORE_SYS,
