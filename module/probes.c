@@ -486,6 +486,24 @@ static struct notifier_block kvl_tp_module_nb = {
 	.notifier_call = kvl_tp_module_notify,
 };
 
+/*
+ * Every probe off, and once none can still be running, the work item that
+ * attaches the system-call probes cancelled (a queued run finds
+ * kvl_stopping set).  For unloading, and for a load that failed part way.
+ */
+static void kvl_probes_stop(void)
+{
+	mutex_lock(&kvl_attach_lock);
+	kvl_stopping = true;
+	kvl_detach(kvl_kvm_tps, ARRAY_SIZE(kvl_kvm_tps));
+	kvl_kvm_live = false;
+	kvl_detach(kvl_core_tps, ARRAY_SIZE(kvl_core_tps));
+	WRITE_ONCE(kvl_sys_on, false);
+	mutex_unlock(&kvl_attach_lock);
+	tracepoint_synchronize_unregister();
+	cancel_work_sync(&kvl_sys_work);
+}
+
 int kvl_probes_init(void)
 {
 	struct kvl_lookup l = { kvl_core_tps, ARRAY_SIZE(kvl_core_tps) };
@@ -523,7 +541,6 @@ int kvl_probes_init(void)
 		}
 	}
 	/* the system-call probes come with the first VM (kvl_sys_sync()) */
-	kvl_stopping = false;
 	ret = kvl_attach_one(&kvl_core_tps[0], kvl_core_tps[0].found);
 	if (ret)
 		return ret;
@@ -542,27 +559,12 @@ int kvl_probes_init(void)
 	return 0;
 
 err_core:
-	mutex_lock(&kvl_attach_lock);
-	kvl_stopping = true;
-	kvl_detach(kvl_core_tps, ARRAY_SIZE(kvl_core_tps));
-	WRITE_ONCE(kvl_sys_on, false);
-	mutex_unlock(&kvl_attach_lock);
-	tracepoint_synchronize_unregister();
-	cancel_work_sync(&kvl_sys_work);
+	kvl_probes_stop();
 	return ret;
 }
 
 void kvl_probes_exit(void)
 {
 	unregister_tracepoint_module_notifier(&kvl_tp_module_nb);
-	mutex_lock(&kvl_attach_lock);
-	kvl_stopping = true;
-	kvl_detach(kvl_kvm_tps, ARRAY_SIZE(kvl_kvm_tps));
-	kvl_kvm_live = false;
-	kvl_detach(kvl_core_tps, ARRAY_SIZE(kvl_core_tps));
-	WRITE_ONCE(kvl_sys_on, false);
-	mutex_unlock(&kvl_attach_lock);
-	tracepoint_synchronize_unregister();
-	/* no probe can queue it now; a queued run finds kvl_stopping set */
-	cancel_work_sync(&kvl_sys_work);
+	kvl_probes_stop();
 }
