@@ -78,13 +78,9 @@ echo "# qemu_test: $reads reads + $writes writes per run, $jobs at a time, modes
 if [ "${LAB_HOLD:-1}" != 1 ]; then
 	modprobe kvm_amd
 else
-	python3 "$here/../lib/labhold.py" --modprobe=kvm_amd >"$work/held" &
-	holder=$!
-	for _ in $(seq 300); do
-		[ -s "$work/held" ] && break
-		kill -0 "$holder" 2>/dev/null || { echo "Bail out! labhold.py failed"; exit 1; }
-		sleep 0.1
-	done
+	# shellcheck source=selftests/lib/labhold.sh
+	. "$here/../lib/labhold.sh"
+	start_holder "$work/held" --modprobe=kvm_amd
 fi
 insmod "$ko"
 
