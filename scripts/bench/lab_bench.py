@@ -519,34 +519,31 @@ class Bench:
             raise RuntimeError("unknown exit-loop peers: %s" % ", ".join(bad))
         return [known[p] for p in self.a.peers] + self.variants
 
-    def sec_exits(self):
+    def exit_loop(self, name, cpuid):
+        """Every exit-loop peer, interleaved; what kvmio_lat had for the
+        loop of its last run goes to "produced"."""
         n = self.a.exits
-        sec = self.section("exits", {"vcpus": 1, "exits_per_run": n, "rounds": self.a.rounds,
-                                     "peers": self.a.peers,
-                                     "trace_cmd": " ".join(TRACE_CMD + ["-o", "FILE"]),
-                                     "hist_trigger": HIST_SETUP, "bpftrace": BPFTRACE_PROG})
+        params = {"vcpus": 1, "exits_per_run": n, "rounds": self.a.rounds,
+                  "peers": self.a.peers, "trace_cmd": " ".join(TRACE_CMD + ["-o", "FILE"]),
+                  "hist_trigger": HIST_SETUP, "bpftrace": BPFTRACE_PROG}
+        if cpuid:
+            params["exit"] = "cpuid"
+        sec = self.section(name, params)
         snap = {}
-        self.interleaved(sec, self.exit_peers(), lambda: self.exits_run(1, n, snap), "exits")
-        # what kvmio_lat has for the same loop (its last run's VM)
+        self.interleaved(sec, self.exit_peers(),
+                         lambda: self.exits_run(1, n, snap, cpuid=cpuid), name)
         sec.setdefault("produced", {}).setdefault("exits", {}).setdefault(
             "kvmio_lat", {}).update(snap)
         self.done(sec)
+
+    def sec_exits(self):
+        self.exit_loop("exits", cpuid=False)
 
     def sec_kexits(self):
         """The exit loop again with exits KVM handles itself (CPUID): no
         return to userspace, so no system call per exit, as for most exits
         of a real guest (HLT, MSRs, ioeventfd doorbells, NPT faults)."""
-        n = self.a.exits
-        sec = self.section("kexits", {"vcpus": 1, "exits_per_run": n, "rounds": self.a.rounds,
-                                      "peers": self.a.peers, "exit": "cpuid",
-                                      "trace_cmd": " ".join(TRACE_CMD + ["-o", "FILE"]),
-                                      "hist_trigger": HIST_SETUP, "bpftrace": BPFTRACE_PROG})
-        snap = {}
-        self.interleaved(sec, self.exit_peers(),
-                         lambda: self.exits_run(1, n, snap, cpuid=True), "kexits")
-        sec.setdefault("produced", {}).setdefault("exits", {}).setdefault(
-            "kvmio_lat", {}).update(snap)
-        self.done(sec)
+        self.exit_loop("kexits", cpuid=True)
 
     # -- where the exit loop's time goes
 

@@ -280,22 +280,22 @@ class Report:
         def odds(p):
             return p / (1 - p)
 
-        kv, ft = share("exits", "kvmio_lat", "kvmio_lat"), share("exits", "ftrace", "ftrace_events")
-        if kv and ft and ft[0]:
-            self.target("exit_cost_vs_ftrace_perf", "from the profile: kvmio_lat's cost per exit "
-                        "<= %.1f x ftrace's (in the vCPU thread)" % LIMITS["exit_cost_vs_ftrace"],
-                        odds(kv[0]) / odds(ft[0]), LIMITS["exit_cost_vs_ftrace"],
-                        interval=[odds(kv[1]) / odds(ft[2]), odds(kv[2]) / odds(max(ft[1], 1e-9))],
-                        show=lambda x: "%.2f" % x, why="2 sigmas of the sample counts give")
-        kk, fk = share("kexits", "kvmio_lat", "kvmio_lat"), share("kexits", "ftrace",
-                                                                  "ftrace_events")
-        if kk and fk and fk[0]:
-            self.target("kernel_exit_cost_vs_ftrace_perf", "from the profile: kvmio_lat's cost "
-                        "per exit KVM handles itself <= %.1f x ftrace's (in the vCPU thread)" %
-                        LIMITS["exit_cost_vs_ftrace"], odds(kk[0]) / odds(fk[0]),
-                        LIMITS["exit_cost_vs_ftrace"],
-                        interval=[odds(kk[1]) / odds(fk[2]), odds(kk[2]) / odds(max(fk[1], 1e-9))],
-                        show=lambda x: "%.2f" % x, why="2 sigmas of the sample counts give")
+        def vs_ftrace(workload, name, which):
+            """kvmio_lat's cost per exit of @workload against ftrace's."""
+            kv, ft = share(workload, "kvmio_lat", "kvmio_lat"), share(workload, "ftrace",
+                                                                      "ftrace_events")
+            if kv and ft and ft[0]:
+                self.target(name, "from the profile: kvmio_lat's cost per %s <= %.1f x "
+                            "ftrace's (in the vCPU thread)" % (which,
+                                                              LIMITS["exit_cost_vs_ftrace"]),
+                            odds(kv[0]) / odds(ft[0]), LIMITS["exit_cost_vs_ftrace"],
+                            interval=[odds(kv[1]) / odds(ft[2]),
+                                      odds(kv[2]) / odds(max(ft[1], 1e-9))],
+                            show=lambda x: "%.2f" % x, why="2 sigmas of the sample counts give")
+            return kv, ft
+
+        kv, ft = vs_ftrace("exits", "exit_cost_vs_ftrace_perf", "exit")
+        vs_ftrace("kexits", "kernel_exit_cost_vs_ftrace_perf", "exit KVM handles itself")
         rec = [x for x in samples if x["workload"] == "exits" and x["config"] == "ftrace"]
         if kv and ft and ft[0] and rec and rec[0].get("others", {}).get("trace-cmd"):
             n = rec[0]["samples"]
