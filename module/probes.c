@@ -134,8 +134,8 @@ static void kvl_doorbell(bool pio, u64 addr)
 	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
 		return;
 	rcu_read_lock();
-	kvl_ev_doorbell(&kvl_engine, current->tgid, current->pid, pio, addr,
-			kvl_now());
+	/* no clock read: a doorbell takes the time of its exit */
+	kvl_ev_doorbell(&kvl_engine, current->tgid, current->pid, pio, addr, 0);
 	rcu_read_unlock();
 }
 
@@ -157,6 +157,21 @@ static void kvl_probe_kvm_pio(void *data, unsigned int rw, unsigned int port,
 {
 	if (rw == KVL_PIO_OUT)
 		kvl_doorbell(true, port);
+}
+
+/*
+ * KVM_RUN returns to userspace (an exit QEMU handles, a signal): the
+ * vCPU's last doorbell was not a kick.  From KVM's own tracepoint rather
+ * than the sys_exit of ioctl, so the system-call probes can return for
+ * every ioctl before looking anything up.
+ */
+static void kvl_probe_kvm_userspace_exit(void *data, __u32 reason, int err)
+{
+	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
+		return;
+	rcu_read_lock();
+	kvl_ev_userspace_exit(&kvl_engine, current->tgid, current->pid);
+	rcu_read_unlock();
 }
 
 static void kvl_irq(s32 dest, s32 vector)
@@ -231,6 +246,7 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 		return;
 	switch (kvl_sys_class((u32)id)) {
 	case KVL_SYS_NONE:
+	case KVL_SYS_IOCTL:	/* the engine wants only their exits */
 		return;
 	case KVL_SYS_SUBMIT:
 		arg = (u32)min_t(unsigned long, regs->si, U32_MAX);
@@ -250,6 +266,7 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 
 static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
+	enum kvl_sys_class cls;
 	long id;
 
 	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
@@ -259,9 +276,13 @@ static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	id = syscall_get_nr(current, regs);
 	if (id < 0)
 		return;
+	cls = kvl_sys_class((u32)id);
+	if (cls == KVL_SYS_IOCTL)	/* kvm_userspace_exit has KVM_RUN's */
+		return;
 	rcu_read_lock();
+	/* any other return flushes a pending interrupt (engine.c) */
 	kvl_ev_sys_exit(&kvl_engine, current->tgid, current->pid, (u32)id, ret,
-			kvl_now());
+			cls == KVL_SYS_NONE ? 0 : kvl_now());
 	rcu_read_unlock();
 }
 
@@ -314,6 +335,7 @@ static struct kvl_tp kvl_core_tps[] = {
 static struct kvl_tp kvl_kvm_tps[] = {
 	{ "kvm_exit", NULL },	/* these two: see kvl_probes_init() */
 	{ "kvm_entry", NULL },
+	{ "kvm_userspace_exit", kvl_probe_kvm_userspace_exit },
 	{ "kvm_mmio", kvl_probe_kvm_mmio },
 	{ "kvm_fast_mmio", kvl_probe_kvm_fast_mmio },
 	{ "kvm_pio", kvl_probe_kvm_pio },
@@ -323,8 +345,8 @@ static struct kvl_tp kvl_kvm_tps[] = {
 	{ "kvm_inj_virq", NULL },	/* see kvl_probes_init() */
 };
 
-/* kvm_exit and kvm_entry are required; the rest refine the picture. */
-#define KVL_KVM_REQUIRED	2
+/* kvm_exit, kvm_entry and kvm_userspace_exit are required; the rest refine. */
+#define KVL_KVM_REQUIRED	3
 
 static DEFINE_MUTEX(kvl_attach_lock);
 static bool kvl_kvm_live;
@@ -434,7 +456,7 @@ static int kvl_kvm_coming(struct module *mod)
 		if (kvl_kvm_tps[j].tp)
 			found++;
 	if (!ret && found != KVL_KVM_REQUIRED) {
-		pr_err("kvm has no kvm_exit/kvm_entry tracepoints\n");
+		pr_err("kvm lacks kvm_exit, kvm_entry or kvm_userspace_exit\n");
 		ret = -ENOENT;
 	}
 	if (ret) {
@@ -530,6 +552,7 @@ int kvl_probes_init(void)
 	check_trace_callback_type_sys_exit(kvl_probe_sys_exit);
 	check_trace_callback_type_sched_process_exit(KVL_PROBE_PROCESS_EXIT);
 	check_trace_callback_type_kvm_mmio(kvl_probe_kvm_mmio);
+	check_trace_callback_type_kvm_userspace_exit(kvl_probe_kvm_userspace_exit);
 	check_trace_callback_type_kvm_set_irq(kvl_probe_kvm_set_irq);
 
 	for_each_kernel_tracepoint(kvl_core_lookup, &l);

@@ -240,6 +240,7 @@ static long exit_reason_count(const char *hist, int pid, int vcpu,
 static bool vmm_exits_counted_once(const char *what, bool *guest_fault)
 {
 	char vcpus[16], count[16], *hist = NULL;
+	long userspace = -1;
 	bool ok = true;
 	pid_t pid;
 	int st, v;
@@ -264,6 +265,7 @@ static bool vmm_exits_counted_once(const char *what, bool *guest_fault)
 		ok = false;
 	} else {
 		hist = slurp(DBG_DIR "/hist");
+		userspace = stat_value("doorbells_userspace");
 		kill(pid, SIGCONT);
 		waitpid(pid, &st, 0);
 	}
@@ -286,6 +288,12 @@ static bool vmm_exits_counted_once(const char *what, bool *guest_fault)
 				       what, v, n, io, nr_exits);
 			ok = false;
 		}
+	}
+	/* each exit's port write went back to the VMM: kvm_userspace_exit */
+	if (ok && userspace < (long)nr_vcpus * nr_exits) {
+		ksft_print_msg("%s: doorbells_userspace %ld, want >= %d\n", what,
+			       userspace, nr_vcpus * nr_exits);
+		ok = false;
 	}
 	free(hist);
 	return ok;

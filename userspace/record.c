@@ -297,18 +297,25 @@ static int kvl_write_markers(const char *tracefs, FILE *err)
 /* ------------------------------------------------------------------ */
 /* trace-cmd */
 
+static bool kvl_event_exists(const char *tracefs,
+			     const struct kvl_trace_event *e)
+{
+	char name[128];
+
+	snprintf(name, sizeof(name), "events/%s/%s/format", e->system, e->name);
+	return kvl_file_exists(tracefs, name);
+}
+
 static int kvl_check_events(const char *tracefs, FILE *err)
 {
-	char missing[512] = "", name[128];
+	char missing[512] = "";
 	size_t n = 0;
 	int i, nr = 0;
 
 	for (i = 0; i < KVL_NR_TRACE_EVENTS; i++) {
 		const struct kvl_trace_event *e = &kvl_trace_events[i];
 
-		snprintf(name, sizeof(name), "events/%s/%s/format", e->system,
-			 e->name);
-		if (kvl_file_exists(tracefs, name))
+		if (e->optional || kvl_event_exists(tracefs, e))
 			continue;
 		if (!strcmp(e->system, "kvm") && !strcmp(e->name, "kvm_exit")) {
 			kvl_errorf(err, "no kvm:kvm_exit event in %s: kvm is not loaded (modprobe kvm_intel or kvm_amd)",
@@ -363,6 +370,8 @@ static char **kvl_trace_cmd_argv(const struct kvl_record_opts *o,
 
 		snprintf(names[i], sizeof(names[i]), "%s:%s", e->system,
 			 e->name);
+		if (e->optional && !kvl_event_exists(tracefs, e))
+			continue;
 		argv[n++] = "-e";
 		argv[n++] = names[i];
 		if (filter && !strcmp(e->system, "raw_syscalls")) {

@@ -24,18 +24,20 @@
 #include "source.h"
 
 const struct kvl_trace_event kvl_trace_events[KVL_NR_TRACE_EVENTS] = {
-	{ "kvm", "kvm_exit" },
-	{ "kvm", "kvm_entry" },
-	{ "kvm", "kvm_mmio" },
-	{ "kvm", "kvm_fast_mmio" },
-	{ "kvm", "kvm_pio" },
-	{ "kvm", "kvm_msi_set_irq" },
-	{ "kvm", "kvm_set_irq" },
-	{ "kvm", "kvm_apic_accept_irq" },
-	{ "kvm", "kvm_inj_virq" },
-	{ "raw_syscalls", "sys_enter" },
-	{ "raw_syscalls", "sys_exit" },
-	{ "sched", "sched_process_exit" },
+	{ "kvm", "kvm_exit", false },
+	{ "kvm", "kvm_entry", false },
+	{ "kvm", "kvm_mmio", false },
+	{ "kvm", "kvm_fast_mmio", false },
+	{ "kvm", "kvm_pio", false },
+	{ "kvm", "kvm_msi_set_irq", false },
+	{ "kvm", "kvm_set_irq", false },
+	{ "kvm", "kvm_apic_accept_irq", false },
+	{ "kvm", "kvm_inj_virq", false },
+	/* older recordings lack it: the sys_exit of ioctl stands in */
+	{ "kvm", "kvm_userspace_exit", true },
+	{ "raw_syscalls", "sys_enter", false },
+	{ "raw_syscalls", "sys_exit", false },
+	{ "sched", "sched_process_exit", false },
 };
 
 #define KVL_NR_WRITE		1	/* write(2) */
@@ -77,6 +79,7 @@ enum kvl_kind {
 	K_SET_IRQ,
 	K_ACCEPT,
 	K_INJ,
+	K_USER_EXIT,
 	K_SYS_ENTER,
 	K_SYS_EXIT,
 	K_PROC_EXIT,
@@ -103,6 +106,7 @@ static const struct kvl_field_spec kvl_kind_fields[K_NR][KVL_MAX_FIELDS] = {
 	[K_SET_IRQ] = { { "level" } },
 	[K_ACCEPT] = { { "apicid" }, { "vec" } },
 	[K_INJ] = { { "vector", "irq" } },
+	[K_USER_EXIT] = { { NULL } },
 	[K_SYS_ENTER] = { { "id" }, { "args" } },
 	[K_SYS_EXIT] = { { "id" }, { "ret" } },
 	[K_PROC_EXIT] = { { "pid" }, { "group_dead", NULL, true } },
@@ -144,6 +148,7 @@ struct kvl_replay {
 	u32 nr_tasks;
 	bool have_map;
 	bool have_markers;	/* kvmio-lat record's */
+	bool have_user_exit;	/* kvm_userspace_exit was recorded */
 	u32 end_n;		/* end lines kvmio-lat record wrote */
 	u32 nr_ends;		/* found, each on its own CPU */
 	u8 *end_seen;		/* [cpus] */
@@ -581,6 +586,8 @@ static int kvl_setup_events(struct kvl_replay *r)
 		const struct kvl_trace_event *e = &kvl_trace_events[i];
 
 		ev = tep_find_event_by_name(r->tep, e->system, e->name);
+		if (!ev && e->optional)
+			continue;
 		if (!ev) {
 			n += snprintf(missing + n, sizeof(missing) - n, "%s%s:%s",
 				      nr_missing++ ? ", " : "", e->system,
@@ -591,6 +598,8 @@ static int kvl_setup_events(struct kvl_replay *r)
 		}
 		if (kvl_setup_kind(r, (enum kvl_kind)(K_EXIT + i), ev))
 			return -1;
+		if (K_EXIT + i == K_USER_EXIT)
+			r->have_user_exit = true;
 	}
 	if (nr_missing) {
 		kvl_errorf(r->err, "%s lacks %s the engine needs: %s (record with 'kvmio-lat record', or see kvmio-lat(8) for the trace-cmd command line)",
@@ -764,9 +773,16 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 		kvl_ev_sys_enter(eng, tgid, tid, (u32)id, arg, now);
 		break;
 	}
+	case K_USER_EXIT:
+		kvl_ev_userspace_exit(eng, tgid, tid);
+		break;
 	case K_SYS_EXIT:
 		id = kvl_field_signed(r, rec, k, 0);
 		if (id < 0 || id > 0xffffffffLL)
+			break;
+		/* as the module: KVM_RUN's return is kvm_userspace_exit's */
+		if (r->have_user_exit &&
+		    kvl_sys_class((u32)id) == KVL_SYS_IOCTL)
 			break;
 		kvl_ev_sys_exit(eng, tgid, tid, (u32)id,
 				kvl_field_signed(r, rec, k, 1), now);

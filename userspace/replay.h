@@ -19,9 +19,10 @@
 struct kvl_trace_event {
 	const char *system;
 	const char *name;
+	bool optional;		/* replay does without it (older recordings) */
 };
 
-#define KVL_NR_TRACE_EVENTS	12
+#define KVL_NR_TRACE_EVENTS	13
 extern const struct kvl_trace_event kvl_trace_events[KVL_NR_TRACE_EVENTS];
 
 /*

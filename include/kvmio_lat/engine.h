@@ -311,6 +311,12 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		      u32 arg, u64 now);
 void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		     s64 ret, u64 now);
+/*
+ * kvm_userspace_exit: a vCPU thread's KVM_RUN returns to userspace.  The
+ * module takes that from KVM's tracepoint; a recording without it gets
+ * the same from the sys_exit of ioctl.
+ */
+void kvl_ev_userspace_exit(struct kvl_engine *eng, s32 tgid, s32 tid);
 
 /* x86-64 syscall classes the engine cares about. */
 enum kvl_sys_class {
@@ -320,7 +326,7 @@ enum kvl_sys_class {
 	KVL_SYS_SUBMIT,		/* io_submit */
 	KVL_SYS_GETEVENTS,	/* io_getevents, io_pgetevents */
 	KVL_SYS_POOL_IO,	/* pread64 ... pwritev2, fsync, fdatasync */
-	KVL_SYS_IOCTL,		/* KVM_RUN returning: a userspace exit */
+	KVL_SYS_IOCTL,		/* KVM_RUN returning (kvl_ev_userspace_exit) */
 };
 
 enum kvl_sys_class kvl_sys_class(u32 nr);

@@ -1313,25 +1313,38 @@ void kvl_ev_apic_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
 	kvl_irq_flush(vm, t, (s32)apicid, (s32)vector);
 }
 
+/* The vCPU thread @tid of VM @tgid runs, or NULL; its VM in *@vmp. */
+static struct kvl_vcpu *kvl_vcpu_find(struct kvl_engine *eng, s32 tgid,
+				      s32 tid, struct kvl_vm **vmp)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t = vm ? kvl_thread_find(vm, tid) : NULL;
+
+	*vmp = vm;
+	return t ? kvl_vcpu_of(vm, t) : NULL;
+}
+
 void kvl_ev_inj_virq(struct kvl_engine *eng, s32 tgid, s32 tid, u32 vector,
 		     u64 now)
 {
-	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
-	struct kvl_thread *t;
-	struct kvl_vcpu *vc;
+	struct kvl_vm *vm;
+	struct kvl_vcpu *vc = kvl_vcpu_find(eng, tgid, tid, &vm);
 
-	if (!vm)
-		return;
-	t = kvl_thread_find(vm, tid);
-	if (!t)
-		return;
-	vc = kvl_vcpu_of(vm, t);
 	if (!vc)
 		return;
 	if (!READ_ONCE(vm->seen_inj))
 		WRITE_ONCE(vm->seen_inj, 1);
 	vc->inj_vector = (s32)vector;
 	vc->inj_ts = now;
+}
+
+void kvl_ev_userspace_exit(struct kvl_engine *eng, s32 tgid, s32 tid)
+{
+	struct kvl_vm *vm;
+	struct kvl_vcpu *vc = kvl_vcpu_find(eng, tgid, tid, &vm);
+
+	if (vc)
+		kvl_kick_cancel(vc);
 }
 
 static bool kvl_uring_waits(u32 arg)

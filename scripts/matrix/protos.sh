@@ -32,6 +32,7 @@ tps=(
 	"sched_process_exit kvl_probe_process_exit_1 kvl_probe_process_exit_2"
 	"kvm_exit kvl_probe_kvm_exit_2 kvl_probe_kvm_exit_3"
 	"kvm_entry kvl_probe_kvm_entry_1 kvl_probe_kvm_entry_2"
+	"kvm_userspace_exit kvl_probe_kvm_userspace_exit"
 	"kvm_mmio kvl_probe_kvm_mmio"
 	"kvm_fast_mmio kvl_probe_kvm_fast_mmio"
 	"kvm_pio kvl_probe_kvm_pio"

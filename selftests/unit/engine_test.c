@@ -221,6 +221,27 @@ TEST(userspace_exit_is_no_doorbell)
 	fx_fini(&f);
 }
 
+/* the module's way: KVM_RUN's return from kvm_userspace_exit, not ioctl */
+TEST(kvm_userspace_exit_cancels_the_kick)
+{
+	struct fx f;
+
+	fx_init(&f);
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_IO, 1000);
+	kvl_ev_doorbell(&f.eng, PID, VCPU0, true, 0x3f8, 0);
+	kvl_ev_userspace_exit(&f.eng, PID, VCPU0);
+	kvl_ev_userspace_exit(&f.eng, PID, MAIN);	/* not a vCPU */
+	kvl_ev_userspace_exit(&f.eng, PID + 1, VCPU0);	/* no such VM */
+	kvl_ev_entry(&f.eng, PID, VCPU0, 1300);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 1, 3000, 3100);
+
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_KICKS_CANCELLED));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+}
+
 TEST(exit_latency_by_reason)
 {
 	struct fx f;
