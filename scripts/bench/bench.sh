@@ -21,7 +21,7 @@
 #     never how fast anything is.  OUT defaults to build/bench-quick.
 # --rounds N, --sections a,b: see scripts/bench/lab_bench.py.
 # --variant NAME: also time an experimental build in the exit loop and the
-#     profile (scripts/bench/variant.sh: local, fewer, both), or NAME=KO.
+#     profile (scripts/bench/variant.sh: local), or NAME=KO.
 # --report-only: redo the table and bench.json from OUT's raw data.
 #
 # The lab boots with tsc=reliable (BENCH_APPEND): TCG cannot tell the guest

@@ -337,6 +337,25 @@ class TraceCmd(Peer):
         return res
 
 
+class FtraceOnePid(Peer):
+    """ftrace's raw_syscalls events for one other process (set_event_pid),
+    in an instance of its own: what any system-call tracer watching a VM
+    costs a process it does not watch."""
+    name = "ftrace_pid"
+    inst = TRACEFS + "/instances/kvmio_bench_sys"
+
+    def start(self):
+        os.makedirs(self.inst, exist_ok=True)
+        write(self.inst + "/set_event_pid", str(os.getpid()))
+        write(self.inst + "/events/raw_syscalls/enable", "1")
+
+    def stop(self, keep=False):
+        write(self.inst + "/events/raw_syscalls/enable", "0")
+        write(self.inst + "/set_event_pid", "")
+        os.rmdir(self.inst)
+        return {}
+
+
 class HistTrigger(Peer):
     name = "hist_trigger"
 
@@ -652,7 +671,8 @@ class Bench:
             return {"ns_per_syscall": int(m.group(2)) / calls,
                     "cpu_ns_per_syscall": int(m.group(3)) / calls}
 
-        self.interleaved(sec, [self.kvmio_default, WithVm()], measure, "untracked")
+        self.interleaved(sec, [self.kvmio_default, WithVm(), FtraceOnePid()], measure,
+                         "untracked")
         self.done(sec)
 
     # -- the VMM's I/O loops

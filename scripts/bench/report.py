@@ -324,9 +324,11 @@ class Report:
         self.title("Untracked process: sysloop, %d x 8 system calls per run, no vCPU" %
                    s["params"]["iters"])
         self.row("what runs", "ns/call", "added ns", "added spread", "slower")
-        for c in (BASE, "kvmio_lat", "kvmio_lat+vm"):
+        for c in (BASE, "kvmio_lat", "kvmio_lat+vm", "ftrace_pid"):
             v = d.get(c, {})
-            self.need(c == BASE and c in d or "added_median" in v, "untracked: %s" % c)
+            # ftrace_pid: runs made before it was measured have none
+            self.need(c == BASE and c in d or "added_median" in v or c == "ftrace_pid",
+                      "untracked: %s" % c)
             if c in d:
                 self.row(c, f(v["median"], 0), f(v.get("added_median"), 0),
                          rng(v.get("added_spread"), 0),
@@ -340,6 +342,9 @@ class Report:
                     [x - 1 for x in paired(s["samples"], "ns_per_syscall")[worst]["ratio"]]
                     if worst else None, show=pct)
         self.note("kvmio_lat+vm: a tracked VM exists (its process stopped) during the run")
+        if "ftrace_pid" in d:
+            self.note("ftrace_pid: ftrace's raw_syscalls events on for one other process "
+                      "(set_event_pid): any system-call tracer's cost to the rest")
 
     def per_mode(self, name, metric, unit, heading, label):
         """Sections whose runs measure both paths: MODE_METRIC per sample."""
