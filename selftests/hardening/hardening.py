@@ -221,6 +221,7 @@ class Vmm:
         self.stopped = False
         self.faulted = False
         self.out = ""
+        self.stuck = ""
 
     def wait_stopped(self, timeout=150):
         """True once stopped; False if it exited (status kept) or hung."""
@@ -235,6 +236,7 @@ class Vmm:
                 self.count_fault()
                 return False
             time.sleep(0.05)
+        self.stuck = thread_stacks(self.pid)
         return False
 
     def count_fault(self):
@@ -264,8 +266,37 @@ class Vmm:
 
     def why(self):
         lines = [ln for ln in self.out.splitlines() if ln.strip()]
-        return "kvmio-vmm %s: rc %s; %s" % (" ".join(self.args), self.p.returncode,
-                                           " | ".join(lines[-3:]))
+        return "kvmio-vmm %s: rc %s; %s%s" % (" ".join(self.args), self.p.returncode,
+                                             " | ".join(lines[-3:]),
+                                             "; at the deadline: " + self.stuck
+                                             if self.stuck else "")
+
+
+def thread_stacks(pid):
+    """Where @pid's threads are, when it missed a deadline: per distinct
+    (state, kernel stack), how many threads, their CPU seconds, and the
+    top frames (/proc/PID/task/TID/stack), so that a thread blocked in
+    the kernel names its wait and a busy one shows as R."""
+    groups = {}
+    try:
+        tids = sorted(os.listdir("/proc/%d/task" % pid), key=int)
+    except OSError:
+        return "gone"
+    for t in tids:
+        base = "/proc/%d/task/%s/" % (pid, t)
+        try:
+            with open(base + "stat") as f:
+                st = f.read().rsplit(")", 1)[1].split()
+            with open(base + "stack") as f:
+                frames = [ln.split()[-1] for ln in f.read().splitlines()[:8]]
+        except (OSError, IndexError):
+            continue
+        key = (st[0], " < ".join(f.split("+")[0] for f in frames))
+        cpu = (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")
+        n, c = groups.get(key, (0, 0.0))
+        groups[key] = (n + 1, c + cpu)
+    return "; ".join("%d x %s %.1f s [%s]" % (n, k[0], c, k[1])
+                     for k, (n, c) in sorted(groups.items(), key=lambda x: -x[1][0])) or "gone"
 
 
 def exits_args(vcpus, count):
@@ -1042,21 +1073,7 @@ def test_pool_pressure():
     tap(ok, "pool: 64 vCPUs starting at once with spare_vcpus=1: all 64 end up tracked, every "
         "exit either counted or in dropped_vcpus, memory back to idle after",
         ["%d vCPUs tracked, %d of %d io exits counted, dropped_vcpus %d" % (
-            len(c), total, 64 * n, s["dropped_vcpus"])])
-
-
-def thread_states(pid):
-    """'state cpu-seconds' of each thread of @pid: slow (R, time growing)
-    or stuck (S or D) when a VMM misses its deadline."""
-    out = []
-    try:
-        for t in sorted(os.listdir("/proc/%d/task" % pid)):
-            with open("/proc/%d/task/%s/stat" % (pid, t)) as f:
-                st = f.read().rsplit(")", 1)[1].split()
-            out.append("%s %.1f" % (st[0], (int(st[11]) + int(st[12])) / os.sysconf("SC_CLK_TCK")))
-    except (OSError, IndexError, ValueError):
-        pass
-    return ", ".join(out) or "gone"
+            len(c), total, 64 * n, s["dropped_vcpus"])] + ([] if passed else [v.why()]))
 
 
 def test_readers_during_writes():
@@ -1117,8 +1134,7 @@ def test_readers_during_writes():
         "exit, I/O VMs run and reset is written %d times: whole, no negative or out-of-range "
         "value, no count ahead of its buckets (no reset seen half done), kvmio-lat show "
         "never fails" % (snaps[0], shows[0], resets[0]),
-        live_bad[:8] + io.errors[:3] + ([] if up else [v.why() + " (no stop point; its "
-                                                       "threads: %s)" % thread_states(v.pid)]))
+        live_bad[:8] + io.errors[:3] + ([] if up else [v.why()]))
     tap(not torn, "readers during writes: every live snapshot within what kvmio-lat accepts "
         "(count at most 16 + count/128 behind its buckets)", torn[1:])
     tap(up and not q_bad,
