@@ -325,37 +325,45 @@ static bool kvm_attached(void)
 }
 
 /*
- * A VM with one vCPU that never runs (so kvmio_lat never sees it), held
- * open while kvm is loaded: kvm switches the scheduler's preempt-notifier
- * static key when the first VM is created and the last destroyed, and
- * kvm_has_noapic_vcpu (in kvm_amd's svm_vcpu_load) when the first vCPU
- * without an in-kernel LAPIC, such as the exit loop's, comes and the last
- * goes: the same text patching under TCG as above, per VMM run without it.
+ * Two VMs with one vCPU each that never runs (so kvmio_lat never sees
+ * them), held open while kvm is loaded: kvm switches the scheduler's
+ * preempt-notifier static key when the first VM is created and the last
+ * destroyed, kvm_has_noapic_vcpu (in kvm_amd's svm_vcpu_load) when the
+ * first vCPU without an in-kernel LAPIC, such as the exit loop's, comes
+ * and the last goes, and apic_sw_disabled while any in-kernel LAPIC is
+ * software-disabled (off a second after the last one is enabled): the
+ * same text patching under TCG as above, per VMM run without them.  The
+ * second VM has an in-kernel LAPIC that no guest ever enables.
  */
-static int keeper_vm = -1, keeper_vcpu = -1;
+static int keeper_fds[4] = { -1, -1, -1, -1 };	/* VM, vCPU, VM, vCPU */
 
 static void hold_vm(void)
 {
-	int kvm;
+	int kvm, *fd = keeper_fds;
 
-	if (!hold_keys || keeper_vm >= 0)
+	if (!hold_keys || fd[0] >= 0)
 		return;
 	kvm = open("/dev/kvm", O_RDWR | O_CLOEXEC);
 	if (kvm < 0)
 		return;
-	keeper_vm = ioctl(kvm, KVM_CREATE_VM, 0);
-	if (keeper_vm >= 0)
-		keeper_vcpu = ioctl(keeper_vm, KVM_CREATE_VCPU, 0);
+	fd[0] = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (fd[0] >= 0)
+		fd[1] = ioctl(fd[0], KVM_CREATE_VCPU, 0);
+	fd[2] = ioctl(kvm, KVM_CREATE_VM, 0);
+	if (fd[2] >= 0 && !ioctl(fd[2], KVM_CREATE_IRQCHIP, 0))
+		fd[3] = ioctl(fd[2], KVM_CREATE_VCPU, 0);
 	close(kvm);
 }
 
 static void release_vm(void)
 {
-	if (keeper_vcpu >= 0)
-		close(keeper_vcpu);
-	if (keeper_vm >= 0)
-		close(keeper_vm);
-	keeper_vm = keeper_vcpu = -1;
+	int i;
+
+	for (i = 3; i >= 0; i--) {	/* each vCPU before its VM */
+		if (keeper_fds[i] >= 0)
+			close(keeper_fds[i]);
+		keeper_fds[i] = -1;
+	}
 }
 
 /*

@@ -18,9 +18,12 @@ test, and neither is what the tests are about:
   created and its last destroyed, and its kvm_has_noapic_vcpu key (in
   kvm_amd's svm_vcpu_load, run at every context switch of a vCPU thread)
   when the first vCPU without an in-kernel LAPIC comes and the last goes:
-  kvmio-vmm's exit loops make such vCPUs.  hold_vm() keeps a VM with one
-  such vCPU open, which never runs (so kvmio_lat never sees it);
-  release_vm() before kvm is unloaded.
+  kvmio-vmm's exit loops make such vCPUs; and its apic_sw_disabled key
+  while any in-kernel LAPIC is software-disabled (QEMU's vCPUs until
+  their guest enables them; switched off a second later, at any moment).
+  hold_vm() keeps a VM with one vCPU without a LAPIC and one with a
+  software-disabled LAPIC open, neither ever run (so kvmio_lat never
+  sees them); release_vm() before kvm is unloaded.
 
 One patch no hold can avoid: loading or unloading kvm itself (since 5.17
 kvm_amd switches perf's guest callbacks, static calls in the core kernel).
@@ -50,6 +53,7 @@ EVENTS = ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "sched/sched_proces
           "kvm/kvm_apic_accept_irq", "kvm/kvm_inj_virq")
 KVM_CREATE_VM = 0xAE01
 KVM_CREATE_VCPU = 0xAE41
+KVM_CREATE_IRQCHIP = 0xAE60
 
 _vm = []
 _arrays = []	# the trace arrays hold_events() enabled events in
@@ -94,8 +98,17 @@ def hold_events(on=True, instances_only=False):
 
 
 def hold_vm():
-    """Hold a VM with one vCPU that never runs while kvm is loaded (nothing
-    if there is no kvm)."""
+    """Hold, while kvm is loaded, two VMs of one vCPU that never runs
+    (nothing if there is no kvm).  kvm switches static keys as VMs and
+    vCPUs come and go, text patching the lab's TCG can hang on (module
+    docstring): the preempt notifiers (first VM in, last out);
+    kvm_has_noapic_vcpu (vCPUs without an in-kernel LAPIC, as the exit
+    loop's: the first VM's vCPU); and apic_sw_disabled, on while any
+    in-kernel LAPIC is software-disabled, which every vCPU with one is
+    until its guest enables it (QEMU's, kvmio-vmm io's) and which is
+    switched off a second after the last one is (a deferred key, from a
+    workqueue, at any moment): the second VM's vCPU has an in-kernel LAPIC
+    that no guest ever enables."""
     if _vm:
         return
     try:
@@ -104,7 +117,10 @@ def hold_vm():
         return
     try:
         _vm.append(fcntl.ioctl(kvm, KVM_CREATE_VM, 0))
-        _vm.append(fcntl.ioctl(_vm[0], KVM_CREATE_VCPU, 0))
+        _vm.append(fcntl.ioctl(_vm[-1], KVM_CREATE_VCPU, 0))
+        _vm.append(fcntl.ioctl(kvm, KVM_CREATE_VM, 0))
+        fcntl.ioctl(_vm[-1], KVM_CREATE_IRQCHIP, 0)
+        _vm.append(fcntl.ioctl(_vm[-1], KVM_CREATE_VCPU, 0))
     except OSError:
         pass
     os.close(kvm)
@@ -113,7 +129,7 @@ def hold_vm():
 def release_vm():
     """Before kvm is unloaded: its module is busy while a VM exists."""
     while _vm:
-        os.close(_vm.pop())	# the vCPU first
+        os.close(_vm.pop())	# each vCPU before its VM
 
 
 @contextlib.contextmanager
