@@ -48,6 +48,7 @@ results = []
 
 HELD = []	# a test's TAP lines, held until the runner knows it counts
 GUEST_FAULTS = [0]	# kvmio-vmm runs whose test guest faulted (exit 3)
+STALLS = [0]		# kvmio-vmm runs whose guest did not finish in time
 
 
 def out(line):
@@ -237,6 +238,7 @@ class Vmm:
                 return False
             time.sleep(0.05)
         self.stuck = thread_stacks(self.pid)
+        STALLS[0] += 1
         return False
 
     def count_fault(self):
@@ -256,6 +258,8 @@ class Vmm:
             out, err = self.p.communicate()
         self.out = (out or "") + (err or "")
         self.count_fault()
+        if VMM_TIMEOUT in self.out and not self.stuck:
+            STALLS[0] += 1
         return self.p.returncode == 0
 
     def kill(self):
@@ -331,6 +335,7 @@ def check_exact(text, pid, vcpus, n):
 # lab's emulated nested SVM rarely does that right after kvm_amd reloads;
 # no probe can.  measure() runs the VMM once more then, and says so.
 VMM_EXIT_GUEST_FAULT = 3
+VMM_TIMEOUT = "timeout: the guest did not finish"	# vmm.c, its --timeout
 
 
 def measure(what, vcpus=2, count=None):
@@ -753,6 +758,8 @@ def vmm_loop(argsets, pause=0.0):
         time.sleep(pause)
         if r.returncode == VMM_EXIT_GUEST_FAULT:
             GUEST_FAULTS[0] += 1
+        if VMM_TIMEOUT in r.stderr:
+            STALLS[0] += 1
         if r.returncode:
             return "kvmio-vmm %s: rc %d: %s" % (" ".join(args), r.returncode,
                                                  r.stderr.strip()[-200:])
@@ -1250,19 +1257,24 @@ def run_test(name, fn):
     """Run @fn once more if a test guest faulted during it (kvmio-vmm exit 3:
     the guest took a vector it never expects, which nested SVM under the
     lab's TCG does now and then with or without kvmio_lat; the module only
-    reads).  The first attempt's lines are kept as comments."""
+    reads) or stalled (a VMM missed its deadline: the lab's nested SVM now
+    and then strands a vCPU; the first attempt's lines name where its
+    threads were).  A fault of the module would fail the second attempt
+    too.  The first attempt's lines are kept as comments."""
     for attempt in (1, 2):
-        faults, n = GUEST_FAULTS[0], len(results)
+        faults, stalls, n = GUEST_FAULTS[0], STALLS[0], len(results)
         HELD.append([])
         try:
             fn()
         finally:
             lines = HELD.pop()
-        if attempt == 1 and GUEST_FAULTS[0] > faults:
+        failed = False in results[n:]
+        if attempt == 1 and failed and (GUEST_FAULTS[0] > faults or STALLS[0] > stalls):
             del results[n:]
-            print("# %s: a test guest faulted %d times (kvmio-vmm exit %d), not the module: "
-                  "once more; the first attempt said:" % (
-                      name, GUEST_FAULTS[0] - faults, VMM_EXIT_GUEST_FAULT))
+            print("# %s: %d test guest(s) faulted (kvmio-vmm exit %d) and %d stalled, in the "
+                  "lab's nested SVM: once more; the first attempt said:" % (
+                      name, GUEST_FAULTS[0] - faults, VMM_EXIT_GUEST_FAULT,
+                      STALLS[0] - stalls))
             for ln in lines:
                 print("#   " + ln)
             continue
