@@ -216,6 +216,8 @@ class Vmm:
         if stop:
             argv.append("--stop-when-done")
         self.args = args
+        self.started = time.time()
+        self.deadline = timeout	# kvmio-vmm's own: it gives up then
         self.p = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
                                   text=True)
         self.pid = self.p.pid
@@ -223,11 +225,16 @@ class Vmm:
         self.faulted = False
         self.out = ""
         self.stuck = ""
+        self.stalled = False
 
     def wait_stopped(self, timeout=150):
-        """True once stopped; False if it exited (status kept) or hung."""
+        """True once stopped; False if it exited (status kept) or hung.
+        Shortly before kvmio-vmm's own deadline, where its threads are is
+        noted (why() prints it if it then fails)."""
         end = time.time() + timeout
         while time.time() < end:
+            if not self.stuck and time.time() > self.started + self.deadline - 10:
+                self.stuck = thread_stacks(self.pid)
             pid, st = os.waitpid(self.pid, os.WUNTRACED | os.WNOHANG)
             if pid:
                 if os.WIFSTOPPED(st):
@@ -238,8 +245,13 @@ class Vmm:
                 return False
             time.sleep(0.05)
         self.stuck = thread_stacks(self.pid)
-        STALLS[0] += 1
+        self.stall()
         return False
+
+    def stall(self):
+        if not self.stalled:
+            self.stalled = True
+            STALLS[0] += 1
 
     def count_fault(self):
         if self.p.returncode == VMM_EXIT_GUEST_FAULT and not self.faulted:
@@ -258,8 +270,8 @@ class Vmm:
             out, err = self.p.communicate()
         self.out = (out or "") + (err or "")
         self.count_fault()
-        if VMM_TIMEOUT in self.out and not self.stuck:
-            STALLS[0] += 1
+        if VMM_TIMEOUT in self.out:
+            self.stall()
         return self.p.returncode == 0
 
     def kill(self):
@@ -762,7 +774,7 @@ def vmm_loop(argsets, pause=0.0):
             STALLS[0] += 1
         if r.returncode:
             return "kvmio-vmm %s: rc %d: %s" % (" ".join(args), r.returncode,
-                                                 r.stderr.strip()[-200:])
+                                                 " | ".join(r.stderr.strip().splitlines()[:6])[:900])
         return None
     return one
 
@@ -991,11 +1003,18 @@ def test_scale():
                 bad.append("%s vcpu %d: %s requests, want %d" % (
                     path, c, tot.count if tot else None, A.requests))
     passed = [v.finish() for v in vms]
+    # where a request went if it was not counted (stats, all VMs)
+    astray = " ".join("%s %d" % (k, s[k]) for k in (
+        "doorbells_expired", "dropped_doorbells", "doorbells_skipped", "doorbells_shared",
+        "submits_unmatched", "irqs_unmatched",
+        "requests_expired", "lost_events", "mailbox_full") if s.get(k))
     tap(all(up) and all(passed) and not bad and s["vms"] == 6 and s["dropped"] == 0,
         "scale: 6 VMs at once (4 x 4 vCPUs doing exits, a native and a threads I/O VM): "
         "all tracked, every exit and request counted",
-        ["vms %d vcpus %d dropped %d requests %d" % (s["vms"], s["vcpus"], s["dropped"],
-                                                     s["requests"])] + bad[:6] +
+        ["vms %d vcpus %d dropped %d requests %d%s" % (s["vms"], s["vcpus"], s["dropped"],
+                                                       s["requests"],
+                                                       "; " + astray if astray else "")] +
+        bad[:6] +
         [v.why() for v, p in zip(vms, passed) if not p])
 
 
