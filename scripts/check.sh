@@ -28,9 +28,11 @@ mkdir -p "$logdir"
 step() {
 	local name=$1
 	shift
-	local t0=$SECONDS
+	local t0=$SECONDS rc
 	echo "=== $name"
-	if "$@"; then
+	"$@" 2>&1 | tee "$logdir/$name.log"
+	rc=${PIPESTATUS[0]}
+	if [ "$rc" = 0 ]; then
 		passed=$((passed + 1))
 		echo "--- $name: ok ($((SECONDS - t0)) s)"
 	else
@@ -45,18 +47,33 @@ KVER=$(scripts/lab-kver.sh) || exit 1
 KDIR=/lib/modules/$KVER/build
 export KVER KDIR
 
+# The lab's kernel is downloaded and unpacked once, here, not inside the
+# first lab step: a failed download (a mirror's hiccup) is tried again
+# and, if it stays, fails the build rather than whichever test came first.
+lab_kernel() {
+	local try
+	for try in 1 2 3; do
+		selftests/lab/lab.sh kernel "$KVER" >/dev/null && return 0
+		echo "# the lab's kernel $KVER is not ready (try $try of 3)" >&2
+		sleep $((try * 10))
+	done
+	return 1
+}
+
 build() {
 	make -s ksrc &&
 	make -s module KDIR="$KDIR" &&
-	make -s reader selftests
+	make -s reader selftests &&
+	lab_kernel
 }
 
 # NAME COMMAND...: run COMMAND in the lab, keep its dmesg and output.  Once
 # more, and only then, when the guest hung (lab.sh's timeout, exit 124):
 # under the lab's multi-threaded TCG and nested SVM a guest now and then
 # stops dead, a vCPU looping on a stale int3 of a finished text patch or
-# a nested vCPU never woken (safety.rst, "The lab").  Both hang reports
-# stay in the log; a second hang, or any other failure, fails the step.
+# a nested vCPU never woken (safety.rst, "The lab"); or when the lab
+# itself could not start (exit 125: no test ran).  Both reports stay in
+# the log; a second such failure, or any other, fails the step.
 lab() {
 	local name=$1 try rc
 	shift
@@ -68,6 +85,10 @@ lab() {
 		cat "$logdir/$name/lab-$try.err" >&2
 		if [ "$rc" = 124 ] && [ "$try" = 1 ]; then
 			echo "# $name: the lab guest hung (report above), running it once more"
+			continue
+		fi
+		if [ "$rc" = 125 ] && [ "$try" = 1 ]; then
+			echo "# $name: the lab could not start (above), running it once more"
 			continue
 		fi
 		return "$rc"
@@ -115,8 +136,21 @@ step bench-quick bench_quick
 step lab-replay lab_replay
 step dkms dkms_round_trip
 
+# CI shows only the tail of this output: repeat there why each step failed
+why_failed() {
+	local name=$1 log=$logdir/$1.log
+	echo "--- why $name failed (all of it: $log):"
+	grep -E '^not ok|^# .*([Ff]ail|want|missing|[Ee]rror|timed out)|^[a-z_-]+: .*([Ff]ail|[Ee]rror|hung|exit status [1-9])' \
+		"$log" | grep -v '^# *ok ' | tail -n 12
+	echo "    last lines:"
+	tail -n 4 "$log" | sed 's/^/    /'
+}
+
 echo
 if [ "$failed" -ne 0 ]; then
+	for name in "${failures[@]}"; do
+		why_failed "$name"
+	done
 	echo "failed: ${failures[*]}"
 fi
 echo "check: $passed passed, $failed failed"
