@@ -1173,6 +1173,46 @@ def test_readers_during_writes():
     tap(ok and not after, "readers during writes: reset then counts exactly", d + after[:4])
 
 
+def test_control():
+    """The readers test's load without kvmio_lat (only with --only control,
+    usually with --repeat): how often the lab's guest dies or a VMM fails
+    under that load on its own, to tell the lab's faults from the
+    module's."""
+    if loaded():
+        rmmod(retry_busy=250)
+    v = Vmm(exits_args(4, A.exits * 5), timeout=300)
+    io = Loop(vmm_loop([io_args("threads", 2, 100), io_args("native", 2, 100)]))
+    io.start()
+    runs, stop = [0, 0], threading.Event()
+
+    def spawn_fn():		# as the readers test's kvmio-lat show: a process a round
+        while not stop.is_set():
+            subprocess.run([A.reader, "--version"], capture_output=True)
+            runs[0] += 1
+
+    def read_fn():		# as its hist and stats reads
+        while not stop.is_set():
+            try:
+                read("/proc/self/status")
+                read("/proc/%d/stat" % v.pid)
+            except OSError:	# the VMM is gone: wait_stopped() says why
+                pass
+            runs[1] += 1
+    th = [threading.Thread(target=f) for f in (spawn_fn, read_fn)]
+    for t in th:
+        t.start()
+    up = v.wait_stopped(300)
+    stop.set()
+    for t in th:
+        t.join()
+    io.end()
+    done = v.finish()
+    tap(up and done and not io.errors,
+        "control, without kvmio_lat: 4 vCPUs exit and I/O VMs run while %d processes are "
+        "spawned and /proc read %d times: every VMM run passes" % (runs[0], runs[1]),
+        io.errors[:3] + ([] if up and done else [v.why()]))
+
+
 def test_lockdown():
     lk = "/sys/kernel/security/lockdown"
     if not os.path.exists(lk):
@@ -1270,6 +1310,10 @@ TESTS = [
     ("kmemleak", test_kmemleak),
     ("lockdown", test_lockdown),	# last: cannot be undone in this boot
 ]
+# run only when named in --only: experiments, not checks of the module
+CONTROLS = [
+    ("control", test_control),
+]
 
 
 def run_test(name, fn):
@@ -1310,7 +1354,9 @@ def main():
     ap.add_argument("--vmm", required=True)
     ap.add_argument("--reader", required=True)
     ap.add_argument("--inner-io", help="static inner-io: enables the real-QEMU death test")
-    ap.add_argument("--only", help="comma-separated: " + ",".join(n for n, _ in TESTS))
+    ap.add_argument("--only", help="comma-separated: " + ",".join(n for n, _ in TESTS + CONTROLS))
+    ap.add_argument("--repeat", type=int, default=1,
+                    help="run the chosen tests this many times (hunting a rare failure)")
     ap.add_argument("--exits", type=int, default=2000, help="exits per vCPU per run")
     ap.add_argument("--requests", type=int, default=40, help="I/O requests per vCPU")
     ap.add_argument("--cycles", type=int, default=20, help="rmmod/insmod cycles")
@@ -1326,8 +1372,11 @@ def main():
     if A.seed is None:
         A.seed = random.randrange(1 << 30)
     only = set(A.only.split(",")) if A.only else None
-    if only and only - {n for n, _ in TESTS}:
-        ap.error("unknown test in --only: %s" % ",".join(only - {n for n, _ in TESTS}))
+    known = {n for n, _ in TESTS + CONTROLS}
+    if only and only - known:
+        ap.error("unknown test in --only: %s" % ",".join(only - known))
+    if A.repeat < 1:
+        ap.error("--repeat wants 1 or more")
     print("TAP version 13")
     print("# kvmio_lat hardening, seed %d, kernel %s" % (A.seed, os.uname().release))
     if os.geteuid():
@@ -1344,14 +1393,18 @@ def main():
                 f.write("clear")
         except OSError:
             pass
-    for name, fn in TESTS:
-        if only and name not in only:
-            continue
-        t0 = time.time()
-        print("# %s: start" % name)	# a hung guest shows where
-        sys.stdout.flush()
-        run_test(name, fn)
-        print("# %s: %.1f s" % (name, time.time() - t0))
+    chosen = [(n, f) for n, f in TESTS + CONTROLS
+              if (only and n in only) or (not only and (n, f) in TESTS)]
+    for rep in range(1, A.repeat + 1):
+        for name, fn in chosen:
+            if name == "lockdown" and rep < A.repeat:
+                continue	# it cannot be undone: only in the last round
+            t0 = time.time()
+            print("# %s: start%s" % (name, " (round %d of %d)" % (rep, A.repeat)
+                                     if A.repeat > 1 else ""))	# a hung guest shows where
+            sys.stdout.flush()
+            run_test(name, fn)
+            print("# %s: %.1f s" % (name, time.time() - t0))
     if loaded():
         rmmod(retry_busy=250)
     print("1..%d" % len(results))
