@@ -102,7 +102,7 @@ if [ "$report_only" = 0 ]; then
 		note "lab run $((try + 1)): lab_bench.py ${args[*]} ${resume[*]}"
 		rm -f "$out/lab/heartbeat"
 		LAB_APPEND=$append selftests/lab/lab.sh run --kernel "$KVER" --smp "$smp" \
-			--timeout "$timeout" --out "$PWD/$out/lab" --log "$out/lab/dmesg-$try.log" -- \
+			--timeout "$timeout" --out "$(realpath -m "$out")/lab" --log "$out/lab/dmesg-$try.log" -- \
 			scripts/bench/lab_bench.py "${args[@]}" "${resume[@]}" &
 		watch_lab $! "$out/lab/heartbeat" || rc=$?
 		# 0 done; 1 a section failed (in the report); 122 the kernel log

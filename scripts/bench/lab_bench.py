@@ -456,15 +456,16 @@ class Bench:
         sec["complete"] = True
         self.save()
 
-    def interleaved(self, sec, configs, measure, label):
+    def interleaved(self, sec, configs, measure, label, rounds=None):
         """Around every config run, a run with nothing loaded; rotate the order."""
         base = Peer()
-        for r in range(self.a.rounds):
+        rounds = rounds or self.a.rounds
+        for r in range(rounds):
             seq = []
             for c in rotate(configs, r):
                 seq += [base, c]
             seq.append(base)
-            keep = r == self.a.rounds - 1
+            keep = r == rounds - 1
             for i, peer in enumerate(seq):
                 self.current = peer.name
                 for attempt in (1, 2):
@@ -621,17 +622,65 @@ class Bench:
                 os.unlink(data)
                 if rc:
                     raise RuntimeError("perf script failed: " + scr[-800:])
-                prof = profile_chains(scr, mine)
-                ns_per = int(el.group(1)) / units
-                prof.update({"workload": wname, "config": peer.name, "unit": unit,
-                             "ns_per_unit": ns_per})
-                sec["samples"].append(prof)
-                self.save()
-                log("# bench profile %-14s %-16s ns/%s=%.0f samples=%d %s" % (
-                    wname, peer.name, unit, ns_per, prof["samples"], " ".join(
-                        "%s=%.1f%%" % (k, 100.0 * v / max(1, prof["samples"]))
-                        for k, v in sorted(prof["categories"].items()) if v)))
+                self.profiled(sec, scr, mine, wname, peer.name, unit,
+                              int(el.group(1)) / units)
+        if self.a.profile_qemu:
+            self.profile_qemu(sec, data)
         self.done(sec)
+
+    def profiled(self, sec, scr, mine, wname, config, unit, ns_per):
+        prof = profile_chains(scr, mine)
+        prof.update({"workload": wname, "config": config, "unit": unit, "ns_per_unit": ns_per})
+        sec["samples"].append(prof)
+        self.save()
+        log("# bench profile %-14s %-16s ns/%s=%.0f samples=%d %s" % (
+            wname, config, unit, ns_per, prof["samples"], " ".join(
+                "%s=%.1f%%" % (k, 100.0 * v / max(1, prof["samples"]))
+                for k, v in sorted(prof["categories"].items()) if v)))
+
+    def profile_qemu(self, sec, data):
+        """Real QEMU under perf: every thread of the QEMU process (comm
+        qemu-system-*: vCPUs, main loop, thread pool) during one inner-io
+        run per path, nothing loaded and kvmio_lat loaded."""
+        if not self.inner:
+            self.qemu_boot()
+        q = self.inner
+        ios = (self.a.qemu_reads, self.a.qemu_writes)
+        sec["params"]["workloads"].update(
+            {"qemu-" + m: "real QEMU, inner-io %d reads + %d writes on aio=%s" % (ios + (m,))
+             for m in ("native", "threads")})
+        q.wait_for("KVMIO-BENCH-READY", 900)
+        for peer in (Peer(), self.kvmio):
+            self.dog.mark("profile qemu: %s" % peer.name)
+            peer.start()
+            try:
+                for mode in ("native", "threads"):
+                    perf = subprocess.Popen(
+                        ["perf", "record", "-q", "-a", "-g", "-F", str(self.a.perf_freq), "-o",
+                         data, "--", "sh", "-c", "echo recording; exec sleep 3600"],
+                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+                    if "recording" not in perf.stdout.readline():
+                        perf.kill()
+                        raise RuntimeError("perf record did not start: " + perf.stdout.read())
+                    q.send("go %s %d %d" % ((mode,) + ios))
+                    m = q.wait_for(r"inner-io: reads (\d+) writes (\d+) jobs \d+ in ([\d.]+) s",
+                                   1800)
+                    q.wait_for("KVMIO-BENCH-DONE", 60)
+                    # perf's status then is its workload's, killed: the
+                    # recording is judged by what perf script makes of it
+                    perf.send_signal(signal.SIGINT)
+                    out = perf.communicate(timeout=300)[0]
+                    rc, scr = run(["perf", "script", "-i", data, "-F", "comm,tid,ip,sym"], 1800)
+                    if os.path.exists(data):
+                        os.unlink(data)
+                    if rc:
+                        raise RuntimeError("perf record (status %d: %s) / script failed: %s" % (
+                            perf.returncode, out[-400:], scr[-800:]))
+                    n = int(m.group(1)) + int(m.group(2))
+                    self.profiled(sec, scr, lambda c, t: c.startswith("qemu-system"),
+                                  "qemu-" + mode, peer.name, "I/O", float(m.group(3)) * 1e9 / n)
+            finally:
+                peer.stop()
 
     # -- a process that runs no vCPU
 
@@ -785,7 +834,8 @@ class Bench:
 
     def sec_qemu(self):
         ios = (self.a.qemu_reads, self.a.qemu_writes)
-        sec = self.section("qemu", {"reads": ios[0], "writes": ios[1], "rounds": self.a.rounds})
+        sec = self.section("qemu", {"reads": ios[0], "writes": ios[1],
+                                    "rounds": self.a.qemu_rounds})
         if not self.inner:
             self.qemu_boot()
         q = self.inner
@@ -802,7 +852,7 @@ class Bench:
                     q.wait_for("KVMIO-BENCH-DONE", 60)
                     res[mode + "_iops"] = (int(m.group(1)) + int(m.group(2))) / float(m.group(3))
                 return res
-            self.interleaved(sec, [self.kvmio], measure, "qemu")
+            self.interleaved(sec, [self.kvmio], measure, "qemu", self.a.qemu_rounds)
         finally:
             q.close()
             self.inner = None
@@ -950,6 +1000,11 @@ def main():
     ap.add_argument("--resume", action="store_true",
                     help="keep the sections of raw.json that are complete")
     ap.add_argument("--rounds", type=int)
+    ap.add_argument("--qemu-rounds", type=int,
+                    help="rounds of the real-QEMU section (default: 3 x --rounds, 1 with --quick: one inner-guest "
+                    "run varies by more than the 3%% target)")
+    ap.add_argument("--no-profile-qemu", dest="profile_qemu", action="store_false",
+                    help="the profile section without its real-QEMU workloads")
     ap.add_argument("--sections")
     ap.add_argument("--peers", help="exit-loop tools, comma separated (default: "
                     "kvmio_lat,ftrace,hist_trigger and, without --quick, bpftrace and "
@@ -962,7 +1017,10 @@ def main():
     a.exits = 1000 if q else 10000
     a.sys_iters = 2000 if q else 50000
     a.requests = 50 if q else 1000
-    a.qemu_reads, a.qemu_writes = (20, 5) if q else (400, 100)
+    a.qemu_rounds = a.qemu_rounds or (1 if q else 3 * a.rounds)
+    # full: a few seconds per run, so the inner guest's run-to-run noise
+    # averages over more than a scheduling hiccup of the lab's TCG
+    a.qemu_reads, a.qemu_writes = (20, 5) if q else (2000, 500)
     a.scaling_threads = [1, 16] if q else [1, 2, 4, 8, 16]
     a.scaling_exits = 1600 if q else 8000
     a.memory_vcpus = [1, 2] if q else [1, 2, 4, 8]

@@ -10,7 +10,9 @@ the two runs with nothing loaded made just before and just after it in the
 same round ("added", and "x base" = run / that mean); the median is taken
 over rounds and "spread" is the range of the per-round values.  Targets
 (issue 7) are judged here and only here, on the medians; a target whose
-per-round values fall on both sides of its limit is marked "not resolved".
+median's 95% interval (the per-round range for up to 8 rounds, order
+statistics beyond: median_interval()) falls on both sides of its limit is
+marked "not resolved".
 --require-all (make bench-quick): exit 1 unless every section produced its
 figures; a quick run's figures are never judged.
 """
@@ -38,6 +40,25 @@ def spread(xs):
     return [min(xs), max(xs)] if xs else None
 
 
+def median_interval(xs, level=0.95):
+    """A distribution-free interval for the median of @xs: the order
+    statistics k and n-k+1 with P(Binomial(n, 1/2) < k) <= (1-level)/2.
+    Up to 8 values that is min..max (the spread); with 21 it is the 6th to
+    the 16th, so more rounds resolve a smaller effect."""
+    n, xs = len(xs), sorted(xs)
+    if not n:
+        return None
+    k, tail, c = 0, 0.0, 1.0	# c = C(n, i)
+    for i in range(n):
+        tail += c / 2 ** n	# P(X <= i)
+        if tail > (1 - level) / 2:
+            break
+        k = i + 1
+        c = c * (n - i) / (i + 1)
+    k = max(k, 1)
+    return [xs[k - 1], xs[n - k]]
+
+
 def paired(samples, metric, keep=lambda s: True):
     """{config: {"values", "added", "ratio"}}: each config run against the
     mean of the baseline runs next to it (same round, seq -1 and +1)."""
@@ -55,6 +76,19 @@ def paired(samples, metric, keep=lambda s: True):
             c["added"].append(s[metric] - b)
             c["ratio"].append(s[metric] / b)
     return by
+
+
+def aa_changes(samples, metric):
+    """The method's own noise (an A/A comparison): for every tool run, its
+    two baseline neighbours against each other (after / before - 1), what
+    a tool that costs nothing would show in the same places."""
+    idx = {(s["round"], s["seq"]): s for s in samples if metric in s}
+    out = []
+    for (r, i), s in sorted(idx.items()):
+        b, a = idx.get((r, i - 1)), idx.get((r, i + 1))
+        if s["config"] != BASE and b and a and b["config"] == BASE == a["config"] and b[metric]:
+            out.append(a[metric] / b[metric] - 1)
+    return out
 
 
 def summarize(by, scale=1.0):
@@ -115,7 +149,9 @@ class Report:
     def target(self, name, what, value, limit, per_round=None, higher_is_worse=True,
                show=str, interval=None, why="the rounds give"):
         """Judge value against limit.  per_round (values of the rounds) or
-        interval ([low, high]) that straddles the limit: not resolved."""
+        interval ([low, high]) that straddles the limit: not resolved.  The
+        rounds' interval is that of their median (median_interval()): the
+        spread itself for up to 8 rounds."""
         t = {"what": what, "value": value, "limit": limit, "per_round": per_round,
              "interval": interval}
         if self.quick:
@@ -126,12 +162,17 @@ class Report:
             ok = value <= limit if higher_is_worse else value >= limit
             t["met"] = ok
             verdict = "met" if ok else "MISSED"
-            sp = interval or spread(per_round or [])
+            sp = interval or median_interval(per_round or [])
+            if per_round and not interval and len(per_round) > 8:
+                why = "the median's 95%% interval over %d rounds is" % len(per_round)
+                t["interval"] = sp
             if sp and ((sp[0] <= limit) != (sp[1] <= limit)):
                 t["resolved"] = False
                 verdict += " (not resolved: %s %s)" % (why, rng(sp, fmt=show))
             else:
                 t["resolved"] = True
+                if per_round and len(per_round) > 8:
+                    verdict += " (resolved: %s %s)" % (why, rng(sp, fmt=show))
         t["verdict"] = verdict
         self.J["targets"][name] = t
         self.note("target: %s: %s -> %s" % (what, "-" if value is None else show(value),
@@ -232,7 +273,10 @@ class Report:
         self.title("Profile: perf record -a -g, the workload's samples with the function on "
                    "their call chain")
         W = (40, 12, 9, 9, 12)
+        order = {}	# a workload's rows together, in the order workloads came
         for x in s["samples"]:
+            order.setdefault(x["workload"], len(order))
+        for x in sorted(s["samples"], key=lambda x: order[x["workload"]]):
             wl = P["workloads"].setdefault(x["workload"], {})
             if not wl:
                 self.lines.append("%s: %s" % (x["workload"],
@@ -370,6 +414,14 @@ class Report:
                              pct(v["ratio_vs_baseline"] - 1) if "ratio_vs_baseline" in v else "",
                              rng(v.get("ratio_spread"), fmt=lambda x: pct(x - 1))
                              if "ratio_spread" in v else "")
+            aa = aa_changes(s["samples"], "%s_%s" % (mode, metric))
+            if aa:
+                d["aa"] = {"median": med(aa), "spread": spread(aa), "per_round": aa,
+                           "abs_median": med([abs(x) for x in aa])}
+                self.row("aio=%s, A/A" % mode, "", pct(med(aa)), rng(spread(aa), fmt=pct))
+        if any("aa" in m for m in J["modes"].values()):
+            self.note("A/A: the two nothing-loaded runs around each kvmio_lat run, one against "
+                      "the other: what a tool that costs nothing shows (the method's noise)")
         return J
 
     def ioloop(self):
@@ -428,9 +480,12 @@ class Report:
             self.row(str(n), f(c[BASE]["median"]), f(k["median"]), f(add),
                      rng(k["added_spread"]), f(k["ratio_vs_baseline"], 3), f(rel), w=W)
         dev = max((abs(r - 1) for r in rel_all), default=None)
+        # per-round |deviations| pool four thread counts and are biased up by
+        # the noise itself: no median interval, only their whole range judges
+        devs = [abs(r - 1) for r in rel_rounds]
         self.target("scaling_flatness", "added CPU per exit within 10%% of 1 thread's, up to %s "
                     "threads (largest deviation)" % p["threads"][-1], dev,
-                    LIMITS["scaling_flatness"], [abs(r - 1) for r in rel_rounds],
+                    LIMITS["scaling_flatness"], devs, interval=spread(devs),
                     show=lambda x: "%.0f%%" % (100 * x))
 
     def memory(self):

@@ -57,7 +57,7 @@ local) local_clock ;;
 esac
 diff -ru module "$d/module" >"$d/module.diff" || true
 diff -ru include "$d/include" >>"$d/module.diff" || true
-make -s -C "/lib/modules/$KVER/build" M="$PWD/$d" modules >"$d/build.log" 2>&1 ||
+make -s -C "/lib/modules/$KVER/build" M="$(cd "$d" && pwd)" modules >"$d/build.log" 2>&1 ||
 	{ cat "$d/build.log" >&2; exit 1; }
 echo "$sum $name $KVER" >"$d/.sources"
 echo "$d/module/kvmio_lat.ko"
