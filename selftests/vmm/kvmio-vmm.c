@@ -12,7 +12,8 @@
  *                        (io_submit, completion eventfd, AIO ring reaped in
  *                        userspace) or aio=threads (a worker pool).
  *
- * Exit status: 0 pass, 1 fail, 2 usage error, 4 skip (no /dev/kvm).
+ * Exit status: 0 pass, 1 fail, 2 usage error, 3 the test guest faulted (a
+ * vector it never expects; vmm.h), 4 skip (no /dev/kvm).
  */
 #define _GNU_SOURCE
 #include <errno.h>
@@ -121,7 +122,7 @@ static void usage(FILE *f)
 		"  honoured (seen under nested TCG; the handler steps past the HLT).\n"
 		"  Passes iff every vCPU completed exactly R requests.\n"
 		"\n"
-		"exit status: 0 pass, 1 fail, 2 usage, 4 skip (no /dev/kvm)\n",
+		"exit status: 0 pass, 1 fail, 2 usage, 3 the test guest faulted, 4 skip (no /dev/kvm)\n",
 		prog, prog, DEFAULT_TIMEOUT_S, DEFAULT_EXIT_PORT, DOORBELL_PORT_BASE,
 		DOORBELL_STRIDE, VMM_MMIO_GPA, DOORBELL_STRIDE, IRQ_VECTOR,
 		GSI_BASE);
@@ -1605,6 +1606,9 @@ static int cmd_io(int argc, char **argv)
 			ret = VMM_EXIT_FAIL;
 		}
 	}
+	/* as the exit loop's: a guest that faulted says so (vmm.h) */
+	if (ret != VMM_EXIT_PASS && vm->guest_fault)
+		ret = VMM_EXIT_GUEST_FAULT;
 	print_stages(&ctx);
 	printf("summary ppoll_wakeups %" PRIu64 " spurious_doorbell %" PRIu64 " spurious_completion %" PRIu64 " io_getevents %" PRIu64 " elapsed_ns %" PRIu64 " result %s\n",
 	       ctx.ppoll_wakeups, ctx.spurious_doorbell,
