@@ -152,7 +152,7 @@ step dkms dkms_round_trip
 why_failed() {
 	local name=$1 log=$logdir/$1.log
 	echo "--- why $name failed (all of it: $log):"
-	grep -E '^not ok|^# .*([Ff]ail|want|missing|[Ee]rror|timed out)|^[a-z_-]+: .*([Ff]ail|[Ee]rror|hung|exit status [1-9])' \
+	grep -E '^not ok|^# .*([Ff]ail|want|missing|[Ee]rror|timed out|once more)|^[a-z_-]+: .*([Ff]ail|[Ee]rror|hung|exit status [1-9])' \
 		"$log" | grep -v '^# *ok ' | tail -n 12
 	echo "    last lines:"
 	tail -n 4 "$log" | sed 's/^/    /'
