@@ -77,14 +77,17 @@ build() {
 # "unexpected vector", the same boots' sign); or the lab could not start
 # (exit 125: no test ran).  Both attempts stay in the log; a second
 # failure of any kind fails the step, so a fault of the module's that
-# repeats is never hidden.
+# repeats is never hidden.  A step's guest gets LAB_STEP_TIMEOUT seconds
+# (300: each step takes 15 to 85 s on a 2-CPU machine, so a hang costs
+# five minutes, not lab.sh's default ten).
 lab() {
 	local name=$1 try rc why
 	shift
 	mkdir -p "$logdir/$name"
 	for try in 1 2; do
 		rc=0
-		selftests/lab/lab.sh run --kernel "$KVER" --out "$PWD/$logdir/$name" \
+		selftests/lab/lab.sh run --kernel "$KVER" --timeout "${LAB_STEP_TIMEOUT:-300}" \
+			--out "$PWD/$logdir/$name" \
 			--log "$logdir/$name/dmesg-$try.log" -- "$@" \
 			>"$logdir/$name/out-$try.log" 2>"$logdir/$name/lab-$try.err" || rc=$?
 		cat "$logdir/$name/out-$try.log"
