@@ -5,7 +5,20 @@ from a trace-cmd recording of the same run: both as kvmio-lat JSON (schema
 kvmio_lat/1), per VM, vCPU and stage of the selected path.
 
 Passes when every stage's count is within --count-tol (default 1%) and its
-p50 within --p50-tol (default 10%), and the live side is not empty.
+p50 within --p50-tol (default 10%) of the live one or, for a short stage,
+within --total-tol (default 3%) of the live p50 of the path's total; and the
+live side is not empty.
+
+Why the second bound: the module stamps an event in its probe, after
+ftrace's probe has written the recording's event, so each live stamp is
+late by that write's cost, and not by quite the same at both ends of a
+stage: the live native submit (io_submit's duration) was longer than the
+replayed one in all nine lab runs of 2026-11-27, by 1 to 9 us (1.0 to
+5.8%; a busy host did not make it larger), and in one CI run by 17.5 us
+(166.7 vs 149.2 us, 10.5%) while the total differed by 0.25%.  That skew
+is absolute, so it is measured against the request's total.  A replay
+that attributes wrongly moves a stage by a good part of the total or
+changes its count.
 
   compare_replay.py --mode native|threads --pid PID LIVE.json REPLAY.json
 """
@@ -39,6 +52,7 @@ def main():
     ap.add_argument("--pid", type=int, required=True)
     ap.add_argument("--count-tol", type=float, default=0.01)
     ap.add_argument("--p50-tol", type=float, default=0.10)
+    ap.add_argument("--total-tol", type=float, default=0.03)
     ap.add_argument("live")
     ap.add_argument("replay")
     a = ap.parse_args()
@@ -48,17 +62,20 @@ def main():
     ok = bool(live)
     if not live:
         print("FAIL: no %s stages for pid %d in the live snapshot" % (a.mode, a.pid))
-    print("%-6s %-18s %8s %8s %7s %10s %10s %7s" % (
-        "vcpu", "stage", "live_n", "replay_n", "d_n", "live_p50", "replay_p50", "d_p50"))
+    print("%-6s %-18s %8s %8s %7s %10s %10s %7s %7s" % (
+        "vcpu", "stage", "live_n", "replay_n", "d_n", "live_p50", "replay_p50", "d_p50",
+        "d/total"))
     for key in sorted(set(live) | set(rep)):
         lv, rp = live.get(key), rep.get(key)
         ln, rn = (lv or {}).get("count", 0), (rp or {}).get("count", 0)
         lp, rpp = (lv or {}).get("p50_ns", 0), (rp or {}).get("p50_ns", 0)
         dn = abs(rn - ln) / ln if ln else (0.0 if not rn else 1.0)
         dp = abs(rpp - lp) / lp if lp else (0.0 if not rpp else 1.0)
-        bad = dn > a.count_tol or dp > a.p50_tol
-        print("%-6s %-18s %8d %8d %6.2f%% %10d %10d %6.2f%%%s" % (
-            key[0], key[1], ln, rn, dn * 100, lp, rpp, dp * 100,
+        total = (live.get((key[0], "total")) or {}).get("p50_ns", 0)
+        dt = abs(rpp - lp) / total if total else 1.0
+        bad = dn > a.count_tol or (dp > a.p50_tol and dt > a.total_tol)
+        print("%-6s %-18s %8d %8d %6.2f%% %10d %10d %6.2f%% %6.2f%%%s" % (
+            key[0], key[1], ln, rn, dn * 100, lp, rpp, dp * 100, dt * 100,
             "  <-- FAIL" if bad else ""))
         ok &= not bad
     print("PASS" if ok else "FAIL")
