@@ -9,14 +9,21 @@ with interrupts off leave no lockup or RCU report (Documentation/safety.rst,
     hangdump.py capture MONITOR_SOCKET OUT [AFTER_SECONDS]
 
 which asks QEMU's monitor for every vCPU's registers and the words on its
-stack, three times a second apart, and after the kill
+stack, three times a second apart, and for each its local APIC's state
+(is its timer armed and counting, is an interrupt pending?), then presses
+SysRq-9 and SysRq-t on the guest's keyboard (lab.sh boots it with
+sysrq_always_enabled): every task's state and stack, for a guest whose
+CPUs all idle, where the registers show nothing; and after the kill
 
     hangdump.py report RUNDIR
 
 which names each vCPU's RIP and the kernel text addresses on its stack,
 with the symbols the guest left in RUNDIR/kallsyms (core kernel, at boot),
 RUNDIR/modsyms and RUNDIR/modules (the modules' symbols and /proc/modules,
-saved again whenever the list changed).
+saved again whenever the list changed), each local APIC's timer, and the
+user tasks SysRq-t printed on its console (RUNDIR/console.log; kernel
+threads left out).  The key press is an interrupt: a guest stuck only for
+want of one goes on, and lab.sh says so.
 """
 import bisect
 import re
@@ -56,7 +63,48 @@ def capture(path, out, after=0):
                 monitor(s, "cpu %s" % cpu)
                 f.write("@@stack cpu %s\n%s\n" % (cpu, monitor(s, "x/%dgx 0x%s" % (STACK_WORDS, rsp))))
             time.sleep(1)
+        for cpu in sorted(set(re.findall(r"CPU#(\d+)", regs))):
+            f.write("@@lapic cpu %s\n%s\n" % (cpu, monitor(s, "info lapic %s" % cpu)))
+        monitor(s, "sendkey alt-sysrq-9")	# the tasks print at KERN_INFO
+        monitor(s, "sendkey alt-sysrq-t")
+        f.write("@@sysrq t\n")
+        f.flush()
+        time.sleep(3)
     return 0
+
+
+def user_tasks(rundir):
+    """The SysRq-t blocks of tasks that are not kernel threads."""
+    try:
+        with open(rundir + "/console.log", errors="replace") as f:
+            text = f.read()
+    except OSError:
+        return
+    text = re.sub(r"\x1b(\[[0-9;?]*[A-Za-z]|c)", "", text.replace("\r", ""))
+    start = text.find("sysrq: Show State")
+    if start < 0:
+        print("  (the guest's console shows no SysRq-t output)")
+        return
+    lines = [re.sub(r"^\[ *[0-9.]+\] ?", "", ln) for ln in text[start:].splitlines()]
+    blocks, cur = [], None
+    for ln in lines:
+        if ln.startswith("task:"):
+            cur = [ln]
+            blocks.append(cur)
+        elif cur is not None and ln.strip():
+            cur.append(ln)
+    users = [b for b in blocks if not re.search(r"\b(ppid:2|pid:2) ", b[0] + " ")]
+    print("  SysRq-t: %d tasks, %d of them not kernel threads (state: frames; the "
+          "system call it is in):" % (len(blocks), len(users)))
+    for b in users:
+        head = re.match(r"task:(.*?)\s+state:(\S+).*?pid:(\d+)", b[0])
+        frames = [re.sub(r"\+0x.*", "", ln.strip()) for ln in b[1:]
+                  if re.match(r"\s+[a-z_][\w.]*\+0x", ln)]
+        sysno = re.search(r"ORIG_RAX: ([0-9a-f]+)", " ".join(b))
+        print("  | %s %s %s: %s%s" % (
+            head.group(1) if head else "?", head.group(3) if head else "?",
+            head.group(2) if head else "?", " < ".join(frames[:12]),
+            "; syscall %d" % int(sysno.group(1), 16) if sysno else ""))
 
 
 class Symbols:
@@ -128,6 +176,13 @@ def report(rundir):
         if frames and line not in shown:	# a stack that moved is shown again
             shown.add(line)
             print(line)
+    for cpu, body in re.findall(r"@@lapic cpu (\d+)\n(.*?)(?=@@|\Z)", text, re.S):
+        timer = re.search(r"Timer\s+(.*)", body)
+        irr = re.search(r"IRR\s+(.*)", body)
+        print("  cpu %s LAPIC timer: %s; IRR %s" % (
+            cpu, timer.group(1).strip() if timer else "?", irr.group(1).strip() if irr else "?"))
+    if "@@sysrq" in text:
+        user_tasks(rundir)
     return 0
 
 

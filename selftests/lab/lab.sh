@@ -892,9 +892,15 @@ cmd_inner_initrd() {
 
 # scan_log FILE: print the problems found in a kernel log; false if any.
 scan_log() {
-	local file=$1 benign=$LAB_DMESG_BENIGN lines
+	local file=$1 benign=$LAB_DMESG_BENIGN lines ours
 	[[ -n $LAB_DMESG_IGNORE ]] && benign="$benign|$LAB_DMESG_IGNORE"
-	lines=$(grep -naE -- "$LAB_DMESG_BAD" "$file" | grep -vaE -- "$benign" | cut -d: -f1 || true)
+	# not the task dump hangdump.py's SysRq-t asked for: its Call Traces
+	# (the lines stamped up to 10 s after its header)
+	ours=$(mawk '{ ts = -1 } match($0, /\[ *[0-9]+\.[0-9]+\]/) { ts = substr($0, RSTART + 1, RLENGTH - 2) + 0 }
+		/sysrq: Show State/ && ts >= 0 { until = ts + 10 }
+		ts >= 0 && until && ts <= until { print NR }' "$file")
+	lines=$(grep -naE -- "$LAB_DMESG_BAD" "$file" | grep -vaE -- "$benign" | cut -d: -f1 |
+		grep -vxF -f <(printf '%s\n' "$ours") || true)
 	[[ -z $lines ]] && return 0
 	local n
 	n=$(wc -l <<<"$lines")
@@ -1049,7 +1055,8 @@ prepare_run() {
 	} >"$RUNDIR/cmd.sh"
 	truncate -s "$LAB_DISK_SIZE" "$RUNDIR/disk.img" || die "cannot create the scratch disk"
 
-	local append="console=ttyS0 quiet loglevel=3 panic=-1 log_buf_len=4M"
+	# sysrq_always_enabled: hangdump.py's SysRq-t on a hung guest
+	local append="console=ttyS0 quiet loglevel=3 panic=-1 log_buf_len=4M sysrq_always_enabled"
 	append+=" lab.mode=$mode lab.token=$TOKEN lab.run=$RUNDIR lab.9pcache=$LAB_9P_CACHE"
 	[[ -n $LAB_APPEND ]] && append+=" $LAB_APPEND"
 	# shellcheck disable=SC2054 # commas are QEMU's
@@ -1110,9 +1117,10 @@ cmd_run() {
 	t0=$(now_ns)
 	trap - ERR
 	set +e
-	# a few seconds before the timeout, where every vCPU is (hangdump.py)
+	# a few seconds before the timeout, where every vCPU is, then the
+	# SysRq-t (hangdump.py: 3 s of registers, 3 s for the key)
 	python3 "$LAB_DIR/hangdump.py" capture "$RUNDIR/mon.sock" "$RUNDIR/hang-regs.txt" \
-		$((RUN_TIMEOUT > 10 ? RUN_TIMEOUT - 6 : RUN_TIMEOUT)) </dev/null >/dev/null 2>&1 &
+		$((RUN_TIMEOUT > 20 ? RUN_TIMEOUT - 12 : RUN_TIMEOUT)) </dev/null >/dev/null 2>&1 &
 	local dumper=$!
 	timeout --foreground -k 5 "$RUN_TIMEOUT" "${QEMU_CMD[@]}" </dev/null 2>"$RUNDIR/qemu.err" |
 		mawk -W interactive -v tok="$TOKEN" -v kver="$RUN_KVER" -v dlog="$dlog" -v sfile="$status" "$LAB_FILTER"
@@ -1188,6 +1196,14 @@ cmd_run() {
 			note "kernel log kept in $log"
 			((result == 0)) && result=$EX_DMESG
 		fi
+	fi
+
+	# The guest outlived hangdump.py's deadline and then ended: say so,
+	# with what it saw (a guest that waited for an interrupt goes on
+	# after the SysRq key press)
+	if ((result != EX_TIMEOUT)) && [[ -s $RUNDIR/hang-regs.txt ]]; then
+		note "COMMAND was still running $((RUN_TIMEOUT > 20 ? 12 : 0)) s before the timeout; it ended after hangdump.py looked:"
+		python3 "$LAB_DIR/hangdump.py" report "$RUNDIR" >&2 || true
 	fi
 
 	# Timing, to stderr.
