@@ -222,8 +222,8 @@ bench-quick:
 # --- bench: end ---
 
 # --- hardening: begin ---
-# The hardening tests on the lab's stock kernel (not in make check yet,
-# README.md says why; make check-debug runs them on the debug kernel;
+# The hardening tests on the lab's stock kernel (make check runs them
+# too; make check-debug runs them on the debug kernel;
 # Documentation/safety.rst).  module/kvmio_lat.ko
 # must be built for the lab's kernel:
 #   make module KDIR=/lib/modules/$(scripts/lab-kver.sh)/build
