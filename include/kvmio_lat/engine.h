@@ -123,6 +123,9 @@ struct kvl_done {
 	u64 path;
 };
 
+/* the largest vCPU id the engine tracks: KVM's are small ints */
+#define KVL_VCPU_ID_MAX		0x7fffffffu
+
 struct kvl_vcpu {
 	/* written by the vCPU thread */
 	u32 vcpu_id;

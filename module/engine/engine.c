@@ -580,6 +580,16 @@ static struct kvl_thread *kvl_vcpu_register(struct kvl_engine *eng,
 	t = kvl_thread_find(vm, tid);
 	if (t && t->vcpu >= 0)
 		goto out;
+	/*
+	 * KVM's ids are small ints; a larger one (only a damaged recording
+	 * can hold one) could never be found again below, and each thread
+	 * would get a vCPU of its own with the same id.
+	 */
+	if (vcpu_id > KVL_VCPU_ID_MAX) {
+		vm->counters[KVL_C_DROP_VCPUS]++;
+		t = NULL;
+		goto out;
+	}
 	/* a vCPU run before from another thread (QEMU re-plugs parked ones) */
 	i = kvl_vcpu_by_id(vm, (s32)vcpu_id);
 	if (i < 0 && vm->nr_vcpus >= vm->cfg->max_vcpus) {

@@ -635,6 +635,21 @@ TEST(vcpu_run_from_a_new_thread_keeps_one_entry)
 	fx_fini(&f);
 }
 
+/* replay_fuzz, 2026-11-27: an id above S32_MAX made a new vCPU per thread */
+TEST(vcpu_id_beyond_s32_is_dropped_not_duplicated)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	kvl_ev_exit(&f.eng, PID, 1099, "qemu", 4193909241u, KVL_ISA_SVM, 1, 2000);
+	kvl_ev_exit(&f.eng, PID, 1098, "qemu", 4193909241u, KVL_ISA_SVM, 1, 3000);
+	EXPECT_EQ(1, kvl_engine_find_vm(&f.eng, PID)->nr_vcpus);
+	EXPECT_EQ(2, fx_counter(&f, KVL_C_DROP_VCPUS));
+	fx_fini(&f);
+	EXPECT_EQ(0, f.live_vms);
+}
+
 TEST(hist_text_format)
 {
 	struct fx_buf b = { 0 };
