@@ -167,7 +167,8 @@ $(FUZZ_DIR)/replay_fuzz: selftests/unit/replay_fuzz.c selftests/unit/fuzz_input.
 		$(ENGINE_SRC) -lm $(READER_LIBS)
 
 # Each target runs FUZZ_SECONDS from a fresh corpus (the snapshot parser's
-# seeded with the fixtures); any crash, leak, sanitizer report or failed
+# seeded with the fixtures, replay's with the inputs of its past crashes,
+# fixtures/replay-regress/); any crash, leak, sanitizer report or failed
 # invariant fails the target (the reproducer is left in $(FUZZ_DIR)/).
 fuzz: $(FUZZ_DIR)/snapshot_fuzz $(FUZZ_DIR)/engine_fuzz $(FUZZ_DIR)/replay_fuzz
 	@rm -rf $(FUZZ_DIR)/corpus $(FUZZ_DIR)/engine-corpus $(FUZZ_DIR)/replay-corpus
@@ -178,6 +179,7 @@ fuzz: $(FUZZ_DIR)/snapshot_fuzz $(FUZZ_DIR)/engine_fuzz $(FUZZ_DIR)/replay_fuzz
 		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus
 	$(FUZZ_DIR)/engine_fuzz $(FUZZ_RUN) -max_len=4096 \
 		-artifact_prefix=$(FUZZ_DIR)/engine- $(FUZZ_DIR)/engine-corpus
+	cp selftests/unit/fixtures/replay-regress/* $(FUZZ_DIR)/replay-corpus/
 	KVL_FUZZ_DAT=selftests/unit/fixtures/replay_native.dat \
 		$(FUZZ_DIR)/replay_fuzz $(FUZZ_RUN) -max_len=4096 \
 		-artifact_prefix=$(FUZZ_DIR)/replay- $(FUZZ_DIR)/replay-corpus

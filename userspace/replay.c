@@ -902,6 +902,35 @@ static void kvl_file_printf(void *ctx, const char *fmt, ...)
 /* The engine's hist text, KVL_STATS_SEP, its stats text. */
 #define KVL_STATS_SEP	"--- stats ---\n"
 
+/*
+ * A retired VM whose pid a later VM of the recording took again (its
+ * process exited and the pid was reused, or a damaged file): the output
+ * has one VM per pid, the last.  r->retired is newest first.
+ */
+static bool kvl_vm_shadowed(const struct kvl_replay *r, const struct kvl_vm *vm)
+{
+	const struct kvl_vm *v;
+	u32 i;
+
+	for (v = r->retired; v && v != vm; v = v->owner)
+		if (v->tgid == vm->tgid)
+			return true;
+	for (i = 0; i < r->eng.cfg.max_vms; i++)
+		if (r->eng.vms[i] && r->eng.vms[i] != vm && r->eng.vms[i]->tgid == vm->tgid)
+			return true;
+	return false;
+}
+
+static u32 kvl_vms_shadowed(const struct kvl_replay *r)
+{
+	const struct kvl_vm *vm;
+	u32 n = 0;
+
+	for (vm = r->retired; vm; vm = vm->owner)
+		n += kvl_vm_shadowed(r, vm);
+	return n;
+}
+
 static int kvl_replay_print(struct kvl_replay *r, FILE *f)
 {
 	struct kvl_sink out = { kvl_file_printf, f };
@@ -915,9 +944,11 @@ static int kvl_replay_print(struct kvl_replay *r, FILE *f)
 	if (!vms)
 		return -1;
 	/* retired ones first, in the order their processes exited */
+	n -= kvl_vms_shadowed(r);
 	i = n;
 	for (vm = r->retired; vm; vm = vm->owner)
-		vms[--i] = vm;
+		if (!kvl_vm_shadowed(r, vm))
+			vms[--i] = vm;
 	for (i = 0; i < r->eng.cfg.max_vms; i++)
 		if (r->eng.vms[i])
 			vms[n++] = r->eng.vms[i];
@@ -1028,6 +1059,9 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 	if (r->st.missed)
 		kvl_errorf(f, "warning: %s: %llu events were lost while recording (trace buffer overrun): counts are low; record with a larger -b",
 			   path, (unsigned long long)r->st.missed);
+	if (kvl_vms_shadowed(r))
+		kvl_errorf(f, "warning: %s: the pids of %u exited VM processes were taken by later VMs: only the last VM of each pid is shown",
+			   path, kvl_vms_shadowed(r));
 	fprintf(f, "%s %llu %llu %llu %llu %llu %u %.6f\n", KVL_OK_LINE,
 		(unsigned long long)r->st.records,
 		(unsigned long long)r->st.events,
