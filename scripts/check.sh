@@ -138,7 +138,7 @@ lab_hardening() {
 }
 
 # the debug kernel (KASAN, lockdep, kmemleak, DEBUG_ATOMIC_SLEEP): built
-# from Debian's linux-source-6.1 (9 to 17 minutes cold on 2 CPUs, then
+# from Debian's linux-source-6.1 (6 to 17 minutes cold on 2 CPUs, then
 # cached in .cache/debug-kernel), every lab test and the hardening tests
 # booted on it (6 to 10 minutes; the guest gets 20, up to three boots:
 # scripts/debug-kernel/check.sh); then each detector shown catching a

@@ -1234,6 +1234,49 @@ def test_control():
         io.errors[:3] + ([] if up and done else [v.why()]))
 
 
+def test_control_all():
+    """The VMM loads of the whole run, in its order, without kvmio_lat (only
+    with --only control-all): unload's back-to-back exit and I/O VMMs,
+    death's killed VMMs, scale's 64-vCPU VM and six VMs at once, pool's 64
+    vCPUs starting together, then the readers test's load (test_control()).
+    Against full runs, how often the lab alone spoils a boot."""
+    if loaded():
+        rmmod(retry_busy=250)
+    errs = []
+    loops = [Loop(vmm_loop([exits_args(2, A.exits)], 0.1)),
+             Loop(vmm_loop([io_args("native", 2, 30), io_args("threads", 2, 30)], 0.1))]
+    for t in loops:
+        t.start()
+    time.sleep(10)
+    for t in loops:
+        t.end()
+        errs += t.errors
+    for args in (exits_args(4, 100000), io_args("native", 2, 1000),
+                 io_args("threads", 2, 1000), io_args("native", 4, 1000)):
+        v = Vmm(args, stop=False, timeout=300)
+        time.sleep(0.5)
+        v.kill()
+    n = max(A.exits // 10, 100)
+    vms = [Vmm(exits_args(64, n), timeout=300)]
+    vms[0].wait_stopped(300)
+    done = [vms[0].finish()]
+    vms = []
+    for i in range(4):
+        vms.append(Vmm(exits_args(4, A.exits)))
+        time.sleep(0.2)
+    vms += [Vmm(io_args("native", 2, A.requests)), Vmm(io_args("threads", 2, A.requests))]
+    for v in vms:
+        v.wait_stopped(300)
+    done += [v.finish() for v in vms]
+    v = Vmm(exits_args(64, max(A.exits // 4, 500)), timeout=300)
+    v.wait_stopped(300)
+    done.append(v.finish())
+    tap(all(done) and not errs,
+        "control-all, without kvmio_lat: the unload, death, scale and pool tests' VMMs: "
+        "every VMM run passes", errs[:3])
+    test_control()
+
+
 def test_lockdown():
     lk = "/sys/kernel/security/lockdown"
     if not os.path.exists(lk):
@@ -1334,6 +1377,7 @@ TESTS = [
 # run only when named in --only: experiments, not checks of the module
 CONTROLS = [
     ("control", test_control),
+    ("control-all", test_control_all),
 ]
 
 
