@@ -1013,6 +1013,34 @@ static u32 kvl_irq_same_iteration(struct kvl_vm *vm, int target, s32 vector,
 }
 
 /*
+ * Under vm->lock: nothing finished before the iteration's wake, but a pool
+ * worker finished a request while the loop was still dispatching, and the
+ * loop ran its completion in the same iteration (QEMU's thread-pool bottom
+ * half), without a wake in between.  A pool system call's return is its
+ * completion, so the oldest such request of the interrupt's vCPU is the
+ * one, reaped as it finished.  Left alone it would wait for a later
+ * interrupt, and the last request of a vCPU would stay in flight.
+ */
+static u32 kvl_irq_done_after_wake(struct kvl_vm *vm, int target, s32 vector,
+				   u64 now)
+{
+	u16 prev = KVL_NO_REQ, i = vm->done_q.head;
+
+	while (i != KVL_NO_REQ) {
+		struct kvl_req *r = kvl_req(vm, i);
+
+		if (r->t[3] <= now && (target < 0 || r->vcpu == target)) {
+			kvl_queue_unlink(vm, &vm->done_q, prev, i);
+			kvl_req_irq(vm, i, r->t[3], target, vector, now);
+			return 1;
+		}
+		prev = i;
+		i = r->next;
+	}
+	return 0;
+}
+
+/*
  * An interrupt raised by thread @t at @now for vCPU index @target (-1 any):
  * reap what finished before the thread's last wake.  Under vm->lock.
  */
@@ -1058,6 +1086,8 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 	}
 	if (!taken)
 		taken = kvl_irq_same_iteration(vm, target, vector, now);
+	if (!taken)
+		taken = kvl_irq_done_after_wake(vm, target, vector, now);
 	if (!taken)
 		vm->counters[KVL_C_IRQS_UNMATCHED]++;
 }

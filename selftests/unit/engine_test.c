@@ -635,6 +635,35 @@ TEST(vcpu_run_from_a_new_thread_keeps_one_entry)
 	fx_fini(&f);
 }
 
+/*
+ * QEMU's loop wakes, then a pool worker finishes a second request while
+ * the loop still dispatches, and the loop raises its interrupt in the same
+ * iteration (the completion bottom half runs without a new wake).  The
+ * interrupt must still complete it: nothing later would (its vCPU's last
+ * request), and it would stay in flight, uncounted.
+ */
+TEST(threads_request_finished_after_the_wake_of_its_irq)
+{
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_doorbell(&f, VCPU1, 1, 1100);
+	fx_wake(&f, MAIN, 2000);
+	fx_pool_io(&f, POOL, 3000, 9000);	/* vCPU 0's */
+	fx_pool_io(&f, POOL + 1, 3100, 9600);	/* vCPU 1's, after the wake */
+	fx_wake(&f, MAIN, 9500);
+	fx_irq(&f, MAIN, 0, 9700);
+	fx_irq(&f, MAIN, 1, 9800);
+	fx_inject(&f, VCPU0, 0, 3000, 10000);
+	fx_inject(&f, VCPU1, 1, 3000, 10100);
+	EXPECT_EQ(1, fx_stage(&f, 0, KVL_PATH_THREADS, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(1, fx_stage(&f, 1, KVL_PATH_THREADS, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
+	fx_fini(&f);
+}
+
 /* replay_fuzz, 2026-11-27: an id above S32_MAX made a new vCPU per thread */
 TEST(vcpu_id_beyond_s32_is_dropped_not_duplicated)
 {
