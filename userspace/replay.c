@@ -995,7 +995,6 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 	struct kvl_replay *r;
 	struct kvl_config cfg;
 	double t0 = kvl_mono();
-	u32 shadowed;
 	int ret = 1;
 
 	r = calloc(1, sizeof(*r));
@@ -1060,10 +1059,9 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 	if (r->st.missed)
 		kvl_errorf(f, "warning: %s: %llu events were lost while recording (trace buffer overrun): counts are low; record with a larger -b",
 			   path, (unsigned long long)r->st.missed);
-	shadowed = kvl_vms_shadowed(r);
-	if (shadowed)
+	if (kvl_vms_shadowed(r))
 		kvl_errorf(f, "warning: %s: the pids of %u exited VM processes were taken by later VMs: only the last VM of each pid is shown",
-			   path, shadowed);
+			   path, kvl_vms_shadowed(r));
 	fprintf(f, "%s %llu %llu %llu %llu %llu %u %.6f\n", KVL_OK_LINE,
 		(unsigned long long)r->st.records,
 		(unsigned long long)r->st.events,
