@@ -122,7 +122,8 @@ static void usage(FILE *f)
 		"  honoured (seen under nested TCG; the handler steps past the HLT).\n"
 		"  Passes iff every vCPU completed exactly R requests.\n"
 		"\n"
-		"exit status: 0 pass, 1 fail, 2 usage, 3 the test guest faulted, 4 skip (no /dev/kvm)\n",
+		"exit status: 0 pass, 1 fail, 2 usage, 3 the test guest faulted, 4 skip (no /dev/kvm),\n"
+		"             5 a vCPU stalled past --timeout\n",
 		prog, prog, DEFAULT_TIMEOUT_S, DEFAULT_EXIT_PORT, DOORBELL_PORT_BASE,
 		DOORBELL_STRIDE, VMM_MMIO_GPA, DOORBELL_STRIDE, IRQ_VECTOR,
 		GSI_BASE);
@@ -431,6 +432,8 @@ static int cmd_exits(int argc, char **argv)
 	elapsed = vm->end_ns - vm->start_ns;
 	if (ret != VMM_EXIT_PASS && vm->guest_fault)
 		ret = VMM_EXIT_GUEST_FAULT;
+	else if (ret != VMM_EXIT_PASS && vm->stalled)
+		ret = VMM_EXIT_STALLED;
 	printf("summary vcpus %u exits %" PRIu64 " elapsed_ns %" PRIu64 " ns_per_exit %" PRIu64 " result %s\n",
 	       o.vcpus, total, elapsed, total ? elapsed / total : 0,
 	       ret == VMM_EXIT_PASS ? "pass" : "fail");
@@ -1609,6 +1612,8 @@ static int cmd_io(int argc, char **argv)
 	/* as the exit loop's: a guest that faulted says so (vmm.h) */
 	if (ret != VMM_EXIT_PASS && vm->guest_fault)
 		ret = VMM_EXIT_GUEST_FAULT;
+	else if (ret != VMM_EXIT_PASS && vm->stalled)
+		ret = VMM_EXIT_STALLED;
 	print_stages(&ctx);
 	printf("summary ppoll_wakeups %" PRIu64 " spurious_doorbell %" PRIu64 " spurious_completion %" PRIu64 " io_getevents %" PRIu64 " elapsed_ns %" PRIu64 " result %s\n",
 	       ctx.ppoll_wakeups, ctx.spurious_doorbell,

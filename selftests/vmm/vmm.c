@@ -1013,6 +1013,7 @@ int vmm_vm_run(struct vmm_vm *vm, const struct vmm_exit_ops *ops,
 		}
 	vm->end_ns = vmm_now_ns();
 
+	vm->stalled = timed_out;
 	if (timed_out)
 		fprintf(stderr, "timeout: the guest did not finish within %u ms\n",
 			timeout_ms);

@@ -56,6 +56,13 @@
  */
 #define VMM_EXIT_GUEST_FAULT	3
 #define VMM_EXIT_SKIP		4
+/*
+ * A vCPU missed the --timeout deadline while its thread still answered the
+ * kick: it sat in KVM_RUN without coming back (a deadlock in a probe would
+ * not answer), which the lab's nested SVM under TCG does now and then with
+ * or without kvmio_lat loaded, so callers may run the program again.
+ */
+#define VMM_EXIT_STALLED	5
 
 struct vmm_vm;
 struct vmm_vcpu;
@@ -139,6 +146,7 @@ struct vmm_vm {
 	unsigned int nr_ended;
 	bool failed;
 	bool guest_fault;		/* a vector stub reported */
+	bool stalled;			/* vmm_vm_run() timed out */
 	bool stop;			/* read by vCPU threads after EINTR */
 	uint64_t start_ns;		/* when the barrier released the vCPUs */
 	uint64_t end_ns;
