@@ -995,6 +995,7 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 	struct kvl_replay *r;
 	struct kvl_config cfg;
 	double t0 = kvl_mono();
+	u32 shadowed;
 	int ret = 1;
 
 	r = calloc(1, sizeof(*r));
@@ -1059,9 +1060,10 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 	if (r->st.missed)
 		kvl_errorf(f, "warning: %s: %llu events were lost while recording (trace buffer overrun): counts are low; record with a larger -b",
 			   path, (unsigned long long)r->st.missed);
-	if (kvl_vms_shadowed(r))
+	shadowed = kvl_vms_shadowed(r);
+	if (shadowed)
 		kvl_errorf(f, "warning: %s: the pids of %u exited VM processes were taken by later VMs: only the last VM of each pid is shown",
-			   path, kvl_vms_shadowed(r));
+			   path, shadowed);
 	fprintf(f, "%s %llu %llu %llu %llu %llu %u %.6f\n", KVL_OK_LINE,
 		(unsigned long long)r->st.records,
 		(unsigned long long)r->st.events,

@@ -813,11 +813,16 @@ def debugfs_reader(i):
     return None
 
 
+def unload_vmm_loops():
+    """The unload test's VMMs, back to back: a 2-vCPU exit loop, and native
+    and threads I/O in turn."""
+    return [Loop(vmm_loop([exits_args(2, A.exits)], 0.1)),
+            Loop(vmm_loop([io_args("native", 2, 30), io_args("threads", 2, 30)], 0.1))]
+
+
 def test_unload_under_load():
     load()
-    loops = [Loop(vmm_loop([exits_args(2, A.exits)], 0.1)),
-             Loop(vmm_loop([io_args("native", 2, 30), io_args("threads", 2, 30)], 0.1)),
-             Loop(debugfs_reader)]
+    loops = unload_vmm_loops() + [Loop(debugfs_reader)]
     for t in loops:
         t.start()
     time.sleep(1)
@@ -1243,8 +1248,7 @@ def test_control_all():
     if loaded():
         rmmod(retry_busy=250)
     errs = []
-    loops = [Loop(vmm_loop([exits_args(2, A.exits)], 0.1)),
-             Loop(vmm_loop([io_args("native", 2, 30), io_args("threads", 2, 30)], 0.1))]
+    loops = unload_vmm_loops()
     for t in loops:
         t.start()
     time.sleep(10)
@@ -1476,9 +1480,9 @@ def main():
     failed = results.count(False)
     print("# Totals: pass:%d fail:%d" % (len(results) - failed, failed))
     if failed and (GUEST_FAULTS[0] or STALLS[0]):
-        # make check's lab() reads this line: such a boot is suspect (the
-        # faults and stalls come in bad stretches, a hang or the lab's
-        # panic often after them), so the step gets a fresh one, once
+        # selftests/lab/lab-hazard.sh reads this line: such a boot is
+        # suspect (the faults and stalls come in bad stretches, a hang or
+        # the lab's panic often after them), so the run gets a fresh one
         print("# hardening: this boot's test guests: %d faulted (kvmio-vmm exit %d, \"guest "
               "took unexpected vector\"), %d stalled: the lab's nested SVM" % (
                   GUEST_FAULTS[0], VMM_EXIT_GUEST_FAULT, STALLS[0]))

@@ -1119,8 +1119,9 @@ cmd_run() {
 	set +e
 	# a few seconds before the timeout, where every vCPU is, then the
 	# SysRq-t (hangdump.py: 3 s of registers, 3 s for the key)
+	local dump_lead=$((RUN_TIMEOUT > 20 ? 12 : 0))
 	python3 "$LAB_DIR/hangdump.py" capture "$RUNDIR/mon.sock" "$RUNDIR/hang-regs.txt" \
-		$((RUN_TIMEOUT > 20 ? RUN_TIMEOUT - 12 : RUN_TIMEOUT)) </dev/null >/dev/null 2>&1 &
+		$((RUN_TIMEOUT - dump_lead)) </dev/null >/dev/null 2>&1 &
 	local dumper=$!
 	timeout --foreground -k 5 "$RUN_TIMEOUT" "${QEMU_CMD[@]}" </dev/null 2>"$RUNDIR/qemu.err" |
 		mawk -W interactive -v tok="$TOKEN" -v kver="$RUN_KVER" -v dlog="$dlog" -v sfile="$status" "$LAB_FILTER"
@@ -1202,7 +1203,7 @@ cmd_run() {
 	# with what it saw (a guest that waited for an interrupt goes on
 	# after the SysRq key press)
 	if ((result != EX_TIMEOUT)) && [[ -s $RUNDIR/hang-regs.txt ]]; then
-		note "COMMAND was still running $((RUN_TIMEOUT > 20 ? 12 : 0)) s before the timeout; it ended after hangdump.py looked:"
+		note "COMMAND was still running $dump_lead s before the timeout; it ended after hangdump.py looked:"
 		python3 "$LAB_DIR/hangdump.py" report "$RUNDIR" >&2 || true
 	fi
 
