@@ -5,7 +5,8 @@
 # bpftrace, in one lab boot (Documentation/performance.rst).
 #
 #   scripts/bench/bench.sh [--quick] [--rounds N] [--sections LIST]
-#                          [--variant NAME[=KO]]... [--report-only]
+#                          [--variant NAME[=KO]]... [--qemu-record] [--qemu-rounds N]
+#                          [--report-only]
 #
 # Builds what it needs (a private copy of the module from the sources as
 # they are now, kvmio-vmm, inner-io, the reader, sysloop), boots the lab
@@ -20,8 +21,12 @@
 #     perf profile: checks that every section still produces its figures,
 #     never how fast anything is.  OUT defaults to build/bench-quick.
 # --rounds N, --sections a,b: see scripts/bench/lab_bench.py.
-# --variant NAME: also time an experimental build in the exit loop and the
-#     profile (scripts/bench/variant.sh: local), or NAME=KO.
+# --variant NAME: also time an experimental build in the exit loops, the
+#     profile, the I/O loops and real QEMU (scripts/bench/variant.sh: local,
+#     nosys, bare), or NAME=KO.
+# --qemu-record: real QEMU also under `kvmio-lat record` (trace-cmd recording
+#     the events the engine needs: what a host without the module would run).
+# --qemu-rounds N: rounds of the real-QEMU section (default 3 x --rounds).
 # --report-only: redo the table and bench.json from OUT's raw data.
 #
 # The lab boots with tsc=reliable (BENCH_APPEND): TCG cannot tell the guest
@@ -42,13 +47,17 @@ cd "$(dirname "$0")/../.."
 main() {
 local t_start=$SECONDS
 local quick=${BENCH_QUICK:-0} rounds=${BENCH_ROUNDS:-} sections=${BENCH_SECTIONS:-}
-local report_only=0 variants=()
+local report_only=0 variants=() extra=()
 while (($#)); do
 	case $1 in
 	--quick) quick=1; shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift 2 ;;
 	--sections) sections=${2:?--sections LIST}; shift 2 ;;
 	--variant) variants+=("${2:?--variant NAME[=KO]}"); shift 2 ;;
+	--qemu-record) extra+=(--qemu-record); shift ;;
+	--qemu-rounds)
+		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "bench: --qemu-rounds wants a positive integer" >&2; return 2; }
+		extra+=(--qemu-rounds "$2"); shift 2 ;;
 	--report-only) report_only=1; shift ;;
 	-h | --help) sed -n '3,/^set -e/{/^set -e/d;s/^# \{0,1\}//;p}' "$0"; return 0 ;;
 	*) echo "bench: unknown option $1 (see --help)" >&2; return 2 ;;
@@ -88,6 +97,7 @@ if [ "$report_only" = 0 ]; then
 	[ -n "$rounds" ] && args+=(--rounds "$rounds")
 	[ -n "$sections" ] && args+=(--sections "$sections")
 	[ -n "${BENCH_PEERS:-}" ] && args+=(--peers "$BENCH_PEERS")
+	args+=("${extra[@]}")
 	local v
 	for v in "${variants[@]}"; do
 		[[ $v == *=* ]] || v=$v=$(scripts/bench/variant.sh "$v" "$out/modules")

@@ -300,9 +300,11 @@ class Kvmio(Peer):
 
 
 class TraceCmd(Peer):
-    name = "ftrace"
+    """trace-cmd recording kvm_exit and kvm_entry (or, with @cmd, another
+    recorder taking -o FILE and stopping on SIGINT)."""
 
-    def __init__(self):
+    def __init__(self, name="ftrace", cmd=TRACE_CMD):
+        self.name, self.cmd = name, cmd
         self.dat = os.path.join(TMP, "trace.dat")
         self.logf = os.path.join(TMP, "trace-cmd.log")
         self.p = None
@@ -311,7 +313,7 @@ class TraceCmd(Peer):
         if os.path.exists(self.dat):
             os.unlink(self.dat)
         with open(self.logf, "w") as lf:
-            self.p = subprocess.Popen(TRACE_CMD + ["-o", self.dat], stdout=lf,
+            self.p = subprocess.Popen(self.cmd + ["-o", self.dat], stdout=lf,
                                       stderr=subprocess.STDOUT, cwd=TMP)
         en = TRACEFS + "/events/kvm/kvm_entry/enable"
         end = time.monotonic() + 300
@@ -748,7 +750,7 @@ class Bench:
                     raise RunFailed("kvmio-vmm io --mode %s failed: %s" % (mode, out[-800:]))
                 res[mode + "_requests_per_s"] = req * 1e9 / int(m.group(1))
             return res
-        self.interleaved(sec, [self.kvmio], measure, "ioloop")
+        self.interleaved(sec, [self.kvmio] + self.variants, measure, "ioloop")
         self.done(sec)
 
     # -- scaling
@@ -852,7 +854,11 @@ class Bench:
                     q.wait_for("KVMIO-BENCH-DONE", 60)
                     res[mode + "_iops"] = (int(m.group(1)) + int(m.group(2))) / float(m.group(3))
                 return res
-            self.interleaved(sec, [self.kvmio], measure, "qemu", self.a.qemu_rounds)
+            # the recording a host without the module would make instead
+            peers = [TraceCmd("kvmio-lat_record", [os.path.abspath(self.a.reader), "record"])] \
+                if self.a.qemu_record else []
+            self.interleaved(sec, [self.kvmio] + self.variants + peers, measure, "qemu",
+                             self.a.qemu_rounds)
         finally:
             q.close()
             self.inner = None
@@ -1003,6 +1009,9 @@ def main():
     ap.add_argument("--qemu-rounds", type=int,
                     help="rounds of the real-QEMU section (default: 3 x --rounds, 1 with --quick: one inner-guest "
                     "run varies by more than the 3%% target)")
+    ap.add_argument("--qemu-record", action="store_true",
+                    help="real QEMU also under kvmio-lat record (trace-cmd recording the "
+                    "engine's events), the module's alternative")
     ap.add_argument("--no-profile-qemu", dest="profile_qemu", action="store_false",
                     help="the profile section without its real-QEMU workloads")
     ap.add_argument("--sections")
@@ -1010,7 +1019,8 @@ def main():
                     "kvmio_lat,ftrace,hist_trigger and, without --quick, bpftrace and "
                     "kvmio_lat@hpet)")
     ap.add_argument("--variant", action="append", default=[],
-                    help="NAME=KO: another build of kvmio_lat in the exit loop and profile")
+                    help="NAME=KO: another build of kvmio_lat in the exit loops, the "
+                    "profile, the I/O loops and real QEMU")
     a = ap.parse_args()
     q = a.quick
     a.rounds = a.rounds or (1 if q else 7)

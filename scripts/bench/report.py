@@ -397,7 +397,7 @@ class Report:
             return None
         J = self.J[name] = {"unit": unit, "params": s["params"], "modes": {}}
         self.title(heading)
-        self.row("path / what runs", label, "change", "change spread")
+        self.row("path / what runs", label, "change", "median's 95%")
         for mode in ("native", "threads"):
             by = paired(s["samples"], "%s_%s" % (mode, metric))
             d = summarize(by)
@@ -405,22 +405,26 @@ class Report:
             if not d:
                 continue
             J["modes"][mode] = d
-            if "kvmio_lat" in by:
-                d["kvmio_lat"]["change_per_round"] = [x - 1 for x in by["kvmio_lat"]["ratio"]]
-            for c in (BASE, "kvmio_lat"):
+            # kvmio_lat, then any --variant build (kvmio_lat:NAME) or peer
+            configs = [BASE, "kvmio_lat"] + sorted(c for c in d if c not in (BASE, "kvmio_lat"))
+            for c in configs[1:]:
+                if c in by and by[c]["ratio"]:
+                    d[c]["change_per_round"] = [x - 1 for x in by[c]["ratio"]]
+                    d[c]["change_interval"] = [x - 1 for x in median_interval(by[c]["ratio"])]
+            for c in configs:
                 if c in d:
                     v = d[c]
                     self.row("aio=%s, %s" % (mode, c), f(v["median"], 1),
                              pct(v["ratio_vs_baseline"] - 1) if "ratio_vs_baseline" in v else "",
-                             rng(v.get("ratio_spread"), fmt=lambda x: pct(x - 1))
-                             if "ratio_spread" in v else "")
+                             rng(v.get("change_interval"), fmt=pct)
+                             if "change_interval" in v else "")
             aa = aa_changes(s["samples"], "%s_%s" % (mode, metric))
             if aa:
                 d["aa"] = {"median": med(aa), "spread": spread(aa), "per_round": aa,
                            "abs_median": med([abs(x) for x in aa])}
-                self.row("aio=%s, A/A" % mode, "", pct(med(aa)), rng(spread(aa), fmt=pct))
+                self.row("aio=%s, A/A" % mode, "", pct(med(aa)), rng(median_interval(aa), fmt=pct))
         if any("aa" in m for m in J["modes"].values()):
-            self.note("A/A: the two nothing-loaded runs around each kvmio_lat run, one against "
+            self.note("A/A: the two nothing-loaded runs around each tool run, one against "
                       "the other: what a tool that costs nothing shows (the method's noise)")
         return J
 

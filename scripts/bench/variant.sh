@@ -11,6 +11,12 @@
 #           default "local" clock) instead of ktime_get_mono_fast_ns() (the
 #           clocksource, whatever it is: an emulated HPET under the lab's
 #           TCG by default)
+#   nosys   the system-call probes never attached (syscall_probes_always
+#           ignored): what the kvm probes alone cost; requests are then
+#           not followed, only exits and interrupts are seen
+#   bare    every probe attached (with syscall_probes_always=1, the bench's
+#           default) but returning at its first test: what the tracepoints
+#           and the kernel's slow system-call path cost with no work done
 #
 # bench.sh builds "base" as the module it measures and the others with
 # --variant NAME, to measure a design change before anyone makes it.  Each
@@ -19,12 +25,12 @@
 # shellcheck disable=SC2016 # the edits are perl expressions, single-quoted on purpose
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-name=${1:?usage: variant.sh base|local [OUTDIR]}
+name=${1:?usage: variant.sh base|local|nosys|bare [OUTDIR]}
 top=${2:-build/bench/modules}
 KVER=${KVER:-$(scripts/lab-kver.sh)}
 case $name in
-base | local) ;;
-*) echo "variant.sh: unknown variant $name (base, local)" >&2; exit 2 ;;
+base | local | nosys | bare) ;;
+*) echo "variant.sh: unknown variant $name (base, local, nosys, bare)" >&2; exit 2 ;;
 esac
 d=$top/$name
 # the same sources as the last build there: keep it
@@ -54,6 +60,12 @@ local_clock() {
 }
 case $name in
 local) local_clock ;;
+nosys)
+	edit 's/return syscall_probes_always \|\| READ_ONCE\(kvl_engine\.nr_vms\);/return false;/'
+	edit 's/syscall_probes_always && i < ARRAY_SIZE/false \&\& i < ARRAY_SIZE/'
+	edit 's/WRITE_ONCE\(kvl_sys_on, syscall_probes_always\);/WRITE_ONCE(kvl_sys_on, false);/'
+	;;
+bare) edit 's/return READ_ONCE\(kvl_enabled\) && in_task\(\);/return false;/' ;;
 esac
 diff -ru module "$d/module" >"$d/module.diff" || true
 diff -ru include "$d/include" >>"$d/module.diff" || true
