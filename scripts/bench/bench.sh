@@ -5,8 +5,8 @@
 # bpftrace, in one lab boot (Documentation/performance.rst).
 #
 #   scripts/bench/bench.sh [--quick] [--rounds N] [--sections LIST]
-#                          [--variant NAME[=KO]]... [--qemu-record] [--qemu-rounds N]
-#                          [--report-only]
+#                          [--variant NAME[=KO]]... [--no-qemu-record] [--qemu-rounds N]
+#                          [--profile-workloads LIST] [--report-only]
 #
 # Builds what it needs (a private copy of the module from the sources as
 # they are now, kvmio-vmm, inner-io, the reader, sysloop), boots the lab
@@ -24,9 +24,12 @@
 # --variant NAME: also time an experimental build in the exit loops, the
 #     profile, the I/O loops and real QEMU (scripts/bench/variant.sh: local,
 #     nosys, bare), or NAME=KO.
-# --qemu-record: real QEMU also under `kvmio-lat record` (trace-cmd recording
-#     the events the engine needs: what a host without the module would run).
+# --no-qemu-record: real QEMU without its `kvmio-lat record` runs (trace-cmd
+#     recording the events the engine needs: what a host without the module
+#     would run instead; measured by default, for scale).
 # --qemu-rounds N: rounds of the real-QEMU section (default 3 x --rounds).
+# --profile-workloads LIST: the profile section's workloads only (exits,
+#     kexits, untracked, ioloop-native, ioloop-threads, qemu).
 # --report-only: redo the table and bench.json from OUT's raw data.
 #
 # The lab boots with tsc=reliable (BENCH_APPEND): TCG cannot tell the guest
@@ -54,7 +57,8 @@ while (($#)); do
 	--rounds) rounds=${2:?--rounds N}; shift 2 ;;
 	--sections) sections=${2:?--sections LIST}; shift 2 ;;
 	--variant) variants+=("${2:?--variant NAME[=KO]}"); shift 2 ;;
-	--qemu-record) extra+=(--qemu-record); shift ;;
+	--no-qemu-record) extra+=(--no-qemu-record); shift ;;
+	--profile-workloads) extra+=(--profile-workloads "${2:?--profile-workloads LIST}"); shift 2 ;;
 	--qemu-rounds)
 		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "bench: --qemu-rounds wants a positive integer" >&2; return 2; }
 		extra+=(--qemu-rounds "$2"); shift 2 ;;

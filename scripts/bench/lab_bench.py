@@ -592,6 +592,8 @@ class Bench:
                  "kvmio-vmm"),
                 ("ioloop-threads", [Peer(), self.kvmio], io + ["threads"], "request", nr,
                  "kvmio-vmm")]
+        if self.a.profile_workloads:
+            work = [w for w in work if w[0] in self.a.profile_workloads]
         sec = self.section("profile", {
             "record": "perf record -q -a -g -F %d -o FILE -- COMMAND" % self.a.perf_freq,
             "script": "perf script -F comm,tid,ip,sym: the workload's samples (the exit "
@@ -626,7 +628,8 @@ class Bench:
                     raise RuntimeError("perf script failed: " + scr[-800:])
                 self.profiled(sec, scr, mine, wname, peer.name, unit,
                               int(el.group(1)) / units)
-        if self.a.profile_qemu:
+        if self.a.profile_qemu and (not self.a.profile_workloads or
+                                    "qemu" in self.a.profile_workloads):
             self.profile_qemu(sec, data)
         self.done(sec)
 
@@ -652,7 +655,7 @@ class Bench:
             {"qemu-" + m: "real QEMU, inner-io %d reads + %d writes on aio=%s" % (ios + (m,))
              for m in ("native", "threads")})
         q.wait_for("KVMIO-BENCH-READY", 900)
-        for peer in (Peer(), self.kvmio):
+        for peer in [Peer(), self.kvmio] + self.variants:
             self.dog.mark("profile qemu: %s" % peer.name)
             peer.start()
             try:
@@ -1009,11 +1012,14 @@ def main():
     ap.add_argument("--qemu-rounds", type=int,
                     help="rounds of the real-QEMU section (default: 3 x --rounds, 1 with --quick: one inner-guest "
                     "run varies by more than the 3%% target)")
-    ap.add_argument("--qemu-record", action="store_true",
-                    help="real QEMU also under kvmio-lat record (trace-cmd recording the "
-                    "engine's events), the module's alternative")
+    ap.add_argument("--no-qemu-record", dest="qemu_record", action="store_false",
+                    help="real QEMU without its kvmio-lat record runs (trace-cmd recording "
+                    "the engine's events: what a host without the module would run)")
     ap.add_argument("--no-profile-qemu", dest="profile_qemu", action="store_false",
                     help="the profile section without its real-QEMU workloads")
+    ap.add_argument("--profile-workloads",
+                    help="the profile section's workloads, comma separated (default all: "
+                    "exits,kexits,untracked,ioloop-native,ioloop-threads,qemu)")
     ap.add_argument("--sections")
     ap.add_argument("--peers", help="exit-loop tools, comma separated (default: "
                     "kvmio_lat,ftrace,hist_trigger and, without --quick, bpftrace and "
@@ -1041,6 +1047,12 @@ def main():
     a.run_timeout = 60 if q else 180       # ... of the exit loop (seconds here)
     a.stall = 300                         # no progress for this long: say what runs
     a.sections = a.sections.split(",") if a.sections else (QUICK_SECTIONS if q else SECTIONS)
+    a.profile_workloads = a.profile_workloads.split(",") if a.profile_workloads else []
+    bad = set(a.profile_workloads) - {"exits", "kexits", "untracked", "ioloop-native",
+                                      "ioloop-threads", "qemu"}
+    if bad:
+        log("Bail out! unknown profile workloads: %s" % ", ".join(sorted(bad)))
+        return 2
     a.peers = a.peers.split(",") if a.peers else ["kvmio_lat", "ftrace", "hist_trigger"] + \
         ([] if q else ["bpftrace", "kvmio_lat@hpet"])
     bad = [s for s in a.sections if s not in SECTIONS]

@@ -443,6 +443,9 @@ class Report:
                               s.get("params", {}).get("writes")), "IOPS")
         if J is None:
             return
+        if any("kvmio-lat_record" in m for m in J["modes"].values()):
+            self.note("kvmio-lat_record: trace-cmd recording the events the engine needs "
+                      "(kvmio-lat record), what a host without the module would run instead")
         worst = min((m for m in J["modes"] if "ratio_vs_baseline" in J["modes"][m].get("kvmio_lat", {})),
                     key=lambda m: J["modes"][m]["kvmio_lat"]["ratio_vs_baseline"], default=None)
         k = J["modes"][worst]["kvmio_lat"] if worst else {}

@@ -17,6 +17,8 @@
 #   bare    every probe attached (with syscall_probes_always=1, the bench's
 #           default) but returning at its first test: what the tracepoints
 #           and the kernel's slow system-call path cost with no work done
+#   lockstat  the engine's VM lock counted: taken, contended, ns waited and
+#           held (local_clock()), printed to the kernel log at unload
 #
 # bench.sh builds "base" as the module it measures and the others with
 # --variant NAME, to measure a design change before anyone makes it.  Each
@@ -25,12 +27,12 @@
 # shellcheck disable=SC2016 # the edits are perl expressions, single-quoted on purpose
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-name=${1:?usage: variant.sh base|local|nosys|bare [OUTDIR]}
+name=${1:?usage: variant.sh base|local|nosys|bare|lockstat [OUTDIR]}
 top=${2:-build/bench/modules}
 KVER=${KVER:-$(scripts/lab-kver.sh)}
 case $name in
-base | local | nosys | bare) ;;
-*) echo "variant.sh: unknown variant $name (base, local, nosys, bare)" >&2; exit 2 ;;
+base | local | nosys | bare | lockstat) ;;
+*) echo "variant.sh: unknown variant $name (base, local, nosys, bare, lockstat)" >&2; exit 2 ;;
 esac
 d=$top/$name
 # the same sources as the last build there: keep it
@@ -58,6 +60,30 @@ local_clock() {
 	edit 's/return ktime_get_mono_fast_ns\(\);/return local_clock();/'
 	edit 's/#include <linux\/timekeeping.h>/#include <linux\/timekeeping.h>\n#include <linux\/sched\/clock.h>/'
 }
+export LOCKSTAT='#include <linux/sched/clock.h>
+static atomic64_t kvl_ls_taken, kvl_ls_contended, kvl_ls_wait_ns, kvl_ls_hold_ns;
+static DEFINE_PER_CPU(u64, kvl_ls_t0);
+
+void kvl_lockstat_lock(raw_spinlock_t *l)
+{
+	if (!raw_spin_trylock(l)) {
+		u64 t = local_clock();
+
+		atomic64_inc(&kvl_ls_contended);
+		raw_spin_lock(l);
+		atomic64_add(local_clock() - t, &kvl_ls_wait_ns);
+	}
+	atomic64_inc(&kvl_ls_taken);
+	this_cpu_write(kvl_ls_t0, local_clock());
+}
+
+void kvl_lockstat_unlock(raw_spinlock_t *l)
+{
+	atomic64_add(local_clock() - this_cpu_read(kvl_ls_t0), &kvl_ls_hold_ns);
+	raw_spin_unlock(l);
+}
+
+'
 case $name in
 local) local_clock ;;
 nosys)
@@ -66,6 +92,12 @@ nosys)
 	edit 's/WRITE_ONCE\(kvl_sys_on, syscall_probes_always\);/WRITE_ONCE(kvl_sys_on, false);/'
 	;;
 bare) edit 's/return READ_ONCE\(kvl_enabled\) && in_task\(\);/return false;/' ;;
+lockstat)
+	edit 's/#define kvl_lock\(l, flags\)\traw_spin_lock_irqsave\(l, flags\)\n#define kvl_unlock\(l, flags\)\traw_spin_unlock_irqrestore\(l, flags\)/void kvl_lockstat_lock(raw_spinlock_t *l);\nvoid kvl_lockstat_unlock(raw_spinlock_t *l);\n#define kvl_lock(l, flags)\tdo { local_irq_save(flags); kvl_lockstat_lock(l); } while (0)\n#define kvl_unlock(l, flags)\tdo { kvl_lockstat_unlock(l); local_irq_restore(flags); } while (0)/' \
+		"$d/include/kvmio_lat/shim.h"
+	edit 's/static void __exit kvl_exit\(void\)\n\{\n/$ENV{LOCKSTAT}static void __exit kvl_exit(void)\n{\n\tpr_info("lockstat: taken %lld contended %lld wait_ns %lld hold_ns %lld\\n", atomic64_read(&kvl_ls_taken), atomic64_read(&kvl_ls_contended), atomic64_read(&kvl_ls_wait_ns), atomic64_read(&kvl_ls_hold_ns));\n/' \
+		"$d/module/main.c"
+	;;
 esac
 diff -ru module "$d/module" >"$d/module.diff" || true
 diff -ru include "$d/include" >>"$d/module.diff" || true
