@@ -73,7 +73,7 @@ build() {
 # in all (default 2), and only when the lab failed rather than a test
 # (selftests/lab/lab-hazard.sh says which failures those are: a hung
 # guest, a dead guest kernel, a test guest's unexpected vector or stall, a
-# lab that could not start; safety.rst, "The lab").  Every attempt stays
+# lab that could not start; lab.rst).  Every attempt stays
 # in the log; any other failure fails the step at once, and so does the
 # Nth lab failure.  A step's guest gets S seconds, by default
 # LAB_STEP_TIMEOUT (300: most steps take 15 to 85 s on a 2-CPU machine,
@@ -129,7 +129,7 @@ lab_replay() {	# live module vs kvmio-lat record + replay of the same run
 # a stalled test guest waits 300 s before its test runs once more.  Up to
 # four boots: its hundreds of nested VMs meet the lab's nested-SVM memory
 # corruption in about one boot in three on 2 CPUs (6 of 16 on 2026-11-27;
-# safety.rst, "Open findings"), so two boots would leave CI red one run
+# lab.rst, "Open findings"), so two boots would leave CI red one run
 # in seven, four one in fifty.
 lab_hardening() {
 	lab hardening --timeout 600 --tries 4 selftests/hardening/run.sh \

@@ -141,7 +141,7 @@ static int write_file(const char *path, const char *s, size_t len)
  * QEMU's multi-threaded TCG, which the lab runs on, can execute a stale
  * int3 of such a patch on another vCPU (an "Oops: int3" or a soft lockup,
  * reproduced by toggling raw_syscalls in tracefs without kvmio_lat;
- * Documentation/safety.rst, "The lab").  kvm's own tracepoints need no
+ * Documentation/lab.rst).  kvm's own tracepoints need no
  * hold: these tests attach and detach while no vCPU runs.  --no-hold-keys
  * tests the patching too.
  */

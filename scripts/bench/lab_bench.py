@@ -264,7 +264,7 @@ class Peer:
 
 # The system-call probes attached at load, not when the first VM appears:
 # the same steady state, but no text patching while a VM runs, which the
-# lab's TCG can hang on (Documentation/safety.rst, "The lab"); the untracked
+# lab's TCG can hang on (Documentation/lab.rst); the untracked
 # process's run without a VM is the one that shows the default.
 ALWAYS = "syscall_probes_always=1"
 

@@ -3,8 +3,8 @@
 """Where a hung lab guest's vCPUs are: lab.sh's report on a timeout.
 
 A guest that hangs under the lab's TCG often says nothing: both vCPUs stuck
-with interrupts off leave no lockup or RCU report (Documentation/safety.rst,
-"The lab").  Before lab.sh kills such a guest it runs
+with interrupts off leave no lockup or RCU report (Documentation/lab.rst).
+Before lab.sh kills such a guest it runs
 
     hangdump.py capture MONITOR_SOCKET OUT [AFTER_SECONDS]
 

@@ -5,7 +5,7 @@
 # than a test's?  RC is lab.sh's exit status, the FILEs what the run
 # printed.  Prints why and exits 0 when it was (the caller then runs it
 # once more in a fresh boot: make check, make check-debug), exits 1 when
-# it was not.  Documentation/safety.rst, "The lab", has the hazards:
+# it was not.  Documentation/lab.rst has the hazards:
 #
 #   124  the guest hung (a vCPU looping on a stale int3 of a finished text
 #        patch, or every task asleep with both CPUs idle)

@@ -5,7 +5,7 @@ QEMU's multi-threaded TCG, which the lab runs on, can let a vCPU execute a
 stale int3 of a text patch another vCPU just finished: an "Oops: int3", a
 soft lockup, or a vCPU sitting for a minute at a patch site (reproduced
 without kvmio_lat by toggling raw_syscalls in tracefs;
-Documentation/safety.rst, "The lab").  Two kinds of patch happen in every
+Documentation/lab.rst).  Two kinds of patch happen in every
 test, and neither is what the tests are about:
 
 * kvmio_lat's loads and unloads: a tracepoint's first probe switches its
