@@ -139,7 +139,7 @@ lab_replay() {	# live module vs kvmio-lat record + replay of the same run
 # lab.rst, "Open findings"), so two boots would leave CI red one run
 # in seven, four one in fifty.  Those come in bad stretches (a clean
 # clone of 2026-11-27 needed all four), and on one lab CPU they never
-# came (5 of 5 boots clean), so the last boot has one CPU: the race tests
+# came (6 of 6 boots clean), so the last boot has one CPU: the race tests
 # then interleave by preemption only, after three boots spoiled by the
 # lab with two.
 lab_hardening() {

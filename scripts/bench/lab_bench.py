@@ -1001,6 +1001,8 @@ SECTIONS = ["exits", "kexits", "profile", "untracked", "ioloop", "scaling", "mem
             "record"]
 # --quick: no profile, and the inner guest boots in the background from the
 # start (its figures do not count), its section before those that count VMs
+# the profile section's workloads (sec_profile(); qemu: profile_qemu())
+PROFILE_WORKLOADS = ["exits", "kexits", "untracked", "ioloop-native", "ioloop-threads", "qemu"]
 QUICK_SECTIONS = ["exits", "kexits", "ioloop", "scaling", "qemu", "untracked", "memory",
                   "record"]
 
@@ -1028,7 +1030,7 @@ def main():
                     help="the profile section without its real-QEMU workloads")
     ap.add_argument("--profile-workloads",
                     help="the profile section's workloads, comma separated (default all: "
-                    "exits,kexits,untracked,ioloop-native,ioloop-threads,qemu)")
+                    "%s)" % ",".join(PROFILE_WORKLOADS))
     ap.add_argument("--sections")
     ap.add_argument("--peers", help="exit-loop tools, comma separated (default: "
                     "kvmio_lat,ftrace,hist_trigger and, without --quick, bpftrace and "
@@ -1057,8 +1059,7 @@ def main():
     a.stall = 300                         # no progress for this long: say what runs
     a.sections = a.sections.split(",") if a.sections else (QUICK_SECTIONS if q else SECTIONS)
     a.profile_workloads = a.profile_workloads.split(",") if a.profile_workloads else []
-    bad = set(a.profile_workloads) - {"exits", "kexits", "untracked", "ioloop-native",
-                                      "ioloop-threads", "qemu"}
+    bad = set(a.profile_workloads) - set(PROFILE_WORKLOADS)
     if bad:
         log("Bail out! unknown profile workloads: %s" % ", ".join(sorted(bad)))
         return 2

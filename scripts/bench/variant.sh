@@ -60,7 +60,8 @@ local_clock() {
 	edit 's/return ktime_get_mono_fast_ns\(\);/return local_clock();/'
 	edit 's/#include <linux\/timekeeping.h>/#include <linux\/timekeeping.h>\n#include <linux\/sched\/clock.h>/'
 }
-export LOCKSTAT='#include <linux/sched/clock.h>
+# the lockstat variant's counting lock, put before kvl_exit() in main.c
+lockstat_code='#include <linux/sched/clock.h>
 static atomic64_t kvl_ls_taken, kvl_ls_contended, kvl_ls_wait_ns, kvl_ls_hold_ns;
 static DEFINE_PER_CPU(u64, kvl_ls_t0);
 
@@ -93,6 +94,7 @@ nosys)
 	;;
 bare) edit 's/return READ_ONCE\(kvl_enabled\) && in_task\(\);/return false;/' ;;
 lockstat)
+	export LOCKSTAT=$lockstat_code
 	edit 's/#define kvl_lock\(l, flags\)\traw_spin_lock_irqsave\(l, flags\)\n#define kvl_unlock\(l, flags\)\traw_spin_unlock_irqrestore\(l, flags\)/void kvl_lockstat_lock(raw_spinlock_t *l);\nvoid kvl_lockstat_unlock(raw_spinlock_t *l);\n#define kvl_lock(l, flags)\tdo { local_irq_save(flags); kvl_lockstat_lock(l); } while (0)\n#define kvl_unlock(l, flags)\tdo { kvl_lockstat_unlock(l); local_irq_restore(flags); } while (0)/' \
 		"$d/include/kvmio_lat/shim.h"
 	edit 's/static void __exit kvl_exit\(void\)\n\{\n/$ENV{LOCKSTAT}static void __exit kvl_exit(void)\n{\n\tpr_info("lockstat: taken %lld contended %lld wait_ns %lld hold_ns %lld\\n", atomic64_read(&kvl_ls_taken), atomic64_read(&kvl_ls_contended), atomic64_read(&kvl_ls_wait_ns), atomic64_read(&kvl_ls_hold_ns));\n/' \
