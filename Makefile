@@ -208,19 +208,29 @@ matrix:
 # bpftrace, measured in one lab boot: exit loop, an untracked process, the
 # VMM's I/O loops, real QEMU, scaling to 16 vCPUs, memory, replay speed.
 # Prints a table and writes build/bench/bench.json (see
-# Documentation/performance.rst and scripts/bench/bench.sh --help).
+# Documentation/performance.rst and scripts/bench/bench.sh --help); then
+# boots the lab once more with a clock that counts instructions (--icount)
+# for the exit loops, exact where wall times are noise: build/bench-icount/.
 # bench-quick (make check runs it): every section once with tiny sizes, into
-# build/bench-quick; it checks that the benchmark works, never how fast.
+# build/bench-quick (and the exit loops counted, build/bench-quick-icount);
+# it checks that the benchmark works, never how fast.
 #   make bench BENCH_ARGS="--rounds 9 --sections exits,untracked"
+#   make bench-icount BENCH_ICOUNT_ARGS="--rounds 2 --variant git-HEAD"
 BENCH_ARGS ?=
+BENCH_ICOUNT_ARGS ?=
 
 bench:
 	scripts/bench/bench.sh $(BENCH_ARGS)
+	scripts/bench/bench.sh --icount $(BENCH_ICOUNT_ARGS)
+
+bench-icount:
+	scripts/bench/bench.sh --icount $(BENCH_ICOUNT_ARGS)
 
 bench-quick:
 	scripts/bench/bench.sh --quick $(BENCH_ARGS)
+	scripts/bench/bench.sh --quick --icount
 
-.PHONY: bench-quick
+.PHONY: bench-quick bench-icount
 # --- bench: end ---
 
 # --- hardening: begin ---

@@ -4,7 +4,7 @@
 # make bench: what kvmio_lat costs, against ftrace, hist triggers and
 # bpftrace, in one lab boot (Documentation/performance.rst).
 #
-#   scripts/bench/bench.sh [--quick] [--rounds N] [--sections LIST]
+#   scripts/bench/bench.sh [--quick] [--icount] [--rounds N] [--sections LIST]
 #                          [--variant NAME[=KO]]... [--no-qemu-record] [--qemu-rounds N]
 #                          [--profile-workloads LIST] [--report-only]
 #
@@ -20,6 +20,16 @@
 # --quick (make bench-quick, run by make check): one round, tiny sizes, no
 #     perf profile: checks that every section still produces its figures,
 #     never how fast anything is.  OUT defaults to build/bench-quick.
+# --icount: the lab's clock counts instructions: QEMU's -icount
+#     shift=0,sleep=on (while the guest runs, one instruction is one virtual
+#     nanosecond; while it idles, time passes as on the host), one guest
+#     CPU, and no background work of lab.sh's own (LAB_SYMDUMP=0); every
+#     "ns" of a busy loop's figures is an instruction.  Exact to about 0.1 %
+#     from run to run where wall times move by tens of percent, but blind to
+#     what QEMU's device models cost (an HPET read counts as one
+#     instruction), so kvmio_lat@hpet is left out.  Sections: exits, kexits
+#     (the default), untracked.  OUT defaults to build/bench-icount.  make
+#     bench runs it after the wall-time boot.
 # --rounds N, --sections a,b: see scripts/bench/lab_bench.py.
 # --variant NAME: also time an experimental build in the exit loops, the
 #     profile, the I/O loops and real QEMU (scripts/bench/variant.sh: local,
@@ -50,10 +60,11 @@ cd "$(dirname "$0")/../.."
 main() {
 local t_start=$SECONDS
 local quick=${BENCH_QUICK:-0} rounds=${BENCH_ROUNDS:-} sections=${BENCH_SECTIONS:-}
-local report_only=0 variants=() extra=()
+local report_only=0 variants=() extra=() icount=0
 while (($#)); do
 	case $1 in
 	--quick) quick=1; shift ;;
+	--icount) icount=1; shift ;;
 	--rounds) rounds=${2:?--rounds N}; shift 2 ;;
 	--sections) sections=${2:?--sections LIST}; shift 2 ;;
 	--variant) variants+=("${2:?--variant NAME[=KO]}"); shift 2 ;;
@@ -73,6 +84,13 @@ if [ "$quick" = 1 ]; then
 	out=${BENCH_OUT:-build/bench-quick} timeout=${BENCH_TIMEOUT:-600}
 fi
 local retries=${BENCH_RETRIES:-1} smp=${BENCH_SMP:-2}
+if [ "$icount" = 1 ]; then
+	[ "$quick" = 1 ] && out=${BENCH_OUT:-build/bench-quick-icount} || out=${BENCH_OUT:-build/bench-icount}
+	smp=1
+	sections=${sections:-exits,kexits}
+	export LAB_QEMU_ARGS="${LAB_QEMU_ARGS:+$LAB_QEMU_ARGS }-icount shift=0,sleep=on" LAB_SYMDUMP=0
+	extra+=(--icount)
+fi
 KVER=${KVER:-$(scripts/lab-kver.sh)}
 export KVER
 
@@ -108,7 +126,7 @@ if [ "$report_only" = 0 ]; then
 		args+=(--variant "$v")
 	done
 	local append="${LAB_APPEND:+$LAB_APPEND }${BENCH_APPEND-tsc=reliable}"
-	meta "$quick" "$smp" "$append" "${args[*]}" >"$out/meta.json"
+	meta "$quick" "$smp" "$append" "${args[*]}" "$icount" >"$out/meta.json"
 
 	local try=0 rc resume=()
 	while :; do
@@ -192,10 +210,10 @@ tools() {
 		"${missing[@]}" >/dev/null
 }
 
-meta() {	# QUICK SMP APPEND ARGS: what this run was, as JSON
+meta() {	# QUICK SMP APPEND ARGS ICOUNT: what this run was, as JSON
 	python3 - "$@" <<'EOF'
 import json, os, subprocess, sys, time
-quick, smp, append, args = sys.argv[1:5]
+quick, smp, append, args, icount = sys.argv[1:6]
 def git(*a):
     r = subprocess.run(["git"] + list(a), capture_output=True, text=True)
     return r.stdout.strip() if r.returncode == 0 else None
@@ -208,6 +226,7 @@ json.dump({"date": time.strftime("%Y-%m-%d", time.gmtime()),
            "git": git("rev-parse", "--short", "HEAD"),
            "module_sources_modified": dirty != 0,
            "lab_smp": int(smp), "lab_append": append, "host_cpus": os.cpu_count(),
+           "icount": icount == "1", "lab_qemu_args": os.environ.get("LAB_QEMU_ARGS", ""),
            "host_load_at_start": open("/proc/loadavg").read().split()[:3],
            "lab_args": args}, sys.stdout, indent=1)
 EOF

@@ -16,9 +16,9 @@ Sections, in the order they run:
   exits     the VMM's port-I/O exit loop, 1 vCPU: nothing loaded, kvmio_lat,
             trace-cmd record of kvm_exit+kvm_entry, a hist-trigger synthetic
             exit->entry latency histogram; and not with --quick (they take
-            long to start under TCG): bpftrace hist() of the same, and
-            kvmio_lat with the clocksource switched to the HPET, the lab's
-            default under TCG
+            long to start under TCG): bpftrace hist() of the same, and, not
+            with --icount, kvmio_lat with the clocksource switched to the
+            HPET, the lab's default under TCG
   kexits    the same with exits KVM handles itself (CPUID): no system call
             per exit, as for most exits of a real guest
   untracked a syscall loop that runs no vCPU: nothing, kvmio_lat, kvmio_lat
@@ -429,6 +429,7 @@ class Bench:
             "cmdline": read("/proc/cmdline", "?").strip(),
             "trace_clock": read(TRACEFS + "/trace_clock", "?").strip(),
             "quick": a.quick,
+            "icount": a.icount,
             "sections": a.sections,
         })
         self.boot = len(self.raw["boots"]) - 1
@@ -1017,6 +1018,10 @@ def main():
                     help="lab.sh inner-initrd of scripts/bench/inner.sh with inner-io")
     ap.add_argument("--reader", required=True)
     ap.add_argument("--quick", action="store_true")
+    ap.add_argument("--icount", action="store_true",
+                    help="the lab's clock counts instructions (bench.sh --icount): leave "
+                    "out kvmio_lat@hpet, whose cost is QEMU's device model, which "
+                    "instructions do not see")
     ap.add_argument("--resume", action="store_true",
                     help="keep the sections of raw.json that are complete")
     ap.add_argument("--rounds", type=int)
@@ -1033,8 +1038,8 @@ def main():
                     "%s)" % ",".join(PROFILE_WORKLOADS))
     ap.add_argument("--sections")
     ap.add_argument("--peers", help="exit-loop tools, comma separated (default: "
-                    "kvmio_lat,ftrace,hist_trigger and, without --quick, bpftrace and "
-                    "kvmio_lat@hpet)")
+                    "kvmio_lat,ftrace,hist_trigger and, without --quick, bpftrace and, "
+                    "without --icount, kvmio_lat@hpet)")
     ap.add_argument("--variant", action="append", default=[],
                     help="NAME=KO: another build of kvmio_lat in the exit loops, the "
                     "profile, the I/O loops and real QEMU")
@@ -1064,7 +1069,7 @@ def main():
         log("Bail out! unknown profile workloads: %s" % ", ".join(sorted(bad)))
         return 2
     a.peers = a.peers.split(",") if a.peers else ["kvmio_lat", "ftrace", "hist_trigger"] + \
-        ([] if q else ["bpftrace", "kvmio_lat@hpet"])
+        ([] if q else ["bpftrace"]) + ([] if q or a.icount else ["kvmio_lat@hpet"])
     bad = [s for s in a.sections if s not in SECTIONS]
     if bad:
         log("Bail out! unknown sections: %s (known: %s)" % (", ".join(bad), ", ".join(SECTIONS)))

@@ -29,7 +29,8 @@ LIMITS = {
     "scaling_flatness": 0.10,          # added cost per exit within 10 % of 1 thread's
     "memory_per_vcpu_bytes": 64 * 1024,
 }
-EXIT_ORDER = [BASE, "kvmio_lat", "ftrace", "hist_trigger", "bpftrace", "kvmio_lat@hpet"]
+EXIT_ORDER = [BASE, "kvmio_lat", "ftrace", "hist_trigger", "bpftrace", "kvmio_lat@ktime",
+              "kvmio_lat@hpet"]
 
 
 def med(xs):
@@ -123,6 +124,8 @@ class Report:
     def __init__(self, raw, replay, meta):
         self.raw, self.replay, self.meta = raw, replay, meta
         self.quick = any(b.get("quick") for b in raw.get("boots", []))
+        # bench.sh --icount: the lab's nanosecond is one guest instruction
+        self.icount = any(b.get("icount") for b in raw.get("boots", [])) or meta.get("icount")
         self.secs = raw.get("sections", {})
         # the sections asked for (runs before kexits existed did not say)
         asked = [b["sections"] for b in raw.get("boots", []) if "sections" in b]
@@ -201,7 +204,8 @@ class Report:
         if not s:
             return
         p = s["params"]
-        wall = summarize(paired(s["samples"], "ns_per_exit"), 1e-3)
+        ic = self.icount
+        wall = summarize(paired(s["samples"], "ns_per_exit"), 1.0 if ic else 1e-3)
         ft = wall.get("ftrace", {}).get("added_median")
         ft_round = wall.get("ftrace", {}).get("added_per_round")
         for c, d in wall.items():
@@ -210,18 +214,22 @@ class Report:
                 if ft_round and len(ft_round) == len(d["added_per_round"]):
                     d["added_vs_ftrace_per_round"] = [a / b if b else None for a, b in
                                                       zip(d["added_per_round"], ft_round)]
-        self.J[key] = {"unit": "us per exit, wall (kvmio-vmm's own timing)",
+        self.J[key] = {"unit": "guest instructions per exit (icount; kvmio-vmm's own timing)"
+                       if ic else "us per exit, wall (kvmio-vmm's own timing)",
                                "params": p, "configs": wall,
                                "produced": s.get("produced", {})}
         self.title("Exit loop: kvmio-vmm exits, 1 vCPU, %d %s per run, "
-                   "%d round(s)" % (p["exits_per_run"], kind, p["rounds"]))
-        self.row("what runs", "us/exit", "added us", "added spread", "x base", "/ ftrace")
+                   "%d round(s)%s" % (p["exits_per_run"], kind, p["rounds"],
+                                      ", in instructions" if ic else ""))
+        nd = 0 if ic else 2
+        self.row("what runs", "insns/exit" if ic else "us/exit",
+                 "added" if ic else "added us", "added spread", "x base", "/ ftrace")
         order = EXIT_ORDER + sorted(c for c in wall if c not in EXIT_ORDER)
         for c in order:
             if c in wall:
                 d = wall[c]
-                self.row(c, f(d["median"]), f(d.get("added_median")),
-                         rng(d.get("added_spread")), f(d.get("ratio_vs_baseline"), 3),
+                self.row(c, f(d["median"], nd), f(d.get("added_median"), nd),
+                         rng(d.get("added_spread"), nd), f(d.get("ratio_vs_baseline"), 3),
                          f(d.get("added_vs_ftrace_added")))
         for c in [BASE] + p.get("peers", []):
             self.need(c == BASE and c in wall or "added_median" in wall.get(c, {}),
@@ -363,11 +371,13 @@ class Report:
         if not s:
             return
         d = summarize(paired(s["samples"], "ns_per_syscall"))
-        self.J["untracked"] = {"unit": "ns per system call (sysloop --mode mix)",
+        self.J["untracked"] = {"unit": "%s per system call (sysloop --mode mix)" %
+                               ("guest instructions" if self.icount else "ns"),
                                "params": s["params"], "configs": d}
         self.title("Untracked process: sysloop, %d x 8 system calls per run, no vCPU" %
                    s["params"]["iters"])
-        self.row("what runs", "ns/call", "added ns", "added spread", "slower")
+        self.row("what runs", "insns/call" if self.icount else "ns/call",
+                 "added" if self.icount else "added ns", "added spread", "slower")
         for c in (BASE, "kvmio_lat", "kvmio_lat+vm", "ftrace_pid"):
             v = d.get(c, {})
             # ftrace_pid: runs made before it was measured have none
@@ -544,6 +554,8 @@ class Report:
     def replay_speed(self):
         r = self.replay
         rec = self.secs.get("record", {})
+        if not r and self.asked is not None and "record" not in self.asked:
+            return      # --sections without record
         if rec.get("error"):
             self.need(False, "record: %s" % rec["error"])
         self.title("Replay: kvmio-lat replay --speed on this machine, the lab's recording")
@@ -569,6 +581,10 @@ class Report:
                               m.get("lab_append") or "lab default",
                               "QUICK: sizes too small to mean anything" if self.quick else
                               "TCG: compare within this run only"))
+        if self.icount:
+            self.lines.append("icount: the lab's clock counts guest instructions while it runs "
+                              "(QEMU -icount shift=0,sleep=on, 1 CPU): every ns of a busy loop "
+                              "is one instruction")
         if len(self.raw.get("boots", [])) > 1:
             self.lines.append("the guest died once: sections were finished in boot(s) %s" %
                               sorted({s.get("boot") for s in self.secs.values()}))

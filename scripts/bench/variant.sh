@@ -19,6 +19,8 @@
 #           and the kernel's slow system-call path cost with no work done
 #   lockstat  the engine's VM lock counted: taken, contended, ns waited and
 #           held (local_clock()), printed to the kernel log at unload
+#   git-REV the module as committed at REV (git-HEAD, git-f81da94): a change
+#           not yet committed, or one since REV, against what it replaces
 #
 # bench.sh builds "base" as the module it measures and the others with
 # --variant NAME, to measure a design change before anyone makes it.  Each
@@ -27,24 +29,36 @@
 # shellcheck disable=SC2016 # the edits are perl expressions, single-quoted on purpose
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-name=${1:?usage: variant.sh base|local|nosys|bare|lockstat [OUTDIR]}
+name=${1:?usage: variant.sh base|local|nosys|bare|lockstat|git-REV [OUTDIR]}
 top=${2:-build/bench/modules}
 KVER=${KVER:-$(scripts/lab-kver.sh)}
 case $name in
 base | local | nosys | bare | lockstat) ;;
-*) echo "variant.sh: unknown variant $name (base, local, nosys, bare, lockstat)" >&2; exit 2 ;;
+git-?*)
+	rev=$(git rev-parse --verify -q "${name#git-}^{commit}") ||
+		{ echo "variant.sh: no commit ${name#git-}" >&2; exit 2; }
+	;;
+*) echo "variant.sh: unknown variant $name (base, local, nosys, bare, lockstat, git-REV)" >&2; exit 2 ;;
 esac
 d=$top/$name
 # the same sources as the last build there: keep it
-sum=$(find Kbuild module include -type f \( -name '*.[ch]' -o -name 'Kbuild' -o -name 'Makefile' \) \
-	! -name '*.mod.c' -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-40)
+if [ -n "${rev:-}" ]; then
+	sum=$rev
+else
+	sum=$(find Kbuild module include -type f \( -name '*.[ch]' -o -name 'Kbuild' -o -name 'Makefile' \) \
+		! -name '*.mod.c' -print0 | sort -z | xargs -0 sha1sum | sha1sum | cut -c1-40)
+fi
 if [ -f "$d/module/kvmio_lat.ko" ] && [ "$(cat "$d/.sources" 2>/dev/null)" = "$sum $name $KVER" ]; then
 	echo "$d/module/kvmio_lat.ko"
 	exit 0
 fi
 rm -rf "$d"
 mkdir -p "$d"
-cp -r Kbuild module include "$d/"
+if [ -n "${rev:-}" ]; then
+	git archive "$rev" Kbuild module include | tar -x -C "$d"
+else
+	cp -r Kbuild module include "$d/"
+fi
 find "$d" \( -name '*.o' -o -name '*.ko' -o -name '.*.cmd' -o -name '*.mod' -o -name '*.mod.c' \
 	-o -name 'modules.order' -o -name 'Module.symvers' -o -name '.*.d' \) -delete
 p=$d/module/probes.c
