@@ -15,7 +15,7 @@
 #include <linux/module.h>
 #include <linux/tracepoint.h>
 #include <linux/sched.h>
-#include <linux/rcupdate.h>
+#include <linux/preempt.h>
 #include <linux/timekeeping.h>
 #include <linux/kvm_host.h>
 #include <linux/mutex.h>
@@ -42,6 +42,25 @@ static u64 kvl_now(void)
 {
 	/* the "mono" trace clock: one timeline across CPUs */
 	return ktime_get_mono_fast_ns();
+}
+
+/*
+ * Around every probe's engine calls.  Tracepoints disable preemption
+ * around their probes up to 6.12; from 6.13 the system-call ones, and from
+ * 7.2 all of them, run their probes preemptible (compat.rst).  A region
+ * with preemption off is an RCU read-side critical section (the flavours
+ * are one since 4.20), which is what a VM's free waits for (main.c); and
+ * unlike rcu_read_lock() under PREEMPT_RCU, two function calls per probe
+ * on the exit path, it is a per-CPU counter, inline.
+ */
+static __always_inline void kvl_probe_begin(void)
+{
+	preempt_disable_notrace();
+}
+
+static __always_inline void kvl_probe_end(void)
+{
+	preempt_enable_notrace();
 }
 
 /* Process-context task events only: hard/soft irq context has no VM thread. */
@@ -88,11 +107,11 @@ static void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa, u32 reason)
 {
 	if (!kvl_task_ok())
 		return;
-	rcu_read_lock();
+	kvl_probe_begin();
 	kvl_ev_exit(&kvl_engine, current->tgid, current->pid,
 		    current->group_leader->comm,
 		    vcpu->vcpu_id, isa, reason, kvl_now());
-	rcu_read_unlock();
+	kvl_probe_end();
 	kvl_sys_kick();
 }
 
@@ -113,9 +132,9 @@ static void kvl_do_entry(struct kvm_vcpu *vcpu)
 {
 	if (!kvl_task_ok())
 		return;
-	rcu_read_lock();
+	kvl_probe_begin();
 	kvl_ev_entry(&kvl_engine, current->tgid, current->pid, kvl_now());
-	rcu_read_unlock();
+	kvl_probe_end();
 }
 
 static void kvl_probe_kvm_entry_1(void *data, struct kvm_vcpu *vcpu)
@@ -133,10 +152,10 @@ static void kvl_doorbell(bool pio, u64 addr)
 {
 	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
 		return;
-	rcu_read_lock();
+	kvl_probe_begin();
 	/* no clock read: a doorbell takes the time of its exit */
 	kvl_ev_doorbell(&kvl_engine, current->tgid, current->pid, pio, addr, 0);
-	rcu_read_unlock();
+	kvl_probe_end();
 }
 
 static void kvl_probe_kvm_mmio(void *data, int type, int len, u64 gpa,
@@ -169,19 +188,19 @@ static void kvl_probe_kvm_userspace_exit(void *data, __u32 reason, int err)
 {
 	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
 		return;
-	rcu_read_lock();
+	kvl_probe_begin();
 	kvl_ev_userspace_exit(&kvl_engine, current->tgid, current->pid);
-	rcu_read_unlock();
+	kvl_probe_end();
 }
 
 static void kvl_irq(s32 dest, s32 vector)
 {
 	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
 		return;
-	rcu_read_lock();
+	kvl_probe_begin();
 	kvl_ev_irq(&kvl_engine, current->tgid, current->pid, dest, vector,
 		   kvl_now());
-	rcu_read_unlock();
+	kvl_probe_end();
 }
 
 static void kvl_probe_kvm_msi_set_irq(void *data, u64 address, u64 msi_data)
@@ -205,20 +224,20 @@ static void kvl_probe_kvm_apic_accept_irq(void *data, u32 apicid, u16 dm,
 {
 	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
 		return;
-	rcu_read_lock();
+	kvl_probe_begin();
 	kvl_ev_apic_accept(&kvl_engine, current->tgid, current->pid, apicid,
 			   vec, kvl_now());
-	rcu_read_unlock();
+	kvl_probe_end();
 }
 
 static void kvl_do_inj_virq(unsigned int vector)
 {
 	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
 		return;
-	rcu_read_lock();
+	kvl_probe_begin();
 	kvl_ev_inj_virq(&kvl_engine, current->tgid, current->pid, vector,
 			kvl_now());
-	rcu_read_unlock();
+	kvl_probe_end();
 }
 
 /* kvm_inj_virq up to 5.18 */
@@ -258,10 +277,10 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	default:
 		break;
 	}
-	rcu_read_lock();
+	kvl_probe_begin();
 	kvl_ev_sys_enter(&kvl_engine, current->tgid, current->pid, (u32)id, arg,
 			 kvl_now());
-	rcu_read_unlock();
+	kvl_probe_end();
 }
 
 static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
@@ -279,20 +298,20 @@ static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	cls = kvl_sys_class((u32)id);
 	if (cls == KVL_SYS_IOCTL)	/* kvm_userspace_exit has KVM_RUN's */
 		return;
-	rcu_read_lock();
+	kvl_probe_begin();
 	/* any other return flushes a pending interrupt (engine.c) */
 	kvl_ev_sys_exit(&kvl_engine, current->tgid, current->pid, (u32)id, ret,
 			cls == KVL_SYS_NONE ? 0 : kvl_now());
-	rcu_read_unlock();
+	kvl_probe_end();
 }
 
 static void kvl_do_process_exit(struct task_struct *p, bool group_dead)
 {
 	if (!kvl_engine_maybe_vm(&kvl_engine, p->tgid))
 		return;
-	rcu_read_lock();
+	kvl_probe_begin();
 	kvl_ev_task_exit(&kvl_engine, p->tgid, p->pid, group_dead);
-	rcu_read_unlock();
+	kvl_probe_end();
 	kvl_sys_kick();
 }
 
