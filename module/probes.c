@@ -257,16 +257,17 @@ static void kvl_probe_kvm_inj_virq_3(void *data, unsigned int vector,
 
 static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
+	enum kvl_sys_class cls = id < 0 ? KVL_SYS_NONE : kvl_sys_class((u32)id);
 	u32 arg = 0;
 
+	/* the engine wants no entry but these; ioctl's only their exits */
+	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
+		return;
 	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
 		return;
-	if (in_compat_syscall() || id < 0)
+	if (in_compat_syscall())
 		return;
-	switch (kvl_sys_class((u32)id)) {
-	case KVL_SYS_NONE:
-	case KVL_SYS_IOCTL:	/* the engine wants only their exits */
-		return;
+	switch (cls) {
 	case KVL_SYS_SUBMIT:
 		arg = (u32)min_t(unsigned long, regs->si, U32_MAX);
 		break;
@@ -285,18 +286,17 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 
 static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
+	long id = syscall_get_nr(current, regs);
 	enum kvl_sys_class cls;
-	long id;
 
-	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
-		return;
-	if (in_compat_syscall())
-		return;
-	id = syscall_get_nr(current, regs);
 	if (id < 0)
 		return;
 	cls = kvl_sys_class((u32)id);
 	if (cls == KVL_SYS_IOCTL)	/* kvm_userspace_exit has KVM_RUN's */
+		return;
+	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
+		return;
+	if (in_compat_syscall())
 		return;
 	kvl_probe_begin();
 	/* any other return flushes a pending interrupt (engine.c) */

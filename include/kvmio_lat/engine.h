@@ -332,7 +332,66 @@ enum kvl_sys_class {
 	KVL_SYS_IOCTL,		/* KVM_RUN returning (kvl_ev_userspace_exit) */
 };
 
-enum kvl_sys_class kvl_sys_class(u32 nr);
+/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
+#define KVL_NR_pread64		17
+#define KVL_NR_pwrite64		18
+#define KVL_NR_ioctl		16
+#define KVL_NR_poll		7
+#define KVL_NR_select		23
+#define KVL_NR_fsync		74
+#define KVL_NR_fdatasync	75
+#define KVL_NR_io_getevents	208
+#define KVL_NR_io_submit	209
+#define KVL_NR_epoll_wait	232
+#define KVL_NR_pselect6		270
+#define KVL_NR_ppoll		271
+#define KVL_NR_epoll_pwait	281
+#define KVL_NR_preadv		295
+#define KVL_NR_pwritev		296
+#define KVL_NR_preadv2		327
+#define KVL_NR_pwritev2		328
+#define KVL_NR_io_pgetevents	333
+#define KVL_NR_io_uring_enter	426
+#define KVL_NR_epoll_pwait2	441
+
+/*
+ * Inline: the system-call probes classify before any lookup, and return
+ * at once for the calls the engine ignores (ioctl among them: a vCPU
+ * thread makes one per exit to userspace).
+ */
+static inline enum kvl_sys_class kvl_sys_class(u32 nr)
+{
+	switch (nr) {
+	case KVL_NR_poll:
+	case KVL_NR_select:
+	case KVL_NR_pselect6:
+	case KVL_NR_ppoll:
+	case KVL_NR_epoll_wait:
+	case KVL_NR_epoll_pwait:
+	case KVL_NR_epoll_pwait2:
+		return KVL_SYS_WAIT;
+	case KVL_NR_io_uring_enter:
+		return KVL_SYS_URING;
+	case KVL_NR_io_submit:
+		return KVL_SYS_SUBMIT;
+	case KVL_NR_io_getevents:
+	case KVL_NR_io_pgetevents:
+		return KVL_SYS_GETEVENTS;
+	case KVL_NR_pread64:
+	case KVL_NR_pwrite64:
+	case KVL_NR_preadv:
+	case KVL_NR_pwritev:
+	case KVL_NR_preadv2:
+	case KVL_NR_pwritev2:
+	case KVL_NR_fsync:
+	case KVL_NR_fdatasync:
+		return KVL_SYS_POOL_IO;
+	case KVL_NR_ioctl:
+		return KVL_SYS_IOCTL;
+	default:
+		return KVL_SYS_NONE;
+	}
+}
 
 /* Names. */
 const char *kvl_path_name(unsigned int path);

@@ -25,63 +25,7 @@
  */
 #include "kvmio_lat/engine.h"
 
-/* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
-#define NR_pread64		17
-#define NR_pwrite64		18
-#define NR_ioctl		16
-#define NR_poll			7
-#define NR_select		23
-#define NR_fsync		74
-#define NR_fdatasync		75
-#define NR_io_getevents		208
-#define NR_io_submit		209
-#define NR_epoll_wait		232
-#define NR_pselect6		270
-#define NR_ppoll		271
-#define NR_epoll_pwait		281
-#define NR_preadv		295
-#define NR_pwritev		296
-#define NR_preadv2		327
-#define NR_pwritev2		328
-#define NR_io_pgetevents	333
-#define NR_io_uring_enter	426
-#define NR_epoll_pwait2		441
-
 #define KVL_URING_GETEVENTS	1u	/* IORING_ENTER_GETEVENTS */
-
-enum kvl_sys_class kvl_sys_class(u32 nr)
-{
-	switch (nr) {
-	case NR_poll:
-	case NR_select:
-	case NR_pselect6:
-	case NR_ppoll:
-	case NR_epoll_wait:
-	case NR_epoll_pwait:
-	case NR_epoll_pwait2:
-		return KVL_SYS_WAIT;
-	case NR_io_uring_enter:
-		return KVL_SYS_URING;
-	case NR_io_submit:
-		return KVL_SYS_SUBMIT;
-	case NR_io_getevents:
-	case NR_io_pgetevents:
-		return KVL_SYS_GETEVENTS;
-	case NR_pread64:
-	case NR_pwrite64:
-	case NR_preadv:
-	case NR_pwritev:
-	case NR_preadv2:
-	case NR_pwritev2:
-	case NR_fsync:
-	case NR_fdatasync:
-		return KVL_SYS_POOL_IO;
-	case NR_ioctl:
-		return KVL_SYS_IOCTL;
-	default:
-		return KVL_SYS_NONE;
-	}
-}
 
 static const char *const kvl_stage_names[KVL_NR_PATHS][KVL_NR_STAGES] = {
 	[KVL_PATH_NATIVE] = {
