@@ -126,8 +126,12 @@ lab_qemu() {
 	lab qemu selftests/qemu/qemu_test.sh module/kvmio_lat.ko build/inner-io 2000 500
 }
 
-lab_replay() {	# live module vs kvmio-lat record + replay of the same run
-	lab replay selftests/qemu/replay_test.sh module/kvmio_lat.ko build/inner-io \
+# live module vs kvmio-lat record + replay of the same run; the lab booted
+# tsc=reliable and the module on the TSC (clock=tsc), the clock a host's
+# kvmio_lat reads, so its scale is checked against trace-cmd's every time
+lab_replay() {
+	LAB_APPEND=tsc=reliable lab replay env KVMIO_LAT_PARAMS=clock=tsc \
+		selftests/qemu/replay_test.sh module/kvmio_lat.ko build/inner-io \
 		build/kvmio-lat 1000 250
 }
 

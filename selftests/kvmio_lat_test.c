@@ -232,6 +232,28 @@ static long exit_reason_count(const char *hist, int pid, int vcpu,
 	return n;
 }
 
+/* the p50 of vCPU 0's io exits in the last vmm_exits_counted() run */
+static long last_io_p50 = -1;
+
+/* "exit <pid> <vcpu> io count=<n> ... p50=<ns> ..." */
+static long exit_reason_p50(const char *hist, int pid, int vcpu,
+			    const char *reason)
+{
+	char pat[96];
+	const char *p, *eol;
+	long n;
+
+	snprintf(pat, sizeof(pat), "\nexit %d %d %s count=", pid, vcpu, reason);
+	p = strstr(hist, pat);
+	if (!p)
+		return -1;
+	eol = strchr(p + 1, '\n');
+	p = strstr(p, " p50=");
+	if (!p || (eol && p > eol) || sscanf(p + 5, "%ld", &n) != 1)
+		return -1;
+	return n;
+}
+
 /*
  * Run kvmio-vmm exits and check the module counted at least @nr_exits
  * kvm_exit events, io exits among them, for each vCPU of that process.
@@ -280,6 +302,7 @@ static bool vmm_exits_counted_once(const char *what, bool *lab_fault)
 		ksft_print_msg("%s: cannot read %s/hist\n", what, DBG_DIR);
 		return false;
 	}
+	last_io_p50 = exit_reason_p50(hist, pid, 0, "io");
 	for (v = 0; ok && v < nr_vcpus; v++) {
 		long n = vcpu_exits(hist, pid, v);
 		long io = exit_reason_count(hist, pid, v, "io");
@@ -431,6 +454,7 @@ static void test_bad_params(void)
 		"max_vms=0", "max_vms=abc", "max_vcpus=5000", "max_threads=3",
 		"max_inflight=70000", "kick_timeout_ms=0", "spare_vcpus=0",
 		"max_vms=-1", "max_vcpus=", "syscall_probes_always=maybe",
+		"clock=bogus", "clock=",
 	};
 	unsigned int i;
 	bool ok = true;
@@ -581,6 +605,47 @@ static void test_load_after_kvm(void)
 	ksft_test_result(ok, "loads after kvm and counts (also with syscall_probes_always=1)\n");
 }
 
+#define CLOCK_PARAM "/sys/module/kvmio_lat/parameters/clock"
+
+/* clock= reads back; the clock it names times the exits; tsc, if refused, says why */
+static bool clock_run(const char *param, const char *want, long *p50)
+{
+	char *s;
+	bool ok;
+
+	s = slurp(CLOCK_PARAM);
+	ok = s && !strcmp(s, want);
+	if (!ok)
+		ksft_print_msg("%s: %s reads %s", param, CLOCK_PARAM, s ? s : "nothing\n");
+	free(s);
+	ok = vmm_exits_counted(param) && ok;
+	*p50 = last_io_p50;
+	return unload_module() == 0 && ok;
+}
+
+static void test_clock(void)
+{
+	long p50_ktime = -1, p50_tsc = -1;
+	bool ok;
+
+	run("dmesg -C");
+	ok = load_module("clock=ktime") == 0 && clock_run("clock=ktime", "ktime\n", &p50_ktime);
+	if (load_module("clock=tsc")) {
+		/* refused only where the kernel has given up on the TSC */
+		ok = ok && !module_loaded("kvmio_lat") &&
+		     run("dmesg | grep -q 'clock=tsc: the kernel has marked the TSC unstable'") == 0;
+		ksft_test_result(ok, "clock=ktime times exits (p50 %ld ns); clock=tsc refused: TSC unstable here\n",
+				 p50_ktime);
+		return;
+	}
+	ok = clock_run("clock=tsc", "tsc\n", &p50_tsc) && ok;
+	/* the same exits under either clock: a wrong TSC scale is a factor */
+	ok = ok && p50_ktime > 0 && p50_tsc > 0 &&
+	     p50_tsc < 3 * p50_ktime && p50_ktime < 3 * p50_tsc;
+	ksft_test_result(ok, "clock=ktime and clock=tsc read back and time exits alike (p50 %ld, %ld ns)\n",
+			 p50_ktime, p50_tsc);
+}
+
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
@@ -617,7 +682,7 @@ int main(int argc, char **argv)
 		ksft_exit_skip("needs root (run inside the lab: selftests/lab/lab.sh)\n");
 	if (module_loaded("kvmio_lat"))
 		unload_module();
-	ksft_set_plan(8);
+	ksft_set_plan(9);
 	other_cpus(false);	/* the holds' own first probes patch text */
 	hold_core_keys(true);
 	other_cpus(true);
@@ -629,6 +694,7 @@ int main(int argc, char **argv)
 	test_kvm_reload();
 	test_unload();
 	test_load_after_kvm();
+	test_clock();
 	other_cpus(false);
 	release_vm();
 	hold_core_keys(false);

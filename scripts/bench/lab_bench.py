@@ -16,9 +16,11 @@ Sections, in the order they run:
   exits     the VMM's port-I/O exit loop, 1 vCPU: nothing loaded, kvmio_lat,
             trace-cmd record of kvm_exit+kvm_entry, a hist-trigger synthetic
             exit->entry latency histogram; and not with --quick (they take
-            long to start under TCG): bpftrace hist() of the same, and, not
-            with --icount, kvmio_lat with the clocksource switched to the
-            HPET, the lab's default under TCG
+            long to start under TCG): bpftrace hist() of the same,
+            kvmio_lat with clock=ktime (kvmio_lat itself runs with clock=tsc,
+            what its default takes on a host), and, not with --icount, that
+            with the clocksource switched to the HPET, the lab's default
+            under TCG
   kexits    the same with exits KVM handles itself (CPUID): no system call
             per exit, as for most exits of a real guest
   untracked a syscall loop that runs no vCPU: nothing, kvmio_lat, kvmio_lat
@@ -266,11 +268,16 @@ class Peer:
 # the same steady state, but no text patching while a VM runs, which the
 # lab's TCG can hang on (Documentation/lab.rst); the untracked
 # process's run without a VM is the one that shows the default.
-ALWAYS = "syscall_probes_always=1"
+# clock=tsc: what the default (clock=auto) takes on any host whose CPU says
+# its TSC is constant; TCG's CPU model does not say so, and the lab boots
+# tsc=reliable (bench.sh).  kvmio_lat@ktime shows the other clock.
+ALWAYS = "syscall_probes_always=1 clock=tsc"
+KTIME = "syscall_probes_always=1 clock=ktime"
 
 
 class Kvmio(Peer):
-    """kvmio_lat loaded (with the clocksource switched to CLOCK, if given)."""
+    """kvmio_lat loaded (with the clocksource switched to CLOCK, if given).
+    Builds without the clock parameter (--variant git-REV) ignore it."""
 
     def __init__(self, name, ko, clock=None, params=ALWAYS):
         self.name, self.ko, self.clock, self.saved = name, ko, clock, None
@@ -536,7 +543,8 @@ class Bench:
     def exit_peers(self):
         known = {"kvmio_lat": self.kvmio, "ftrace": TraceCmd(), "hist_trigger": HistTrigger(),
                  "bpftrace": Bpftrace(),
-                 "kvmio_lat@hpet": Kvmio("kvmio_lat@hpet", self.a.module, "hpet")}
+                 "kvmio_lat@ktime": Kvmio("kvmio_lat@ktime", self.a.module, params=KTIME),
+                 "kvmio_lat@hpet": Kvmio("kvmio_lat@hpet", self.a.module, "hpet", KTIME)}
         bad = [p for p in self.a.peers if p not in known]
         if bad:
             raise RuntimeError("unknown exit-loop peers: %s" % ", ".join(bad))
@@ -1038,8 +1046,8 @@ def main():
                     "%s)" % ",".join(PROFILE_WORKLOADS))
     ap.add_argument("--sections")
     ap.add_argument("--peers", help="exit-loop tools, comma separated (default: "
-                    "kvmio_lat,ftrace,hist_trigger and, without --quick, bpftrace and, "
-                    "without --icount, kvmio_lat@hpet)")
+                    "kvmio_lat,ftrace,hist_trigger and, without --quick, bpftrace, "
+                    "kvmio_lat@ktime and, without --icount, kvmio_lat@hpet)")
     ap.add_argument("--variant", action="append", default=[],
                     help="NAME=KO: another build of kvmio_lat in the exit loops, the "
                     "profile, the I/O loops and real QEMU")
@@ -1069,7 +1077,7 @@ def main():
         log("Bail out! unknown profile workloads: %s" % ", ".join(sorted(bad)))
         return 2
     a.peers = a.peers.split(",") if a.peers else ["kvmio_lat", "ftrace", "hist_trigger"] + \
-        ([] if q else ["bpftrace"]) + ([] if q or a.icount else ["kvmio_lat@hpet"])
+        ([] if q else ["bpftrace", "kvmio_lat@ktime"]) + ([] if q or a.icount else ["kvmio_lat@hpet"])
     bad = [s for s in a.sections if s not in SECTIONS]
     if bad:
         log("Bail out! unknown sections: %s (known: %s)" % (", ".join(bad), ", ".join(SECTIONS)))

@@ -13,6 +13,9 @@
 #   selftests/lab/lab.sh run --out DIR -- \
 #       selftests/qemu/replay_test.sh MODULE.ko INNER_IO KVMIO_LAT [READS WRITES] [MODES...]
 #
+# KVMIO_LAT_PARAMS: module parameters (make check: clock=tsc, the lab booted
+# tsc=reliable: the clock a host gets, checked against trace-cmd's).
+#
 # Leaves in $LAB_OUT (or /tmp): replay-MODE.dat (the recording),
 # replay-MODE.hist/.stats (live), replay-MODE.live.json/.replay.json and
 # replay-MODE.compare (the per-stage table).
@@ -58,7 +61,9 @@ else
 	. "$here/../lib/labhold.sh"
 	start_holder "$work/held" --modprobe=kvm_amd --instances
 fi
-insmod "$ko"
+# shellcheck disable=SC2086 # the parameters are words
+insmod "$ko" ${KVMIO_LAT_PARAMS:-}
+echo "# replay_test: kvmio_lat clock $(cat /sys/module/kvmio_lat/parameters/clock)"
 cat >"$work/script" <<EOS
 echo KVMIO-INNER-START
 /bin/inner-io /dev/vda $reads $writes && echo KVMIO-INNER-DONE
