@@ -47,7 +47,7 @@ struct kvm_x86_ops *kvl_x86_ops;
  * is the kernel's own clocksource, the same on every CPU), read it and
  * scale it: rdtsc, a multiply and a shift, where ktime_get_mono_fast_ns()
  * (the "mono" trace clock) takes a seqcount, an indirect call to the
- * clocksource and its NTP-adjusted scaling, about 55 instructions more
+ * clocksource and its NTP-adjusted scaling, about 45 instructions more
  * per read (make bench --icount).  Elsewhere, or with clock=ktime, that
  * clock.  clock=tsc takes the TSC on a CPU that does not say it is
  * constant but is (the lab's TCG, booted tsc=reliable).  Chosen at load:

@@ -835,10 +835,16 @@ class Bench:
                "-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio",
                "-kernel", os.environ["LAB_VMLINUZ"], "-initrd", self.a.inner_initrd,
                "-append", "console=ttyS0 quiet panic=-1"]
+        # both on the lab's scratch disk: nothing reads back what is written;
+        # with --icount on null_blk, so that no time is spent waiting for the
+        # host, which the instruction clock would count at the host's pace
+        disk = os.environ.get("LAB_DISK", "/dev/vda")
+        if self.a.icount:
+            self.nullb()
+            disk = "/dev/nullb0"
         for i, mode in enumerate(("native", "threads")):
-            # both on the lab's scratch disk: nothing reads back what is written
             cmd += ["-drive", "file=%s,if=none,id=d%d,format=raw,cache=none,aio=%s,"
-                    "file.locking=off" % (os.environ.get("LAB_DISK", "/dev/vda"), i, mode),
+                    "file.locking=off" % (disk, i, mode),
                     "-device", "virtio-blk-pci,drive=d%d,serial=%s" % (i, mode)]
         self.inner = Inner(cmd, os.path.join(self.a.out, "qemu.log"))
         self.inner_cmd = " ".join(cmd)

@@ -158,7 +158,7 @@ Environment (machine side):
   LAB_CPU     -cpu model (default $LAB_CPU)
   LAB_ACCEL   -accel option (default $LAB_ACCEL)
   LAB_QEMU_ARGS  more QEMU options, split at spaces (make bench's
-              --icount: "-icount shift=0,sleep=off")
+              --icount: "-icount shift=0,sleep=on")
   LAB_APPEND  extra kernel command line
   LAB_SYMDUMP 0: no background copy of /proc/kallsyms for the hang report
               (its reread after each module load or unload is CPU time
