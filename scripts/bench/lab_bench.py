@@ -714,7 +714,9 @@ class Bench:
                                                 "--timeout", str(bench.a.vmm_timeout)],
                                   bench.a.vmm_timeout + 60)
                 self.vm.__enter__()
-                if stats().get("vms") != 1:
+                # its own vCPU in the hist (the real-QEMU inner guest, alive
+                # from the profile section on, may be tracked too)
+                if ("\nvcpu %d 0 " % self.vm.p.pid) not in "\n" + read(DBG + "/hist", ""):
                     raise RuntimeError("no tracked VM for the untracked-process run")
 
             def stop(self, keep=False):
