@@ -238,9 +238,9 @@ void kvl_print_bars(FILE *out, const struct kvl_rhist *h, const char *indent)
 		kvl_bar(out, rows[k], most);
 		fputc('\n', out);
 	}
-	if (h->underflow)
-		fprintf(out, "%s%25s : %llu\n", indent, "<= 0 ns (clock skew)",
-			(unsigned long long)h->underflow);
+	if (h->negative)
+		fprintf(out, "%s%25s : %llu\n", indent, "< 0 ns, as 0 (clock skew)",
+			(unsigned long long)h->negative);
 	if (h->overflow)
 		fprintf(out, "%s%25s : %llu\n", indent, ">= 137 s (overflow)",
 			(unsigned long long)h->overflow);
@@ -418,7 +418,7 @@ static int kvl_show_text(FILE *out, const struct kvl_snap *s,
 }
 
 /* ------------------------------------------------------------------ */
-/* JSON, schema kvmio_lat/1 */
+/* JSON, schema kvmio_lat/2 (see KVL_JSON_SCHEMA) */
 
 /* Length of the valid UTF-8 sequence at @s, 0 if it is not one. */
 static int kvl_utf8_len(const unsigned char *s)
@@ -481,11 +481,14 @@ static void kvl_json_stats(FILE *out, const struct kvl_rhist *h)
 	u32 i;
 
 	kvl_rhist_summary(h, &m);
-	fprintf(out, "{\"count\": %llu, \"min_ns\": %llu, \"max_ns\": %llu, \"mean_ns\": %.1f, \"stddev_ns\": %.1f, \"p50_ns\": %llu, \"p90_ns\": %llu, \"p99_ns\": %llu, \"p999_ns\": %llu, \"buckets\": [",
+	/* buckets + overflow = count; negative values are in [0, 1) */
+	fprintf(out, "{\"count\": %llu, \"min_ns\": %llu, \"max_ns\": %llu, \"mean_ns\": %.1f, \"stddev_ns\": %.1f, \"p50_ns\": %llu, \"p90_ns\": %llu, \"p99_ns\": %llu, \"p999_ns\": %llu, \"negative\": %llu, \"overflow\": %llu, \"buckets\": [",
 		(unsigned long long)m.count, (unsigned long long)m.min,
 		(unsigned long long)m.max, m.mean, m.stddev,
 		(unsigned long long)m.p50, (unsigned long long)m.p90,
-		(unsigned long long)m.p99, (unsigned long long)m.p999);
+		(unsigned long long)m.p99, (unsigned long long)m.p999,
+		(unsigned long long)h->negative,
+		(unsigned long long)h->overflow);
 	for (i = 0; i < h->nr; i++)
 		fprintf(out, "%s[%llu, %llu, %llu]", i ? ", " : "",
 			(unsigned long long)kvl_hist_bucket_lo(h->b[i].idx),

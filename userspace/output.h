@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * output.h - what the reader prints: tables in human units, histograms as
- * bars, JSON (schema "kvmio_lat/1") and CSV, interval deltas, comparisons.
+ * bars, JSON (schema "kvmio_lat/2") and CSV, interval deltas, comparisons.
  * Everything writes to a FILE and returns 0, or -1 when out of memory.
  */
 #ifndef KVMIO_LAT_OUTPUT_H
@@ -9,7 +9,8 @@
 
 #include "snapshot.h"
 
-#define KVL_JSON_SCHEMA	"kvmio_lat/1"
+/* 2: zeros are in the buckets and the mean; "negative", "overflow" added */
+#define KVL_JSON_SCHEMA	"kvmio_lat/2"
 
 enum kvl_format {
 	KVL_FMT_TEXT,

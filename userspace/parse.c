@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * parse.c - the "hist" text (format version 1, written by
- * module/engine/format.c) and the "stats" text, parsed strictly:
+ * parse.c - the "hist" text (format version 2, written by
+ * module/engine/format.c, or version 1 of older modules) and the "stats"
+ * text, parsed strictly:
  *
- *	# kvmio_lat hist 1
+ *	# kvmio_lat hist 2
  *	# unit: ns; ...
  *	vm PID COMM vcpus N
  *	vcpu PID ID isa svm|vmx|unknown exits N
- *	exit PID ID REASON count=.. min=.. ... underflow=.. overflow=..
+ *	exit PID ID REASON count=.. min=.. ... negative=.. overflow=..
  *	  [LO, HI) N
  *	stage PID ID PATH STAGE count=.. ...
  *	  [LO, HI) N
@@ -18,6 +19,14 @@
  * engine's layout in increasing order, stage names of their path, lines in
  * the order the module prints them, and counts that add up (see
  * kvl_torn_slack()).  Nothing is allocated that the input did not pay for.
+ *
+ * Version 1 differs in three ways: its "underflow=" counted 0 ns and
+ * negative values and put them in no bucket (so they were left out of the
+ * mean and percentiles), its bucket counters were 32-bit and could wrap,
+ * and its sum wrapped.  A version 1 histogram is read into the version 2
+ * model: its underflow goes into bucket [0, 1), with "negative" 0 since
+ * zeros and negatives cannot be told apart; mean and percentiles then
+ * count those values as zeros, as version 2 does.
  */
 #include <stdlib.h>
 #include <stdarg.h>
@@ -40,6 +49,8 @@ struct kvl_parser {
 	struct kvl_shist *hist;		/* receiving bucket lines */
 	u32 hist_line;
 	bool in_header;			/* only comment lines so far */
+	u32 version;			/* 1 or KVL_HIST_FORMAT_VERSION */
+	u64 v1_underflow;		/* version 1: of the current histogram */
 };
 
 /* A cursor over one line. */
@@ -216,9 +227,9 @@ static int kvl_check_bytes(struct kvl_parser *ps, const struct kvl_cur *c)
 /* histograms */
 
 /*
- * Bucket counters are 32 bits in the engine and wrap after 2^32 values in
- * one bucket (Documentation/output.rst): then count exceeds the buckets by
- * a multiple of 2^32, give or take in-flight updates.
+ * Version 1 bucket counters were 32 bits and wrapped after 2^32 values in
+ * one bucket: then count exceeds the buckets by a multiple of 2^32, give
+ * or take in-flight updates.
  */
 static bool kvl_buckets_wrapped(u64 diff, u64 count)
 {
@@ -228,25 +239,62 @@ static bool kvl_buckets_wrapped(u64 diff, u64 count)
 	       (rem <= slack || rem >= (1ULL << 32) - slack);
 }
 
+static u64 kvl_count_add(u64 a, u64 b)
+{
+	return a + b < a ? U64_MAX : a + b;
+}
+
+/* Version 1's underflow (0 ns or negative, in no bucket) into [0, 1). */
+static int kvl_hist_v1_underflow(struct kvl_parser *ps, struct kvl_rhist *h)
+{
+	u64 n = ps->v1_underflow;
+
+	ps->v1_underflow = 0;
+	if (!n)
+		return 0;
+	/* bucket lines of version 1 start at [1, 2): [0, 1) goes first */
+	if (kvl_rhist_add_bucket(h, 0, n))
+		return kvl_nomem(ps);
+	memmove(h->b + 1, h->b, (h->nr - 1) * sizeof(*h->b));
+	h->b[0].idx = 0;
+	h->b[0].n = n;
+	return 0;
+}
+
 /* Counts must add up; a read racing the module's writers is mended. */
 static int kvl_hist_settle_count(struct kvl_parser *ps, struct kvl_rhist *h)
 {
-	u64 total = h->underflow, diff;
+	u64 total = h->overflow, diff, zeros;
 	u32 i;
 
+	if (kvl_hist_v1_underflow(ps, h))
+		return -1;
 	for (i = 0; i < h->nr; i++)
-		total = total + h->b[i].n < total ? U64_MAX : total + h->b[i].n;
-	total = total + h->overflow < total ? U64_MAX : total + h->overflow;
+		total = kvl_count_add(total, h->b[i].n);
+	/* negative values are a part of bucket [0, 1) */
+	zeros = h->nr && !h->b[0].idx ? h->b[0].n : 0;
+	if (h->negative > zeros) {
+		if (h->negative - zeros > kvl_torn_slack(h->count)) {
+			ps->line = ps->hist_line;
+			return kvl_corrupt(ps, "negative=%llu but bucket [0, 1) holds fewer",
+					   (unsigned long long)h->negative);
+		}
+		h->negative = zeros;
+		ps->s->torn++;
+	}
 	if (total == h->count)
 		return 0;
 	diff = total > h->count ? total - h->count : h->count - total;
-	if (h->count > total && kvl_buckets_wrapped(diff, h->count)) {
+	if (ps->version == 1 && h->count > total &&
+	    kvl_buckets_wrapped(diff, h->count)) {
 		ps->s->torn++;	/* keep the true count; buckets are as printed */
 		return 0;
 	}
 	if (diff > kvl_torn_slack(h->count)) {
 		ps->line = ps->hist_line;
-		return kvl_corrupt(ps, "count=%llu but buckets + underflow + overflow = %llu",
+		return kvl_corrupt(ps, ps->version == 1 ?
+				   "count=%llu but buckets + underflow + overflow = %llu" :
+				   "count=%llu but buckets + overflow = %llu",
 				   (unsigned long long)h->count,
 				   (unsigned long long)total);
 	}
@@ -265,9 +313,7 @@ static void kvl_hist_settle_bounds(struct kvl_parser *ps, struct kvl_rhist *h)
 {
 	u64 min = h->min, max = h->max;
 
-	if (h->underflow)
-		min = 0;
-	else if (h->nr)
+	if (h->nr)
 		min = kvl_clamp(min, kvl_hist_bucket_lo(h->b[0].idx),
 				kvl_hist_bucket_hi(h->b[0].idx) - 1);
 	else if (min < KVL_HIST_MAX_NS)
@@ -333,7 +379,7 @@ static int kvl_hist_finish(struct kvl_parser *ps)
 
 static const char *const kvl_fields[] = {
 	"count", "min", "max", "mean", "stddev", "p50", "p90", "p99", "p999",
-	"sum", "sumsq", "underflow", "overflow",
+	"sum", "sumsq", "negative", "overflow",
 };
 
 /* " count=N min=N ... overflow=N" up to the end of the line. */
@@ -342,21 +388,25 @@ static int kvl_parse_fields(struct kvl_parser *ps, struct kvl_cur *c,
 {
 	u64 *dst[ARRAY_SIZE(kvl_fields)] = {
 		&h->count, &h->min, &h->max, NULL, NULL, NULL, NULL, NULL,
-		NULL, &h->sum, NULL, &h->underflow, &h->overflow,
+		NULL, &h->sum, NULL, &ps->v1_underflow, &h->overflow,
 	};
 	unsigned int i;
 	u128 v;
 
+	if (ps->version != 1)
+		dst[KVL_FIELD_SUMSQ + 1] = &h->negative;
 	for (i = 0; i < ARRAY_SIZE(kvl_fields); i++) {
 		u128 max = i == KVL_FIELD_SUMSQ ? ~(u128)0 : U64_MAX;
+		const char *name = kvl_fields[i];
 
-		if (!kvl_lit(c, " ") || !kvl_lit(c, kvl_fields[i]) ||
-		    !kvl_lit(c, "="))
+		if (ps->version == 1 && i == KVL_FIELD_SUMSQ + 1)
+			name = "underflow";
+		if (!kvl_lit(c, " ") || !kvl_lit(c, name) || !kvl_lit(c, "="))
 			return kvl_corrupt(ps, "expected ' %s=' (the module's fields, in its order)",
-					   kvl_fields[i]);
+					   name);
 		if (!kvl_u128(c, &v, max))
 			return kvl_corrupt(ps, "%s= is not a number (or too big)",
-					   kvl_fields[i]);
+					   name);
 		if (i == KVL_FIELD_SUMSQ)
 			h->sumsq = v;
 		else if (dst[i])
@@ -365,6 +415,7 @@ static int kvl_parse_fields(struct kvl_parser *ps, struct kvl_cur *c,
 	}
 	if (!kvl_at_end(c))
 		return kvl_corrupt(ps, "unexpected text after overflow=");
+	/* version 1 wrapped its sum: a wrap cannot be told, take it as is */
 	if (!h->count)
 		return kvl_corrupt(ps, "count=0: the module prints only histograms with values");
 	/* a second value is counted only once the first is in min and max */
@@ -466,20 +517,28 @@ static int kvl_parse_stage(struct kvl_parser *ps, struct kvl_cur *c)
 static int kvl_parse_bucket(struct kvl_parser *ps, struct kvl_cur *c)
 {
 	struct kvl_rhist *h;
-	u64 lo, hi;
-	u32 n, idx;
+	u64 lo, hi, n;
+	u32 n32, idx;
+	bool ok;
 
 	if (!ps->hist)
 		return kvl_corrupt(ps, "bucket line outside a histogram");
 	h = &ps->hist->h;
-	if (!kvl_lit(c, "  [") || !kvl_u64(c, &lo) || !kvl_lit(c, ", ") ||
-	    !kvl_u64(c, &hi) || !kvl_lit(c, ") ") || !kvl_u32(c, &n) ||
-	    !kvl_at_end(c))
+	ok = kvl_lit(c, "  [") && kvl_u64(c, &lo) && kvl_lit(c, ", ") &&
+	     kvl_u64(c, &hi) && kvl_lit(c, ") ");
+	if (ok && ps->version == 1) {	/* 32-bit counters */
+		ok = kvl_u32(c, &n32);
+		n = n32;
+	} else if (ok) {
+		ok = kvl_u64(c, &n);
+	}
+	if (!ok || !kvl_at_end(c))
 		return kvl_corrupt(ps, "expected '  [LO, HI) COUNT'");
-	if (!lo || lo >= KVL_HIST_MAX_NS)
-		return kvl_corrupt(ps, "bucket [%llu, %llu) is outside [1, %llu)",
+	/* version 1 had no bucket [0, 1): its zeros were underflow */
+	if ((ps->version == 1 && !lo) || lo >= KVL_HIST_MAX_NS)
+		return kvl_corrupt(ps, "bucket [%llu, %llu) is outside [%d, %llu)",
 				   (unsigned long long)lo,
-				   (unsigned long long)hi,
+				   (unsigned long long)hi, ps->version == 1,
 				   (unsigned long long)KVL_HIST_MAX_NS);
 	idx = kvl_hist_index(lo);
 	if (kvl_hist_bucket_lo(idx) != lo || kvl_hist_bucket_hi(idx) != hi)
@@ -611,10 +670,11 @@ static int kvl_parse_header(struct kvl_parser *ps)
 		return kvl_fail(ps, KVL_PERR_NOT_SNAPSHOT,
 				"first line is not '# kvmio_lat hist %d'",
 				KVL_HIST_FORMAT_VERSION);
-	if (version != KVL_HIST_FORMAT_VERSION) {
+	if (version != KVL_HIST_FORMAT_VERSION && version != 1) {
 		ps->err->version = version;
 		return kvl_fail(ps, KVL_PERR_VERSION, "format version %u", version);
 	}
+	ps->version = version;
 	if (!complete)
 		return kvl_fail(ps, KVL_PERR_TRUNCATED, "no final 'end' line");
 	if (!kvl_next_line(ps, &c, &complete))

@@ -223,20 +223,21 @@ static u64 kvl_scale(u64 n, unsigned int shift)
 }
 
 /*
- * Fill @h from @r.  Engine buckets are u32; merged ones may be larger, so
- * every count is scaled down by the same power of two until they fit: the
- * shape (and so every percentile) is kept to within one count per bucket.
+ * Fill @h from @r.  Engine buckets are u64, but merged counts saturate and
+ * a damaged snapshot may hold anything: if all the counts together would
+ * not fit in 63 bits (the engine adds them up in a u64), every count is
+ * scaled down by the same power of two, keeping the shape (and so every
+ * percentile) to within one count per bucket.  Never happens on real data.
  */
 static void kvl_rhist_fill(const struct kvl_rhist *r, struct kvl_hist *h)
 {
 	unsigned int shift = 0;
-	u64 biggest = r->underflow > r->overflow ? r->underflow : r->overflow;
+	u128 total = r->overflow;
 	u32 i;
 
 	for (i = 0; i < r->nr; i++)
-		if (r->b[i].n > biggest)
-			biggest = r->b[i].n;
-	while ((biggest >> shift) > 0xffffffffULL / 2)
+		total += r->b[i].n;
+	while ((total >> shift) + KVL_HIST_NBUCKETS + 1 > (1ULL << 62))
 		shift++;
 	kvl_hist_init(h);
 	h->count = r->count;
@@ -245,10 +246,12 @@ static void kvl_rhist_fill(const struct kvl_rhist *r, struct kvl_hist *h)
 	h->sumsq_lo = (u64)r->sumsq;
 	h->min = r->min;
 	h->max = r->max;
-	h->underflow = kvl_scale(r->underflow, shift);
+	h->negative = kvl_scale(r->negative, shift);
 	h->overflow = kvl_scale(r->overflow, shift);
 	for (i = 0; i < r->nr; i++)
-		h->buckets[r->b[i].idx] = (u32)kvl_scale(r->b[i].n, shift);
+		h->buckets[r->b[i].idx] = kvl_scale(r->b[i].n, shift);
+	if (shift)
+		h->count = (u64)((total >> shift) + r->nr + 1);
 }
 
 u64 kvl_rhist_percentile(const struct kvl_rhist *r, u32 per100k)
@@ -261,11 +264,10 @@ u64 kvl_rhist_percentile(const struct kvl_rhist *r, u32 per100k)
 	return kvl_hist_percentile(&h, per100k);
 }
 
+/* The values in sum and sumsq: every one but the overflow (zeros too). */
 static u64 kvl_rhist_inrange(const struct kvl_rhist *r)
 {
-	u64 out = r->underflow + r->overflow;
-
-	return out > r->count ? 0 : r->count - out;
+	return r->overflow > r->count ? 0 : r->count - r->overflow;
 }
 
 static double kvl_rhist_stddev(const struct kvl_rhist *r, u64 n)
@@ -292,8 +294,15 @@ void kvl_rhist_summary(const struct kvl_rhist *r, struct kvl_summary *sum)
 	sum->count = r->count;
 	sum->min = r->min;
 	sum->max = r->max;
-	sum->mean = n ? (double)r->sum / n : 0;
-	sum->stddev = kvl_rhist_stddev(r, n);
+	if (r->sum == KVL_HIST_SUM_SAT) {
+		/* saturated: the engine's estimate from the buckets */
+		sum->mean = (double)kvl_hist_mean(&h);
+		sum->stddev = (double)kvl_hist_stddev(&h);
+	} else {
+		/* u64 and u128 to double: 53 bits kept, said in output.rst */
+		sum->mean = n ? (double)r->sum / n : 0;
+		sum->stddev = kvl_rhist_stddev(r, n);
+	}
 	sum->p50 = kvl_hist_percentile(&h, 50000);
 	sum->p90 = kvl_hist_percentile(&h, 90000);
 	sum->p99 = kvl_hist_percentile(&h, 99000);
@@ -395,7 +404,7 @@ int kvl_rhist_merge(struct kvl_rhist *dst, const struct kvl_rhist *src)
 	dst->count = kvl_add_sat(dst->count, src->count);
 	dst->sum = kvl_add_sat(dst->sum, src->sum);
 	dst->sumsq = kvl_add_sat128(dst->sumsq, src->sumsq);
-	dst->underflow = kvl_add_sat(dst->underflow, src->underflow);
+	dst->negative = kvl_add_sat(dst->negative, src->negative);
 	dst->overflow = kvl_add_sat(dst->overflow, src->overflow);
 	return 0;
 }
@@ -467,7 +476,7 @@ static bool kvl_rhist_went_down(const struct kvl_rhist *prev,
 {
 	u32 i, j = 0;
 
-	if (cur->count < prev->count || cur->underflow < prev->underflow ||
+	if (cur->count < prev->count || cur->negative < prev->negative ||
 	    cur->overflow < prev->overflow || cur->sum < prev->sum ||
 	    cur->sumsq < prev->sumsq)
 		return true;
@@ -502,9 +511,7 @@ static int kvl_rhist_copy(struct kvl_rhist *dst, const struct kvl_rhist *src)
 static void kvl_rhist_bound_from_buckets(struct kvl_rhist *d,
 					 const struct kvl_rhist *cur)
 {
-	if (d->underflow)
-		d->min = 0;
-	else if (d->nr)
+	if (d->nr)
 		d->min = kvl_hist_bucket_lo(d->b[0].idx);
 	else
 		d->min = cur->min;
@@ -525,9 +532,11 @@ static int kvl_rhist_delta(const struct kvl_rhist *prev,
 		return kvl_rhist_copy(d, cur);
 	memset(d, 0, sizeof(*d));
 	d->count = cur->count - prev->count;
-	d->sum = cur->sum - prev->sum;
+	/* a saturated sum stays saturated: its delta is unknown */
+	d->sum = cur->sum == KVL_HIST_SUM_SAT ? KVL_HIST_SUM_SAT :
+		 cur->sum - prev->sum;
 	d->sumsq = cur->sumsq - prev->sumsq;
-	d->underflow = cur->underflow - prev->underflow;
+	d->negative = cur->negative - prev->negative;
 	d->overflow = cur->overflow - prev->overflow;
 	for (i = 0; i < cur->nr; i++) {
 		u64 n = cur->b[i].n;
@@ -631,7 +640,7 @@ int kvl_rhist_from_hist(struct kvl_rhist *r, const struct kvl_hist *h)
 	r->max = h->max;
 	r->sum = h->sum;
 	r->sumsq = ((u128)h->sumsq_hi << 64) | h->sumsq_lo;
-	r->underflow = h->underflow;
+	r->negative = h->negative;
 	r->overflow = h->overflow;
 	for (i = 0; i < KVL_HIST_NBUCKETS; i++) {
 		if (h->buckets[i] && kvl_rhist_add_bucket(r, i, h->buckets[i])) {

@@ -36,12 +36,12 @@ struct kvl_bucket {
 
 /* One histogram: the engine's totals plus its non-empty buckets. */
 struct kvl_rhist {
-	u64 count;		/* buckets + underflow + overflow */
+	u64 count;		/* buckets + overflow */
 	u64 min;
 	u64 max;
-	u64 sum;		/* of in-range values */
+	u64 sum;		/* of in-range values; KVL_HIST_SUM_SAT: saturated */
 	u128 sumsq;
-	u64 underflow;
+	u64 negative;		/* clamped to 0, in bucket 0 (0 from format 1) */
 	u64 overflow;
 	u32 nr;			/* non-empty buckets, ascending idx */
 	u32 cap;

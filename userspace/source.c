@@ -170,7 +170,7 @@ void kvl_report_parse(FILE *err, const char *path, const struct kvl_perr *pe)
 			   path, KVL_HIST_FORMAT_VERSION);
 		break;
 	case KVL_PERR_VERSION:
-		kvl_errorf(err, "%s:1: snapshot format version %u, but kvmio-lat %s reads version %d: use the kvmio-lat that matches the module",
+		kvl_errorf(err, "%s:1: snapshot format version %u, but kvmio-lat %s reads versions 1 to %d: use the kvmio-lat that matches the module",
 			   path, pe->version, KVL_VERSION,
 			   KVL_HIST_FORMAT_VERSION);
 		break;

@@ -398,9 +398,11 @@ const char *kvl_path_name(unsigned int path);
 const char *kvl_stage_name(unsigned int path, unsigned int stage);
 /* KVM's trace name of an exit reason, or NULL if unknown. */
 const char *kvl_exit_reason_name(u32 isa, u32 reason);
+/* The exit reasons that always get a slot of their own, for @isa. */
+const u32 *kvl_exit_reserved(u32 isa, unsigned int *n);
 
-/* Reading out: stats and the "hist" text format (version 1). */
-#define KVL_HIST_FORMAT_VERSION	1
+/* Reading out: stats and the "hist" text format (Documentation/output.rst). */
+#define KVL_HIST_FORMAT_VERSION	2
 
 u64 kvl_engine_counter(struct kvl_engine *eng, enum kvl_counter c);
 const char *kvl_counter_name(enum kvl_counter c);

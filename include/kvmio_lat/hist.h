@@ -4,9 +4,17 @@
  *
  * Values are nanoseconds.  Every power of two from 16 ns up is split into
  * 16 equal buckets, so a bucket is never wider than 1/16 of its lower bound;
- * below 16 ns buckets are 1 ns wide.  The buckets cover [1 ns, 2^37 ns),
- * about 137 s; 0 (or a negative interval, which clock skew can produce)
- * counts as underflow and 2^37 ns or more as overflow.
+ * below 16 ns buckets are 1 ns wide.  The buckets cover [0 ns, 2^37 ns),
+ * about 137 s, so a 0 ns value is in bucket 0 like any other; a negative
+ * interval (clock skew) is recorded as 0 and also counted in @negative, and
+ * 2^37 ns or more is counted in @overflow only (no bucket, no sum).
+ *
+ * Bucket counters are 64-bit: 32 bits wrap after 72 minutes of one bucket
+ * at 1M values/s.  @sum saturates at U64_MAX (2^64 ns, 584 years of summed
+ * latency; 10 ms requests at 100k/s get there in 213 days) rather than
+ * wrapping: then mean and stddev are estimated from the buckets (within
+ * 1/32 of the bucket values).  @sumsq is 128-bit and cannot wrap before
+ * 2^54 values.
  *
  * A histogram has a single writer at a time (the vCPU thread for exit
  * latency, the holder of the VM's request lock for stages), so updates are
@@ -27,18 +35,21 @@
 	((KVL_HIST_MAX_SHIFT - KVL_HIST_SUB_BITS + 1) * KVL_HIST_SUB)
 
 struct kvl_hist {
-	u64 count;		/* every recorded value, under/overflow too */
-	u64 sum;		/* of in-range values, ns */
+	u64 count;		/* every recorded value, overflow too */
+	u64 sum;		/* of in-range values, ns; saturates */
 	u64 sumsq_hi;		/* sum of squares, 128 bits */
 	u64 sumsq_lo;
 	u64 min;		/* U64_MAX when empty */
 	u64 max;
-	u64 underflow;
-	u64 overflow;
-	u32 buckets[KVL_HIST_NBUCKETS];
+	u64 negative;		/* negative intervals, also in bucket 0 */
+	u64 overflow;		/* >= KVL_HIST_MAX_NS: in no bucket */
+	u64 buckets[KVL_HIST_NBUCKETS];
 };
 
-/* Bucket index of an in-range value (1 <= ns < KVL_HIST_MAX_NS). */
+/* @sum is saturated: mean and stddev come from the buckets. */
+#define KVL_HIST_SUM_SAT	U64_MAX
+
+/* Bucket index of an in-range value (0 <= ns < KVL_HIST_MAX_NS). */
 static inline unsigned int kvl_hist_index(u64 ns)
 {
 	unsigned int shift;
@@ -74,14 +85,19 @@ unsigned __int128 kvl_udiv128(unsigned __int128 n, u64 d);
 void kvl_hist_init(struct kvl_hist *h);
 void kvl_hist_record(struct kvl_hist *h, s64 ns);
 
-/* Mean in ns (0 when empty) and population standard deviation in ns. */
+/*
+ * Mean in ns (0 when empty) and population standard deviation in ns of
+ * the in-range values (count - overflow, zeros included).
+ */
 u64 kvl_hist_mean(const struct kvl_hist *h);
 u64 kvl_hist_stddev(const struct kvl_hist *h);
 
 /*
  * The @per100k / 100000 quantile (50000 = p50, 99900 = p99.9) from the
  * buckets, interpolated linearly inside the bucket that holds it and
- * clamped to the recorded min and max.  0 when the histogram is empty.
+ * clamped to the recorded min and max.  Ranks are over every value, the
+ * overflow ranked last: a rank that falls into it gives max.  0 when the
+ * histogram is empty.
  */
 u64 kvl_hist_percentile(const struct kvl_hist *h, u32 per100k);
 

@@ -77,8 +77,8 @@ static const char *kvl_u128_str(char *buf, u64 hi, u64 lo)
 
 /*
  * A histogram its writer may be updating, copied into @c field by field,
- * with count made the copy's bucket total: what is printed adds up, however
- * long printing takes.
+ * with count made the copy's bucket total plus overflow: what is printed
+ * adds up, however long printing takes.
  */
 static const struct kvl_hist *kvl_hist_copy(const struct kvl_hist *h,
 					    struct kvl_hist *c)
@@ -88,14 +88,17 @@ static const struct kvl_hist *kvl_hist_copy(const struct kvl_hist *h,
 
 	if (!c)
 		return h;
-	c->underflow = READ_ONCE(h->underflow);
 	c->overflow = READ_ONCE(h->overflow);
-	n = c->underflow + c->overflow;
+	n = c->overflow;
 	for (i = 0; i < KVL_HIST_NBUCKETS; i++) {
 		c->buckets[i] = READ_ONCE(h->buckets[i]);
 		n += c->buckets[i];
 	}
 	c->count = n;
+	/* negative values are in bucket 0: never more of them than that */
+	c->negative = READ_ONCE(h->negative);
+	if (c->negative > c->buckets[0])
+		c->negative = c->buckets[0];
 	c->sum = READ_ONCE(h->sum);
 	c->sumsq_hi = READ_ONCE(h->sumsq_hi);
 	c->sumsq_lo = READ_ONCE(h->sumsq_lo);
@@ -133,18 +136,19 @@ static void kvl_print_one(const struct kvl_sink *out, const char *kind,
 		    (unsigned long long)kvl_hist_percentile(h, 90000),
 		    (unsigned long long)kvl_hist_percentile(h, 99000),
 		    (unsigned long long)kvl_hist_percentile(h, 99900));
-	out->printf(out->ctx, " sum=%llu sumsq=%s underflow=%llu overflow=%llu\n",
+	out->printf(out->ctx, " sum=%llu sumsq=%s negative=%llu overflow=%llu\n",
 		    (unsigned long long)h->sum,
 		    kvl_u128_str(sq, h->sumsq_hi, h->sumsq_lo),
-		    (unsigned long long)h->underflow,
+		    (unsigned long long)h->negative,
 		    (unsigned long long)h->overflow);
 	for (i = 0; i < KVL_HIST_NBUCKETS; i++) {
-		u32 n = READ_ONCE(h->buckets[i]);
+		u64 n = READ_ONCE(h->buckets[i]);
 
 		if (n)
-			out->printf(out->ctx, "  [%llu, %llu) %u\n",
+			out->printf(out->ctx, "  [%llu, %llu) %llu\n",
 				    (unsigned long long)kvl_hist_bucket_lo(i),
-				    (unsigned long long)kvl_hist_bucket_hi(i), n);
+				    (unsigned long long)kvl_hist_bucket_hi(i),
+				    (unsigned long long)n);
 	}
 }
 

@@ -13,27 +13,30 @@ void kvl_hist_init(struct kvl_hist *h)
 void kvl_hist_record(struct kvl_hist *h, s64 ns)
 {
 	unsigned __int128 sq;
-	u64 v, lo;
+	u64 v, lo, sum;
 
 	WRITE_ONCE(h->count, h->count + 1);
-	if (ns <= 0) {
-		WRITE_ONCE(h->underflow, h->underflow + 1);
+	if (ns < 0) {
+		/* clock skew: a 0 ns value, counted so that it stays visible */
+		WRITE_ONCE(h->negative, h->negative + 1);
 		v = 0;
 	} else {
 		v = (u64)ns;
-		if (v >= KVL_HIST_MAX_NS) {
-			WRITE_ONCE(h->overflow, h->overflow + 1);
-		} else {
-			unsigned int i = kvl_hist_index(v);
+	}
+	if (v >= KVL_HIST_MAX_NS) {
+		WRITE_ONCE(h->overflow, h->overflow + 1);
+	} else {
+		unsigned int i = kvl_hist_index(v);
 
-			WRITE_ONCE(h->buckets[i], h->buckets[i] + 1);
-			WRITE_ONCE(h->sum, h->sum + v);
-			sq = (unsigned __int128)v * v;
-			lo = h->sumsq_lo + (u64)sq;
-			WRITE_ONCE(h->sumsq_hi, h->sumsq_hi + (u64)(sq >> 64) +
-				   (lo < h->sumsq_lo));
-			WRITE_ONCE(h->sumsq_lo, lo);
-		}
+		WRITE_ONCE(h->buckets[i], h->buckets[i] + 1);
+		/* saturate, never wrap: a wrapped sum gives a plausible mean */
+		sum = h->sum + v;
+		WRITE_ONCE(h->sum, sum < v ? KVL_HIST_SUM_SAT : sum);
+		sq = (unsigned __int128)v * v;
+		lo = h->sumsq_lo + (u64)sq;
+		WRITE_ONCE(h->sumsq_hi, h->sumsq_hi + (u64)(sq >> 64) +
+			   (lo < h->sumsq_lo));
+		WRITE_ONCE(h->sumsq_lo, lo);
 	}
 	if (v < h->min)
 		WRITE_ONCE(h->min, v);
@@ -41,18 +44,58 @@ void kvl_hist_record(struct kvl_hist *h, s64 ns)
 		WRITE_ONCE(h->max, v);
 }
 
-/* Values that went into sum and sumsq: the in-range ones. */
+/* Values that went into sum and sumsq: all but the overflow. */
 static u64 kvl_hist_inrange(const struct kvl_hist *h)
 {
-	u64 n = h->count - h->underflow - h->overflow;
+	u64 n = h->count - h->overflow;
 
 	return n > h->count ? 0 : n;	/* a racing reader may see a torn set */
 }
 
+/*
+ * Mean and variance from the bucket midpoints, for a saturated sum: each
+ * midpoint is within 1/32 of the values of its bucket.
+ */
+static void kvl_hist_bucket_moments(const struct kvl_hist *h, u64 *mean,
+				    unsigned __int128 *var)
+{
+	unsigned __int128 s = 0, ss = 0, d;
+	u64 n = 0, b, mid;
+	unsigned int i;
+
+	for (i = 0; i < KVL_HIST_NBUCKETS; i++) {
+		b = READ_ONCE(h->buckets[i]);
+		if (!b)
+			continue;
+		n += b;
+		s += (unsigned __int128)b * ((kvl_hist_bucket_lo(i) +
+					     kvl_hist_bucket_hi(i)) / 2);
+	}
+	*mean = n ? (u64)kvl_udiv128(s, n) : 0;
+	*var = 0;
+	if (n < 2)
+		return;
+	for (i = 0; i < KVL_HIST_NBUCKETS; i++) {
+		b = READ_ONCE(h->buckets[i]);
+		if (!b)
+			continue;
+		mid = (kvl_hist_bucket_lo(i) + kvl_hist_bucket_hi(i)) / 2;
+		d = mid > *mean ? mid - *mean : *mean - mid;
+		d = d * d * b;	/* d < 2^37: wraps only past 2^54 values */
+		ss = ss + d < ss ? ~(unsigned __int128)0 : ss + d;
+	}
+	*var = kvl_udiv128(ss, n);
+}
+
 u64 kvl_hist_mean(const struct kvl_hist *h)
 {
-	u64 n = kvl_hist_inrange(h);
+	unsigned __int128 var;
+	u64 n = kvl_hist_inrange(h), mean;
 
+	if (READ_ONCE(h->sum) == KVL_HIST_SUM_SAT) {
+		kvl_hist_bucket_moments(h, &mean, &var);
+		return mean;
+	}
 	return n ? kvl_div64(h->sum, n) : 0;
 }
 
@@ -96,10 +139,14 @@ static u64 kvl_isqrt128(unsigned __int128 x)
 u64 kvl_hist_stddev(const struct kvl_hist *h)
 {
 	unsigned __int128 sumsq, sq_of_sum, var;
-	u64 n = kvl_hist_inrange(h);
+	u64 n = kvl_hist_inrange(h), mean;
 
 	if (n < 2)
 		return 0;
+	if (READ_ONCE(h->sum) == KVL_HIST_SUM_SAT) {
+		kvl_hist_bucket_moments(h, &mean, &var);
+		return kvl_isqrt128(var);
+	}
 	/* var = (sumsq - sum^2 / n) / n, in 128 bits */
 	sumsq = ((unsigned __int128)h->sumsq_hi << 64) | h->sumsq_lo;
 	sq_of_sum = kvl_udiv128((unsigned __int128)h->sum * h->sum, n);
@@ -114,21 +161,21 @@ u64 kvl_hist_percentile(const struct kvl_hist *h, u32 per100k)
 	u64 total, rank, cum, lo, hi, v;
 	unsigned int i;
 
-	total = h->underflow + h->overflow;
+	/* 0 and negative values are in bucket 0; the overflow ranks last */
+	total = READ_ONCE(h->overflow);
 	for (i = 0; i < KVL_HIST_NBUCKETS; i++)
 		total += READ_ONCE(h->buckets[i]);
 	if (!total)
 		return 0;
 	if (per100k > 100000)
 		per100k = 100000;
-	/* rank of the value wanted, 1-based: ceil(total * q) */
-	rank = kvl_div64(total * per100k + 99999, 100000);
+	/* rank of the value wanted, 1-based: ceil(total * q), in 128 bits */
+	rank = (u64)kvl_udiv128((unsigned __int128)total * per100k + 99999,
+				100000);
 	if (!rank)
 		rank = 1;
 
-	cum = h->underflow;
-	if (rank <= cum)
-		return 0;
+	cum = 0;
 	for (i = 0; i < KVL_HIST_NBUCKETS; i++) {
 		u64 n = READ_ONCE(h->buckets[i]);
 
@@ -138,7 +185,9 @@ u64 kvl_hist_percentile(const struct kvl_hist *h, u32 per100k)
 		}
 		lo = kvl_hist_bucket_lo(i);
 		hi = kvl_hist_bucket_hi(i);
-		v = lo + kvl_div64((hi - lo) * (rank - cum), n);
+		/* buckets are 64-bit: (hi - lo) * (rank - cum) needs 128 */
+		v = lo + (u64)kvl_udiv128((unsigned __int128)(hi - lo) *
+					  (rank - cum), n);
 		if (v > hi - 1)
 			v = hi - 1;
 		if (v < h->min)

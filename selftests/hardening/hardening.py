@@ -413,7 +413,7 @@ def address_like(text):
 
 HLINE = re.compile(r"^(exit|stage) (\d+) (\d+) (.*?) count=")
 FIELDS = ("count", "min", "max", "mean", "stddev", "p50", "p90", "p99", "p999", "sum",
-          "sumsq", "underflow", "overflow")
+          "sumsq", "negative", "overflow")
 BUCKET = re.compile(r"^  \[(\d+), (\d+)\) (\d+)$")
 
 
@@ -432,7 +432,7 @@ def snapshot_problems(text, live, slack=torn_slack):
     exact, and min <= percentiles <= max, min <= mean <= max."""
     lines = text.split("\n")
     bad = []
-    if not lines or lines[0] != "# kvmio_lat hist 1":
+    if not lines or lines[0] != "# kvmio_lat hist 2":
         return ["no header: %r" % lines[:1]]
     if len(lines) < 2 or lines[-2] != "end" or lines[-1] != "":
         return ["no final 'end': truncated"]
@@ -444,12 +444,13 @@ def snapshot_problems(text, live, slack=torn_slack):
         if h is None:
             return
         f, name, total = h
-        diff = f["count"] - (total + f["underflow"] + f["overflow"])
+        # format 2: negative values are in bucket [0, 1), so not added
+        diff = f["count"] - (total + f["overflow"])
         if (not live and diff) or diff > 1 or -diff > slack(f["count"]):
-            bad.append("%s: count %d, buckets+under+overflow %d" % (
+            bad.append("%s: count %d, buckets+overflow %d" % (
                 name, f["count"], f["count"] - diff))
         if not live and f["count"]:
-            inr = f["count"] - f["underflow"] - f["overflow"]
+            inr = f["count"] - f["overflow"]
             ps = [f["p50"], f["p90"], f["p99"], f["p999"]]
             if inr and not (f["min"] <= f["mean"] <= f["max"]):
                 bad.append("%s: mean %d outside [%d, %d]" % (name, f["mean"], f["min"], f["max"]))
@@ -465,7 +466,7 @@ def snapshot_problems(text, live, slack=torn_slack):
         m = BUCKET.match(ln)
         if m:
             lo, hi, n = (int(x) for x in m.groups())
-            if cur is None or not lo < hi or not 0 < n < 1 << 32:
+            if cur is None or not lo < hi or not 0 < n < 1 << 63:
                 bad.append("bad bucket line %r" % ln)
             else:
                 cur[2] += n
@@ -803,7 +804,7 @@ def debugfs_reader(i):
             if e.errno in (errno.ENOENT, errno.ENXIO, errno.EIO, errno.ENODEV):
                 continue
             return "%s: %s" % (n, e)
-        if n == "hist" and (not t.startswith("# kvmio_lat hist 1") or not t.endswith("end\n")):
+        if n == "hist" and (not t.startswith("# kvmio_lat hist 2") or not t.endswith("end\n")):
             return "a torn hist: %r...%r" % (t[:30], t[-30:])
     if i % 10 == 0:
         rc, _, err = reader("show")

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Parse kvmio_lat's hist text (format 1) for the lab tests.
+"""Parse kvmio_lat's hist text (format 2) for the lab tests.
 
 Deliberately independent of the kvmio-lat reader: the tests check the module
 against their own reading of the documented format.
@@ -31,7 +31,8 @@ class Hist:
 
     @property
     def mean(self):
-        inrange = self.f["count"] - self.f["underflow"] - self.f["overflow"]
+        # zeros (and negatives, as 0) are in bucket [0, 1) and the mean
+        inrange = self.f["count"] - self.f["overflow"]
         return self.f["sum"] / inrange if inrange else 0.0
 
 
@@ -39,8 +40,8 @@ def parse(text):
     """{pid: {"comm": str, "vcpus": {vcpu: {"exits": {reason: Hist},
     "stages": {path: {stage: Hist}}, "exit_count": n}}}}"""
     lines = text.splitlines()
-    if not lines or lines[0] != "# kvmio_lat hist 1":
-        raise ValueError("not a kvmio_lat hist 1 snapshot: %r" % (lines[:1],))
+    if not lines or lines[0] != "# kvmio_lat hist 2":
+        raise ValueError("not a kvmio_lat hist 2 snapshot: %r" % (lines[:1],))
     if lines[-1] != "end":
         raise ValueError("truncated snapshot (no 'end' line)")
     vms, cur = {}, None

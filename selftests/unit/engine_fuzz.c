@@ -7,7 +7,7 @@
  * small enough to be hit.  Whatever the stream, the engine must not crash,
  * leak or hit undefined behaviour, and after every checkpoint:
  *
- *  - every histogram's count is its buckets plus underflow plus overflow;
+ *  - every histogram's count is its buckets plus overflow;
  *  - on each vCPU and path the seven stages have the same count, and the
  *    six stage sums add up to the sum of "total" (timestamps of one request
  *    are clamped, so the partition is exact);
@@ -95,13 +95,16 @@ static void request(struct stream *s)
 
 static void hist_consistent(const struct kvl_hist *h, const char *what)
 {
-	u64 n = h->underflow + h->overflow;
+	u64 n = h->overflow;
 	unsigned int i;
 
 	for (i = 0; i < KVL_HIST_NBUCKETS; i++)
 		n += h->buckets[i];
-	CHECK(n == h->count, "%s: count %llu, buckets+under+overflow %llu", what,
+	CHECK(n == h->count, "%s: count %llu, buckets+overflow %llu", what,
 	      (unsigned long long)h->count, (unsigned long long)n);
+	CHECK(h->negative <= h->buckets[0], "%s: negative %llu > bucket 0 %llu",
+	      what, (unsigned long long)h->negative,
+	      (unsigned long long)h->buckets[0]);
 	CHECK(!h->count || h->min <= h->max, "%s: min %llu > max %llu", what,
 	      (unsigned long long)h->min, (unsigned long long)h->max);
 }

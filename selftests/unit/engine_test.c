@@ -695,7 +695,7 @@ TEST(hist_text_format)
 	fx_inject(&f, VCPU0, 0, 5000, 12000);
 	kvl_engine_print_hist(&f.eng, &out);
 	ASSERT_NE(NULL, b.s);
-	EXPECT_EQ(0, strncmp(b.s, "# kvmio_lat hist 1\n", 19));
+	EXPECT_EQ(0, strncmp(b.s, "# kvmio_lat hist 2\n", 19));
 	EXPECT_NE(NULL, strstr(b.s, "\nvm 1000 qemu vcpus 1\n"));
 	EXPECT_NE(NULL, strstr(b.s, "\nstage 1000 0 native total count=1 min=11000 max=11000 mean=11000 stddev=0 p50=11000"));
 	EXPECT_NE(NULL, strstr(b.s, "\nexit 1000 0 npf count=1 min=2 max=2"));

@@ -300,7 +300,7 @@ static bool rhist_equal(const struct kvl_rhist *a, const struct kvl_rhist *b)
 {
 	return a->count == b->count && a->min == b->min && a->max == b->max &&
 	       a->sum == b->sum && a->sumsq == b->sumsq &&
-	       a->underflow == b->underflow && a->overflow == b->overflow &&
+	       a->negative == b->negative && a->overflow == b->overflow &&
 	       a->nr == b->nr && !memcmp(a->b, b->b, a->nr * sizeof(*a->b));
 }
 
@@ -376,6 +376,7 @@ TEST(reader_recomputes_what_the_module_prints)
 {
 	static const char *const files[] = {
 		"two_vcpus.hist", "two_vms.hist", "lab_native.hist", "lab_threads.hist",
+		"replay_native_v2.hist",	/* format 2, with 0 ns values */
 	};
 	unsigned int i;
 
@@ -657,6 +658,7 @@ TEST(bars_rows_add_up)
 	for (i = 0; i < 5000; i++)
 		kvl_hist_record(&eh, 100 + (s64)i * i);
 	kvl_hist_record(&eh, 0);
+	kvl_hist_record(&eh, -3);
 	kvl_hist_record(&eh, (s64)KVL_HIST_MAX_NS + 5);
 	ASSERT_EQ(0, kvl_rhist_from_hist(&h, &eh));
 	f = open_memstream(&buf, &len);
@@ -664,8 +666,8 @@ TEST(bars_rows_add_up)
 	fclose(f);
 	for (p = strstr(buf, " -> "); p; p = strstr(p + 1, " -> "))
 		sum += strtoull(strchr(p, ':') + 1, NULL, 10);
-	EXPECT_EQ(5000, sum);
-	EXPECT_NE(NULL, strstr(buf, "<= 0 ns (clock skew) : 1\n"));
+	EXPECT_EQ(5002, sum);	/* 0 and -3 (as 0) are in the first row */
+	EXPECT_NE(NULL, strstr(buf, "< 0 ns, as 0 (clock skew) : 1\n"));
 	EXPECT_NE(NULL, strstr(buf, ">= 137 s (overflow) : 1\n"));
 	EXPECT_NE(NULL, strstr(buf, "msecs"));
 	free(buf);
@@ -674,7 +676,7 @@ TEST(bars_rows_add_up)
 
 TEST(json_is_valid_and_follows_the_schema)
 {
-	static const char json_head[] = "{\"schema\": \"kvmio_lat/1\", \"vms\": [{\"pid\": 4242, \"comm\": \"qemu-system-x86\", \"vcpus\": [{\"vcpu\": 0, \"exits\": {\"npf\": {\"count\": 150, \"min_ns\": 2, \"max_ns\": 2, \"mean_ns\": 2.0, \"stddev_ns\": 0.0, \"p50_ns\": 2, \"p90_ns\": 2, \"p99_ns\": 2, \"p999_ns\": 2, \"buckets\": [[2, 3, 150]]}, \"hlt\": {";
+	static const char json_head[] = "{\"schema\": \"kvmio_lat/2\", \"vms\": [{\"pid\": 4242, \"comm\": \"qemu-system-x86\", \"vcpus\": [{\"vcpu\": 0, \"exits\": {\"npf\": {\"count\": 150, \"min_ns\": 2, \"max_ns\": 2, \"mean_ns\": 2.0, \"stddev_ns\": 0.0, \"p50_ns\": 2, \"p90_ns\": 2, \"p99_ns\": 2, \"p999_ns\": 2, \"negative\": 0, \"overflow\": 0, \"buckets\": [[2, 3, 150]]}, \"hlt\": {";
 	struct run r;
 
 	RUN(&r, "show", "--input", (char *)fixture("two_vcpus.hist"), "--stats",
@@ -788,7 +790,7 @@ TEST(empty_snapshot_says_so)
 	RUN(&r, "show", "--input", (char *)write_tmp("e.hist",
 		"# kvmio_lat hist 1\n# unit: ns; x\nend\n", -1), "--json");
 	EXPECT_EQ(0, r.rc);
-	EXPECT_STREQ("{\"schema\": \"kvmio_lat/1\", \"vms\": [], \"stats\": {}}\n", r.out);
+	EXPECT_STREQ("{\"schema\": \"kvmio_lat/2\", \"vms\": [], \"stats\": {}}\n", r.out);
 	run_free(&r);
 	remove_tmpdir();
 }
@@ -1103,10 +1105,13 @@ TEST(missing_empty_and_directory_inputs)
 	EXPECT_ONE_ERROR(&r, 1, "is a directory");
 	run_free(&r);
 	RUN(&r, "show", "--input", (char *)write_tmp("txt", "hello\nworld\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, ":1: not a kvmio_lat snapshot: the first line should be '# kvmio_lat hist 1'");
+	EXPECT_ONE_ERROR(&r, 1, ":1: not a kvmio_lat snapshot: the first line should be '# kvmio_lat hist 2'");
 	run_free(&r);
-	RUN(&r, "show", "--input", (char *)write_tmp("v2", "# kvmio_lat hist 2\n# unit: ns;\nend\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 2, but kvmio-lat 0.1.0 reads version 1");
+	RUN(&r, "show", "--input", (char *)write_tmp("v3", "# kvmio_lat hist 3\n# unit: ns;\nend\n", -1));
+	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 3, but kvmio-lat 0.1.0 reads versions 1 to 2");
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)write_tmp("v0", "# kvmio_lat hist 0\n# unit: ns;\nend\n", -1));
+	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 0, but kvmio-lat 0.1.0 reads versions 1 to 2");
 	run_free(&r);
 	RUN(&r, "compare", (char *)fixture("two_vms.hist"), "/nonexistent/b");
 	EXPECT_ONE_ERROR(&r, 1, "/nonexistent/b: no such file");
@@ -1266,6 +1271,200 @@ TEST(bounded_input)
 	kvl_snap_init(&s);
 	EXPECT_EQ(-1, kvl_parse_hist(&s, "", (size_t)KVL_SNAP_MAX_BYTES + 1, &pe));
 	EXPECT_EQ(KVL_PERR_TOO_BIG, pe.kind);
+}
+
+/* ------------------------------------------------------------------ */
+/* 0 ns values, format 1 and format 2 */
+
+/* Sum of the [lo, hi, n] of the first "buckets" list in @json; -1 if none. */
+static long long json_bucket_total(const char *json, u32 *nr)
+{
+	const char *p = strstr(json, "\"buckets\": [");
+	unsigned long long lo, hi, n;
+	long long total = 0;
+	int used;
+
+	*nr = 0;
+	if (!p)
+		return -1;
+	p += strlen("\"buckets\": [");
+	while (sscanf(p, "[%llu, %llu, %llu]%n", &lo, &hi, &n, &used) == 3) {
+		total += (long long)n;
+		(*nr)++;
+		p += used;
+		if (strncmp(p, ", ", 2))
+			break;
+		p += 2;
+	}
+	return total;
+}
+
+static const char v1_zeros[] =
+	"# kvmio_lat hist 1\n# unit: ns;\nvm 9 q vcpus 1\nvcpu 9 0 isa svm exits 5\n"
+	"stage 9 0 native total count=5 min=0 max=1000 mean=1000 stddev=0 p50=1000 p90=1000 p99=1000 p999=1000 sum=3000 sumsq=3000000 underflow=2 overflow=0\n"
+	"  [992, 1024) 3\n"
+	"end\n";
+
+/*
+ * A format 1 snapshot kept its 0 ns (and negative) values out of the
+ * buckets as "underflow", so its mean was sum / (count - underflow).  Read
+ * now, they are zeros in bucket [0, 1): mean = sum / count.
+ */
+TEST(format1_underflow_reads_into_bucket_zero)
+{
+	const struct kvl_shist *h;
+	struct kvl_summary m;
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	struct run r;
+	long long total;
+	u32 nr;
+
+	ASSERT_EQ(0, parse_text(&s, v1_zeros, &pe)) TH_LOG("%s", pe.msg);
+	h = kvl_svcpu_stage(&s.vms[0].vcpus[0], KVL_PATH_NATIVE, KVL_ST_TOTAL);
+	ASSERT_NE(NULL, h);
+	EXPECT_EQ(0, s.torn);
+	EXPECT_EQ(5, h->h.count);
+	ASSERT_EQ(2, h->h.nr);
+	EXPECT_EQ(0, h->h.b[0].idx);
+	EXPECT_EQ(2, h->h.b[0].n);
+	EXPECT_EQ(3, h->h.b[1].n);
+	EXPECT_EQ(0, h->h.negative);	/* zeros and negatives: not told apart */
+	kvl_rhist_summary(&h->h, &m);
+	EXPECT_EQ(5, m.count);
+	EXPECT_EQ(0, m.min);
+	EXPECT_EQ(600.0, m.mean);
+	EXPECT_LE(fabs(m.stddev - sqrt(240000.0)), 0.01);
+	EXPECT_EQ(0, kvl_rhist_percentile(&h->h, 40000));
+	EXPECT_EQ(1000, m.p50);
+	kvl_snap_free(&s);
+
+	/* the JSON of it: buckets add up to count, [0, 1) first */
+	make_tmpdir();
+	RUN(&r, "show", "--input", (char *)write_tmp("v1.hist", v1_zeros, -1),
+	    "--json");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_TRUE(json_valid(r.out));
+	total = json_bucket_total(r.out, &nr);
+	EXPECT_EQ(5, total) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\"count\": 5, \"min_ns\": 0, \"max_ns\": 1000, \"mean_ns\": 600.0, "))
+		TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\"buckets\": [[0, 1, 2], [992, 1024, 3]]"));
+	run_free(&r);
+	remove_tmpdir();
+
+	/*
+	 * The module's own format 1 snapshot of replay_native.dat (a copy of
+	 * replay_native.hist as make-fixtures.sh made it then): 16 zeros.
+	 */
+	{
+		char *text = read_all(fixture("format1_replay_native.hist"));
+		const struct kvl_svcpu *v;
+
+		ASSERT_NE(NULL, text);
+		ASSERT_EQ(0, strncmp(text, "# kvmio_lat hist 1\n", 19));
+		ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%s", pe.msg);
+		v = kvl_svm_vcpu(kvl_snap_vm(&s, 168), 0);
+		ASSERT_NE(NULL, v);
+		h = kvl_svcpu_stage(v, KVL_PATH_NATIVE, KVL_ST_SUBMIT_TO_REAP);
+		ASSERT_NE(NULL, h);
+		EXPECT_EQ(100, h->h.count);
+		EXPECT_EQ(0, h->h.b[0].idx);
+		EXPECT_EQ(16, h->h.b[0].n);
+		kvl_rhist_summary(&h->h, &m);
+		/* the module printed mean=4063904: sum / 84 */
+		EXPECT_EQ(341367940 / 100.0, m.mean);
+		kvl_snap_free(&s);
+		free(text);
+	}
+}
+
+/* JSON buckets add up to count (plus overflow, which is in no bucket). */
+TEST(json_buckets_add_up_to_count)
+{
+	struct kvl_rhist h;
+	struct kvl_hist eh;
+	char *buf = NULL;
+	long long total;
+	size_t len;
+	FILE *f;
+	u32 nr;
+	int i;
+
+	kvl_hist_init(&eh);
+	for (i = 0; i < 811; i++)
+		kvl_hist_record(&eh, 0);
+	kvl_hist_record(&eh, -7);
+	for (i = 0; i < 1692; i++)
+		kvl_hist_record(&eh, 1000 + i);
+	ASSERT_EQ(0, kvl_rhist_from_hist(&h, &eh));
+	f = open_memstream(&buf, &len);
+	kvl_json_stats(f, &h);
+	fclose(f);
+	EXPECT_TRUE(json_valid(buf));
+	total = json_bucket_total(buf, &nr);
+	EXPECT_EQ(2504, total) TH_LOG("%s", buf);
+	EXPECT_EQ(0, strncmp(buf, "{\"count\": 2504, \"min_ns\": 0, ", 29));
+	EXPECT_NE(NULL, strstr(buf, "\"negative\": 1, \"overflow\": 0, \"buckets\": [[0, 1, 812], "));
+	free(buf);
+	kvl_rhist_free(&h);
+
+	/* an overflow: count = buckets + overflow */
+	kvl_hist_record(&eh, (s64)KVL_HIST_MAX_NS);
+	ASSERT_EQ(0, kvl_rhist_from_hist(&h, &eh));
+	buf = NULL;
+	f = open_memstream(&buf, &len);
+	kvl_json_stats(f, &h);
+	fclose(f);
+	EXPECT_EQ(2504, json_bucket_total(buf, &nr));
+	EXPECT_EQ(0, strncmp(buf, "{\"count\": 2505, ", 16));
+	EXPECT_NE(NULL, strstr(buf, "\"overflow\": 1, "));
+	free(buf);
+	kvl_rhist_free(&h);
+}
+
+/* Format 2: bucket [0, 1), 64-bit bucket counts, "negative" in bucket 0. */
+TEST(format2_zeros_and_big_buckets)
+{
+	static const char head[] = "# kvmio_lat hist 2\n# unit: ns;\nvm 9 q vcpus 1\nvcpu 9 0 isa svm exits 5\n";
+	const struct kvl_rhist *h;
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	char text[1024];
+
+	/* 2^32 + 10 values in [992, 1024), 1000 in [1024, 1088) */
+	snprintf(text, sizeof(text), "%sstage 9 0 native total count=4294968306 min=1000 max=1087 mean=0 stddev=0 p50=0 p90=0 p99=0 p999=0 sum=0 sumsq=0 negative=0 overflow=0\n  [992, 1024) 4294967306\n  [1024, 1088) 1000\nend\n", head);
+	ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%s", pe.msg);
+	EXPECT_EQ(0, s.torn);
+	h = &s.vms[0].vcpus[0].hists[0].h;
+	EXPECT_EQ(4294968306ULL, h->count);
+	EXPECT_EQ(4294967306ULL, h->b[0].n);
+	EXPECT_EQ(1000, h->min);
+	EXPECT_EQ(1008, kvl_rhist_percentile(h, 50000));
+	EXPECT_EQ(1087, kvl_rhist_percentile(h, 100000));
+	kvl_snap_free(&s);
+
+	/* 0 ns values and a negative one */
+	snprintf(text, sizeof(text), "%sstage 9 0 native total count=4 min=0 max=5 mean=1 stddev=2 p50=0 p90=5 p99=5 p999=5 sum=5 sumsq=25 negative=1 overflow=0\n  [0, 1) 3\n  [5, 6) 1\nend\n", head);
+	ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%s", pe.msg);
+	h = &s.vms[0].vcpus[0].hists[0].h;
+	EXPECT_EQ(4, h->count);
+	EXPECT_EQ(1, h->negative);
+	EXPECT_EQ(3, h->b[0].n);
+	EXPECT_EQ(0, kvl_rhist_percentile(h, 50000));
+	kvl_snap_free(&s);
+
+	/* more negative values than bucket [0, 1) holds: corrupt */
+	snprintf(text, sizeof(text), "%sstage 9 0 native total count=1 min=5 max=5 mean=5 stddev=0 p50=5 p90=5 p99=5 p999=5 sum=5 sumsq=25 negative=100 overflow=0\n  [5, 6) 1\nend\n", head);
+	EXPECT_EQ(-1, parse_text(&s, text, &pe));
+	EXPECT_NE(NULL, strstr(pe.msg, "negative=100 but bucket [0, 1) holds fewer")) TH_LOG("%s", pe.msg);
+	kvl_snap_free(&s);
+
+	/* "underflow=" is format 1's field */
+	snprintf(text, sizeof(text), "%sstage 9 0 native total count=1 min=5 max=5 mean=5 stddev=0 p50=5 p90=5 p99=5 p999=5 sum=5 sumsq=25 underflow=0 overflow=0\n  [5, 6) 1\nend\n", head);
+	EXPECT_EQ(-1, parse_text(&s, text, &pe));
+	EXPECT_NE(NULL, strstr(pe.msg, "expected ' negative='")) TH_LOG("%s", pe.msg);
+	kvl_snap_free(&s);
 }
 
 /* A read racing the module's writers is mended, not refused. */
@@ -1512,7 +1711,7 @@ TEST(help_and_version)
 
 	RUN(&r, "--version");
 	EXPECT_EQ(0, r.rc);
-	EXPECT_STREQ("kvmio-lat 0.1.0 (hist format 1)\n", r.out);
+	EXPECT_STREQ("kvmio-lat 0.1.0 (hist format 2)\n", r.out);
 	run_free(&r);
 	RUN(&r, "--help");
 	EXPECT_EQ(0, r.rc);
