@@ -95,6 +95,8 @@ static ssize_t reset_write(struct file *file, const char __user *ubuf,
 	if (!v)
 		return -EINVAL;
 	mutex_lock(&kvl_ctl_lock);
+	/* measure from now: a request rung before is not this period's */
+	kvl_engine_resume(&kvl_engine, kvl_clock_now());
 	kvl_engine_reset(&kvl_engine);
 	mutex_unlock(&kvl_ctl_lock);
 	return count;
@@ -124,6 +126,12 @@ static ssize_t enable_write(struct file *file, const char __user *ubuf,
 	ret = *ppos ? -EINVAL : kvl_parse_bool(ubuf, count, &v);
 	if (ret)
 		return ret;
+	/*
+	 * Before the probes see events again: what began during the pause
+	 * (a vCPU halted, a request rung) ends at a time nobody watched.
+	 */
+	if (v && !READ_ONCE(kvl_enabled))
+		kvl_engine_resume(&kvl_engine, kvl_clock_now());
 	WRITE_ONCE(kvl_enabled, v);
 	return count;
 }

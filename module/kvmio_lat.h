@@ -22,6 +22,10 @@ int kvl_probes_init(void);
 void kvl_probes_exit(void);
 bool kvl_kvm_attached(void);
 bool kvl_sys_attached(void);
+u64 kvl_clock_now(void);
+
+/* trace.c: the engine's on_request hook */
+void kvl_trace_request(void *ctx, const struct kvl_request_record *rec);
 
 /* debugfs.c */
 void kvl_debugfs_init(void);

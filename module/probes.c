@@ -91,6 +91,12 @@ static __always_inline u64 kvl_now(void)
 	return ktime_get_mono_fast_ns();
 }
 
+/* The probes' clock, for what stamps engine state outside a probe. */
+u64 kvl_clock_now(void)
+{
+	return kvl_now();
+}
+
 static int kvl_clock_init(void)
 {
 	bool tsc_ok = tsc_khz && !check_tsc_unstable();
@@ -284,7 +290,7 @@ static void kvl_probe_kvm_msi_set_irq(void *data, u64 address, u64 msi_data)
 static void kvl_probe_kvm_set_irq(void *data, unsigned int gsi, int level,
 				  int irq_source_id)
 {
-	if (level)
+	if (level && !kvl_gsi_not_io(gsi))
 		kvl_irq(-1, -1);
 }
 
@@ -296,6 +302,22 @@ static void kvl_probe_kvm_apic_accept_irq(void *data, u32 apicid, u16 dm,
 	kvl_probe_begin();
 	kvl_ev_apic_accept(&kvl_engine, current->tgid, current->pid, apicid,
 			   vec, kvl_now());
+	kvl_probe_end();
+}
+
+/*
+ * APICv/AVIC delivered the interrupt just accepted (5.17+): traced by
+ * svm_complete_interrupt_delivery() and vmx_deliver_interrupt() right
+ * after __apic_accept_irq()'s kvm_apic_accept_irq, in the same thread.
+ */
+static void kvl_probe_kvm_apicv_accept_irq(void *data, u32 apicid, u16 dm,
+					   u16 tm, u8 vec)
+{
+	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
+		return;
+	kvl_probe_begin();
+	kvl_ev_apicv_accept(&kvl_engine, current->tgid, current->pid, apicid,
+			    vec, kvl_now());
 	kvl_probe_end();
 }
 
@@ -430,8 +452,12 @@ static struct kvl_tp kvl_kvm_tps[] = {
 	{ "kvm_msi_set_irq", kvl_probe_kvm_msi_set_irq },
 	{ "kvm_set_irq", kvl_probe_kvm_set_irq },
 	{ "kvm_apic_accept_irq", kvl_probe_kvm_apic_accept_irq },
+	{ "kvm_apicv_accept_irq", kvl_probe_kvm_apicv_accept_irq },
 	{ "kvm_inj_virq", NULL },	/* see kvl_probes_init() */
 };
+
+/* kvl_kvm_tps[KVL_KVM_APICV]: whether interrupts say they were posted */
+#define KVL_KVM_APICV	(ARRAY_SIZE(kvl_kvm_tps) - 2)
 
 /* kvm_exit, kvm_entry and kvm_userspace_exit are required; the rest refine. */
 #define KVL_KVM_REQUIRED	3
@@ -553,9 +579,13 @@ static int kvl_kvm_coming(struct module *mod)
 		return ret;
 	}
 	for (j = KVL_KVM_REQUIRED; j < ARRAY_SIZE(kvl_kvm_tps); j++)
-		if (!kvl_kvm_tps[j].tp)
+		if (!kvl_kvm_tps[j].tp && j != KVL_KVM_APICV)
 			pr_info("kvm has no %s tracepoint; stages that need it stay empty\n",
 				kvl_kvm_tps[j].name);
+	/* before 5.17: posted or injected is told by the vector (engine.c) */
+	kvl_engine_set_apicv_traced(&kvl_engine, kvl_kvm_tps[KVL_KVM_APICV].tp);
+	if (!kvl_kvm_tps[KVL_KVM_APICV].tp)
+		pr_info("kvm has no kvm_apicv_accept_irq: posted interrupts are told by their vector\n");
 	if (KVL_KVM_EXIT_TWO_ARGS) {
 		WRITE_ONCE(kvl_x86_ops, kvl_find_kvm_x86_ops(mod));
 		if (!kvl_x86_ops)
@@ -572,6 +602,7 @@ static void kvl_kvm_going(void)
 	/* no probe may still be running on kvm's memory or its kvm_x86_ops */
 	tracepoint_synchronize_unregister();
 	WRITE_ONCE(kvl_x86_ops, NULL);
+	kvl_engine_set_apicv_traced(&kvl_engine, false);
 	kvl_kvm_live = false;
 	pr_info("kvm unloaded; detached\n");
 }

@@ -35,7 +35,7 @@ static const char kvl_usage[] =
 "  record [-o FILE] [-b KB] [--all-syscalls] [[--] COMMAND [ARGS...]]\n"
 "      trace-cmd record of the events the engine needs, until COMMAND\n"
 "      exits (or Ctrl-C); for hosts where the module cannot be loaded\n"
-"  replay FILE [--tgids FILE] [FILTERS] [--hist] [--json | --csv] [--speed]\n"
+"  replay FILE [--tgids FILE] [--requests FILE] [FILTERS] [--hist] [--json | --csv] [--speed]\n"
 "      a trace-cmd recording through the module's engine, printed as show\n"
 "\n"
 "Filters:\n"
@@ -57,6 +57,7 @@ static const char kvl_usage[] =
 "  --all-syscalls   record: every system call, not only those the engine uses\n"
 "  --tgids FILE     replay: thread groups from a copy of saved_tgids\n"
 "  --speed          replay: print records per second on stderr\n"
+"  --requests FILE  replay: every request recorded, one line each, to FILE\n"
 "  -h, --help       this help\n"
 "  -V, --version    print the version\n"
 "\n"
@@ -77,6 +78,7 @@ enum kvl_opt {
 	OPT_PATHS,
 	OPT_TGIDS,
 	OPT_SPEED,
+	OPT_REQUESTS,
 	OPT_ALL_SYSCALLS,
 	OPT_INTERVAL = 'i',
 	OPT_COUNT = 'n',
@@ -98,6 +100,7 @@ static const struct option kvl_options[] = {
 	{ "paths", no_argument, NULL, OPT_PATHS },
 	{ "tgids", required_argument, NULL, OPT_TGIDS },
 	{ "speed", no_argument, NULL, OPT_SPEED },
+	{ "requests", required_argument, NULL, OPT_REQUESTS },
 	{ "all-syscalls", no_argument, NULL, OPT_ALL_SYSCALLS },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "count", required_argument, NULL, OPT_COUNT },
@@ -126,6 +129,7 @@ struct kvl_args {
 	const char *pos[2];
 	char **rest;		/* record: the command and its arguments */
 	const char *tgids;
+	const char *requests;
 	bool speed;
 	const char *output;
 	unsigned long buffer_kb;
@@ -232,6 +236,11 @@ static int kvl_set_option(struct kvl_args *a, int c, const char *arg)
 		break;
 	case OPT_SPEED:
 		a->speed = true;
+		break;
+	case OPT_REQUESTS:
+		if (!*arg)
+			return kvl_usage_error(a, "--requests wants a file name");
+		a->requests = arg;
 		break;
 	case OPT_ALL_SYSCALLS:
 		a->all_syscalls = true;
@@ -535,7 +544,7 @@ static int kvl_cmd_reset(struct kvl_args *a)
 
 static int kvl_cmd_replay(struct kvl_args *a)
 {
-	struct kvl_replay_opts ro = { .tgids = a->tgids };
+	struct kvl_replay_opts ro = { .tgids = a->tgids, .requests = a->requests };
 	struct kvl_replay_stats st;
 	struct kvl_snap s;
 	int ret;
@@ -582,7 +591,7 @@ static const struct kvl_cmd kvl_cmds[] = {
 		   F_WATCH, 0, kvl_cmd_watch },
 	{ "compare", F_FILTERS | OB(OPT_PATHS), 2, kvl_cmd_compare },
 	{ "reset", 0, 0, kvl_cmd_reset },
-	{ "replay", OB(OPT_TGIDS) | OB(OPT_SPEED) | F_FILTERS | OB(OPT_HIST) |
+	{ "replay", OB(OPT_TGIDS) | OB(OPT_SPEED) | OB(OPT_REQUESTS) | F_FILTERS | OB(OPT_HIST) |
 		    F_FORMAT, 1, kvl_cmd_replay },
 	{ "record", F_RECORD | OB(OPT_ALL_SYSCALLS), 0, kvl_cmd_record },
 };

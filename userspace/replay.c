@@ -32,6 +32,8 @@ const struct kvl_trace_event kvl_trace_events[KVL_NR_TRACE_EVENTS] = {
 	{ "kvm", "kvm_msi_set_irq", false },
 	{ "kvm", "kvm_set_irq", false },
 	{ "kvm", "kvm_apic_accept_irq", false },
+	/* 5.17+: each interrupt says whether APICv/AVIC posted it */
+	{ "kvm", "kvm_apicv_accept_irq", true },
 	{ "kvm", "kvm_inj_virq", false },
 	/* older recordings lack it: the sys_exit of ioctl stands in */
 	{ "kvm", "kvm_userspace_exit", true },
@@ -78,6 +80,7 @@ enum kvl_kind {
 	K_MSI,
 	K_SET_IRQ,
 	K_ACCEPT,
+	K_APICV,
 	K_INJ,
 	K_USER_EXIT,
 	K_SYS_ENTER,
@@ -103,8 +106,9 @@ static const struct kvl_field_spec kvl_kind_fields[K_NR][KVL_MAX_FIELDS] = {
 	[K_FAST_MMIO] = { { "gpa" } },
 	[K_PIO] = { { "rw" }, { "port" } },
 	[K_MSI] = { { "address" }, { "data" } },
-	[K_SET_IRQ] = { { "level" } },
+	[K_SET_IRQ] = { { "level" }, { "gsi" } },
 	[K_ACCEPT] = { { "apicid" }, { "vec" } },
+	[K_APICV] = { { "apicid" }, { "vec" } },
 	[K_INJ] = { { "vector", "irq" } },
 	[K_USER_EXIT] = { { NULL } },
 	[K_SYS_ENTER] = { { "id" }, { "args" } },
@@ -600,6 +604,8 @@ static int kvl_setup_events(struct kvl_replay *r)
 			return -1;
 		if (K_EXIT + i == K_USER_EXIT)
 			r->have_user_exit = true;
+		if (K_EXIT + i == K_APICV)
+			kvl_engine_set_apicv_traced(&r->eng, true);
 	}
 	if (nr_missing) {
 		kvl_errorf(r->err, "%s lacks %s the engine needs: %s (record with 'kvmio-lat record', or see kvmio-lat(8) for the trace-cmd command line)",
@@ -736,13 +742,19 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 		break;
 	}
 	case K_SET_IRQ:
-		if (kvl_field(r, rec, k, 0))
+		if (kvl_field(r, rec, k, 0) &&
+		    !kvl_gsi_not_io((u32)kvl_field(r, rec, k, 1)))
 			kvl_ev_irq(eng, tgid, tid, -1, -1, now);
 		break;
 	case K_ACCEPT:
 		kvl_ev_apic_accept(eng, tgid, tid,
 				   (u32)kvl_field(r, rec, k, 0),
 				   (u32)kvl_field(r, rec, k, 1), now);
+		break;
+	case K_APICV:
+		kvl_ev_apicv_accept(eng, tgid, tid,
+				    (u32)kvl_field(r, rec, k, 0),
+				    (u32)kvl_field(r, rec, k, 1), now);
 		break;
 	case K_INJ:
 		kvl_ev_inj_virq(eng, tgid, tid, (u32)kvl_field(r, rec, k, 0),
@@ -989,9 +1001,29 @@ static void kvl_replay_free(struct kvl_replay *r)
  */
 #define KVL_OK_LINE	"KVL_OK"
 
+void kvl_request_line(FILE *f, const struct kvl_request_record *rec)
+{
+	fprintf(f, "tgid=%d vcpu=%u path=%s %s=0x%llx irq_vcpu=%d vector=%d %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu\n",
+		rec->tgid, rec->vcpu_id, kvl_path_name(rec->path),
+		rec->pio ? "port" : "mmio", (unsigned long long)rec->addr,
+		rec->irq_vcpu_id, rec->vector,
+		rec->posted ? "posted" : "injected",
+		(unsigned long long)(rec->t[KVL_NR_STAGES - 1] - rec->t[0]),
+		(unsigned long long)rec->t[0], (unsigned long long)rec->t[1],
+		(unsigned long long)rec->t[2], (unsigned long long)rec->t[3],
+		(unsigned long long)rec->t[4], (unsigned long long)rec->t[5],
+		(unsigned long long)rec->t[6]);
+}
+
+static void kvl_replay_request(void *ctx, const struct kvl_request_record *rec)
+{
+	kvl_request_line(ctx, rec);
+}
+
 static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 			    FILE *f)
 {
+	FILE *requests = NULL;
 	struct kvl_replay *r;
 	struct kvl_config cfg;
 	double t0 = kvl_mono();
@@ -1013,6 +1045,15 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 		goto out;
 	}
 	kvl_engine_init(&r->eng, &cfg, &kvl_rp_ops, r->vms);
+	if (o && o->requests) {
+		requests = fopen(o->requests, "w");
+		if (!requests) {
+			kvl_errorf(f, "%s: %s", o->requests, strerror(errno));
+			goto out;
+		}
+		r->eng.on_request = kvl_replay_request;
+		r->eng.on_request_ctx = requests;
+	}
 
 	/* the library's own messages would only repeat ours */
 	tracecmd_set_loglevel(TEP_LOG_NONE);
@@ -1077,6 +1118,10 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 	}
 	ret = 0;
 out:
+	if (requests && fclose(requests) && !ret) {
+		kvl_errorf(f, "%s: %s", o->requests, strerror(errno));
+		ret = 1;
+	}
 	kvl_replay_free(r);
 	return ret;
 }

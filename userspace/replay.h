@@ -22,7 +22,7 @@ struct kvl_trace_event {
 	bool optional;		/* replay does without it (older recordings) */
 };
 
-#define KVL_NR_TRACE_EVENTS	13
+#define KVL_NR_TRACE_EVENTS	14
 extern const struct kvl_trace_event kvl_trace_events[KVL_NR_TRACE_EVENTS];
 
 /*
@@ -52,7 +52,14 @@ unsigned int kvl_record_syscalls(u32 *ids, unsigned int max);
 
 struct kvl_replay_opts {
 	const char *tgids;	/* saved_tgids copy ("TID TGID" lines) or NULL */
+	const char *requests;	/* write every recorded request here, or NULL */
 };
+
+/*
+ * One recorded request as a line, the fields of the module's
+ * kvmio_lat_request trace event in its order (Documentation/output.rst).
+ */
+void kvl_request_line(FILE *f, const struct kvl_request_record *rec);
 
 struct kvl_replay_stats {
 	u64 records;		/* trace records read (all events, all CPUs) */

@@ -48,8 +48,12 @@ enum kvl_stage {
 #define KVL_ISA_VMX	1
 #define KVL_ISA_SVM	2
 
-/* Exit-reason slots per vCPU; the last one collects every other reason. */
-#define KVL_EXIT_SLOTS		12
+/*
+ * Exit-reason slots per vCPU; the last one collects every other reason.
+ * The reasons I/O latency depends on (kvl_exit_reserved()) have a slot
+ * from the vCPU's first exit on; the others take the rest as they come.
+ */
+#define KVL_EXIT_SLOTS		16
 #define KVL_EXIT_OTHER		0xffffffffu
 
 /* Doorbells a vCPU may have outstanding before new ones are dropped. */
@@ -83,6 +87,11 @@ enum kvl_counter {
 	KVL_C_IRQS_UNMATCHED,	/* interrupt with no finished request */
 	KVL_C_REQUESTS_EXPIRED,	/* request never completed by an interrupt */
 	KVL_C_LOST,		/* inconsistent stream: exit without entry... */
+	KVL_C_REQS_POSTED,	/* ended by a posted interrupt (APICv/AVIC) */
+	KVL_C_REQS_INJECTED,	/* ended by an injected one (kvm_inj_virq) */
+	KVL_C_REQUESTS_STALE,	/* rung before a reset or resume: not recorded */
+	KVL_C_KICKS_IGNORED,	/* not a known I/O doorbell, ring half full */
+	KVL_C_REQS_NO_IRQ,	/* no interrupt of its own within irq_timeout */
 	KVL_NR_COUNTERS
 };
 
@@ -92,6 +101,7 @@ struct kvl_config {
 	u32 max_threads;	/* per VM, rounded up to a power of two */
 	u32 max_inflight;	/* requests per VM */
 	u64 kick_timeout_ns;	/* a doorbell older than this is stale */
+	u64 irq_timeout_ns;	/* I/O ended this long before an irq: not its */
 	u64 req_timeout_ns;	/* a request older than this is abandoned */
 };
 
@@ -139,6 +149,7 @@ struct kvl_vcpu {
 	u64 exits;		/* plain counters, single writer */
 	u64 entries;
 	u64 dropped_kicks;
+	u64 ignored_kicks;	/* unknown address, ring half full */
 	u64 kicks_cancelled;
 
 	/* written under the VM lock */
@@ -182,6 +193,12 @@ struct kvl_thread {
 
 #define KVL_NO_REQ	0xffff
 
+/* How an interrupt reaches its vCPU, decided per interrupt. */
+enum kvl_delivery {
+	KVL_DELIV_UNKNOWN,	/* no kvm_apicv_accept_irq (yet): injected */
+	KVL_DELIV_POSTED,	/* APICv/AVIC: no kvm_inj_virq will come */
+};
+
 struct kvl_req {
 	u16 next;
 	u8 path;
@@ -189,6 +206,25 @@ struct kvl_req {
 	s16 vcpu;		/* doorbell vCPU: whose histograms */
 	s16 target;		/* vCPU index the interrupt went to, -1 = any */
 	s32 vector;		/* -1 = unknown */
+	u32 delivery;		/* enum kvl_delivery */
+	u32 pio;		/* the doorbell was a port write */
+	u64 addr;		/* the doorbell's address: its device and queue */
+	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
+};
+
+/*
+ * One finished request, as kvl_engine.on_request sees it: the module's
+ * kvmio_lat_request trace event, the reader's replay --requests.
+ */
+struct kvl_request_record {
+	s32 tgid;
+	u32 vcpu_id;		/* rang the doorbell */
+	s32 irq_vcpu_id;	/* the interrupt's target, -1 unknown */
+	s32 vector;		/* the interrupt's vector, -1 unknown */
+	u32 path;		/* enum kvl_path */
+	u32 posted;		/* the interrupt came posted (APICv/AVIC) */
+	u32 pio;
+	u64 addr;		/* doorbell: MMIO address or port */
 	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
 };
 
@@ -207,8 +243,13 @@ struct kvl_vm {
 
 	u32 kick_seq;		/* bumped on each doorbell */
 	u32 kick_seq_woken;	/* kick_seq when wakes last stamped doorbells */
-	u32 seen_inj;		/* kvm_inj_virq seen: interrupts are not posted */
 	u32 inflight;
+	/*
+	 * Vectors KVM has injected (kvm_inj_virq) into this VM: where the
+	 * kernel has no kvm_apicv_accept_irq (before 5.17), an interrupt on
+	 * a vector never injected is taken as posted.
+	 */
+	u32 inj_vectors[256 / 32];
 
 	u64 counters[KVL_NR_COUNTERS];
 
@@ -216,6 +257,8 @@ struct kvl_vm {
 	s16 last_kick_vcpu;	/* -1: none yet */
 	u64 last_kick_ts;
 	u64 last_kick_wake;
+	u64 last_kick_addr;
+	u32 last_kick_pio;
 
 	/* doorbell addresses that led to I/O: MMIO pages and ports */
 	u64 known_addr[KVL_KNOWN_DOORBELLS];
@@ -252,6 +295,17 @@ struct kvl_engine {
 	u32 nr_pids;			/* 0: every VM process */
 	s32 pids[KVL_MAX_PIDS];
 	u64 dropped_vms;
+	/*
+	 * kvm_apicv_accept_irq is seen (5.17+ kernels, recordings with it):
+	 * each interrupt says itself whether it was posted.  Else the VM's
+	 * injected vectors decide (kvl_vm.inj_vectors).
+	 */
+	u32 apicv_traced;
+	/* events before this time are from before enable went back to 1 */
+	u64 resume_ts;
+	/* each recorded request, under its VM's lock: must not sleep */
+	void (*on_request)(void *ctx, const struct kvl_request_record *rec);
+	void *on_request_ctx;
 	unsigned long filter[KVL_FILTER_BITS / (8 * sizeof(unsigned long))];
 };
 
@@ -301,12 +355,39 @@ void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now);
 /* A guest MMIO write (@pio false) or port write seen while handling an exit. */
 void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, bool pio,
 		     u64 addr, u64 now);
+/*
+ * kvm_set_irq on @gsi: a legacy ISA line of the PC (timer, keyboard,
+ * cascade, serial, RTC, mouse, FPU), never a block device's completion.
+ */
+static inline bool kvl_gsi_not_io(u32 gsi)
+{
+	return gsi < 16 && ((1u << gsi) & ((1u << 0) | (1u << 1) | (1u << 2) |
+					   (1u << 3) | (1u << 4) | (1u << 8) |
+					   (1u << 12) | (1u << 13)));
+}
+
 /* kvm_msi_set_irq (target/vector from the MSI) or kvm_set_irq (-1, -1). */
 void kvl_ev_irq(struct kvl_engine *eng, s32 tgid, s32 tid, s32 dest,
 		s32 vector, u64 now);
 /* kvm_apic_accept_irq: fills in the target of a preceding kvm_set_irq. */
 void kvl_ev_apic_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
 			u32 apicid, u32 vector, u64 now);
+/*
+ * kvm_apicv_accept_irq: the interrupt just accepted is posted (APICv,
+ * AVIC): it reaches the guest without kvm_inj_virq, at once if the vCPU
+ * is in guest mode, else at its next entry.
+ */
+void kvl_ev_apicv_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
+			 u32 apicid, u32 vector, u64 now);
+/* Whether kvm_apicv_accept_irq events come (kvl_engine.apicv_traced). */
+void kvl_engine_set_apicv_traced(struct kvl_engine *eng, bool traced);
+/*
+ * Measuring starts again at @now (a reset, or enable 0 then 1): exits and
+ * requests that began before it are not recorded.  They belong to the
+ * period before, and after a pause the events that ended them may have
+ * been missed.
+ */
+void kvl_engine_resume(struct kvl_engine *eng, u64 now);
 void kvl_ev_inj_virq(struct kvl_engine *eng, s32 tgid, s32 tid, u32 vector,
 		     u64 now);
 /* arg: io_submit nr, io_uring_enter flags/min_complete packed; else 0. */

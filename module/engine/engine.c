@@ -60,6 +60,7 @@ void kvl_config_defaults(struct kvl_config *cfg)
 	cfg->max_threads = 256;
 	cfg->max_inflight = 512;
 	cfg->kick_timeout_ns = 1000000000ULL;	/* 1 s */
+	cfg->irq_timeout_ns = 1000000000ULL;	/* 1 s */
 	cfg->req_timeout_ns = 10000000000ULL;	/* 10 s */
 }
 
@@ -83,7 +84,7 @@ int kvl_config_check(struct kvl_config *cfg)
 		return -22;
 	if (cfg->max_inflight < 1 || cfg->max_inflight >= KVL_NO_REQ)
 		return -22;
-	if (!cfg->kick_timeout_ns || !cfg->req_timeout_ns)
+	if (!cfg->kick_timeout_ns || !cfg->req_timeout_ns || !cfg->irq_timeout_ns)
 		return -22;
 	cfg->max_threads = kvl_roundup_pow2(cfg->max_threads);
 	return 0;
@@ -146,6 +147,9 @@ static void kvl_vcpu_stats_init(struct kvl_vcpu_stats *s)
 
 void kvl_vcpu_init(struct kvl_vcpu *v, u32 vcpu_id, u32 isa)
 {
+	const u32 *reserved;
+	unsigned int i, n;
+
 	memset(v, 0, sizeof(*v));
 	v->vcpu_id = vcpu_id;
 	v->isa = isa;
@@ -153,6 +157,12 @@ void kvl_vcpu_init(struct kvl_vcpu *v, u32 vcpu_id, u32 isa)
 	v->kick_undo = -1;
 	v->await_head = KVL_NO_REQ;
 	kvl_vcpu_stats_init(&v->stats);
+	/* the reasons I/O waits on have their slots before any rarity comes */
+	reserved = kvl_exit_reserved(isa, &n);
+	for (i = 0; i < n && i < KVL_EXIT_SLOTS - 1; i++) {
+		v->stats.exits[i].reason = reserved[i];
+		v->stats.exits[i].used = 1;
+	}
 }
 
 /*
@@ -419,6 +429,7 @@ void kvl_engine_reset(struct kvl_engine *eng)
 			WRITE_ONCE(v->exits, 0);
 			WRITE_ONCE(v->entries, 0);
 			WRITE_ONCE(v->dropped_kicks, 0);
+			WRITE_ONCE(v->ignored_kicks, 0);
 			WRITE_ONCE(v->kicks_cancelled, 0);
 		}
 		kvl_unlock(&vm->lock, vflags);
@@ -688,6 +699,8 @@ static u16 kvl_req_alloc(struct kvl_vm *vm, u64 now)
 
 struct kvl_taken_kick {
 	s16 vcpu;
+	u32 pio;
+	u64 addr;
 	u64 ts;
 	u64 wake;
 };
@@ -698,21 +711,30 @@ static u64 kvl_doorbell_key(u32 pio, u64 addr)
 	return pio ? addr | (1ULL << 63) : addr & ~0xfffULL;
 }
 
-static bool kvl_doorbell_known(struct kvl_vm *vm, const struct kvl_kick *k)
+/* Lock-free readers (the producer) may miss an address learnt just now. */
+static bool kvl_doorbell_known_at(struct kvl_vm *vm, u32 pio, u64 addr)
 {
-	u64 key = kvl_doorbell_key(k->pio, k->addr);
-	u32 i;
+	u64 key = kvl_doorbell_key(pio, addr);
+	u32 i, n = READ_ONCE(vm->nr_known);
 
-	for (i = 0; i < vm->nr_known; i++)
-		if (vm->known_addr[i] == key)
+	for (i = 0; i < n && i < KVL_KNOWN_DOORBELLS; i++)
+		if (READ_ONCE(vm->known_addr[i]) == key)
 			return true;
 	return false;
 }
 
+static bool kvl_doorbell_known(struct kvl_vm *vm, const struct kvl_kick *k)
+{
+	return kvl_doorbell_known_at(vm, k->pio, k->addr);
+}
+
 static void kvl_doorbell_learn(struct kvl_vm *vm, const struct kvl_kick *k)
 {
-	if (vm->nr_known < KVL_KNOWN_DOORBELLS && !kvl_doorbell_known(vm, k))
-		vm->known_addr[vm->nr_known++] = kvl_doorbell_key(k->pio, k->addr);
+	if (vm->nr_known < KVL_KNOWN_DOORBELLS && !kvl_doorbell_known(vm, k)) {
+		WRITE_ONCE(vm->known_addr[vm->nr_known],
+			   kvl_doorbell_key(k->pio, k->addr));
+		kvl_publish(&vm->nr_known, vm->nr_known + 1);
+	}
 }
 
 /* Retire ring entry @i of @vc (taken, expired or skipped): it was live. */
@@ -732,7 +754,9 @@ static bool kvl_kick_retire(struct kvl_kick *k)
  * vCPU rang before the one taken, are retired: the ring is always consumed
  * from its tail, so the producer can keep writing at its head.
  */
-static bool kvl_kick_take(struct kvl_vm *vm, u64 now, struct kvl_taken_kick *out)
+static bool kvl_kick_take(struct kvl_vm *vm, u64 now,
+			  const struct kvl_taken_kick *same,
+			  struct kvl_taken_kick *out)
 {
 	u32 v, n = vm->nr_vcpus;
 
@@ -761,8 +785,21 @@ static bool kvl_kick_take(struct kvl_vm *vm, u64 now, struct kvl_taken_kick *out
 			}
 			for (i = vc->kick_tail; i != head; i++) {
 				k = &vc->kicks[i % KVL_KICK_RING];
-				if (kvl_acquire(&k->state) != KVL_KICK_LIVE)
+				/* rung after the submission began: the next one's */
+				if (kvl_acquire(&k->state) != KVL_KICK_LIVE ||
+				    k->ts > now)
 					break;
+				if (same) {	/* the oldest of one queue only */
+					if (k->pio == same->pio &&
+					    k->addr == same->addr &&
+					    (!best_vc ||
+					     k->ts < best_vc->kicks[best_i % KVL_KICK_RING].ts)) {
+						best_vc = vc;
+						best_i = i;
+						best_v = (s16)v;
+					}
+					break;
+				}
 				if (i == vc->kick_tail &&
 				    (!any_vc || k->ts < any_vc->kicks[any_i % KVL_KICK_RING].ts)) {
 					any_vc = vc;
@@ -780,6 +817,8 @@ static bool kvl_kick_take(struct kvl_vm *vm, u64 now, struct kvl_taken_kick *out
 				}
 			}
 		}
+		if (!best_vc && same)
+			return false;
 		if (!best_vc) {		/* learning: the oldest of all */
 			best_vc = any_vc;
 			best_i = any_i;
@@ -804,9 +843,13 @@ static bool kvl_kick_take(struct kvl_vm *vm, u64 now, struct kvl_taken_kick *out
 		out->vcpu = best_v;
 		out->ts = k->ts;
 		out->wake = READ_ONCE(k->wake);
+		out->pio = k->pio;
+		out->addr = k->addr;
 		vm->last_kick_vcpu = best_v;
 		vm->last_kick_ts = out->ts;
 		vm->last_kick_wake = out->wake;
+		vm->last_kick_pio = out->pio;
+		vm->last_kick_addr = out->addr;
 		kvl_doorbell_learn(vm, k);
 		kvl_publish(&k->state, KVL_KICK_FREE);
 		best_vc->kick_tail++;
@@ -824,16 +867,20 @@ static bool kvl_kick_take(struct kvl_vm *vm, u64 now, struct kvl_taken_kick *out
 static bool kvl_kick_for_io(struct kvl_vm *vm, u64 now,
 			    struct kvl_taken_kick *out)
 {
-	if (kvl_kick_take(vm, now, out))
+	if (kvl_kick_take(vm, now, NULL, out))
 		return true;
-	if (vm->last_kick_vcpu < 0 || now < vm->last_kick_ts ||
-	    now - vm->last_kick_ts > vm->cfg->kick_timeout_ns) {
+	/* (a doorbell taken during this submission is younger than @now) */
+	if (vm->last_kick_vcpu < 0 ||
+	    (now > vm->last_kick_ts &&
+	     now - vm->last_kick_ts > vm->cfg->kick_timeout_ns)) {
 		vm->counters[KVL_C_SUBMITS_UNMATCHED]++;
 		return false;
 	}
 	out->vcpu = vm->last_kick_vcpu;
 	out->ts = vm->last_kick_ts;
 	out->wake = vm->last_kick_wake;
+	out->pio = vm->last_kick_pio;
+	out->addr = vm->last_kick_addr;
 	vm->counters[KVL_C_KICKS_SHARED]++;
 	return true;
 }
@@ -865,12 +912,36 @@ static void kvl_kick_stamp_wake(struct kvl_vm *vm, u64 now)
  * with the entry at @entry; post it to its doorbell vCPU, which records it
  * at its next entry (kvl_vcpu_drain()).
  */
-static void kvl_req_commit(struct kvl_vm *vm, struct kvl_req *r, u64 entry)
+static void kvl_req_report(struct kvl_engine *eng, const struct kvl_vm *vm,
+			   const struct kvl_vcpu *vc, const struct kvl_req *r)
+{
+	struct kvl_request_record rec;
+
+	rec.tgid = vm->tgid;
+	rec.vcpu_id = vc->vcpu_id;
+	rec.irq_vcpu_id = r->target >= 0 && (u32)r->target < vm->nr_vcpus ?
+			  (s32)vm->vcpus[r->target]->vcpu_id : -1;
+	rec.vector = r->vector;
+	rec.path = r->path;
+	rec.posted = r->delivery == KVL_DELIV_POSTED;
+	rec.pio = r->pio;
+	rec.addr = r->addr;
+	memcpy(rec.t, r->t, sizeof(rec.t));
+	eng->on_request(eng->on_request_ctx, &rec);
+}
+
+static void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
+			   struct kvl_req *r, u64 entry)
 {
 	struct kvl_vcpu *vc;
 	struct kvl_done *d;
 	unsigned int i;
 
+	if (r->t[0] < READ_ONCE(eng->resume_ts)) {
+		/* rung before a pause: events that ended it may be missed */
+		vm->counters[KVL_C_REQUESTS_STALE]++;
+		return;
+	}
 	r->t[KVL_NR_STAGES - 1] = entry;
 	/* timestamps of one request never go backwards: clamp */
 	for (i = 1; i < KVL_NR_STAGES; i++)
@@ -896,6 +967,8 @@ static void kvl_req_commit(struct kvl_vm *vm, struct kvl_req *r, u64 entry)
 	d->path = r->path;
 	kvl_publish(&vc->mail_head, vc->mail_head + 1);
 	vm->counters[KVL_C_REQUESTS]++;
+	if (eng->on_request)
+		kvl_req_report(eng, vm, vc, r);
 }
 
 /* Fill doorbell and wake of a new request. */
@@ -905,9 +978,18 @@ static void kvl_req_attribute(struct kvl_req *r,
 {
 	u64 wake = k->wake;
 
-	if (!wake || wake < k->ts || wake > submit)
-		wake = (own_wake >= k->ts && own_wake <= submit) ? own_wake : submit;
+	/*
+	 * The submitting event loop's own wake first: the first wake in the
+	 * VM may be another loop's (the main loop's timer while an iothread
+	 * serves the disk).  A pool thread has none: the doorbell's stamp.
+	 */
+	if (own_wake >= k->ts && own_wake <= submit)
+		wake = own_wake;
+	else if (!wake || wake < k->ts || wake > submit)
+		wake = submit;
 	r->vcpu = k->vcpu;
+	r->pio = k->pio;
+	r->addr = k->addr;
 	r->t[0] = k->ts;
 	r->t[1] = wake;
 	r->t[2] = submit;
@@ -996,6 +1078,33 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 	u32 native_limit = ~0u, taken = 0;
 	int pass, qi;
 
+	/*
+	 * A request whose I/O ended more than irq_timeout before this
+	 * interrupt had none of its own: the guest asked for none (firmware
+	 * polling the used ring: SeaBIOS reading the boot sector, the lab's
+	 * "ghost" of 3.5 to 18 s) or QEMU raised none.  QEMU reaps a finished
+	 * request within one loop iteration, so it is not this interrupt's.
+	 */
+	for (qi = 0; qi < 2; qi++) {
+		struct kvl_queue *q = queues[qi];
+		u16 prev = KVL_NO_REQ, i = q->head;
+
+		while (i != KVL_NO_REQ) {
+			struct kvl_req *r = kvl_req(vm, i);
+			u16 next = r->next;
+
+			if (now > r->t[3] &&
+			    now - r->t[3] > vm->cfg->irq_timeout_ns) {
+				kvl_queue_unlink(vm, q, prev, i);
+				kvl_req_free(vm, i);
+				vm->counters[KVL_C_REQS_NO_IRQ]++;
+			} else {
+				prev = i;
+			}
+			i = next;
+		}
+	}
+
 	if (t && t->getevents_n) {
 		reap = t->getevents_ts;
 		native_limit = t->getevents_n;
@@ -1036,37 +1145,95 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 		vm->counters[KVL_C_IRQS_UNMATCHED]++;
 }
 
+static void kvl_irq_flush_locked(struct kvl_vm *vm, struct kvl_thread *t,
+				 s32 dest, s32 vector)
+{
+	t->irq_pending = 0;
+	kvl_irq_complete(vm, t, kvl_vcpu_by_id(vm, dest), vector, t->irq_ts);
+}
+
 static void kvl_irq_flush(struct kvl_vm *vm, struct kvl_thread *t, s32 dest,
 			  s32 vector)
 {
 	unsigned long flags;
 
 	kvl_lock(&vm->lock, flags);
-	t->irq_pending = 0;
-	kvl_irq_complete(vm, t, kvl_vcpu_by_id(vm, dest), vector, t->irq_ts);
+	kvl_irq_flush_locked(vm, t, dest, vector);
 	kvl_unlock(&vm->lock, flags);
 }
 
+static bool kvl_vector_injected(const struct kvl_vm *vm, s32 vec)
+{
+	return vec >= 0 && vec < 256 &&
+	       (READ_ONCE(vm->inj_vectors[vec / 32]) & (1u << (vec % 32)));
+}
+
+enum { KVL_NOT_YET, KVL_BY_POSTED, KVL_BY_INJECTION };
+
+/*
+ * Did the entry at @now, with @vec injected at @inj_ts (-1: none), give the
+ * guest request @r's interrupt?  Decided per interrupt, the way KVM
+ * delivers it (Documentation/design.rst, "Interrupt delivery"):
+ *  - posted (kvm_apicv_accept_irq followed its kvm_apic_accept_irq): the
+ *    vCPU was out of guest mode, and this is its first entry since;
+ *  - injected: kvm_inj_virq of its vector before this entry;
+ *  - kernels without kvm_apicv_accept_irq: a vector this VM has never
+ *    seen injected is taken as posted, at an entry that injects nothing.
+ */
+static int kvl_delivered(const struct kvl_engine *eng, const struct kvl_vm *vm,
+			 const struct kvl_req *r, s32 vec, u64 inj_ts, u64 now)
+{
+	bool exact = READ_ONCE(eng->apicv_traced);
+
+	if (r->delivery == KVL_DELIV_POSTED)
+		return r->t[5] <= now ? KVL_BY_POSTED : KVL_NOT_YET;
+	if (vec >= 0 && (r->vector < 0 || r->vector == vec))
+		return r->t[5] <= inj_ts ? KVL_BY_INJECTION : KVL_NOT_YET;
+	if (exact || vec >= 0 || kvl_vector_injected(vm, r->vector))
+		return KVL_NOT_YET;
+	if (r->vector < 0) {	/* target's vector unknown: any injection */
+		u32 i, any = 0;
+
+		for (i = 0; i < ARRAY_SIZE(vm->inj_vectors); i++)
+			any |= READ_ONCE(vm->inj_vectors[i]);
+		if (any)
+			return KVL_NOT_YET;
+	}
+	return r->t[5] <= now ? KVL_BY_POSTED : KVL_NOT_YET;
+}
+
+static void kvl_req_deliver(struct kvl_engine *eng, struct kvl_vm *vm,
+			    struct kvl_req *r, int how, u64 now)
+{
+	if (how == KVL_BY_POSTED)
+		r->delivery = KVL_DELIV_POSTED;
+	vm->counters[how == KVL_BY_POSTED ? KVL_C_REQS_POSTED :
+		     KVL_C_REQS_INJECTED]++;
+	kvl_req_commit(eng, vm, r, now);
+}
+
 /* Under vm->lock: vCPU @vi entered at @now; deliver what its interrupt ended. */
-static void kvl_deliver(struct kvl_vm *vm, u32 vi, u64 now)
+static void kvl_deliver(struct kvl_engine *eng, struct kvl_vm *vm, u32 vi,
+			u64 now)
 {
 	struct kvl_vcpu *vc = vm->vcpus[vi];
-	bool posted = !vm->seen_inj;
 	s32 vec = vc->inj_vector;
-	u64 inj = posted ? now : vc->inj_ts;
+	u64 inj = vc->inj_ts;
 	u16 prev = KVL_NO_REQ, i = vc->await_head;
 	u32 n = vc->awaiting;
+	int how;
 
 	while (i != KVL_NO_REQ) {
 		struct kvl_req *r = kvl_req(vm, i);
 		u16 next = r->next;
 
-		if (r->t[5] <= inj && (posted || r->vector < 0 || r->vector == vec)) {
+		how = kvl_delivered(eng, vm, r, vec, inj, now);
+		if (how != KVL_NOT_YET) {
 			if (prev == KVL_NO_REQ)
 				vc->await_head = next;
 			else
 				kvl_req(vm, prev)->next = next;
-			kvl_req_commit(vm, r, now);
+			kvl_req_deliver(eng, vm, r, how, now);
 			kvl_req_free(vm, i);
 			n--;
 		} else {
@@ -1081,9 +1248,10 @@ static void kvl_deliver(struct kvl_vm *vm, u32 vi, u64 now)
 		struct kvl_req *r = kvl_req(vm, i);
 		u16 next = r->next;
 
-		if (r->t[5] <= inj) {
+		how = kvl_delivered(eng, vm, r, vec, inj, now);
+		if (how != KVL_NOT_YET) {
 			kvl_queue_unlink(vm, &vm->any_q, prev, i);
-			kvl_req_commit(vm, r, now);
+			kvl_req_deliver(eng, vm, r, how, now);
 			kvl_req_free(vm, i);
 		} else {
 			prev = i;
@@ -1109,6 +1277,7 @@ static void kvl_exit_record(struct kvl_vcpu *vc, u64 ns)
 	struct kvl_exit_slot *s = vc->stats.exits;
 	unsigned int i;
 
+	/* reserved slots come first, then the others in order of arrival */
 	for (i = 0; i < KVL_EXIT_SLOTS - 1; i++) {
 		if (s[i].used && s[i].reason == vc->exit_reason)
 			break;
@@ -1147,7 +1316,7 @@ void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
 	if (!vc)
 		return;
 	WRITE_ONCE(vc->exits, vc->exits + 1);
-	vc->exit_ts = now;
+	WRITE_ONCE(vc->exit_ts, now);	/* read by kvl_ev_apicv_accept() */
 	vc->exit_reason = reason;
 	vc->kick_undo = -1;
 }
@@ -1169,14 +1338,15 @@ void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now)
 		return;
 	WRITE_ONCE(vc->entries, vc->entries + 1);
 	if (vc->exit_ts) {
-		kvl_exit_record(vc, now - vc->exit_ts);
-		vc->exit_ts = 0;
+		/* an exit from before a pause ends at a time nobody watched */
+		if (vc->exit_ts >= READ_ONCE(eng->resume_ts))
+			kvl_exit_record(vc, now - vc->exit_ts);
+		WRITE_ONCE(vc->exit_ts, 0);
 	}
 	vc->kick_undo = -1;
-	if ((READ_ONCE(vc->awaiting) || READ_ONCE(vm->any_q.head) != KVL_NO_REQ) &&
-	    (vc->inj_vector >= 0 || !READ_ONCE(vm->seen_inj))) {
+	if (READ_ONCE(vc->awaiting) || READ_ONCE(vm->any_q.head) != KVL_NO_REQ) {
 		kvl_lock(&vm->lock, flags);
-		kvl_deliver(vm, (u32)t->vcpu, now);
+		kvl_deliver(eng, vm, (u32)t->vcpu, now);
 		kvl_unlock(&vm->lock, flags);
 	}
 	vc->inj_vector = -1;
@@ -1223,6 +1393,17 @@ void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, bool pio,
 	vc = kvl_vcpu_of(vm, t);
 	if (!vc || !vc->exit_ts)	/* only while handling an exit */
 		return;
+	/*
+	 * Doorbells no I/O has followed yet (another ioeventfd device's:
+	 * virtio-net without vhost, virtio-rng, the balloon) may fill half
+	 * the ring at most, once the VM knows its I/O doorbells: the rest is
+	 * kept for those.
+	 */
+	if (vc->kick_head - READ_ONCE(vc->kick_tail) >= KVL_KICK_RING / 2 &&
+	    READ_ONCE(vm->nr_known) && !kvl_doorbell_known_at(vm, pio, addr)) {
+		WRITE_ONCE(vc->ignored_kicks, vc->ignored_kicks + 1);
+		return;
+	}
 	slot = vc->kick_head % KVL_KICK_RING;
 	k = &vc->kicks[slot];
 	if (kvl_acquire(&k->state) != KVL_KICK_FREE) {
@@ -1316,10 +1497,85 @@ void kvl_ev_inj_virq(struct kvl_engine *eng, s32 tgid, s32 tid, u32 vector,
 
 	if (!vc)
 		return;
-	if (!READ_ONCE(vm->seen_inj))
-		WRITE_ONCE(vm->seen_inj, 1);
+	if (vector < 256 && !kvl_vector_injected(vm, (s32)vector)) {
+		unsigned long flags;
+
+		kvl_lock(&vm->lock, flags);	/* once per vector and VM */
+		vm->inj_vectors[vector / 32] |= 1u << (vector % 32);
+		kvl_unlock(&vm->lock, flags);
+	}
 	vc->inj_vector = (s32)vector;
 	vc->inj_ts = now;
+}
+
+void kvl_ev_apicv_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
+			 u32 apicid, u32 vector, u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+	unsigned long flags;
+	u16 prev = KVL_NO_REQ, i;
+	bool in_guest;
+	int vi;
+
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t || READ_ONCE(t->vcpu) >= 0)
+		return;
+	kvl_lock(&vm->lock, flags);
+	if (t->irq_pending)	/* kvm_apic_accept_irq missed: take it now */
+		kvl_irq_flush_locked(vm, t, (s32)apicid, (s32)vector);
+	vi = kvl_vcpu_by_id(vm, (s32)apicid);
+	if (vi < 0)
+		goto out;
+	vc = vm->vcpus[vi];
+	/*
+	 * svm_complete_interrupt_delivery() rings the AVIC doorbell, and
+	 * vmx_deliver_posted_interrupt() sends the notification IPI, to a
+	 * vCPU in guest mode: the guest takes the interrupt now, no entry
+	 * follows.  Out of guest mode (halted, or handling an exit) it comes
+	 * with the vCPU's next VMRUN/VM-entry: kvl_deliver().
+	 */
+	in_guest = !READ_ONCE(vc->exit_ts);
+	for (i = vc->await_head; i != KVL_NO_REQ;) {
+		struct kvl_req *r = kvl_req(vm, i);
+		u16 next = r->next;
+
+		if (r->delivery != KVL_DELIV_UNKNOWN || r->t[5] != t->irq_ts ||
+		    r->vector != (s32)vector) {
+			prev = i;
+			i = next;
+			continue;
+		}
+		r->delivery = KVL_DELIV_POSTED;
+		if (in_guest) {
+			if (prev == KVL_NO_REQ)
+				vc->await_head = next;
+			else
+				kvl_req(vm, prev)->next = next;
+			WRITE_ONCE(vc->awaiting, vc->awaiting - 1);
+			kvl_req_deliver(eng, vm, r, KVL_BY_POSTED,
+					now > r->t[5] ? now : r->t[5]);
+			kvl_req_free(vm, i);
+		} else {
+			prev = i;
+		}
+		i = next;
+	}
+out:
+	kvl_unlock(&vm->lock, flags);
+}
+
+void kvl_engine_set_apicv_traced(struct kvl_engine *eng, bool traced)
+{
+	WRITE_ONCE(eng->apicv_traced, traced);
+}
+
+void kvl_engine_resume(struct kvl_engine *eng, u64 now)
+{
+	WRITE_ONCE(eng->resume_ts, now);
 }
 
 void kvl_ev_userspace_exit(struct kvl_engine *eng, s32 tgid, s32 tid)
@@ -1391,7 +1647,8 @@ out:
 static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 				 s64 n, u64 now)
 {
-	struct kvl_taken_kick kick;
+	struct kvl_taken_kick kick, first;
+	bool have_first = false;
 	unsigned long flags;
 	s64 i;
 
@@ -1400,8 +1657,21 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 	for (i = 0; i < n; i++) {
 		u16 ri;
 
-		if (!kvl_kick_for_io(vm, t->sys_ts, &kick))
-			continue;
+		/*
+		 * One io_submit is one queue's batch (virtio_blk_handle_vq()
+		 * plugs, takes what the guest queued, unplugs): after the
+		 * first, an iocb takes only a doorbell of the same queue, and
+		 * otherwise shares the first's, never another queue's.
+		 */
+		if (i == 0 || !have_first) {
+			have_first = kvl_kick_for_io(vm, t->sys_ts, &first);
+			if (!have_first)
+				continue;
+			kick = first;
+		} else if (!kvl_kick_take(vm, t->sys_ts, &first, &kick)) {
+			kick = first;
+			vm->counters[KVL_C_KICKS_SHARED]++;
+		}
 		ri = kvl_req_alloc(vm, now);
 		if (ri == KVL_NO_REQ)
 			break;

@@ -49,3 +49,36 @@ const char *kvl_exit_reason_name(u32 isa, u32 reason)
 			return t[i].name;
 	return NULL;
 }
+
+/*
+ * The exits a guest's I/O latency is made of: halting while it waits,
+ * its MMIO (nested page faults: a notify write, an emulated register),
+ * port I/O, MSRs (the x2APIC's EOI and ICR, the TSC deadline timer), the
+ * interrupt window an injected interrupt may wait for, and the host's
+ * own interrupts.  They get a slot before any rarer reason can take it.
+ */
+static const u32 kvl_svm_reserved[] = {
+	SVM_EXIT_HLT, SVM_EXIT_NPF, SVM_EXIT_IOIO, SVM_EXIT_MSR,
+	SVM_EXIT_VINTR, SVM_EXIT_INTR,
+};
+
+static const u32 kvl_vmx_reserved[] = {
+	EXIT_REASON_HLT, EXIT_REASON_EPT_VIOLATION, EXIT_REASON_EPT_MISCONFIG,
+	EXIT_REASON_IO_INSTRUCTION, EXIT_REASON_MSR_READ,
+	EXIT_REASON_MSR_WRITE, EXIT_REASON_INTERRUPT_WINDOW,
+	EXIT_REASON_EXTERNAL_INTERRUPT,
+};
+
+const u32 *kvl_exit_reserved(u32 isa, unsigned int *n)
+{
+	if (isa == KVL_ISA_SVM) {
+		*n = ARRAY_SIZE(kvl_svm_reserved);
+		return kvl_svm_reserved;
+	}
+	if (isa == KVL_ISA_VMX) {
+		*n = ARRAY_SIZE(kvl_vmx_reserved);
+		return kvl_vmx_reserved;
+	}
+	*n = 0;
+	return NULL;
+}

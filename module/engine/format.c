@@ -23,6 +23,11 @@ static const char *const kvl_counter_names[KVL_NR_COUNTERS] = {
 	[KVL_C_IRQS_UNMATCHED] = "irqs_unmatched",
 	[KVL_C_REQUESTS_EXPIRED] = "requests_expired",
 	[KVL_C_LOST] = "lost_events",
+	[KVL_C_REQS_POSTED] = "requests_posted",
+	[KVL_C_REQS_INJECTED] = "requests_injected",
+	[KVL_C_REQUESTS_STALE] = "requests_stale",
+	[KVL_C_KICKS_IGNORED] = "doorbells_ignored",
+	[KVL_C_REQS_NO_IRQ] = "requests_without_irq",
 };
 
 const char *kvl_counter_name(enum kvl_counter c)
@@ -47,6 +52,8 @@ u64 kvl_engine_counter(struct kvl_engine *eng, enum kvl_counter c)
 
 			if (c == KVL_C_DROP_KICKS)
 				sum += READ_ONCE(v->dropped_kicks);
+			else if (c == KVL_C_KICKS_IGNORED)
+				sum += READ_ONCE(v->ignored_kicks);
 			else if (c == KVL_C_KICKS_CANCELLED)
 				sum += READ_ONCE(v->kicks_cancelled);
 			else if (c == KVL_C_EVENTS)

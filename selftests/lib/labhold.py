@@ -50,7 +50,7 @@ INSTANCE = TRACING + "/instances/kvmio_lat_hold"
 EVENTS = ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "sched/sched_process_exit",
           "kvm/kvm_exit", "kvm/kvm_entry", "kvm/kvm_userspace_exit", "kvm/kvm_mmio",
           "kvm/kvm_fast_mmio", "kvm/kvm_pio", "kvm/kvm_msi_set_irq", "kvm/kvm_set_irq",
-          "kvm/kvm_apic_accept_irq", "kvm/kvm_inj_virq")
+          "kvm/kvm_apic_accept_irq", "kvm/kvm_apicv_accept_irq", "kvm/kvm_inj_virq")
 KVM_CREATE_VM = 0xAE01
 KVM_CREATE_VCPU = 0xAE41
 KVM_CREATE_IRQCHIP = 0xAE60

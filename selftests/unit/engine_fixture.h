@@ -163,6 +163,33 @@ static inline struct kvl_vcpu *fx_vcpu(struct fx *f, int idx)
 	return vm->vcpus[idx];
 }
 
+/* The exit slot that holds @reason, or NULL. */
+static inline const struct kvl_exit_slot *fx_exit_slot(struct kvl_vcpu *v,
+						       u32 reason)
+{
+	unsigned int i;
+
+	for (i = 0; v && i < KVL_EXIT_SLOTS; i++)
+		if (v->stats.exits[i].used && v->stats.exits[i].reason == reason)
+			return &v->stats.exits[i];
+	return NULL;
+}
+
+/*
+ * The irqfd write of an APICv/AVIC host: kvm_msi_set_irq, then
+ * __apic_accept_irq() traces kvm_apic_accept_irq and the vendor's
+ * deliver_interrupt hook kvm_apicv_accept_irq (svm_complete_interrupt_
+ * delivery(), vmx_deliver_interrupt(); 5.17+).
+ */
+static inline void fx_irq_posted(struct fx *f, int tid, int vcpu, u64 t)
+{
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_write, 0, t - 1);
+	kvl_ev_irq(&f->eng, PID, tid, vcpu, VEC(vcpu), t);
+	kvl_ev_apic_accept(&f->eng, PID, tid, vcpu, VEC(vcpu), t);
+	kvl_ev_apicv_accept(&f->eng, PID, tid, vcpu, VEC(vcpu), t);
+	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_write, 8, t + 1);
+}
+
 static inline const struct kvl_hist *fx_stage(struct fx *f, int vcpu_idx,
 					      int path, int stage)
 {
