@@ -38,6 +38,7 @@ static int hist_show(struct seq_file *m, void *v)
 	struct kvl_sink out = { kvl_seq_printf, m };
 
 	mutex_lock(&kvl_ctl_lock);
+	kvl_engine.print_now = kvl_clock_now();	/* exited VMs' ages */
 	rcu_read_lock();	/* VMs are freed after a grace period */
 	kvl_engine_print_hist_copy(&kvl_engine, &out, &kvl_print_scratch);
 	rcu_read_unlock();

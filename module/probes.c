@@ -401,7 +401,8 @@ static void kvl_do_process_exit(struct task_struct *p, bool group_dead)
 	if (!kvl_engine_maybe_vm(&kvl_engine, p->tgid))
 		return;
 	kvl_probe_begin();
-	kvl_ev_task_exit(&kvl_engine, p->tgid, p->pid, group_dead);
+	kvl_ev_task_exit(&kvl_engine, p->tgid, p->pid, group_dead,
+			 group_dead ? kvl_now() : 0);
 	kvl_probe_end();
 	kvl_sys_kick();
 }

@@ -526,10 +526,14 @@ static bool syscall_probes_gone(void)
 
 static void test_vm_exit_frees(void)
 {
-	/* the VMM of the previous test has exited */
+	/* the VMM of the previous test has exited: kept until a reset */
+	bool kept = stat_value("vms_exited") >= 1;
+
 	ksft_test_result(stat_value("vms") == 0 && stat_value("vcpus") == 0 &&
-			 stat_value("inflight") == 0 && syscall_probes_gone(),
-			 "a VM that exits has its state freed, the system-call probes detached\n");
+			 stat_value("inflight") == 0 && kept &&
+			 syscall_probes_gone() && write_file(DBG_DIR "/reset", "1", 1) == 0 &&
+			 stat_value("vms_exited") == 0,
+			 "a VM that exits is kept, marked exited, until reset; the system-call probes detached\n");
 }
 
 static void test_control_files(void)

@@ -344,7 +344,10 @@ static int kvl_show_vm(FILE *out, const struct kvl_svm *vm,
 
 	fprintf(out, "VM %d (", vm->pid);
 	kvl_put_comm(out, vm->comm);
-	fprintf(out, "), %u vCPU%s\n", vm->nr_vcpus, vm->nr_vcpus == 1 ? "" : "s");
+	fprintf(out, "), %u vCPU%s", vm->nr_vcpus, vm->nr_vcpus == 1 ? "" : "s");
+	if (vm->exited)
+		fprintf(out, ", exited %.1f s ago", vm->exited_ago_ns / 1e9);
+	fputc('\n', out);
 	if (kvl_svm_merge_vcpus(vm, &o->f, &all))
 		goto out;
 	for (p = 0; p < KVL_NR_PATHS; p++) {
@@ -540,6 +543,9 @@ static void kvl_json_vm(FILE *out, const struct kvl_svm *vm,
 
 	fprintf(out, "{\"pid\": %d, \"comm\": ", vm->pid);
 	kvl_json_str(out, vm->comm);
+	if (vm->exited)
+		fprintf(out, ", \"exited_ago_ns\": %llu",
+			(unsigned long long)vm->exited_ago_ns);
 	fputs(", \"vcpus\": [", out);
 	for (i = 0; i < vm->nr_vcpus; i++) {
 		if (!kvl_filter_vcpu(f, &vm->vcpus[i]))

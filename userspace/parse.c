@@ -566,12 +566,17 @@ static int kvl_vm_finish(struct kvl_parser *ps)
 			   ps->vm->pid, ps->vm_vcpus, ps->vm->nr_vcpus);
 }
 
-/* "vm PID COMM vcpus N"; COMM may hold spaces, so N is found from the end. */
+/*
+ * "vm PID COMM vcpus N [exited NS]"; COMM may hold spaces, so N is found
+ * from the end.
+ */
 static int kvl_parse_vm(struct kvl_parser *ps, struct kvl_cur *c)
 {
 	const char *tail = NULL, *q;
 	char comm[KVL_COMM_LEN];
 	struct kvl_cur nc;
+	bool exited;
+	u64 ago = 0;
 	u32 n;
 	s32 pid;
 
@@ -587,8 +592,12 @@ static int kvl_parse_vm(struct kvl_parser *ps, struct kvl_cur *c)
 	comm[tail - c->p] = '\0';
 	nc.p = tail + 7;
 	nc.end = c->end;
-	if (!kvl_u32(&nc, &n) || !kvl_at_end(&nc))
+	if (!kvl_u32(&nc, &n))
 		return kvl_corrupt(ps, "bad vCPU count in 'vm' line");
+	exited = !kvl_at_end(&nc);
+	if (exited && (!kvl_lit(&nc, " exited ") || !kvl_u64(&nc, &ago) ||
+		       !kvl_at_end(&nc)))
+		return kvl_corrupt(ps, "expected 'vm PID COMM vcpus N [exited NS]'");
 	if (n > KVL_SNAP_MAX_VCPUS)
 		return kvl_corrupt(ps, "%u vCPUs: more than the engine's %d",
 				   n, KVL_SNAP_MAX_VCPUS);
@@ -599,6 +608,8 @@ static int kvl_parse_vm(struct kvl_parser *ps, struct kvl_cur *c)
 	ps->vm = kvl_snap_add_vm(ps->s, pid, comm);
 	if (!ps->vm)
 		return kvl_nomem(ps);
+	ps->vm->exited = exited;
+	ps->vm->exited_ago_ns = ago;
 	ps->vm_line = ps->line;
 	ps->vm_vcpus = n;
 	ps->vcpu = NULL;

@@ -153,6 +153,7 @@ struct kvl_replay {
 	bool have_map;
 	bool have_markers;	/* kvmio-lat record's */
 	bool have_user_exit;	/* kvm_userspace_exit was recorded */
+	u64 last_ts;		/* the last record's time: "now" for ages */
 	u32 end_n;		/* end lines kvmio-lat record wrote */
 	u32 nr_ends;		/* found, each on its own CPU */
 	u8 *end_seen;		/* [cpus] */
@@ -665,6 +666,8 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 	s32 tgid;
 	s64 id;
 
+	if (now > r->last_ts)
+		r->last_ts = now;
 	if (k == K_PROC_EXIT) {
 		bool dead;
 
@@ -679,7 +682,7 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 		if (!tgid || !kvl_engine_maybe_vm(eng, tgid))
 			return;
 		r->st.events++;
-		kvl_ev_task_exit(eng, tgid, tid, dead);
+		kvl_ev_task_exit(eng, tgid, tid, dead, now);
 		return;
 	}
 	if (flags & KVL_NOT_TASK)
@@ -966,7 +969,11 @@ static int kvl_replay_print(struct kvl_replay *r, FILE *f)
 			vms[n++] = r->eng.vms[i];
 	eng.vms = vms;
 	eng.cfg.max_vms = n;
-	eng.nr_vms = n;
+	eng.print_now = r->last_ts;
+	eng.nr_exited = 0;
+	for (i = 0; i < n; i++)
+		eng.nr_exited += vms[i]->exited;
+	eng.nr_vms = n - eng.nr_exited;
 	kvl_engine_print_hist(&eng, &out);
 	fputs(KVL_STATS_SEP, f);
 	kvl_engine_print_stats(&eng, &out, r->memory);

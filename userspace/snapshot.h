@@ -73,6 +73,8 @@ struct kvl_svcpu {
 struct kvl_svm {
 	s32 pid;
 	char comm[KVL_COMM_LEN];
+	bool exited;		/* its process exited; the module keeps it */
+	u64 exited_ago_ns;	/* how long before the snapshot */
 	u32 nr_vcpus;
 	u32 cap;
 	struct kvl_svcpu *vcpus;

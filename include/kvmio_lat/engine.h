@@ -237,6 +237,12 @@ struct kvl_vm {
 	s32 tgid;
 	char comm[KVL_COMM_LEN];
 	u32 nr_vcpus;
+	/*
+	 * Its process exited: kept, readable, until reset or until its slot
+	 * is wanted (oldest first).  Probes no longer find it.
+	 */
+	u32 exited;
+	u64 exited_ts;
 	kvl_lock_t lock;
 	const struct kvl_config *cfg;
 	void *owner;		/* for the allocator */
@@ -291,7 +297,9 @@ struct kvl_engine {
 	const struct kvl_alloc_ops *ops;
 	kvl_lock_t lock;		/* VM table changes */
 	struct kvl_vm **vms;		/* [max_vms]; RCU in the kernel */
-	u32 nr_vms;
+	u32 nr_vms;			/* running VMs */
+	u32 nr_exited;			/* exited VMs kept */
+	u64 print_now;			/* the clock when printing: for ages */
 	u32 nr_pids;			/* 0: every VM process */
 	s32 pids[KVL_MAX_PIDS];
 	u64 dropped_vms;
@@ -332,15 +340,19 @@ struct kvl_vm *kvl_engine_find_vm(struct kvl_engine *eng, s32 tgid);
 
 /* Replace the pid filter (n == 0: all); VMs outside it are dropped. */
 int kvl_engine_set_pids(struct kvl_engine *eng, const s32 *pids, u32 n);
-/* Forget a VM (process exit); returns true if one was tracked. */
-bool kvl_engine_drop_vm(struct kvl_engine *eng, s32 tgid);
+/*
+ * A VM's process exited at @now: keep its histograms, marked exited, its
+ * requests still in flight counted as expired.  True if one was running.
+ */
+bool kvl_engine_vm_exited(struct kvl_engine *eng, s32 tgid, u64 now);
 /* A thread exits; @group_dead: it was the last one of its process. */
 void kvl_ev_task_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
-		      bool group_dead);
+		      bool group_dead, u64 now);
 /* Forget every VM. */
 void kvl_engine_drop_all(struct kvl_engine *eng);
 /*
- * Zero every histogram and counter.  Stage histograms are zeroed together
+ * Zero every histogram and counter, and forget exited VMs.  Stage
+ * histograms are zeroed together
  * with the requests waiting in mailboxes; exit histograms race with their
  * vCPU (Documentation/output.rst says what a reader may see).
  */

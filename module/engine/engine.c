@@ -247,7 +247,7 @@ static void kvl_filter_rebuild(struct kvl_engine *eng)
 	for (i = 0; i < eng->cfg.max_vms; i++) {
 		struct kvl_vm *vm = eng->vms[i];
 
-		if (vm) {
+		if (vm && !vm->exited) {
 			unsigned int b = kvl_filter_bit(vm->tgid);
 
 			words[b / KVL_LONG_BITS] |= 1UL << (b % KVL_LONG_BITS);
@@ -264,7 +264,7 @@ struct kvl_vm *kvl_engine_find_vm(struct kvl_engine *eng, s32 tgid)
 	for (i = 0; i < eng->cfg.max_vms; i++) {
 		struct kvl_vm *vm = kvl_acquire(&eng->vms[i]);
 
-		if (vm && vm->tgid == tgid)
+		if (vm && vm->tgid == tgid && !READ_ONCE(vm->exited))
 			return vm;
 	}
 	return NULL;
@@ -282,6 +282,23 @@ static bool kvl_pid_wanted(struct kvl_engine *eng, s32 tgid)
 	return false;
 }
 
+static void kvl_vm_remove_slot(struct kvl_engine *eng, unsigned int i);
+
+/* Caller holds eng->lock: the slot of the VM that exited first, or ~0u. */
+static unsigned int kvl_oldest_exited(struct kvl_engine *eng)
+{
+	unsigned int i, slot = ~0u;
+
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		struct kvl_vm *vm = eng->vms[i];
+
+		if (vm && vm->exited &&
+		    (slot == ~0u || vm->exited_ts < eng->vms[slot]->exited_ts))
+			slot = i;
+	}
+	return slot;
+}
+
 static struct kvl_vm *kvl_vm_create(struct kvl_engine *eng, s32 tgid,
 				    const char *comm)
 {
@@ -293,17 +310,22 @@ static struct kvl_vm *kvl_vm_create(struct kvl_engine *eng, s32 tgid,
 		return NULL;
 	kvl_lock(&eng->lock, flags);
 	for (i = 0; i < eng->cfg.max_vms; i++) {
-		if (eng->vms[i] && eng->vms[i]->tgid == tgid) {
+		if (eng->vms[i] && eng->vms[i]->tgid == tgid &&
+		    !eng->vms[i]->exited) {
 			vm = eng->vms[i];
 			goto out;
 		}
 		if (!eng->vms[i] && slot == ~0u)
 			slot = i;
 	}
+	if (slot == ~0u)
+		slot = kvl_oldest_exited(eng);
 	if (slot == ~0u) {
 		eng->dropped_vms++;
 		goto out;
 	}
+	if (eng->vms[slot])	/* an exited VM makes room for a running one */
+		kvl_vm_remove_slot(eng, slot);
 	vm = eng->ops->alloc_vm(eng);
 	if (!vm) {
 		eng->dropped_vms++;
@@ -314,7 +336,7 @@ static struct kvl_vm *kvl_vm_create(struct kvl_engine *eng, s32 tgid,
 		vm->comm[i] = comm[i];
 	vm->comm[i] = '\0';
 	kvl_publish(&eng->vms[slot], vm);
-	eng->nr_vms++;
+	WRITE_ONCE(eng->nr_vms, eng->nr_vms + 1);
 	kvl_filter_rebuild(eng);
 out:
 	kvl_unlock(&eng->lock, flags);
@@ -327,22 +349,46 @@ static void kvl_vm_remove_slot(struct kvl_engine *eng, unsigned int i)
 	struct kvl_vm *vm = eng->vms[i];
 
 	WRITE_ONCE(eng->vms[i], NULL);
-	eng->nr_vms--;
+	if (vm->exited)
+		eng->nr_exited--;
+	else
+		WRITE_ONCE(eng->nr_vms, eng->nr_vms - 1);
 	eng->ops->free_vm(eng, vm);
 }
 
-bool kvl_engine_drop_vm(struct kvl_engine *eng, s32 tgid)
+static void kvl_queue_drop(struct kvl_vm *vm, struct kvl_queue *q);
+
+bool kvl_engine_vm_exited(struct kvl_engine *eng, s32 tgid, u64 now)
 {
-	unsigned long flags;
-	unsigned int i;
+	unsigned long flags, vflags;
+	unsigned int i, v;
 	bool found = false;
 
 	kvl_lock(&eng->lock, flags);
 	for (i = 0; i < eng->cfg.max_vms; i++) {
-		if (eng->vms[i] && eng->vms[i]->tgid == tgid) {
-			kvl_vm_remove_slot(eng, i);
-			found = true;
+		struct kvl_vm *vm = eng->vms[i];
+
+		if (!vm || vm->tgid != tgid || vm->exited)
+			continue;
+		/* no thread of it runs: what is in flight will never end */
+		kvl_lock(&vm->lock, vflags);
+		kvl_queue_drop(vm, &vm->native_q);
+		kvl_queue_drop(vm, &vm->done_q);
+		kvl_queue_drop(vm, &vm->any_q);
+		for (v = 0; v < vm->nr_vcpus; v++) {
+			struct kvl_vcpu *vc = vm->vcpus[v];
+			struct kvl_queue q = { vc->await_head, KVL_NO_REQ };
+
+			kvl_queue_drop(vm, &q);
+			vc->await_head = KVL_NO_REQ;
+			WRITE_ONCE(vc->awaiting, 0);
 		}
+		vm->exited_ts = now;
+		WRITE_ONCE(vm->exited, 1);
+		kvl_unlock(&vm->lock, vflags);
+		WRITE_ONCE(eng->nr_vms, eng->nr_vms - 1);
+		eng->nr_exited++;
+		found = true;
 	}
 	if (found)
 		kvl_filter_rebuild(eng);
@@ -404,6 +450,9 @@ void kvl_engine_reset(struct kvl_engine *eng)
 	for (i = 0; i < eng->cfg.max_vms; i++) {
 		struct kvl_vm *vm = eng->vms[i];
 
+		if (vm && vm->exited)
+			kvl_vm_remove_slot(eng, i);
+		vm = eng->vms[i];
 		if (!vm)
 			continue;
 		kvl_lock(&vm->lock, vflags);
@@ -647,6 +696,22 @@ static void kvl_queue_expire(struct kvl_vm *vm, struct kvl_queue *q, u64 now)
 		}
 		i = next;
 	}
+}
+
+/* Free every request of @q, counted as expired.  Under vm->lock. */
+static void kvl_queue_drop(struct kvl_vm *vm, struct kvl_queue *q)
+{
+	u16 i = q->head;
+
+	while (i != KVL_NO_REQ) {
+		u16 next = kvl_req(vm, i)->next;
+
+		kvl_req_free(vm, i);
+		vm->counters[KVL_C_REQUESTS_EXPIRED]++;
+		i = next;
+	}
+	q->head = KVL_NO_REQ;
+	q->tail = KVL_NO_REQ;
 }
 
 static void kvl_expire_all(struct kvl_vm *vm, u64 now)
@@ -1782,14 +1847,14 @@ void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 }
 
 void kvl_ev_task_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
-		      bool group_dead)
+		      bool group_dead, u64 now)
 {
 	struct kvl_vm *vm;
 	struct kvl_thread *t;
 	unsigned long flags;
 
 	if (group_dead) {
-		kvl_engine_drop_vm(eng, tgid);
+		kvl_engine_vm_exited(eng, tgid, now);
 		return;
 	}
 	vm = kvl_engine_find_vm(eng, tgid);

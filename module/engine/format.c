@@ -184,6 +184,26 @@ static const char *kvl_reason_str(char *buf, u32 isa, u32 reason)
 	return buf;
 }
 
+/*
+ * An exited VM whose pid a later VM took: only the later one is printed
+ * (readers key VMs by pid).
+ */
+static bool kvl_vm_shadowed(struct kvl_engine *eng, const struct kvl_vm *vm)
+{
+	unsigned int i;
+
+	if (!READ_ONCE(vm->exited))
+		return false;
+	for (i = 0; i < eng->cfg.max_vms; i++) {
+		const struct kvl_vm *o = kvl_acquire(&eng->vms[i]);
+
+		if (o && o != vm && o->tgid == vm->tgid &&
+		    (!READ_ONCE(o->exited) || o->exited_ts > vm->exited_ts))
+			return true;
+	}
+	return false;
+}
+
 void kvl_engine_print_hist(struct kvl_engine *eng, const struct kvl_sink *out)
 {
 	kvl_engine_print_hist_copy(eng, out, NULL);
@@ -205,11 +225,16 @@ void kvl_engine_print_hist_copy(struct kvl_engine *eng,
 		struct kvl_vm *vm = kvl_acquire(&eng->vms[i]);
 		u32 nv;
 
-		if (!vm)
+		if (!vm || kvl_vm_shadowed(eng, vm))
 			continue;
 		nv = kvl_acquire(&vm->nr_vcpus);
-		out->printf(out->ctx, "vm %d %s vcpus %u\n", vm->tgid,
+		out->printf(out->ctx, "vm %d %s vcpus %u", vm->tgid,
 			    vm->comm[0] ? vm->comm : "-", nv);
+		if (READ_ONCE(vm->exited))
+			out->printf(out->ctx, " exited %llu",
+				    (unsigned long long)(eng->print_now > vm->exited_ts ?
+							 eng->print_now - vm->exited_ts : 0));
+		out->printf(out->ctx, "\n");
 		for (j = 0; j < nv; j++) {
 			struct kvl_vcpu *v = vm->vcpus[j];
 
@@ -247,7 +272,7 @@ void kvl_engine_print_stats(struct kvl_engine *eng, const struct kvl_sink *out,
 	for (i = 0; i < eng->cfg.max_vms; i++) {
 		struct kvl_vm *vm = kvl_acquire(&eng->vms[i]);
 
-		if (!vm)
+		if (!vm || READ_ONCE(vm->exited))	/* running ones */
 			continue;
 		vcpus += kvl_acquire(&vm->nr_vcpus);
 		inflight += READ_ONCE(vm->inflight);
@@ -261,6 +286,7 @@ void kvl_engine_print_stats(struct kvl_engine *eng, const struct kvl_sink *out,
 		    kvl_engine_counter(eng, KVL_C_IRQS_UNMATCHED);
 
 	out->printf(out->ctx, "vms: %u\n", READ_ONCE(eng->nr_vms));
+	out->printf(out->ctx, "vms_exited: %u\n", READ_ONCE(eng->nr_exited));
 	out->printf(out->ctx, "vcpus: %llu\n", (unsigned long long)vcpus);
 	out->printf(out->ctx, "inflight: %llu\n", (unsigned long long)inflight);
 	out->printf(out->ctx, "dropped: %llu\n", (unsigned long long)dropped);

@@ -897,12 +897,20 @@ def test_kvm_reload():
 
 
 def settled(base):
-    """True when no VM, no request and the pools are back to @base bytes."""
-    def check():
+    """True when no VM runs, no request is in flight, the VMs that exited
+    are kept (marked exited) until a reset, and after it the pools are
+    back to @base bytes."""
+    def running_gone():
         s = stats()
-        return s["vms"] == 0 and s["inflight"] == 0 and s["vcpus"] == 0 and \
-            s["memory_bytes"] == base
-    return wait_for(check, 10, 0.1)
+        return s["vms"] == 0 and s["inflight"] == 0 and s["vcpus"] == 0
+
+    def freed():
+        s = stats()
+        return s["vms_exited"] == 0 and s["memory_bytes"] == base
+    if not wait_for(running_gone, 10, 0.1):
+        return False
+    kept = stats()["vms_exited"] > 0 and "exited " in hist()
+    return kept and write("reset", b"1") == 2 and wait_for(freed, 10, 0.1)
 
 
 def test_vm_death_vmm():
@@ -925,7 +933,8 @@ def test_vm_death_vmm():
                                                s2["memory_bytes"]))
         ok = ok and busy and gone
     tap(ok, "VM death: kvmio-vmm killed with SIGKILL mid-exits and mid-I/O (native, threads): "
-        "vms 0, inflight 0, memory_bytes back to where it started", diag)
+        "vms 0, inflight 0, the VM kept as exited, memory_bytes back to where it started "
+        "after a reset", diag)
 
 
 QEMU_SCRIPT = """echo KVMIO-INNER-START
@@ -973,7 +982,8 @@ def test_vm_death_qemu():
     tail = log.read().splitlines()[-3:]
     tap(busy and q.returncode == -signal.SIGKILL and s["inflight"] >= 0 and gone,
         "VM death: real QEMU (aio=native, 4 jobs) killed with SIGKILL mid-I/O: vms 0, "
-        "inflight 0, memory_bytes back to where it started",
+        "inflight 0, the VM kept as exited, memory_bytes back to where it started after "
+        "a reset",
         ["at the kill: %d requests done, %d in flight, memory %d (idle %d)" % (
             s["requests"], s["inflight"], s["memory_bytes"], base),
          "after: vms %d inflight %d memory %d" % (s2["vms"], s2["inflight"],

@@ -137,6 +137,16 @@ static inline void fx_pool_io(struct fx *f, int tid, u64 t0, u64 t1)
 	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_pread64, 4096, t1);
 }
 
+/* One native request rung by vCPU @vcpu at @t, reaped at @t + 9000. */
+static inline void fx_one_native(struct fx *f, int tid, int vcpu, u64 t)
+{
+	fx_doorbell(f, tid, vcpu, t);
+	fx_wake(f, MAIN, t + 1000);
+	fx_io_submit(f, MAIN, 1, t + 2000, t + 2500);
+	fx_wait(f, MAIN, t + 2600);
+	fx_wake(f, MAIN, t + 9000);
+}
+
 /* The loop writes the irqfd: kvm_msi_set_irq + kvm_apic_accept_irq. */
 static inline void fx_irq(struct fx *f, int tid, int vcpu, u64 t)
 {

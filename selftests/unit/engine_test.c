@@ -338,11 +338,77 @@ TEST(lost_and_truncated_streams)
 	/* the stream ends before the interrupt: one request stays in flight */
 	fx_io_submit(&f, MAIN, 1, 5000, 5100);
 	EXPECT_EQ(1, kvl_engine_find_vm(&f.eng, PID)->inflight);
-	/* the VM exits: everything goes */
-	kvl_ev_task_exit(&f.eng, PID, PID, true);
+	/* the VM exits: its request goes, its histograms stay */
+	kvl_ev_task_exit(&f.eng, PID, PID, true, 6000);
 	EXPECT_EQ(NULL, kvl_engine_find_vm(&f.eng, PID));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQUESTS_EXPIRED));
+	EXPECT_EQ(1, f.live_vms);
+	fx_fini(&f);
 	EXPECT_EQ(0, f.live_vms);
 	EXPECT_EQ(0, f.live_vcpus);
+}
+
+static char *hist_text(struct fx *f, u64 now)
+{
+	struct fx_buf b = { 0 };
+	struct kvl_sink out = { fx_buf_printf, &b };
+
+	f->eng.print_now = now;
+	kvl_engine_print_hist(&f->eng, &out);
+	return b.s;
+}
+
+/*
+ * A test VM runs its workload and exits (the DKMS host's use): its
+ * numbers must still be there to read, marked exited, until reset or
+ * until its slot is wanted, the oldest exited first.  A later VM that
+ * takes its pid shadows it.
+ */
+TEST(exited_vms_are_kept)
+{
+	struct kvl_config cfg;
+	struct fx f;
+	char *t;
+
+	kvl_config_defaults(&cfg);
+	cfg.max_vms = 2;
+	fx_init_cfg(&f, &cfg);
+	fx_one_native(&f, VCPU0, 0, 1000);
+	fx_irq(&f, MAIN, 0, 11000);
+	fx_inject(&f, VCPU0, 0, 10500, 12000);
+	kvl_ev_task_exit(&f.eng, PID, PID, true, 20000);
+	EXPECT_EQ(0, f.eng.nr_vms);
+	EXPECT_EQ(1, f.eng.nr_exited);
+	t = hist_text(&f, 3020000);
+	EXPECT_NE(NULL, strstr(t, "vm 1000 qemu vcpus 1 exited 3000000\n")) TH_LOG("%s", t);
+	EXPECT_NE(NULL, strstr(t, "stage 1000 0 native total count=1 "));
+	free(t);
+	/* probes no longer find it, nor pay for it */
+	EXPECT_EQ(NULL, kvl_engine_find_vm(&f.eng, PID));
+	EXPECT_FALSE(kvl_engine_maybe_vm(&f.eng, PID));
+
+	/* a new VM with the same pid: a VM of its own; the old one shadowed */
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu2", 0, KVL_ISA_SVM, 0x78, 30000);
+	kvl_ev_entry(&f.eng, PID, VCPU0, 30100);
+	EXPECT_EQ(1, f.eng.nr_vms);
+	t = hist_text(&f, 40000);
+	EXPECT_NE(NULL, strstr(t, "vm 1000 qemu2 vcpus 1\n")) TH_LOG("%s", t);
+	EXPECT_EQ(NULL, strstr(t, "exited"));
+	free(t);
+
+	/* a third VM wants a slot: the exited one makes room */
+	kvl_ev_exit(&f.eng, 2000, 2010, "other", 0, KVL_ISA_SVM, 0x78, 50000);
+	EXPECT_EQ(2, f.eng.nr_vms);
+	EXPECT_EQ(0, f.eng.nr_exited);
+	EXPECT_EQ(0, f.eng.dropped_vms);
+	EXPECT_EQ(2, f.live_vms);
+
+	/* reset forgets exited VMs */
+	kvl_ev_task_exit(&f.eng, 2000, 2000, true, 60000);
+	EXPECT_EQ(1, f.eng.nr_exited);
+	kvl_engine_reset(&f.eng);
+	EXPECT_EQ(0, f.eng.nr_exited);
+	EXPECT_EQ(1, f.live_vms);
 	fx_fini(&f);
 }
 
@@ -399,16 +465,6 @@ TEST(other_vector_does_not_complete)
 	fx_fini(&f);
 }
 
-/* One native request rung by vCPU @vcpu at @t, reaped at @t + 9000. */
-static void one_native(struct fx *f, int tid, int vcpu, u64 t)
-{
-	fx_doorbell(f, tid, vcpu, t);
-	fx_wake(f, MAIN, t + 1000);
-	fx_io_submit(f, MAIN, 1, t + 2000, t + 2500);
-	fx_wait(f, MAIN, t + 2600);
-	fx_wake(f, MAIN, t + 9000);
-}
-
 /*
  * Firmware's PIT runs through the PIC as ExtINT, which KVM injects even
  * with AVIC or APICv on (svm_enable_irq_window() inhibits AVIC for it);
@@ -428,7 +484,7 @@ TEST(posted_after_one_early_extint_fallback)
 	kvl_ev_inj_virq(&f.eng, PID, VCPU0, 0x38, 200);
 	kvl_ev_entry(&f.eng, PID, VCPU0, 300);
 	for (i = 0; i < 100; i++, t += 100000) {
-		one_native(&f, VCPU0, 0, t);
+		fx_one_native(&f, VCPU0, 0, t);
 		kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 0x78, t + 9500);
 		fx_irq(&f, MAIN, 0, t + 10000);
 		kvl_ev_entry(&f.eng, PID, VCPU0, t + 12000);	/* posted */
@@ -453,7 +509,7 @@ TEST(posted_after_one_early_extint_apicv_traced)
 	kvl_ev_inj_virq(&f.eng, PID, VCPU0, VEC(0), 200);	/* same vector even */
 	kvl_ev_entry(&f.eng, PID, VCPU0, 300);
 	for (i = 0; i < 100; i++, t += 100000) {
-		one_native(&f, VCPU0, 0, t);
+		fx_one_native(&f, VCPU0, 0, t);
 		kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 0x78, t + 5000);
 		fx_irq_posted(&f, MAIN, 0, t + 10000);	/* vCPU halted */
 		kvl_ev_entry(&f.eng, PID, VCPU0, t + 12000);
@@ -476,7 +532,7 @@ TEST(posted_to_a_running_vcpu_ends_at_once)
 
 	fx_init(&f);
 	kvl_engine_set_apicv_traced(&f.eng, true);
-	one_native(&f, VCPU0, 0, 1000);		/* its entry at 1002: running */
+	fx_one_native(&f, VCPU0, 0, 1000);		/* its entry at 1002: running */
 	fx_irq_posted(&f, MAIN, 0, 11000);
 	EXPECT_EQ(1, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
 	EXPECT_EQ(0, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_IRQ_TO_ENTRY)->max);
@@ -497,7 +553,7 @@ TEST(injected_and_posted_decided_per_interrupt)
 
 	fx_init(&f);
 	kvl_engine_set_apicv_traced(&f.eng, true);
-	one_native(&f, VCPU0, 0, 1000);
+	fx_one_native(&f, VCPU0, 0, 1000);
 	fx_irq(&f, MAIN, 0, 11000);			/* injected */
 	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 0x78, 11100);
 	kvl_ev_entry(&f.eng, PID, VCPU0, 11500);	/* IF=0: not yet */
@@ -506,7 +562,7 @@ TEST(injected_and_posted_decided_per_interrupt)
 	EXPECT_EQ(1, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
 	EXPECT_EQ(1000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_IRQ_TO_ENTRY)->max);
 
-	one_native(&f, VCPU0, 0, 100000);
+	fx_one_native(&f, VCPU0, 0, 100000);
 	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 0x78, 105000);
 	fx_irq_posted(&f, MAIN, 0, 110000);
 	kvl_ev_entry(&f.eng, PID, VCPU0, 113000);
@@ -567,7 +623,7 @@ TEST(reset_drops_requests_rung_before_it)
 	/* (within irq_timeout: a later interrupt would take it) */
 	kvl_engine_resume(&f.eng, ms / 2);		/* what debugfs reset does */
 	kvl_engine_reset(&f.eng);
-	one_native(&f, VCPU0, 0, ms);
+	fx_one_native(&f, VCPU0, 0, ms);
 	fx_irq(&f, MAIN, 0, ms + 10000);
 	fx_inject(&f, VCPU0, 0, ms + 5000, ms + 12000);
 	EXPECT_EQ(1, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
@@ -737,7 +793,7 @@ TEST(request_without_an_interrupt_is_not_given_to_a_later_one)
 	EXPECT_EQ(0, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
 
 	/* the guest's own driver: a request with its interrupt */
-	one_native(&f, VCPU0, 0, 5 * s);
+	fx_one_native(&f, VCPU0, 0, 5 * s);
 	fx_irq(&f, MAIN, 0, 5 * s + 10000);
 	fx_inject(&f, VCPU0, 0, 5 * s + 9500, 5 * s + 12000);
 	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQUESTS));
@@ -907,7 +963,7 @@ TEST(pool_thread_exit_mid_io)
 	fx_wake(&f, MAIN, 2000);
 	kvl_ev_sys_enter(&f.eng, PID, POOL, SYS_pread64, 0, 3000);
 	EXPECT_EQ(1, kvl_engine_find_vm(&f.eng, PID)->inflight);
-	kvl_ev_task_exit(&f.eng, PID, POOL, false);
+	kvl_ev_task_exit(&f.eng, PID, POOL, false, 0);
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	fx_fini(&f);
 }
@@ -1121,7 +1177,7 @@ TEST(hist_text_format)
 	b.s = NULL;
 	b.len = b.cap = 0;
 	kvl_engine_print_stats(&f.eng, &out, 123);
-	EXPECT_NE(NULL, strstr(b.s, "vms: 1\nvcpus: 1\ninflight: 0\n"));
+	EXPECT_NE(NULL, strstr(b.s, "vms: 1\nvms_exited: 0\nvcpus: 1\ninflight: 0\n"));
 	EXPECT_NE(NULL, strstr(b.s, "memory_bytes: 123\n"));
 	free(b.s);
 	fx_fini(&f);
@@ -1183,7 +1239,7 @@ TEST(random_streams)
 			break;
 		case 10:
 			if (rand_r(&seed) % 50 == 0)
-				kvl_ev_task_exit(&f.eng, pid, tid, tid == pid);
+				kvl_ev_task_exit(&f.eng, pid, tid, tid == pid, now);
 			break;
 		default:
 			if (rand_r(&seed) % 5000 == 0)

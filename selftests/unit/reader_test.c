@@ -1425,6 +1425,37 @@ TEST(json_buckets_add_up_to_count)
 }
 
 /* Format 2: bucket [0, 1), 64-bit bucket counts, "negative" in bucket 0. */
+/* The module keeps an exited VM, marked on its "vm" line. */
+TEST(exited_vm_is_read_and_shown)
+{
+	static const char text[] = "# kvmio_lat hist 2\n# unit: ns;\nvm 9 qemu vcpus 1 exited 3500000000\nvcpu 9 0 isa svm exits 1\nstage 9 0 native total count=1 min=5 max=5 mean=5 stddev=0 p50=5 p90=5 p99=5 p999=5 sum=5 sumsq=25 negative=0 overflow=0\n  [5, 6) 1\nend\n";
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	struct run r;
+	char *bad;
+
+	ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%s", pe.msg);
+	EXPECT_TRUE(s.vms[0].exited);
+	EXPECT_EQ(3500000000ULL, s.vms[0].exited_ago_ns);
+	EXPECT_STREQ("qemu", s.vms[0].comm);
+	kvl_snap_free(&s);
+	make_tmpdir();
+	RUN(&r, "show", "--input", (char *)write_tmp("exited.hist", text, -1));
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "VM 9 (qemu), 1 vCPU, exited 3.5 s ago\n")) TH_LOG("%s", r.out);
+	run_free(&r);
+	RUN(&r, "show", "--json", "--input", (char *)write_tmp("exited.hist", text, -1));
+	EXPECT_NE(NULL, strstr(r.out, "\"comm\": \"qemu\", \"exited_ago_ns\": 3500000000, ")) TH_LOG("%s", r.out);
+	run_free(&r);
+	/* anything else after the vCPU count is corrupt */
+	bad = strdup(text);
+	memcpy(strstr(bad, "exited 35"), "exitex 35", 9);
+	EXPECT_EQ(-1, parse_text(&s, bad, &pe));
+	EXPECT_NE(NULL, strstr(pe.msg, "vcpus N [exited NS]")) TH_LOG("%s", pe.msg);
+	free(bad);
+	remove_tmpdir();
+}
+
 TEST(format2_zeros_and_big_buckets)
 {
 	static const char head[] = "# kvmio_lat hist 2\n# unit: ns;\nvm 9 q vcpus 1\nvcpu 9 0 isa svm exits 5\n";
