@@ -27,6 +27,7 @@ TRACE_EVENT(kvmio_lat_request,
 		__field(u32, path)
 		__field(u32, posted)
 		__field(u32, pio)
+		__field(u32, line)
 		__field(u64, addr)
 		__field(u64, doorbell)
 		__field(u64, wake)
@@ -45,6 +46,7 @@ TRACE_EVENT(kvmio_lat_request,
 		__entry->path = rec->path;
 		__entry->posted = rec->posted;
 		__entry->pio = rec->pio;
+		__entry->line = rec->line;
 		__entry->addr = rec->addr;
 		__entry->doorbell = rec->t[0];
 		__entry->wake = rec->t[1];
@@ -56,12 +58,13 @@ TRACE_EVENT(kvmio_lat_request,
 		__entry->total = rec->t[6] - rec->t[0];
 	),
 
-	TP_printk("tgid=%d vcpu=%u path=%s %s=0x%llx irq_vcpu=%d vector=%d %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu",
+	TP_printk("tgid=%d vcpu=%u path=%s %s=0x%llx irq_vcpu=%d vector=%d %s %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu",
 		  __entry->tgid, __entry->vcpu,
 		  __entry->path == KVL_PATH_NATIVE ? "native" : "threads",
 		  __entry->pio ? "port" : "mmio",
 		  (unsigned long long)__entry->addr, __entry->irq_vcpu,
-		  __entry->vector, __entry->posted ? "posted" : "injected",
+		  __entry->vector, __entry->line ? "line" : "msi",
+		  __entry->posted ? "posted" : "injected",
 		  (unsigned long long)__entry->total,
 		  (unsigned long long)__entry->doorbell,
 		  (unsigned long long)__entry->wake,

@@ -7,7 +7,8 @@
 #   -> checkpatch -> host unit tests (ASan/UBSan) -> fuzzing the snapshot
 #   parser -> in a real kernel with real KVM (the lab): module selftests,
 #   the QEMU-like I/O paths with injected delays, real QEMU with
-#   aio=native and aio=threads, make bench-quick (the benchmark still
+#   aio=native and aio=threads, real QEMU's own trace against the
+#   module's request by request, make bench-quick (the benchmark still
 #   works), record/replay against the live module, the hardening tests
 #   -> DKMS round trip -> the debug kernel (make check-debug and make
 #   debug-kernel-canary)
@@ -126,6 +127,15 @@ lab_qemu() {
 	lab qemu selftests/qemu/qemu_test.sh module/kvmio_lat.ko build/inner-io 2000 500
 }
 
+# the ground truth: each request the module records held against QEMU's
+# own trace of the same run (Documentation/design.rst, "Where this is
+# exact"): depth 1 on three disks (native, threads, INTx) with the boot's
+# reads, depth 8 on two disks with a virtio-net beside them
+lab_truth() {
+	lab truth --timeout 420 selftests/qemu/truth_test.sh module/kvmio_lat.ko \
+		build/inner-io depth1 depth8
+}
+
 # live module vs kvmio-lat record + replay of the same run; the lab booted
 # tsc=reliable and the module on the TSC (clock=tsc), the clock a host's
 # kvmio_lat reads, so its scale is checked against trace-cmd's every time
@@ -181,6 +191,7 @@ step fuzz make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 step lab-selftests lab_selftests
 step lab-io-paths lab_io
 step lab-real-qemu lab_qemu
+step lab-truth lab_truth
 step bench-quick bench_quick
 step lab-replay lab_replay
 step lab-hardening lab_hardening

@@ -1010,10 +1010,10 @@ static void kvl_replay_free(struct kvl_replay *r)
 
 void kvl_request_line(FILE *f, const struct kvl_request_record *rec)
 {
-	fprintf(f, "tgid=%d vcpu=%u path=%s %s=0x%llx irq_vcpu=%d vector=%d %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu\n",
+	fprintf(f, "tgid=%d vcpu=%u path=%s %s=0x%llx irq_vcpu=%d vector=%d %s %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu\n",
 		rec->tgid, rec->vcpu_id, kvl_path_name(rec->path),
 		rec->pio ? "port" : "mmio", (unsigned long long)rec->addr,
-		rec->irq_vcpu_id, rec->vector,
+		rec->irq_vcpu_id, rec->vector, rec->line ? "line" : "msi",
 		rec->posted ? "posted" : "injected",
 		(unsigned long long)(rec->t[KVL_NR_STAGES - 1] - rec->t[0]),
 		(unsigned long long)rec->t[0], (unsigned long long)rec->t[1],

@@ -183,7 +183,8 @@ struct kvl_thread {
 	u64 getevents_ts;	/* io_getevents that returned events, since wake */
 	u32 getevents_n;
 	u16 cur_req;		/* pool request running on this thread */
-	u16 irq_pending;	/* an interrupt raised, target not final */
+	u8 irq_pending;		/* an interrupt raised, target not final */
+	u8 irq_line;		/* it is a line (kvm_set_irq), not an MSI */
 	s32 irq_dest;		/* its destination APIC id, -1 unknown */
 	s32 irq_vector;
 	u64 irq_ts;
@@ -207,7 +208,8 @@ struct kvl_req {
 	s16 target;		/* vCPU index the interrupt went to, -1 = any */
 	s32 vector;		/* -1 = unknown */
 	u32 delivery;		/* enum kvl_delivery */
-	u32 pio;		/* the doorbell was a port write */
+	u16 pio;		/* the doorbell was a port write */
+	u16 line;		/* its interrupt was a line (kvm_set_irq), not MSI */
 	u64 addr;		/* the doorbell's address: its device and queue */
 	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
 };
@@ -224,6 +226,7 @@ struct kvl_request_record {
 	u32 path;		/* enum kvl_path */
 	u32 posted;		/* the interrupt came posted (APICv/AVIC) */
 	u32 pio;
+	u32 line;		/* the interrupt was a line (INTx), not an MSI */
 	u64 addr;		/* doorbell: MMIO address or port */
 	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
 };
@@ -250,6 +253,7 @@ struct kvl_vm {
 	u32 kick_seq;		/* bumped on each doorbell */
 	u32 kick_seq_woken;	/* kick_seq when wakes last stamped doorbells */
 	u32 inflight;
+	u32 irq_line;		/* under lock: the interrupt being matched is a line */
 	/*
 	 * Vectors KVM has injected (kvm_inj_virq) into this VM: where the
 	 * kernel has no kvm_apicv_accept_irq (before 5.17), an interrupt on

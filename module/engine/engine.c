@@ -990,6 +990,7 @@ static void kvl_req_report(struct kvl_engine *eng, const struct kvl_vm *vm,
 	rec.path = r->path;
 	rec.posted = r->delivery == KVL_DELIV_POSTED;
 	rec.pio = r->pio;
+	rec.line = r->line;
 	rec.addr = r->addr;
 	memcpy(rec.t, r->t, sizeof(rec.t));
 	eng->on_request(eng->on_request_ctx, &rec);
@@ -1070,6 +1071,7 @@ static void kvl_req_irq(struct kvl_vm *vm, u16 i, u64 reap, int target,
 	r->t[5] = irq;
 	r->target = (s16)target;
 	r->vector = vector;
+	r->line = (u16)vm->irq_line;
 	if (target >= 0) {
 		struct kvl_vcpu *vc = vm->vcpus[target];
 
@@ -1214,6 +1216,7 @@ static void kvl_irq_flush_locked(struct kvl_vm *vm, struct kvl_thread *t,
 				 s32 dest, s32 vector)
 {
 	t->irq_pending = 0;
+	vm->irq_line = t->irq_line;
 	kvl_irq_complete(vm, t, kvl_vcpu_by_id(vm, dest), vector, t->irq_ts);
 }
 
@@ -1523,6 +1526,7 @@ void kvl_ev_irq(struct kvl_engine *eng, s32 tgid, s32 tid, s32 dest,
 	if (t->irq_pending)
 		kvl_irq_flush(vm, t, t->irq_dest, t->irq_vector);
 	t->irq_pending = 1;
+	t->irq_line = dest < 0 && vector < 0;	/* kvm_set_irq */
 	t->irq_ts = now;
 	t->irq_dest = dest;
 	t->irq_vector = vector;

@@ -13,16 +13,29 @@ reads=${4:-2000}
 writes=${5:-500}
 work=$(mktemp -d)
 qpid=
+here=$(cd "$(dirname "$0")" && pwd)
+tracing=/sys/kernel/tracing
+one_cpu() {	# (a static key flips: no other lab CPU runs meanwhile)
+	python3 "$here/../lib/labhold.py" one-cpu "$@"
+}
 cleanup() {
 	[ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null
 	wait 2>/dev/null
+	[ -e "$tracing/events/kvmio_lat/enable" ] &&
+		one_cpu sh -c "echo 0 > $tracing/events/kvmio_lat/enable" 2>/dev/null
 	rmmod kvmio_lat 2>/dev/null
 	rm -rf "$work"
 }
 trap cleanup EXIT
 
 modprobe kvm_amd
-insmod "$ko"
+# clock=ktime: CLOCK_MONOTONIC, to hold each request against QEMU's own
+# trace at the end (selftests/qemu/truth.py)
+insmod "$ko" clock=ktime
+echo 16384 >"$tracing/buffer_size_kb"
+echo 1 >"$tracing/tracing_on"
+one_cpu sh -c "echo 1 > $tracing/events/kvmio_lat/kvmio_lat_request/enable"
+off0=$(python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(time.CLOCK_MONOTONIC))')
 cat >"$work/script" <<EOS
 /bin/inner-io /dev/vda $reads $writes && /bin/inner-io /dev/vdb $reads $writes && echo KVMIO-INNER-DONE
 sleep 600
@@ -38,6 +51,10 @@ disk() {	# NAME AIO OFFSET: a 128 MiB slice of the scratch disk
 qemu-system-x86_64 -enable-kvm -cpu host -m 256 -smp 1 -nographic -nodefaults \
 	-no-reboot -serial stdio -kernel "$LAB_VMLINUZ" -initrd "$work/inner.gz" \
 	-append "console=ttyS0 quiet panic=-1" \
+	-msg timestamp=on -D "$work/qemu-trace.log" \
+	-trace virtio_blk_handle_read -trace virtio_blk_handle_write \
+	-trace virtio_blk_rw_complete -trace virtio_blk_req_complete \
+	-trace virtio_notify_irqfd -trace virtio_notify -trace virtio_queue_notify \
 	$(disk native native 0) $(disk threads threads $half) </dev/null >"$work/log" 2>&1 &
 qpid=$!
 echo "kvmio_lat demo: a QEMU guest (pid $qpid) does $reads O_DIRECT reads and $writes writes of 4 KiB"
@@ -54,7 +71,9 @@ if ! grep -q KVMIO-INNER-DONE "$work/log"; then
 fi
 cat /sys/kernel/debug/kvmio_lat/hist >"$work/hist"
 cat /sys/kernel/debug/kvmio_lat/stats >"$work/stats"
-[ -n "${LAB_OUT:-}" ] && cp "$work/hist" "$work/stats" "$LAB_OUT/"
+grep kvmio_lat_request "$tracing/trace" >"$work/requests.txt" || true
+[ -n "${LAB_OUT:-}" ] && cp "$work/hist" "$work/stats" "$work/requests.txt" \
+	"$work/qemu-trace.log" "$LAB_OUT/"
 echo
 echo "\$ kvmio-lat compare --paths"
 "$reader" compare --paths --pid "$qpid" "$work/hist"
@@ -65,3 +84,13 @@ for path in native threads; do
 		awk '/ total, vCPU/ {p = 1} p'
 	echo
 done
+kill -9 "$qpid"
+wait "$qpid" 2>/dev/null || true
+qpid=
+off1=$(python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(time.CLOCK_MONOTONIC))')
+echo "\$ checked request by request against QEMU's own trace of the same run"
+echo "  (selftests/qemu/truth.py; under TCG a boundary's two stamps are up to ~8 ms apart)"
+python3 "$here/truth.py" --qemu "$work/qemu-trace.log" --module "$work/requests.txt" \
+	--offset-ns $(((off0 + off1) / 2)) --tolerance-us 8000 --label demo \
+	--count-slack 0.5 --target-within 99 |
+	grep -v '^#   \(outside\|lost\)' | sed 's/^# /  /; s/^FAIL /  FAIL /' || true

@@ -1,0 +1,441 @@
+#!/usr/bin/env python3
+# SPDX-License-Identifier: GPL-2.0
+"""truth.py - hold each request kvmio_lat recorded against QEMU's own trace
+of the same run (selftests/qemu/truth_test.sh).
+
+QEMU's log backend (-trace EVENT -msg timestamp=on -D FILE) stamps each
+event with CLOCK_REALTIME in microseconds, from the thread that does the
+work: virtio_queue_notify when the event loop handles a notify (just after
+its wake), virtio_blk_handle_read/_write just before the request is
+submitted, virtio_blk_rw_complete/virtio_blk_req_complete when it completes
+(the reap), virtio_notify_irqfd/virtio_notify just before the interrupt is
+raised.  kvmio_lat's kvmio_lat_request events carry the module's stamps
+(clock=ktime: CLOCK_MONOTONIC ns).  The script converts QEMU's stamps with
+the REALTIME - MONOTONIC offset the test measured, pairs requests one by
+one, and checks each boundary kvmio_lat and QEMU both see:
+
+  wake    module wake       <= QEMU virtio_queue_notify    (+ tolerance)
+  submit  module submit     ~  QEMU handle_read/_write
+  reap    module reap       <= QEMU rw_complete            (+ tolerance)
+  irq     module irq        ~  QEMU's notify that raised the interrupt
+
+A device without MSI-X (vectors=0) is different: QEMU 7.2 gives KVM an
+irqfd only for MSI-X vectors, so virtio_notify_irqfd only writes the
+device's guest notifier, and the event loop raises the INTx line in a
+later iteration (KVM_IRQ_LINE) with no trace event of its own.  The
+module knows its interrupt was a line (kvm_set_irq): such a request is
+checked by order only, the raise after QEMU's notify and the reap (the
+wake of the raising iteration) between QEMU's completion and the raise
+(Documentation/design.rst).
+
+A boundary is within tolerance when the module's stamp lies between the
+QEMU events of the same device that bracket it, within --slack-us (clock
+alignment, QEMU's µs stamps):
+
+  wake    after the device's previous notify handling, not after this one
+  submit  after QEMU logged the request, before QEMU completed it
+  reap    after the submission ended, not after QEMU completed it
+  irq     not before QEMU's notify, before the device's next one
+
+A stamp taken from the wrong event (another request's interrupt, a wake
+of the request before) falls outside.  The absolute gaps are printed too:
+under the lab's TCG, QEMU's thread is preempted between a log line and
+the system call after it for ms (tens of ms on a loaded machine), which
+no fixed tolerance separates from a wrong pairing; --tolerance-us bounds
+only the slowest request (a ghost).
+
+QEMU does not raise an interrupt for every completion: with EVENT_IDX it
+skips one while the guest has not re-enabled them (it is still taking
+completions from the used ring).  Such a request reaches the guest with
+the next interrupt of its device (or none, taken from the ring by the
+guest's handler); its "irq" is the first notify of its device after it.
+
+  truth.py --qemu QEMU.log --module REQUESTS.txt --offset-ns N
+           [--tolerance-us T] [--label NAME] [--json OUT.json]
+           [--min-attributed P] [--min-within P] [--count-slack P]
+           [--boot-until-us S]
+
+Prints a summary, one line per failed check prefixed "FAIL", and exits 1
+if any check fails.
+"""
+import argparse
+import bisect
+import json
+import re
+import sys
+
+QEMU_LINE = re.compile(r'^(\d+)@(\d+)\.(\d+):(\S+)\s*(.*)$')
+KV = re.compile(r'(\w+)[=\s]+(0x[0-9a-fA-F]+|-?\d+)')
+MODULE_FIELDS = ('doorbell', 'wake', 'submit', 'submit_end', 'reap', 'irq',
+                 'entry')
+
+
+def kv(rest):
+    """'vdev 0x55 req 0x77 sector 8' or 'vdev=0x55 ...' -> dict of ints."""
+    out = {}
+    for k, v in KV.findall(rest):
+        out[k] = int(v, 0)
+    return out
+
+
+class QReq:
+    __slots__ = ('vdev', 'req', 'kind', 'handle', 'rw_done', 'done',
+                 'notify', 'notify_next', 'queue_notify', 'queue_notify_prev',
+                 'suppressed', 'intx', 'match')
+
+    def __init__(self, vdev, req, kind, t):
+        self.vdev, self.req, self.kind, self.handle = vdev, req, kind, t
+        self.rw_done = self.done = self.notify = self.queue_notify = None
+        self.notify_next = self.queue_notify_prev = None
+        self.suppressed = self.intx = False
+        self.match = None
+
+
+
+def read_qemu(path, offset_ns):
+    """QEMU's requests (in handle order) and per-vdev notify times."""
+    open_reqs, reqs = {}, []
+    notifies, queue_notifies = {}, {}
+    with open(path, errors='replace') as f:
+        for line in f:
+            m = QEMU_LINE.match(line.strip())
+            if not m:
+                continue
+            t = (int(m.group(2)) * 1000000 + int(m.group(3))) * 1000 - offset_ns
+            ev, args = m.group(4), kv(m.group(5))
+            vdev = args.get('vdev')
+            if ev in ('virtio_blk_handle_read', 'virtio_blk_handle_write'):
+                q = QReq(vdev, args.get('req'), ev[-5:].strip('_'), t)
+                open_reqs[(vdev, q.req)] = q
+                reqs.append(q)
+            elif ev == 'virtio_blk_rw_complete':
+                q = open_reqs.get((vdev, args.get('req')))
+                if q:
+                    q.rw_done = t
+            elif ev == 'virtio_blk_req_complete':
+                q = open_reqs.pop((vdev, args.get('req')), None)
+                if q:
+                    q.done = t
+            elif ev in ('virtio_notify_irqfd', 'virtio_notify'):
+                notifies.setdefault(vdev, []).append(t)
+            elif ev == 'virtio_queue_notify':
+                queue_notifies.setdefault(vdev, []).append(t)
+    for q in reqs:
+        if q.done is None:
+            continue
+        nts = notifies.get(q.vdev, [])
+        i = bisect.bisect_left(nts, q.done)
+        q.notify = nts[i] if i < len(nts) else None
+        q.notify_next = nts[i + 1] if i + 1 < len(nts) else None
+        qts = queue_notifies.get(q.vdev, [])
+        j = bisect.bisect_right(qts, q.handle)
+        q.queue_notify = qts[j - 1] if j else None
+        q.queue_notify_prev = qts[j - 2] if j > 1 else None
+    # a completion whose device raised no interrupt before the next
+    # completion of that device: QEMU suppressed it (EVENT_IDX)
+    by_vdev = {}
+    for q in reqs:
+        if q.done is not None:
+            by_vdev.setdefault(q.vdev, []).append(q)
+    for qs in by_vdev.values():
+        qs.sort(key=lambda q: q.done)
+        for a, b in zip(qs, qs[1:]):
+            if a.notify is None or a.notify > b.done:
+                a.suppressed = True
+        if qs and qs[-1].notify is None:
+            qs[-1].suppressed = True
+    return reqs
+
+
+def read_module(path):
+    """kvmio_lat_request records, from ftrace text or replay --requests."""
+    recs = []
+    with open(path, errors='replace') as f:
+        for line in f:
+            if 'tgid=' not in line or 'entry=' not in line:
+                continue
+            body = line[line.index('tgid='):]
+            d = {}
+            for tok in body.split():
+                if '=' in tok:
+                    k, v = tok.split('=', 1)
+                    d[k] = v
+            try:
+                r = {k: int(d[k]) for k in MODULE_FIELDS}
+                r['path'] = d.get('path', '?')
+                r['vcpu'] = int(d.get('vcpu', -1))
+                r['addr'] = d.get('mmio', d.get('port', '?'))
+                r['line'] = ' line ' in body	# INTx, not MSI
+            except (KeyError, ValueError):
+                continue
+            recs.append(r)
+    recs.sort(key=lambda r: (r['submit'], r['doorbell']))
+    return recs
+
+
+def candidates(q, r, tol):
+    """May module record @r be QEMU request @q?  Its submission lies
+    between QEMU's handling and completion of @q, its interrupt after."""
+    return (q.handle - tol <= r['submit'] <= q.done + tol and
+            (q.notify is None or r['irq'] >= q.done - tol))
+
+
+def cost(q, r):
+    c = abs(r['submit'] - q.handle)
+    if q.notify is not None:
+        c += abs(r['irq'] - q.notify)
+    return c
+
+
+def match(reqs, recs, tol, vdev_of=None):
+    """Pair module records with QEMU requests.  First (no @vdev_of) the
+    cheapest candidate, to learn which notify address is which device;
+    then, for each path (aio=native, aio=threads: a disk's, which QEMU's
+    devices the first pass tells), in order: QEMU logs requests in the
+    order it submits them, so the k-th submission the module saw on a
+    path is the k-th QEMU handled there (a pool thread may start one a
+    little out of order: the earliest one not taken that QEMU handled
+    before it).  Not by disk: a request queued behind another disk's
+    notify shares that doorbell (rule 4), so its notify address can name
+    the wrong disk.  Pairing never looks at the boundaries checked."""
+    for q in reqs:
+        q.match = None
+    pairs = []
+    if vdev_of is None:
+        order = sorted(range(len(reqs)), key=lambda i: reqs[i].handle)
+        keys = [reqs[i].handle for i in order]
+        taken = set()
+        for r in recs:
+            lo = bisect.bisect_left(keys, r['submit'] - 120 * 1000000000)
+            hi = bisect.bisect_right(keys, r['submit'] + tol)
+            best, best_cost = None, None
+            for k in range(lo, hi):
+                i = order[k]
+                if i in taken or not candidates(reqs[i], r, tol):
+                    continue
+                c = cost(reqs[i], r)
+                if best is None or c < best_cost:
+                    best, best_cost = i, c
+            if best is not None:
+                taken.add(best)
+                reqs[best].match = r
+            pairs.append((r, reqs[best] if best is not None else None))
+        return pairs
+    queues = {}
+    for q in sorted(reqs, key=lambda q: q.handle):
+        queues.setdefault(vdev_of.get(q.vdev), []).append(q)
+    heads = {v: 0 for v in queues}
+    slack = 300 * 1000
+    for r in recs:
+        v = r['path']
+        qs = queues.get(v, [])
+        i = heads.get(v, 0)
+        while i < len(qs) and qs[i].match is not None:
+            i += 1
+        heads[v] = i
+        best = None
+        for k in range(i, len(qs)):
+            if qs[k].handle > r['submit'] + slack:
+                break
+            if qs[k].match is None:
+                best = qs[k]
+                break
+        if best is not None:
+            best.match = r
+        pairs.append((r, best))
+    return pairs
+
+
+def learn_disks(pairs):
+    """QEMU vdev -> path (native, threads), by majority of a first
+    matching."""
+    votes = {}
+    for r, q in pairs:
+        if q is not None:
+            v = votes.setdefault(q.vdev, {})
+            v[r['path']] = v.get(r['path'], 0) + 1
+    return {d: max(v, key=v.get) for d, v in votes.items()}
+
+
+def pct(values, p):
+    if not values:
+        return 0
+    v = sorted(values)
+    return v[min(len(v) - 1, int(p / 100.0 * len(v)))]
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split('\n')[0])
+    ap.add_argument('--qemu', required=True)
+    ap.add_argument('--module', required=True)
+    ap.add_argument('--offset-ns', type=int, required=True,
+                    help='CLOCK_REALTIME - CLOCK_MONOTONIC during the run')
+    ap.add_argument('--tolerance-us', type=float, default=1000.0)
+    ap.add_argument('--slack-us', type=float, default=300.0)
+    ap.add_argument('--label', default='run')
+    ap.add_argument('--json')
+    ap.add_argument('--min-attributed', type=float, default=100.0,
+                    help='percent of QEMU requests the module must record')
+    ap.add_argument('--min-within', type=float, default=99.0,
+                    help='percent of matched requests within tolerance')
+    ap.add_argument('--target-within', type=float,
+                    help='instead of --min-within: print the share within '
+                    'tolerance against this target, without failing')
+    ap.add_argument('--count-slack', type=float, default=0.0,
+                    help='percent by which the counts may differ')
+    ap.add_argument('--irq-timeout-ms', type=float, default=1000,
+                    help='the module\'s irq_timeout_ms')
+    ap.add_argument('--boot-until-us', type=float, default=0,
+                    help='QEMU requests handled before this many µs after the first are the boot\'s')
+    a = ap.parse_args()
+    tol = int(a.tolerance_us * 1000)
+
+    reqs = [q for q in read_qemu(a.qemu, a.offset_ns) if q.done is not None]
+    recs = read_module(a.module)
+    if not reqs:
+        print('FAIL %s: no completed request in QEMU\'s trace %s' % (a.label, a.qemu))
+        return 1
+    # no interrupt within irq_timeout of its completion: the guest polled
+    # (SeaBIOS), the module counts it in requests_without_irq
+    irq_timeout = int(a.irq_timeout_ms * 1000000)
+    polled = [q for q in reqs
+              if q.notify is None or q.notify - q.done > irq_timeout]
+    wanted = [q for q in reqs if q not in polled]
+    disks = learn_disks(match(wanted, recs, tol))
+    pairs = match(wanted, recs, tol, disks)
+    matched = [(r, q) for r, q in pairs if q is not None]
+    extra = [r for r, q in pairs if q is None]
+    lost = [q for q in wanted if q.match is None]
+
+    # Each boundary in the order QEMU's code path puts the two stamps:
+    # the loop wakes (module) then handles the notify (QEMU); QEMU logs
+    # the request then submits it (native; a pool thread's pread comes
+    # later still, after a dispatch QEMU does not log); the loop wakes
+    # (module's reap) then completes it (QEMU); QEMU logs the notify then
+    # writes the irqfd (module's irq).  d = module - QEMU.
+    diffs = {'wake': [], 'submit': [], 'reap': [], 'irq': []}
+    within, bad = 0, []
+    slack = int(a.slack_us * 1000)
+    never = 10 ** 19
+
+    def between(v, lo, hi):
+        return (lo is None or v >= lo - slack) and (hi is None or v <= hi + slack)
+
+    for r, q in matched:
+        d, ok = {}, True
+        d['submit'] = r['submit'] - q.handle
+        ok &= between(r['submit'], q.handle, q.rw_done)
+        ok &= between(r['submit_end'], q.handle, q.rw_done)
+        if q.rw_done is not None:
+            d['reap'] = r['reap'] - q.rw_done
+            if r['line']:	# the wake of the iteration that raises INTx
+                ok &= between(r['reap'], q.rw_done, r['irq'])
+            else:	# the loop wakes, then QEMU completes it
+                ok &= between(r['reap'], r['submit_end'], q.rw_done)
+        if q.queue_notify is not None and q.queue_notify >= r['doorbell']:
+            d['wake'] = r['wake'] - q.queue_notify	# wakes, then handles
+            ok &= r['wake'] > (q.queue_notify_prev or -never) - slack and \
+                r['wake'] <= q.queue_notify + slack
+        if q.notify is not None:
+            d['irq'] = r['irq'] - q.notify	# logged, then raised
+            # (INTx: raised an iteration later, which QEMU does not stamp)
+            ok &= between(r['irq'], q.notify,
+                          None if r['line'] else q.notify_next)
+        for k, v in d.items():
+            diffs[k].append(v)
+        if ok:
+            within += 1
+        else:
+            bad.append((r, q, d))
+
+    qemu_span = [q.notify - q.handle for q in reqs
+                 if q.notify is not None and q not in polled]
+    slowest_qemu = max(qemu_span) if qemu_span else 0
+    mod_span = [r['irq'] - r['submit'] for r in recs]
+    slowest_mod = max(mod_span) if mod_span else 0
+    suppressed = sum(1 for q in reqs if q.suppressed)
+    t0 = min(q.handle for q in reqs)
+    boot = [q for q in reqs if a.boot_until_us and q.handle - t0 < a.boot_until_us * 1000]
+    boot_lost = [q for q in boot if q.match is None and q not in polled]
+
+    n_q, n_m = len(reqs), len(recs)
+    # what the module should record: every request that had an interrupt
+    n_want = n_q - len(polled)
+    attributed = 100.0 * len(matched) / n_want if n_want else 100.0
+    within_pct = 100.0 * within / len(matched) if matched else 0.0
+    summary = {
+        'label': a.label, 'qemu_requests': n_q, 'module_requests': n_m,
+        'offset_ns': a.offset_ns,
+        'matched': len(matched), 'lost': len(lost), 'extra': len(extra),
+        'polled': len(polled),
+        'attributed_pct': round(attributed, 2),
+        'within_pct': round(within_pct, 2), 'tolerance_us': a.tolerance_us,
+        'slack_us': a.slack_us,
+        'intx_requests': sum(1 for r, q in matched if r['line']),
+        'suppressed_interrupts': suppressed,
+        'slowest_qemu_us': round(slowest_qemu / 1000.0, 1),
+        'slowest_module_us': round(slowest_mod / 1000.0, 1),
+        'boot_requests': len(boot), 'boot_lost': len(boot_lost),
+        'diff_us': {k: {'p50': round(pct(v, 50) / 1000.0, 1),
+                        'p99': round(pct(v, 99) / 1000.0, 1),
+                        'max': round(max(v) / 1000.0 if v else 0, 1),
+                        'min': round(min(v) / 1000.0 if v else 0, 1)}
+                    for k, v in diffs.items()},
+    }
+    print('# %s: QEMU %d requests (%d with a suppressed interrupt, %d with none: '
+          'polled), module %d: %d matched, %d lost, %d extra; %.2f%% attributed, '
+          '%.2f%% within QEMU\'s bracketing events'
+          % (a.label, n_q, suppressed, len(polled), n_m, len(matched), len(lost),
+             len(extra), attributed, within_pct))
+    for k, v in summary['diff_us'].items():
+        print('#   %-6s module - QEMU, µs: min %9.1f p50 %9.1f p99 %9.1f max %9.1f'
+              % (k, v['min'], v['p50'], v['p99'], v['max']))
+    print('#   slowest request submit -> irq: QEMU %.1f µs, module %.1f µs'
+          % (summary['slowest_qemu_us'], summary['slowest_module_us']))
+    for r, q, d in bad[:5]:
+        print('#   outside: %s %s vcpu %d addr %s: %s; QEMU %s req 0x%x%s'
+              % (r['path'], 'module', r['vcpu'], r['addr'],
+                 ' '.join('%s %+.1f µs' % (k, v / 1000.0) for k, v in d.items()),
+                 q.kind, q.req or 0, ' (suppressed)' if q.suppressed else ''))
+    for q in lost[:5]:
+        print('#   lost: QEMU %s req 0x%x vdev 0x%x handled at +%.3f s%s'
+              % (q.kind, q.req or 0, q.vdev or 0, (q.handle - t0) / 1e9,
+                 ' (suppressed)' if q.suppressed else ''))
+
+    fails = []
+    if a.count_slack == 0 and attributed < a.min_attributed:
+        fails.append('%d of %d QEMU requests recorded (%.2f%%, want %.2f%%)'
+                     % (len(matched), n_want, attributed, a.min_attributed))
+    if a.count_slack and abs(n_m - n_want) > a.count_slack / 100.0 * n_want:
+        fails.append('module %d requests vs QEMU %d: more than %.1f%% apart'
+                     % (n_m, n_want, a.count_slack))
+    if a.count_slack and (lost or extra) and \
+            len(lost) + len(extra) > a.count_slack / 100.0 * n_want:
+        fails.append('%d QEMU requests unpaired, %d module requests: more than %.1f%%'
+                     % (len(lost), len(extra), a.count_slack))
+    if a.target_within is not None:
+        print('# %s: %.2f%% of matched requests within tolerance: target %.0f%% %s'
+              % (a.label, within_pct, a.target_within,
+                 'met' if within_pct >= a.target_within else 'NOT MET (known)'))
+        summary['target_within_pct'] = a.target_within
+    elif within_pct < a.min_within:
+        fails.append('%.2f%% of matched requests within tolerance (want %.1f%%)'
+                     % (within_pct, a.min_within))
+    if slowest_mod > slowest_qemu + tol:
+        fails.append('slowest module request %.1f µs > QEMU\'s slowest %.1f µs + %.0f µs'
+                     % (slowest_mod / 1000.0, slowest_qemu / 1000.0, a.tolerance_us))
+    if a.count_slack == 0 and extra:
+        fails.append('%d module requests match no QEMU request' % len(extra))
+    if boot_lost:
+        fails.append('%d of %d boot-time requests not recorded' % (len(boot_lost), len(boot)))
+    for f in fails:
+        print('FAIL %s: %s' % (a.label, f))
+    summary['failures'] = fails
+    if a.json:
+        with open(a.json, 'w') as f:
+            json.dump(summary, f, indent=1)
+    return 1 if fails else 0
+
+
+if __name__ == '__main__':
+    sys.exit(main())

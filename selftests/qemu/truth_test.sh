@@ -1,0 +1,194 @@
+#!/bin/bash
+# SPDX-License-Identifier: GPL-2.0
+#
+# The ground-truth test: real QEMU with its own trace events beside
+# kvmio_lat, the two views of the same requests compared one by one
+# (selftests/qemu/truth.py).  Runs inside the lab (selftests/lab/lab.sh run).
+#
+#   truth_test.sh MODULE.ko INNER_IO [SCENARIO...]
+#
+# Scenarios (default: depth1 depth8):
+#   depth1   one inner vCPU; three disks, used one after the other with one
+#            request at a time: aio=native, aio=threads, and aio=native
+#            without MSI-X (vectors=0: INTx through the IOAPIC); the
+#            guest's boot-time reads are compared too.  Every request must
+#            be recorded and 99 % of them within tolerance.
+#   depth8   two vCPUs and two queues per disk; the native and the threads
+#            disk each with 8 requests at a time, at once, and a
+#            virtio-net without vhost beside them that the guest pings
+#            through.  Counts within 0.5 %, every request paired, none
+#            slower than QEMU's slowest.  The share within tolerance is
+#            printed against its 95 % target, not yet met: the engine
+#            matches an interrupt to requests by vCPU, not by queue
+#            (Documentation/design.rst).
+#   depth32  the same with 32 at a time (not in make check: slow in the lab).
+#
+# The module runs with clock=ktime (CLOCK_MONOTONIC); QEMU stamps its log
+# with CLOCK_REALTIME, converted with the offset measured around the run.
+# Results: $LAB_OUT/truth-SCENARIO.{json,qemu.log,requests.txt,hist,stats,
+# offset}: truth.py reads them again on the machine, e.g. to try another
+# tolerance.
+set -euo pipefail
+ko=${1:?usage: truth_test.sh MODULE.ko INNER_IO [SCENARIO...]}
+inner_io=${2:?inner-io binary}
+shift 2
+scenarios=("${@:-depth1 depth8}")
+read -r -a scenarios <<<"${scenarios[*]}"
+here=$(cd "$(dirname "$0")" && pwd)
+dbg=/sys/kernel/debug/kvmio_lat
+tracing=/sys/kernel/tracing
+out=${LAB_OUT:-/tmp}
+work=$(mktemp -d)
+qpid=
+holder=
+# Each boundary's two stamps (QEMU's log line, the module's probe) must be
+# in the order QEMU's code puts them, within 300 µs, and at most
+# TRUTH_TOLERANCE_US apart: under the lab's TCG, QEMU's thread is
+# preempted between a log line and the system call after it for up to
+# 7.5 ms (depth 1, 2026-12-06: p50 0.7 ms, p99 4.6 ms), which no module
+# can see.
+tol_us=${TRUTH_TOLERANCE_US:-8000}
+
+one_cpu() {
+	python3 "$here/../lib/labhold.py" one-cpu "$@"
+}
+
+cleanup() {
+	[ -n "$qpid" ] && kill -9 "$qpid" 2>/dev/null && wait "$qpid" 2>/dev/null
+	[ -e "$tracing/events/kvmio_lat/enable" ] &&
+		one_cpu sh -c "echo 0 > $tracing/events/kvmio_lat/enable" 2>/dev/null
+	rmmod kvmio_lat 2>/dev/null
+	[ -n "$holder" ] && kill -TERM "$holder" 2>/dev/null
+	wait 2>/dev/null
+	rm -rf "$work"
+}
+trap cleanup EXIT
+
+# REALTIME - MONOTONIC in ns, now
+clock_offset() {
+	python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(time.CLOCK_MONOTONIC))'
+}
+
+# inner_script JOBS NET: the inner guest's workload
+inner_script() {
+	local jobs=$1 net=$2 n=$3
+	echo 'echo KVMIO-INNER-START'
+	if [ "$net" = 1 ]; then
+		# virtio-net without vhost: its TX notifies are doorbells too
+		echo 'ip link set eth0 up; ip addr add 10.0.2.15/24 dev eth0'
+		echo 'ping -q -c 100000 -i 0.02 10.0.2.2 >/dev/null 2>&1 &'
+	fi
+	if [ "$jobs" = 1 ]; then
+		echo "/bin/inner-io /dev/vda $n $((n / 3)) 1"
+		echo "/bin/inner-io /dev/vdb $n $((n / 3)) 1"
+		echo "/bin/inner-io /dev/vdc $((n / 2)) $((n / 6)) 1"
+	else
+		echo "/bin/inner-io /dev/vda $n $((n / 3)) $jobs > /tmp/a 2>&1 & a=\$!"
+		echo "/bin/inner-io /dev/vdb $n $((n / 3)) $jobs > /tmp/b 2>&1"
+		echo 'wait $a; cat /tmp/a /tmp/b'	# (not the ping)
+	fi
+	echo 'echo KVMIO-INNER-DONE'
+	echo 'sleep 600'
+}
+
+# drive ID AIO OFFSET_MB: a 48 MiB window of the lab's disk, each its own
+# node (locking off: the windows do not overlap)
+drive() {
+	echo "driver=raw,offset=$(($3 << 20)),size=$((48 << 20)),file.driver=host_device,file.filename=/dev/vda,file.aio=$2,file.locking=off,cache.direct=on,if=none,id=$1"
+}
+
+echo "# truth_test: scenarios ${scenarios[*]}, tolerance $tol_us µs"
+if [ "${LAB_HOLD:-1}" != 1 ]; then
+	modprobe kvm_amd
+else
+	# shellcheck source=selftests/lib/labhold.sh
+	. "$here/../lib/labhold.sh"
+	# (in instances of its own: the top-level trace array is ours)
+	start_holder "$work/held" --instances --modprobe=kvm_amd
+fi
+insmod "$ko" clock=ktime
+echo 16384 >"$tracing/buffer_size_kb"
+echo 1 >"$tracing/tracing_on"
+one_cpu sh -c "echo 1 > $tracing/events/kvmio_lat/kvmio_lat_request/enable"
+
+fail=0
+for sc in "${scenarios[@]}"; do
+	case $sc in
+	depth1) smp=1 jobs=1 net=0 n=300 want=(--min-attributed 100 --min-within 99 --boot-until-us 3000000)
+		what="every request recorded, 99 % within QEMU's bracketing events, none slower than QEMU's slowest" ;;
+	depth8 | depth32)
+		smp=2 jobs=${sc#depth} net=1 n=1200 want=(--count-slack 0.5 --target-within 95)
+		[ "$sc" = depth32 ] && n=2400
+		what="counts within 0.5 %, every request paired, none slower than QEMU's slowest (stages: see the target line)" ;;
+	*) echo "Bail out! unknown scenario $sc"; exit 2 ;;
+	esac
+	inner_script "$jobs" "$net" "$n" >"$work/script-$sc"
+	"$LAB_SH" inner-initrd --module virtio_net --file "$inner_io:/bin/inner-io" \
+		"$work/inner-$sc.gz" "$work/script-$sc" >/dev/null
+	netdev=()
+	[ "$net" = 1 ] && netdev=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0)
+	log=$work/console-$sc.log
+	qlog=$out/truth-$sc.qemu.log
+	# a second try when the inner guest dies (the lab's nested SVM
+	# corrupts a test guest now and then: Documentation/lab.rst)
+	for try in 1 2; do
+		rm -f "$qlog"
+		echo >"$tracing/trace"
+		echo 1 >"$dbg/reset"
+		off0=$(clock_offset)
+		# the guest's boot-time reads count too: no reset after the start
+		qemu-system-x86_64 -enable-kvm -cpu host -m 256 -smp "$smp" -nographic \
+			-nodefaults -no-reboot -serial stdio \
+			-kernel "$LAB_VMLINUZ" -initrd "$work/inner-$sc.gz" \
+			-append "console=ttyS0 quiet panic=-1" \
+			-msg timestamp=on -D "$qlog" \
+			-trace virtio_blk_handle_read -trace virtio_blk_handle_write \
+			-trace virtio_blk_rw_complete -trace virtio_blk_req_complete \
+			-trace virtio_notify_irqfd -trace virtio_notify -trace virtio_queue_notify \
+			-drive "$(drive d0 native 0)" -device virtio-blk-pci,drive=d0 \
+			-drive "$(drive d1 threads 64)" -device virtio-blk-pci,drive=d1 \
+			-drive "$(drive d2 native 128)" -device virtio-blk-pci,drive=d2,vectors=0 \
+			"${netdev[@]}" </dev/null >"$log" 2>&1 &
+		qpid=$!
+		t0=$SECONDS
+		for _ in $(seq 1200); do
+			grep -q KVMIO-INNER-DONE "$log" && break
+			kill -0 "$qpid" 2>/dev/null || break
+			sleep 0.5
+		done
+		grep -q KVMIO-INNER-DONE "$log" && break
+		kill -9 "$qpid" 2>/dev/null || true
+		wait "$qpid" 2>/dev/null || true
+		qpid=
+		[ "$try" = 1 ] && echo "# $sc: the inner guest died after $((SECONDS - t0)) s: once more"
+	done
+	if ! grep -q KVMIO-INNER-DONE "$log"; then
+		echo "not ok - truth $sc: the inner guest did not finish its I/O"
+		tail -20 "$log" | sed 's/^/# /'
+		fail=1
+		continue
+	fi
+	grep inner-io: "$log" | sed "s/^/# $sc: /"
+	cat "$dbg/hist" >"$out/truth-$sc.hist"
+	cat "$dbg/stats" >"$out/truth-$sc.stats"
+	kill -9 "$qpid"; wait "$qpid" 2>/dev/null || true
+	qpid=
+	off1=$(clock_offset)
+	grep kvmio_lat_request "$tracing/trace" >"$out/truth-$sc.requests.txt" || true
+	drift=$(( (off1 - off0) / 1000 ))
+	echo "# $sc: inner guest ran $((SECONDS - t0)) s; REALTIME - MONOTONIC moved ${drift#-} µs"
+	echo "$(( (off0 + off1) / 2 ))" >"$out/truth-$sc.offset"
+	grep -E '^(requests|submits_unmatched|irqs_unmatched|doorbells_[a-z]*|dropped_[a-z]*|requests_[a-z_]*|vms_exited|lost_events):' \
+		"$out/truth-$sc.stats" | tr '\n' ' ' | sed 's/^/# stats: /; s/ $/\n/'
+	if python3 "$here/truth.py" --qemu "$qlog" --module "$out/truth-$sc.requests.txt" \
+		--offset-ns "$(<"$out/truth-$sc.offset")" --tolerance-us "$tol_us" \
+		--label "$sc" --json "$out/truth-$sc.json" "${want[@]}" >"$work/check" 2>&1; then
+		cat "$work/check"
+		echo "ok - truth $sc: $what"
+	else
+		cat "$work/check"
+		echo "not ok - truth $sc"
+		fail=1
+	fi
+done
+exit $fail
