@@ -53,8 +53,9 @@ def parse(text):
             cur.buckets.append(tuple(int(x) for x in m.groups()))
             continue
         w = ln.split()
-        if w[0] == "vm":
-            vms[int(w[1])] = {"comm": w[2], "vcpus": {}}
+        if w[0] == "vm":	# vm PID COMM vcpus N [exited NS]
+            vms[int(w[1])] = {"comm": w[2], "vcpus": {},
+                              "exited_ns": int(w[6]) if len(w) > 6 else None}
         elif w[0] == "vcpu":
             vms[int(w[1])]["vcpus"][int(w[2])] = {
                 "exits": {}, "stages": {"native": {}, "threads": {}},
