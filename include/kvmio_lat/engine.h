@@ -142,6 +142,7 @@ struct kvl_vcpu {
 	u32 isa;
 	u64 exit_ts;		/* 0 while in guest mode */
 	u32 exit_reason;
+	u32 exit_slot;		/* the slot of the last exit's reason */
 	s32 inj_vector;		/* -1: nothing injected since last entry */
 	u64 inj_ts;
 	s32 kick_undo;		/* ring slot still cancellable, -1 if none */

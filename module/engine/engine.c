@@ -1343,8 +1343,11 @@ static struct kvl_vcpu *kvl_vcpu_of(struct kvl_vm *vm, struct kvl_thread *t)
 static void kvl_exit_record(struct kvl_vcpu *vc, u64 ns)
 {
 	struct kvl_exit_slot *s = vc->stats.exits;
-	unsigned int i;
+	unsigned int i = vc->exit_slot;
 
+	/* exits of one reason come in runs: the last one's slot first */
+	if (i < KVL_EXIT_SLOTS - 1 && s[i].used && s[i].reason == vc->exit_reason)
+		goto record;
 	/* reserved slots come first, then the others in order of arrival */
 	for (i = 0; i < KVL_EXIT_SLOTS - 1; i++) {
 		if (s[i].used && s[i].reason == vc->exit_reason)
@@ -1359,6 +1362,8 @@ static void kvl_exit_record(struct kvl_vcpu *vc, u64 ns)
 		s[i].reason = KVL_EXIT_OTHER;
 		kvl_publish(&s[i].used, 1);
 	}
+	vc->exit_slot = i;
+record:
 	kvl_hist_record(&s[i].hist, (s64)ns);
 }
 
