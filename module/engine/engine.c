@@ -678,24 +678,35 @@ static void kvl_req_free(struct kvl_vm *vm, u16 i)
 	vm->inflight--;
 }
 
-/* Drop requests older than req_timeout from a queue. */
-static void kvl_queue_expire(struct kvl_vm *vm, struct kvl_queue *q, u64 now)
+/*
+ * Drop the requests of @q whose stamp @t (an index into t[]) is more than
+ * @age before @now, counting them in @counter.  Under vm->lock.
+ */
+static void kvl_queue_drop_older(struct kvl_vm *vm, struct kvl_queue *q,
+				 u64 now, unsigned int t, u64 age,
+				 enum kvl_counter counter)
 {
 	u16 prev = KVL_NO_REQ, i = q->head;
 
 	while (i != KVL_NO_REQ) {
 		u16 next = kvl_req(vm, i)->next;
 
-		if (now - kvl_req(vm, i)->t[0] > vm->cfg->req_timeout_ns &&
-		    now > kvl_req(vm, i)->t[0]) {
+		if (now > kvl_req(vm, i)->t[t] && now - kvl_req(vm, i)->t[t] > age) {
 			kvl_queue_unlink(vm, q, prev, i);
 			kvl_req_free(vm, i);
-			vm->counters[KVL_C_REQUESTS_EXPIRED]++;
+			vm->counters[counter]++;
 		} else {
 			prev = i;
 		}
 		i = next;
 	}
+}
+
+/* Drop requests older than req_timeout from a queue. */
+static void kvl_queue_expire(struct kvl_vm *vm, struct kvl_queue *q, u64 now)
+{
+	kvl_queue_drop_older(vm, q, now, 0, vm->cfg->req_timeout_ns,
+			     KVL_C_REQUESTS_EXPIRED);
 }
 
 /* Free every request of @q, counted as expired.  Under vm->lock. */
@@ -1152,25 +1163,9 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 	 * "ghost" of 3.5 to 18 s) or QEMU raised none.  QEMU reaps a finished
 	 * request within one loop iteration, so it is not this interrupt's.
 	 */
-	for (qi = 0; qi < 2; qi++) {
-		struct kvl_queue *q = queues[qi];
-		u16 prev = KVL_NO_REQ, i = q->head;
-
-		while (i != KVL_NO_REQ) {
-			struct kvl_req *r = kvl_req(vm, i);
-			u16 next = r->next;
-
-			if (now > r->t[3] &&
-			    now - r->t[3] > vm->cfg->irq_timeout_ns) {
-				kvl_queue_unlink(vm, q, prev, i);
-				kvl_req_free(vm, i);
-				vm->counters[KVL_C_REQS_NO_IRQ]++;
-			} else {
-				prev = i;
-			}
-			i = next;
-		}
-	}
+	for (qi = 0; qi < 2; qi++)
+		kvl_queue_drop_older(vm, queues[qi], now, 3,
+				     vm->cfg->irq_timeout_ns, KVL_C_REQS_NO_IRQ);
 
 	if (t && t->getevents_n) {
 		reap = t->getevents_ts;
