@@ -161,6 +161,18 @@ static bool kvl_stopping;	/* the module is going: attach nothing */
 static void kvl_sys_sync(struct work_struct *work);
 static DECLARE_WORK(kvl_sys_work, kvl_sys_sync);
 
+/*
+ * Under kvl_attach_lock.  The engine queues doorbells only while the
+ * system calls are seen: one rung before the attach would be taken by a
+ * later submission, and every request after it shifted by one doorbell.
+ * So it learns of an attach after it, and of a detach before it.
+ */
+static void kvl_sys_set_on(bool on)
+{
+	WRITE_ONCE(kvl_sys_on, on);
+	kvl_engine_set_syscalls_watched(&kvl_engine, on);
+}
+
 static bool kvl_sys_wanted(void)
 {
 	return syscall_probes_always || READ_ONCE(kvl_engine.nr_vms);
@@ -543,10 +555,12 @@ static void kvl_sys_sync(struct work_struct *work)
 			want = false;
 		}
 	}
-	if (!want)
+	if (!want) {
+		kvl_sys_set_on(false);
 		kvl_detach(kvl_core_tps + KVL_CORE_SYS,
 			   ARRAY_SIZE(kvl_core_tps) - KVL_CORE_SYS);
-	WRITE_ONCE(kvl_sys_on, want);
+	}
+	kvl_sys_set_on(want);
 	mutex_unlock(&kvl_attach_lock);
 }
 
@@ -639,8 +653,8 @@ static void kvl_probes_stop(void)
 	kvl_stopping = true;
 	kvl_detach(kvl_kvm_tps, ARRAY_SIZE(kvl_kvm_tps));
 	kvl_kvm_live = false;
+	kvl_sys_set_on(false);
 	kvl_detach(kvl_core_tps, ARRAY_SIZE(kvl_core_tps));
-	WRITE_ONCE(kvl_sys_on, false);
 	mutex_unlock(&kvl_attach_lock);
 	tracepoint_synchronize_unregister();
 	cancel_work_sync(&kvl_sys_work);
@@ -696,7 +710,7 @@ int kvl_probes_init(void)
 		if (ret)	/* ... or now */
 			goto err_core;
 	}
-	WRITE_ONCE(kvl_sys_on, syscall_probes_always);
+	kvl_sys_set_on(syscall_probes_always);
 
 	ret = register_tracepoint_module_notifier(&kvl_tp_module_nb);
 	if (ret) {

@@ -92,6 +92,7 @@ enum kvl_counter {
 	KVL_C_REQUESTS_STALE,	/* rung before a reset or resume: not recorded */
 	KVL_C_KICKS_IGNORED,	/* not a known I/O doorbell, ring half full */
 	KVL_C_REQS_NO_IRQ,	/* no interrupt of its own within irq_timeout */
+	KVL_C_KICKS_UNWATCHED,	/* rung while the system calls were unwatched */
 	KVL_NR_COUNTERS
 };
 
@@ -151,6 +152,7 @@ struct kvl_vcpu {
 	u64 entries;
 	u64 dropped_kicks;
 	u64 ignored_kicks;	/* unknown address, ring half full */
+	u64 unwatched_kicks;	/* rung while system calls were unwatched */
 	u64 kicks_cancelled;
 
 	/* written under the VM lock */
@@ -269,6 +271,8 @@ struct kvl_vm {
 	u64 last_kick_ts;
 	u64 last_kick_wake;
 	u64 last_kick_addr;
+	/* the last doorbell rung while the system calls were unwatched */
+	u64 unwatched_kick_ts;
 	u32 last_kick_pio;
 
 	/* doorbell addresses that led to I/O: MMIO pages and ports */
@@ -314,6 +318,13 @@ struct kvl_engine {
 	 * injected vectors decide (kvl_vm.inj_vectors).
 	 */
 	u32 apicv_traced;
+	/*
+	 * The system calls are not seen (the module attaches their probes
+	 * only while a VM runs, from a work item): doorbells are not queued,
+	 * since the I/O that follows them would be missed and a later
+	 * submission would take them (kvl_engine_set_syscalls_watched()).
+	 */
+	u32 syscalls_unwatched;
 	/* events before this time are from before enable went back to 1 */
 	u64 resume_ts;
 	/* each recorded request, under its VM's lock: must not sleep */
@@ -398,6 +409,13 @@ void kvl_ev_apicv_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
 			 u32 apicid, u32 vector, u64 now);
 /* Whether kvm_apicv_accept_irq events come (kvl_engine.apicv_traced). */
 void kvl_engine_set_apicv_traced(struct kvl_engine *eng, bool traced);
+/*
+ * Whether the system calls are seen (the default).  While they are not, a
+ * doorbell is counted (doorbells_unwatched) and not queued: its I/O would
+ * go unseen, and a later submission would take it for its own and shift
+ * every request after it by one doorbell.
+ */
+void kvl_engine_set_syscalls_watched(struct kvl_engine *eng, bool watched);
 /*
  * Measuring starts again at @now (a reset, or enable 0 then 1): exits and
  * requests that began before it are not recorded.  They belong to the

@@ -479,6 +479,7 @@ void kvl_engine_reset(struct kvl_engine *eng)
 			WRITE_ONCE(v->entries, 0);
 			WRITE_ONCE(v->dropped_kicks, 0);
 			WRITE_ONCE(v->ignored_kicks, 0);
+			WRITE_ONCE(v->unwatched_kicks, 0);
 			WRITE_ONCE(v->kicks_cancelled, 0);
 		}
 		kvl_unlock(&vm->lock, vflags);
@@ -933,12 +934,19 @@ static bool kvl_kick_take(struct kvl_vm *vm, u64 now,
 	}
 }
 
+/* Within kick_timeout before @now: @ts (0: never) may still have I/O to come. */
+static bool kvl_kick_recent(const struct kvl_vm *vm, u64 ts, u64 now)
+{
+	return ts && (now <= ts || now - ts <= vm->cfg->kick_timeout_ns);
+}
+
 /*
  * Under vm->lock: the doorbell of an I/O submitted at @now.  With none live,
  * the guest queued the request behind an earlier notify (it does not ring
  * while the device is still working through its queue, and io_submit
  * batches several requests): it shares the VM's last doorbell, unless that
- * is stale.
+ * is stale, or a doorbell was rung unwatched lately: the I/O may be that
+ * one's, on another vCPU.
  */
 static bool kvl_kick_for_io(struct kvl_vm *vm, u64 now,
 			    struct kvl_taken_kick *out)
@@ -947,8 +955,8 @@ static bool kvl_kick_for_io(struct kvl_vm *vm, u64 now,
 		return true;
 	/* (a doorbell taken during this submission is younger than @now) */
 	if (vm->last_kick_vcpu < 0 ||
-	    (now > vm->last_kick_ts &&
-	     now - vm->last_kick_ts > vm->cfg->kick_timeout_ns)) {
+	    !kvl_kick_recent(vm, vm->last_kick_ts, now) ||
+	    kvl_kick_recent(vm, READ_ONCE(vm->unwatched_kick_ts), now)) {
 		vm->counters[KVL_C_SUBMITS_UNMATCHED]++;
 		return false;
 	}
@@ -1461,6 +1469,11 @@ void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, bool pio,
 	vc = kvl_vcpu_of(vm, t);
 	if (!vc || !vc->exit_ts)	/* only while handling an exit */
 		return;
+	if (READ_ONCE(eng->syscalls_unwatched)) {
+		WRITE_ONCE(vc->unwatched_kicks, vc->unwatched_kicks + 1);
+		WRITE_ONCE(vm->unwatched_kick_ts, vc->exit_ts);
+		return;
+	}
 	/*
 	 * Doorbells no I/O has followed yet (another ioeventfd device's:
 	 * virtio-net without vhost, virtio-rng, the balloon) may fill half
@@ -1640,6 +1653,11 @@ out:
 void kvl_engine_set_apicv_traced(struct kvl_engine *eng, bool traced)
 {
 	WRITE_ONCE(eng->apicv_traced, traced);
+}
+
+void kvl_engine_set_syscalls_watched(struct kvl_engine *eng, bool watched)
+{
+	WRITE_ONCE(eng->syscalls_unwatched, !watched);
 }
 
 void kvl_engine_resume(struct kvl_engine *eng, u64 now)

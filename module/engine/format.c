@@ -27,6 +27,7 @@ static const char *const kvl_counter_names[KVL_NR_COUNTERS] = {
 	[KVL_C_REQS_INJECTED] = "requests_injected",
 	[KVL_C_REQUESTS_STALE] = "requests_stale",
 	[KVL_C_KICKS_IGNORED] = "doorbells_ignored",
+	[KVL_C_KICKS_UNWATCHED] = "doorbells_unwatched",
 	[KVL_C_REQS_NO_IRQ] = "requests_without_irq",
 };
 
@@ -54,6 +55,8 @@ u64 kvl_engine_counter(struct kvl_engine *eng, enum kvl_counter c)
 				sum += READ_ONCE(v->dropped_kicks);
 			else if (c == KVL_C_KICKS_IGNORED)
 				sum += READ_ONCE(v->ignored_kicks);
+			else if (c == KVL_C_KICKS_UNWATCHED)
+				sum += READ_ONCE(v->unwatched_kicks);
 			else if (c == KVL_C_KICKS_CANCELLED)
 				sum += READ_ONCE(v->kicks_cancelled);
 			else if (c == KVL_C_EVENTS)

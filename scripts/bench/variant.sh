@@ -104,7 +104,7 @@ local) local_clock ;;
 nosys)
 	edit 's/return syscall_probes_always \|\| READ_ONCE\(kvl_engine\.nr_vms\);/return false;/'
 	edit 's/syscall_probes_always && i < ARRAY_SIZE/false \&\& i < ARRAY_SIZE/'
-	edit 's/WRITE_ONCE\(kvl_sys_on, syscall_probes_always\);/WRITE_ONCE(kvl_sys_on, false);/'
+	edit 's/kvl_sys_set_on\(syscall_probes_always\);/kvl_sys_set_on(false);/'
 	;;
 bare) edit 's/return READ_ONCE\(kvl_enabled\) && in_task\(\);/return false;/' ;;
 lockstat)
