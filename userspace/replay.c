@@ -1027,8 +1027,9 @@ static void kvl_replay_request(void *ctx, const struct kvl_request_record *rec)
 	kvl_request_line(ctx, rec);
 }
 
+/* @req_fd: the --requests file's temporary copy (kvl_replay()), or -1. */
 static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
-			    FILE *f)
+			    int req_fd, FILE *f)
 {
 	FILE *requests = NULL;
 	struct kvl_replay *r;
@@ -1052,8 +1053,8 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 		goto out;
 	}
 	kvl_engine_init(&r->eng, &cfg, &kvl_rp_ops, r->vms);
-	if (o && o->requests) {
-		requests = fopen(o->requests, "w");
+	if (req_fd >= 0) {
+		requests = fdopen(req_fd, "w");
 		if (!requests) {
 			kvl_errorf(f, "%s: %s", o->requests, strerror(errno));
 			goto out;
@@ -1216,30 +1217,65 @@ static int kvl_slurp(int fd, size_t cap, char **out, size_t *len)
 	return 0;
 }
 
+/*
+ * The --requests file is written to a temporary file beside it and renamed
+ * over it only when the replay succeeds: a damaged recording (which may
+ * crash the child) leaves no partial file and an earlier one intact.
+ */
+static int kvl_requests_tmp(const char *name, char **tmp, FILE *err)
+{
+	mode_t mask = umask(0);
+	int fd;
+
+	umask(mask);
+	if (asprintf(tmp, "%s.XXXXXX", name) < 0) {
+		*tmp = NULL;
+		kvl_errorf(err, "out of memory");
+		return -1;
+	}
+	fd = mkstemp(*tmp);
+	if (fd < 0 || fchmod(fd, 0666 & ~mask)) {
+		kvl_errorf(err, "%s: %s", name, strerror(errno));
+		if (fd >= 0) {
+			close(fd);
+			unlink(*tmp);
+		}
+		free(*tmp);
+		*tmp = NULL;
+		return -1;
+	}
+	return fd;
+}
+
 int kvl_replay(const char *path, const struct kvl_replay_opts *o,
 	       struct kvl_snap *s, struct kvl_replay_stats *st, FILE *err)
 {
 	struct kvl_replay_stats local;
 	double t0 = kvl_mono();
-	char *buf = NULL;
+	char *buf = NULL, *req_tmp = NULL;
 	size_t len = 0;
-	int fd[2], status = 0, ret = -1, rd;
+	int fd[2], status = 0, ret = -1, rd, req_fd = -1;
 	pid_t pid;
 
 	kvl_snap_init(s);
 	if (!st)
 		st = &local;
 	memset(st, 0, sizeof(*st));
+	if (o && o->requests) {
+		req_fd = kvl_requests_tmp(o->requests, &req_tmp, err);
+		if (req_fd < 0)
+			return -1;
+	}
 	if (pipe2(fd, O_CLOEXEC)) {
 		kvl_errorf(err, "cannot create a pipe: %s", strerror(errno));
-		return -1;
+		goto out_req;
 	}
 	pid = fork();
 	if (pid < 0) {
 		kvl_errorf(err, "cannot fork: %s", strerror(errno));
 		close(fd[0]);
 		close(fd[1]);
-		return -1;
+		goto out_req;
 	}
 	if (!pid) {
 		FILE *f;
@@ -1248,12 +1284,15 @@ int kvl_replay(const char *path, const struct kvl_replay_opts *o,
 		f = fdopen(fd[1], "w");
 		if (!f)
 			_exit(3);
-		rd = kvl_replay_child(path, o, f);
+		rd = kvl_replay_child(path, o, req_fd, f);
 		if (fflush(f))
 			_exit(3);
 		_exit(rd);	/* no atexit, no stdio of the parent's */
 	}
 	close(fd[1]);
+	if (req_fd >= 0)
+		close(req_fd);
+	req_fd = -1;
 	rd = kvl_slurp(fd[0], KVL_SNAP_MAX_BYTES, &buf, &len);
 	close(fd[0]);
 	while (waitpid(pid, &status, 0) < 0 && errno == EINTR)
@@ -1276,5 +1315,18 @@ int kvl_replay(const char *path, const struct kvl_replay_opts *o,
 	}
 	free(buf);
 	st->seconds = kvl_mono() - t0;
+	if (!ret && req_tmp && rename(req_tmp, o->requests)) {
+		kvl_errorf(err, "%s: %s", o->requests, strerror(errno));
+		kvl_snap_free(s);
+		ret = -1;
+	}
+out_req:
+	if (req_fd >= 0)
+		close(req_fd);
+	if (req_tmp) {
+		if (ret)
+			unlink(req_tmp);
+		free(req_tmp);
+	}
 	return ret;
 }

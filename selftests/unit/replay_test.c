@@ -291,6 +291,78 @@ TEST(native_ring_fixture)
 	check_fixture(_metadata, "replay_native", KVL_PATH_NATIVE, 2, 100);
 }
 
+/* The requests of --requests, a line each; every file in tmpdir counted. */
+static int count_lines(const char *path)
+{
+	FILE *f = fopen(path, "r");
+	int c, n = 0;
+
+	if (!f)
+		return -1;
+	while ((c = fgetc(f)) != EOF)
+		n += c == '\n';
+	fclose(f);
+	return n;
+}
+
+static int count_files(const char *dir)
+{
+	char cmd[128], buf[16] = "";
+	FILE *p;
+
+	snprintf(cmd, sizeof(cmd), "ls -A '%s' | wc -l", dir);
+	p = popen(cmd, "r");
+	if (!p || !fgets(buf, sizeof(buf), p))
+		abort();
+	pclose(p);
+	return atoi(buf);
+}
+
+/*
+ * --requests: a line for every request the replay records; from a bad
+ * recording, no file, no temporary left, and an earlier file untouched.
+ */
+TEST(requests_file)
+{
+	struct kvl_replay_opts o = { 0 };
+	struct kvl_replay_stats st;
+	const struct kvl_stat *req;
+	struct kvl_snap s;
+	FILE *err = fopen("/dev/null", "w");
+	char path[300], *old, *now;
+
+	ASSERT_NE(NULL, err);
+	make_tmpdir();
+	snprintf(path, sizeof(path), "%s/requests.txt", tmpdir);
+	o.requests = path;
+	ASSERT_EQ(0, kvl_replay(fixture("replay_native.dat"), &o, &s, &st, err));
+	req = kvl_snap_stat(&s, "requests");
+	ASSERT_NE(NULL, req);
+	EXPECT_EQ(200, req->value);
+	EXPECT_EQ((int)req->value, count_lines(path));
+	EXPECT_EQ(1, count_files(tmpdir));
+	kvl_snap_free(&s);
+
+	old = read_all(path, NULL);
+	ASSERT_NE(NULL, old);
+	EXPECT_GT(0, kvl_replay(fixture("replay_native.hist"), &o, &s, &st, err));
+	EXPECT_EQ(1, count_files(tmpdir));
+	now = read_all(path, NULL);
+	ASSERT_NE(NULL, now);
+	EXPECT_STREQ(old, now);
+	free(now);
+	unlink(path);
+	EXPECT_GT(0, kvl_replay(write_tmp("empty.dat", "", 0), &o, &s, &st, err));
+	EXPECT_EQ(1, count_files(tmpdir));	/* empty.dat only */
+	EXPECT_EQ(-1, count_lines(path));
+
+	snprintf(path, sizeof(path), "%s/no/such/dir", tmpdir);
+	EXPECT_GT(0, kvl_replay(fixture("replay_native.dat"), &o, &s, &st, err));
+	free(old);
+	fclose(err);
+	remove_tmpdir();
+}
+
 TEST(native_getevents_fixture)
 {
 	/* the older chain: completions reaped with io_getevents */
@@ -360,7 +432,7 @@ TEST(engine_text_of_a_replay_is_the_v2_fixture)
 	FILE *f;
 
 	f = open_memstream(&buf, &len);
-	ASSERT_EQ(0, kvl_replay_child(fixture("replay_native.dat"), &o, f));
+	ASSERT_EQ(0, kvl_replay_child(fixture("replay_native.dat"), &o, -1, f));
 	fclose(f);
 	p = strstr(buf, KVL_OK_LINE " ");
 	ASSERT_NE(NULL, p);
