@@ -1052,6 +1052,9 @@ static void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
 	d->path = r->path;
 	kvl_publish(&vc->mail_head, vc->mail_head + 1);
 	vm->counters[KVL_C_REQUESTS]++;
+	/* of the recorded ones only: posted + injected = requests */
+	vm->counters[r->delivery == KVL_DELIV_POSTED ? KVL_C_REQS_POSTED :
+		     KVL_C_REQS_INJECTED]++;
 	if (eng->on_request)
 		kvl_req_report(eng, vm, vc, r);
 }
@@ -1278,8 +1281,6 @@ static void kvl_req_deliver(struct kvl_engine *eng, struct kvl_vm *vm,
 {
 	if (how == KVL_BY_POSTED)
 		r->delivery = KVL_DELIV_POSTED;
-	vm->counters[how == KVL_BY_POSTED ? KVL_C_REQS_POSTED :
-		     KVL_C_REQS_INJECTED]++;
 	kvl_req_commit(eng, vm, r, now);
 }
 

@@ -599,6 +599,9 @@ TEST(resume_drops_what_began_before_the_pause)
 	EXPECT_EQ(500, fx_exit_slot(v, 0x78)->hist.max);
 	EXPECT_EQ(0, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
 	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQUESTS_STALE));
+	/* not recorded, so neither posted nor injected */
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_REQS_INJECTED));
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_REQS_POSTED));
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	fx_fini(&f);
 }
@@ -707,6 +710,7 @@ TEST(reset_drops_requests_rung_before_it)
 	EXPECT_EQ(1, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
 	EXPECT_EQ(12000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->max);
 	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQUESTS_STALE));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQS_INJECTED));
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	fx_fini(&f);
 }
