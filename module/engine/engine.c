@@ -768,6 +768,7 @@ static u16 kvl_req_alloc(struct kvl_vm *vm, u64 now)
 	kvl_req(vm, i)->state = 1;
 	kvl_req(vm, i)->target = -1;
 	kvl_req(vm, i)->vector = -1;
+	kvl_req(vm, i)->queue = KVL_NO_QUEUE;
 	return i;
 }
 
@@ -1059,8 +1060,33 @@ static void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
 		kvl_req_report(eng, vm, vc, r);
 }
 
-/* Fill doorbell and wake of a new request. */
-static void kvl_req_attribute(struct kvl_req *r,
+/*
+ * Under vm->lock: the kvl_vm.queues slot of an MMIO doorbell, added if
+ * new.  A queue is its exact notify address: virtio-pci gives each
+ * virtqueue its own.  Not a port: legacy virtio-pci has one notify port
+ * for all queues (the queue is the value written), so a port's requests
+ * may complete with several vectors.
+ */
+static u16 kvl_queue_slot(struct kvl_vm *vm, u32 pio, u64 addr)
+{
+	u64 key = addr;
+	u32 i;
+
+	if (pio)
+		return KVL_NO_QUEUE;
+	for (i = 0; i < vm->nr_queues; i++)
+		if (vm->queues[i].key == key)
+			return (u16)i;
+	if (vm->nr_queues == KVL_QUEUES)
+		return KVL_NO_QUEUE;	/* its interrupt is not learnt */
+	memset(&vm->queues[i], 0, sizeof(vm->queues[i]));
+	vm->queues[i].key = key;
+	vm->nr_queues++;
+	return (u16)i;
+}
+
+/* Fill doorbell and wake of a new request.  Under vm->lock. */
+static void kvl_req_attribute(struct kvl_vm *vm, struct kvl_req *r,
 			      const struct kvl_taken_kick *k, u64 own_wake,
 			      u64 submit)
 {
@@ -1078,9 +1104,55 @@ static void kvl_req_attribute(struct kvl_req *r,
 	r->vcpu = k->vcpu;
 	r->pio = k->pio;
 	r->addr = k->addr;
+	r->queue = kvl_queue_slot(vm, k->pio, k->addr);
 	r->t[0] = k->ts;
 	r->t[1] = wake;
 	r->t[2] = submit;
+}
+
+/*
+ * An interrupt's identity for learning queues: a line (INTx; its GSI is
+ * not kept), or an MSI's vector; 0 when neither is known (such an
+ * interrupt may end any request).  Not its vCPU: with lowest-priority
+ * delivery (Windows guests) KVM picks a vCPU per interrupt, while a guest
+ * gives the queues of one vCPU vectors of their own.
+ */
+static u32 kvl_irq_id(s32 vector, u32 line)
+{
+	if (line)
+		return 1;
+	if (vector < 0 || vector > 255)
+		return 0;
+	return 0x100 | (u32)vector;
+}
+
+/* May interrupt @irq end @r?  Not if its queue is known to use another. */
+static bool kvl_irq_may_end(const struct kvl_vm *vm, const struct kvl_req *r,
+			    u32 irq)
+{
+	u32 own;
+
+	if (!irq || r->queue == KVL_NO_QUEUE)
+		return true;
+	own = vm->queues[r->queue].irq;
+	return !own || own == irq;
+}
+
+/*
+ * Under vm->lock: interrupt @irq ended requests of one queue only, and no
+ * other queue had a request it could have ended: it is that queue's.
+ */
+static void kvl_irq_learn(struct kvl_vm *vm, u16 queue, u32 irq)
+{
+	struct kvl_queue_irq *q;
+
+	if (!irq || queue == KVL_NO_QUEUE)
+		return;
+	q = &vm->queues[queue];
+	if (!q->irq)
+		q->irq = irq;
+	if (q->irq == irq)
+		q->moved_n = 0;
 }
 
 /* Under vm->lock: hand request @i to the interrupt raised at @irq. */
@@ -1115,12 +1187,13 @@ static void kvl_req_irq(struct kvl_vm *vm, u16 i, u64 reap, int target,
  * was lost, and taking a request that is still on the device loses track.
  */
 static u32 kvl_irq_same_iteration(struct kvl_vm *vm, int target, s32 vector,
-				  u64 now)
+				  u32 irq, u64 now)
 {
 	u16 i = vm->native_q.head;
 
 	if (i == KVL_NO_REQ || kvl_req(vm, i)->next != KVL_NO_REQ ||
-	    kvl_req(vm, i)->t[3] > now)
+	    kvl_req(vm, i)->t[3] > now ||
+	    !kvl_irq_may_end(vm, kvl_req(vm, i), irq))
 		return 0;
 	kvl_queue_unlink(vm, &vm->native_q, KVL_NO_REQ, i);
 	kvl_req_irq(vm, i, kvl_req(vm, i)->t[3], target, vector, now);
@@ -1137,14 +1210,15 @@ static u32 kvl_irq_same_iteration(struct kvl_vm *vm, int target, s32 vector,
  * interrupt, and the last request of a vCPU would stay in flight.
  */
 static u32 kvl_irq_done_after_wake(struct kvl_vm *vm, int target, s32 vector,
-				   u64 now)
+				   u32 irq, u64 now)
 {
 	u16 prev = KVL_NO_REQ, i = vm->done_q.head;
 
 	while (i != KVL_NO_REQ) {
 		struct kvl_req *r = kvl_req(vm, i);
 
-		if (r->t[3] <= now && (target < 0 || r->vcpu == target)) {
+		if (r->t[3] <= now && (target < 0 || r->vcpu == target) &&
+		    kvl_irq_may_end(vm, r, irq)) {
 			kvl_queue_unlink(vm, &vm->done_q, prev, i);
 			kvl_req_irq(vm, i, r->t[3], target, vector, now);
 			return 1;
@@ -1153,6 +1227,99 @@ static u32 kvl_irq_done_after_wake(struct kvl_vm *vm, int target, s32 vector,
 		i = r->next;
 	}
 	return 0;
+}
+
+/* What kvl_irq_take() took: how many, and whether of one queue. */
+struct kvl_taking {
+	u32 taken;
+	u32 others;	/* could have been taken but for their vCPU */
+	u16 queue;	/* of the first taken */
+	bool mixed;	/* taken from more than one queue */
+};
+
+/*
+ * Under vm->lock: give interrupt @irq the requests of @q finished by @reap
+ * (at most *@native_limit native ones), of vCPU @target only if @own.
+ */
+static void kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
+			 int target, s32 vector, u32 irq, u64 reap, u64 now,
+			 u32 *native_limit, struct kvl_taking *tk)
+{
+	u16 prev = KVL_NO_REQ, i = q->head;
+
+	while (i != KVL_NO_REQ) {
+		struct kvl_req *r = kvl_req(vm, i);
+		u16 next = r->next;
+
+		if (r->t[3] > reap || !kvl_irq_may_end(vm, r, irq) ||
+		    (q == &vm->native_q && !*native_limit)) {
+			prev = i;
+			i = next;
+			continue;
+		}
+		if (own && r->vcpu != target) {
+			tk->others++;
+			prev = i;
+			i = next;
+			continue;
+		}
+		kvl_queue_unlink(vm, q, prev, i);
+		if (q == &vm->native_q)
+			(*native_limit)--;
+		if (r->queue != KVL_NO_QUEUE && vm->queues[r->queue].irq == irq)
+			vm->queues[r->queue].moved_n = 0;	/* not moved */
+		if (!tk->taken)
+			tk->queue = r->queue;
+		else if (r->queue != tk->queue)
+			tk->mixed = true;
+		kvl_req_irq(vm, i, reap, target, vector, now);
+		tk->taken++;
+		i = next;
+	}
+}
+
+/*
+ * Under vm->lock: interrupt @irq found nothing it may end.  If the only
+ * finished requests are one queue's, learnt to use another interrupt, the
+ * guest may have moved that queue's vector (irqbalance): after three such
+ * interrupts in a row, with none of the old one between, the queue is
+ * learnt anew.  Once or twice is more likely a request never seen, whose
+ * interrupt must not end another queue's requests.
+ */
+static bool kvl_irq_moved(struct kvl_vm *vm, u32 irq, u64 reap)
+{
+	struct kvl_queue *queues[2] = { &vm->done_q, &vm->native_q };
+	u16 queue = KVL_NO_QUEUE, i;
+	struct kvl_queue_irq *q;
+	int qi;
+
+	for (qi = 0; qi < 2; qi++) {
+		for (i = queues[qi]->head; i != KVL_NO_REQ; i = kvl_req(vm, i)->next) {
+			const struct kvl_req *r = kvl_req(vm, i);
+
+			if (r->t[3] > reap)
+				continue;
+			if (r->queue == KVL_NO_QUEUE ||
+			    (queue != KVL_NO_QUEUE && r->queue != queue))
+				return false;
+			queue = r->queue;
+		}
+	}
+	if (queue == KVL_NO_QUEUE)
+		return false;
+	q = &vm->queues[queue];
+	if (!q->irq || q->irq == irq)	/* not another's: left by native_limit */
+		return false;
+	if (q->moved_irq != irq) {
+		q->moved_irq = irq;
+		q->moved_n = 0;
+	}
+	if (++q->moved_n < 3)
+		return false;
+	q->irq = irq;
+	q->moved_n = 0;
+	vm->counters[KVL_C_QUEUES_MOVED]++;
+	return true;
 }
 
 /*
@@ -1164,7 +1331,9 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 {
 	struct kvl_queue *queues[2] = { &vm->done_q, &vm->native_q };
 	u64 reap = t && t->last_wake ? t->last_wake : now;
-	u32 native_limit = ~0u, taken = 0;
+	u32 irq = kvl_irq_id(vector, vm->irq_line);
+	u32 native_limit = ~0u, taken;
+	struct kvl_taking tk;
 	int pass, qi;
 
 	/*
@@ -1183,37 +1352,31 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 		native_limit = t->getevents_n;
 		t->getevents_n = 0;
 	}
-	for (pass = 0; pass < 2 && !taken; pass++) {
+	/* its own vCPU's requests first, then any vCPU's */
+	for (pass = 0; pass < 2; pass++) {
 		if (pass == 0 && target < 0)
 			continue;
-		for (qi = 0; qi < 2; qi++) {
-			struct kvl_queue *q = queues[qi];
-			u16 prev = KVL_NO_REQ, i = q->head;
-
-			while (i != KVL_NO_REQ) {
-				struct kvl_req *r = kvl_req(vm, i);
-				u16 next = r->next;
-
-				if (r->t[3] > reap ||
-				    (pass == 0 && r->vcpu != target) ||
-				    (q == &vm->native_q && !native_limit)) {
-					prev = i;
-					i = next;
-					continue;
-				}
-				kvl_queue_unlink(vm, q, prev, i);
-				if (q == &vm->native_q)
-					native_limit--;
-				kvl_req_irq(vm, i, reap, target, vector, now);
-				taken++;
-				i = next;
-			}
-		}
+		memset(&tk, 0, sizeof(tk));
+		for (qi = 0; qi < 2; qi++)
+			kvl_irq_take(vm, queues[qi], pass == 0, target, vector,
+				     irq, reap, now, &native_limit, &tk);
+		if (tk.taken)
+			break;
 	}
+	if (tk.taken && !tk.mixed && !tk.others)
+		kvl_irq_learn(vm, tk.queue, irq);
+	taken = tk.taken;
 	if (!taken)
-		taken = kvl_irq_same_iteration(vm, target, vector, now);
+		taken = kvl_irq_same_iteration(vm, target, vector, irq, now);
 	if (!taken)
-		taken = kvl_irq_done_after_wake(vm, target, vector, now);
+		taken = kvl_irq_done_after_wake(vm, target, vector, irq, now);
+	if (!taken && irq && kvl_irq_moved(vm, irq, reap)) {
+		memset(&tk, 0, sizeof(tk));
+		for (qi = 0; qi < 2; qi++)
+			kvl_irq_take(vm, queues[qi], false, target, vector,
+				     irq, reap, now, &native_limit, &tk);
+		taken = tk.taken;
+	}
 	if (!taken)
 		vm->counters[KVL_C_IRQS_UNMATCHED]++;
 }
@@ -1726,7 +1889,7 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	if (ri == KVL_NO_REQ)
 		goto out;
 	kvl_req(vm, ri)->path = KVL_PATH_THREADS;
-	kvl_req_attribute(kvl_req(vm, ri), &kick, 0, now);
+	kvl_req_attribute(vm, kvl_req(vm, ri), &kick, 0, now);
 	t->cur_req = ri;
 out:
 	kvl_unlock(&vm->lock, flags);
@@ -1764,7 +1927,7 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 		if (ri == KVL_NO_REQ)
 			break;
 		kvl_req(vm, ri)->path = KVL_PATH_NATIVE;
-		kvl_req_attribute(kvl_req(vm, ri), &kick, t->last_wake,
+		kvl_req_attribute(vm, kvl_req(vm, ri), &kick, t->last_wake,
 				  t->sys_ts);
 		kvl_req(vm, ri)->t[3] = now;
 		kvl_queue_push(vm, &vm->native_q, ri);

@@ -106,11 +106,16 @@ static inline void fx_fini(struct fx *f)
 #define REASON_NPF	0x400	/* SVM_EXIT_NPF */
 #define VEC(v)		(0x30 + (v))
 
-/* A vCPU thread: exit, doorbell (an ioeventfd write), entry. */
+/*
+ * A vCPU thread: exit, doorbell (an ioeventfd write), entry.  Each vCPU
+ * rings a queue of its own, one notify page, as virtio-pci's multiqueue
+ * disks do (a queue per vCPU, its MSI-X vector aimed at that vCPU).
+ */
+#define FX_NOTIFY	0xfebfb000ULL
 static inline void fx_doorbell(struct fx *f, int tid, int vcpu, u64 t)
 {
 	kvl_ev_exit(&f->eng, PID, tid, "qemu", vcpu, KVL_ISA_SVM, REASON_NPF, t);
-	kvl_ev_doorbell(&f->eng, PID, tid, false, 0xfebfb000, t + 1);
+	kvl_ev_doorbell(&f->eng, PID, tid, false, FX_NOTIFY + 4 * vcpu, t + 1);
 	kvl_ev_entry(&f->eng, PID, tid, t + 2);
 }
 

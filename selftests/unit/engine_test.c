@@ -103,7 +103,9 @@ TEST(two_vcpus_kept_apart)
 	fx_doorbell(&f, VCPU0, 0, 1000);
 	fx_doorbell(&f, VCPU1, 1, 1100);
 	fx_wake(&f, MAIN, 2000);
-	fx_io_submit(&f, MAIN, 2, 3000, 3100);	/* both in one io_submit */
+	/* an io_submit per queue (virtio_blk_handle_vq() plugs per queue) */
+	fx_io_submit(&f, MAIN, 1, 3000, 3050);
+	fx_io_submit(&f, MAIN, 1, 3060, 3100);
 	fx_wait(&f, MAIN, 3200);
 	fx_wake(&f, MAIN, 8000);
 	/* interrupts for vCPU1 first: it must take vCPU1's request */
@@ -681,6 +683,134 @@ TEST(io_of_an_unwatched_doorbell_shares_no_other)
 	EXPECT_EQ(0, fx_stage(&f, 1, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
 	EXPECT_EQ(1, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
 	EXPECT_EQ(0, fx_counter(&f, KVL_C_KICKS_SHARED));
+	fx_fini(&f);
+}
+
+/* vCPU 0 rings the queue at @addr; the loop wakes. */
+static void ring_queue(struct fx *f, u64 addr, u64 t)
+{
+	kvl_ev_exit(&f->eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_NPF, t);
+	kvl_ev_doorbell(&f->eng, PID, VCPU0, false, addr, t + 1);
+	kvl_ev_entry(&f->eng, PID, VCPU0, t + 2);
+}
+
+/* The loop raises @vec for vCPU 0, which enters with it at @entry. */
+static void irq_vec(struct fx *f, s32 vec, u64 t, u64 entry)
+{
+	kvl_ev_sys_enter(&f->eng, PID, MAIN, SYS_write, 0, t - 1);
+	kvl_ev_irq(&f->eng, PID, MAIN, 0, vec, t);
+	kvl_ev_apic_accept(&f->eng, PID, MAIN, 0, vec, t);
+	kvl_ev_sys_exit(&f->eng, PID, MAIN, SYS_write, 8, t + 1);
+	kvl_ev_exit(&f->eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 0x78, entry - 2);
+	kvl_ev_inj_virq(&f->eng, PID, VCPU0, vec, entry - 1);
+	kvl_ev_entry(&f->eng, PID, VCPU0, entry);
+}
+
+/* One pool request of the queue at @addr, alone: its interrupt is learnt. */
+static void pool_alone(struct fx *f, u64 addr, s32 vec, u64 t)
+{
+	ring_queue(f, addr, t);
+	fx_wake(f, MAIN, t + 500);
+	fx_wait(f, MAIN, t + 600);
+	fx_pool_io(f, POOL, t + 1000, t + 4000);
+	fx_wake(f, MAIN, t + 4500);
+	irq_vec(f, vec, t + 5000, t + 5500);
+}
+
+#define DISK_A	0xfe000000ULL
+#define DISK_B	0xfe004000ULL
+
+/*
+ * The truth test's depth 8 (design.rst): two disks, each with a queue per
+ * vCPU and an MSI-X vector per queue.  An interrupt took every finished
+ * request of its vCPU, whichever disk's: here disk A's interrupt ended
+ * disk B's request, whose own interrupt came 15 us later.
+ */
+TEST(queues_of_two_disks_keep_their_interrupts)
+{
+	const struct kvl_hist *h;
+	struct fx f;
+
+	fx_init(&f);
+	pool_alone(&f, DISK_A, 0x41, 1000);		/* learnt: A -> 0x41 */
+	pool_alone(&f, DISK_B, 0x42, 10000);		/* B -> 0x42 */
+	ring_queue(&f, DISK_A, 20000);
+	ring_queue(&f, DISK_B, 20100);
+	fx_wake(&f, MAIN, 20500);
+	fx_wait(&f, MAIN, 20600);
+	fx_pool_io(&f, POOL, 21000, 24000);		/* takes A's doorbell */
+	fx_pool_io(&f, POOL + 1, 21100, 23000);		/* B's, done first */
+	fx_wake(&f, MAIN, 24500);
+	irq_vec(&f, 0x41, 25000, 25500);
+	irq_vec(&f, 0x42, 40000, 40500);
+	h = fx_stage(&f, 0, KVL_PATH_THREADS, KVL_ST_TOTAL);
+	EXPECT_EQ(4, h->count);
+	EXPECT_EQ(25500 - 20000, h->min);		/* A's */
+	EXPECT_EQ(40500 - 20100, h->max);		/* B's, at its own */
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+}
+
+/*
+ * The guest moved queue A's vector (irqbalance): interrupts on the new
+ * one find only A's requests.  Twice could be a request never seen; the
+ * third time A is learnt anew and its requests end.
+ */
+TEST(queue_whose_vector_moved_is_learnt_anew)
+{
+	struct fx f;
+	int i;
+
+	fx_init(&f);
+	pool_alone(&f, DISK_A, 0x41, 1000);
+	for (i = 0; i < 4; i++)
+		pool_alone(&f, DISK_A, 0x51, 10000 * (i + 1));
+	EXPECT_EQ(2, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_QUEUES_MOVED));
+	EXPECT_EQ(5, fx_stage(&f, 0, KVL_PATH_THREADS, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+}
+
+/*
+ * The cross-link of design.rst: two vCPUs, a queue and a vector each.
+ * vCPU 1's request is never seen (rung while the system calls were
+ * unwatched); its interrupt must not end vCPU 0's request, else vCPU 0's
+ * own interrupt finds none and takes vCPU 1's next, and so on.
+ */
+TEST(interrupt_of_an_unseen_request_takes_no_other_queues)
+{
+	const struct kvl_hist *h;
+	struct fx f;
+	u64 t = 100000;
+
+	fx_init(&f);
+	/* learnt, one vCPU at a time: vCPU 0's queue, then vCPU 1's */
+	fx_one_native(&f, VCPU0, 0, 1000);
+	fx_irq(&f, MAIN, 0, 11000);
+	fx_inject(&f, VCPU0, 0, 11100, 11500);
+	fx_one_native(&f, VCPU1, 1, 20000);
+	fx_irq(&f, MAIN, 1, 30000);
+	fx_inject(&f, VCPU1, 1, 30100, 30500);
+
+	kvl_engine_set_syscalls_watched(&f.eng, false);
+	fx_doorbell(&f, VCPU1, 1, t);
+	kvl_engine_set_syscalls_watched(&f.eng, true);
+	fx_doorbell(&f, VCPU0, 0, t + 100);
+	fx_wake(&f, MAIN, t + 1000);
+	fx_io_submit(&f, MAIN, 1, t + 2000, t + 2100);	/* vCPU 0's */
+	fx_wait(&f, MAIN, t + 2200);
+	fx_wake(&f, MAIN, t + 8000);
+	fx_irq(&f, MAIN, 1, t + 8100);		/* the unseen one's */
+	fx_inject(&f, VCPU1, 1, t + 8200, t + 8300);
+	fx_irq(&f, MAIN, 0, t + 9000);
+	fx_inject(&f, VCPU0, 0, t + 9100, t + 9500);
+	h = fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL);
+	EXPECT_EQ(2, h->count);
+	EXPECT_EQ(9500 - 100, h->min);		/* at its own interrupt */
+	EXPECT_EQ(1, fx_stage(&f, 1, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
 	fx_fini(&f);
 }
 

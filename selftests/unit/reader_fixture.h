@@ -70,14 +70,19 @@ static inline void rf_keep(struct rf_vm *vm, int vcpu, int path, const u64 *d)
 	vm->vals[vcpu][path][KVL_ST_TOTAL][n] = total;
 }
 
-/* The vCPU exits on its doorbell write, then halts until the interrupt. */
+/*
+ * The vCPU exits on its doorbell write, then halts until the interrupt.
+ * A queue per vCPU, with its own vector (VEC()), as virtio-pci's
+ * multiqueue disks have.
+ */
 static inline void rf_doorbell(struct fx *f, struct rf_vm *vm, int vcpu, u64 t)
 {
 	s32 tid = rf_vcpu_tid(vm, vcpu);
 
 	kvl_ev_exit(&f->eng, vm->pid, tid, vm->comm, vcpu, KVL_ISA_SVM,
 		    REASON_NPF, t);
-	kvl_ev_doorbell(&f->eng, vm->pid, tid, false, 0xfebfb000, t + 1);
+	kvl_ev_doorbell(&f->eng, vm->pid, tid, false, 0xfebfb000 + 4 * vcpu,
+			t + 1);
 	kvl_ev_entry(&f->eng, vm->pid, tid, t + 2);
 	kvl_ev_exit(&f->eng, vm->pid, tid, vm->comm, vcpu, KVL_ISA_SVM,
 		    0x78 /* hlt */, t + 3);
