@@ -275,7 +275,6 @@ struct kvl_vm {
 	u32 kick_seq;		/* bumped on each doorbell */
 	u32 kick_seq_woken;	/* kick_seq when wakes last stamped doorbells */
 	u32 inflight;
-	u32 irq_line;		/* under lock: the interrupt being matched is a line */
 	/*
 	 * Vectors KVM has injected (kvm_inj_virq) into this VM: where the
 	 * kernel has no kvm_apicv_accept_irq (before 5.17), an interrupt on

@@ -1155,19 +1155,28 @@ static void kvl_irq_learn(struct kvl_vm *vm, u16 queue, u32 irq)
 		q->moved_n = 0;
 }
 
-/* Under vm->lock: hand request @i to the interrupt raised at @irq. */
-static void kvl_req_irq(struct kvl_vm *vm, u16 i, u64 reap, int target,
-			s32 vector, u64 irq)
+/* The interrupt being matched to requests. */
+struct kvl_irq {
+	int target;	/* vCPU index, -1: any */
+	s32 vector;	/* -1: unknown */
+	u32 line;	/* kvm_set_irq: a line, not an MSI */
+	u32 id;		/* kvl_irq_id() */
+	u64 ts;		/* raised */
+};
+
+/* Under vm->lock: hand request @i, reaped at @reap, to interrupt @irq. */
+static void kvl_req_irq(struct kvl_vm *vm, u16 i, u64 reap,
+			const struct kvl_irq *irq)
 {
 	struct kvl_req *r = kvl_req(vm, i);
 
 	r->t[4] = reap;
-	r->t[5] = irq;
-	r->target = (s16)target;
-	r->vector = vector;
-	r->line = (u16)vm->irq_line;
-	if (target >= 0) {
-		struct kvl_vcpu *vc = vm->vcpus[target];
+	r->t[5] = irq->ts;
+	r->target = (s16)irq->target;
+	r->vector = irq->vector;
+	r->line = (u16)irq->line;
+	if (irq->target >= 0) {
+		struct kvl_vcpu *vc = vm->vcpus[irq->target];
 
 		r->next = vc->await_head;
 		vc->await_head = i;
@@ -1186,17 +1195,16 @@ static void kvl_req_irq(struct kvl_vm *vm, u16 i, u64 reap, int target,
  * request in flight: with more, the interrupt may be another's, whose wake
  * was lost, and taking a request that is still on the device loses track.
  */
-static u32 kvl_irq_same_iteration(struct kvl_vm *vm, int target, s32 vector,
-				  u32 irq, u64 now)
+static u32 kvl_irq_same_iteration(struct kvl_vm *vm, const struct kvl_irq *irq)
 {
 	u16 i = vm->native_q.head;
 
 	if (i == KVL_NO_REQ || kvl_req(vm, i)->next != KVL_NO_REQ ||
-	    kvl_req(vm, i)->t[3] > now ||
-	    !kvl_irq_may_end(vm, kvl_req(vm, i), irq))
+	    kvl_req(vm, i)->t[3] > irq->ts ||
+	    !kvl_irq_may_end(vm, kvl_req(vm, i), irq->id))
 		return 0;
 	kvl_queue_unlink(vm, &vm->native_q, KVL_NO_REQ, i);
-	kvl_req_irq(vm, i, kvl_req(vm, i)->t[3], target, vector, now);
+	kvl_req_irq(vm, i, kvl_req(vm, i)->t[3], irq);
 	return 1;
 }
 
@@ -1209,18 +1217,19 @@ static u32 kvl_irq_same_iteration(struct kvl_vm *vm, int target, s32 vector,
  * one, reaped as it finished.  Left alone it would wait for a later
  * interrupt, and the last request of a vCPU would stay in flight.
  */
-static u32 kvl_irq_done_after_wake(struct kvl_vm *vm, int target, s32 vector,
-				   u32 irq, u64 now)
+static u32 kvl_irq_done_after_wake(struct kvl_vm *vm,
+				   const struct kvl_irq *irq)
 {
 	u16 prev = KVL_NO_REQ, i = vm->done_q.head;
 
 	while (i != KVL_NO_REQ) {
 		struct kvl_req *r = kvl_req(vm, i);
 
-		if (r->t[3] <= now && (target < 0 || r->vcpu == target) &&
-		    kvl_irq_may_end(vm, r, irq)) {
+		if (r->t[3] <= irq->ts &&
+		    (irq->target < 0 || r->vcpu == irq->target) &&
+		    kvl_irq_may_end(vm, r, irq->id)) {
 			kvl_queue_unlink(vm, &vm->done_q, prev, i);
-			kvl_req_irq(vm, i, r->t[3], target, vector, now);
+			kvl_req_irq(vm, i, r->t[3], irq);
 			return 1;
 		}
 		prev = i;
@@ -1242,7 +1251,7 @@ struct kvl_taking {
  * (at most *@native_limit native ones), of vCPU @target only if @own.
  */
 static void kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
-			 int target, s32 vector, u32 irq, u64 reap, u64 now,
+			 const struct kvl_irq *irq, u64 reap,
 			 u32 *native_limit, struct kvl_taking *tk)
 {
 	u16 prev = KVL_NO_REQ, i = q->head;
@@ -1251,13 +1260,13 @@ static void kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
 		struct kvl_req *r = kvl_req(vm, i);
 		u16 next = r->next;
 
-		if (r->t[3] > reap || !kvl_irq_may_end(vm, r, irq) ||
+		if (r->t[3] > reap || !kvl_irq_may_end(vm, r, irq->id) ||
 		    (q == &vm->native_q && !*native_limit)) {
 			prev = i;
 			i = next;
 			continue;
 		}
-		if (own && r->vcpu != target) {
+		if (own && r->vcpu != irq->target) {
 			tk->others++;
 			prev = i;
 			i = next;
@@ -1266,13 +1275,14 @@ static void kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
 		kvl_queue_unlink(vm, q, prev, i);
 		if (q == &vm->native_q)
 			(*native_limit)--;
-		if (r->queue != KVL_NO_QUEUE && vm->queues[r->queue].irq == irq)
+		if (r->queue != KVL_NO_QUEUE &&
+		    vm->queues[r->queue].irq == irq->id)
 			vm->queues[r->queue].moved_n = 0;	/* not moved */
 		if (!tk->taken)
 			tk->queue = r->queue;
 		else if (r->queue != tk->queue)
 			tk->mixed = true;
-		kvl_req_irq(vm, i, reap, target, vector, now);
+		kvl_req_irq(vm, i, reap, irq);
 		tk->taken++;
 		i = next;
 	}
@@ -1323,15 +1333,14 @@ static bool kvl_irq_moved(struct kvl_vm *vm, u32 irq, u64 reap)
 }
 
 /*
- * An interrupt raised by thread @t at @now for vCPU index @target (-1 any):
- * reap what finished before the thread's last wake.  Under vm->lock.
+ * Interrupt @irq raised by thread @t: reap what finished before the
+ * thread's last wake.  Under vm->lock.
  */
 static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
-			     int target, s32 vector, u64 now)
+			     const struct kvl_irq *irq)
 {
 	struct kvl_queue *queues[2] = { &vm->done_q, &vm->native_q };
-	u64 reap = t && t->last_wake ? t->last_wake : now;
-	u32 irq = kvl_irq_id(vector, vm->irq_line);
+	u64 reap = t && t->last_wake ? t->last_wake : irq->ts;
 	u32 native_limit = ~0u, taken;
 	struct kvl_taking tk;
 	int pass, qi;
@@ -1344,7 +1353,7 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 	 * request within one loop iteration, so it is not this interrupt's.
 	 */
 	for (qi = 0; qi < 2; qi++)
-		kvl_queue_drop_older(vm, queues[qi], now, 3,
+		kvl_queue_drop_older(vm, queues[qi], irq->ts, 3,
 				     vm->cfg->irq_timeout_ns, KVL_C_REQS_NO_IRQ);
 
 	if (t && t->getevents_n) {
@@ -1354,27 +1363,27 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 	}
 	/* its own vCPU's requests first, then any vCPU's */
 	for (pass = 0; pass < 2; pass++) {
-		if (pass == 0 && target < 0)
+		if (pass == 0 && irq->target < 0)
 			continue;
 		memset(&tk, 0, sizeof(tk));
 		for (qi = 0; qi < 2; qi++)
-			kvl_irq_take(vm, queues[qi], pass == 0, target, vector,
-				     irq, reap, now, &native_limit, &tk);
+			kvl_irq_take(vm, queues[qi], pass == 0, irq, reap,
+				     &native_limit, &tk);
 		if (tk.taken)
 			break;
 	}
 	if (tk.taken && !tk.mixed && !tk.others)
-		kvl_irq_learn(vm, tk.queue, irq);
+		kvl_irq_learn(vm, tk.queue, irq->id);
 	taken = tk.taken;
 	if (!taken)
-		taken = kvl_irq_same_iteration(vm, target, vector, irq, now);
+		taken = kvl_irq_same_iteration(vm, irq);
 	if (!taken)
-		taken = kvl_irq_done_after_wake(vm, target, vector, irq, now);
-	if (!taken && irq && kvl_irq_moved(vm, irq, reap)) {
+		taken = kvl_irq_done_after_wake(vm, irq);
+	if (!taken && irq->id && kvl_irq_moved(vm, irq->id, reap)) {
 		memset(&tk, 0, sizeof(tk));
 		for (qi = 0; qi < 2; qi++)
-			kvl_irq_take(vm, queues[qi], false, target, vector,
-				     irq, reap, now, &native_limit, &tk);
+			kvl_irq_take(vm, queues[qi], false, irq, reap,
+				     &native_limit, &tk);
 		taken = tk.taken;
 	}
 	if (!taken)
@@ -1384,9 +1393,16 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 static void kvl_irq_flush_locked(struct kvl_vm *vm, struct kvl_thread *t,
 				 s32 dest, s32 vector)
 {
+	struct kvl_irq irq = {
+		.target = kvl_vcpu_by_id(vm, dest),
+		.vector = vector,
+		.line = t->irq_line,
+		.id = kvl_irq_id(vector, t->irq_line),
+		.ts = t->irq_ts,
+	};
+
 	t->irq_pending = 0;
-	vm->irq_line = t->irq_line;
-	kvl_irq_complete(vm, t, kvl_vcpu_by_id(vm, dest), vector, t->irq_ts);
+	kvl_irq_complete(vm, t, &irq);
 }
 
 static void kvl_irq_flush(struct kvl_vm *vm, struct kvl_thread *t, s32 dest,
@@ -1802,8 +1818,8 @@ void kvl_ev_apicv_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
 			else
 				kvl_req(vm, prev)->next = next;
 			WRITE_ONCE(vc->awaiting, vc->awaiting - 1);
-			kvl_req_deliver(eng, vm, r, KVL_BY_POSTED,
-					now > r->t[5] ? now : r->t[5]);
+			/* (kvl_req_commit() keeps the end after the irq) */
+			kvl_req_deliver(eng, vm, r, KVL_BY_POSTED, now);
 			kvl_req_free(vm, i);
 		} else {
 			prev = i;
@@ -1914,7 +1930,7 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 		 * first, an iocb takes only a doorbell of the same queue, and
 		 * otherwise shares the first's, never another queue's.
 		 */
-		if (i == 0 || !have_first) {
+		if (!have_first) {
 			have_first = kvl_kick_for_io(vm, t->sys_ts, &first);
 			if (!have_first)
 				continue;
