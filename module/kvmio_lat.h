@@ -24,9 +24,6 @@ bool kvl_kvm_attached(void);
 bool kvl_sys_attached(void);
 u64 kvl_clock_now(void);
 
-/* trace.c: the engine's on_request hook */
-void kvl_trace_request(void *ctx, const struct kvl_request_record *rec);
-
 /* debugfs.c */
 void kvl_debugfs_init(void);
 void kvl_debugfs_exit(void);

@@ -16,9 +16,13 @@
 #include <linux/tracepoint.h>
 #include "kvmio_lat/engine.h"
 
-TRACE_EVENT(kvmio_lat_request,
-	    TP_PROTO(const struct kvl_request_record *rec),
-	    TP_ARGS(rec),
+/* trace.c: the engine reports requests only while the event is on */
+int kvl_trace_reg(void);
+void kvl_trace_unreg(void);
+
+TRACE_EVENT_FN(kvmio_lat_request,
+	       TP_PROTO(const struct kvl_request_record *rec),
+	       TP_ARGS(rec),
 
 	TP_STRUCT__entry(__field(s32, tgid)
 		__field(u32, vcpu)
@@ -58,7 +62,7 @@ TRACE_EVENT(kvmio_lat_request,
 		__entry->total = rec->t[6] - rec->t[0];
 	),
 
-	TP_printk("tgid=%d vcpu=%u path=%s %s=0x%llx irq_vcpu=%d vector=%d %s %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu",
+	TP_printk(KVL_REQUEST_FMT,
 		  __entry->tgid, __entry->vcpu,
 		  __entry->path == KVL_PATH_NATIVE ? "native" : "threads",
 		  __entry->pio ? "port" : "mmio",
@@ -72,7 +76,9 @@ TRACE_EVENT(kvmio_lat_request,
 		  (unsigned long long)__entry->submit_end,
 		  (unsigned long long)__entry->reap,
 		  (unsigned long long)__entry->irq,
-		  (unsigned long long)__entry->entry)
+		  (unsigned long long)__entry->entry),
+
+	kvl_trace_reg, kvl_trace_unreg
 );
 
 #endif /* _KVMIO_LAT_TRACE_H */

@@ -250,7 +250,6 @@ static int __init kvl_init(void)
 	if (!kvl_vm_table)
 		return -ENOMEM;
 	kvl_engine_init(&kvl_engine, &cfg, &kvl_ops, kvl_vm_table);
-	kvl_engine.on_request = kvl_trace_request;
 
 	kvl_wq = alloc_workqueue(KVL_NAME, WQ_UNBOUND, 0);
 	if (!kvl_wq) {

@@ -1010,7 +1010,7 @@ static void kvl_replay_free(struct kvl_replay *r)
 
 void kvl_request_line(FILE *f, const struct kvl_request_record *rec)
 {
-	fprintf(f, "tgid=%d vcpu=%u path=%s %s=0x%llx irq_vcpu=%d vector=%d %s %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu\n",
+	fprintf(f, KVL_REQUEST_FMT "\n",
 		rec->tgid, rec->vcpu_id, kvl_path_name(rec->path),
 		rec->pio ? "port" : "mmio", (unsigned long long)rec->addr,
 		rec->irq_vcpu_id, rec->vector, rec->line ? "line" : "msi",

@@ -223,6 +223,16 @@ struct kvl_req {
 };
 
 /*
+ * The text of one request: the module's kvmio_lat_request trace event
+ * prints it, and so does the reader's replay --requests, with these
+ * arguments in this order: tgid, vcpu, path name, "port" or "mmio",
+ * address, irq vcpu, vector, "line" or "msi", "posted" or "injected",
+ * total, then the seven stamps.
+ */
+#define KVL_REQUEST_FMT \
+	"tgid=%d vcpu=%u path=%s %s=0x%llx irq_vcpu=%d vector=%d %s %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu"
+
+/*
  * One finished request, as kvl_engine.on_request sees it: the module's
  * kvmio_lat_request trace event, the reader's replay --requests.
  */
@@ -321,6 +331,9 @@ struct kvl_alloc_ops {
 #define KVL_FILTER_BITS	1024
 #define KVL_MAX_PIDS	32
 
+typedef void (*kvl_request_hook)(void *ctx,
+				 const struct kvl_request_record *rec);
+
 struct kvl_engine {
 	struct kvl_config cfg;
 	const struct kvl_alloc_ops *ops;
@@ -347,8 +360,12 @@ struct kvl_engine {
 	u32 syscalls_unwatched;
 	/* events before this time are from before enable went back to 1 */
 	u64 resume_ts;
-	/* each recorded request, under its VM's lock: must not sleep */
-	void (*on_request)(void *ctx, const struct kvl_request_record *rec);
+	/*
+	 * Each recorded request, under its VM's lock: must not sleep.  May
+	 * be set and cleared while the engine runs (the module does so as
+	 * its trace event is enabled and disabled).
+	 */
+	kvl_request_hook on_request;
 	void *on_request_ctx;
 	unsigned long filter[KVL_FILTER_BITS / (8 * sizeof(unsigned long))];
 };

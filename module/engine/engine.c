@@ -998,7 +998,8 @@ static void kvl_kick_stamp_wake(struct kvl_vm *vm, u64 now)
  * at its next entry (kvl_vcpu_drain()).
  */
 static void kvl_req_report(struct kvl_engine *eng, const struct kvl_vm *vm,
-			   const struct kvl_vcpu *vc, const struct kvl_req *r)
+			   const struct kvl_vcpu *vc, const struct kvl_req *r,
+			   kvl_request_hook hook)
 {
 	struct kvl_request_record rec;
 
@@ -1013,12 +1014,13 @@ static void kvl_req_report(struct kvl_engine *eng, const struct kvl_vm *vm,
 	rec.line = r->line;
 	rec.addr = r->addr;
 	memcpy(rec.t, r->t, sizeof(rec.t));
-	eng->on_request(eng->on_request_ctx, &rec);
+	hook(eng->on_request_ctx, &rec);
 }
 
 static void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
 			   struct kvl_req *r, u64 entry)
 {
+	kvl_request_hook hook;
 	struct kvl_vcpu *vc;
 	struct kvl_done *d;
 	unsigned int i;
@@ -1056,8 +1058,9 @@ static void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
 	/* of the recorded ones only: posted + injected = requests */
 	vm->counters[r->delivery == KVL_DELIV_POSTED ? KVL_C_REQS_POSTED :
 		     KVL_C_REQS_INJECTED]++;
-	if (eng->on_request)
-		kvl_req_report(eng, vm, vc, r);
+	hook = READ_ONCE(eng->on_request);	/* set while someone listens */
+	if (hook)
+		kvl_req_report(eng, vm, vc, r, hook);
 }
 
 /*
