@@ -14,6 +14,8 @@ writes=${5:-500}
 work=$(mktemp -d)
 qpid=
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=selftests/lib/wait_log.sh
+. "$here/../lib/wait_log.sh"
 tracing=/sys/kernel/tracing
 one_cpu() {	# (a static key flips: no other lab CPU runs meanwhile)
 	python3 "$here/../lib/labhold.py" one-cpu "$@"
@@ -59,12 +61,7 @@ qemu-system-x86_64 -enable-kvm -cpu host -m 256 -smp 1 -nographic -nodefaults \
 qpid=$!
 echo "kvmio_lat demo: a QEMU guest (pid $qpid) does $reads O_DIRECT reads and $writes writes of 4 KiB"
 echo "on a virtio-blk disk with aio=native, then the same on one with aio=threads ..."
-for _ in $(seq 600); do
-	grep -q KVMIO-INNER-DONE "$work/log" && break
-	kill -0 "$qpid" 2>/dev/null || break
-	sleep 0.5
-done
-if ! grep -q KVMIO-INNER-DONE "$work/log"; then
+if ! wait_log "$work/log" KVMIO-INNER-DONE "$qpid" 600 0.5; then
 	echo "demo: the guest did not finish:" >&2
 	tail -20 "$work/log" >&2
 	exit 1

@@ -31,6 +31,8 @@ shift $(($# < 4 ? $# : 4))
 modes=("${@:-native threads}")
 read -r -a modes <<<"${modes[*]}"
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=selftests/lib/wait_log.sh
+. "$here/../lib/wait_log.sh"
 dbg=/sys/kernel/debug/kvmio_lat
 out=${LAB_OUT:-/tmp}
 work=$(mktemp -d)
@@ -96,20 +98,11 @@ for mode in "${modes[@]}"; do
 		-device virtio-blk-pci,drive=d0 </dev/null >"$log" 2>&1 &
 	qpid=$!
 	t0=$SECONDS
-	for _ in $(seq 600); do
-		grep -q KVMIO-INNER-START "$log" && break
-		kill -0 "$qpid" 2>/dev/null || break
-		sleep 0.2
-	done
+	wait_log "$log" KVMIO-INNER-START "$qpid" 600 0.2 || true
 	echo 1 >"$dbg/reset"
 	# (where a run stopped, when the lab's own timeout ends it first)
 	echo "# aio=$mode: inner guest up after $((SECONDS - t0)) s"
-	for _ in $(seq 600); do
-		grep -q KVMIO-INNER-DONE "$log" && break
-		kill -0 "$qpid" 2>/dev/null || break
-		sleep 0.5
-	done
-	if ! grep -q KVMIO-INNER-DONE "$log"; then
+	if ! wait_log "$log" KVMIO-INNER-DONE "$qpid" 600 0.5; then
 		echo "not ok - aio=$mode: the inner guest did not finish its I/O"
 		tail -20 "$log" | sed 's/^/# /'
 		fail=1

@@ -29,6 +29,8 @@ shift $(($# < 5 ? $# : 5))
 modes=("${@:-native threads}")
 read -r -a modes <<<"${modes[*]}"
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=selftests/lib/wait_log.sh
+. "$here/../lib/wait_log.sh"
 dbg=/sys/kernel/debug/kvmio_lat
 out=${LAB_OUT:-/tmp}
 work=$(mktemp -d)
@@ -86,13 +88,10 @@ for mode in "${modes[@]}"; do
 		-drive "file=/dev/vda,if=none,id=d0,format=raw,cache=none,aio=$mode" \
 		-device virtio-blk-pci,drive=d0 </dev/null >"$log" 2>"$work/record-$mode.log" &
 	rpid=$!
-	for _ in $(seq 1200); do
-		grep -q KVMIO-INNER-DONE "$log" 2>/dev/null && break
-		kill -0 "$rpid" 2>/dev/null || break
-		sleep 0.5
-	done
+	done_ok=0
+	wait_log "$log" KVMIO-INNER-DONE "$rpid" 1200 0.5 && done_ok=1
 	qpid=$(cat "$work/qemu.pid" 2>/dev/null || true)
-	if ! grep -q KVMIO-INNER-DONE "$log" 2>/dev/null || [ -z "$qpid" ]; then
+	if [ "$done_ok" = 0 ] || [ -z "$qpid" ]; then
 		echo "not ok - aio=$mode: the inner guest did not finish its I/O"
 		tail -20 "$log" "$work/record-$mode.log" 2>/dev/null | sed 's/^/# /'
 		fail=1

@@ -35,6 +35,8 @@ shift 2
 scenarios=("${@:-depth1 depth8}")
 read -r -a scenarios <<<"${scenarios[*]}"
 here=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=selftests/lib/wait_log.sh
+. "$here/../lib/wait_log.sh"
 dbg=/sys/kernel/debug/kvmio_lat
 tracing=/sys/kernel/tracing
 out=${LAB_OUT:-/tmp}
@@ -151,12 +153,7 @@ for sc in "${scenarios[@]}"; do
 			"${netdev[@]}" </dev/null >"$log" 2>&1 &
 		qpid=$!
 		t0=$SECONDS
-		for _ in $(seq 1200); do
-			grep -q KVMIO-INNER-DONE "$log" && break
-			kill -0 "$qpid" 2>/dev/null || break
-			sleep 0.5
-		done
-		grep -q KVMIO-INNER-DONE "$log" && break
+		wait_log "$log" KVMIO-INNER-DONE "$qpid" 1200 0.5 && break
 		kill -9 "$qpid" 2>/dev/null || true
 		wait "$qpid" 2>/dev/null || true
 		qpid=
