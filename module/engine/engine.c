@@ -450,11 +450,12 @@ void kvl_engine_reset(struct kvl_engine *eng)
 	for (i = 0; i < eng->cfg.max_vms; i++) {
 		struct kvl_vm *vm = eng->vms[i];
 
-		if (vm && vm->exited)
-			kvl_vm_remove_slot(eng, i);
-		vm = eng->vms[i];
 		if (!vm)
 			continue;
+		if (vm->exited) {	/* kept until now: reset forgets it */
+			kvl_vm_remove_slot(eng, i);
+			continue;
+		}
 		kvl_lock(&vm->lock, vflags);
 		memset(vm->counters, 0, sizeof(vm->counters));
 		for (j = 0; j < READ_ONCE(vm->nr_vcpus); j++) {
