@@ -1419,6 +1419,22 @@ static void kvl_irq_flush(struct kvl_vm *vm, struct kvl_thread *t, s32 dest,
 	kvl_unlock(&vm->lock, flags);
 }
 
+/*
+ * Thread @t's last interrupt saw no kvm_apic_accept_irq.  An MSI may be
+ * delivered elsewhere (irqfd's injection work, when the atomic path
+ * cannot): it ends requests all the same, aimed by its address.  A line
+ * delivered nothing: QEMU raises an INTx line that is already high
+ * (kvm_set_irq level 1 twice per completion in the lab, the IOAPIC
+ * accepting the first), or the pin is masked.
+ */
+static void kvl_irq_unaccepted(struct kvl_vm *vm, struct kvl_thread *t)
+{
+	if (t->irq_line)
+		t->irq_pending = 0;
+	else
+		kvl_irq_flush(vm, t, t->irq_dest, t->irq_vector);
+}
+
 static bool kvl_vector_injected(const struct kvl_vm *vm, s32 vec)
 {
 	return vec >= 0 && vec < 256 &&
@@ -1721,7 +1737,7 @@ void kvl_ev_irq(struct kvl_engine *eng, s32 tgid, s32 tid, s32 dest,
 			return;
 	}
 	if (t->irq_pending)
-		kvl_irq_flush(vm, t, t->irq_dest, t->irq_vector);
+		kvl_irq_unaccepted(vm, t);
 	t->irq_pending = 1;
 	t->irq_line = dest < 0 && vector < 0;	/* kvm_set_irq */
 	t->irq_ts = now;
@@ -2003,7 +2019,7 @@ void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		return;
 	}
 	if (t->irq_pending)	/* no kvm_apic_accept_irq followed it */
-		kvl_irq_flush(vm, t, t->irq_dest, t->irq_vector);
+		kvl_irq_unaccepted(vm, t);
 	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
 		return;
 	entered = t->sys_nr == nr;
