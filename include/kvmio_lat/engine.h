@@ -67,9 +67,6 @@ enum kvl_stage {
 #define KVL_MAILBOX		32
 /* Doorbell addresses a VM learns (one per device or notify region). */
 #define KVL_KNOWN_DOORBELLS	16
-/* Queues (exact doorbell addresses) whose interrupt a VM learns. */
-#define KVL_QUEUES		32
-#define KVL_NO_QUEUE		0xffff
 
 #define KVL_COMM_LEN		16
 
@@ -96,7 +93,6 @@ enum kvl_counter {
 	KVL_C_KICKS_IGNORED,	/* not a known I/O doorbell, ring half full */
 	KVL_C_REQS_NO_IRQ,	/* no interrupt of its own within irq_timeout */
 	KVL_C_KICKS_UNWATCHED,	/* rung while the system calls were unwatched */
-	KVL_C_QUEUES_MOVED,	/* a queue's interrupt learnt anew (affinity) */
 	KVL_NR_COUNTERS
 };
 
@@ -217,7 +213,6 @@ struct kvl_req {
 	u32 delivery;		/* enum kvl_delivery */
 	u16 pio;		/* the doorbell was a port write */
 	u16 line;		/* its interrupt was a line (kvm_set_irq), not MSI */
-	u16 queue;		/* kvl_vm.queues index, KVL_NO_QUEUE if none */
 	u64 addr;		/* the doorbell's address: its device and queue */
 	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
 };
@@ -252,20 +247,6 @@ struct kvl_request_record {
 struct kvl_queue {
 	u16 head;
 	u16 tail;
-};
-
-/*
- * A device queue, known by its exact MMIO doorbell address, and the interrupt
- * it completes with (virtio-pci: an MSI-X vector per queue), learnt when
- * an interrupt could only be this queue's (kvl_irq_learn()).  Once known,
- * the queue's requests are ended by that interrupt only, not by another
- * queue's or disk's.
- */
-struct kvl_queue_irq {
-	u64 key;		/* its doorbell's MMIO address */
-	u32 irq;		/* kvl_irq_id(), 0 until learnt */
-	u32 moved_irq;		/* another interrupt that found only its requests */
-	u32 moved_n;		/* ... this many times in a row */
 };
 
 struct kvl_vm {
@@ -306,8 +287,6 @@ struct kvl_vm {
 	/* doorbell addresses that led to I/O: MMIO pages and ports */
 	u64 known_addr[KVL_KNOWN_DOORBELLS];
 	u32 nr_known;
-	u32 nr_queues;
-	struct kvl_queue_irq queues[KVL_QUEUES];
 
 	struct kvl_queue native_q;	/* submitted, not reaped */
 	struct kvl_queue done_q;	/* threads: pool syscall returned */

@@ -769,7 +769,6 @@ static u16 kvl_req_alloc(struct kvl_vm *vm, u64 now)
 	kvl_req(vm, i)->state = 1;
 	kvl_req(vm, i)->target = -1;
 	kvl_req(vm, i)->vector = -1;
-	kvl_req(vm, i)->queue = KVL_NO_QUEUE;
 	return i;
 }
 
@@ -1064,33 +1063,8 @@ static void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
 		kvl_req_report(eng, vm, vc, r, hook);
 }
 
-/*
- * Under vm->lock: the kvl_vm.queues slot of an MMIO doorbell, added if
- * new.  A queue is its exact notify address: virtio-pci gives each
- * virtqueue its own.  Not a port: legacy virtio-pci has one notify port
- * for all queues (the queue is the value written), so a port's requests
- * may complete with several vectors.
- */
-static u16 kvl_queue_slot(struct kvl_vm *vm, u32 pio, u64 addr)
-{
-	u64 key = addr;
-	u32 i;
-
-	if (pio)
-		return KVL_NO_QUEUE;
-	for (i = 0; i < vm->nr_queues; i++)
-		if (vm->queues[i].key == key)
-			return (u16)i;
-	if (vm->nr_queues == KVL_QUEUES)
-		return KVL_NO_QUEUE;	/* its interrupt is not learnt */
-	memset(&vm->queues[i], 0, sizeof(vm->queues[i]));
-	vm->queues[i].key = key;
-	vm->nr_queues++;
-	return (u16)i;
-}
-
-/* Fill doorbell and wake of a new request.  Under vm->lock. */
-static void kvl_req_attribute(struct kvl_vm *vm, struct kvl_req *r,
+/* Fill doorbell and wake of a new request. */
+static void kvl_req_attribute(struct kvl_req *r,
 			      const struct kvl_taken_kick *k, u64 own_wake,
 			      u64 submit)
 {
@@ -1108,55 +1082,9 @@ static void kvl_req_attribute(struct kvl_vm *vm, struct kvl_req *r,
 	r->vcpu = k->vcpu;
 	r->pio = k->pio;
 	r->addr = k->addr;
-	r->queue = kvl_queue_slot(vm, k->pio, k->addr);
 	r->t[0] = k->ts;
 	r->t[1] = wake;
 	r->t[2] = submit;
-}
-
-/*
- * An interrupt's identity for learning queues: a line (INTx; its GSI is
- * not kept), or an MSI's vector; 0 when neither is known (such an
- * interrupt may end any request).  Not its vCPU: with lowest-priority
- * delivery (Windows guests) KVM picks a vCPU per interrupt, while a guest
- * gives the queues of one vCPU vectors of their own.
- */
-static u32 kvl_irq_id(s32 vector, u32 line)
-{
-	if (line)
-		return 1;
-	if (vector < 0 || vector > 255)
-		return 0;
-	return 0x100 | (u32)vector;
-}
-
-/* May interrupt @irq end @r?  Not if its queue is known to use another. */
-static bool kvl_irq_may_end(const struct kvl_vm *vm, const struct kvl_req *r,
-			    u32 irq)
-{
-	u32 own;
-
-	if (!irq || r->queue == KVL_NO_QUEUE)
-		return true;
-	own = vm->queues[r->queue].irq;
-	return !own || own == irq;
-}
-
-/*
- * Under vm->lock: interrupt @irq ended requests of one queue only, and no
- * other queue had a request it could have ended: it is that queue's.
- */
-static void kvl_irq_learn(struct kvl_vm *vm, u16 queue, u32 irq)
-{
-	struct kvl_queue_irq *q;
-
-	if (!irq || queue == KVL_NO_QUEUE)
-		return;
-	q = &vm->queues[queue];
-	if (!q->irq)
-		q->irq = irq;
-	if (q->irq == irq)
-		q->moved_n = 0;
 }
 
 /* The interrupt being matched to requests. */
@@ -1164,7 +1092,6 @@ struct kvl_irq {
 	int target;	/* vCPU index, -1: any */
 	s32 vector;	/* -1: unknown */
 	u32 line;	/* kvm_set_irq: a line, not an MSI */
-	u32 id;		/* kvl_irq_id() */
 	u64 ts;		/* raised */
 };
 
@@ -1204,8 +1131,7 @@ static u32 kvl_irq_same_iteration(struct kvl_vm *vm, const struct kvl_irq *irq)
 	u16 i = vm->native_q.head;
 
 	if (i == KVL_NO_REQ || kvl_req(vm, i)->next != KVL_NO_REQ ||
-	    kvl_req(vm, i)->t[3] > irq->ts ||
-	    !kvl_irq_may_end(vm, kvl_req(vm, i), irq->id))
+	    kvl_req(vm, i)->t[3] > irq->ts)
 		return 0;
 	kvl_queue_unlink(vm, &vm->native_q, KVL_NO_REQ, i);
 	kvl_req_irq(vm, i, kvl_req(vm, i)->t[3], irq);
@@ -1230,8 +1156,7 @@ static u32 kvl_irq_done_after_wake(struct kvl_vm *vm,
 		struct kvl_req *r = kvl_req(vm, i);
 
 		if (r->t[3] <= irq->ts &&
-		    (irq->target < 0 || r->vcpu == irq->target) &&
-		    kvl_irq_may_end(vm, r, irq->id)) {
+		    (irq->target < 0 || r->vcpu == irq->target)) {
 			kvl_queue_unlink(vm, &vm->done_q, prev, i);
 			kvl_req_irq(vm, i, r->t[3], irq);
 			return 1;
@@ -1242,36 +1167,23 @@ static u32 kvl_irq_done_after_wake(struct kvl_vm *vm,
 	return 0;
 }
 
-/* What kvl_irq_take() took: how many, and whether of one queue. */
-struct kvl_taking {
-	u32 taken;
-	u32 others;	/* could have been taken but for their vCPU */
-	u16 queue;	/* of the first taken */
-	bool mixed;	/* taken from more than one queue */
-};
-
 /*
  * Under vm->lock: give interrupt @irq the requests of @q finished by @reap
- * (at most *@native_limit native ones), of vCPU @target only if @own.
+ * (at most *@native_limit native ones), of its target vCPU only if @own.
+ * Returns how many it took.
  */
-static void kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
-			 const struct kvl_irq *irq, u64 reap,
-			 u32 *native_limit, struct kvl_taking *tk)
+static u32 kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
+			const struct kvl_irq *irq, u64 reap, u32 *native_limit)
 {
 	u16 prev = KVL_NO_REQ, i = q->head;
+	u32 taken = 0;
 
 	while (i != KVL_NO_REQ) {
 		struct kvl_req *r = kvl_req(vm, i);
 		u16 next = r->next;
 
-		if (r->t[3] > reap || !kvl_irq_may_end(vm, r, irq->id) ||
+		if (r->t[3] > reap || (own && r->vcpu != irq->target) ||
 		    (q == &vm->native_q && !*native_limit)) {
-			prev = i;
-			i = next;
-			continue;
-		}
-		if (own && r->vcpu != irq->target) {
-			tk->others++;
 			prev = i;
 			i = next;
 			continue;
@@ -1279,61 +1191,11 @@ static void kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
 		kvl_queue_unlink(vm, q, prev, i);
 		if (q == &vm->native_q)
 			(*native_limit)--;
-		if (r->queue != KVL_NO_QUEUE &&
-		    vm->queues[r->queue].irq == irq->id)
-			vm->queues[r->queue].moved_n = 0;	/* not moved */
-		if (!tk->taken)
-			tk->queue = r->queue;
-		else if (r->queue != tk->queue)
-			tk->mixed = true;
 		kvl_req_irq(vm, i, reap, irq);
-		tk->taken++;
+		taken++;
 		i = next;
 	}
-}
-
-/*
- * Under vm->lock: interrupt @irq found nothing it may end.  If the only
- * finished requests are one queue's, learnt to use another interrupt, the
- * guest may have moved that queue's vector (irqbalance): after three such
- * interrupts in a row, with none of the old one between, the queue is
- * learnt anew.  Once or twice is more likely a request never seen, whose
- * interrupt must not end another queue's requests.
- */
-static bool kvl_irq_moved(struct kvl_vm *vm, u32 irq, u64 reap)
-{
-	struct kvl_queue *queues[2] = { &vm->done_q, &vm->native_q };
-	u16 queue = KVL_NO_QUEUE, i;
-	struct kvl_queue_irq *q;
-	int qi;
-
-	for (qi = 0; qi < 2; qi++) {
-		for (i = queues[qi]->head; i != KVL_NO_REQ; i = kvl_req(vm, i)->next) {
-			const struct kvl_req *r = kvl_req(vm, i);
-
-			if (r->t[3] > reap)
-				continue;
-			if (r->queue == KVL_NO_QUEUE ||
-			    (queue != KVL_NO_QUEUE && r->queue != queue))
-				return false;
-			queue = r->queue;
-		}
-	}
-	if (queue == KVL_NO_QUEUE)
-		return false;
-	q = &vm->queues[queue];
-	if (!q->irq || q->irq == irq)	/* not another's: left by native_limit */
-		return false;
-	if (q->moved_irq != irq) {
-		q->moved_irq = irq;
-		q->moved_n = 0;
-	}
-	if (++q->moved_n < 3)
-		return false;
-	q->irq = irq;
-	q->moved_n = 0;
-	vm->counters[KVL_C_QUEUES_MOVED]++;
-	return true;
+	return taken;
 }
 
 /*
@@ -1345,8 +1207,7 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 {
 	struct kvl_queue *queues[2] = { &vm->done_q, &vm->native_q };
 	u64 reap = t && t->last_wake ? t->last_wake : irq->ts;
-	u32 native_limit = ~0u, taken;
-	struct kvl_taking tk;
+	u32 native_limit = ~0u, taken = 0;
 	int pass, qi;
 
 	/*
@@ -1366,30 +1227,17 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 		t->getevents_n = 0;
 	}
 	/* its own vCPU's requests first, then any vCPU's */
-	for (pass = 0; pass < 2; pass++) {
+	for (pass = 0; pass < 2 && !taken; pass++) {
 		if (pass == 0 && irq->target < 0)
 			continue;
-		memset(&tk, 0, sizeof(tk));
 		for (qi = 0; qi < 2; qi++)
-			kvl_irq_take(vm, queues[qi], pass == 0, irq, reap,
-				     &native_limit, &tk);
-		if (tk.taken)
-			break;
+			taken += kvl_irq_take(vm, queues[qi], pass == 0, irq,
+					      reap, &native_limit);
 	}
-	if (tk.taken && !tk.mixed && !tk.others)
-		kvl_irq_learn(vm, tk.queue, irq->id);
-	taken = tk.taken;
 	if (!taken)
 		taken = kvl_irq_same_iteration(vm, irq);
 	if (!taken)
 		taken = kvl_irq_done_after_wake(vm, irq);
-	if (!taken && irq->id && kvl_irq_moved(vm, irq->id, reap)) {
-		memset(&tk, 0, sizeof(tk));
-		for (qi = 0; qi < 2; qi++)
-			kvl_irq_take(vm, queues[qi], false, irq, reap,
-				     &native_limit, &tk);
-		taken = tk.taken;
-	}
 	if (!taken)
 		vm->counters[KVL_C_IRQS_UNMATCHED]++;
 }
@@ -1401,7 +1249,6 @@ static void kvl_irq_flush_locked(struct kvl_vm *vm, struct kvl_thread *t,
 		.target = kvl_vcpu_by_id(vm, dest),
 		.vector = vector,
 		.line = t->irq_line,
-		.id = kvl_irq_id(vector, t->irq_line),
 		.ts = t->irq_ts,
 	};
 
@@ -1925,7 +1772,7 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	if (ri == KVL_NO_REQ)
 		goto out;
 	kvl_req(vm, ri)->path = KVL_PATH_THREADS;
-	kvl_req_attribute(vm, kvl_req(vm, ri), &kick, 0, now);
+	kvl_req_attribute(kvl_req(vm, ri), &kick, 0, now);
 	t->cur_req = ri;
 out:
 	kvl_unlock(&vm->lock, flags);
@@ -1963,7 +1810,7 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 		if (ri == KVL_NO_REQ)
 			break;
 		kvl_req(vm, ri)->path = KVL_PATH_NATIVE;
-		kvl_req_attribute(vm, kvl_req(vm, ri), &kick, t->last_wake,
+		kvl_req_attribute(kvl_req(vm, ri), &kick, t->last_wake,
 				  t->sys_ts);
 		kvl_req(vm, ri)->t[3] = now;
 		kvl_queue_push(vm, &vm->native_q, ri);

@@ -28,7 +28,6 @@ static const char *const kvl_counter_names[KVL_NR_COUNTERS] = {
 	[KVL_C_REQUESTS_STALE] = "requests_stale",
 	[KVL_C_KICKS_IGNORED] = "doorbells_ignored",
 	[KVL_C_KICKS_UNWATCHED] = "doorbells_unwatched",
-	[KVL_C_QUEUES_MOVED] = "queue_irqs_moved",
 	[KVL_C_REQS_NO_IRQ] = "requests_without_irq",
 };
 
