@@ -24,6 +24,9 @@ bool kvl_kvm_attached(void);
 bool kvl_sys_attached(void);
 u64 kvl_clock_now(void);
 
+/* trace.c: hook the engine to an event enabled before kvl_init() */
+void kvl_trace_init(void);
+
 /* debugfs.c */
 void kvl_debugfs_init(void);
 void kvl_debugfs_exit(void);

@@ -250,6 +250,7 @@ static int __init kvl_init(void)
 	if (!kvl_vm_table)
 		return -ENOMEM;
 	kvl_engine_init(&kvl_engine, &cfg, &kvl_ops, kvl_vm_table);
+	kvl_trace_init();
 
 	kvl_wq = alloc_workqueue(KVL_NAME, WQ_UNBOUND, 0);
 	if (!kvl_wq) {

@@ -555,12 +555,11 @@ static void kvl_sys_sync(struct work_struct *work)
 			want = false;
 		}
 	}
-	if (!want) {
-		kvl_sys_set_on(false);
+	/* the engine stops queueing doorbells before the detach */
+	kvl_sys_set_on(want);
+	if (!want)
 		kvl_detach(kvl_core_tps + KVL_CORE_SYS,
 			   ARRAY_SIZE(kvl_core_tps) - KVL_CORE_SYS);
-	}
-	kvl_sys_set_on(want);
 	mutex_unlock(&kvl_attach_lock);
 }
 

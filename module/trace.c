@@ -30,3 +30,13 @@ void kvl_trace_unreg(void)
 {
 	WRITE_ONCE(kvl_engine.on_request, NULL);
 }
+
+/*
+ * The event exists from the module's load, before kvl_init() sets up the
+ * engine (and clears its hook): one enabled in between is caught here.
+ */
+void kvl_trace_init(void)
+{
+	if (trace_kvmio_lat_request_enabled())
+		kvl_trace_reg();
+}

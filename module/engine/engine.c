@@ -823,6 +823,12 @@ static bool kvl_kick_retire(struct kvl_kick *k)
 	return true;
 }
 
+/* Within kick_timeout before @now: @ts (0: never) may still have I/O to come. */
+static bool kvl_kick_recent(const struct kvl_vm *vm, u64 ts, u64 now)
+{
+	return ts && (now <= ts || now - ts <= vm->cfg->kick_timeout_ns);
+}
+
 /*
  * Under vm->lock: the doorbell a submission at @now belongs to.
  *
@@ -853,7 +859,7 @@ static bool kvl_kick_take(struct kvl_vm *vm, u64 now,
 			while (vc->kick_tail != head) {
 				k = &vc->kicks[vc->kick_tail % KVL_KICK_RING];
 				if (kvl_acquire(&k->state) != KVL_KICK_LIVE ||
-				    now <= k->ts || now - k->ts <= vm->cfg->kick_timeout_ns)
+				    kvl_kick_recent(vm, k->ts, now))
 					break;
 				if (!kvl_kick_retire(k))
 					break;
@@ -933,12 +939,6 @@ static bool kvl_kick_take(struct kvl_vm *vm, u64 now,
 		best_vc->kick_tail++;
 		return true;
 	}
-}
-
-/* Within kick_timeout before @now: @ts (0: never) may still have I/O to come. */
-static bool kvl_kick_recent(const struct kvl_vm *vm, u64 ts, u64 now)
-{
-	return ts && (now <= ts || now - ts <= vm->cfg->kick_timeout_ns);
 }
 
 /*
