@@ -28,6 +28,7 @@ TRACE_EVENT_FN(kvmio_lat_request,
 		__field(u32, vcpu)
 		__field(s32, irq_vcpu)
 		__field(s32, vector)
+		__field(s32, fd)
 		__field(u32, path)
 		__field(u32, posted)
 		__field(u32, pio)
@@ -47,6 +48,7 @@ TRACE_EVENT_FN(kvmio_lat_request,
 		__entry->vcpu = rec->vcpu_id;
 		__entry->irq_vcpu = rec->irq_vcpu_id;
 		__entry->vector = rec->vector;
+		__entry->fd = rec->fd;
 		__entry->path = rec->path;
 		__entry->posted = rec->posted;
 		__entry->pio = rec->pio;
@@ -66,7 +68,8 @@ TRACE_EVENT_FN(kvmio_lat_request,
 		  __entry->tgid, __entry->vcpu,
 		  __entry->path == KVL_PATH_NATIVE ? "native" : "threads",
 		  __entry->pio ? "port" : "mmio",
-		  (unsigned long long)__entry->addr, __entry->irq_vcpu,
+		  (unsigned long long)__entry->addr, __entry->fd,
+		  __entry->irq_vcpu,
 		  __entry->vector, __entry->line ? "line" : "msi",
 		  __entry->posted ? "posted" : "injected",
 		  (unsigned long long)__entry->total,

@@ -23,6 +23,8 @@
 #include <linux/kvm_host.h>
 #include <linux/mutex.h>
 #include <linux/workqueue.h>
+#include <linux/uaccess.h>
+#include <linux/aio_abi.h>
 #include <asm/syscall.h>
 #include <trace/events/syscalls.h>
 #include <trace/events/kvm.h>
@@ -358,10 +360,41 @@ static void kvl_probe_kvm_inj_virq_3(void *data, unsigned int vector,
 
 /* ---- syscalls and process exit ---- */
 
+/*
+ * The file descriptors of an io_submit's first iocbs: the disks of its
+ * requests.  QEMU has just written the array and the iocbs, so they are
+ * resident; what faults is left unknown.  At most KVL_SUBMIT_FDS + 1
+ * copies, none of them sleeping.
+ */
+static u32 kvl_iocb_fds(const struct pt_regs *regs, s32 *fd)
+{
+	const void __user *iocbpp = (const void __user *)regs->dx;
+	long nr = (long)regs->si;
+	u64 iocb[KVL_SUBMIT_FDS];
+	u32 i, n;
+
+	if (nr <= 0)
+		return 0;
+	n = min_t(long, nr, KVL_SUBMIT_FDS);
+	if (copy_from_user_nofault(iocb, iocbpp, n * sizeof(iocb[0])))
+		return 0;
+	for (i = 0; i < n; i++) {
+		const void __user *p = (const void __user *)(unsigned long)
+			(iocb[i] + offsetof(struct iocb, aio_fildes));
+		u32 v;
+
+		if (copy_from_user_nofault(&v, p, sizeof(v)))
+			break;
+		fd[i] = (s32)v;
+	}
+	return i;
+}
+
 static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
 	enum kvl_sys_class cls = id < 0 ? KVL_SYS_NONE : kvl_sys_class((u32)id);
-	u32 arg = 0;
+	s32 fd[KVL_SUBMIT_FDS];
+	u32 arg = 0, nfds = 0;
 
 	/* the engine wants no entry but these; ioctl's only their exits */
 	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
@@ -373,10 +406,14 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	switch (cls) {
 	case KVL_SYS_SUBMIT:
 		arg = (u32)min_t(unsigned long, regs->si, U32_MAX);
+		nfds = kvl_iocb_fds(regs, fd);
 		break;
 	case KVL_SYS_URING:	/* flags (4th arg) | min_complete (3rd) << 16 */
 		arg = (u32)(regs->r10 & 0xffff) |
 		      ((u32)min_t(unsigned long, regs->dx, 0xffff) << 16);
+		break;
+	case KVL_SYS_POOL_IO:	/* the file descriptor: the disk */
+		arg = (u32)regs->di;
 		break;
 	default:
 		break;
@@ -384,6 +421,9 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	kvl_probe_begin();
 	kvl_ev_sys_enter(&kvl_engine, current->tgid, current->pid, (u32)id, arg,
 			 kvl_now());
+	if (nfds)
+		kvl_ev_submit_fds(&kvl_engine, current->tgid, current->pid, fd,
+				  nfds);
 	kvl_probe_end();
 }
 

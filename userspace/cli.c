@@ -21,7 +21,7 @@ static const char kvl_usage[] =
 "kvmio_lat module's histograms (/sys/kernel/debug/kvmio_lat/hist).\n"
 "\n"
 "Commands:\n"
-"  show [--input FILE [--stats FILE]] [FILTERS] [--hist] [--json | --csv]\n"
+"  show [--input FILE [--stats FILE]] [FILTERS] [--disk] [--hist] [--json | --csv]\n"
 "      latency per VM, vCPU, path and stage: count, min, mean, stddev,\n"
 "      p50, p90, p99, p99.9, max; \"all\" rows merge the vCPUs of a VM\n"
 "  watch [-i SECONDS] [-n COUNT] [--input FILE] [FILTERS] [--json | --csv]\n"
@@ -35,7 +35,7 @@ static const char kvl_usage[] =
 "  record [-o FILE] [-b KB] [--all-syscalls] [[--] COMMAND [ARGS...]]\n"
 "      trace-cmd record of the events the engine needs, until COMMAND\n"
 "      exits (or Ctrl-C); for hosts where the module cannot be loaded\n"
-"  replay FILE [--tgids FILE] [--requests FILE] [FILTERS] [--hist] [--json | --csv] [--speed]\n"
+"  replay FILE [--tgids FILE] [--requests FILE] [FILTERS] [--disk] [--hist] [--json | --csv] [--speed]\n"
 "      a trace-cmd recording through the module's engine, printed as show\n"
 "\n"
 "Filters:\n"
@@ -47,8 +47,10 @@ static const char kvl_usage[] =
 "Options:\n"
 "  --input FILE     a saved snapshot (cat /sys/kernel/debug/kvmio_lat/hist > FILE)\n"
 "  --stats FILE     a saved stats file for --input (the JSON \"stats\")\n"
+"  --disk           show, replay: per VM, disk (QEMU's file descriptor) and\n"
+"                   path, submit_to_irq and total, instead of vCPUs and stages\n"
 "  --hist           draw each histogram as log2-grouped bars\n"
-"  --json           JSON, schema kvmio_lat/1 (watch: one document per line)\n"
+"  --json           JSON, schema " KVL_JSON_SCHEMA " (watch: one document per line)\n"
 "  --csv            CSV with a header row\n"
 "  -i SECONDS       watch interval, 0.1 to 3600 (default 1)\n"
 "  -n COUNT         watch reports before exiting (default: until interrupted)\n"
@@ -80,6 +82,7 @@ enum kvl_opt {
 	OPT_SPEED,
 	OPT_REQUESTS,
 	OPT_ALL_SYSCALLS,
+	OPT_DISK,
 	OPT_INTERVAL = 'i',
 	OPT_COUNT = 'n',
 	OPT_OUTPUT = 'o',
@@ -102,6 +105,7 @@ static const struct option kvl_options[] = {
 	{ "speed", no_argument, NULL, OPT_SPEED },
 	{ "requests", required_argument, NULL, OPT_REQUESTS },
 	{ "all-syscalls", no_argument, NULL, OPT_ALL_SYSCALLS },
+	{ "disk", no_argument, NULL, OPT_DISK },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -245,6 +249,9 @@ static int kvl_set_option(struct kvl_args *a, int c, const char *arg)
 	case OPT_ALL_SYSCALLS:
 		a->all_syscalls = true;
 		break;
+	case OPT_DISK:
+		a->o.disks = true;
+		break;
 	case OPT_OUTPUT:
 		if (!*arg)
 			return kvl_usage_error(a, "-o wants a file name");
@@ -339,6 +346,10 @@ static int kvl_parse_args(struct kvl_args *a, int argc, char **argv)
 	}
 	if (a->stats && !a->input)
 		return kvl_usage_error(a, "--stats goes with --input");
+	/* the module keeps a disk's histograms per VM, not per vCPU */
+	if (a->o.disks && (a->o.f.vcpu >= 0 || a->o.f.exits))
+		return kvl_usage_error(a, "--disk rows are per VM: %s does not go with it",
+				       a->o.f.vcpu >= 0 ? "--vcpu" : "--exits");
 	return 0;
 }
 
@@ -586,13 +597,13 @@ static int kvl_cmd_record(struct kvl_args *a)
 
 static const struct kvl_cmd kvl_cmds[] = {
 	{ "show", OB(OPT_INPUT) | OB(OPT_STATS) | F_FILTERS | OB(OPT_HIST) |
-		  F_FORMAT, 0, kvl_cmd_show },
+		  OB(OPT_DISK) | F_FORMAT, 0, kvl_cmd_show },
 	{ "watch", OB(OPT_INPUT) | OB(OPT_STATS) | F_FILTERS | F_FORMAT |
 		   F_WATCH, 0, kvl_cmd_watch },
 	{ "compare", F_FILTERS | OB(OPT_PATHS), 2, kvl_cmd_compare },
 	{ "reset", 0, 0, kvl_cmd_reset },
 	{ "replay", OB(OPT_TGIDS) | OB(OPT_SPEED) | OB(OPT_REQUESTS) | F_FILTERS | OB(OPT_HIST) |
-		    F_FORMAT, 1, kvl_cmd_replay },
+		    OB(OPT_DISK) | F_FORMAT, 1, kvl_cmd_replay },
 	{ "record", F_RECORD | OB(OPT_ALL_SYSCALLS), 0, kvl_cmd_record },
 };
 

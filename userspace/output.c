@@ -77,11 +77,20 @@ static void kvl_put_comm(FILE *out, const char *comm)
 		      *comm, out);
 }
 
+/* "%-*s" for strings that may hold multi-byte characters. */
+static void kvl_left(FILE *out, const char *s, int width)
+{
+	fputs(s, out);
+	kvl_spaces(out, width - kvl_width(s));
+}
+
 /* ------------------------------------------------------------------ */
 /* rows of a table */
 
+/* A row: a vCPU's (or all of them merged), or a disk's (@disk set). */
 struct kvl_row {
 	char vcpu[12];
+	const char *disk;	/* its label, kvl_disk_label() */
 	const char *name;
 	const struct kvl_rhist *h;
 };
@@ -90,16 +99,17 @@ struct kvl_rows {
 	struct kvl_row *r;
 	u32 nr;
 	u32 cap;
+	int first_w;		/* of the first column, VCPU or DISK */
 	int name_w;
 };
 
-/* A row for @sh unless it is absent or empty. */
-static int kvl_rows_add(struct kvl_rows *rows, u32 vcpu, const char *name,
-			const struct kvl_shist *sh)
+/* A row for @h unless it is absent or empty; @disk or @vcpu names it. */
+static int kvl_rows_push(struct kvl_rows *rows, u32 vcpu, const char *disk,
+			 const char *name, const struct kvl_rhist *h)
 {
 	struct kvl_row *r;
 
-	if (!sh || !sh->h.count)
+	if (!h || !h->count)
 		return 0;
 	if (rows->nr == rows->cap) {
 		u32 cap = rows->cap ? rows->cap * 2 : 32;
@@ -115,16 +125,26 @@ static int kvl_rows_add(struct kvl_rows *rows, u32 vcpu, const char *name,
 		snprintf(r->vcpu, sizeof(r->vcpu), "all");
 	else
 		snprintf(r->vcpu, sizeof(r->vcpu), "%u", vcpu);
+	r->disk = disk;
 	r->name = name;
-	r->h = &sh->h;
+	r->h = h;
+	if (disk && kvl_width(disk) > rows->first_w)
+		rows->first_w = kvl_width(disk);
 	if (kvl_width(name) > rows->name_w)
 		rows->name_w = kvl_width(name);
 	return 0;
 }
 
+static int kvl_rows_add(struct kvl_rows *rows, u32 vcpu, const char *name,
+			const struct kvl_shist *sh)
+{
+	return kvl_rows_push(rows, vcpu, NULL, name, sh ? &sh->h : NULL);
+}
+
 static void kvl_rows_reset(struct kvl_rows *rows)
 {
 	rows->nr = 0;
+	rows->first_w = 5;
 	rows->name_w = 5;
 }
 
@@ -135,23 +155,27 @@ static const char *const kvl_stat_cols[] = {
 	"MIN", "MEAN", "STDDEV", "P50", "P90", "P99", "P99.9", "MAX",
 };
 
-static void kvl_table_header(FILE *out, const char *what, int name_w)
+static void kvl_table_header(FILE *out, const char *first, int first_w,
+			     const char *what, int name_w)
 {
 	unsigned int i;
 
-	fprintf(out, "  %-5s %-*s %*s", "VCPU", name_w, what, KVL_COUNT_W,
-		"COUNT");
+	fprintf(out, "  %-*s %-*s %*s", first_w, first, name_w, what,
+		KVL_COUNT_W, "COUNT");
 	for (i = 0; i < ARRAY_SIZE(kvl_stat_cols); i++)
 		fprintf(out, " %*s", KVL_NUM_W, kvl_stat_cols[i]);
 	fputc('\n', out);
 }
 
-static void kvl_table_row(FILE *out, const struct kvl_row *r, int name_w)
+static void kvl_table_row(FILE *out, const struct kvl_row *r, int first_w,
+			  int name_w)
 {
 	struct kvl_summary m;
 
 	kvl_rhist_summary(r->h, &m);
-	fprintf(out, "  %-5s %-*s %*llu", r->vcpu, name_w, r->name, KVL_COUNT_W,
+	fputs("  ", out);
+	kvl_left(out, r->disk ? r->disk : r->vcpu, first_w);
+	fprintf(out, " %-*s %*llu", name_w, r->name, KVL_COUNT_W,
 		(unsigned long long)m.count);
 	kvl_cell_ns(out, m.min, KVL_NUM_W);
 	kvl_cell_ns(out, m.mean, KVL_NUM_W);
@@ -254,8 +278,12 @@ static void kvl_rows_bars(FILE *out, const struct kvl_rows *rows,
 	for (i = 0; i < rows->nr; i++) {
 		const struct kvl_row *r = &rows->r[i];
 
-		fprintf(out, "\n  %s %s, vCPU %s: %llu values\n", what, r->name,
-			r->vcpu, (unsigned long long)r->h->count);
+		if (r->disk)
+			fprintf(out, "\n  %s %s, %s: %llu values\n", what,
+				r->name, r->disk, (unsigned long long)r->h->count);
+		else
+			fprintf(out, "\n  %s %s, vCPU %s: %llu values\n", what,
+				r->name, r->vcpu, (unsigned long long)r->h->count);
 		kvl_print_bars(out, r->h, "  ");
 	}
 }
@@ -264,14 +292,15 @@ static void kvl_rows_print(FILE *out, const struct kvl_rows *rows,
 			   const char *title, const char *col,
 			   const char *what, bool bars)
 {
+	const char *first = rows->nr && rows->r[0].disk ? "DISK" : "VCPU";
 	u32 i;
 
 	if (!rows->nr)
 		return;
 	fprintf(out, "\n  %s\n", title);
-	kvl_table_header(out, col, rows->name_w);
+	kvl_table_header(out, first, rows->first_w, col, rows->name_w);
 	for (i = 0; i < rows->nr; i++)
-		kvl_table_row(out, &rows->r[i], rows->name_w);
+		kvl_table_row(out, &rows->r[i], rows->first_w, rows->name_w);
 	if (bars)
 		kvl_rows_bars(out, rows, what);
 }
@@ -333,6 +362,87 @@ static int kvl_exit_rows(struct kvl_rows *rows, const struct kvl_svm *vm,
 	return 0;
 }
 
+static void kvl_show_vm_head(FILE *out, const struct kvl_svm *vm)
+{
+	fprintf(out, "VM %d (", vm->pid);
+	kvl_put_comm(out, vm->comm);
+	fprintf(out, "), %u vCPU%s", vm->nr_vcpus, vm->nr_vcpus == 1 ? "" : "s");
+	if (vm->exited)
+		fprintf(out, ", exited %.1f s ago", vm->exited_ago_ns / 1e9);
+	fputc('\n', out);
+}
+
+/* Columns of a disk's name in a table; a longer one keeps its tail. */
+#define KVL_DISK_NAME_W	40
+#define KVL_DISK_LABEL	256
+
+/*
+ * "fd N", or "fd N (NAME)" when the name is known: control characters of
+ * NAME as '?', and only its last columns when it is long (the file name
+ * is what tells disks apart).
+ */
+static const char *kvl_disk_label(char *buf, size_t size,
+				  const struct kvl_sdisk *d)
+{
+	const char *name = d->name;
+	size_t n = snprintf(buf, size, "fd %d", d->fd);
+	int w;
+
+	if (!name || !*name)
+		return buf;
+	w = kvl_width(name);
+	n += snprintf(buf + n, size - n, " (%s", w > KVL_DISK_NAME_W ?
+		      "…" : "");
+	while (w > KVL_DISK_NAME_W - 1) {	/* drop a character */
+		name++;
+		while (((unsigned char)*name & 0xc0) == 0x80)
+			name++;
+		w--;
+	}
+	for (; *name && n + 2 < size; name++)
+		buf[n++] = (unsigned char)*name < 0x20 || *name == 0x7f ?
+			   '?' : *name;
+	buf[n++] = ')';
+	buf[n] = '\0';
+	return buf;
+}
+
+/* show --disk: per path, each disk's submit_to_irq and total. */
+static int kvl_show_vm_disks(FILE *out, const struct kvl_svm *vm,
+			     const struct kvl_show_opts *o,
+			     struct kvl_rows *rows)
+{
+	char label[KVL_SNAP_MAX_DISKS][KVL_DISK_LABEL], title[64];
+	u32 i, nr = vm->nr_disks < KVL_SNAP_MAX_DISKS ? vm->nr_disks :
+		    KVL_SNAP_MAX_DISKS;
+	unsigned int p, ds;
+	bool any = false;
+
+	kvl_show_vm_head(out, vm);
+	for (i = 0; i < nr; i++)
+		kvl_disk_label(label[i], sizeof(label[i]), &vm->disks[i]);
+	for (p = 0; p < KVL_NR_PATHS; p++) {
+		if (o->f.path >= 0 && o->f.path != (int)p)
+			continue;
+		kvl_rows_reset(rows);
+		for (i = 0; i < nr; i++)
+			for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++)
+				if (kvl_rows_push(rows, 0, label[i],
+						  kvl_disk_stage_name(ds),
+						  &vm->disks[i].h[p][ds]))
+					return -1;
+		snprintf(title, sizeof(title), "%s path: request latency by disk",
+			 kvl_path_name(p));
+		kvl_rows_print(out, rows, title, "STAGE", kvl_path_name(p),
+			       o->hist);
+		any |= rows->nr > 0;
+	}
+	if (!any)
+		fprintf(out, "  no requests of a known disk recorded for the selected paths yet\n");
+	fputc('\n', out);
+	return 0;
+}
+
 static int kvl_show_vm(FILE *out, const struct kvl_svm *vm,
 		       const struct kvl_show_opts *o, struct kvl_rows *rows)
 {
@@ -342,12 +452,9 @@ static int kvl_show_vm(FILE *out, const struct kvl_svm *vm,
 	unsigned int p;
 	int ret = -1;
 
-	fprintf(out, "VM %d (", vm->pid);
-	kvl_put_comm(out, vm->comm);
-	fprintf(out, "), %u vCPU%s", vm->nr_vcpus, vm->nr_vcpus == 1 ? "" : "s");
-	if (vm->exited)
-		fprintf(out, ", exited %.1f s ago", vm->exited_ago_ns / 1e9);
-	fputc('\n', out);
+	if (o->disks)
+		return kvl_show_vm_disks(out, vm, o, rows);
+	kvl_show_vm_head(out, vm);
 	if (kvl_svm_merge_vcpus(vm, &o->f, &all))
 		goto out;
 	for (p = 0; p < KVL_NR_PATHS; p++) {
@@ -380,17 +487,23 @@ out:
 	return ret;
 }
 
-static void kvl_show_footer(FILE *out, const struct kvl_snap *s)
+static void kvl_show_footer(FILE *out, const struct kvl_snap *s, bool disks)
 {
-	static const char *const names[] = {
-		"requests", "dropped", "unmatched", "lost_events",
+	static const char *const vcpu_names[] = {
+		"requests", "dropped", "unmatched", "lost_events", NULL,
 	};
+	/* the requests in no disk's rows, and why */
+	static const char *const disk_names[] = {
+		"requests", "requests_without_disk", "dropped_disk_requests",
+		NULL,
+	};
+	const char *const *names = disks ? disk_names : vcpu_names;
 	const char *sep = "counters:";
 	unsigned int i;
 
 	if (!s->has_stats)
 		return;
-	for (i = 0; i < ARRAY_SIZE(names); i++) {
+	for (i = 0; names[i]; i++) {
 		const struct kvl_stat *st = kvl_snap_stat(s, names[i]);
 
 		if (!st)
@@ -403,6 +516,17 @@ static void kvl_show_footer(FILE *out, const struct kvl_snap *s)
 		fputc('\n', out);
 }
 
+/* show --disk of a snapshot without a single disk histogram: why. */
+static void kvl_show_no_disks(FILE *out, const struct kvl_snap *s)
+{
+	if (s->version && s->version < 3)
+		fprintf(out, "no per-disk histograms: this snapshot is hist format %u, from a module older than format 3\n",
+			s->version);
+	else
+		fprintf(out, "no per-disk histograms: no recorded request had a known disk (io_submit in a replayed recording, which lacks its iocbs, or iocbs the module could not read, past the first %d or paged out; stats: requests_without_disk)\n",
+			KVL_SUBMIT_FDS);
+}
+
 static int kvl_show_text(FILE *out, const struct kvl_snap *s,
 			 const struct kvl_show_opts *o)
 {
@@ -412,16 +536,19 @@ static int kvl_show_text(FILE *out, const struct kvl_snap *s,
 
 	if (!s->nr_vms)
 		fprintf(out, "no VM traced: kvmio_lat tracks no QEMU-KVM process (is a guest running? VMs are forgotten when their process exits)\n");
+	else if (o->disks && !kvl_snap_has_disks(s))
+		kvl_show_no_disks(out, s);
 	for (i = 0; i < s->nr_vms && !ret; i++)
-		if (kvl_filter_vm(&o->f, &s->vms[i]))
+		if (kvl_filter_vm(&o->f, &s->vms[i]) &&
+		    (!o->disks || kvl_snap_has_disks(s)))
 			ret = kvl_show_vm(out, &s->vms[i], o, &rows);
-	kvl_show_footer(out, s);
+	kvl_show_footer(out, s, o->disks);
 	free(rows.r);
 	return ret;
 }
 
 /* ------------------------------------------------------------------ */
-/* JSON, schema kvmio_lat/2 (see KVL_JSON_SCHEMA) */
+/* JSON, schema kvmio_lat/3 (see KVL_JSON_SCHEMA) */
 
 /* Length of the valid UTF-8 sequence at @s, 0 if it is not one. */
 static int kvl_utf8_len(const unsigned char *s)
@@ -535,6 +662,36 @@ static void kvl_json_vcpu(FILE *out, const struct kvl_svcpu *v,
 	fputs("}}", out);
 }
 
+/* Disks are per VM: --vcpu does not narrow them, --path does. */
+static void kvl_json_disk(FILE *out, const struct kvl_sdisk *d,
+			  const struct kvl_filter *f)
+{
+	const char *sep;
+	unsigned int p, ds;
+
+	fprintf(out, "{\"fd\": %d, \"name\": ", d->fd);
+	if (d->name)
+		kvl_json_str(out, d->name);
+	else
+		fputs("null", out);
+	fputs(", \"paths\": {", out);
+	for (p = 0; p < KVL_NR_PATHS; p++) {
+		fprintf(out, "%s\"%s\": {", p ? ", " : "", kvl_path_name(p));
+		sep = "";
+		for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++) {
+			if (!d->h[p][ds].count ||
+			    (f->path >= 0 && f->path != (int)p))
+				continue;
+			fprintf(out, "%s\"%s\": ", sep,
+				kvl_disk_stage_name(ds));
+			kvl_json_stats(out, &d->h[p][ds]);
+			sep = ", ";
+		}
+		fputc('}', out);
+	}
+	fputs("}}", out);
+}
+
 static void kvl_json_vm(FILE *out, const struct kvl_svm *vm,
 			const struct kvl_filter *f)
 {
@@ -553,6 +710,11 @@ static void kvl_json_vm(FILE *out, const struct kvl_svm *vm,
 		fputs(sep, out);
 		kvl_json_vcpu(out, &vm->vcpus[i], f);
 		sep = ", ";
+	}
+	fputs("], \"disks\": [", out);
+	for (i = 0; i < vm->nr_disks; i++) {
+		fputs(i ? ", " : "", out);
+		kvl_json_disk(out, &vm->disks[i], f);
 	}
 	fputs("]}", out);
 }
@@ -599,13 +761,23 @@ static void kvl_csv_str(FILE *out, const char *s)
 	fputc('"', out);
 }
 
+/* count ... p999_ns, the end of every row */
+static void kvl_csv_stats(FILE *out, const struct kvl_rhist *h)
+{
+	struct kvl_summary m;
+
+	kvl_rhist_summary(h, &m);
+	fprintf(out, "%llu,%llu,%llu,%.1f,%.1f,%llu,%llu,%llu,%llu\n",
+		(unsigned long long)m.count, (unsigned long long)m.min,
+		(unsigned long long)m.max, m.mean, m.stddev,
+		(unsigned long long)m.p50, (unsigned long long)m.p90,
+		(unsigned long long)m.p99, (unsigned long long)m.p999);
+}
+
 static void kvl_csv_row(FILE *out, const char *prefix,
 			const struct kvl_svm *vm, const struct kvl_svcpu *v,
 			const struct kvl_shist *h)
 {
-	struct kvl_summary m;
-
-	kvl_rhist_summary(&h->h, &m);
 	fprintf(out, "%s%d,", prefix, vm->pid);
 	kvl_csv_str(out, vm->comm);
 	fprintf(out, ",%u,%s,%s,%s,", v->id,
@@ -613,11 +785,7 @@ static void kvl_csv_row(FILE *out, const char *prefix,
 		h->kind == KVL_KIND_EXIT ? "" : kvl_path_name(h->path),
 		h->kind == KVL_KIND_EXIT ? h->reason :
 		kvl_stage_name(h->path, h->stage));
-	fprintf(out, "%llu,%llu,%llu,%.1f,%.1f,%llu,%llu,%llu,%llu\n",
-		(unsigned long long)m.count, (unsigned long long)m.min,
-		(unsigned long long)m.max, m.mean, m.stddev,
-		(unsigned long long)m.p50, (unsigned long long)m.p90,
-		(unsigned long long)m.p99, (unsigned long long)m.p999);
+	kvl_csv_stats(out, &h->h);
 }
 
 static void kvl_csv_vcpu(FILE *out, const char *prefix,
@@ -660,6 +828,41 @@ void kvl_print_csv(FILE *out, const struct kvl_snap *s,
 	}
 }
 
+void kvl_print_csv_disks(FILE *out, const struct kvl_snap *s,
+			 const struct kvl_filter *f)
+{
+	unsigned int p, ds;
+	u32 i, j;
+
+	fputs("pid,comm,fd,disk,path,stage,count,min_ns,max_ns,mean_ns,stddev_ns,p50_ns,p90_ns,p99_ns,p999_ns\n",
+	      out);
+	for (i = 0; i < s->nr_vms; i++) {
+		const struct kvl_svm *vm = &s->vms[i];
+
+		if (!kvl_filter_vm(f, vm))
+			continue;
+		for (j = 0; j < vm->nr_disks; j++) {
+			const struct kvl_sdisk *d = &vm->disks[j];
+
+			for (p = 0; p < KVL_NR_PATHS; p++) {
+				if (f->path >= 0 && f->path != (int)p)
+					continue;
+				for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++) {
+					if (!d->h[p][ds].count)
+						continue;
+					fprintf(out, "%d,", vm->pid);
+					kvl_csv_str(out, vm->comm);
+					fprintf(out, ",%d,", d->fd);
+					kvl_csv_str(out, d->name ? d->name : "");
+					fprintf(out, ",%s,%s,", kvl_path_name(p),
+						kvl_disk_stage_name(ds));
+					kvl_csv_stats(out, &d->h[p][ds]);
+				}
+			}
+		}
+	}
+}
+
 int kvl_print_show(FILE *out, const struct kvl_snap *s,
 		   const struct kvl_show_opts *o)
 {
@@ -668,7 +871,10 @@ int kvl_print_show(FILE *out, const struct kvl_snap *s,
 		kvl_print_json(out, s, &o->f);
 		return 0;
 	case KVL_FMT_CSV:
-		kvl_print_csv(out, s, &o->f, "", "", true);
+		if (o->disks)
+			kvl_print_csv_disks(out, s, &o->f);
+		else
+			kvl_print_csv(out, s, &o->f, "", "", true);
 		return 0;
 	default:
 		return kvl_show_text(out, s, o);

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * output.h - what the reader prints: tables in human units, histograms as
- * bars, JSON (schema "kvmio_lat/2") and CSV, interval deltas, comparisons.
+ * bars, JSON (schema "kvmio_lat/3") and CSV, interval deltas, comparisons.
  * Everything writes to a FILE and returns 0, or -1 when out of memory.
  */
 #ifndef KVMIO_LAT_OUTPUT_H
@@ -9,8 +9,11 @@
 
 #include "snapshot.h"
 
-/* 2: zeros are in the buckets and the mean; "negative", "overflow" added */
-#define KVL_JSON_SCHEMA	"kvmio_lat/2"
+/*
+ * 2: zeros are in the buckets and the mean; "negative", "overflow" added.
+ * 3: per-VM "disks" (hist format 3).
+ */
+#define KVL_JSON_SCHEMA	"kvmio_lat/3"
 
 enum kvl_format {
 	KVL_FMT_TEXT,
@@ -21,6 +24,7 @@ enum kvl_format {
 struct kvl_show_opts {
 	struct kvl_filter f;
 	bool hist;		/* draw each histogram as bars */
+	bool disks;		/* rows per disk instead of per vCPU and stage */
 	enum kvl_format fmt;
 };
 
@@ -34,6 +38,9 @@ void kvl_print_json(FILE *out, const struct kvl_snap *s,
 void kvl_print_csv(FILE *out, const struct kvl_snap *s,
 		   const struct kvl_filter *f, const char *prefix_header,
 		   const char *prefix, bool header);
+/* show --disk --csv: a row per VM, disk, path and disk stage. */
+void kvl_print_csv_disks(FILE *out, const struct kvl_snap *s,
+			 const struct kvl_filter *f);
 void kvl_print_bars(FILE *out, const struct kvl_rhist *h, const char *indent);
 
 /* One interval of "watch": @delta from kvl_snap_delta(), @secs long. */

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * parse.c - the "hist" text (format version 2, written by
- * module/engine/format.c, or version 1 of older modules) and the "stats"
- * text, parsed strictly:
+ * parse.c - the "hist" text (format version 3, written by
+ * module/engine/format.c, or versions 1 and 2 of older modules) and the
+ * "stats" text, parsed strictly:
  *
- *	# kvmio_lat hist 2
+ *	# kvmio_lat hist 3
  *	# unit: ns; ...
  *	vm PID COMM vcpus N
  *	vcpu PID ID isa svm|vmx|unknown exits N
@@ -12,7 +12,14 @@
  *	  [LO, HI) N
  *	stage PID ID PATH STAGE count=.. ...
  *	  [LO, HI) N
+ *	disk PID FD PATH STAGE count=.. ...
+ *	  [LO, HI) N
  *	end
+ *
+ * Version 3 added the "disk" lines, after a VM's vCPUs: per file
+ * descriptor of QEMU's (at most KVL_DISKS), per path, submit_to_irq and
+ * total (kvl_disk_stage_name(), the same for both paths).  Version 2 is
+ * version 3 without them.
  *
  * Each line is checked against what format.c can print: keywords, field
  * order, numbers without overflow, bucket bounds that are buckets of the
@@ -46,10 +53,14 @@ struct kvl_parser {
 	struct kvl_svcpu *vcpu;		/* current vCPU */
 	int last_stage;			/* path * KVL_NR_STAGES + stage */
 	u32 nr_exit_lines;
-	struct kvl_shist *hist;		/* receiving bucket lines */
+	bool in_disks;			/* the VM's "disk" lines have begun */
+	s64 disk_fd;			/* current disk, -1 before the first */
+	int last_disk_hist;		/* path * KVL_NR_DISK_STAGES + stage */
+	struct kvl_rhist *rh;		/* receiving bucket lines */
+	struct kvl_shist *hist;		/* rh's vCPU histogram, NULL for a disk */
 	u32 hist_line;
 	bool in_header;			/* only comment lines so far */
-	u32 version;			/* 1 or KVL_HIST_FORMAT_VERSION */
+	u32 version;			/* 1 .. KVL_HIST_FORMAT_VERSION */
 	u64 v1_underflow;		/* version 1: of the current histogram */
 };
 
@@ -356,23 +367,46 @@ static int kvl_hist_merge_same_reason(struct kvl_parser *ps,
 	return 0;
 }
 
+/* A disk histogram that raced with its first value: nothing, as unprinted. */
+static void kvl_disk_hist_drop(struct kvl_parser *ps, struct kvl_rhist *h)
+{
+	struct kvl_svm *vm = ps->vm;
+	struct kvl_sdisk *d = &vm->disks[vm->nr_disks - 1];
+	unsigned int p, ds;
+
+	kvl_rhist_free(h);
+	memset(h, 0, sizeof(*h));
+	for (p = 0; p < KVL_NR_PATHS; p++)
+		for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++)
+			if (d->h[p][ds].count)
+				return;
+	free(d->name);
+	vm->nr_disks--;		/* a disk without histograms is not printed */
+}
+
 /* A histogram and its bucket lines are complete. */
 static int kvl_hist_finish(struct kvl_parser *ps)
 {
-	struct kvl_shist *h = ps->hist;
+	struct kvl_rhist *h = ps->rh;
+	struct kvl_shist *sh = ps->hist;
 
 	if (!h)
 		return 0;
+	ps->rh = NULL;
 	ps->hist = NULL;
-	if (kvl_hist_settle_count(ps, &h->h))
+	if (kvl_hist_settle_count(ps, h))
 		return -1;
-	kvl_hist_settle_bounds(ps, &h->h);
-	if (!h->h.count) {	/* raced with its very first value: nothing */
-		kvl_rhist_free(&h->h);
-		ps->vcpu->nr_hists--;
+	kvl_hist_settle_bounds(ps, h);
+	if (h->count)
+		return sh ? kvl_hist_merge_same_reason(ps, sh) : 0;
+	/* raced with its very first value: nothing */
+	if (!sh) {
+		kvl_disk_hist_drop(ps, h);
 		return 0;
 	}
-	return kvl_hist_merge_same_reason(ps, h);
+	kvl_rhist_free(h);
+	ps->vcpu->nr_hists--;
+	return 0;
 }
 
 #define KVL_FIELD_SUMSQ	10
@@ -433,6 +467,8 @@ static int kvl_parse_owner(struct kvl_parser *ps, struct kvl_cur *c,
 	s32 pid;
 	u32 id;
 
+	if (ps->in_disks)
+		return kvl_corrupt(ps, "'%s' line after the VM's 'disk' lines", kind);
 	if (!ps->vcpu)
 		return kvl_corrupt(ps, "'%s' line before any 'vcpu' line", kind);
 	if (!kvl_lit(c, " ") || !kvl_pid(c, &pid) || !kvl_lit(c, " ") ||
@@ -462,6 +498,7 @@ static int kvl_parse_exit(struct kvl_parser *ps, struct kvl_cur *c)
 	if (!h)
 		return kvl_nomem(ps);
 	ps->hist = h;
+	ps->rh = &h->h;
 	ps->hist_line = ps->line;
 	return kvl_parse_fields(ps, c, &h->h);
 }
@@ -509,8 +546,94 @@ static int kvl_parse_stage(struct kvl_parser *ps, struct kvl_cur *c)
 	if (!h)
 		return kvl_nomem(ps);
 	ps->hist = h;
+	ps->rh = &h->h;
 	ps->hist_line = ps->line;
 	return kvl_parse_fields(ps, c, &h->h);
+}
+
+/* The disk histogram @name is (kvl_disk_stage_name()), or -1. */
+static int kvl_disk_hist_index(const char *name)
+{
+	unsigned int ds;
+
+	for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++)
+		if (!strcmp(name, kvl_disk_stage_name(ds)))
+			return ds;
+	return -1;
+}
+
+/* The disk of @fd: the current one, or a new one after it. */
+static struct kvl_sdisk *kvl_parse_disk_of(struct kvl_parser *ps, s32 fd)
+{
+	struct kvl_svm *vm = ps->vm;
+	struct kvl_sdisk *d = (struct kvl_sdisk *)kvl_svm_disk(vm, fd);
+
+	if (fd == ps->disk_fd)
+		return d ? d : kvl_svm_add_disk(vm, fd);
+	/* the module prints a disk's histograms together, once */
+	if (d) {
+		kvl_corrupt(ps, "disk %d %d listed twice", vm->pid, fd);
+		return NULL;
+	}
+	if (vm->nr_disks >= KVL_SNAP_MAX_DISKS) {
+		kvl_corrupt(ps, "more than %d disks for vm %d",
+			    KVL_SNAP_MAX_DISKS, vm->pid);
+		return NULL;
+	}
+	ps->disk_fd = fd;
+	ps->last_disk_hist = -1;
+	d = kvl_svm_add_disk(vm, fd);
+	if (!d)
+		kvl_nomem(ps);
+	return d;
+}
+
+/* "disk PID FD PATH STAGE count=.." (version 3), after the VM's vCPUs. */
+static int kvl_parse_disk(struct kvl_parser *ps, struct kvl_cur *c)
+{
+	char path[16], stage[32];
+	struct kvl_sdisk *d;
+	int p, ds;
+	s32 pid;
+	u128 fd;
+
+	if (ps->version < 3)
+		return kvl_corrupt(ps, "'disk' line in a format %u snapshot (disk lines are format 3)",
+				   ps->version);
+	if (!ps->vm)
+		return kvl_corrupt(ps, "'disk' line before any 'vm' line");
+	if (!kvl_lit(c, " ") || !kvl_pid(c, &pid) || !kvl_lit(c, " "))
+		return kvl_corrupt(ps, "expected 'disk PID FD PATH STAGE ...'");
+	if (!kvl_u128(c, &fd, 0x7fffffff) || !kvl_lit(c, " "))
+		return kvl_corrupt(ps, "bad disk file descriptor (expected 0 to 2147483647)");
+	if (pid != ps->vm->pid)
+		return kvl_corrupt(ps, "'disk %d' inside the block of vm %d", pid,
+				   ps->vm->pid);
+	p = kvl_word(c, path, sizeof(path)) ? kvl_path_index(path) : -1;
+	if (p < 0)
+		return kvl_corrupt(ps, "unknown path (expected native or threads)");
+	if (!kvl_lit(c, " ") || !kvl_word(c, stage, sizeof(stage)))
+		return kvl_corrupt(ps, "expected a disk stage (%s or %s)",
+				   kvl_disk_stage_name(KVL_DS_SUBMIT_TO_IRQ),
+				   kvl_disk_stage_name(KVL_DS_TOTAL));
+	ds = kvl_disk_hist_index(stage);
+	if (ds < 0)
+		return kvl_corrupt(ps, "stage %s is not a disk's (%s or %s)",
+				   stage, kvl_disk_stage_name(KVL_DS_SUBMIT_TO_IRQ),
+				   kvl_disk_stage_name(KVL_DS_TOTAL));
+	ps->in_disks = true;
+	ps->vcpu = NULL;
+	d = kvl_parse_disk_of(ps, (s32)fd);
+	if (!d)
+		return -1;
+	if (p * KVL_NR_DISK_STAGES + ds <= ps->last_disk_hist)
+		return kvl_corrupt(ps, "disk %d %d %s %s out of order or repeated",
+				   pid, (s32)fd, path, stage);
+	ps->last_disk_hist = p * KVL_NR_DISK_STAGES + ds;
+	ps->hist = NULL;
+	ps->rh = &d->h[p][ds];
+	ps->hist_line = ps->line;
+	return kvl_parse_fields(ps, c, ps->rh);
 }
 
 /* "  [LO, HI) N": one bucket of the histogram above. */
@@ -521,9 +644,9 @@ static int kvl_parse_bucket(struct kvl_parser *ps, struct kvl_cur *c)
 	u32 n32, idx;
 	bool ok;
 
-	if (!ps->hist)
+	if (!ps->rh)
 		return kvl_corrupt(ps, "bucket line outside a histogram");
-	h = &ps->hist->h;
+	h = ps->rh;
 	ok = kvl_lit(c, "  [") && kvl_u64(c, &lo) && kvl_lit(c, ", ") &&
 	     kvl_u64(c, &hi) && kvl_lit(c, ") ");
 	if (ok && ps->version == 1) {	/* 32-bit counters */
@@ -613,6 +736,8 @@ static int kvl_parse_vm(struct kvl_parser *ps, struct kvl_cur *c)
 	ps->vm_line = ps->line;
 	ps->vm_vcpus = n;
 	ps->vcpu = NULL;
+	ps->in_disks = false;
+	ps->disk_fd = -1;
 	return 0;
 }
 
@@ -626,6 +751,8 @@ static int kvl_parse_vcpu(struct kvl_parser *ps, struct kvl_cur *c)
 
 	if (!ps->vm)
 		return kvl_corrupt(ps, "'vcpu' line before any 'vm' line");
+	if (ps->in_disks)
+		return kvl_corrupt(ps, "'vcpu' line after the VM's 'disk' lines");
 	if (!kvl_lit(c, " ") || !kvl_pid(c, &pid) || !kvl_lit(c, " ") ||
 	    !kvl_u32(c, &id) || !kvl_lit(c, " isa ") ||
 	    !kvl_word(c, isa, sizeof(isa)) || !kvl_lit(c, " exits ") ||
@@ -681,11 +808,12 @@ static int kvl_parse_header(struct kvl_parser *ps)
 		return kvl_fail(ps, KVL_PERR_NOT_SNAPSHOT,
 				"first line is not '# kvmio_lat hist %d'",
 				KVL_HIST_FORMAT_VERSION);
-	if (version != KVL_HIST_FORMAT_VERSION && version != 1) {
+	if (version < 1 || version > KVL_HIST_FORMAT_VERSION) {
 		ps->err->version = version;
 		return kvl_fail(ps, KVL_PERR_VERSION, "format version %u", version);
 	}
 	ps->version = version;
+	ps->s->version = version;
 	if (!complete)
 		return kvl_fail(ps, KVL_PERR_TRUNCATED, "no final 'end' line");
 	if (!kvl_next_line(ps, &c, &complete))
@@ -716,15 +844,18 @@ static int kvl_parse_body_line(struct kvl_parser *ps, struct kvl_cur *c)
 		return kvl_parse_stage(ps, c);
 	if (kvl_lit(c, "vcpu"))
 		return kvl_parse_vcpu(ps, c);
+	/* a VM's disks and the next VM follow all of its vCPUs */
 	if (kvl_vm_finish(ps))
 		return -1;
+	if (kvl_lit(c, "disk"))
+		return kvl_parse_disk(ps, c);
 	if (kvl_lit(c, "vm"))
 		return kvl_parse_vm(ps, c);
 	if (kvl_lit(c, "end") && kvl_at_end(c))
 		return 1;
 	if (c->p < c->end && *c->p == '#')
 		return kvl_corrupt(ps, "comment line after the header");
-	return kvl_corrupt(ps, "unexpected line (expected vm, vcpu, exit, stage, a bucket or end)");
+	return kvl_corrupt(ps, "unexpected line (expected vm, vcpu, exit, stage, disk, a bucket or end)");
 }
 
 static int kvl_parse_body(struct kvl_parser *ps)
@@ -756,7 +887,7 @@ int kvl_parse_hist(struct kvl_snap *s, const char *buf, size_t len,
 {
 	struct kvl_parser ps = {
 		.p = buf, .end = buf + len, .s = s, .err = err,
-		.last_stage = -1,
+		.last_stage = -1, .disk_fd = -1, .last_disk_hist = -1,
 	};
 
 	memset(err, 0, sizeof(*err));

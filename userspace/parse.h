@@ -1,8 +1,8 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * parse.h - strict parsers of the module's "hist" (format versions 1, 2) and
- * "stats" texts into a snapshot.  Every line is checked; the first problem
- * stops the parse with an error that names the line.
+ * parse.h - strict parsers of the module's "hist" (format versions 1 to 3)
+ * and "stats" texts into a snapshot.  Every line is checked; the first
+ * problem stops the parse with an error that names the line.
  */
 #ifndef KVMIO_LAT_PARSE_H
 #define KVMIO_LAT_PARSE_H

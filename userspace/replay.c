@@ -782,6 +782,9 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 			arg = (u32)(kvl_sys_arg(r, rec, 3) & 0xffff) |
 			      ((u32)(a > 0xffff ? 0xffff : a) << 16);
 			break;
+		case KVL_SYS_POOL_IO:	/* the file descriptor: the disk */
+			arg = (u32)kvl_sys_arg(r, rec, 0);
+			break;
 		default:
 			break;
 		}
@@ -1013,7 +1016,7 @@ void kvl_request_line(FILE *f, const struct kvl_request_record *rec)
 	fprintf(f, KVL_REQUEST_FMT "\n",
 		rec->tgid, rec->vcpu_id, kvl_path_name(rec->path),
 		rec->pio ? "port" : "mmio", (unsigned long long)rec->addr,
-		rec->irq_vcpu_id, rec->vector, rec->line ? "line" : "msi",
+		rec->fd, rec->irq_vcpu_id, rec->vector, rec->line ? "line" : "msi",
 		rec->posted ? "posted" : "injected",
 		(unsigned long long)(rec->t[KVL_NR_STAGES - 1] - rec->t[0]),
 		(unsigned long long)rec->t[0], (unsigned long long)rec->t[1],

@@ -65,6 +65,23 @@ void kvl_svcpu_free(struct kvl_svcpu *v)
 	v->cap = 0;
 }
 
+void kvl_svm_free_disks(struct kvl_svm *vm)
+{
+	unsigned int p, ds;
+	u32 i;
+
+	for (i = 0; i < vm->nr_disks; i++) {
+		for (p = 0; p < KVL_NR_PATHS; p++)
+			for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++)
+				kvl_rhist_free(&vm->disks[i].h[p][ds]);
+		free(vm->disks[i].name);
+	}
+	free(vm->disks);
+	vm->disks = NULL;
+	vm->nr_disks = 0;
+	vm->disk_cap = 0;
+}
+
 void kvl_snap_free(struct kvl_snap *s)
 {
 	u32 i, j;
@@ -73,6 +90,7 @@ void kvl_snap_free(struct kvl_snap *s)
 		for (j = 0; j < s->vms[i].nr_vcpus; j++)
 			kvl_svcpu_free(&s->vms[i].vcpus[j]);
 		free(s->vms[i].vcpus);
+		kvl_svm_free_disks(&s->vms[i]);
 	}
 	free(s->vms);
 	kvl_snap_init(s);
@@ -106,6 +124,33 @@ struct kvl_svcpu *kvl_svm_add_vcpu(struct kvl_svm *vm, u32 id, const char *isa,
 	kvl_copy_name(v->isa, sizeof(v->isa), isa);
 	v->exits = exits;
 	return v;
+}
+
+struct kvl_sdisk *kvl_svm_add_disk(struct kvl_svm *vm, s32 fd)
+{
+	struct kvl_sdisk *d;
+
+	if (kvl_grow((void **)&vm->disks, &vm->disk_cap, vm->nr_disks + 1,
+		     sizeof(*d), KVL_SNAP_MAX_DISKS))
+		return NULL;
+	d = &vm->disks[vm->nr_disks++];
+	memset(d, 0, sizeof(*d));
+	d->fd = fd;
+	return d;
+}
+
+int kvl_sdisk_set_name(struct kvl_sdisk *d, const char *name)
+{
+	char *copy = NULL;
+
+	if (name) {
+		copy = strdup(name);
+		if (!copy)
+			return -1;
+	}
+	free(d->name);
+	d->name = copy;
+	return 0;
 }
 
 /* Exit slots and stages a vCPU can have, plus room for merged reasons. */
@@ -161,6 +206,26 @@ const struct kvl_svcpu *kvl_svm_vcpu(const struct kvl_svm *vm, u32 id)
 		if (vm->vcpus[i].id == id)
 			return &vm->vcpus[i];
 	return NULL;
+}
+
+const struct kvl_sdisk *kvl_svm_disk(const struct kvl_svm *vm, s32 fd)
+{
+	u32 i;
+
+	for (i = 0; i < vm->nr_disks; i++)
+		if (vm->disks[i].fd == fd)
+			return &vm->disks[i];
+	return NULL;
+}
+
+bool kvl_snap_has_disks(const struct kvl_snap *s)
+{
+	u32 i;
+
+	for (i = 0; i < s->nr_vms; i++)
+		if (s->vms[i].nr_disks)
+			return true;
+	return false;
 }
 
 const struct kvl_shist *kvl_svcpu_stage(const struct kvl_svcpu *v,
@@ -596,6 +661,54 @@ static int kvl_svcpu_delta(const struct kvl_svcpu *pv,
 	return 0;
 }
 
+static const struct kvl_sdisk *kvl_prev_disk(const struct kvl_snap *prev,
+					     const struct kvl_svm *vm,
+					     const struct kvl_sdisk *d)
+{
+	const struct kvl_svm *pvm = kvl_snap_vm(prev, vm->pid);
+
+	if (!pvm || strcmp(pvm->comm, vm->comm))
+		return NULL;
+	return kvl_svm_disk(pvm, d->fd);
+}
+
+/* The disk's delta into @dvm, unless nothing of it is new. */
+static int kvl_sdisk_delta(const struct kvl_sdisk *pd,
+			   const struct kvl_sdisk *cd, struct kvl_svm *dvm)
+{
+	struct kvl_rhist r[KVL_NR_PATHS][KVL_NR_DISK_STAGES];
+	struct kvl_sdisk *d = NULL;
+	unsigned int p, ds;
+	bool any = false;
+
+	memset(r, 0, sizeof(r));
+	for (p = 0; p < KVL_NR_PATHS; p++)
+		for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++) {
+			if (kvl_rhist_delta(pd ? &pd->h[p][ds] : NULL,
+					    &cd->h[p][ds], &r[p][ds]))
+				goto fail;
+			any |= r[p][ds].count > 0;
+		}
+	if (any) {
+		d = kvl_svm_add_disk(dvm, cd->fd);
+		if (!d || kvl_sdisk_set_name(d, cd->name))
+			goto fail;
+	}
+	for (p = 0; p < KVL_NR_PATHS; p++)
+		for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++) {
+			if (d && r[p][ds].count)
+				d->h[p][ds] = r[p][ds];
+			else
+				kvl_rhist_free(&r[p][ds]);
+		}
+	return 0;
+fail:
+	for (p = 0; p < KVL_NR_PATHS; p++)
+		for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++)
+			kvl_rhist_free(&r[p][ds]);
+	return -1;
+}
+
 int kvl_snap_delta(const struct kvl_snap *prev, const struct kvl_snap *cur,
 		   struct kvl_snap *delta)
 {
@@ -617,7 +730,12 @@ int kvl_snap_delta(const struct kvl_snap *prev, const struct kvl_snap *cur,
 						   cv, dv))
 				goto fail;
 		}
+		for (j = 0; j < vm->nr_disks; j++)
+			if (kvl_sdisk_delta(kvl_prev_disk(prev, vm, &vm->disks[j]),
+					    &vm->disks[j], dvm))
+				goto fail;
 	}
+	delta->version = cur->version;
 	delta->has_stats = cur->has_stats;
 	delta->nr_stats = cur->nr_stats;
 	memcpy(delta->stats, cur->stats, sizeof(cur->stats));
@@ -726,6 +844,30 @@ static int kvl_vcpu_from_engine(struct kvl_svm *svm, const struct kvl_vcpu *v)
 	return 0;
 }
 
+/* The disks of @vm with any histogram, as format.c prints them. */
+static int kvl_disks_from_engine(struct kvl_svm *svm, const struct kvl_vm *vm)
+{
+	unsigned int p, ds;
+	u32 i;
+
+	for (i = 0; i < vm->nr_disks && i < KVL_DISKS; i++) {
+		const struct kvl_disk *e = &vm->disks[i];
+		struct kvl_sdisk *d = NULL;
+
+		for (p = 0; p < KVL_NR_PATHS; p++)
+			for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++) {
+				if (!e->hist[p][ds].count)
+					continue;
+				if (!d)
+					d = kvl_svm_add_disk(svm, e->fd);
+				if (!d || kvl_rhist_from_hist(&d->h[p][ds],
+							      &e->hist[p][ds]))
+					return -1;
+			}
+	}
+	return 0;
+}
+
 struct kvl_membuf {
 	char *s;
 	size_t len;
@@ -770,6 +912,7 @@ int kvl_snap_from_engine(struct kvl_snap *s, struct kvl_engine *eng,
 
 	kvl_engine_flush(eng);
 	kvl_snap_init(s);
+	s->version = KVL_HIST_FORMAT_VERSION;
 	for (i = 0; i < eng->cfg.max_vms; i++) {
 		const struct kvl_vm *vm = eng->vms[i];
 		struct kvl_svm *svm;
@@ -782,6 +925,8 @@ int kvl_snap_from_engine(struct kvl_snap *s, struct kvl_engine *eng,
 		for (j = 0; j < vm->nr_vcpus; j++)
 			if (kvl_vcpu_from_engine(svm, vm->vcpus[j]))
 				goto fail;
+		if (kvl_disks_from_engine(svm, vm))
+			goto fail;
 	}
 	if (kvl_stats_from_engine(s, eng, memory_bytes))
 		goto fail;

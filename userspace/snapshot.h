@@ -1,9 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * snapshot.h - the reader's data model: one snapshot of every histogram the
- * engine keeps, whatever it came from (the module's "hist" text, a saved
- * copy of it, or an engine running in this process), and what the reader
- * does with snapshots: summary statistics, merging vCPUs, interval deltas.
+ * engine keeps (per vCPU, and per disk since format 3), whatever it came
+ * from (the module's "hist" text, a saved copy of it, or an engine running
+ * in this process), and what the reader does with snapshots: summary
+ * statistics, merging vCPUs, interval deltas.
  *
  * Histograms are sparse (only non-empty buckets), so memory stays
  * proportional to the input; the bucket layout is the engine's (hist.h) and
@@ -21,6 +22,7 @@
 #define KVL_SNAP_MAX_LINE	1024		/* bytes per line */
 #define KVL_SNAP_MAX_VMS	1024		/* the engine's own limits */
 #define KVL_SNAP_MAX_VCPUS	4096
+#define KVL_SNAP_MAX_DISKS	KVL_DISKS	/* per VM */
 #define KVL_SNAP_MAX_STATS	64
 #define KVL_REASON_LEN		32
 #define KVL_STAT_NAME_LEN	32
@@ -70,6 +72,18 @@ struct kvl_svcpu {
 	struct kvl_shist *hists;	/* in input order; look up by key */
 };
 
+/*
+ * One disk of a VM: QEMU's file descriptor of the image or device it does
+ * the I/O on.  h[path][KVL_DS_SUBMIT_TO_IRQ] is submit_to_irq, from QEMU
+ * handing the request to the host to its interrupt (the host's I/O however
+ * QEMU reaped it), h[path][KVL_DS_TOTAL] the whole request; count 0: absent.
+ */
+struct kvl_sdisk {
+	s32 fd;
+	char *name;		/* readlink of /proc/PID/fd/FD; NULL: unknown */
+	struct kvl_rhist h[KVL_NR_PATHS][KVL_NR_DISK_STAGES];
+};
+
 struct kvl_svm {
 	s32 pid;
 	char comm[KVL_COMM_LEN];
@@ -78,6 +92,9 @@ struct kvl_svm {
 	u32 nr_vcpus;
 	u32 cap;
 	struct kvl_svcpu *vcpus;
+	u32 nr_disks;		/* in the order the module first saw them */
+	u32 disk_cap;
+	struct kvl_sdisk *disks;
 };
 
 struct kvl_stat {
@@ -86,6 +103,7 @@ struct kvl_stat {
 };
 
 struct kvl_snap {
+	u32 version;		/* hist format it was read from; 0: unknown */
 	u32 nr_vms;
 	u32 cap;
 	struct kvl_svm *vms;
@@ -104,6 +122,10 @@ struct kvl_svcpu *kvl_svm_add_vcpu(struct kvl_svm *vm, u32 id, const char *isa,
 struct kvl_shist *kvl_svcpu_add_hist(struct kvl_svcpu *v, u8 kind, u8 path,
 				     u8 stage, const char *reason);
 void kvl_svcpu_free(struct kvl_svcpu *v);
+struct kvl_sdisk *kvl_svm_add_disk(struct kvl_svm *vm, s32 fd);
+void kvl_svm_free_disks(struct kvl_svm *vm);
+/* @name (may be NULL) as the disk's name: 0, or -1 when out of memory. */
+int kvl_sdisk_set_name(struct kvl_sdisk *d, const char *name);
 int kvl_rhist_add_bucket(struct kvl_rhist *h, u32 idx, u64 n);
 void kvl_rhist_free(struct kvl_rhist *h);
 int kvl_rhist_from_hist(struct kvl_rhist *r, const struct kvl_hist *h);
@@ -115,6 +137,9 @@ int kvl_snap_from_engine(struct kvl_snap *s, struct kvl_engine *eng,
 /* Lookups; NULL when absent. */
 const struct kvl_svm *kvl_snap_vm(const struct kvl_snap *s, s32 pid);
 const struct kvl_svcpu *kvl_svm_vcpu(const struct kvl_svm *vm, u32 id);
+const struct kvl_sdisk *kvl_svm_disk(const struct kvl_svm *vm, s32 fd);
+/* Any VM of @s with a disk histogram. */
+bool kvl_snap_has_disks(const struct kvl_snap *s);
 const struct kvl_shist *kvl_svcpu_stage(const struct kvl_svcpu *v,
 					unsigned int path, unsigned int stage);
 const struct kvl_shist *kvl_svcpu_exit(const struct kvl_svcpu *v,
@@ -166,7 +191,7 @@ int kvl_snap_merge_all(const struct kvl_snap *s, const struct kvl_filter *f,
  * What happened between @prev and @cur, bucket by bucket.  A histogram
  * whose counts went down (a reset, or a new VM with a recycled pid) counts
  * from zero: its delta is its current content.  Histograms with nothing new
- * are left out.
+ * are left out, and so are disks with none.
  */
 int kvl_snap_delta(const struct kvl_snap *prev, const struct kvl_snap *cur,
 		   struct kvl_snap *delta);

@@ -213,6 +213,30 @@ static int kvl_load_stats(struct kvl_snap *s, const char *path, bool must,
 	return must ? ret : 0;
 }
 
+int kvl_resolve_disks(struct kvl_snap *s)
+{
+	char link[64], name[4096];
+	ssize_t n;
+	u32 i, j;
+
+	for (i = 0; i < s->nr_vms; i++) {
+		struct kvl_svm *vm = &s->vms[i];
+
+		/* an exited VM's descriptors are gone, or another process's */
+		for (j = 0; j < vm->nr_disks && !vm->exited; j++) {
+			snprintf(link, sizeof(link), "/proc/%d/fd/%d", vm->pid,
+				 vm->disks[j].fd);
+			n = readlink(link, name, sizeof(name));
+			if (n <= 0 || n >= (ssize_t)sizeof(name))
+				continue;	/* gone, not ours to read: unknown */
+			name[n] = '\0';
+			if (kvl_sdisk_set_name(&vm->disks[j], name))
+				return -1;
+		}
+	}
+	return 0;
+}
+
 int kvl_load(struct kvl_snap *s, const char *input, const char *stats_file,
 	     FILE *err)
 {
@@ -236,6 +260,12 @@ int kvl_load(struct kvl_snap *s, const char *input, const char *stats_file,
 	free(buf);
 	if (ret) {
 		kvl_report_parse(err, input, &pe);
+		return -1;
+	}
+	/* live: the VMs' file descriptors still lead to their disks */
+	if (input == path && kvl_resolve_disks(s)) {
+		kvl_errorf(err, "%s: out of memory", input);
+		kvl_snap_free(s);
 		return -1;
 	}
 	if (stats_file)

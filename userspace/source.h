@@ -37,6 +37,13 @@ void kvl_report_parse(FILE *err, const char *path, const struct kvl_perr *pe);
 int kvl_load(struct kvl_snap *s, const char *input, const char *stats_file,
 	     FILE *err);
 
+/*
+ * Name each disk of a running VM of @s after what /proc/PID/fd/FD links to
+ * (live reads only: a saved or replayed snapshot's descriptors may be
+ * another process's now).  Unresolved ones stay unknown; -1: no memory.
+ */
+int kvl_resolve_disks(struct kvl_snap *s);
+
 /* Write 1 to <debugfs>/kvmio_lat/reset: 0, or -1 after one line on @err. */
 int kvl_reset_live(FILE *err);
 

@@ -70,6 +70,16 @@ enum kvl_stage {
 
 #define KVL_COMM_LEN		16
 
+/*
+ * Disks a VM keeps histograms for.  A disk is the file descriptor QEMU
+ * does a request's I/O on: a pread's, or the iocb's aio_fildes.
+ */
+#define KVL_DISKS		8
+/* iocbs of one io_submit whose file descriptor the module reads */
+#define KVL_SUBMIT_FDS		16
+/* no file descriptor known (a recording's io_submit, an iocb past 16) */
+#define KVL_FD_UNKNOWN		(-1)
+
 /* Counters; kvl_engine_stat() sums them over VMs. */
 enum kvl_counter {
 	KVL_C_EVENTS,		/* events handed to a tracked VM */
@@ -93,6 +103,8 @@ enum kvl_counter {
 	KVL_C_KICKS_IGNORED,	/* not a known I/O doorbell, ring half full */
 	KVL_C_REQS_NO_IRQ,	/* no interrupt of its own within irq_timeout */
 	KVL_C_KICKS_UNWATCHED,	/* rung while the system calls were unwatched */
+	KVL_C_DROP_DISKS,	/* request of a disk with no room (KVL_DISKS) */
+	KVL_C_REQS_NO_DISK,	/* request whose file descriptor is unknown */
 	KVL_NR_COUNTERS
 };
 
@@ -126,6 +138,19 @@ struct kvl_kick {
 	u64 ts;			/* the doorbell's kvm_exit */
 	u64 wake;		/* first event-loop wake after it, 0 = none */
 	u64 addr;
+};
+
+/*
+ * Per disk and path: submit_to_irq, from QEMU handing the request to the
+ * host (io_submit, the worker's system call) to the interrupt QEMU raises
+ * for it, which holds the host's I/O however QEMU reaped it (the reap is
+ * not always seen: rule 6 of Documentation/design.rst); and total.
+ */
+enum kvl_disk_stage { KVL_DS_SUBMIT_TO_IRQ, KVL_DS_TOTAL, KVL_NR_DISK_STAGES };
+
+struct kvl_disk {
+	s32 fd;
+	struct kvl_hist hist[KVL_NR_PATHS][KVL_NR_DISK_STAGES];
 };
 
 /* A finished request on its way to its doorbell vCPU's histograms. */
@@ -181,6 +206,8 @@ struct kvl_thread {
 	u16 flags;
 	u32 sys_nr;		/* syscall in progress, ~0 when none */
 	u32 sys_arg;
+	u32 sys_nfds;		/* io_submit: fds of its first iocbs known */
+	s32 sys_fd[KVL_SUBMIT_FDS];
 	u64 sys_ts;
 	u64 last_wake;		/* last return from an event-loop wait */
 	u64 getevents_ts;	/* io_getevents that returned events, since wake */
@@ -214,6 +241,7 @@ struct kvl_req {
 	u16 pio;		/* the doorbell was a port write */
 	u16 line;		/* its interrupt was a line (kvm_set_irq), not MSI */
 	u64 addr;		/* the doorbell's address: its device and queue */
+	s32 fd;			/* its disk, KVL_FD_UNKNOWN if not known */
 	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
 };
 
@@ -221,11 +249,11 @@ struct kvl_req {
  * The text of one request: the module's kvmio_lat_request trace event
  * prints it, and so does the reader's replay --requests, with these
  * arguments in this order: tgid, vcpu, path name, "port" or "mmio",
- * address, irq vcpu, vector, "line" or "msi", "posted" or "injected",
- * total, then the seven stamps.
+ * address, disk fd (-1 unknown), irq vcpu, vector, "line" or "msi",
+ * "posted" or "injected", total, then the seven stamps.
  */
 #define KVL_REQUEST_FMT \
-	"tgid=%d vcpu=%u path=%s %s=0x%llx irq_vcpu=%d vector=%d %s %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu"
+	"tgid=%d vcpu=%u path=%s %s=0x%llx fd=%d irq_vcpu=%d vector=%d %s %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu"
 
 /*
  * One finished request, as kvl_engine.on_request sees it: the module's
@@ -241,6 +269,7 @@ struct kvl_request_record {
 	u32 pio;
 	u32 line;		/* the interrupt was a line (INTx), not an MSI */
 	u64 addr;		/* doorbell: MMIO address or port */
+	s32 fd;			/* disk: QEMU's file descriptor, -1 unknown */
 	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
 };
 
@@ -287,6 +316,10 @@ struct kvl_vm {
 	/* doorbell addresses that led to I/O: MMIO pages and ports */
 	u64 known_addr[KVL_KNOWN_DOORBELLS];
 	u32 nr_known;
+
+	/* per disk, written under the lock, in the order first seen */
+	struct kvl_disk disks[KVL_DISKS];
+	u32 nr_disks;
 
 	struct kvl_queue native_q;	/* submitted, not reaped */
 	struct kvl_queue done_q;	/* threads: pool syscall returned */
@@ -441,9 +474,19 @@ void kvl_engine_set_syscalls_watched(struct kvl_engine *eng, bool watched);
 void kvl_engine_resume(struct kvl_engine *eng, u64 now);
 void kvl_ev_inj_virq(struct kvl_engine *eng, s32 tgid, s32 tid, u32 vector,
 		     u64 now);
-/* arg: io_submit nr, io_uring_enter flags/min_complete packed; else 0. */
+/*
+ * arg: io_submit nr, io_uring_enter flags/min_complete packed, the file
+ * descriptor of pread64 ... fdatasync (its disk); else 0.
+ */
 void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		      u32 arg, u64 now);
+/*
+ * After kvl_ev_sys_enter of io_submit: the file descriptors of its first
+ * @n iocbs (at most KVL_SUBMIT_FDS), the disks of the requests it submits.
+ * Without it (a recording) their disk is unknown.
+ */
+void kvl_ev_submit_fds(struct kvl_engine *eng, s32 tgid, s32 tid,
+		       const s32 *fd, u32 n);
 void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		     s64 ret, u64 now);
 /*
@@ -528,13 +571,15 @@ static inline enum kvl_sys_class kvl_sys_class(u32 nr)
 /* Names. */
 const char *kvl_path_name(unsigned int path);
 const char *kvl_stage_name(unsigned int path, unsigned int stage);
+/* The name of a disk's KVL_DS_* histogram: "submit_to_irq", "total". */
+const char *kvl_disk_stage_name(unsigned int ds);
 /* KVM's trace name of an exit reason, or NULL if unknown. */
 const char *kvl_exit_reason_name(u32 isa, u32 reason);
 /* The exit reasons that always get a slot of their own, for @isa. */
 const u32 *kvl_exit_reserved(u32 isa, unsigned int *n);
 
 /* Reading out: stats and the "hist" text format (Documentation/output.rst). */
-#define KVL_HIST_FORMAT_VERSION	2
+#define KVL_HIST_FORMAT_VERSION	3
 
 u64 kvl_engine_counter(struct kvl_engine *eng, enum kvl_counter c);
 const char *kvl_counter_name(enum kvl_counter c);

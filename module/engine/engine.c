@@ -50,6 +50,12 @@ const char *kvl_stage_name(unsigned int path, unsigned int stage)
 	return kvl_stage_names[path][stage];
 }
 
+const char *kvl_disk_stage_name(unsigned int ds)
+{
+	return ds == KVL_DS_SUBMIT_TO_IRQ ? "submit_to_irq" :
+	       ds == KVL_DS_TOTAL ? "total" : "?";
+}
+
 /* ------------------------------------------------------------------ */
 /* configuration and layout */
 
@@ -458,6 +464,9 @@ void kvl_engine_reset(struct kvl_engine *eng)
 		}
 		kvl_lock(&vm->lock, vflags);
 		memset(vm->counters, 0, sizeof(vm->counters));
+		/* disks are found again by their next request */
+		WRITE_ONCE(vm->nr_disks, 0);
+		memset(vm->disks, 0, sizeof(vm->disks));
 		for (j = 0; j < READ_ONCE(vm->nr_vcpus); j++) {
 			struct kvl_vcpu *v = vm->vcpus[j];
 
@@ -769,6 +778,7 @@ static u16 kvl_req_alloc(struct kvl_vm *vm, u64 now)
 	kvl_req(vm, i)->state = 1;
 	kvl_req(vm, i)->target = -1;
 	kvl_req(vm, i)->vector = -1;
+	kvl_req(vm, i)->fd = KVL_FD_UNKNOWN;
 	return i;
 }
 
@@ -1013,8 +1023,49 @@ static void kvl_req_report(struct kvl_engine *eng, const struct kvl_vm *vm,
 	rec.pio = r->pio;
 	rec.line = r->line;
 	rec.addr = r->addr;
+	rec.fd = r->fd;
 	memcpy(rec.t, r->t, sizeof(rec.t));
 	hook(eng->on_request_ctx, &rec);
+}
+
+/* Under vm->lock: the disk of file descriptor @fd, added if new; or NULL. */
+static struct kvl_disk *kvl_disk_of(struct kvl_vm *vm, s32 fd)
+{
+	struct kvl_disk *d;
+	u32 i;
+
+	if (fd < 0) {
+		vm->counters[KVL_C_REQS_NO_DISK]++;
+		return NULL;
+	}
+	for (i = 0; i < vm->nr_disks; i++)
+		if (vm->disks[i].fd == fd)
+			return &vm->disks[i];
+	if (vm->nr_disks == KVL_DISKS) {
+		vm->counters[KVL_C_DROP_DISKS]++;
+		return NULL;
+	}
+	d = &vm->disks[vm->nr_disks];
+	d->fd = fd;
+	for (i = 0; i < KVL_NR_PATHS * KVL_NR_DISK_STAGES; i++)
+		kvl_hist_init(&d->hist[0][0] + i);
+	/* readers see the disk once its fd is set */
+	kvl_publish(&vm->nr_disks, vm->nr_disks + 1);
+	return d;
+}
+
+/* Under vm->lock: a recorded request's share of its disk's histograms. */
+static void kvl_disk_record(struct kvl_vm *vm, const struct kvl_req *r)
+{
+	struct kvl_disk *d = kvl_disk_of(vm, r->fd);
+
+	if (!d || r->path >= KVL_NR_PATHS)
+		return;
+	/* stamps: doorbell, wake, submit, submit_end, reap, irq, entry */
+	kvl_hist_record(&d->hist[r->path][KVL_DS_SUBMIT_TO_IRQ],
+			(s64)(r->t[5] - r->t[2]));
+	kvl_hist_record(&d->hist[r->path][KVL_DS_TOTAL],
+			(s64)(r->t[KVL_NR_STAGES - 1] - r->t[0]));
 }
 
 static void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
@@ -1055,6 +1106,7 @@ static void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
 	d->path = r->path;
 	kvl_publish(&vc->mail_head, vc->mail_head + 1);
 	vm->counters[KVL_C_REQUESTS]++;
+	kvl_disk_record(vm, r);
 	/* of the recorded ones only: posted + injected = requests */
 	vm->counters[r->delivery == KVL_DELIV_POSTED ? KVL_C_REQS_POSTED :
 		     KVL_C_REQS_INJECTED]++;
@@ -1755,6 +1807,7 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	t->sys_nr = nr;
 	t->sys_arg = arg;
 	t->sys_ts = now;
+	t->sys_nfds = 0;
 	if (cls != KVL_SYS_POOL_IO)
 		return;
 
@@ -1772,10 +1825,31 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	if (ri == KVL_NO_REQ)
 		goto out;
 	kvl_req(vm, ri)->path = KVL_PATH_THREADS;
+	kvl_req(vm, ri)->fd = (s32)arg;
 	kvl_req_attribute(kvl_req(vm, ri), &kick, 0, now);
 	t->cur_req = ri;
 out:
 	kvl_unlock(&vm->lock, flags);
+}
+
+void kvl_ev_submit_fds(struct kvl_engine *eng, s32 tgid, s32 tid,
+		       const s32 *fd, u32 n)
+{
+	struct kvl_thread *t;
+	struct kvl_vm *vm;
+	u32 i;
+
+	vm = kvl_engine_find_vm(eng, tgid);
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);	/* its sys_enter has added it */
+	if (!t || t->sys_nr != KVL_NR_io_submit)
+		return;
+	if (n > KVL_SUBMIT_FDS)
+		n = KVL_SUBMIT_FDS;
+	for (i = 0; i < n; i++)
+		t->sys_fd[i] = fd[i];
+	t->sys_nfds = n;
 }
 
 static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
@@ -1810,6 +1884,9 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 		if (ri == KVL_NO_REQ)
 			break;
 		kvl_req(vm, ri)->path = KVL_PATH_NATIVE;
+		/* io_submit returns how many of the first iocbs it took */
+		if (i < t->sys_nfds)
+			kvl_req(vm, ri)->fd = t->sys_fd[i];
 		kvl_req_attribute(kvl_req(vm, ri), &kick, t->last_wake,
 				  t->sys_ts);
 		kvl_req(vm, ri)->t[3] = now;

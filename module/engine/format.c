@@ -28,6 +28,8 @@ static const char *const kvl_counter_names[KVL_NR_COUNTERS] = {
 	[KVL_C_REQUESTS_STALE] = "requests_stale",
 	[KVL_C_KICKS_IGNORED] = "doorbells_ignored",
 	[KVL_C_KICKS_UNWATCHED] = "doorbells_unwatched",
+	[KVL_C_DROP_DISKS] = "dropped_disk_requests",
+	[KVL_C_REQS_NO_DISK] = "requests_without_disk",
 	[KVL_C_REQS_NO_IRQ] = "requests_without_irq",
 };
 
@@ -117,8 +119,9 @@ static const struct kvl_hist *kvl_hist_copy(const struct kvl_hist *h,
 	return c;
 }
 
+/* @id: the vCPU's id, or the disk's file descriptor */
 static void kvl_print_one(const struct kvl_sink *out, const char *kind,
-			  const struct kvl_vm *vm, const struct kvl_vcpu *v,
+			  const struct kvl_vm *vm, long long id,
 			  const char *name1, const char *name2,
 			  const struct kvl_hist *live, struct kvl_hist *scratch)
 {
@@ -133,7 +136,7 @@ static void kvl_print_one(const struct kvl_sink *out, const char *kind,
 	count = READ_ONCE(h->count);
 	if (!count)
 		return;
-	out->printf(out->ctx, "%s %d %u %s%s%s", kind, vm->tgid, v->vcpu_id,
+	out->printf(out->ctx, "%s %d %lld %s%s%s", kind, vm->tgid, id,
 		    name1, name2 ? " " : "", name2 ? name2 : "");
 	out->printf(out->ctx, " count=%llu min=%llu max=%llu mean=%llu stddev=%llu",
 		    (unsigned long long)count,
@@ -207,6 +210,24 @@ static bool kvl_vm_shadowed(struct kvl_engine *eng, const struct kvl_vm *vm)
 	return false;
 }
 
+static void kvl_print_disks(const struct kvl_sink *out, const struct kvl_vm *vm,
+			    struct kvl_hist *scratch)
+{
+	u32 i, n = kvl_acquire(&vm->nr_disks);
+	unsigned int p, ds;
+
+	for (i = 0; i < n && i < KVL_DISKS; i++) {
+		const struct kvl_disk *d = &vm->disks[i];
+
+		for (p = 0; p < KVL_NR_PATHS; p++)
+			for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++)
+				kvl_print_one(out, "disk", vm, READ_ONCE(d->fd),
+					      kvl_path_name(p),
+					      kvl_disk_stage_name(ds),
+					      &d->hist[p][ds], scratch);
+	}
+}
+
 void kvl_engine_print_hist(struct kvl_engine *eng, const struct kvl_sink *out)
 {
 	kvl_engine_print_hist_copy(eng, out, NULL);
@@ -251,17 +272,18 @@ void kvl_engine_print_hist_copy(struct kvl_engine *eng,
 
 				if (!kvl_acquire(&e->used))
 					continue;
-				kvl_print_one(out, "exit", vm, v,
+				kvl_print_one(out, "exit", vm, v->vcpu_id,
 					      kvl_reason_str(rbuf, v->isa, e->reason),
 					      NULL, &e->hist, scratch);
 			}
 			for (p = 0; p < KVL_NR_PATHS; p++)
 				for (s = 0; s < KVL_NR_STAGES; s++)
-					kvl_print_one(out, "stage", vm, v,
+					kvl_print_one(out, "stage", vm, v->vcpu_id,
 						      kvl_path_name(p),
 						      kvl_stage_name(p, s),
 						      &v->stats.stages[p][s], scratch);
 		}
+		kvl_print_disks(out, vm, scratch);
 	}
 	out->printf(out->ctx, "end\n");
 }

@@ -411,7 +411,7 @@ def address_like(text):
     return bad
 
 
-HLINE = re.compile(r"^(exit|stage) (\d+) (\d+) (.*?) count=")
+HLINE = re.compile(r"^(exit|stage|disk) (\d+) (\d+) (.*?) count=")
 FIELDS = ("count", "min", "max", "mean", "stddev", "p50", "p90", "p99", "p999", "sum",
           "sumsq", "negative", "overflow")
 BUCKET = re.compile(r"^  \[(\d+), (\d+)\) (\d+)$")
@@ -432,7 +432,7 @@ def snapshot_problems(text, live, slack=torn_slack):
     exact, and min <= percentiles <= max, min <= mean <= max."""
     lines = text.split("\n")
     bad = []
-    if not lines or lines[0] != "# kvmio_lat hist 2":
+    if not lines or lines[0] != "# kvmio_lat hist 3":
         return ["no header: %r" % lines[:1]]
     if len(lines) < 2 or lines[-2] != "end" or lines[-1] != "":
         return ["no final 'end': truncated"]
@@ -444,7 +444,7 @@ def snapshot_problems(text, live, slack=torn_slack):
         if h is None:
             return
         f, name, total = h
-        # format 2: negative values are in bucket [0, 1), so not added
+        # since format 2: negative values are in bucket [0, 1), so not added
         diff = f["count"] - (total + f["overflow"])
         if (not live and diff) or diff > 1 or -diff > slack(f["count"]):
             bad.append("%s: count %d, buckets+overflow %d" % (
@@ -806,7 +806,7 @@ def debugfs_reader(i):
             if e.errno in (errno.ENOENT, errno.ENXIO, errno.EIO, errno.ENODEV):
                 continue
             return "%s: %s" % (n, e)
-        if n == "hist" and (not t.startswith("# kvmio_lat hist 2") or not t.endswith("end\n")):
+        if n == "hist" and (not t.startswith("# kvmio_lat hist 3") or not t.endswith("end\n")):
             return "a torn hist: %r...%r" % (t[:30], t[-30:])
     if i % 10 == 0:
         rc, _, err = reader("show")

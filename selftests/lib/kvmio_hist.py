@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Parse kvmio_lat's hist text (format 2) for the lab tests.
+"""Parse kvmio_lat's hist text (format 3, or 2 of older modules) for the lab tests.
 
 Deliberately independent of the kvmio-lat reader: the tests check the module
 against their own reading of the documented format.
@@ -12,6 +12,11 @@ STAGES = {
     "threads": ["doorbell_to_wake", "wake_to_dispatch", "io", "io_to_reap",
                 "reap_to_irq", "irq_to_entry", "total"],
 }
+# A disk's histograms (format 3), the same on both paths: submit_to_irq is
+# submit + submit_to_reap + reap_to_irq (threads: io + io_to_reap +
+# reap_to_irq) of its requests.
+DISK_STAGES = ["submit_to_irq", "total"]
+VERSIONS = ("2", "3")
 
 _FIELD = re.compile(r"(\w+)=(\d+)")
 _BUCKET = re.compile(r"^  \[(\d+), (\d+)\) (\d+)$")
@@ -38,10 +43,16 @@ class Hist:
 
 def parse(text):
     """{pid: {"comm": str, "vcpus": {vcpu: {"exits": {reason: Hist},
-    "stages": {path: {stage: Hist}}, "exit_count": n}}}}"""
+    "stages": {path: {stage: Hist}}, "exit_count": n}},
+    "disks": {fd: {path: {disk_stage: Hist}}}}}; "disks" is empty in a
+    format 2 snapshot, and a path of a disk has only its non-empty
+    histograms (DISK_STAGES)."""
     lines = text.splitlines()
-    if not lines or lines[0] != "# kvmio_lat hist 2":
-        raise ValueError("not a kvmio_lat hist 2 snapshot: %r" % (lines[:1],))
+    head = "# kvmio_lat hist "
+    if not lines or not lines[0].startswith(head) or lines[0][len(head):] not in VERSIONS:
+        raise ValueError("not a kvmio_lat hist %s snapshot: %r" % (
+            " or ".join(VERSIONS), lines[:1]))
+    version = int(lines[0][len(head):])
     if lines[-1] != "end":
         raise ValueError("truncated snapshot (no 'end' line)")
     vms, cur = {}, None
@@ -54,7 +65,7 @@ def parse(text):
             continue
         w = ln.split()
         if w[0] == "vm":	# vm PID COMM vcpus N [exited NS]
-            vms[int(w[1])] = {"comm": w[2], "vcpus": {},
+            vms[int(w[1])] = {"comm": w[2], "vcpus": {}, "disks": {},
                               "exited_ns": int(w[6]) if len(w) > 6 else None}
         elif w[0] == "vcpu":
             vms[int(w[1])]["vcpus"][int(w[2])] = {
@@ -66,6 +77,13 @@ def parse(text):
         elif w[0] == "stage":
             cur = Hist(ln)
             vms[int(w[1])]["vcpus"][int(w[2])]["stages"][w[3]][w[4]] = cur
+        elif w[0] == "disk" and version >= 3:	# disk PID FD PATH STAGE ...
+            if w[3] not in STAGES or w[4] not in DISK_STAGES:
+                raise ValueError("unexpected disk histogram: %r" % ln)
+            cur = Hist(ln)
+            disk = vms[int(w[1])]["disks"].setdefault(
+                int(w[2]), {"native": {}, "threads": {}})
+            disk[w[3]][w[4]] = cur
         else:
             raise ValueError("unexpected line: %r" % ln)
     return vms

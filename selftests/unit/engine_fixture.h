@@ -130,16 +130,38 @@ static inline void fx_wait(struct fx *f, int tid, u64 t)
 	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_ppoll, 0, t);
 }
 
+/* QEMU's file descriptor of the one disk most streams use */
+#define FX_DISK		9
+
+/* io_submit of @nr iocbs on @fd (-1: each on FX_DISK), as the module sees it */
+static inline void fx_io_submit_fds(struct fx *f, int tid, int nr,
+				    const s32 *fd, u64 t0, u64 t1)
+{
+	s32 dflt[KVL_SUBMIT_FDS];
+	int i;
+
+	for (i = 0; i < KVL_SUBMIT_FDS; i++)
+		dflt[i] = FX_DISK;
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_io_submit, nr, t0);
+	kvl_ev_submit_fds(&f->eng, PID, tid, fd ? fd : dflt,
+			  nr < KVL_SUBMIT_FDS ? nr : KVL_SUBMIT_FDS);
+	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_io_submit, nr, t1);
+}
+
 static inline void fx_io_submit(struct fx *f, int tid, int nr, u64 t0, u64 t1)
 {
-	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_io_submit, nr, t0);
-	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_io_submit, nr, t1);
+	fx_io_submit_fds(f, tid, nr, NULL, t0, t1);
+}
+
+static inline void fx_pool_io_fd(struct fx *f, int tid, s32 fd, u64 t0, u64 t1)
+{
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_pread64, (u32)fd, t0);
+	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_pread64, 4096, t1);
 }
 
 static inline void fx_pool_io(struct fx *f, int tid, u64 t0, u64 t1)
 {
-	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_pread64, 0, t0);
-	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_pread64, 4096, t1);
+	fx_pool_io_fd(f, tid, FX_DISK, t0, t1);
 }
 
 /* One native request rung by vCPU @vcpu at @t, reaped at @t + 9000. */

@@ -70,16 +70,20 @@ static void request(struct stream *s)
 	s32 vt = pid + vcpu, loop = pid + 10, pool = pid + 11;
 	bool threads = u8_of(&s->in) & 1;
 	s32 vec = 0x30 + vcpu;
+	/* 11 file descriptors: more disks than a VM keeps, and -1 */
+	s32 fd = (s32)(u8_of(&s->in) % 11) - 1;
 
 	kvl_ev_exit(e, pid, vt, "qemu", vcpu, KVL_ISA_SVM, 0x400, tick(s));
 	kvl_ev_doorbell(e, pid, vt, false, 0xfebfb000, tick(s));
 	kvl_ev_entry(e, pid, vt, tick(s));
 	kvl_ev_sys_exit(e, pid, loop, SYS_ppoll, 1, tick(s));
 	if (threads) {
-		kvl_ev_sys_enter(e, pid, pool, SYS_pread64, 0, tick(s));
+		kvl_ev_sys_enter(e, pid, pool, SYS_pread64, (u32)fd, tick(s));
 		kvl_ev_sys_exit(e, pid, pool, SYS_pread64, 4096, tick(s));
 	} else {
 		kvl_ev_sys_enter(e, pid, loop, SYS_io_submit, 1, tick(s));
+		if (fd >= 0)
+			kvl_ev_submit_fds(e, pid, loop, &fd, 1);
 		kvl_ev_sys_exit(e, pid, loop, SYS_io_submit, 1, tick(s));
 	}
 	kvl_ev_sys_enter(e, pid, loop, SYS_ppoll, 0, tick(s));
@@ -120,10 +124,41 @@ static u32 free_reqs(const struct kvl_vm *vm)
 	return n;
 }
 
+/* Each recorded request is in one disk's rows, or counted as in none. */
+static void check_disks(const struct kvl_vm *vm)
+{
+	u64 n = vm->counters[KVL_C_REQS_NO_DISK] + vm->counters[KVL_C_DROP_DISKS];
+	u32 d, p, e;
+
+	CHECK(vm->nr_disks <= KVL_DISKS, "vm %d: %u disks", vm->tgid, vm->nr_disks);
+	for (d = 0; d < vm->nr_disks; d++) {
+		const struct kvl_disk *dk = &vm->disks[d];
+
+		for (e = 0; e < d; e++)
+			CHECK(vm->disks[e].fd != dk->fd, "vm %d: disk fd %d twice",
+			      vm->tgid, dk->fd);
+		for (p = 0; p < KVL_NR_PATHS; p++) {
+			hist_consistent(&dk->hist[p][KVL_DS_SUBMIT_TO_IRQ], "disk submit_to_irq");
+			hist_consistent(&dk->hist[p][KVL_DS_TOTAL], "disk total");
+			CHECK(dk->hist[p][KVL_DS_SUBMIT_TO_IRQ].count == dk->hist[p][KVL_DS_TOTAL].count,
+			      "vm %d disk %d: io %llu, total %llu", vm->tgid, dk->fd,
+			      (unsigned long long)dk->hist[p][KVL_DS_SUBMIT_TO_IRQ].count,
+			      (unsigned long long)dk->hist[p][KVL_DS_TOTAL].count);
+			n += dk->hist[p][KVL_DS_TOTAL].count;
+		}
+	}
+	CHECK(n == vm->counters[KVL_C_REQUESTS],
+	      "vm %d: %llu requests by disk, %llu recorded", vm->tgid,
+	      (unsigned long long)n,
+	      (unsigned long long)vm->counters[KVL_C_REQUESTS]);
+}
+
 static void check_vm(const struct kvl_vm *vm, u64 *requests)
 {
 	const struct kvl_config *cfg = vm->cfg;
 	u32 v, p, st, t, owners;
+
+	check_disks(vm);
 
 	CHECK(vm->nr_vcpus <= cfg->max_vcpus, "vm %d: %u vCPUs", vm->tgid, vm->nr_vcpus);
 	CHECK(vm->inflight + free_reqs(vm) == cfg->max_inflight,

@@ -1269,6 +1269,138 @@ TEST(vcpu_id_beyond_s32_is_dropped_not_duplicated)
 	EXPECT_EQ(0, f.live_vms);
 }
 
+/* The disk of file descriptor @fd in the test VM, or NULL. */
+static const struct kvl_disk *fx_disk(struct fx *f, s32 fd)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(&f->eng, PID);
+	u32 i;
+
+	for (i = 0; vm && i < vm->nr_disks; i++)
+		if (vm->disks[i].fd == fd)
+			return &vm->disks[i];
+	return NULL;
+}
+
+/*
+ * A native request on disk *@fd rung at @t; the I/O takes @io ns.  @fd
+ * NULL: its io_submit comes without file descriptors, as in a recording.
+ */
+static void fx_native_req(struct fx *f, const s32 *fd, u64 t, u64 io)
+{
+	fx_doorbell(f, VCPU0, 0, t);
+	fx_wake(f, MAIN, t + 1000);
+	if (fd) {
+		fx_io_submit_fds(f, MAIN, 1, fd, t + 2000, t + 2500);
+	} else {
+		kvl_ev_sys_enter(&f->eng, PID, MAIN, SYS_io_submit, 1, t + 2000);
+		kvl_ev_sys_exit(&f->eng, PID, MAIN, SYS_io_submit, 1, t + 2500);
+	}
+	fx_wait(f, MAIN, t + 2600);
+	fx_wake(f, MAIN, t + 2500 + io);
+	fx_irq(f, MAIN, 0, t + 3000 + io);
+	fx_inject(f, VCPU0, 0, t + 2700, t + 4000 + io);
+}
+
+static void fx_native_on(struct fx *f, s32 fd, u64 t, u64 io)
+{
+	fx_native_req(f, &fd, t, io);
+}
+
+TEST(disks_of_two_file_descriptors_kept_apart)
+{
+	const struct kvl_disk *d5, *d6;
+	struct fx f;
+
+	fx_init(&f);
+	fx_native_on(&f, 5, 1000, 6000);
+	fx_native_on(&f, 6, 100000, 40000);
+	fx_native_on(&f, 5, 200000, 7000);
+	d5 = fx_disk(&f, 5);
+	d6 = fx_disk(&f, 6);
+	ASSERT_NE(NULL, d5);
+	ASSERT_NE(NULL, d6);
+	EXPECT_EQ(2, d5->hist[KVL_PATH_NATIVE][KVL_DS_SUBMIT_TO_IRQ].count);
+	EXPECT_EQ(7000, d5->hist[KVL_PATH_NATIVE][KVL_DS_SUBMIT_TO_IRQ].min);
+	EXPECT_EQ(8000, d5->hist[KVL_PATH_NATIVE][KVL_DS_SUBMIT_TO_IRQ].max);
+	EXPECT_EQ(10000, d5->hist[KVL_PATH_NATIVE][KVL_DS_TOTAL].min);
+	EXPECT_EQ(1, d6->hist[KVL_PATH_NATIVE][KVL_DS_SUBMIT_TO_IRQ].count);
+	EXPECT_EQ(41000, d6->hist[KVL_PATH_NATIVE][KVL_DS_SUBMIT_TO_IRQ].min);
+	EXPECT_EQ(44000, d6->hist[KVL_PATH_NATIVE][KVL_DS_TOTAL].max);
+	EXPECT_EQ(0, d5->hist[KVL_PATH_THREADS][KVL_DS_TOTAL].count);
+	/* the vCPU's stage histograms hold all three */
+	EXPECT_EQ(3, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_REQS_NO_DISK));
+	fx_fini(&f);
+}
+
+/* One io_submit batches iocbs of two disks: each request keeps its own. */
+TEST(disks_of_one_batch_follow_their_iocbs)
+{
+	const s32 fds[3] = { 5, 6, 5 };
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit_fds(&f, MAIN, 3, fds, 3000, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 10000);
+	fx_irq(&f, MAIN, 0, 11000);
+	fx_inject(&f, VCPU0, 0, 5000, 12000);
+	ASSERT_EQ(3, fx_counter(&f, KVL_C_REQUESTS));
+	ASSERT_NE(NULL, fx_disk(&f, 5));
+	ASSERT_NE(NULL, fx_disk(&f, 6));
+	EXPECT_EQ(2, fx_disk(&f, 5)->hist[KVL_PATH_NATIVE][KVL_DS_TOTAL].count);
+	EXPECT_EQ(1, fx_disk(&f, 6)->hist[KVL_PATH_NATIVE][KVL_DS_TOTAL].count);
+	fx_fini(&f);
+}
+
+TEST(disk_of_a_pool_request_is_its_pread_fd)
+{
+	const struct kvl_disk *d;
+	struct fx f;
+
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_wait(&f, MAIN, 2300);
+	fx_pool_io_fd(&f, POOL, 12, 4000, 9000);
+	fx_wake(&f, MAIN, 9500);
+	fx_irq(&f, MAIN, 0, 10000);
+	fx_inject(&f, VCPU0, 0, 3000, 10500);
+	d = fx_disk(&f, 12);
+	ASSERT_NE(NULL, d);
+	EXPECT_EQ(1, d->hist[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ].count);
+	EXPECT_EQ(6000, d->hist[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ].min);
+	EXPECT_EQ(9500, d->hist[KVL_PATH_THREADS][KVL_DS_TOTAL].min);
+	EXPECT_EQ(0, d->hist[KVL_PATH_NATIVE][KVL_DS_SUBMIT_TO_IRQ].count);
+	fx_fini(&f);
+}
+
+/*
+ * A recording has no iocb contents: such requests are counted, in no
+ * disk; past KVL_DISKS disks a request is counted as dropped.
+ */
+TEST(disk_unknown_or_beyond_the_table_is_counted)
+{
+	struct fx f;
+	s32 fd;
+
+	fx_init(&f);
+	fx_native_req(&f, NULL, 1000, 7000);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQUESTS));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQS_NO_DISK));
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->nr_disks);
+	for (fd = 20; fd < 20 + KVL_DISKS + 1; fd++)
+		fx_native_on(&f, fd, 100000 * (u64)fd, 5000);
+	EXPECT_EQ(KVL_DISKS, kvl_engine_find_vm(&f.eng, PID)->nr_disks);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_DROP_DISKS));
+	EXPECT_EQ(NULL, fx_disk(&f, 20 + KVL_DISKS));
+	kvl_engine_reset(&f.eng);
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->nr_disks);
+	fx_fini(&f);
+}
+
 TEST(hist_text_format)
 {
 	struct fx_buf b = { 0 };
@@ -1285,10 +1417,12 @@ TEST(hist_text_format)
 	fx_inject(&f, VCPU0, 0, 5000, 12000);
 	kvl_engine_print_hist(&f.eng, &out);
 	ASSERT_NE(NULL, b.s);
-	EXPECT_EQ(0, strncmp(b.s, "# kvmio_lat hist 2\n", 19));
+	EXPECT_EQ(0, strncmp(b.s, "# kvmio_lat hist 3\n", 19));
 	EXPECT_NE(NULL, strstr(b.s, "\nvm 1000 qemu vcpus 1\n"));
 	EXPECT_NE(NULL, strstr(b.s, "\nstage 1000 0 native total count=1 min=11000 max=11000 mean=11000 stddev=0 p50=11000"));
 	EXPECT_NE(NULL, strstr(b.s, "\nexit 1000 0 npf count=1 min=2 max=2"));
+	EXPECT_NE(NULL, strstr(b.s, "\ndisk 1000 9 native submit_to_irq count=1 min=8000 max=8000 "));
+	EXPECT_NE(NULL, strstr(b.s, "\ndisk 1000 9 native total count=1 min=11000 max=11000 "));
 	EXPECT_EQ(NULL, strstr(b.s, "threads"));
 	EXPECT_NE(NULL, strstr(b.s, "\nend\n"));
 	free(b.s);

@@ -7,7 +7,9 @@
  *
  * The saved fixtures in fixtures/ were printed by kvl_engine_print_hist()
  * and kvl_engine_print_stats() (memory_bytes 4096) after the rf_standard_*()
- * workloads below; empty.hist is an engine that saw no VM; lab_*.hist and
+ * workloads below (disks.hist and disks_small.hist, format 3, are remade
+ * by "KVL_WRITE_FIXTURES=1 build/unit/reader_test", the others are kept as
+ * they were); empty.hist is an engine that saw no VM; lab_*.hist and
  * lab_native.stats were read from the module in the lab (real QEMU, nested
  * KVM, aio=native and aio=threads, selftests/qemu).  They stay as
  * they were printed: snapshots saved by users must keep parsing.
@@ -21,6 +23,10 @@
 #define RF_MAX_VCPUS	4
 #define RF_MAX_REQS	4096
 #define RF_NR_DUR	6	/* stages before total */
+#define RF_MAX_DISKS	4
+#define RF_NO_FD	(-1)	/* a request of no known disk */
+/* the pread64 argument of rf_threads(): before disks, 0 (stdin) */
+#define RF_POOL_FD	0
 
 struct rf_vm {
 	s32 pid;
@@ -31,6 +37,10 @@ struct rf_vm {
 	/* exact stage values recorded, per vCPU and path, for checks */
 	u32 nr[RF_MAX_VCPUS][KVL_NR_PATHS];
 	u64 (*vals)[KVL_NR_PATHS][KVL_NR_STAGES][RF_MAX_REQS];
+	/* what each disk's histograms must hold: rf_disk_hist() */
+	s32 disk_fd[RF_MAX_DISKS];
+	u32 nr_disks;
+	struct kvl_hist (*disk)[KVL_NR_PATHS][KVL_NR_DISK_STAGES];
 };
 
 static inline void rf_vm_init(struct rf_vm *vm, s32 pid, const char *comm)
@@ -42,12 +52,59 @@ static inline void rf_vm_init(struct rf_vm *vm, s32 pid, const char *comm)
 	vm->pool_tid = pid + 2;
 	vm->t = 1000000;
 	vm->vals = calloc(RF_MAX_VCPUS, sizeof(*vm->vals));
+	vm->disk = calloc(RF_MAX_DISKS, sizeof(*vm->disk));
 }
 
 static inline void rf_vm_fini(struct rf_vm *vm)
 {
 	free(vm->vals);
 	vm->vals = NULL;
+	free(vm->disk);
+	vm->disk = NULL;
+}
+
+/* The expected histograms of disk @fd (added, in first-seen order). */
+static inline struct kvl_hist *rf_disk_hist(struct rf_vm *vm, s32 fd,
+					    int path, int ds)
+{
+	u32 i, p, k;
+
+	for (i = 0; i < vm->nr_disks; i++)
+		if (vm->disk_fd[i] == fd)
+			return &vm->disk[i][path][ds];
+	if (vm->nr_disks == RF_MAX_DISKS)
+		abort();
+	vm->disk_fd[vm->nr_disks] = fd;
+	for (p = 0; p < KVL_NR_PATHS; p++)
+		for (k = 0; k < KVL_NR_DISK_STAGES; k++)
+			kvl_hist_init(&vm->disk[vm->nr_disks][p][k]);
+	return &vm->disk[vm->nr_disks++][path][ds];
+}
+
+/*
+ * A request's submit_to_irq: from the submit stamp to the irq stamp, the
+ * stages submit (threads: io), submit_to_reap (io_to_reap), reap_to_irq.
+ */
+static inline u64 rf_submit_to_irq(const u64 *d)
+{
+	return d[KVL_ST_SUBMIT] + d[KVL_ST_SUBMIT_TO_REAP] +
+	       d[KVL_ST_REAP_TO_IRQ];
+}
+
+/* A request of disk @fd: its submit_to_irq and total, as the engine's. */
+static inline void rf_keep_disk(struct rf_vm *vm, s32 fd, int path,
+				const u64 *d)
+{
+	u64 total = 0;
+	int s;
+
+	if (fd < 0)
+		return;
+	for (s = 0; s < RF_NR_DUR; s++)
+		total += d[s];
+	kvl_hist_record(rf_disk_hist(vm, fd, path, KVL_DS_SUBMIT_TO_IRQ),
+			(s64)rf_submit_to_irq(d));
+	kvl_hist_record(rf_disk_hist(vm, fd, path, KVL_DS_TOTAL), (s64)total);
 }
 
 static inline s32 rf_vcpu_tid(const struct rf_vm *vm, int vcpu)
@@ -102,11 +159,12 @@ static inline void rf_irq_and_entry(struct fx *f, struct rf_vm *vm, int vcpu,
 }
 
 /*
- * One aio=native request; d[] are doorbell_to_wake, wake_to_submit,
- * submit, submit_to_reap, reap_to_irq, irq_to_entry (each >= 4 ns).
+ * One aio=native request on disk @fd (RF_NO_FD: its iocb unread, as in a
+ * recording); d[] are doorbell_to_wake, wake_to_submit, submit,
+ * submit_to_reap, reap_to_irq, irq_to_entry (each >= 4 ns).
  */
-static inline void rf_native(struct fx *f, struct rf_vm *vm, int vcpu,
-			     const u64 *d)
+static inline void rf_native_fd(struct fx *f, struct rf_vm *vm, int vcpu,
+				const u64 *d, s32 fd)
 {
 	u64 t = vm->t, wake = t + d[0], sub = wake + d[1], end = sub + d[2];
 	u64 reap = end + d[3], irq = reap + d[4], entry = irq + d[5];
@@ -115,18 +173,30 @@ static inline void rf_native(struct fx *f, struct rf_vm *vm, int vcpu,
 	rf_doorbell(f, vm, vcpu, t);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, wake);
 	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_io_submit, 1, sub);
+	if (fd != RF_NO_FD)
+		kvl_ev_submit_fds(&f->eng, vm->pid, m, &fd, 1);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_io_submit, 1, end);
 	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, end + 1);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, reap);
 	rf_irq_and_entry(f, vm, vcpu, irq, entry);
 	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, irq + 2);
 	rf_keep(vm, vcpu, KVL_PATH_NATIVE, d);
+	rf_keep_disk(vm, fd, KVL_PATH_NATIVE, d);
 	vm->t = entry + 1000;
 }
 
-/* One aio=threads request: wake_to_dispatch, io, io_to_reap instead. */
-static inline void rf_threads(struct fx *f, struct rf_vm *vm, int vcpu,
-			      const u64 *d)
+static inline void rf_native(struct fx *f, struct rf_vm *vm, int vcpu,
+			     const u64 *d)
+{
+	rf_native_fd(f, vm, vcpu, d, RF_NO_FD);
+}
+
+/*
+ * One aio=threads request on disk @fd, the worker's pread64 argument:
+ * wake_to_dispatch, io, io_to_reap instead.
+ */
+static inline void rf_threads_fd(struct fx *f, struct rf_vm *vm, int vcpu,
+				 const u64 *d, s32 fd)
 {
 	u64 t = vm->t, wake = t + d[0], io = wake + d[1], end = io + d[2];
 	u64 reap = end + d[3], irq = reap + d[4], entry = irq + d[5];
@@ -135,13 +205,21 @@ static inline void rf_threads(struct fx *f, struct rf_vm *vm, int vcpu,
 	rf_doorbell(f, vm, vcpu, t);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, wake);
 	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, wake + 1);
-	kvl_ev_sys_enter(&f->eng, vm->pid, vm->pool_tid, SYS_pread64, 0, io);
+	kvl_ev_sys_enter(&f->eng, vm->pid, vm->pool_tid, SYS_pread64, (u32)fd,
+			 io);
 	kvl_ev_sys_exit(&f->eng, vm->pid, vm->pool_tid, SYS_pread64, 4096, end);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, reap);
 	rf_irq_and_entry(f, vm, vcpu, irq, entry);
 	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, irq + 2);
 	rf_keep(vm, vcpu, KVL_PATH_THREADS, d);
+	rf_keep_disk(vm, fd, KVL_PATH_THREADS, d);
 	vm->t = entry + 1000;
+}
+
+static inline void rf_threads(struct fx *f, struct rf_vm *vm, int vcpu,
+			      const u64 *d)
+{
+	rf_threads_fd(f, vm, vcpu, d, RF_POOL_FD);
 }
 
 /* Stage durations shaped like the lab's: microseconds, a long tail. */
@@ -196,6 +274,57 @@ static inline void rf_standard_two_vms(struct fx *f, struct rf_vm *a,
 	rf_vm_init(b, 2000, "qemu-threads");
 	rf_requests(f, a, KVL_PATH_NATIVE, 1, 200, &seed);
 	rf_requests(f, b, KVL_PATH_THREADS, 2, 200, &seed);
+}
+
+/*
+ * fixtures/disks.hist: pid 5000 (2 vCPUs) with three disks: native on fds
+ * 11 and 12, threads on 12 and 13 (fd 13's reads ten times slower), and
+ * 20 native requests of no known disk; pid 6000 (1 vCPU, native) none.
+ */
+static inline void rf_standard_disks(struct fx *f, struct rf_vm *a,
+				     struct rf_vm *b)
+{
+	static const s32 native_fd[] = { 11, 12, 11, RF_NO_FD };
+	static const s32 threads_fd[] = { 12, 13, 13 };
+	unsigned int seed = 17;
+	u64 d[RF_NR_DUR];
+	int i;
+
+	rf_vm_init(a, 5000, "qemu-disks");
+	rf_vm_init(b, 6000, "qemu-nodisk");
+	for (i = 0; i < 80; i++) {
+		rf_durations(&seed, KVL_PATH_NATIVE, d);
+		rf_native_fd(f, a, i % 2, d, native_fd[i % 4]);
+	}
+	for (i = 0; i < 90; i++) {
+		s32 fd = threads_fd[i % 3];
+
+		rf_durations(&seed, KVL_PATH_THREADS, d);
+		if (fd == 13)
+			d[2] *= 10;
+		rf_threads_fd(f, a, i % 2, d, fd);
+	}
+	rf_requests(f, b, KVL_PATH_NATIVE, 1, 30, &seed);
+}
+
+/*
+ * fixtures/disks_small.hist: a few requests (pid 77, 1 vCPU: native on
+ * fd 3, threads on fd 4, one native request of no known disk), small
+ * enough for the fuzzer's inputs (16 KiB) to hold its disk lines.
+ */
+static inline void rf_small_disks(struct fx *f, struct rf_vm *vm)
+{
+	unsigned int seed = 5;
+	u64 d[RF_NR_DUR];
+	int i;
+
+	rf_vm_init(vm, 77, "qemu");
+	for (i = 0; i < 4; i++) {
+		rf_durations(&seed, KVL_PATH_NATIVE, d);
+		rf_native_fd(f, vm, 0, d, i < 3 ? 3 : RF_NO_FD);
+		rf_durations(&seed, KVL_PATH_THREADS, d);
+		rf_threads_fd(f, vm, 0, d, 4);
+	}
 }
 
 /* The engine's hist text (or stats text) in a malloc()ed string. */

@@ -16,6 +16,9 @@
 #include <sys/wait.h>
 #include "kselftest_harness.h"
 #include "reader_fixture.h"
+#ifdef __SANITIZE_ADDRESS__
+#include <sanitizer/lsan_interface.h>
+#endif
 
 #include "../../userspace/snapshot.c"
 #include "../../userspace/parse.c"
@@ -82,6 +85,16 @@ static int count_char(const char *s, char c)
 	int n = 0;
 
 	for (; s && *s; s++)
+		n += *s == c;
+	return n;
+}
+
+/* @c in the first @len bytes of @s */
+static int count_char_n(const char *s, char c, size_t len)
+{
+	int n = 0;
+
+	for (; len--; s++)
 		n += *s == c;
 	return n;
 }
@@ -301,7 +314,29 @@ static bool rhist_equal(const struct kvl_rhist *a, const struct kvl_rhist *b)
 	return a->count == b->count && a->min == b->min && a->max == b->max &&
 	       a->sum == b->sum && a->sumsq == b->sumsq &&
 	       a->negative == b->negative && a->overflow == b->overflow &&
-	       a->nr == b->nr && !memcmp(a->b, b->b, a->nr * sizeof(*a->b));
+	       a->nr == b->nr &&
+	       (!a->nr || !memcmp(a->b, b->b, a->nr * sizeof(*a->b)));
+}
+
+static bool disks_equal(const struct kvl_svm *va, const struct kvl_svm *vb)
+{
+	unsigned int p, ds;
+	u32 j;
+
+	if (va->nr_disks != vb->nr_disks)
+		return false;
+	for (j = 0; j < va->nr_disks; j++) {
+		const struct kvl_sdisk *da = &va->disks[j], *db = &vb->disks[j];
+
+		if (da->fd != db->fd || !da->name != !db->name ||
+		    (da->name && strcmp(da->name, db->name)))
+			return false;
+		for (p = 0; p < KVL_NR_PATHS; p++)
+			for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++)
+				if (!rhist_equal(&da->h[p][ds], &db->h[p][ds]))
+					return false;
+	}
+	return true;
 }
 
 static bool snap_equal(const struct kvl_snap *a, const struct kvl_snap *b)
@@ -314,7 +349,7 @@ static bool snap_equal(const struct kvl_snap *a, const struct kvl_snap *b)
 		const struct kvl_svm *va = &a->vms[i], *vb = &b->vms[i];
 
 		if (va->pid != vb->pid || strcmp(va->comm, vb->comm) ||
-		    va->nr_vcpus != vb->nr_vcpus)
+		    va->nr_vcpus != vb->nr_vcpus || !disks_equal(va, vb))
 			return false;
 		for (j = 0; j < va->nr_vcpus; j++) {
 			const struct kvl_svcpu *ca = &va->vcpus[j], *cb = &vb->vcpus[j];
@@ -377,6 +412,7 @@ TEST(reader_recomputes_what_the_module_prints)
 	static const char *const files[] = {
 		"two_vcpus.hist", "two_vms.hist", "lab_native.hist", "lab_threads.hist",
 		"replay_native_v2.hist",	/* format 2, with 0 ns values */
+		"disks.hist", "disks_small.hist",	/* format 3, with disk lines */
 	};
 	unsigned int i;
 
@@ -384,7 +420,7 @@ TEST(reader_recomputes_what_the_module_prints)
 		char *text = read_all(fixture(files[i])), *line;
 		struct kvl_snap s;
 		struct kvl_perr pe;
-		int checked = 0;
+		int checked = 0, disks = 0;
 
 		ASSERT_NE(NULL, text);
 		ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
@@ -397,7 +433,8 @@ TEST(reader_recomputes_what_the_module_prints)
 			int pid, n;
 			u32 id;
 
-			if (strncmp(line, "exit ", 5) && strncmp(line, "stage ", 6))
+			if (strncmp(line, "exit ", 5) && strncmp(line, "stage ", 6) &&
+			    strncmp(line, "disk ", 5))
 				continue;
 			if (line[0] == 'e')
 				n = sscanf(line, "%7s %d %u %31s count=%llu min=%llu max=%llu mean=%llu stddev=%llu p50=%llu p90=%llu p99=%llu p999=%llu",
@@ -406,6 +443,18 @@ TEST(reader_recomputes_what_the_module_prints)
 				n = sscanf(line, "%7s %d %u %31s %31s count=%llu min=%llu max=%llu mean=%llu stddev=%llu p50=%llu p90=%llu p99=%llu p999=%llu",
 					   kind, &pid, &id, a, b, &cnt, &mn, &mx, &mean, &sd, &p50, &p90, &p99, &p999) - 1;
 			ASSERT_EQ(13, n) TH_LOG("%s", line);
+			if (line[0] == 'd') {	/* disk PID FD PATH STAGE */
+				const struct kvl_sdisk *d =
+					kvl_svm_disk(kvl_snap_vm(&s, pid), (s32)id);
+				int p = kvl_path_index(a);
+
+				ASSERT_NE(NULL, d) TH_LOG("%s", line);
+				ASSERT_LE(0, p) TH_LOG("%s", line);
+				ASSERT_LE(0, kvl_disk_hist_index(b)) TH_LOG("%s", line);
+				kvl_rhist_summary(&d->h[p][kvl_disk_hist_index(b)], &m);
+				disks++;
+				goto compare;
+			}
 			v = kvl_svm_vcpu(kvl_snap_vm(&s, pid), id);
 			ASSERT_NE(NULL, v);
 			h = line[0] == 'e' ? kvl_svcpu_exit(v, a) :
@@ -413,6 +462,7 @@ TEST(reader_recomputes_what_the_module_prints)
 					    kvl_stage_index(kvl_path_index(a), b));
 			ASSERT_NE(NULL, h);
 			kvl_rhist_summary(&h->h, &m);
+compare:
 			EXPECT_EQ(cnt, m.count);
 			EXPECT_EQ(mn, m.min);
 			EXPECT_EQ(mx, m.max);
@@ -425,6 +475,9 @@ TEST(reader_recomputes_what_the_module_prints)
 			checked++;
 		}
 		EXPECT_GE(checked, 8);
+		/* fds 11, 12 native; 12, 13 threads: submit_to_irq and total each */
+		if (!strcmp(files[i], "disks.hist"))
+			EXPECT_EQ(8, disks);
 		kvl_snap_free(&s);
 		free(text);
 	}
@@ -676,7 +729,7 @@ TEST(bars_rows_add_up)
 
 TEST(json_is_valid_and_follows_the_schema)
 {
-	static const char json_head[] = "{\"schema\": \"kvmio_lat/2\", \"vms\": [{\"pid\": 4242, \"comm\": \"qemu-system-x86\", \"vcpus\": [{\"vcpu\": 0, \"exits\": {\"npf\": {\"count\": 150, \"min_ns\": 2, \"max_ns\": 2, \"mean_ns\": 2.0, \"stddev_ns\": 0.0, \"p50_ns\": 2, \"p90_ns\": 2, \"p99_ns\": 2, \"p999_ns\": 2, \"negative\": 0, \"overflow\": 0, \"buckets\": [[2, 3, 150]]}, \"hlt\": {";
+	static const char json_head[] = "{\"schema\": \"kvmio_lat/3\", \"vms\": [{\"pid\": 4242, \"comm\": \"qemu-system-x86\", \"vcpus\": [{\"vcpu\": 0, \"exits\": {\"npf\": {\"count\": 150, \"min_ns\": 2, \"max_ns\": 2, \"mean_ns\": 2.0, \"stddev_ns\": 0.0, \"p50_ns\": 2, \"p90_ns\": 2, \"p99_ns\": 2, \"p999_ns\": 2, \"negative\": 0, \"overflow\": 0, \"buckets\": [[2, 3, 150]]}, \"hlt\": {";
 	struct run r;
 
 	RUN(&r, "show", "--input", (char *)fixture("two_vcpus.hist"), "--stats",
@@ -790,7 +843,7 @@ TEST(empty_snapshot_says_so)
 	RUN(&r, "show", "--input", (char *)write_tmp("e.hist",
 		"# kvmio_lat hist 1\n# unit: ns; x\nend\n", -1), "--json");
 	EXPECT_EQ(0, r.rc);
-	EXPECT_STREQ("{\"schema\": \"kvmio_lat/2\", \"vms\": [], \"stats\": {}}\n", r.out);
+	EXPECT_STREQ("{\"schema\": \"kvmio_lat/3\", \"vms\": [], \"stats\": {}}\n", r.out);
 	run_free(&r);
 	remove_tmpdir();
 }
@@ -1105,13 +1158,22 @@ TEST(missing_empty_and_directory_inputs)
 	EXPECT_ONE_ERROR(&r, 1, "is a directory");
 	run_free(&r);
 	RUN(&r, "show", "--input", (char *)write_tmp("txt", "hello\nworld\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, ":1: not a kvmio_lat snapshot: the first line should be '# kvmio_lat hist 2'");
+	EXPECT_ONE_ERROR(&r, 1, ":1: not a kvmio_lat snapshot: the first line should be '# kvmio_lat hist 3'");
 	run_free(&r);
-	RUN(&r, "show", "--input", (char *)write_tmp("v3", "# kvmio_lat hist 3\n# unit: ns;\nend\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 3, but kvmio-lat 0.1.0 reads versions 1 to 2");
+	RUN(&r, "show", "--input", (char *)write_tmp("v4", "# kvmio_lat hist 4\n# unit: ns;\nend\n", -1));
+	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 4, but kvmio-lat 0.1.0 reads versions 1 to 3");
 	run_free(&r);
 	RUN(&r, "show", "--input", (char *)write_tmp("v0", "# kvmio_lat hist 0\n# unit: ns;\nend\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 0, but kvmio-lat 0.1.0 reads versions 1 to 2");
+	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 0, but kvmio-lat 0.1.0 reads versions 1 to 3");
+	run_free(&r);
+	/* every version it reads: 1, 2 and 3 */
+	RUN(&r, "show", "--input", (char *)write_tmp("v2", "# kvmio_lat hist 2\n# unit: ns;\nend\n", -1));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "no VM traced"));
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)write_tmp("v3", "# kvmio_lat hist 3\n# unit: ns;\nend\n", -1));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "no VM traced"));
 	run_free(&r);
 	RUN(&r, "compare", (char *)fixture("two_vms.hist"), "/nonexistent/b");
 	EXPECT_ONE_ERROR(&r, 1, "/nonexistent/b: no such file");
@@ -1584,6 +1646,513 @@ TEST(two_slots_with_one_name_merge)
 }
 
 /* ------------------------------------------------------------------ */
+/* format 3: per-disk histograms */
+
+/*
+ * The expected histograms of @vm's disks against @s's VM: the same disks
+ * in the same order, each histogram exactly the values recorded.
+ */
+static void check_disks(struct __test_metadata *_metadata,
+			const struct kvl_snap *s, struct rf_vm *vm)
+{
+	const struct kvl_svm *svm = kvl_snap_vm(s, vm->pid);
+	unsigned int p, ds;
+	u32 i;
+
+	ASSERT_NE(NULL, svm);
+	ASSERT_EQ(vm->nr_disks, svm->nr_disks);
+	for (i = 0; i < vm->nr_disks; i++) {
+		const struct kvl_sdisk *d = &svm->disks[i];
+
+		EXPECT_EQ(vm->disk_fd[i], d->fd);
+		EXPECT_EQ(NULL, d->name);	/* not a live read */
+		for (p = 0; p < KVL_NR_PATHS; p++)
+			for (ds = 0; ds < KVL_NR_DISK_STAGES; ds++) {
+				struct kvl_rhist want;
+
+				ASSERT_EQ(0, kvl_rhist_from_hist(&want, &vm->disk[i][p][ds]));
+				EXPECT_TRUE(rhist_equal(&want, &d->h[p][ds]))
+					TH_LOG("fd %d %s %s: count %llu, want %llu", d->fd,
+					       kvl_path_name(p),
+					       kvl_disk_stage_name(ds),
+					       (unsigned long long)d->h[p][ds].count,
+					       (unsigned long long)want.count);
+				kvl_rhist_free(&want);
+			}
+	}
+}
+
+/* With KVL_WRITE_FIXTURES set, @text becomes fixtures/@name. */
+static void write_fixture(const char *name, const char *text)
+{
+	FILE *o;
+
+	if (!getenv("KVL_WRITE_FIXTURES"))
+		return;
+	o = fopen(fixture(name), "w");
+	if (!o)
+		abort();
+	fputs(text, o);
+	fclose(o);
+}
+
+/*
+ * fixtures/disks.hist and disks_small.hist are the engine's text of
+ * rf_standard_disks() and rf_small_disks(): remade with
+ * KVL_WRITE_FIXTURES=1, otherwise they must still be what it prints.
+ */
+TEST(disks_fixture_is_the_engine_text)
+{
+	struct rf_vm a, b;
+	struct fx f;
+	char *text, *stats, *want;
+
+	fx_init(&f);
+	rf_small_disks(&f, &a);
+	text = rf_hist_text(&f);
+	write_fixture("disks_small.hist", text);
+	want = read_all(fixture("disks_small.hist"));
+	ASSERT_NE(NULL, want);
+	EXPECT_STREQ(want, text);
+	EXPECT_LT(strlen(text), 16384);		/* the fuzzer's -max_len */
+	EXPECT_NE(NULL, strstr(text, "\ndisk 77 3 native submit_to_irq count=3 "));
+	EXPECT_NE(NULL, strstr(text, "\ndisk 77 4 threads total count=4 "));
+	free(want);
+	free(text);
+	rf_vm_fini(&a);
+	fx_fini(&f);
+
+	fx_init(&f);
+	rf_standard_disks(&f, &a, &b);
+	text = rf_hist_text(&f);
+	stats = rf_stats_text(&f);
+	write_fixture("disks.hist", text);
+	write_fixture("disks.stats", stats);
+	want = read_all(fixture("disks.hist"));
+	ASSERT_NE(NULL, want);
+	EXPECT_STREQ(want, text);
+	EXPECT_EQ(0, strncmp(text, "# kvmio_lat hist 3\n", 19));
+	EXPECT_NE(NULL, strstr(text, "\ndisk 5000 11 native submit_to_irq count=40 "));
+	EXPECT_NE(NULL, strstr(text, "\ndisk 5000 13 threads submit_to_irq count=60 "));
+	EXPECT_NE(NULL, strstr(stats, "\nrequests_without_disk: 50\n"));
+	free(want);
+	free(text);
+	free(stats);
+	rf_vm_fini(&a);
+	rf_vm_fini(&b);
+	fx_fini(&f);
+}
+
+TEST(disk_lines_parse_into_the_engine_model)
+{
+	struct kvl_snap parsed, direct;
+	struct kvl_perr pe;
+	struct rf_vm a, b;
+	struct fx f;
+	char *text = read_all(fixture("disks.hist"));
+	const struct kvl_svm *vm;
+
+	ASSERT_NE(NULL, text);
+	fx_init(&f);
+	rf_standard_disks(&f, &a, &b);
+	ASSERT_EQ(0, parse_text(&parsed, text, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+	ASSERT_EQ(0, kvl_snap_from_engine(&direct, &f.eng, 4096));
+	EXPECT_EQ(3, parsed.version);
+	EXPECT_EQ(3, direct.version);
+	EXPECT_EQ(0, parsed.torn);
+	EXPECT_TRUE(snap_equal(&parsed, &direct));
+	/* first seen: 11 (native), 12 (native, then threads), 13 (threads) */
+	vm = kvl_snap_vm(&parsed, 5000);
+	ASSERT_NE(NULL, vm);
+	ASSERT_EQ(3, vm->nr_disks);
+	EXPECT_EQ(11, vm->disks[0].fd);
+	EXPECT_EQ(12, vm->disks[1].fd);
+	EXPECT_EQ(13, vm->disks[2].fd);
+	EXPECT_EQ(40, vm->disks[0].h[KVL_PATH_NATIVE][KVL_DS_SUBMIT_TO_IRQ].count);
+	EXPECT_EQ(0, vm->disks[0].h[KVL_PATH_THREADS][KVL_DS_TOTAL].count);
+	EXPECT_EQ(20, vm->disks[1].h[KVL_PATH_NATIVE][KVL_DS_TOTAL].count);
+	EXPECT_EQ(30, vm->disks[1].h[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ].count);
+	EXPECT_EQ(60, vm->disks[2].h[KVL_PATH_THREADS][KVL_DS_TOTAL].count);
+	/* fd 13's reads are ten times fd 12's: its median is still five times */
+	EXPECT_GT(kvl_rhist_percentile(&vm->disks[2].h[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ], 50000),
+		  5 * kvl_rhist_percentile(&vm->disks[1].h[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ], 50000));
+	check_disks(_metadata, &parsed, &a);
+	check_disks(_metadata, &direct, &a);
+	ASSERT_NE(NULL, kvl_snap_vm(&parsed, 6000));
+	EXPECT_EQ(0, kvl_snap_vm(&parsed, 6000)->nr_disks);
+	EXPECT_EQ(50, kvl_snap_stat(&direct, "requests_without_disk")->value);
+	EXPECT_EQ(0, kvl_snap_stat(&direct, "dropped_disk_requests")->value);
+	kvl_snap_free(&parsed);
+	kvl_snap_free(&direct);
+	free(text);
+	rf_vm_fini(&a);
+	rf_vm_fini(&b);
+	fx_fini(&f);
+}
+
+/* Percentiles of a disk against the exact values behind them. */
+TEST(disk_percentiles_against_exact_values)
+{
+	static const u32 q[] = { 50000, 90000, 99000 };
+	u64 sti[200], total[200], sum_of_stages;
+	struct kvl_hist want_sti;
+	struct kvl_rhist want;
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	struct rf_vm vm;
+	struct fx f;
+	unsigned int seed = 23, i, k;
+	const struct kvl_sdisk *d;
+	char *text;
+	u64 dur[RF_NR_DUR];
+
+	fx_init(&f);
+	rf_vm_init(&vm, 7000, "qemu");
+	kvl_hist_init(&want_sti);
+	for (i = 0; i < 200; i++) {
+		rf_durations(&seed, KVL_PATH_NATIVE, dur);
+		rf_native_fd(&f, &vm, 0, dur, 9);
+		/* io_submit's entry to the interrupt: submit + submit_to_reap + reap_to_irq */
+		sti[i] = dur[2] + dur[3] + dur[4];
+		kvl_hist_record(&want_sti, (s64)sti[i]);
+		total[i] = 0;
+		for (k = 0; k < RF_NR_DUR; k++)
+			total[i] += dur[k];
+	}
+	text = rf_hist_text(&f);
+	ASSERT_EQ(0, parse_text(&s, text, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+	d = kvl_svm_disk(kvl_snap_vm(&s, 7000), 9);
+	ASSERT_NE(NULL, d);
+	ASSERT_EQ(200, d->h[KVL_PATH_NATIVE][KVL_DS_SUBMIT_TO_IRQ].count);
+	for (k = 0; k < ARRAY_SIZE(q); k++) {
+		u64 e_sti = exact_quantile(sti, 200, q[k]);
+		u64 e_total = exact_quantile(total, 200, q[k]);
+
+		EXPECT_LE(llabs((long long)kvl_rhist_percentile(&d->h[0][KVL_DS_SUBMIT_TO_IRQ], q[k]) -
+				(long long)e_sti), (long long)(e_sti / 16 + 1));
+		EXPECT_LE(llabs((long long)kvl_rhist_percentile(&d->h[0][KVL_DS_TOTAL], q[k]) -
+				(long long)e_total), (long long)(e_total / 16 + 1));
+	}
+	EXPECT_EQ(sti[0], d->h[0][KVL_DS_SUBMIT_TO_IRQ].min);	/* sorted by now */
+	EXPECT_EQ(sti[199], d->h[0][KVL_DS_SUBMIT_TO_IRQ].max);
+	/* bucket for bucket the exact values'; its sum is the three stages' */
+	ASSERT_EQ(0, kvl_rhist_from_hist(&want, &want_sti));
+	EXPECT_TRUE(rhist_equal(&want, &d->h[0][KVL_DS_SUBMIT_TO_IRQ]));
+	kvl_rhist_free(&want);
+	sum_of_stages = 0;
+	for (k = KVL_ST_SUBMIT; k <= KVL_ST_REAP_TO_IRQ; k++)
+		sum_of_stages += kvl_svcpu_stage(&s.vms[0].vcpus[0], 0, k)->h.sum;
+	EXPECT_EQ(sum_of_stages, d->h[0][KVL_DS_SUBMIT_TO_IRQ].sum);
+	/* and the disk's total is the vCPU's: one disk, one vCPU */
+	EXPECT_TRUE(rhist_equal(&d->h[0][KVL_DS_TOTAL],
+				&kvl_svcpu_stage(&s.vms[0].vcpus[0], 0, KVL_ST_TOTAL)->h));
+	kvl_snap_free(&s);
+	free(text);
+	rf_vm_fini(&vm);
+	fx_fini(&f);
+}
+
+TEST(show_disk_table)
+{
+	struct run r;
+
+	RUN(&r, "show", "--input", (char *)fixture("disks.hist"), "--stats",
+	    (char *)fixture("disks.stats"), "--disk");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, r.err_len);
+	EXPECT_NE(NULL, strstr(r.out, "VM 5000 (qemu-disks), 2 vCPUs\n\n  native path: request latency by disk\n"
+				      "  DISK  STAGE              COUNT       MIN      MEAN    STDDEV       P50       P90       P99     P99.9       MAX\n"))
+		TH_LOG("%s", r.out);
+	/* values of fixtures/disks.hist */
+	EXPECT_NE(NULL, strstr(r.out, "\n  fd 11 submit_to_irq         40    56.4µs     101µs    28.7µs    98.3µs     138µs     143µs     143µs     143µs\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n  fd 13 total                 60     444µs     863µs     243µs     868µs    1.18ms    1.27ms    1.27ms    1.27ms\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n  threads path: request latency by disk\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\n  fd 12 submit_to_irq         30    55.1µs "));
+	EXPECT_NE(NULL, strstr(r.out, "\n  fd 12 submit_to_irq         20    52.7µs "));
+	EXPECT_NE(NULL, strstr(r.out, "VM 6000 (qemu-nodisk), 1 vCPU\n  no requests of a known disk recorded for the selected paths yet\n"));
+	EXPECT_EQ(NULL, strstr(r.out, "VCPU"));	/* no vCPU rows */
+	EXPECT_NE(NULL, strstr(r.out, "counters: requests 200, requests_without_disk 50, dropped_disk_requests 0\n"));
+	run_free(&r);
+
+	/* --path and --pid; --hist draws each disk row */
+	RUN(&r, "show", "--input", (char *)fixture("disks.hist"), "--disk", "--pid",
+	    "5000", "--path", "threads", "--hist");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(NULL, strstr(r.out, "native"));
+	EXPECT_EQ(NULL, strstr(r.out, "fd 11"));
+	EXPECT_EQ(NULL, strstr(r.out, "VM 6000"));
+	EXPECT_NE(NULL, strstr(r.out, "\n  threads submit_to_irq, fd 13: 60 values\n       usecs "))
+		TH_LOG("%s", r.out);
+	run_free(&r);
+
+	/* without --disk: the stage table, as before */
+	RUN(&r, "show", "--input", (char *)fixture("disks.hist"));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(NULL, strstr(r.out, "fd 11"));
+	EXPECT_NE(NULL, strstr(r.out, "  all   total                    80 "));
+	run_free(&r);
+}
+
+/* Snapshots without disk lines say why, plainly. */
+TEST(show_disk_without_disks)
+{
+	static const char v3[] = "# kvmio_lat hist 3\n# unit: ns;\nvm 9 q vcpus 1\nvcpu 9 0 isa svm exits 1\n"
+		"stage 9 0 native total count=1 min=5 max=5 mean=5 stddev=0 p50=5 p90=5 p99=5 p999=5 sum=5 sumsq=25 negative=0 overflow=0\n  [5, 6) 1\nend\n";
+	struct run r;
+
+	RUN(&r, "show", "--input", (char *)fixture("two_vcpus.hist"), "--disk");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_STREQ("no per-disk histograms: this snapshot is hist format 1, from a module older than format 3\n", r.out);
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)fixture("replay_native_v2.hist"), "--disk");
+	EXPECT_NE(NULL, strstr(r.out, "hist format 2, from a module older than format 3\n"));
+	run_free(&r);
+	make_tmpdir();
+	RUN(&r, "show", "--input", (char *)write_tmp("v3.hist", v3, -1), "--disk");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "no per-disk histograms: no recorded request had a known disk (io_submit in a replayed recording"));
+	EXPECT_EQ(NULL, strstr(r.out, "VM 9"));
+	run_free(&r);
+	/* CSV and JSON: a header alone, an empty list */
+	RUN(&r, "show", "--input", (char *)write_tmp("v3.hist", v3, -1), "--disk", "--csv");
+	EXPECT_STREQ("pid,comm,fd,disk,path,stage,count,min_ns,max_ns,mean_ns,stddev_ns,p50_ns,p90_ns,p99_ns,p999_ns\n", r.out);
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)write_tmp("v3.hist", v3, -1), "--json");
+	EXPECT_NE(NULL, strstr(r.out, "\"threads\": {}}}], \"disks\": []}]"));
+	run_free(&r);
+	remove_tmpdir();
+}
+
+TEST(json_and_csv_of_disks)
+{
+	struct kvl_summary m;
+	struct kvl_rhist h;
+	struct rf_vm a, b;
+	struct fx f;
+	struct run r;
+	char want[512], *line;
+	int rows = 0;
+
+	fx_init(&f);
+	rf_standard_disks(&f, &a, &b);
+	/* fd 11's first histogram: the exact values behind it */
+	ASSERT_EQ(0, kvl_rhist_from_hist(&h, rf_disk_hist(&a, 11, KVL_PATH_NATIVE, KVL_DS_SUBMIT_TO_IRQ)));
+	kvl_rhist_summary(&h, &m);
+	kvl_rhist_free(&h);
+	RUN(&r, "show", "--input", (char *)fixture("disks.hist"), "--json");
+	make_tmpdir();
+	EXPECT_EQ(0, r.rc);
+	EXPECT_TRUE(json_valid(r.out));
+	EXPECT_TRUE(python_json_ok(r.out));
+	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/3\", \"vms\": [{\"pid\": 5000, ", 48));
+	snprintf(want, sizeof(want), "\"disks\": [{\"fd\": 11, \"name\": null, \"paths\": {\"native\": {\"submit_to_irq\": {\"count\": 40, \"min_ns\": %llu, \"max_ns\": %llu, \"mean_ns\": %.1f, ",
+		 (unsigned long long)m.min, (unsigned long long)m.max, m.mean);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", want);
+	EXPECT_EQ(40, m.count);
+	EXPECT_NE(NULL, strstr(r.out, "}}, \"threads\": {}}}, {\"fd\": 12, \"name\": null, \"paths\": {\"native\": {\"submit_to_irq\": {\"count\": 20, "));
+	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 13, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {\"submit_to_irq\": {\"count\": 60, "));
+	EXPECT_NE(NULL, strstr(r.out, "\"pid\": 6000, \"comm\": \"qemu-nodisk\", \"vcpus\": [{"));
+	EXPECT_NE(NULL, strstr(r.out, "}}}], \"disks\": []}]"));
+	run_free(&r);
+
+	/* --path narrows disks too; --vcpu does not (they are per VM) */
+	RUN(&r, "show", "--input", (char *)fixture("disks.hist"), "--json",
+	    "--path", "threads", "--vcpu", "1");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_TRUE(json_valid(r.out));
+	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 11, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {}}}"));
+	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 13, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {\"submit_to_irq\": {\"count\": 60, "));
+	run_free(&r);
+
+	RUN(&r, "show", "--input", (char *)fixture("disks.hist"), "--disk", "--csv");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(0, strncmp(r.out, "pid,comm,fd,disk,path,stage,count,min_ns,max_ns,mean_ns,stddev_ns,p50_ns,p90_ns,p99_ns,p999_ns\n", 95));
+	for (line = r.out; *line; line = strchr(line, '\n') + 1) {
+		EXPECT_EQ(15, csv_fields(line)) TH_LOG("%.80s", line);
+		rows++;
+	}
+	EXPECT_EQ(1 + 8, rows);
+	snprintf(want, sizeof(want), "\n5000,qemu-disks,11,,native,submit_to_irq,40,%llu,%llu,%.1f,%.1f,%llu,%llu,%llu,%llu\n",
+		 (unsigned long long)m.min, (unsigned long long)m.max, m.mean,
+		 m.stddev, (unsigned long long)m.p50, (unsigned long long)m.p90,
+		 (unsigned long long)m.p99, (unsigned long long)m.p999);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n5000,qemu-disks,13,,threads,total,60,"));
+	run_free(&r);
+
+	/* the plain CSV has no disk rows: its columns are per vCPU */
+	RUN(&r, "show", "--input", (char *)fixture("disks.hist"), "--csv");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(1 + 2 * 2 * 7 + 7, count_char(r.out, '\n'));	/* stages */
+	EXPECT_NE(NULL, strstr(r.out, "\n5000,qemu-disks,0,stage,native,total,40,"));
+	run_free(&r);
+	remove_tmpdir();
+	rf_vm_fini(&a);
+	rf_vm_fini(&b);
+	fx_fini(&f);
+}
+
+/* watch: a disk's delta is what it did in the interval. */
+TEST(delta_of_disks)
+{
+	struct kvl_snap s1, s2, d;
+	struct rf_vm vm;
+	struct fx f;
+	u64 dur[RF_NR_DUR];
+	unsigned int seed = 31;
+	struct kvl_hist want;
+	struct kvl_rhist rw;
+	int i;
+
+	fx_init(&f);
+	rf_vm_init(&vm, 3300, "qemu");
+	for (i = 0; i < 30; i++) {
+		rf_durations(&seed, KVL_PATH_NATIVE, dur);
+		rf_native_fd(&f, &vm, 0, dur, 5);
+	}
+	ASSERT_EQ(0, kvl_snap_from_engine(&s1, &f.eng, 0));
+	kvl_hist_init(&want);
+	for (i = 0; i < 12; i++) {
+		rf_durations(&seed, KVL_PATH_NATIVE, dur);
+		rf_native_fd(&f, &vm, 0, dur, 6);	/* a new disk */
+		rf_durations(&seed, KVL_PATH_NATIVE, dur);
+		rf_native_fd(&f, &vm, 0, dur, 5);
+		kvl_hist_record(&want, (s64)(dur[2] + dur[3] + dur[4]));
+	}
+	ASSERT_EQ(0, kvl_snap_from_engine(&s2, &f.eng, 0));
+	ASSERT_EQ(0, kvl_sdisk_set_name(&s2.vms[0].disks[0], "/dev/vdb"));
+	ASSERT_EQ(0, kvl_snap_delta(&s1, &s2, &d));
+	ASSERT_EQ(2, d.vms[0].nr_disks);
+	EXPECT_EQ(5, d.vms[0].disks[0].fd);
+	EXPECT_STREQ("/dev/vdb", d.vms[0].disks[0].name);
+	EXPECT_EQ(12, d.vms[0].disks[0].h[0][KVL_DS_TOTAL].count);
+	ASSERT_EQ(0, kvl_rhist_from_hist(&rw, &want));
+	ASSERT_EQ(rw.nr, d.vms[0].disks[0].h[0][KVL_DS_SUBMIT_TO_IRQ].nr);
+	EXPECT_EQ(0, memcmp(rw.b, d.vms[0].disks[0].h[0][KVL_DS_SUBMIT_TO_IRQ].b, rw.nr * sizeof(*rw.b)));
+	EXPECT_EQ(want.sum, d.vms[0].disks[0].h[0][KVL_DS_SUBMIT_TO_IRQ].sum);
+	EXPECT_EQ(6, d.vms[0].disks[1].fd);
+	EXPECT_EQ(12, d.vms[0].disks[1].h[0][KVL_DS_SUBMIT_TO_IRQ].count);
+	kvl_rhist_free(&rw);
+	kvl_snap_free(&d);
+	/* nothing new: no disk in the delta */
+	ASSERT_EQ(0, kvl_snap_delta(&s2, &s2, &d));
+	EXPECT_EQ(0, d.vms[0].nr_disks);
+	kvl_snap_free(&d);
+	kvl_snap_free(&s1);
+	kvl_snap_free(&s2);
+	rf_vm_fini(&vm);
+	fx_fini(&f);
+}
+
+/* Unreachable memory now: the harness's children _exit, past LSan's check. */
+static int leaked(void)
+{
+#ifdef __SANITIZE_ADDRESS__
+	return __lsan_do_recoverable_leak_check();
+#else
+	return 0;
+#endif
+}
+
+static const char disk_head[] = "# kvmio_lat hist 3\n# unit: ns;\nvm 9 q vcpus 1\nvcpu 9 0 isa svm exits 5\n";
+#define DISK_FIELDS " count=1 min=5 max=5 mean=5 stddev=0 p50=5 p90=5 p99=5 p999=5 sum=5 sumsq=25 negative=0 overflow=0\n  [5, 6) 1\n"
+
+/* Each corruption of a disk line, reported at its line, nothing leaked. */
+TEST(corrupted_disk_lines)
+{
+	static const struct {
+		const char *from, *to, *what;
+		unsigned int line;
+	} cases[] = {
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000 -1 native submit_to_irq ", "bad disk file descriptor", 0 },
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000 2147483648 native submit_to_irq ", "bad disk file descriptor", 0 },
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000 1x native submit_to_irq ", "bad disk file descriptor", 0 },
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 nativ submit_to_irq ", "unknown path", 0 },
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 native submit_to_ir ", "stage submit_to_ir is not a disk's (submit_to_irq or total)", 0 },
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 native submit ", "stage submit is not a disk's (submit_to_irq or total)", 0 },
+		/* the vCPU's stage names, the same for both paths: never a disk's */
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 native submit_to_reap ", "stage submit_to_reap is not a disk's (submit_to_irq or total)", 0 },
+		{ "disk 5000 13 threads submit_to_irq ", "disk 5000 13 threads io ", "stage io is not a disk's (submit_to_irq or total)", 0 },
+		{ "disk 5000 13 threads submit_to_irq ", "disk 5000 13 threads reap_to_irq ", "stage reap_to_irq is not a disk's (submit_to_irq or total)", 0 },
+		{ "disk 5000 13 threads submit_to_irq ", "disk 5000 13 threads  ", "expected a disk stage (submit_to_irq or total)", 0 },
+		{ "disk 5000 11 native total ", "disk 5000 11 native submit_to_irq ", "disk 5000 11 native submit_to_irq out of order or repeated", 0 },
+		{ "disk 5000 12 threads total ", "disk 5000 12 threads submit_to_irq ", "disk 5000 12 threads submit_to_irq out of order or repeated", 0 },
+		{ "disk 5000 12 threads submit_to_irq ", "disk 5000 12 native total ", "out of order or repeated", 0 },
+		{ "disk 5000 13 threads submit_to_irq ", "disk 5000 11 threads submit_to_irq ", "disk 5000 11 listed twice", 0 },
+		{ "disk 5000 11 native submit_to_irq ", "disk 5001 11 native submit_to_irq ", "'disk 5001' inside the block of vm 5000", 0 },
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000  11 native submit_to_irq ", "bad disk file descriptor", 0 },
+		{ "disk 5000 11 native submit_to_irq count=40 ", "disk 5000 11 native submit_to_irq count=400 ", "count=400 but buckets + overflow = 40", 0 },
+		{ "# kvmio_lat hist 3", "# kvmio_lat hist 2", "'disk' line in a format 2 snapshot (disk lines are format 3)", 0 },
+		{ "vm 6000 qemu-nodisk vcpus 1\n", "", "'vcpu' line after the VM's 'disk' lines", 0 },
+		{ "vm 5000 qemu-disks vcpus 2", "vm 5000 qemu-disks vcpus 3", "vm 5000 declares 3 vCPUs but lists 2", 4 },
+	};
+	char *text = read_all(fixture("disks.hist"));
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	char buf[4096], *p;
+	unsigned int i;
+
+	ASSERT_NE(NULL, text);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *bad = replace(text, cases[i].from, cases[i].to);
+		const char *at;
+
+		ASSERT_NE(NULL, bad) TH_LOG("case %u", i);
+		kvl_snap_init(&s);
+		EXPECT_EQ(-1, kvl_parse_hist(&s, bad, strlen(bad), &pe)) TH_LOG("case %u", i);
+		EXPECT_EQ(KVL_PERR_CORRUPT, pe.kind) TH_LOG("case %u: %s", i, pe.msg);
+		EXPECT_NE(NULL, strstr(pe.msg, cases[i].what))
+			TH_LOG("case %u: got '%s'", i, pe.msg);
+		/* reported at the line changed, unless said otherwise */
+		at = bad + (strstr(text, cases[i].from) - text);
+		if (cases[i].line) {
+			EXPECT_EQ(cases[i].line, pe.line) TH_LOG("case %u", i);
+		} else if (at && strncmp(cases[i].from, "# kvmio", 7)) {
+			EXPECT_EQ(1 + count_char_n(bad, '\n', at - bad), pe.line)
+				TH_LOG("case %u: line %u", i, pe.line);
+		}
+		EXPECT_EQ(0, s.nr_vms);		/* nothing left behind */
+		free(bad);
+	}
+	free(text);
+
+	/* the order within a VM; the cap on disks */
+	snprintf(buf, sizeof(buf), "%sdisk 9 4 native total" DISK_FIELDS "stage 9 0 native total" DISK_FIELDS "end\n", disk_head);
+	EXPECT_EQ(-1, parse_text(&s, buf, &pe));
+	EXPECT_NE(NULL, strstr(pe.msg, "'stage' line after the VM's 'disk' lines")) TH_LOG("%s", pe.msg);
+	EXPECT_EQ(7, pe.line);
+	snprintf(buf, sizeof(buf), "%sdisk 9 4 native total" DISK_FIELDS "exit 9 0 npf" DISK_FIELDS "end\n", disk_head);
+	EXPECT_EQ(-1, parse_text(&s, buf, &pe));
+	EXPECT_NE(NULL, strstr(pe.msg, "'exit' line after the VM's 'disk' lines")) TH_LOG("%s", pe.msg);
+	snprintf(buf, sizeof(buf), "# kvmio_lat hist 3\n# unit: ns;\ndisk 9 4 native total" DISK_FIELDS "end\n");
+	EXPECT_EQ(-1, parse_text(&s, buf, &pe));
+	EXPECT_NE(NULL, strstr(pe.msg, "'disk' line before any 'vm' line")) TH_LOG("%s", pe.msg);
+	p = buf + sprintf(buf, "%s", disk_head);
+	for (i = 0; i <= KVL_DISKS; i++)
+		p += sprintf(p, "disk 9 %u threads submit_to_irq" DISK_FIELDS, 100 + i);
+	strcpy(p, "end\n");
+	EXPECT_EQ(-1, parse_text(&s, buf, &pe));
+	EXPECT_NE(NULL, strstr(pe.msg, "more than 8 disks for vm 9")) TH_LOG("%s", pe.msg);
+	EXPECT_EQ(5 + 2 * KVL_DISKS, pe.line);
+	EXPECT_EQ(0, s.nr_vms);
+	/* eight are fine */
+	strcpy(strstr(buf, "disk 9 108 "), "end\n");
+	ASSERT_EQ(0, parse_text(&s, buf, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+	EXPECT_EQ(KVL_DISKS, s.vms[0].nr_disks);
+	EXPECT_EQ(107, s.vms[0].disks[7].fd);
+	kvl_snap_free(&s);
+	/* a histogram caught before its first value reached a bucket: no disk */
+	snprintf(buf, sizeof(buf), "%sdisk 9 4 native total count=1 min=0 max=0 mean=0 stddev=0 p50=0 p90=0 p99=0 p999=0 sum=0 sumsq=0 negative=0 overflow=0\nend\n", disk_head);
+	ASSERT_EQ(0, parse_text(&s, buf, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+	EXPECT_EQ(0, s.vms[0].nr_disks);
+	EXPECT_EQ(1, s.torn);
+	kvl_snap_free(&s);
+	EXPECT_EQ(0, leaked());
+}
+
+/* ------------------------------------------------------------------ */
 /* the live files, through KVMIO_LAT_DEBUGFS */
 
 TEST(live_files_errors_and_reset)
@@ -1645,6 +2214,110 @@ TEST(live_files_errors_and_reset)
 	run_free(&r);
 	unsetenv(KVL_DEBUGFS_ENV);
 	remove_tmpdir();
+}
+
+/*
+ * Live reads name each disk of a running VM after /proc/PID/fd/FD: here
+ * the VM is this process and its disks are files it holds open.  Saved
+ * snapshots and exited VMs keep "fd N".
+ */
+TEST(live_disk_names)
+{
+	char dir[300], path[400], longpath[400], oddpath[400], want[600];
+	int fd, fd_long, fd_odd;
+	struct rf_vm vm;
+	struct fx f;
+	struct run r;
+	u64 dur[RF_NR_DUR];
+	unsigned int seed = 3;
+	char *text, *exited, vmline[64];
+	int i;
+
+	make_tmpdir();
+	snprintf(path, sizeof(path), "%s/vm.img", tmpdir);
+	snprintf(longpath, sizeof(longpath), "%s/a-rather-long-disk-image-name-of-the-guest.qcow2", tmpdir);
+	snprintf(oddpath, sizeof(oddpath), "%s/new\nline", tmpdir);
+	fd = open(path, O_RDWR | O_CREAT, 0600);
+	fd_long = open(longpath, O_RDWR | O_CREAT, 0600);
+	fd_odd = open(oddpath, O_RDWR | O_CREAT, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_LE(0, fd_long);
+	ASSERT_LE(0, fd_odd);
+	fx_init(&f);
+	rf_vm_init(&vm, getpid(), "qemu");
+	for (i = 0; i < 8; i++) {
+		rf_durations(&seed, KVL_PATH_NATIVE, dur);
+		rf_native_fd(&f, &vm, 0, dur, i % 2 ? fd : 987654);
+		rf_durations(&seed, KVL_PATH_THREADS, dur);
+		rf_threads_fd(&f, &vm, 0, dur, i % 2 ? fd_long : fd_odd);
+	}
+	text = rf_hist_text(&f);
+	snprintf(dir, sizeof(dir), "%s/kvmio_lat", tmpdir);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	write_tmp("kvmio_lat/hist", text, -1);
+	setenv(KVL_DEBUGFS_ENV, tmpdir, 1);
+
+	RUN(&r, "show", "--disk");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	snprintf(want, sizeof(want), "\n  fd %d (%s) submit_to_irq          4 ", fd, path);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n  fd 987654"));
+	EXPECT_EQ(NULL, strstr(r.out, "fd 987654 ("));	/* not open here */
+	/* a long name keeps its last 39 columns */
+	snprintf(want, sizeof(want), "\n  fd %d (…long-disk-image-name-of-the-guest.qcow2) submit_to_irq          4 ", fd_long);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	snprintf(want, sizeof(want), "\n  fd %d (%s/new?line) ", fd_odd, tmpdir);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	run_free(&r);
+
+	RUN(&r, "show", "--json");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_TRUE(json_valid(r.out));
+	snprintf(want, sizeof(want), "{\"fd\": %d, \"name\": \"%s\", \"paths\": {\"native\": {\"submit_to_irq\": {\"count\": 4, ", fd, path);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	snprintf(want, sizeof(want), "{\"fd\": %d, \"name\": \"%s\", ", fd_long, longpath);
+	EXPECT_NE(NULL, strstr(r.out, want));
+	snprintf(want, sizeof(want), "{\"fd\": %d, \"name\": \"%s/new\\u000aline\", ", fd_odd, tmpdir);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 987654, \"name\": null, "));
+	run_free(&r);
+
+	RUN(&r, "show", "--disk", "--csv");
+	snprintf(want, sizeof(want), "\n%d,qemu,%d,%s,native,total,4,", getpid(), fd, path);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	snprintf(want, sizeof(want), "\n%d,qemu,%d,\"%s/new\nline\",threads,submit_to_irq,4,", getpid(), fd_odd, tmpdir);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	run_free(&r);
+
+	/* a saved copy: the descriptors may be another process's by now */
+	RUN(&r, "show", "--disk", "--input", (char *)write_tmp("saved.hist", text, -1));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(NULL, strstr(r.out, "vm.img"));
+	snprintf(want, sizeof(want), "\n  fd %-6d submit_to_irq          4 ", fd);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	run_free(&r);
+
+	/* an exited VM: its descriptors are gone */
+	snprintf(vmline, sizeof(vmline), "vm %d qemu vcpus 1", getpid());
+	exited = replace(text, vmline, strcat(strcpy(want, vmline), " exited 5"));
+	ASSERT_NE(NULL, exited);
+	write_tmp("kvmio_lat/hist", exited, -1);
+	RUN(&r, "show", "--json");
+	EXPECT_EQ(0, r.rc);
+	snprintf(want, sizeof(want), "{\"fd\": %d, \"name\": null, ", fd);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	EXPECT_EQ(NULL, strstr(r.out, "vm.img"));
+	run_free(&r);
+
+	unsetenv(KVL_DEBUGFS_ENV);
+	close(fd);
+	close(fd_long);
+	close(fd_odd);
+	free(exited);
+	free(text);
+	remove_tmpdir();
+	rf_vm_fini(&vm);
+	fx_fini(&f);
 }
 
 /* Non-root users get told to be root (tests run as root: drop to nobody). */
@@ -1710,6 +2383,9 @@ TEST(usage_errors_exit_2)
 		{ "watch", "-n", "0", NULL }, { "watch", "--hist", NULL },
 		{ "compare", "a", NULL }, { "compare", "a", "b", "c", NULL },
 		{ "compare", "--json", "a", "b", NULL }, { "reset", "now", NULL },
+		{ "show", "--disk", "--vcpu", "0", NULL },
+		{ "show", "--disk", "--exits", NULL }, { "watch", "--disk", NULL },
+		{ "compare", "--disk", "a", "b", NULL },
 		{ "--bogus", NULL }, { NULL },
 	};
 	unsigned int i;
@@ -1728,6 +2404,9 @@ TEST(usage_errors_exit_2)
 	RUN(&r, "show", "--pid");
 	EXPECT_ONE_ERROR(&r, 2, "show: option '--pid' needs a value");
 	run_free(&r);
+	RUN(&r, "show", "--vcpu", "1", "--disk");
+	EXPECT_ONE_ERROR(&r, 2, "show: --disk rows are per VM: --vcpu does not go with it");
+	run_free(&r);
 	{
 		char *argv[] = { "kvmio-lat", NULL };
 
@@ -1743,12 +2422,14 @@ TEST(help_and_version)
 
 	RUN(&r, "--version");
 	EXPECT_EQ(0, r.rc);
-	EXPECT_STREQ("kvmio-lat 0.1.0 (hist format 2)\n", r.out);
+	EXPECT_STREQ("kvmio-lat 0.1.0 (hist format 3)\n", r.out);
 	run_free(&r);
 	RUN(&r, "--help");
 	EXPECT_EQ(0, r.rc);
 	EXPECT_NE(NULL, strstr(r.out, "Usage: kvmio-lat COMMAND [OPTIONS]"));
 	EXPECT_NE(NULL, strstr(r.out, "Exit status: 0 success, 1 runtime error, 2 usage error."));
+	EXPECT_NE(NULL, strstr(r.out, "  --json           JSON, schema kvmio_lat/3 "));
+	EXPECT_NE(NULL, strstr(r.out, "  --disk "));
 	run_free(&r);
 	RUN(&r, "compare", "--help");
 	EXPECT_EQ(0, r.rc);

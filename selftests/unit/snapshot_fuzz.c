@@ -36,6 +36,14 @@ static void render(const struct kvl_snap *s)
 		o.f.path = KVL_PATH_THREADS;
 		kvl_print_show(devnull, s, &o);
 	}
+	/* --disk: per-disk rows, as text and CSV, of that VM's path */
+	o.f.vcpu = -1;
+	o.f.exits = false;
+	o.disks = true;
+	kvl_print_show(devnull, s, &o);
+	kvl_print_csv_disks(devnull, s, &o.f);
+	kvl_filter_init(&o.f);
+	kvl_print_show(devnull, s, &o);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
