@@ -50,10 +50,21 @@ completions from the used ring).  Such a request reaches the guest with
 the next interrupt of its device (or none, taken from the ring by the
 guest's handler); its "irq" is the first notify of its device after it.
 
+Disks: each module record names its disk by QEMU's file descriptor (fd=),
+QEMU's events by device (vdev).  The pairs give each device's fd (by
+majority); every pair must agree with it, no two devices may share one,
+and with --hist, the per-disk counts of the module's hist file (disk
+lines) must equal each device's requests in QEMU's trace within
+--disk-count-slack percent.  --slow-disk-us D: one device was made slow
+by D µs (dm-delay under it): QEMU's median handle -> completion of exactly
+one device is at least D, and the module's median I/O stage is at least
+0.9 D on that disk's submit_to_irq row and below it on every other disk's.
+
   truth.py --qemu QEMU.log --module REQUESTS.txt --offset-ns N
            [--tolerance-us T] [--label NAME] [--json OUT.json]
            [--min-attributed P] [--min-within P] [--count-slack P]
-           [--boot-until-us S]
+           [--boot-until-us S] [--hist HIST [--disk-count-slack P]
+           [--slow-disk-us D]]
 
 Prints a summary, one line per failed check prefixed "FAIL", and exits 1
 if any check fails.
@@ -165,6 +176,7 @@ def read_module(path):
                 r['path'] = d.get('path', '?')
                 r['vcpu'] = int(d.get('vcpu', -1))
                 r['addr'] = d.get('mmio', d.get('port', '?'))
+                r['fd'] = int(d.get('fd', -1))
                 r['line'] = ' line ' in body	# INTx, not MSI
             except (KeyError, ValueError):
                 continue
@@ -190,14 +202,14 @@ def cost(q, r):
 def match(reqs, recs, tol, vdev_of=None):
     """Pair module records with QEMU requests.  First (no @vdev_of) the
     cheapest candidate, to learn which notify address is which device;
-    then, for each path (aio=native, aio=threads: a disk's, which QEMU's
-    devices the first pass tells), in order: QEMU logs requests in the
-    order it submits them, so the k-th submission the module saw on a
-    path is the k-th QEMU handled there (a pool thread may start one a
-    little out of order: the earliest one not taken that QEMU handled
-    before it).  Not by disk: a request queued behind another disk's
-    notify shares that doorbell (rule 4), so its notify address can name
-    the wrong disk.  Pairing never looks at the boundaries checked."""
+    then, for each disk (the module's fd of each of QEMU's devices, which
+    the first pass tells; the path for records without an fd), in order:
+    QEMU logs requests in the order it submits them, so the k-th
+    submission the module saw on a disk is the k-th QEMU handled there (a
+    pool thread may start one a little out of order: the earliest one
+    not taken that QEMU handled before it).  Not by notify address: a
+    request queued behind another disk's notify shares that doorbell
+    (rule 4).  Pairing never looks at the boundaries checked."""
     for q in reqs:
         q.match = None
     pairs = []
@@ -227,7 +239,7 @@ def match(reqs, recs, tol, vdev_of=None):
     heads = {v: 0 for v in queues}
     slack = 300 * 1000
     for r in recs:
-        v = r['path']
+        v = r['fd'] if r['fd'] >= 0 else r['path']
         qs = queues.get(v, [])
         i = heads.get(v, 0)
         while i < len(qs) and qs[i].match is not None:
@@ -247,14 +259,97 @@ def match(reqs, recs, tol, vdev_of=None):
 
 
 def learn_disks(pairs):
-    """QEMU vdev -> path (native, threads), by majority of a first
-    matching."""
+    """QEMU vdev -> the module's disk (its fd; the path, native or
+    threads, for records without one), by majority of a first matching."""
     votes = {}
     for r, q in pairs:
         if q is not None:
             v = votes.setdefault(q.vdev, {})
-            v[r['path']] = v.get(r['path'], 0) + 1
+            k = r['fd'] if r['fd'] >= 0 else r['path']
+            v[k] = v.get(k, 0) + 1
     return {d: max(v, key=v.get) for d, v in votes.items()}
+
+
+def read_hist_disks(path):
+    """The disk lines of the module's hist file (format 3):
+    {fd: {(path, stage): {count, p50, p90, max}}}."""
+    disks = {}
+    with open(path, errors='replace') as f:
+        for line in f:
+            if not line.startswith('disk '):
+                continue
+            tok = line.split()
+            fields = dict(t.split('=', 1) for t in tok[5:] if '=' in t)
+            disks.setdefault(int(tok[2]), {})[(tok[3], tok[4])] = {
+                k: int(fields[k]) for k in ('count', 'p50', 'p90', 'max')}
+    return disks
+
+
+
+
+def check_disks(a, wanted, matched, fails, summary):
+    """Each device's fd, per-disk counts and the injected delay."""
+    votes = {}
+    for r, q in matched:
+        if r['fd'] >= 0:
+            v = votes.setdefault(q.vdev, {})
+            v[r['fd']] = v.get(r['fd'], 0) + 1
+    fd_of = {vd: max(c, key=c.get) for vd, c in votes.items()}
+    agree = sum(1 for r, q in matched if fd_of.get(q.vdev) == r['fd'])
+    agree_pct = 100.0 * agree / len(matched) if matched else 0.0
+    summary['disk_agree_pct'] = round(agree_pct, 2)
+    print('# %s: %.2f%% of requests paired by time on the disk (fd) of their '
+          'QEMU device' % (a.label, agree_pct))
+    if agree_pct < a.min_disk_agree:
+        fails.append('%.2f%% of requests paired by time on their device\'s fd '
+                     '(want %.1f%%)' % (agree_pct, a.min_disk_agree))
+    if len(set(fd_of.values())) != len(fd_of):
+        fails.append('two QEMU devices on one fd: %s' % fd_of)
+    if not a.hist:
+        return
+    hd = read_hist_disks(a.hist)
+    qcount, qlat = {}, {}
+    for q in wanted:
+        qcount[q.vdev] = qcount.get(q.vdev, 0) + 1
+        if q.rw_done is not None:
+            qlat.setdefault(q.vdev, []).append(q.rw_done - q.handle)
+    rows = []
+    slow = []
+    for vd in sorted(qcount, key=lambda v: fd_of.get(v, -1)):
+        fd = fd_of.get(vd)
+        h = hd.get(fd, {})
+        mcount = sum(v['count'] for (p, st), v in h.items() if st == 'total')
+        io = [(v['count'], v['p50']) for (p, st), v in h.items()
+              if st == 'submit_to_irq']
+        # the median of the path with most requests (flushes of a native
+        # disk go through the pool)
+        mp50 = max(io)[1] if io else 0
+        qp50 = pct(qlat.get(vd, []), 50)
+        rows.append({'vdev': '0x%x' % (vd or 0), 'fd': fd, 'qemu_requests': qcount[vd],
+                     'module_requests': mcount,
+                     'qemu_p50_handle_to_complete_us': round(qp50 / 1000.0, 1),
+                     'module_p50_submit_to_irq_us': round(mp50 / 1000.0, 1)})
+        print('#   disk fd %s (QEMU vdev 0x%x): QEMU %d requests, module %d; '
+              'median QEMU handle -> complete %.1f µs, module submit_to_irq %.1f µs'
+              % (fd, vd or 0, qcount[vd], mcount, qp50 / 1000.0, mp50 / 1000.0))
+        if fd is None or abs(mcount - qcount[vd]) > \
+                a.disk_count_slack / 100.0 * qcount[vd]:
+            fails.append('disk fd %s (vdev 0x%x): module %d requests, QEMU %d'
+                         % (fd, vd or 0, mcount, qcount[vd]))
+        if a.slow_disk_us and qp50 >= a.slow_disk_us * 1000:
+            slow.append((fd, mp50))
+        elif a.slow_disk_us and mp50 >= 0.9 * a.slow_disk_us * 1000:
+            fails.append('disk fd %s: median submit_to_irq %.1f µs, but its QEMU device '
+                         'was not the slow one' % (fd, mp50 / 1000.0))
+    summary['disks'] = rows
+    if a.slow_disk_us:
+        if len(slow) != 1:
+            fails.append('%d QEMU devices with a median of %d µs or more (want 1: '
+                         'the delay was not injected as meant)'
+                         % (len(slow), a.slow_disk_us))
+        elif slow[0][1] < 0.9 * a.slow_disk_us * 1000:
+            fails.append('the slow disk (fd %s): module median submit_to_irq %.1f µs < 0.9 x %d µs'
+                         % (slow[0][0], slow[0][1] / 1000.0, a.slow_disk_us))
 
 
 def pct(values, p):
@@ -285,6 +380,14 @@ def main():
                     help='percent by which the counts may differ')
     ap.add_argument('--irq-timeout-ms', type=float, default=1000,
                     help='the module\'s irq_timeout_ms')
+    ap.add_argument('--hist', help='the module\'s hist file of the run')
+    ap.add_argument('--disk-count-slack', type=float, default=0.0,
+                    help='percent by which a disk\'s counts may differ')
+    ap.add_argument('--min-disk-agree', type=float, default=99.0,
+                    help='percent of requests paired by time whose fd is '
+                    'their device\'s')
+    ap.add_argument('--slow-disk-us', type=int, default=0,
+                    help='one device was delayed this much (dm-delay)')
     ap.add_argument('--boot-until-us', type=float, default=0,
                     help='QEMU requests handled before this many µs after the first are the boot\'s')
     a = ap.parse_args()
@@ -301,7 +404,8 @@ def main():
     polled = [q for q in reqs
               if q.notify is None or q.notify - q.done > irq_timeout]
     wanted = [q for q in reqs if q not in polled]
-    disks = learn_disks(match(wanted, recs, tol))
+    first = match(wanted, recs, tol)
+    disks = learn_disks(first)
     pairs = match(wanted, recs, tol, disks)
     matched = [(r, q) for r, q in pairs if q is not None]
     extra = [r for r, q in pairs if q is None]
@@ -428,6 +532,10 @@ def main():
         fails.append('%d module requests match no QEMU request' % len(extra))
     if boot_lost:
         fails.append('%d of %d boot-time requests not recorded' % (len(boot_lost), len(boot)))
+    # whether a record's fd is its device's: on the first pass, which
+    # pairs by time alone (the second pairs within one fd)
+    check_disks(a, wanted, [(r, q) for r, q in first if q is not None],
+                fails, summary)
     for f in fails:
         print('FAIL %s: %s' % (a.label, f))
     summary['failures'] = fails

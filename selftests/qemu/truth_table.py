@@ -27,6 +27,38 @@ def rows(outdir):
             yield json.load(f)
 
 
+def rst_table(head, body):
+    widths = [max(len(r[i]) for r in [head] + body) for i in range(len(head))]
+    rule = ' '.join('=' * w for w in widths)
+    fmt = ' '.join('%%-%ds' % w for w in widths)
+    return [rule, (fmt % tuple(head)).rstrip(), rule] + \
+        [(fmt % tuple(r)).rstrip() for r in body] + [rule]
+
+
+def disk_table(results):
+    """Per disk: each device's requests and median in QEMU's trace beside
+    the module's row for the fd that device's requests carried."""
+    head = ['scenario', 'disk fd', 'QEMU', 'module', 'QEMU median',
+            'module median', 'fd agrees']
+    body = []
+    for j in results:
+        for d in j.get('disks', []):
+            body.append([j['label'], str(d['fd']), str(d['qemu_requests']),
+                         str(d['module_requests']),
+                         '%.1f ms' % (d['qemu_p50_handle_to_complete_us'] / 1000.0),
+                         '%.1f ms' % (d['module_p50_submit_to_irq_us'] / 1000.0),
+                         '%.2f %%' % j['disk_agree_pct']])
+    if not body:
+        return []
+    note = ('Per disk: "QEMU", "module": requests of the device in QEMU\'s '
+            'trace and in the module\'s hist rows of the fd its requests '
+            'carried; "QEMU median": handle to completion; "module median": '
+            '``submit_to_irq``; "fd agrees": requests paired by time alone '
+            'whose fd is their device\'s (loose at depth).  depth1\'s slow '
+            'disk is the dm-delay one.')
+    return [''] + rst_table(head, body) + [''] + textwrap.wrap(note, 75)
+
+
 def table(results, date, command):
     head = ['scenario', 'QEMU', 'no irq', 'module', 'lost', 'extra',
             'within', 'wake p99', 'submit p99', 'reap p99', 'irq p99',
@@ -62,6 +94,7 @@ def table(results, date, command):
                 '; targets not yet met: ' + targets if targets else '',
                 '/'.join('%.0f' % t for t in sorted(tol))))
     out += [rule, ''] + textwrap.wrap(note, 75)
+    out += disk_table(results)
     return '\n'.join(out) + '\n'
 
 

@@ -9,10 +9,13 @@
 #
 # Scenarios (default: depth1 depth8):
 #   depth1   one inner vCPU; three disks, used one after the other with one
-#            request at a time: aio=native, aio=threads, and aio=native
-#            without MSI-X (vectors=0: INTx through the IOAPIC); the
-#            guest's boot-time reads are compared too.  Every request must
-#            be recorded and 99 % of them within tolerance.
+#            request at a time: aio=native on a dm-delay device that holds
+#            each I/O 10 ms, aio=threads, and aio=native without MSI-X
+#            (vectors=0: INTx through the IOAPIC); the guest's
+#            boot-time reads are compared too.  Every request must be
+#            recorded and 99 % of them within tolerance; each disk's
+#            requests (module: by QEMU's file descriptor; QEMU: by device)
+#            counted alike, and the 10 ms in the delayed disk's rows only.
 #   depth8   two vCPUs and two queues per disk; the native and the threads
 #            disk each with 8 requests at a time, at once, and a
 #            virtio-net without vhost beside them that the guest pings
@@ -43,6 +46,9 @@ out=${LAB_OUT:-/tmp}
 work=$(mktemp -d)
 qpid=
 holder=
+slow=kvl-truth-slow
+# the delayed disk's injected latency, ms (dm-delay)
+delay_ms=10
 # Each boundary's two stamps (QEMU's log line, the module's probe) must be
 # in the order QEMU's code puts them, within 300 µs, and at most
 # TRUTH_TOLERANCE_US apart: under the lab's TCG, QEMU's thread is
@@ -60,6 +66,7 @@ cleanup() {
 	[ -e "$tracing/events/kvmio_lat/enable" ] &&
 		one_cpu sh -c "echo 0 > $tracing/events/kvmio_lat/enable" 2>/dev/null
 	rmmod kvmio_lat 2>/dev/null
+	dmsetup remove "$slow" 2>/dev/null
 	[ -n "$holder" ] && kill -TERM "$holder" 2>/dev/null
 	wait 2>/dev/null
 	rm -rf "$work"
@@ -93,10 +100,20 @@ inner_script() {
 	echo 'sleep 600'
 }
 
-# drive ID AIO OFFSET_MB: a 48 MiB window of the lab's disk, each its own
-# node (locking off: the windows do not overlap)
+# drive ID AIO OFFSET_MB [DEVICE]: a 48 MiB window of the lab's disk (or
+# of DEVICE), each its own node (locking off: the windows do not overlap)
 drive() {
-	echo "driver=raw,offset=$(($3 << 20)),size=$((48 << 20)),file.driver=host_device,file.filename=/dev/vda,file.aio=$2,file.locking=off,cache.direct=on,if=none,id=$1"
+	echo "driver=raw,offset=$(($3 << 20)),size=$((48 << 20)),file.driver=host_device,file.filename=${4:-/dev/vda},file.aio=$2,file.locking=off,cache.direct=on,if=none,id=$1"
+}
+
+# /dev/mapper/$slow: the lab disk's window at 128 MiB, each I/O held
+# delay_ms by dm-delay (no udev here: dmsetup makes the node itself)
+make_slow_disk() {
+	modprobe dm_delay
+	dmsetup create --noudevsync "$slow" \
+		--table "0 $((48 << 11)) delay /dev/vda $((128 << 11)) $delay_ms"
+	dmsetup mknodes "$slow"
+	[ -b "/dev/mapper/$slow" ]
 }
 
 echo "# truth_test: scenarios ${scenarios[*]}, tolerance $tol_us µs"
@@ -108,6 +125,7 @@ else
 	# (in instances of its own: the top-level trace array is ours)
 	start_holder "$work/held" --instances --modprobe=kvm_amd
 fi
+make_slow_disk
 insmod "$ko" clock=ktime
 echo 16384 >"$tracing/buffer_size_kb"
 echo 1 >"$tracing/tracing_on"
@@ -116,10 +134,16 @@ one_cpu sh -c "echo 1 > $tracing/events/kvmio_lat/kvmio_lat_request/enable"
 fail=0
 for sc in "${scenarios[@]}"; do
 	case $sc in
-	depth1) smp=1 jobs=1 net=0 n=300 want=(--min-attributed 100 --min-within 99 --boot-until-us 3000000)
-		what="every request recorded, 99 % within QEMU's bracketing events, none slower than QEMU's slowest" ;;
+	# d0: the lab disk's window at 128 MiB, through dm-delay at depth 1
+	depth1) smp=1 jobs=1 net=0 n=300 d0=(0 "/dev/mapper/$slow")
+		want=(--min-attributed 100 --min-within 99 --boot-until-us 3000000
+			--disk-count-slack 0 --slow-disk-us $((delay_ms * 1000)))
+		what="every request recorded, 99 % within QEMU's bracketing events, none slower than QEMU's slowest, each disk's count and delay right" ;;
 	depth8 | depth32)
-		smp=2 jobs=${sc#depth} net=1 n=1200 want=(--count-slack 0.5 --target-within 95)
+		# pairing by time alone is loose at depth: a swapped or
+		# random fd would agree for 50 % or less
+		smp=2 jobs=${sc#depth} net=1 n=1200 d0=(128)
+		want=(--count-slack 0.5 --target-within 95 --disk-count-slack 0.5 --min-disk-agree 60)
 		[ "$sc" = depth32 ] && n=2400
 		what="counts within 0.5 %, every request paired, none slower than QEMU's slowest (stages: see the target line)" ;;
 	*) echo "Bail out! unknown scenario $sc"; exit 2 ;;
@@ -147,9 +171,9 @@ for sc in "${scenarios[@]}"; do
 			-trace virtio_blk_handle_read -trace virtio_blk_handle_write \
 			-trace virtio_blk_rw_complete -trace virtio_blk_req_complete \
 			-trace virtio_notify_irqfd -trace virtio_notify -trace virtio_queue_notify \
-			-drive "$(drive d0 native 0)" -device virtio-blk-pci,drive=d0 \
+			-drive "$(drive d0 native "${d0[@]}")" -device virtio-blk-pci,drive=d0 \
 			-drive "$(drive d1 threads 64)" -device virtio-blk-pci,drive=d1 \
-			-drive "$(drive d2 native 128)" -device virtio-blk-pci,drive=d2,vectors=0 \
+			-drive "$(drive d2 native 0)" -device virtio-blk-pci,drive=d2,vectors=0 \
 			"${netdev[@]}" </dev/null >"$log" 2>&1 &
 		qpid=$!
 		t0=$SECONDS
@@ -179,6 +203,7 @@ for sc in "${scenarios[@]}"; do
 		"$out/truth-$sc.stats" | tr '\n' ' ' | sed 's/^/# stats: /; s/ $/\n/'
 	if python3 "$here/truth.py" --qemu "$qlog" --module "$out/truth-$sc.requests.txt" \
 		--offset-ns "$(<"$out/truth-$sc.offset")" --tolerance-us "$tol_us" \
+		--hist "$out/truth-$sc.hist" \
 		--label "$sc" --json "$out/truth-$sc.json" "${want[@]}" >"$work/check" 2>&1; then
 		cat "$work/check"
 		echo "ok - truth $sc: $what"
