@@ -36,9 +36,9 @@ static unsigned int max_inflight = 512;
 module_param(max_inflight, uint, 0444);
 MODULE_PARM_DESC(max_inflight, "requests in flight per VM (1-65534, default 512)");
 
-static unsigned int kick_timeout_ms = 1000;
-module_param(kick_timeout_ms, uint, 0444);
-MODULE_PARM_DESC(kick_timeout_ms, "a doorbell not followed by I/O within this is stale (default 1000)");
+static unsigned int doorbell_timeout_ms = 1000;
+module_param(doorbell_timeout_ms, uint, 0444);
+MODULE_PARM_DESC(doorbell_timeout_ms, "a doorbell not followed by I/O within this is stale (default 1000)");
 
 /*
  * A request whose I/O ended this long before the next interrupt had none
@@ -237,12 +237,12 @@ static int __init kvl_init(void)
 	cfg.max_vcpus = max_vcpus;
 	cfg.max_threads = max_threads;
 	cfg.max_inflight = max_inflight;
-	cfg.kick_timeout_ns = (u64)kick_timeout_ms * NSEC_PER_MSEC;
+	cfg.doorbell_timeout_ns = (u64)doorbell_timeout_ms * NSEC_PER_MSEC;
 	cfg.irq_timeout_ns = (u64)irq_timeout_ms * NSEC_PER_MSEC;
 	if (kvl_config_check(&cfg) || spare_vcpus < 1 || spare_vcpus > 256) {
-		pr_err("invalid parameters: max_vms=%u (1-1024) max_vcpus=%u (1-4096) max_threads=%u (8-8192) max_inflight=%u (1-65534) kick_timeout_ms=%u (>0) irq_timeout_ms=%u (>0) spare_vcpus=%u (1-256)\n",
+		pr_err("invalid parameters: max_vms=%u (1-1024) max_vcpus=%u (1-4096) max_threads=%u (8-8192) max_inflight=%u (1-65534) doorbell_timeout_ms=%u (>0) irq_timeout_ms=%u (>0) spare_vcpus=%u (1-256)\n",
 		       max_vms, max_vcpus, max_threads, max_inflight,
-		       kick_timeout_ms, irq_timeout_ms, spare_vcpus);
+		       doorbell_timeout_ms, irq_timeout_ms, spare_vcpus);
 		return -EINVAL;
 	}
 

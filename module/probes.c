@@ -180,7 +180,7 @@ static bool kvl_sys_wanted(void)
 	return syscall_probes_always || READ_ONCE(kvl_engine.nr_vms);
 }
 
-static void kvl_sys_kick(void)
+static void kvl_sys_check(void)
 {
 	bool want = kvl_sys_wanted();
 
@@ -201,7 +201,7 @@ static void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa, u32 reason)
 		    current->group_leader->comm,
 		    vcpu->vcpu_id, isa, reason, kvl_now());
 	kvl_probe_end();
-	kvl_sys_kick();
+	kvl_sys_check();
 }
 
 /* kvm_exit up to 5.15 */
@@ -269,9 +269,9 @@ static void kvl_probe_kvm_pio(void *data, unsigned int rw, unsigned int port,
 
 /*
  * KVM_RUN returns to userspace (an exit QEMU handles, a signal): the
- * vCPU's last doorbell was not a kick.  From KVM's own tracepoint rather
- * than the sys_exit of ioctl, so the system-call probes can return for
- * every ioctl before looking anything up.
+ * vCPU's last doorbell was no ioeventfd's.  From KVM's own tracepoint
+ * rather than the sys_exit of ioctl, so the system-call probes can return
+ * for every ioctl before looking anything up.
  */
 static void kvl_probe_kvm_userspace_exit(void *data, __u32 reason, int err)
 {
@@ -456,7 +456,7 @@ static void kvl_do_process_exit(struct task_struct *p, bool group_dead)
 	kvl_ev_task_exit(&kvl_engine, p->tgid, p->pid, group_dead,
 			 group_dead ? kvl_now() : 0);
 	kvl_probe_end();
-	kvl_sys_kick();
+	kvl_sys_check();
 }
 
 /* sched_process_exit up to 6.15 */

@@ -457,7 +457,7 @@ static void test_bad_params(void)
 {
 	static const char *const bad[] = {
 		"max_vms=0", "max_vms=abc", "max_vcpus=5000", "max_threads=3",
-		"max_inflight=70000", "kick_timeout_ms=0", "spare_vcpus=0",
+		"max_inflight=70000", "doorbell_timeout_ms=0", "spare_vcpus=0",
 		"max_vms=-1", "max_vcpus=", "syscall_probes_always=maybe",
 		"clock=bogus", "clock=",
 	};

@@ -57,7 +57,7 @@ enum kvl_stage {
 #define KVL_EXIT_OTHER		0xffffffffu
 
 /* Doorbells a vCPU may have outstanding before new ones are dropped. */
-#define KVL_KICK_RING		16
+#define KVL_DOORBELL_RING		16
 /*
  * Finished requests a vCPU's mailbox holds until the vCPU (or a reader)
  * drains it.  It fills only if a vCPU does not enter the guest while this
@@ -87,12 +87,12 @@ enum kvl_counter {
 	KVL_C_DROP_VCPUS,	/* vCPU seen, no room (max_vcpus) */
 	KVL_C_DROP_THREADS,	/* thread seen, no room (max_threads) */
 	KVL_C_DROP_REQUESTS,	/* request seen, no room (max_inflight) */
-	KVL_C_DROP_KICKS,	/* doorbell seen, vCPU's ring full */
+	KVL_C_DROP_DOORBELLS,	/* doorbell seen, vCPU's ring full */
 	KVL_C_MAILBOX_FULL,	/* mailbox drained by the completing thread */
-	KVL_C_KICKS_CANCELLED,	/* port/MMIO write handled in userspace */
-	KVL_C_KICKS_EXPIRED,	/* doorbell never followed by I/O */
-	KVL_C_KICKS_SKIPPED,	/* passed over for a known doorbell address */
-	KVL_C_KICKS_SHARED,	/* I/O with no doorbell of its own */
+	KVL_C_DOORBELLS_USERSPACE,	/* port/MMIO write handled in userspace */
+	KVL_C_DOORBELLS_EXPIRED,	/* doorbell never followed by I/O */
+	KVL_C_DOORBELLS_SKIPPED,	/* passed over for a known doorbell address */
+	KVL_C_DOORBELLS_SHARED,	/* I/O with no doorbell of its own */
 	KVL_C_SUBMITS_UNMATCHED,	/* I/O with no doorbell to attribute */
 	KVL_C_IRQS_UNMATCHED,	/* interrupt with no finished request */
 	KVL_C_REQUESTS_EXPIRED,	/* request never completed by an interrupt */
@@ -100,9 +100,9 @@ enum kvl_counter {
 	KVL_C_REQS_POSTED,	/* ended by a posted interrupt (APICv/AVIC) */
 	KVL_C_REQS_INJECTED,	/* ended by an injected one (kvm_inj_virq) */
 	KVL_C_REQUESTS_STALE,	/* rung before a reset or resume: not recorded */
-	KVL_C_KICKS_IGNORED,	/* not a known I/O doorbell, ring half full */
+	KVL_C_DOORBELLS_IGNORED,	/* not a known I/O doorbell, ring half full */
 	KVL_C_REQS_NO_IRQ,	/* no interrupt of its own within irq_timeout */
-	KVL_C_KICKS_UNWATCHED,	/* rung while the system calls were unwatched */
+	KVL_C_DOORBELLS_UNWATCHED,	/* rung while the system calls were unwatched */
 	KVL_C_DROP_DISKS,	/* request of a disk with no room (KVL_DISKS) */
 	KVL_C_REQS_NO_DISK,	/* request whose file descriptor is unknown */
 	KVL_NR_COUNTERS
@@ -113,7 +113,7 @@ struct kvl_config {
 	u32 max_vcpus;		/* per VM */
 	u32 max_threads;	/* per VM, rounded up to a power of two */
 	u32 max_inflight;	/* requests per VM */
-	u64 kick_timeout_ns;	/* a doorbell older than this is stale */
+	u64 doorbell_timeout_ns;	/* a doorbell older than this is stale */
 	u64 irq_timeout_ns;	/* I/O ended this long before an irq: not its */
 	u64 req_timeout_ns;	/* a request older than this is abandoned */
 };
@@ -130,10 +130,10 @@ struct kvl_vcpu_stats {
 	struct kvl_hist stages[KVL_NR_PATHS][KVL_NR_STAGES];
 };
 
-enum kvl_kick_state { KVL_KICK_FREE, KVL_KICK_LIVE, KVL_KICK_TAKEN };
+enum kvl_doorbell_state { KVL_DOORBELL_FREE, KVL_DOORBELL_LIVE, KVL_DOORBELL_TAKEN };
 
-struct kvl_kick {
-	u32 state;		/* enum kvl_kick_state; cmpxchg */
+struct kvl_doorbell {
+	u32 state;		/* enum kvl_doorbell_state; cmpxchg */
 	u32 pio;		/* a port write, else MMIO */
 	u64 ts;			/* the doorbell's kvm_exit */
 	u64 wake;		/* first event-loop wake after it, 0 = none */
@@ -171,17 +171,17 @@ struct kvl_vcpu {
 	u32 exit_slot;		/* the slot of the last exit's reason */
 	s32 inj_vector;		/* -1: nothing injected since last entry */
 	u64 inj_ts;
-	s32 kick_undo;		/* ring slot still cancellable, -1 if none */
-	u32 kick_head;		/* producer index */
+	s32 doorbell_undo;		/* ring slot still cancellable, -1 if none */
+	u32 doorbell_head;		/* producer index */
 	u64 exits;		/* plain counters, single writer */
 	u64 entries;
-	u64 dropped_kicks;
-	u64 ignored_kicks;	/* unknown address, ring half full */
-	u64 unwatched_kicks;	/* rung while system calls were unwatched */
-	u64 kicks_cancelled;
+	u64 dropped_doorbells;
+	u64 ignored_doorbells;	/* unknown address, ring half full */
+	u64 unwatched_doorbells;	/* rung while system calls were unwatched */
+	u64 doorbells_userspace;
 
 	/* written under the VM lock */
-	u32 kick_tail;		/* consumer index */
+	u32 doorbell_tail;		/* consumer index */
 	u32 awaiting;		/* requests waiting for this vCPU's entry */
 	u16 await_head;
 	u32 mail_head;		/* mailbox producer index */
@@ -190,7 +190,7 @@ struct kvl_vcpu {
 	u32 draining;		/* drain bit; cmpxchg */
 	u32 mail_tail;		/* mailbox consumer index */
 
-	struct kvl_kick kicks[KVL_KICK_RING];
+	struct kvl_doorbell doorbells[KVL_DOORBELL_RING];
 	struct kvl_done mailbox[KVL_MAILBOX];
 	struct kvl_vcpu_stats stats;
 };
@@ -292,8 +292,8 @@ struct kvl_vm {
 	const struct kvl_config *cfg;
 	void *owner;		/* for the allocator */
 
-	u32 kick_seq;		/* bumped on each doorbell */
-	u32 kick_seq_woken;	/* kick_seq when wakes last stamped doorbells */
+	u32 doorbell_seq;		/* bumped on each doorbell */
+	u32 doorbell_seq_woken;	/* doorbell_seq when wakes last stamped doorbells */
 	u32 inflight;
 	/*
 	 * Vectors KVM has injected (kvm_inj_virq) into this VM: where the
@@ -305,13 +305,13 @@ struct kvl_vm {
 	u64 counters[KVL_NR_COUNTERS];
 
 	/* the doorbell last taken: requests queued behind it share it */
-	s16 last_kick_vcpu;	/* -1: none yet */
-	u64 last_kick_ts;
-	u64 last_kick_wake;
-	u64 last_kick_addr;
+	s16 last_doorbell_vcpu;	/* -1: none yet */
+	u64 last_doorbell_ts;
+	u64 last_doorbell_wake;
+	u64 last_doorbell_addr;
 	/* the last doorbell rung while the system calls were unwatched */
-	u64 unwatched_kick_ts;
-	u32 last_kick_pio;
+	u64 unwatched_doorbell_ts;
+	u32 last_doorbell_pio;
 
 	/* doorbell addresses that led to I/O: MMIO pages and ports */
 	u64 known_addr[KVL_KNOWN_DOORBELLS];

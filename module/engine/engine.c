@@ -8,7 +8,7 @@
  *
  *  doorbell  A guest port or MMIO write seen between a vCPU's kvm_exit and its
  *            next kvm_entry, without the vCPU thread returning to userspace
- *            (an ioeventfd).  It goes into that vCPU's kick ring.
+ *            (an ioeventfd).  It goes into that vCPU's doorbell ring.
  *  wake      The first return of an event-loop wait (ppoll, epoll_wait, ...)
  *            in the VM after the doorbell stamps it.
  *  submit    io_submit (native) or a pool thread's pread/pwrite & co
@@ -65,7 +65,7 @@ void kvl_config_defaults(struct kvl_config *cfg)
 	cfg->max_vcpus = 64;
 	cfg->max_threads = 256;
 	cfg->max_inflight = 512;
-	cfg->kick_timeout_ns = 1000000000ULL;	/* 1 s */
+	cfg->doorbell_timeout_ns = 1000000000ULL;	/* 1 s */
 	cfg->irq_timeout_ns = 1000000000ULL;	/* 1 s */
 	cfg->req_timeout_ns = 10000000000ULL;	/* 10 s */
 }
@@ -90,7 +90,7 @@ int kvl_config_check(struct kvl_config *cfg)
 		return -22;
 	if (cfg->max_inflight < 1 || cfg->max_inflight >= KVL_NO_REQ)
 		return -22;
-	if (!cfg->kick_timeout_ns || !cfg->req_timeout_ns || !cfg->irq_timeout_ns)
+	if (!cfg->doorbell_timeout_ns || !cfg->req_timeout_ns || !cfg->irq_timeout_ns)
 		return -22;
 	cfg->max_threads = kvl_roundup_pow2(cfg->max_threads);
 	return 0;
@@ -128,7 +128,7 @@ void kvl_vm_init(struct kvl_vm *vm, const struct kvl_config *cfg)
 	p += KVL_ALIGN(cfg->max_threads * sizeof(struct kvl_thread));
 	vm->reqs = (struct kvl_req *)p;
 
-	vm->last_kick_vcpu = -1;
+	vm->last_doorbell_vcpu = -1;
 	kvl_queue_init(&vm->native_q);
 	kvl_queue_init(&vm->done_q);
 	kvl_queue_init(&vm->any_q);
@@ -160,7 +160,7 @@ void kvl_vcpu_init(struct kvl_vcpu *v, u32 vcpu_id, u32 isa)
 	v->vcpu_id = vcpu_id;
 	v->isa = isa;
 	v->inj_vector = -1;
-	v->kick_undo = -1;
+	v->doorbell_undo = -1;
 	v->await_head = KVL_NO_REQ;
 	kvl_vcpu_stats_init(&v->stats);
 	/* the reasons I/O waits on have their slots before any rarity comes */
@@ -487,10 +487,10 @@ void kvl_engine_reset(struct kvl_engine *eng)
 			}
 			WRITE_ONCE(v->exits, 0);
 			WRITE_ONCE(v->entries, 0);
-			WRITE_ONCE(v->dropped_kicks, 0);
-			WRITE_ONCE(v->ignored_kicks, 0);
-			WRITE_ONCE(v->unwatched_kicks, 0);
-			WRITE_ONCE(v->kicks_cancelled, 0);
+			WRITE_ONCE(v->dropped_doorbells, 0);
+			WRITE_ONCE(v->ignored_doorbells, 0);
+			WRITE_ONCE(v->unwatched_doorbells, 0);
+			WRITE_ONCE(v->doorbells_userspace, 0);
 		}
 		kvl_unlock(&vm->lock, vflags);
 	}
@@ -785,7 +785,7 @@ static u16 kvl_req_alloc(struct kvl_vm *vm, u64 now)
 /* ------------------------------------------------------------------ */
 /* doorbells: a per-vCPU ring, produced lock-free by the vCPU thread */
 
-struct kvl_taken_kick {
+struct kvl_taken_doorbell {
 	s16 vcpu;
 	u32 pio;
 	u64 addr;
@@ -811,12 +811,12 @@ static bool kvl_doorbell_known_at(struct kvl_vm *vm, u32 pio, u64 addr)
 	return false;
 }
 
-static bool kvl_doorbell_known(struct kvl_vm *vm, const struct kvl_kick *k)
+static bool kvl_doorbell_known(struct kvl_vm *vm, const struct kvl_doorbell *k)
 {
 	return kvl_doorbell_known_at(vm, k->pio, k->addr);
 }
 
-static void kvl_doorbell_learn(struct kvl_vm *vm, const struct kvl_kick *k)
+static void kvl_doorbell_learn(struct kvl_vm *vm, const struct kvl_doorbell *k)
 {
 	if (vm->nr_known < KVL_KNOWN_DOORBELLS && !kvl_doorbell_known(vm, k)) {
 		WRITE_ONCE(vm->known_addr[vm->nr_known],
@@ -826,17 +826,17 @@ static void kvl_doorbell_learn(struct kvl_vm *vm, const struct kvl_kick *k)
 }
 
 /* Retire ring entry @i of @vc (taken, expired or skipped): it was live. */
-static bool kvl_kick_retire(struct kvl_kick *k)
+static bool kvl_doorbell_retire(struct kvl_doorbell *k)
 {
-	if (kvl_cmpxchg(&k->state, KVL_KICK_LIVE, KVL_KICK_TAKEN) != KVL_KICK_LIVE)
+	if (kvl_cmpxchg(&k->state, KVL_DOORBELL_LIVE, KVL_DOORBELL_TAKEN) != KVL_DOORBELL_LIVE)
 		return false;	/* withdrawn by its vCPU meanwhile */
 	return true;
 }
 
-/* Within kick_timeout before @now: @ts (0: never) may still have I/O to come. */
-static bool kvl_kick_recent(const struct kvl_vm *vm, u64 ts, u64 now)
+/* Within doorbell_timeout before @now: @ts (0: never) may still have I/O to come. */
+static bool kvl_doorbell_recent(const struct kvl_vm *vm, u64 ts, u64 now)
 {
-	return ts && (now <= ts || now - ts <= vm->cfg->kick_timeout_ns);
+	return ts && (now <= ts || now - ts <= vm->cfg->doorbell_timeout_ns);
 }
 
 /*
@@ -844,65 +844,65 @@ static bool kvl_kick_recent(const struct kvl_vm *vm, u64 ts, u64 now)
  *
  * Among the live doorbells of every vCPU, the oldest at an address that has
  * led to I/O before; only when there is none, the oldest of all (that is how
- * an address becomes known).  Doorbells older than kick_timeout, and those a
+ * an address becomes known).  Doorbells older than doorbell_timeout, and those a
  * vCPU rang before the one taken, are retired: the ring is always consumed
  * from its tail, so the producer can keep writing at its head.
  */
-static bool kvl_kick_take(struct kvl_vm *vm, u64 now,
-			  const struct kvl_taken_kick *same,
-			  struct kvl_taken_kick *out)
+static bool kvl_doorbell_take(struct kvl_vm *vm, u64 now,
+			  const struct kvl_taken_doorbell *same,
+			  struct kvl_taken_doorbell *out)
 {
 	u32 v, n = vm->nr_vcpus;
 
 	for (;;) {
 		struct kvl_vcpu *best_vc = NULL, *any_vc = NULL;
 		u32 best_i = 0, any_i = 0, i, head;
-		struct kvl_kick *k;
+		struct kvl_doorbell *k;
 		bool retry = false;
 		s16 best_v = -1, any_v = -1;
 
 		for (v = 0; v < n; v++) {
 			struct kvl_vcpu *vc = vm->vcpus[v];
 
-			head = kvl_acquire(&vc->kick_head);
+			head = kvl_acquire(&vc->doorbell_head);
 			/* expire stale doorbells at the tail */
-			while (vc->kick_tail != head) {
-				k = &vc->kicks[vc->kick_tail % KVL_KICK_RING];
-				if (kvl_acquire(&k->state) != KVL_KICK_LIVE ||
-				    kvl_kick_recent(vm, k->ts, now))
+			while (vc->doorbell_tail != head) {
+				k = &vc->doorbells[vc->doorbell_tail % KVL_DOORBELL_RING];
+				if (kvl_acquire(&k->state) != KVL_DOORBELL_LIVE ||
+				    kvl_doorbell_recent(vm, k->ts, now))
 					break;
-				if (!kvl_kick_retire(k))
+				if (!kvl_doorbell_retire(k))
 					break;
-				kvl_publish(&k->state, KVL_KICK_FREE);
-				vc->kick_tail++;
-				vm->counters[KVL_C_KICKS_EXPIRED]++;
+				kvl_publish(&k->state, KVL_DOORBELL_FREE);
+				vc->doorbell_tail++;
+				vm->counters[KVL_C_DOORBELLS_EXPIRED]++;
 			}
-			for (i = vc->kick_tail; i != head; i++) {
-				k = &vc->kicks[i % KVL_KICK_RING];
+			for (i = vc->doorbell_tail; i != head; i++) {
+				k = &vc->doorbells[i % KVL_DOORBELL_RING];
 				/* rung after the submission began: the next one's */
-				if (kvl_acquire(&k->state) != KVL_KICK_LIVE ||
+				if (kvl_acquire(&k->state) != KVL_DOORBELL_LIVE ||
 				    k->ts > now)
 					break;
 				if (same) {	/* the oldest of one queue only */
 					if (k->pio == same->pio &&
 					    k->addr == same->addr &&
 					    (!best_vc ||
-					     k->ts < best_vc->kicks[best_i % KVL_KICK_RING].ts)) {
+					     k->ts < best_vc->doorbells[best_i % KVL_DOORBELL_RING].ts)) {
 						best_vc = vc;
 						best_i = i;
 						best_v = (s16)v;
 					}
 					break;
 				}
-				if (i == vc->kick_tail &&
-				    (!any_vc || k->ts < any_vc->kicks[any_i % KVL_KICK_RING].ts)) {
+				if (i == vc->doorbell_tail &&
+				    (!any_vc || k->ts < any_vc->doorbells[any_i % KVL_DOORBELL_RING].ts)) {
 					any_vc = vc;
 					any_i = i;
 					any_v = (s16)v;
 				}
 				if (kvl_doorbell_known(vm, k)) {
 					if (!best_vc ||
-					    k->ts < best_vc->kicks[best_i % KVL_KICK_RING].ts) {
+					    k->ts < best_vc->doorbells[best_i % KVL_DOORBELL_RING].ts) {
 						best_vc = vc;
 						best_i = i;
 						best_v = (s16)v;
@@ -921,32 +921,32 @@ static bool kvl_kick_take(struct kvl_vm *vm, u64 now,
 		if (!best_vc)
 			return false;
 		/* retire what the vCPU rang before it, then take it */
-		while (best_vc->kick_tail != best_i) {
-			k = &best_vc->kicks[best_vc->kick_tail % KVL_KICK_RING];
-			if (!kvl_kick_retire(k)) {
+		while (best_vc->doorbell_tail != best_i) {
+			k = &best_vc->doorbells[best_vc->doorbell_tail % KVL_DOORBELL_RING];
+			if (!kvl_doorbell_retire(k)) {
 				retry = true;
 				break;
 			}
-			kvl_publish(&k->state, KVL_KICK_FREE);
-			best_vc->kick_tail++;
-			vm->counters[KVL_C_KICKS_SKIPPED]++;
+			kvl_publish(&k->state, KVL_DOORBELL_FREE);
+			best_vc->doorbell_tail++;
+			vm->counters[KVL_C_DOORBELLS_SKIPPED]++;
 		}
-		k = &best_vc->kicks[best_i % KVL_KICK_RING];
-		if (retry || !kvl_kick_retire(k))
+		k = &best_vc->doorbells[best_i % KVL_DOORBELL_RING];
+		if (retry || !kvl_doorbell_retire(k))
 			continue;	/* withdrawn under us: look again */
 		out->vcpu = best_v;
 		out->ts = k->ts;
 		out->wake = READ_ONCE(k->wake);
 		out->pio = k->pio;
 		out->addr = k->addr;
-		vm->last_kick_vcpu = best_v;
-		vm->last_kick_ts = out->ts;
-		vm->last_kick_wake = out->wake;
-		vm->last_kick_pio = out->pio;
-		vm->last_kick_addr = out->addr;
+		vm->last_doorbell_vcpu = best_v;
+		vm->last_doorbell_ts = out->ts;
+		vm->last_doorbell_wake = out->wake;
+		vm->last_doorbell_pio = out->pio;
+		vm->last_doorbell_addr = out->addr;
 		kvl_doorbell_learn(vm, k);
-		kvl_publish(&k->state, KVL_KICK_FREE);
-		best_vc->kick_tail++;
+		kvl_publish(&k->state, KVL_DOORBELL_FREE);
+		best_vc->doorbell_tail++;
 		return true;
 	}
 }
@@ -959,40 +959,40 @@ static bool kvl_kick_take(struct kvl_vm *vm, u64 now,
  * is stale, or a doorbell was rung unwatched lately: the I/O may be that
  * one's, on another vCPU.
  */
-static bool kvl_kick_for_io(struct kvl_vm *vm, u64 now,
-			    struct kvl_taken_kick *out)
+static bool kvl_doorbell_for_io(struct kvl_vm *vm, u64 now,
+			    struct kvl_taken_doorbell *out)
 {
-	if (kvl_kick_take(vm, now, NULL, out))
+	if (kvl_doorbell_take(vm, now, NULL, out))
 		return true;
 	/* (a doorbell taken during this submission is younger than @now) */
-	if (vm->last_kick_vcpu < 0 ||
-	    !kvl_kick_recent(vm, vm->last_kick_ts, now) ||
-	    kvl_kick_recent(vm, READ_ONCE(vm->unwatched_kick_ts), now)) {
+	if (vm->last_doorbell_vcpu < 0 ||
+	    !kvl_doorbell_recent(vm, vm->last_doorbell_ts, now) ||
+	    kvl_doorbell_recent(vm, READ_ONCE(vm->unwatched_doorbell_ts), now)) {
 		vm->counters[KVL_C_SUBMITS_UNMATCHED]++;
 		return false;
 	}
-	out->vcpu = vm->last_kick_vcpu;
-	out->ts = vm->last_kick_ts;
-	out->wake = vm->last_kick_wake;
-	out->pio = vm->last_kick_pio;
-	out->addr = vm->last_kick_addr;
-	vm->counters[KVL_C_KICKS_SHARED]++;
+	out->vcpu = vm->last_doorbell_vcpu;
+	out->ts = vm->last_doorbell_ts;
+	out->wake = vm->last_doorbell_wake;
+	out->pio = vm->last_doorbell_pio;
+	out->addr = vm->last_doorbell_addr;
+	vm->counters[KVL_C_DOORBELLS_SHARED]++;
 	return true;
 }
 
 /* Under vm->lock: stamp live, unwoken doorbells with this wake. */
-static void kvl_kick_stamp_wake(struct kvl_vm *vm, u64 now)
+static void kvl_doorbell_stamp_wake(struct kvl_vm *vm, u64 now)
 {
 	u32 v, n = vm->nr_vcpus;
 
 	for (v = 0; v < n; v++) {
 		struct kvl_vcpu *vc = vm->vcpus[v];
-		u32 i, head = kvl_acquire(&vc->kick_head);
+		u32 i, head = kvl_acquire(&vc->doorbell_head);
 
-		for (i = vc->kick_tail; i != head; i++) {
-			struct kvl_kick *k = &vc->kicks[i % KVL_KICK_RING];
+		for (i = vc->doorbell_tail; i != head; i++) {
+			struct kvl_doorbell *k = &vc->doorbells[i % KVL_DOORBELL_RING];
 
-			if (kvl_acquire(&k->state) == KVL_KICK_LIVE &&
+			if (kvl_acquire(&k->state) == KVL_DOORBELL_LIVE &&
 			    !READ_ONCE(k->wake) && k->ts <= now)
 				WRITE_ONCE(k->wake, now);
 		}
@@ -1117,7 +1117,7 @@ static void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
 
 /* Fill doorbell and wake of a new request. */
 static void kvl_req_attribute(struct kvl_req *r,
-			      const struct kvl_taken_kick *k, u64 own_wake,
+			      const struct kvl_taken_doorbell *k, u64 own_wake,
 			      u64 submit)
 {
 	u64 wake = k->wake;
@@ -1493,7 +1493,7 @@ void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
 	WRITE_ONCE(vc->exits, vc->exits + 1);
 	WRITE_ONCE(vc->exit_ts, now);	/* read by kvl_ev_apicv_accept() */
 	vc->exit_reason = reason;
-	vc->kick_undo = -1;
+	vc->doorbell_undo = -1;
 }
 
 void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now)
@@ -1518,7 +1518,7 @@ void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now)
 			kvl_exit_record(vc, now - vc->exit_ts);
 		WRITE_ONCE(vc->exit_ts, 0);
 	}
-	vc->kick_undo = -1;
+	vc->doorbell_undo = -1;
 	if (READ_ONCE(vc->awaiting) || READ_ONCE(vm->any_q.head) != KVL_NO_REQ) {
 		kvl_lock(&vm->lock, flags);
 		kvl_deliver(eng, vm, (u32)t->vcpu, now);
@@ -1534,7 +1534,7 @@ void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now)
  * edge/level register, the PIT and the speaker port, and the RTC index port
  * that QEMU registers as coalesced PIO.  They would otherwise queue up ahead
  * of the real doorbells; other coalesced zones are left to address learning
- * (kvl_kick_take()).
+ * (kvl_doorbell_take()).
  */
 static bool kvl_in_kernel_device(bool pio, u64 addr)
 {
@@ -1553,7 +1553,7 @@ void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, bool pio,
 	struct kvl_vm *vm;
 	struct kvl_thread *t;
 	struct kvl_vcpu *vc;
-	struct kvl_kick *k;
+	struct kvl_doorbell *k;
 	u32 slot;
 
 	(void)now;	/* a doorbell's time is its exit's */
@@ -1569,8 +1569,8 @@ void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, bool pio,
 	if (!vc || !vc->exit_ts)	/* only while handling an exit */
 		return;
 	if (READ_ONCE(eng->syscalls_unwatched)) {
-		WRITE_ONCE(vc->unwatched_kicks, vc->unwatched_kicks + 1);
-		WRITE_ONCE(vm->unwatched_kick_ts, vc->exit_ts);
+		WRITE_ONCE(vc->unwatched_doorbells, vc->unwatched_doorbells + 1);
+		WRITE_ONCE(vm->unwatched_doorbell_ts, vc->exit_ts);
 		return;
 	}
 	/*
@@ -1579,39 +1579,39 @@ void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, bool pio,
 	 * the ring at most, once the VM knows its I/O doorbells: the rest is
 	 * kept for those.
 	 */
-	if (vc->kick_head - READ_ONCE(vc->kick_tail) >= KVL_KICK_RING / 2 &&
+	if (vc->doorbell_head - READ_ONCE(vc->doorbell_tail) >= KVL_DOORBELL_RING / 2 &&
 	    READ_ONCE(vm->nr_known) && !kvl_doorbell_known_at(vm, pio, addr)) {
-		WRITE_ONCE(vc->ignored_kicks, vc->ignored_kicks + 1);
+		WRITE_ONCE(vc->ignored_doorbells, vc->ignored_doorbells + 1);
 		return;
 	}
-	slot = vc->kick_head % KVL_KICK_RING;
-	k = &vc->kicks[slot];
-	if (kvl_acquire(&k->state) != KVL_KICK_FREE) {
-		WRITE_ONCE(vc->dropped_kicks, vc->dropped_kicks + 1);
+	slot = vc->doorbell_head % KVL_DOORBELL_RING;
+	k = &vc->doorbells[slot];
+	if (kvl_acquire(&k->state) != KVL_DOORBELL_FREE) {
+		WRITE_ONCE(vc->dropped_doorbells, vc->dropped_doorbells + 1);
 		return;
 	}
 	k->ts = vc->exit_ts;
 	k->wake = 0;
 	k->addr = addr;
 	k->pio = pio;
-	kvl_publish(&k->state, KVL_KICK_LIVE);
-	kvl_publish(&vc->kick_head, vc->kick_head + 1);
-	vc->kick_undo = (s32)slot;
-	WRITE_ONCE(vm->kick_seq, vm->kick_seq + 1);
+	kvl_publish(&k->state, KVL_DOORBELL_LIVE);
+	kvl_publish(&vc->doorbell_head, vc->doorbell_head + 1);
+	vc->doorbell_undo = (s32)slot;
+	WRITE_ONCE(vm->doorbell_seq, vm->doorbell_seq + 1);
 }
 
 /* The vCPU thread went back to userspace: its last doorbell was not one. */
-static void kvl_kick_cancel(struct kvl_vcpu *vc)
+static void kvl_doorbell_cancel(struct kvl_vcpu *vc)
 {
-	struct kvl_kick *k;
+	struct kvl_doorbell *k;
 
-	if (vc->kick_undo < 0)
+	if (vc->doorbell_undo < 0)
 		return;
-	k = &vc->kicks[vc->kick_undo];
-	vc->kick_undo = -1;
-	if (kvl_cmpxchg(&k->state, KVL_KICK_LIVE, KVL_KICK_FREE) == KVL_KICK_LIVE) {
-		kvl_publish(&vc->kick_head, vc->kick_head - 1);
-		WRITE_ONCE(vc->kicks_cancelled, vc->kicks_cancelled + 1);
+	k = &vc->doorbells[vc->doorbell_undo];
+	vc->doorbell_undo = -1;
+	if (kvl_cmpxchg(&k->state, KVL_DOORBELL_LIVE, KVL_DOORBELL_FREE) == KVL_DOORBELL_LIVE) {
+		kvl_publish(&vc->doorbell_head, vc->doorbell_head - 1);
+		WRITE_ONCE(vc->doorbells_userspace, vc->doorbells_userspace + 1);
 	}
 }
 
@@ -1770,7 +1770,7 @@ void kvl_ev_userspace_exit(struct kvl_engine *eng, s32 tgid, s32 tid)
 	struct kvl_vcpu *vc = kvl_vcpu_find(eng, tgid, tid, &vm);
 
 	if (vc)
-		kvl_kick_cancel(vc);
+		kvl_doorbell_cancel(vc);
 }
 
 static bool kvl_uring_waits(u32 arg)
@@ -1783,7 +1783,7 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		      u32 arg, u64 now)
 {
 	enum kvl_sys_class cls = kvl_sys_class(nr);
-	struct kvl_taken_kick kick;
+	struct kvl_taken_doorbell db;
 	struct kvl_thread *t;
 	struct kvl_vm *vm;
 	unsigned long flags;
@@ -1819,14 +1819,14 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		t->cur_req = KVL_NO_REQ;
 		vm->counters[KVL_C_LOST]++;
 	}
-	if (!kvl_kick_for_io(vm, now, &kick))
+	if (!kvl_doorbell_for_io(vm, now, &db))
 		goto out;
 	ri = kvl_req_alloc(vm, now);
 	if (ri == KVL_NO_REQ)
 		goto out;
 	kvl_req(vm, ri)->path = KVL_PATH_THREADS;
 	kvl_req(vm, ri)->fd = (s32)arg;
-	kvl_req_attribute(kvl_req(vm, ri), &kick, 0, now);
+	kvl_req_attribute(kvl_req(vm, ri), &db, 0, now);
 	t->cur_req = ri;
 out:
 	kvl_unlock(&vm->lock, flags);
@@ -1855,7 +1855,7 @@ void kvl_ev_submit_fds(struct kvl_engine *eng, s32 tgid, s32 tid,
 static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 				 s64 n, u64 now)
 {
-	struct kvl_taken_kick kick, first;
+	struct kvl_taken_doorbell db, first;
 	bool have_first = false;
 	unsigned long flags;
 	s64 i;
@@ -1872,13 +1872,13 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 		 * otherwise shares the first's, never another queue's.
 		 */
 		if (!have_first) {
-			have_first = kvl_kick_for_io(vm, t->sys_ts, &first);
+			have_first = kvl_doorbell_for_io(vm, t->sys_ts, &first);
 			if (!have_first)
 				continue;
-			kick = first;
-		} else if (!kvl_kick_take(vm, t->sys_ts, &first, &kick)) {
-			kick = first;
-			vm->counters[KVL_C_KICKS_SHARED]++;
+			db = first;
+		} else if (!kvl_doorbell_take(vm, t->sys_ts, &first, &db)) {
+			db = first;
+			vm->counters[KVL_C_DOORBELLS_SHARED]++;
 		}
 		ri = kvl_req_alloc(vm, now);
 		if (ri == KVL_NO_REQ)
@@ -1887,7 +1887,7 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 		/* io_submit returns how many of the first iocbs it took */
 		if (i < t->sys_nfds)
 			kvl_req(vm, ri)->fd = t->sys_fd[i];
-		kvl_req_attribute(kvl_req(vm, ri), &kick, t->last_wake,
+		kvl_req_attribute(kvl_req(vm, ri), &db, t->last_wake,
 				  t->sys_ts);
 		kvl_req(vm, ri)->t[3] = now;
 		kvl_queue_push(vm, &vm->native_q, ri);
@@ -1903,12 +1903,12 @@ static void kvl_wake(struct kvl_vm *vm, struct kvl_thread *t, u64 now)
 	t->last_wake = now;
 	t->getevents_n = 0;
 	t->flags |= KVL_T_LOOP;
-	seq = READ_ONCE(vm->kick_seq);
-	if (seq == READ_ONCE(vm->kick_seq_woken))
+	seq = READ_ONCE(vm->doorbell_seq);
+	if (seq == READ_ONCE(vm->doorbell_seq_woken))
 		return;
 	kvl_lock(&vm->lock, flags);
-	WRITE_ONCE(vm->kick_seq_woken, seq);
-	kvl_kick_stamp_wake(vm, now);
+	WRITE_ONCE(vm->doorbell_seq_woken, seq);
+	kvl_doorbell_stamp_wake(vm, now);
 	kvl_unlock(&vm->lock, flags);
 }
 
@@ -1939,7 +1939,7 @@ void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	vc = kvl_vcpu_of(vm, t);
 	if (vc) {
 		if (cls == KVL_SYS_IOCTL)
-			kvl_kick_cancel(vc);
+			kvl_doorbell_cancel(vc);
 		return;
 	}
 	if (t->irq_pending)	/* no kvm_apic_accept_irq followed it */

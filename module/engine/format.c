@@ -13,12 +13,12 @@ static const char *const kvl_counter_names[KVL_NR_COUNTERS] = {
 	[KVL_C_DROP_VCPUS] = "dropped_vcpus",
 	[KVL_C_DROP_THREADS] = "dropped_threads",
 	[KVL_C_DROP_REQUESTS] = "dropped_requests",
-	[KVL_C_DROP_KICKS] = "dropped_doorbells",
+	[KVL_C_DROP_DOORBELLS] = "dropped_doorbells",
 	[KVL_C_MAILBOX_FULL] = "mailbox_full",
-	[KVL_C_KICKS_CANCELLED] = "doorbells_userspace",
-	[KVL_C_KICKS_EXPIRED] = "doorbells_expired",
-	[KVL_C_KICKS_SKIPPED] = "doorbells_skipped",
-	[KVL_C_KICKS_SHARED] = "doorbells_shared",
+	[KVL_C_DOORBELLS_USERSPACE] = "doorbells_userspace",
+	[KVL_C_DOORBELLS_EXPIRED] = "doorbells_expired",
+	[KVL_C_DOORBELLS_SKIPPED] = "doorbells_skipped",
+	[KVL_C_DOORBELLS_SHARED] = "doorbells_shared",
 	[KVL_C_SUBMITS_UNMATCHED] = "submits_unmatched",
 	[KVL_C_IRQS_UNMATCHED] = "irqs_unmatched",
 	[KVL_C_REQUESTS_EXPIRED] = "requests_expired",
@@ -26,8 +26,8 @@ static const char *const kvl_counter_names[KVL_NR_COUNTERS] = {
 	[KVL_C_REQS_POSTED] = "requests_posted",
 	[KVL_C_REQS_INJECTED] = "requests_injected",
 	[KVL_C_REQUESTS_STALE] = "requests_stale",
-	[KVL_C_KICKS_IGNORED] = "doorbells_ignored",
-	[KVL_C_KICKS_UNWATCHED] = "doorbells_unwatched",
+	[KVL_C_DOORBELLS_IGNORED] = "doorbells_ignored",
+	[KVL_C_DOORBELLS_UNWATCHED] = "doorbells_unwatched",
 	[KVL_C_DROP_DISKS] = "dropped_disk_requests",
 	[KVL_C_REQS_NO_DISK] = "requests_without_disk",
 	[KVL_C_REQS_NO_IRQ] = "requests_without_irq",
@@ -53,14 +53,14 @@ u64 kvl_engine_counter(struct kvl_engine *eng, enum kvl_counter c)
 		for (j = 0; j < kvl_acquire(&vm->nr_vcpus); j++) {
 			struct kvl_vcpu *v = vm->vcpus[j];
 
-			if (c == KVL_C_DROP_KICKS)
-				sum += READ_ONCE(v->dropped_kicks);
-			else if (c == KVL_C_KICKS_IGNORED)
-				sum += READ_ONCE(v->ignored_kicks);
-			else if (c == KVL_C_KICKS_UNWATCHED)
-				sum += READ_ONCE(v->unwatched_kicks);
-			else if (c == KVL_C_KICKS_CANCELLED)
-				sum += READ_ONCE(v->kicks_cancelled);
+			if (c == KVL_C_DROP_DOORBELLS)
+				sum += READ_ONCE(v->dropped_doorbells);
+			else if (c == KVL_C_DOORBELLS_IGNORED)
+				sum += READ_ONCE(v->ignored_doorbells);
+			else if (c == KVL_C_DOORBELLS_UNWATCHED)
+				sum += READ_ONCE(v->unwatched_doorbells);
+			else if (c == KVL_C_DOORBELLS_USERSPACE)
+				sum += READ_ONCE(v->doorbells_userspace);
 			else if (c == KVL_C_EVENTS)
 				sum += READ_ONCE(v->exits) + READ_ONCE(v->entries);
 		}
@@ -306,7 +306,7 @@ void kvl_engine_print_stats(struct kvl_engine *eng, const struct kvl_sink *out,
 		  kvl_engine_counter(eng, KVL_C_DROP_VCPUS) +
 		  kvl_engine_counter(eng, KVL_C_DROP_THREADS) +
 		  kvl_engine_counter(eng, KVL_C_DROP_REQUESTS) +
-		  kvl_engine_counter(eng, KVL_C_DROP_KICKS);
+		  kvl_engine_counter(eng, KVL_C_DROP_DOORBELLS);
 	unmatched = kvl_engine_counter(eng, KVL_C_SUBMITS_UNMATCHED) +
 		    kvl_engine_counter(eng, KVL_C_IRQS_UNMATCHED);
 

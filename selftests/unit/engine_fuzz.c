@@ -275,7 +275,7 @@ static void config(struct stream *s)
 	c.max_vcpus = 1 + u8_of(&s->in) % 6;
 	c.max_threads = 8 << (u8_of(&s->in) % 2);
 	c.max_inflight = 1 + u8_of(&s->in) % 40;
-	c.kick_timeout_ns = 1 + u16_of(&s->in) * 1000ULL;
+	c.doorbell_timeout_ns = 1 + u16_of(&s->in) * 1000ULL;
 	c.req_timeout_ns = 1 + u16_of(&s->in) * 10000ULL;
 	fx_init_cfg(&s->f, &c);
 	s->now = 1000000000ULL;

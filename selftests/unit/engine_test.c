@@ -158,7 +158,7 @@ TEST(pool_requests_behind_one_doorbell_share_it)
 	fx_inject(&f, VCPU0, 0, 4000, 9500);
 	EXPECT_EQ(2, fx_stage(&f, 0, KVL_PATH_THREADS, KVL_ST_TOTAL)->count);
 	EXPECT_EQ(8500, fx_stage(&f, 0, KVL_PATH_THREADS, KVL_ST_TOTAL)->max);
-	EXPECT_EQ(1, fx_counter(&f, KVL_C_KICKS_SHARED));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_DOORBELLS_SHARED));
 	EXPECT_EQ(0, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
 	fx_fini(&f);
 }
@@ -217,14 +217,14 @@ TEST(userspace_exit_is_no_doorbell)
 	fx_wake(&f, MAIN, 2000);
 	fx_io_submit(&f, MAIN, 1, 3000, 3100);
 
-	EXPECT_EQ(1, fx_counter(&f, KVL_C_KICKS_CANCELLED));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_DOORBELLS_USERSPACE));
 	EXPECT_EQ(1, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	fx_fini(&f);
 }
 
 /* the module's way: KVM_RUN's return from kvm_userspace_exit, not ioctl */
-TEST(kvm_userspace_exit_cancels_the_kick)
+TEST(kvm_userspace_exit_cancels_the_doorbell)
 {
 	struct fx f;
 
@@ -238,7 +238,7 @@ TEST(kvm_userspace_exit_cancels_the_kick)
 	fx_wake(&f, MAIN, 2000);
 	fx_io_submit(&f, MAIN, 1, 3000, 3100);
 
-	EXPECT_EQ(1, fx_counter(&f, KVL_C_KICKS_CANCELLED));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_DOORBELLS_USERSPACE));
 	EXPECT_EQ(1, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	fx_fini(&f);
@@ -422,7 +422,7 @@ TEST(stale_doorbell_expires)
 	fx_doorbell(&f, VCPU0, 0, 1000);	/* e.g. another device's */
 	fx_wake(&f, MAIN, 3000000000ULL);
 	fx_io_submit(&f, MAIN, 1, 3000000100ULL, 3000000200ULL);
-	EXPECT_EQ(1, fx_counter(&f, KVL_C_KICKS_EXPIRED));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_DOORBELLS_EXPIRED));
 	EXPECT_EQ(1, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
 	fx_fini(&f);
 }
@@ -647,7 +647,7 @@ TEST(doorbells_before_the_syscall_probes_are_not_queued)
 	/* each request from its own doorbell: none spans two */
 	EXPECT_EQ(8400, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->max);
 	EXPECT_EQ(8500, fx_stage(&f, 1, KVL_PATH_NATIVE, KVL_ST_TOTAL)->max);
-	EXPECT_EQ(2, fx_counter(&f, KVL_C_KICKS_UNWATCHED));
+	EXPECT_EQ(2, fx_counter(&f, KVL_C_DOORBELLS_UNWATCHED));
 	EXPECT_EQ(0, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	fx_fini(&f);
@@ -682,7 +682,7 @@ TEST(io_of_an_unwatched_doorbell_shares_no_other)
 	EXPECT_EQ(8400 - 1100, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->max);
 	EXPECT_EQ(0, fx_stage(&f, 1, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
 	EXPECT_EQ(1, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
-	EXPECT_EQ(0, fx_counter(&f, KVL_C_KICKS_SHARED));
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_DOORBELLS_SHARED));
 	fx_fini(&f);
 }
 
@@ -771,7 +771,7 @@ TEST(other_devices_doorbells_leave_room_for_the_disk)
 	fx_wake(&f, MAIN, 9000);
 	fx_irq(&f, MAIN, 0, 10000);
 	fx_inject(&f, VCPU0, 0, 9500, 12000);
-	for (i = 0; i < KVL_KICK_RING; i++)		/* the net device */
+	for (i = 0; i < KVL_DOORBELL_RING; i++)		/* the net device */
 		doorbell_at(&f, VCPU0, 0, 0xfebf1000, 100000 + 10 * i);
 	doorbell_at(&f, VCPU0, 0, 0xfebfb000, 200000);
 	fx_wake(&f, MAIN, 201000);
@@ -782,8 +782,8 @@ TEST(other_devices_doorbells_leave_room_for_the_disk)
 	fx_inject(&f, VCPU0, 0, 209500, 212000);
 	EXPECT_EQ(2, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
 	EXPECT_EQ(12000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->max);
-	EXPECT_EQ(0, fx_counter(&f, KVL_C_DROP_KICKS));
-	EXPECT_EQ(KVL_KICK_RING / 2, fx_counter(&f, KVL_C_KICKS_IGNORED));
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_DROP_DOORBELLS));
+	EXPECT_EQ(KVL_DOORBELL_RING / 2, fx_counter(&f, KVL_C_DOORBELLS_IGNORED));
 	fx_fini(&f);
 }
 
@@ -1007,7 +1007,7 @@ TEST(in_kernel_devices_are_no_doorbells)
 
 	fx_init(&f);
 	/* PIC EOIs, PIT and IOAPIC writes, handled by KVM itself */
-	for (i = 0; i < 2 * KVL_KICK_RING; i++) {
+	for (i = 0; i < 2 * KVL_DOORBELL_RING; i++) {
 		kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_IO, 100 + 10 * i);
 		kvl_ev_doorbell(&f.eng, PID, VCPU0, true, i % 2 ? 0x20 : 0x43, 101 + 10 * i);
 		kvl_ev_entry(&f.eng, PID, VCPU0, 102 + 10 * i);
@@ -1022,7 +1022,7 @@ TEST(in_kernel_devices_are_no_doorbells)
 	fx_wake(&f, MAIN, 10000);
 	fx_irq(&f, MAIN, 0, 11000);
 	fx_inject(&f, VCPU0, 0, 5000, 12000);
-	EXPECT_EQ(0, fx_counter(&f, KVL_C_DROP_KICKS));
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_DROP_DOORBELLS));
 	EXPECT_EQ(1000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_DOORBELL_TO_WAKE)->min);
 	fx_fini(&f);
 }
@@ -1053,7 +1053,7 @@ TEST(known_doorbell_address_wins_over_other_writes)
 		kvl_ev_entry(&f.eng, PID, VCPU0, 20002 + 10 * i);
 	}
 	one_native_request(&f, 30000);
-	EXPECT_EQ(5, fx_counter(&f, KVL_C_KICKS_SKIPPED));
+	EXPECT_EQ(5, fx_counter(&f, KVL_C_DOORBELLS_SKIPPED));
 	EXPECT_EQ(2, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
 	EXPECT_EQ(1000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_DOORBELL_TO_WAKE)->max);
 	EXPECT_EQ(11000, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->max);
@@ -1066,9 +1066,9 @@ TEST(doorbell_ring_full)
 	int i;
 
 	fx_init(&f);
-	for (i = 0; i < KVL_KICK_RING + 3; i++)
+	for (i = 0; i < KVL_DOORBELL_RING + 3; i++)
 		fx_doorbell(&f, VCPU0, 0, 1000 + 10 * i);
-	EXPECT_EQ(3, fx_counter(&f, KVL_C_DROP_KICKS));
+	EXPECT_EQ(3, fx_counter(&f, KVL_C_DROP_DOORBELLS));
 	fx_fini(&f);
 }
 
