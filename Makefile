@@ -22,7 +22,7 @@ KSRC := .cache/ksrc
 KSELFTEST := $(KSRC)/tools/testing/selftests
 
 ENGINE_SRC := $(wildcard module/engine/*.c)
-ENGINE_HDR := $(wildcard include/kvmio_lat/*.h)
+ENGINE_HDR := $(wildcard include/kvmio_lat/*.h module/engine/*.h)
 READER_SRC := $(wildcard userspace/*.c)
 READER_HDR := $(wildcard userspace/*.h)
 

@@ -442,7 +442,7 @@ static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	if (in_compat_syscall())
 		return;
 	kvl_probe_begin();
-	/* any other return flushes a pending interrupt (engine.c) */
+	/* any other return flushes a pending interrupt (engine/irq.c) */
 	kvl_ev_sys_exit(&kvl_engine, current->tgid, current->pid, (u32)id, ret,
 			cls == KVL_SYS_NONE ? 0 : kvl_now());
 	kvl_probe_end();
@@ -636,7 +636,7 @@ static int kvl_kvm_coming(struct module *mod)
 		if (!kvl_kvm_tps[j].tp && j != KVL_KVM_APICV)
 			pr_info("kvm has no %s tracepoint; stages that need it stay empty\n",
 				kvl_kvm_tps[j].name);
-	/* before 5.17: posted or injected is told by the vector (engine.c) */
+	/* before 5.17: posted or injected is told by the vector (engine/irq.c) */
 	kvl_engine_set_apicv_traced(&kvl_engine, kvl_kvm_tps[KVL_KVM_APICV].tp);
 	if (!kvl_kvm_tps[KVL_KVM_APICV].tp)
 		pr_info("kvm has no kvm_apicv_accept_irq: posted interrupts are told by their vector\n");

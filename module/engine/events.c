@@ -1,0 +1,557 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * events.c - the engine's entry points, one per event (kvl_ev_*()).
+ */
+#include "internal.h"
+
+static void kvl_exit_record(struct kvl_vcpu *vc, u64 ns)
+{
+	struct kvl_exit_slot *s = vc->stats.exits;
+	unsigned int i = vc->exit_slot;
+
+	/* exits of one reason come in runs: the last one's slot first */
+	if (i < KVL_EXIT_SLOTS - 1 && s[i].used && s[i].reason == vc->exit_reason)
+		goto record;
+	/* reserved slots come first, then the others in order of arrival */
+	for (i = 0; i < KVL_EXIT_SLOTS - 1; i++) {
+		if (s[i].used && s[i].reason == vc->exit_reason)
+			break;
+		if (!s[i].used) {
+			s[i].reason = vc->exit_reason;
+			kvl_publish(&s[i].used, 1);
+			break;
+		}
+	}
+	if (i == KVL_EXIT_SLOTS - 1 && !s[i].used) {
+		s[i].reason = KVL_EXIT_OTHER;
+		kvl_publish(&s[i].used, 1);
+	}
+	vc->exit_slot = i;
+record:
+	kvl_hist_record(&s[i].hist, (s64)ns);
+}
+
+void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
+		 u32 vcpu_id, u32 isa, u32 reason, u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+
+	if (!vm) {
+		vm = kvl_vm_create(eng, tgid, comm);
+		if (!vm)
+			return;
+	}
+	t = kvl_thread_find(vm, tid);
+	if (!t || READ_ONCE(t->vcpu) < 0) {
+		t = kvl_vcpu_register(eng, vm, tid, vcpu_id, isa);
+		if (!t)
+			return;
+	}
+	vc = kvl_vcpu_of(vm, t);
+	if (!vc)
+		return;
+	WRITE_ONCE(vc->exits, vc->exits + 1);
+	WRITE_ONCE(vc->exit_ts, now);	/* read by kvl_ev_apicv_accept() */
+	vc->exit_reason = reason;
+	vc->doorbell_undo = -1;
+}
+
+void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+	unsigned long flags;
+
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t)
+		return;
+	vc = kvl_vcpu_of(vm, t);
+	if (!vc)
+		return;
+	WRITE_ONCE(vc->entries, vc->entries + 1);
+	if (vc->exit_ts) {
+		/* an exit from before a pause ends at a time nobody watched */
+		if (vc->exit_ts >= READ_ONCE(eng->resume_ts))
+			kvl_exit_record(vc, now - vc->exit_ts);
+		WRITE_ONCE(vc->exit_ts, 0);
+	}
+	vc->doorbell_undo = -1;
+	if (READ_ONCE(vc->awaiting) || READ_ONCE(vm->any_q.head) != KVL_NO_REQ) {
+		kvl_lock(&vm->lock, flags);
+		kvl_deliver(eng, vm, (u32)t->vcpu, now);
+		kvl_unlock(&vm->lock, flags);
+	}
+	vc->inj_vector = -1;
+	kvl_vcpu_drain(vc);
+}
+
+/*
+ * Guest writes that KVM handles itself are not doorbells even though they
+ * never reach userspace: the local APIC and IOAPIC (MMIO), the PICs, their
+ * edge/level register, the PIT and the speaker port, and the RTC index port
+ * that QEMU registers as coalesced PIO.  They would otherwise queue up ahead
+ * of the real doorbells; other coalesced zones are left to address learning
+ * (kvl_doorbell_take()).
+ */
+static bool kvl_in_kernel_device(bool pio, u64 addr)
+{
+	if (!pio)
+		return (addr >= 0xfee00000 && addr < 0xfee01000) ||	/* LAPIC */
+		       (addr >= 0xfec00000 && addr < 0xfec01000);	/* IOAPIC */
+	return addr == 0x20 || addr == 0x21 || addr == 0xa0 || addr == 0xa1 ||
+	       addr == 0x4d0 || addr == 0x4d1 ||			/* PIC, ELCR */
+	       (addr >= 0x40 && addr <= 0x43) || addr == 0x61 ||	/* PIT */
+	       addr == 0x70;	/* RTC index: QEMU makes it coalesced PIO */
+}
+
+void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, bool pio,
+		     u64 addr, u64 now)
+{
+	struct kvl_vm *vm;
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+	struct kvl_doorbell *k;
+	u32 slot;
+
+	(void)now;	/* a doorbell's time is its exit's */
+	if (kvl_in_kernel_device(pio, addr))
+		return;
+	vm = kvl_engine_find_vm(eng, tgid);
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t)
+		return;
+	vc = kvl_vcpu_of(vm, t);
+	if (!vc || !vc->exit_ts)	/* only while handling an exit */
+		return;
+	if (READ_ONCE(eng->syscalls_unwatched)) {
+		WRITE_ONCE(vc->unwatched_doorbells, vc->unwatched_doorbells + 1);
+		WRITE_ONCE(vm->unwatched_doorbell_ts, vc->exit_ts);
+		return;
+	}
+	/*
+	 * Doorbells no I/O has followed yet (another ioeventfd device's:
+	 * virtio-net without vhost, virtio-rng, the balloon) may fill half
+	 * the ring at most, once the VM knows its I/O doorbells: the rest is
+	 * kept for those.
+	 */
+	if (vc->doorbell_head - READ_ONCE(vc->doorbell_tail) >= KVL_DOORBELL_RING / 2 &&
+	    READ_ONCE(vm->nr_known) && !kvl_doorbell_known_at(vm, pio, addr)) {
+		WRITE_ONCE(vc->ignored_doorbells, vc->ignored_doorbells + 1);
+		return;
+	}
+	slot = vc->doorbell_head % KVL_DOORBELL_RING;
+	k = &vc->doorbells[slot];
+	if (kvl_acquire(&k->state) != KVL_DOORBELL_FREE) {
+		WRITE_ONCE(vc->dropped_doorbells, vc->dropped_doorbells + 1);
+		return;
+	}
+	k->ts = vc->exit_ts;
+	k->wake = 0;
+	k->addr = addr;
+	k->pio = pio;
+	kvl_publish(&k->state, KVL_DOORBELL_LIVE);
+	kvl_publish(&vc->doorbell_head, vc->doorbell_head + 1);
+	vc->doorbell_undo = (s32)slot;
+	WRITE_ONCE(vm->doorbell_seq, vm->doorbell_seq + 1);
+}
+
+void kvl_ev_irq(struct kvl_engine *eng, s32 tgid, s32 tid, s32 dest,
+		s32 vector, u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (t && READ_ONCE(t->vcpu) >= 0)
+		return;	/* a vCPU's own interrupts (IPIs): not I/O completions */
+	if (!t) {
+		unsigned long flags;
+
+		kvl_lock(&vm->lock, flags);
+		t = kvl_thread_add(vm, tid, -1);
+		kvl_unlock(&vm->lock, flags);
+		if (!t)
+			return;
+	}
+	if (t->irq_pending)
+		kvl_irq_unaccepted(vm, t);
+	t->irq_pending = 1;
+	t->irq_line = dest < 0 && vector < 0;	/* kvm_set_irq */
+	t->irq_ts = now;
+	t->irq_dest = dest;
+	t->irq_vector = vector;
+}
+
+void kvl_ev_apic_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
+			u32 apicid, u32 vector, u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+
+	(void)now;
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t || !t->irq_pending)
+		return;
+	kvl_irq_flush(vm, t, (s32)apicid, (s32)vector);
+}
+
+void kvl_ev_inj_virq(struct kvl_engine *eng, s32 tgid, s32 tid, u32 vector,
+		     u64 now)
+{
+	struct kvl_vm *vm;
+	struct kvl_vcpu *vc = kvl_vcpu_find(eng, tgid, tid, &vm);
+
+	if (!vc)
+		return;
+	if (vector < 256 && !kvl_vector_injected(vm, (s32)vector)) {
+		unsigned long flags;
+
+		kvl_lock(&vm->lock, flags);	/* once per vector and VM */
+		vm->inj_vectors[vector / 32] |= 1u << (vector % 32);
+		kvl_unlock(&vm->lock, flags);
+	}
+	vc->inj_vector = (s32)vector;
+	vc->inj_ts = now;
+}
+
+void kvl_ev_apicv_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
+			 u32 apicid, u32 vector, u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+	unsigned long flags;
+	u16 prev = KVL_NO_REQ, i;
+	bool in_guest;
+	int vi;
+
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t || READ_ONCE(t->vcpu) >= 0)
+		return;
+	kvl_lock(&vm->lock, flags);
+	if (t->irq_pending)	/* kvm_apic_accept_irq missed: take it now */
+		kvl_irq_flush_locked(vm, t, (s32)apicid, (s32)vector);
+	vi = kvl_vcpu_by_id(vm, (s32)apicid);
+	if (vi < 0)
+		goto out;
+	vc = vm->vcpus[vi];
+	/*
+	 * svm_complete_interrupt_delivery() rings the AVIC doorbell, and
+	 * vmx_deliver_posted_interrupt() sends the notification IPI, to a
+	 * vCPU in guest mode: the guest takes the interrupt now, no entry
+	 * follows.  Out of guest mode (halted, or handling an exit) it comes
+	 * with the vCPU's next VMRUN/VM-entry: kvl_deliver().
+	 */
+	in_guest = !READ_ONCE(vc->exit_ts);
+	for (i = vc->await_head; i != KVL_NO_REQ;) {
+		struct kvl_req *r = kvl_req(vm, i);
+		u16 next = r->next;
+
+		if (r->delivery != KVL_DELIV_UNKNOWN || r->t[5] != t->irq_ts ||
+		    r->vector != (s32)vector) {
+			prev = i;
+			i = next;
+			continue;
+		}
+		r->delivery = KVL_DELIV_POSTED;
+		if (in_guest) {
+			if (prev == KVL_NO_REQ)
+				vc->await_head = next;
+			else
+				kvl_req(vm, prev)->next = next;
+			WRITE_ONCE(vc->awaiting, vc->awaiting - 1);
+			/* (kvl_req_commit() keeps the end after the irq) */
+			kvl_req_deliver(eng, vm, r, KVL_BY_POSTED, now);
+			kvl_req_free(vm, i);
+		} else {
+			prev = i;
+		}
+		i = next;
+	}
+out:
+	kvl_unlock(&vm->lock, flags);
+}
+
+void kvl_engine_set_apicv_traced(struct kvl_engine *eng, bool traced)
+{
+	WRITE_ONCE(eng->apicv_traced, traced);
+}
+
+void kvl_engine_set_syscalls_watched(struct kvl_engine *eng, bool watched)
+{
+	WRITE_ONCE(eng->syscalls_unwatched, !watched);
+}
+
+void kvl_engine_resume(struct kvl_engine *eng, u64 now)
+{
+	WRITE_ONCE(eng->resume_ts, now);
+}
+
+void kvl_ev_userspace_exit(struct kvl_engine *eng, s32 tgid, s32 tid)
+{
+	struct kvl_vm *vm;
+	struct kvl_vcpu *vc = kvl_vcpu_find(eng, tgid, tid, &vm);
+
+	if (vc)
+		kvl_doorbell_cancel(vc);
+}
+
+static bool kvl_uring_waits(u32 arg)
+{
+	/* arg: flags in the low 16 bits, min_complete above */
+	return (arg & KVL_URING_GETEVENTS) && (arg >> 16);
+}
+
+void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+		      u32 arg, u64 now)
+{
+	enum kvl_sys_class cls = kvl_sys_class(nr);
+	struct kvl_taken_doorbell db;
+	struct kvl_thread *t;
+	struct kvl_vm *vm;
+	unsigned long flags;
+	u16 ri;
+
+	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
+		return;
+	vm = kvl_engine_find_vm(eng, tgid);
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t) {
+		kvl_lock(&vm->lock, flags);
+		t = kvl_thread_add(vm, tid, -1);
+		kvl_unlock(&vm->lock, flags);
+		if (!t)
+			return;
+	}
+	if (READ_ONCE(t->vcpu) >= 0)
+		return;
+	t->sys_nr = nr;
+	t->sys_arg = arg;
+	t->sys_ts = now;
+	t->sys_nfds = 0;
+	if (cls != KVL_SYS_POOL_IO)
+		return;
+
+	t->flags |= KVL_T_POOL;
+	kvl_lock(&vm->lock, flags);
+	vm->counters[KVL_C_EVENTS]++;
+	if (t->cur_req != KVL_NO_REQ) {	/* previous one never returned */
+		kvl_req_free(vm, t->cur_req);
+		t->cur_req = KVL_NO_REQ;
+		vm->counters[KVL_C_LOST]++;
+	}
+	if (!kvl_doorbell_for_io(vm, now, &db))
+		goto out;
+	ri = kvl_req_alloc(vm, now);
+	if (ri == KVL_NO_REQ)
+		goto out;
+	kvl_req(vm, ri)->path = KVL_PATH_THREADS;
+	kvl_req(vm, ri)->fd = (s32)arg;
+	kvl_req_attribute(kvl_req(vm, ri), &db, 0, now);
+	t->cur_req = ri;
+out:
+	kvl_unlock(&vm->lock, flags);
+}
+
+void kvl_ev_submit_fds(struct kvl_engine *eng, s32 tgid, s32 tid,
+		       const s32 *fd, u32 n)
+{
+	struct kvl_thread *t;
+	struct kvl_vm *vm;
+	u32 i;
+
+	vm = kvl_engine_find_vm(eng, tgid);
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);	/* its sys_enter has added it */
+	if (!t || t->sys_nr != KVL_NR_io_submit)
+		return;
+	if (n > KVL_SUBMIT_FDS)
+		n = KVL_SUBMIT_FDS;
+	for (i = 0; i < n; i++)
+		t->sys_fd[i] = fd[i];
+	t->sys_nfds = n;
+}
+
+static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
+				 s64 n, u64 now)
+{
+	struct kvl_taken_doorbell db, first;
+	bool have_first = false;
+	unsigned long flags;
+	s64 i;
+
+	kvl_lock(&vm->lock, flags);
+	vm->counters[KVL_C_EVENTS]++;
+	for (i = 0; i < n; i++) {
+		u16 ri;
+
+		/*
+		 * One io_submit is one queue's batch (virtio_blk_handle_vq()
+		 * plugs, takes what the guest queued, unplugs): after the
+		 * first, an iocb takes only a doorbell of the same queue, and
+		 * otherwise shares the first's, never another queue's.
+		 */
+		if (!have_first) {
+			have_first = kvl_doorbell_for_io(vm, t->sys_ts, &first);
+			if (!have_first)
+				continue;
+			db = first;
+		} else if (!kvl_doorbell_take(vm, t->sys_ts, &first, &db)) {
+			db = first;
+			vm->counters[KVL_C_DOORBELLS_SHARED]++;
+		}
+		ri = kvl_req_alloc(vm, now);
+		if (ri == KVL_NO_REQ)
+			break;
+		kvl_req(vm, ri)->path = KVL_PATH_NATIVE;
+		/* io_submit returns how many of the first iocbs it took */
+		if (i < t->sys_nfds)
+			kvl_req(vm, ri)->fd = t->sys_fd[i];
+		kvl_req_attribute(kvl_req(vm, ri), &db, t->last_wake,
+				  t->sys_ts);
+		kvl_req(vm, ri)->t[3] = now;
+		kvl_queue_push(vm, &vm->native_q, ri);
+	}
+	kvl_unlock(&vm->lock, flags);
+}
+
+static void kvl_wake(struct kvl_vm *vm, struct kvl_thread *t, u64 now)
+{
+	unsigned long flags;
+	u32 seq;
+
+	t->last_wake = now;
+	t->getevents_n = 0;
+	t->flags |= KVL_T_LOOP;
+	seq = READ_ONCE(vm->doorbell_seq);
+	if (seq == READ_ONCE(vm->doorbell_seq_woken))
+		return;
+	kvl_lock(&vm->lock, flags);
+	WRITE_ONCE(vm->doorbell_seq_woken, seq);
+	kvl_doorbell_stamp_wake(vm, now);
+	kvl_unlock(&vm->lock, flags);
+}
+
+void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+		     s64 ret, u64 now)
+{
+	enum kvl_sys_class cls = kvl_sys_class(nr);
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+	struct kvl_vm *vm;
+	unsigned long flags;
+	bool entered;
+
+	vm = kvl_engine_find_vm(eng, tgid);
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t) {
+		/* a thread that was already waiting when tracking began */
+		if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
+			return;
+		kvl_lock(&vm->lock, flags);
+		t = kvl_thread_add(vm, tid, -1);
+		kvl_unlock(&vm->lock, flags);
+		if (!t)
+			return;
+	}
+	vc = kvl_vcpu_of(vm, t);
+	if (vc) {
+		if (cls == KVL_SYS_IOCTL)
+			kvl_doorbell_cancel(vc);
+		return;
+	}
+	if (t->irq_pending)	/* no kvm_apic_accept_irq followed it */
+		kvl_irq_unaccepted(vm, t);
+	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
+		return;
+	entered = t->sys_nr == nr;
+	t->sys_nr = ~0u;
+
+	switch (cls) {
+	case KVL_SYS_WAIT:
+		kvl_wake(vm, t, now);
+		break;
+	case KVL_SYS_URING:
+		if (entered && kvl_uring_waits(t->sys_arg))
+			kvl_wake(vm, t, now);
+		break;
+	case KVL_SYS_SUBMIT:
+		if (!entered) {
+			kvl_lock(&vm->lock, flags);
+			vm->counters[KVL_C_LOST]++;
+			kvl_unlock(&vm->lock, flags);
+			break;
+		}
+		if (ret > 0)
+			kvl_native_submitted(vm, t, ret, now);
+		break;
+	case KVL_SYS_GETEVENTS:
+		if (ret > 0) {
+			t->getevents_ts = now;
+			t->getevents_n += (u32)ret;
+		}
+		break;
+	case KVL_SYS_POOL_IO:
+		if (t->cur_req == KVL_NO_REQ)
+			break;
+		kvl_lock(&vm->lock, flags);
+		if (!entered) {
+			kvl_req_free(vm, t->cur_req);
+			vm->counters[KVL_C_LOST]++;
+		} else {
+			kvl_req(vm, t->cur_req)->t[3] = now;
+			kvl_queue_push(vm, &vm->done_q, t->cur_req);
+		}
+		t->cur_req = KVL_NO_REQ;
+		kvl_unlock(&vm->lock, flags);
+		break;
+	default:
+		break;
+	}
+}
+
+void kvl_ev_task_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
+		      bool group_dead, u64 now)
+{
+	struct kvl_vm *vm;
+	struct kvl_thread *t;
+	unsigned long flags;
+
+	if (group_dead) {
+		kvl_engine_vm_exited(eng, tgid, now);
+		return;
+	}
+	vm = kvl_engine_find_vm(eng, tgid);
+	if (!vm)
+		return;
+	t = kvl_thread_find(vm, tid);
+	if (!t)
+		return;
+	kvl_lock(&vm->lock, flags);
+	if (t->cur_req != KVL_NO_REQ) {
+		kvl_req_free(vm, t->cur_req);
+		t->cur_req = KVL_NO_REQ;
+	}
+	/* vCPU threads keep their slot: their histograms stay readable */
+	if (t->vcpu < 0)
+		kvl_publish(&t->tid, KVL_TID_DEAD);
+	kvl_unlock(&vm->lock, flags);
+}

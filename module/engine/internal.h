@@ -1,0 +1,146 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * internal.h - what the engine's files share: request tracking, from a
+ * guest's doorbell to the interrupt that completes it, for QEMU's
+ * aio=native and aio=threads paths.
+ *
+ * The rules, in order of a request's life (Documentation/design.rst
+ * says why and where they are approximate):
+ *
+ *  doorbell  A guest port or MMIO write seen between a vCPU's kvm_exit and its
+ *            next kvm_entry, without the vCPU thread returning to userspace
+ *            (an ioeventfd).  It goes into that vCPU's doorbell ring.
+ *  wake      The first return of an event-loop wait (ppoll, epoll_wait, ...)
+ *            in the VM after the doorbell stamps it.
+ *  submit    io_submit (native) or a pool thread's pread/pwrite & co
+ *            (threads) takes the oldest live doorbell of the VM; further
+ *            iocbs of the same io_submit share it.
+ *  reap      An interrupt raised by a VM thread (kvm_msi_set_irq,
+ *            kvm_set_irq) completes the requests whose I/O ended before that
+ *            thread's last wake (or its io_getevents), preferring those whose
+ *            doorbell came from the interrupt's target vCPU.
+ *  entry     The target vCPU's next kvm_entry after kvm_inj_virq (or after
+ *            the interrupt, when the VM never shows kvm_inj_virq: posted
+ *            interrupts) ends the request; its stages go to the histograms of
+ *            the vCPU that rang the doorbell.
+ */
+#ifndef KVMIO_LAT_ENGINE_INTERNAL_H
+#define KVMIO_LAT_ENGINE_INTERNAL_H
+
+#include "kvmio_lat/engine.h"
+
+#define KVL_URING_GETEVENTS	1u	/* IORING_ENTER_GETEVENTS */
+
+struct kvl_taken_doorbell {
+	s16 vcpu;
+	u32 pio;
+	u64 addr;
+	u64 ts;
+	u64 wake;
+};
+
+/* The interrupt being matched to requests. */
+struct kvl_irq {
+	int target;	/* vCPU index, -1: any */
+	s32 vector;	/* -1: unknown */
+	u32 line;	/* kvm_set_irq: a line, not an MSI */
+	u64 ts;		/* raised */
+};
+
+/* how an entry delivered a request's interrupt (kvl_req_deliver()) */
+enum { KVL_NOT_YET, KVL_BY_POSTED, KVL_BY_INJECTION };
+
+/* slots a thread lookup probes (open addressing) */
+#define KVL_PROBE_MAX	32
+
+/* Hot paths: every event looks up its thread, inline. */
+static inline u32 kvl_tid_hash(s32 tid)
+{
+	return (u32)tid * 2654435761u;
+}
+
+static inline struct kvl_thread *kvl_thread_find(struct kvl_vm *vm, s32 tid)
+{
+	u32 mask = vm->cfg->max_threads - 1, i = kvl_tid_hash(tid) & mask, n;
+
+	for (n = 0; n < KVL_PROBE_MAX && n <= mask; n++, i = (i + 1) & mask) {
+		s32 t = kvl_acquire(&vm->threads[i].tid);
+
+		if (t == tid)
+			return &vm->threads[i];
+		if (!t)
+			return NULL;
+	}
+	return NULL;
+}
+
+static inline struct kvl_vcpu *kvl_vcpu_of(struct kvl_vm *vm, struct kvl_thread *t)
+{
+	s16 i = READ_ONCE(t->vcpu);
+
+	if (i < 0 || (u32)i >= kvl_acquire(&vm->nr_vcpus))
+		return NULL;
+	return vm->vcpus[i];
+}
+
+static inline struct kvl_req *kvl_req(struct kvl_vm *vm, u16 i)
+{
+	return &vm->reqs[i];
+}
+
+/* vm.c: the VM table */
+struct kvl_vm *kvl_vm_create(struct kvl_engine *eng, s32 tgid,
+			     const char *comm);
+
+/* thread.c: threads and vCPUs */
+struct kvl_thread *kvl_thread_add(struct kvl_vm *vm, s32 tid, s16 vcpu);
+struct kvl_thread *kvl_vcpu_register(struct kvl_engine *eng,
+				     struct kvl_vm *vm, s32 tid,
+				     u32 vcpu_id, u32 isa);
+int kvl_vcpu_by_id(struct kvl_vm *vm, s32 vcpu_id);
+struct kvl_vcpu *kvl_vcpu_find(struct kvl_engine *eng, s32 tgid,
+			       s32 tid, struct kvl_vm **vmp);
+
+/* request.c: requests, mailboxes, disks */
+void kvl_queue_push(struct kvl_vm *vm, struct kvl_queue *q, u16 i);
+void kvl_queue_unlink(struct kvl_vm *vm, struct kvl_queue *q, u16 prev,
+		      u16 i);
+void kvl_req_free(struct kvl_vm *vm, u16 i);
+void kvl_queue_drop_older(struct kvl_vm *vm, struct kvl_queue *q,
+			  u64 now, unsigned int t, u64 age,
+			  enum kvl_counter counter);
+void kvl_queue_drop(struct kvl_vm *vm, struct kvl_queue *q);
+u16 kvl_req_alloc(struct kvl_vm *vm, u64 now);
+void kvl_drain_lock(struct kvl_vcpu *vc);
+void kvl_drain_unlock(struct kvl_vcpu *vc);
+void kvl_mailbox_drain(struct kvl_vcpu *vc);
+void kvl_vcpu_drain(struct kvl_vcpu *vc);
+void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
+		    struct kvl_req *r, u64 entry);
+void kvl_req_attribute(struct kvl_req *r,
+		       const struct kvl_taken_doorbell *k, u64 own_wake,
+		       u64 submit);
+
+/* doorbell.c */
+bool kvl_doorbell_known_at(struct kvl_vm *vm, u32 pio, u64 addr);
+bool kvl_doorbell_take(struct kvl_vm *vm, u64 now,
+		       const struct kvl_taken_doorbell *same,
+		       struct kvl_taken_doorbell *out);
+bool kvl_doorbell_for_io(struct kvl_vm *vm, u64 now,
+			 struct kvl_taken_doorbell *out);
+void kvl_doorbell_stamp_wake(struct kvl_vm *vm, u64 now);
+void kvl_doorbell_cancel(struct kvl_vcpu *vc);
+
+/* irq.c: interrupts and their delivery */
+void kvl_irq_flush_locked(struct kvl_vm *vm, struct kvl_thread *t,
+			  s32 dest, s32 vector);
+void kvl_irq_flush(struct kvl_vm *vm, struct kvl_thread *t, s32 dest,
+		   s32 vector);
+void kvl_irq_unaccepted(struct kvl_vm *vm, struct kvl_thread *t);
+bool kvl_vector_injected(const struct kvl_vm *vm, s32 vec);
+void kvl_req_deliver(struct kvl_engine *eng, struct kvl_vm *vm,
+		     struct kvl_req *r, int how, u64 now);
+void kvl_deliver(struct kvl_engine *eng, struct kvl_vm *vm, u32 vi,
+		 u64 now);
+
+#endif /* KVMIO_LAT_ENGINE_INTERNAL_H */

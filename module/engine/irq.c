@@ -1,0 +1,287 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * irq.c - interrupts: which finished requests one completes, and when
+ * it reaches the guest (posted or injected).
+ */
+#include "internal.h"
+
+/* Under vm->lock: hand request @i, reaped at @reap, to interrupt @irq. */
+static void kvl_req_irq(struct kvl_vm *vm, u16 i, u64 reap,
+			const struct kvl_irq *irq)
+{
+	struct kvl_req *r = kvl_req(vm, i);
+
+	r->t[4] = reap;
+	r->t[5] = irq->ts;
+	r->target = (s16)irq->target;
+	r->vector = irq->vector;
+	r->line = (u16)irq->line;
+	if (irq->target >= 0) {
+		struct kvl_vcpu *vc = vm->vcpus[irq->target];
+
+		r->next = vc->await_head;
+		vc->await_head = i;
+		WRITE_ONCE(vc->awaiting, vc->awaiting + 1);
+	} else {
+		kvl_queue_push(vm, &vm->any_q, i);
+	}
+}
+
+/*
+ * Under vm->lock: nothing finished before the iteration's wake, but QEMU
+ * reaps its AIO ring right after io_submit too (ioq_submit()), so a fast
+ * completion can raise its interrupt in the same iteration, without a wake
+ * in between: then the oldest native request submitted before the interrupt
+ * is the one, reaped as it was submitted.  Only when it is the only native
+ * request in flight: with more, the interrupt may be another's, whose wake
+ * was lost, and taking a request that is still on the device loses track.
+ */
+static u32 kvl_irq_same_iteration(struct kvl_vm *vm, const struct kvl_irq *irq)
+{
+	u16 i = vm->native_q.head;
+
+	if (i == KVL_NO_REQ || kvl_req(vm, i)->next != KVL_NO_REQ ||
+	    kvl_req(vm, i)->t[3] > irq->ts)
+		return 0;
+	kvl_queue_unlink(vm, &vm->native_q, KVL_NO_REQ, i);
+	kvl_req_irq(vm, i, kvl_req(vm, i)->t[3], irq);
+	return 1;
+}
+
+/*
+ * Under vm->lock: nothing finished before the iteration's wake, but a pool
+ * worker finished a request while the loop was still dispatching, and the
+ * loop ran its completion in the same iteration (QEMU's thread-pool bottom
+ * half), without a wake in between.  A pool system call's return is its
+ * completion, so the oldest such request of the interrupt's vCPU is the
+ * one, reaped as it finished.  Left alone it would wait for a later
+ * interrupt, and the last request of a vCPU would stay in flight.
+ */
+static u32 kvl_irq_done_after_wake(struct kvl_vm *vm,
+				   const struct kvl_irq *irq)
+{
+	u16 prev = KVL_NO_REQ, i = vm->done_q.head;
+
+	while (i != KVL_NO_REQ) {
+		struct kvl_req *r = kvl_req(vm, i);
+
+		if (r->t[3] <= irq->ts &&
+		    (irq->target < 0 || r->vcpu == irq->target)) {
+			kvl_queue_unlink(vm, &vm->done_q, prev, i);
+			kvl_req_irq(vm, i, r->t[3], irq);
+			return 1;
+		}
+		prev = i;
+		i = r->next;
+	}
+	return 0;
+}
+
+/*
+ * Under vm->lock: give interrupt @irq the requests of @q finished by @reap
+ * (at most *@native_limit native ones), of its target vCPU only if @own.
+ * Returns how many it took.
+ */
+static u32 kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
+			const struct kvl_irq *irq, u64 reap, u32 *native_limit)
+{
+	u16 prev = KVL_NO_REQ, i = q->head;
+	u32 taken = 0;
+
+	while (i != KVL_NO_REQ) {
+		struct kvl_req *r = kvl_req(vm, i);
+		u16 next = r->next;
+
+		if (r->t[3] > reap || (own && r->vcpu != irq->target) ||
+		    (q == &vm->native_q && !*native_limit)) {
+			prev = i;
+			i = next;
+			continue;
+		}
+		kvl_queue_unlink(vm, q, prev, i);
+		if (q == &vm->native_q)
+			(*native_limit)--;
+		kvl_req_irq(vm, i, reap, irq);
+		taken++;
+		i = next;
+	}
+	return taken;
+}
+
+/*
+ * Interrupt @irq raised by thread @t: reap what finished before the
+ * thread's last wake.  Under vm->lock.
+ */
+static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
+			     const struct kvl_irq *irq)
+{
+	struct kvl_queue *queues[2] = { &vm->done_q, &vm->native_q };
+	u64 reap = t && t->last_wake ? t->last_wake : irq->ts;
+	u32 native_limit = ~0u, taken = 0;
+	int pass, qi;
+
+	/*
+	 * A request whose I/O ended more than irq_timeout before this
+	 * interrupt had none of its own: the guest asked for none (firmware
+	 * polling the used ring: SeaBIOS reading the boot sector, the lab's
+	 * "ghost" of 3.5 to 18 s) or QEMU raised none.  QEMU reaps a finished
+	 * request within one loop iteration, so it is not this interrupt's.
+	 */
+	for (qi = 0; qi < 2; qi++)
+		kvl_queue_drop_older(vm, queues[qi], irq->ts, 3,
+				     vm->cfg->irq_timeout_ns, KVL_C_REQS_NO_IRQ);
+
+	if (t && t->getevents_n) {
+		reap = t->getevents_ts;
+		native_limit = t->getevents_n;
+		t->getevents_n = 0;
+	}
+	/* its own vCPU's requests first, then any vCPU's */
+	for (pass = 0; pass < 2 && !taken; pass++) {
+		if (pass == 0 && irq->target < 0)
+			continue;
+		for (qi = 0; qi < 2; qi++)
+			taken += kvl_irq_take(vm, queues[qi], pass == 0, irq,
+					      reap, &native_limit);
+	}
+	if (!taken)
+		taken = kvl_irq_same_iteration(vm, irq);
+	if (!taken)
+		taken = kvl_irq_done_after_wake(vm, irq);
+	if (!taken)
+		vm->counters[KVL_C_IRQS_UNMATCHED]++;
+}
+
+void kvl_irq_flush_locked(struct kvl_vm *vm, struct kvl_thread *t,
+			  s32 dest, s32 vector)
+{
+	struct kvl_irq irq = {
+		.target = kvl_vcpu_by_id(vm, dest),
+		.vector = vector,
+		.line = t->irq_line,
+		.ts = t->irq_ts,
+	};
+
+	t->irq_pending = 0;
+	kvl_irq_complete(vm, t, &irq);
+}
+
+void kvl_irq_flush(struct kvl_vm *vm, struct kvl_thread *t, s32 dest,
+		   s32 vector)
+{
+	unsigned long flags;
+
+	kvl_lock(&vm->lock, flags);
+	kvl_irq_flush_locked(vm, t, dest, vector);
+	kvl_unlock(&vm->lock, flags);
+}
+
+/*
+ * Thread @t's last interrupt saw no kvm_apic_accept_irq.  An MSI may be
+ * delivered elsewhere (irqfd's injection work, when the atomic path
+ * cannot): it ends requests all the same, aimed by its address.  A line
+ * delivered nothing: QEMU raises an INTx line that is already high
+ * (kvm_set_irq level 1 twice per completion in the lab, the IOAPIC
+ * accepting the first), or the pin is masked.
+ */
+void kvl_irq_unaccepted(struct kvl_vm *vm, struct kvl_thread *t)
+{
+	if (t->irq_line)
+		t->irq_pending = 0;
+	else
+		kvl_irq_flush(vm, t, t->irq_dest, t->irq_vector);
+}
+
+bool kvl_vector_injected(const struct kvl_vm *vm, s32 vec)
+{
+	return vec >= 0 && vec < 256 &&
+	       (READ_ONCE(vm->inj_vectors[vec / 32]) & (1u << (vec % 32)));
+}
+
+/*
+ * Did the entry at @now, with @vec injected at @inj_ts (-1: none), give the
+ * guest request @r's interrupt?  Decided per interrupt, the way KVM
+ * delivers it (Documentation/design.rst, "Interrupt delivery"):
+ *  - posted (kvm_apicv_accept_irq followed its kvm_apic_accept_irq): the
+ *    vCPU was out of guest mode, and this is its first entry since;
+ *  - injected: kvm_inj_virq of its vector before this entry;
+ *  - kernels without kvm_apicv_accept_irq: a vector this VM has never
+ *    seen injected is taken as posted, at an entry that injects nothing.
+ */
+static int kvl_delivered(const struct kvl_engine *eng, const struct kvl_vm *vm,
+			 const struct kvl_req *r, s32 vec, u64 inj_ts, u64 now)
+{
+	bool exact = READ_ONCE(eng->apicv_traced);
+
+	if (r->delivery == KVL_DELIV_POSTED)
+		return r->t[5] <= now ? KVL_BY_POSTED : KVL_NOT_YET;
+	if (vec >= 0 && (r->vector < 0 || r->vector == vec))
+		return r->t[5] <= inj_ts ? KVL_BY_INJECTION : KVL_NOT_YET;
+	if (exact || vec >= 0 || kvl_vector_injected(vm, r->vector))
+		return KVL_NOT_YET;
+	if (r->vector < 0) {	/* target's vector unknown: any injection */
+		u32 i, any = 0;
+
+		for (i = 0; i < ARRAY_SIZE(vm->inj_vectors); i++)
+			any |= READ_ONCE(vm->inj_vectors[i]);
+		if (any)
+			return KVL_NOT_YET;
+	}
+	return r->t[5] <= now ? KVL_BY_POSTED : KVL_NOT_YET;
+}
+
+void kvl_req_deliver(struct kvl_engine *eng, struct kvl_vm *vm,
+		     struct kvl_req *r, int how, u64 now)
+{
+	if (how == KVL_BY_POSTED)
+		r->delivery = KVL_DELIV_POSTED;
+	kvl_req_commit(eng, vm, r, now);
+}
+
+/* Under vm->lock: vCPU @vi entered at @now; deliver what its interrupt ended. */
+void kvl_deliver(struct kvl_engine *eng, struct kvl_vm *vm, u32 vi,
+		 u64 now)
+{
+	struct kvl_vcpu *vc = vm->vcpus[vi];
+	s32 vec = vc->inj_vector;
+	u64 inj = vc->inj_ts;
+	u16 prev = KVL_NO_REQ, i = vc->await_head;
+	u32 n = vc->awaiting;
+	int how;
+
+	while (i != KVL_NO_REQ) {
+		struct kvl_req *r = kvl_req(vm, i);
+		u16 next = r->next;
+
+		how = kvl_delivered(eng, vm, r, vec, inj, now);
+		if (how != KVL_NOT_YET) {
+			if (prev == KVL_NO_REQ)
+				vc->await_head = next;
+			else
+				kvl_req(vm, prev)->next = next;
+			kvl_req_deliver(eng, vm, r, how, now);
+			kvl_req_free(vm, i);
+			n--;
+		} else {
+			prev = i;
+		}
+		i = next;
+	}
+	WRITE_ONCE(vc->awaiting, n);
+
+	prev = KVL_NO_REQ;
+	for (i = vm->any_q.head; i != KVL_NO_REQ;) {
+		struct kvl_req *r = kvl_req(vm, i);
+		u16 next = r->next;
+
+		how = kvl_delivered(eng, vm, r, vec, inj, now);
+		if (how != KVL_NOT_YET) {
+			kvl_queue_unlink(vm, &vm->any_q, prev, i);
+			kvl_req_deliver(eng, vm, r, how, now);
+			kvl_req_free(vm, i);
+		} else {
+			prev = i;
+		}
+		i = next;
+	}
+}
