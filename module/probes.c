@@ -363,31 +363,34 @@ static void kvl_probe_kvm_inj_virq_3(void *data, unsigned int vector,
 /*
  * The file descriptors of an io_submit's first iocbs: the disks of its
  * requests.  QEMU has just written the array and the iocbs, so they are
- * resident; what faults is left unknown.  At most KVL_SUBMIT_FDS + 1
+ * resident; what faults is left unknown.  At most KVL_SUBMIT_FDS + 4
  * copies, none of them sleeping.
  */
 static u32 kvl_iocb_fds(const struct pt_regs *regs, s32 *fd)
 {
-	const void __user *iocbpp = (const void __user *)regs->dx;
+	const u64 __user *iocbpp = (const u64 __user *)regs->dx;
 	long nr = (long)regs->si;
-	u64 iocb[KVL_SUBMIT_FDS];
-	u32 i, n;
+	u64 iocb[4];		/* pointers read a few at a time: a small frame */
+	u32 i, j, n, m;
 
 	if (nr <= 0)
 		return 0;
 	n = min_t(long, nr, KVL_SUBMIT_FDS);
-	if (copy_from_user_nofault(iocb, iocbpp, n * sizeof(iocb[0])))
-		return 0;
-	for (i = 0; i < n; i++) {
-		const void __user *p = (const void __user *)(unsigned long)
-			(iocb[i] + offsetof(struct iocb, aio_fildes));
-		u32 v;
+	for (i = 0; i < n; i += m) {
+		m = min_t(u32, n - i, ARRAY_SIZE(iocb));
+		if (copy_from_user_nofault(iocb, iocbpp + i, m * sizeof(iocb[0])))
+			return i;
+		for (j = 0; j < m; j++) {
+			const void __user *p = (const void __user *)(unsigned long)
+				(iocb[j] + offsetof(struct iocb, aio_fildes));
+			u32 v;
 
-		if (copy_from_user_nofault(&v, p, sizeof(v)))
-			break;
-		fd[i] = (s32)v;
+			if (copy_from_user_nofault(&v, p, sizeof(v)))
+				return i + j;
+			fd[i + j] = (s32)v;
+		}
 	}
-	return i;
+	return n;
 }
 
 static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
