@@ -34,6 +34,7 @@ TRACE_EVENT_FN(kvmio_lat_request,
 		__field(u32, pio)
 		__field(u32, line)
 		__field(u64, addr)
+		__field(s64, off)
 		__field(u64, doorbell)
 		__field(u64, wake)
 		__field(u64, submit)
@@ -54,6 +55,7 @@ TRACE_EVENT_FN(kvmio_lat_request,
 		__entry->pio = rec->pio;
 		__entry->line = rec->line;
 		__entry->addr = rec->addr;
+		__entry->off = rec->off;
 		__entry->doorbell = rec->t[0];
 		__entry->wake = rec->t[1];
 		__entry->submit = rec->t[2];
@@ -69,7 +71,7 @@ TRACE_EVENT_FN(kvmio_lat_request,
 		  __entry->path == KVL_PATH_NATIVE ? "native" : "threads",
 		  __entry->pio ? "port" : "mmio",
 		  (unsigned long long)__entry->addr, __entry->fd,
-		  __entry->irq_vcpu,
+		  (long long)__entry->off, __entry->irq_vcpu,
 		  __entry->vector, __entry->line ? "line" : "msi",
 		  __entry->posted ? "posted" : "injected",
 		  (unsigned long long)__entry->total,

@@ -282,13 +282,73 @@ static void kvl_probe_kvm_userspace_exit(void *data, __u32 reason, int err)
 	kvl_probe_end();
 }
 
+/*
+ * Linux AIO's completion ring, mapped in QEMU at the io_submit's context
+ * (struct aio_ring in fs/aio.c; the io_events follow the header): QEMU
+ * reaps it in userspace, so the module reads it too, in the thread that
+ * reaps: when it wakes, when it raises an interrupt, and after its reads
+ * and writes - QEMU's polling loop reaps without waking, right after it
+ * reads an eventfd or schedules its completion bottom half (a write to
+ * its AioContext's eventfd).  Its new
+ * completions' iocbs tell which requests are over.  Nofault reads of a
+ * resident, QEMU-written page; a ring that cannot be read is left alone.
+ */
+#define KVL_AIO_RING_MAGIC	0xa10a10a1
+struct kvl_aio_ring {
+	u32 id;
+	u32 nr;
+	u32 head;
+	u32 tail;
+	u32 magic;
+	u32 compat_features;
+	u32 incompat_features;
+	u32 header_length;
+};
+
+/* @now 0: the clock is read only if the ring has news */
+static void kvl_ring_look(u64 now)
+{
+	u64 obj[KVL_RING_LOOK], ring;
+	struct kvl_aio_ring h;
+	u32 seen, n = 0;
+
+	if (!kvl_ev_ring_where(&kvl_engine, current->tgid, current->pid,
+			       &ring, &seen))
+		return;
+	if (copy_from_user_nofault(&h, (const void __user *)(unsigned long)ring,
+				   sizeof(h)) ||
+	    h.magic != KVL_AIO_RING_MAGIC || !h.nr || h.tail >= h.nr ||
+	    h.header_length != sizeof(h))
+		return;
+	if (seen == h.tail)
+		return;
+	if (seen >= h.nr)		/* the first look: from now on */
+		seen = h.tail;
+	while (seen != h.tail && n < KVL_RING_LOOK) {
+		const void __user *p = (const void __user *)(unsigned long)
+			(ring + sizeof(h) + (u64)seen * sizeof(struct io_event) +
+			 offsetof(struct io_event, obj));
+
+		if (copy_from_user_nofault(&obj[n], p, sizeof(obj[n])))
+			break;
+		n++;
+		seen = seen + 1 == h.nr ? 0 : seen + 1;
+	}
+	kvl_ev_ring_seen(&kvl_engine, current->tgid, current->pid, seen, obj, n,
+			 now ? now : kvl_now());
+}
+
 static void kvl_irq(s32 dest, s32 vector)
 {
+	u64 now;
+
 	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
 		return;
 	kvl_probe_begin();
-	kvl_ev_irq(&kvl_engine, current->tgid, current->pid, dest, vector,
-		   kvl_now());
+	now = kvl_now();
+	/* what QEMU reaped from the AIO ring before raising it */
+	kvl_ring_look(now);
+	kvl_ev_irq(&kvl_engine, current->tgid, current->pid, dest, vector, now);
 	kvl_probe_end();
 }
 
@@ -361,21 +421,32 @@ static void kvl_probe_kvm_inj_virq_3(void *data, unsigned int vector,
 /* ---- syscalls and process exit ---- */
 
 /*
- * The file descriptors of an io_submit's first iocbs: the disks of its
- * requests.  QEMU has just written the array and the iocbs, so they are
- * resident; what faults is left unknown.  At most KVL_SUBMIT_FDS + 4
- * copies, none of them sleeping.
+ * What an io_submit took: its first iocbs' addresses, file descriptors
+ * and offsets (the requests' disks and blocks).  Read at its return:
+ * QEMU's array and iocbs are still there (ioq_submit() waits for the
+ * call), resident as it has just written them; what faults is left
+ * unknown.  At most KVL_SUBMIT_FDS + 4 copies, none of them sleeping.
  */
-static u32 kvl_iocb_fds(const struct pt_regs *regs, s32 *fd)
+struct kvl_iocb_target {	/* struct iocb from aio_fildes to aio_offset */
+	u32 fildes;
+	u64 buf;
+	u64 nbytes;
+	s64 offset;
+} __packed;
+
+static u32 kvl_iocb_read(const struct pt_regs *regs, long taken,
+			 struct kvl_iocb_info *io)
 {
 	const u64 __user *iocbpp = (const u64 __user *)regs->dx;
-	long nr = (long)regs->si;
 	u64 iocb[4];		/* pointers read a few at a time: a small frame */
 	u32 i, j, n, m;
 
-	if (nr <= 0)
+	BUILD_BUG_ON(offsetof(struct iocb, aio_offset) -
+		     offsetof(struct iocb, aio_fildes) !=
+		     offsetof(struct kvl_iocb_target, offset));
+	if (taken <= 0)
 		return 0;
-	n = min_t(long, nr, KVL_SUBMIT_FDS);
+	n = min_t(long, taken, KVL_SUBMIT_FDS);
 	for (i = 0; i < n; i += m) {
 		m = min_t(u32, n - i, ARRAY_SIZE(iocb));
 		if (copy_from_user_nofault(iocb, iocbpp + i, m * sizeof(iocb[0])))
@@ -383,11 +454,13 @@ static u32 kvl_iocb_fds(const struct pt_regs *regs, s32 *fd)
 		for (j = 0; j < m; j++) {
 			const void __user *p = (const void __user *)(unsigned long)
 				(iocb[j] + offsetof(struct iocb, aio_fildes));
-			u32 v;
+			struct kvl_iocb_target v;
 
 			if (copy_from_user_nofault(&v, p, sizeof(v)))
 				return i + j;
-			fd[i + j] = (s32)v;
+			io[i + j].iocb = iocb[j];
+			io[i + j].fd = (s32)v.fildes;
+			io[i + j].off = v.offset;
 		}
 	}
 	return n;
@@ -396,8 +469,8 @@ static u32 kvl_iocb_fds(const struct pt_regs *regs, s32 *fd)
 static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
 	enum kvl_sys_class cls = id < 0 ? KVL_SYS_NONE : kvl_sys_class((u32)id);
-	s32 fd[KVL_SUBMIT_FDS];
-	u32 arg = 0, nfds = 0;
+	s64 pos = KVL_OFF_UNKNOWN;
+	u32 arg = 0;
 
 	/* the engine wants no entry but these; ioctl's only their exits */
 	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
@@ -409,31 +482,40 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	switch (cls) {
 	case KVL_SYS_SUBMIT:
 		arg = (u32)min_t(unsigned long, regs->si, U32_MAX);
-		nfds = kvl_iocb_fds(regs, fd);
 		break;
 	case KVL_SYS_URING:	/* flags (4th arg) | min_complete (3rd) << 16 */
 		arg = (u32)(regs->r10 & 0xffff) |
 		      ((u32)min_t(unsigned long, regs->dx, 0xffff) << 16);
 		break;
-	case KVL_SYS_POOL_IO:	/* the file descriptor: the disk */
+	case KVL_SYS_POOL_IO:	/* the file descriptor and offset: the block */
 		arg = (u32)regs->di;
+		if (kvl_sys_offset_arg((u32)id) == 3)
+			pos = (s64)regs->r10;
 		break;
 	default:
 		break;
 	}
 	kvl_probe_begin();
 	kvl_ev_sys_enter(&kvl_engine, current->tgid, current->pid, (u32)id, arg,
-			 kvl_now());
-	if (nfds)
-		kvl_ev_submit_fds(&kvl_engine, current->tgid, current->pid, fd,
-				  nfds);
+			 pos, kvl_now());
 	kvl_probe_end();
+}
+
+/* io_submit returns: the requests it took, with their iocbs */
+static void kvl_io_submit_exit(const struct pt_regs *regs, long ret, u64 now)
+{
+	struct kvl_iocb_info io[KVL_SUBMIT_FDS];
+	u32 n = kvl_iocb_read(regs, ret, io);
+
+	kvl_ev_io_submit_exit(&kvl_engine, current->tgid, current->pid,
+			      regs->di, io, n, ret, now);
 }
 
 static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
 	long id = syscall_get_nr(current, regs);
 	enum kvl_sys_class cls;
+	u64 now;
 
 	if (id < 0)
 		return;
@@ -445,9 +527,16 @@ static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	if (in_compat_syscall())
 		return;
 	kvl_probe_begin();
-	/* any other return flushes a pending interrupt (engine/irq.c) */
-	kvl_ev_sys_exit(&kvl_engine, current->tgid, current->pid, (u32)id, ret,
-			cls == KVL_SYS_NONE ? 0 : kvl_now());
+	now = cls == KVL_SYS_NONE ? 0 : kvl_now();
+	if (cls == KVL_SYS_SUBMIT)
+		kvl_io_submit_exit(regs, ret, now);
+	else	/* any other return flushes a pending interrupt (engine/irq.c) */
+		kvl_ev_sys_exit(&kvl_engine, current->tgid, current->pid,
+				(u32)id, ret, now);
+	/* an event loop woke or read, or wrote: what it is about to reap */
+	if (cls == KVL_SYS_WAIT || cls == KVL_SYS_URING || id == __NR_read ||
+	    id == __NR_write)
+		kvl_ring_look(now);
 	kvl_probe_end();
 }
 

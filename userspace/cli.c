@@ -48,7 +48,7 @@ static const char kvl_usage[] =
 "  --input FILE     a saved snapshot (cat /sys/kernel/debug/kvmio_lat/hist > FILE)\n"
 "  --stats FILE     a saved stats file for --input (the JSON \"stats\")\n"
 "  --disk           show, replay: per VM, disk (QEMU's file descriptor) and\n"
-"                   path, submit_to_irq and total, instead of vCPUs and stages\n"
+"                   path: io, submit_to_irq and total, not vCPUs and stages\n"
 "  --hist           draw each histogram as log2-grouped bars\n"
 "  --json           JSON, schema " KVL_JSON_SCHEMA " (watch: one document per line)\n"
 "  --csv            CSV with a header row\n"

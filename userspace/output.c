@@ -407,7 +407,11 @@ static const char *kvl_disk_label(char *buf, size_t size,
 	return buf;
 }
 
-/* show --disk: per path, each disk's submit_to_irq and total. */
+/*
+ * show --disk: per path, each disk's io (where known: not in a format 3
+ * snapshot, nor of a native disk whose AIO ring was not read), submit_to_irq
+ * and total.
+ */
 static int kvl_show_vm_disks(FILE *out, const struct kvl_svm *vm,
 			     const struct kvl_show_opts *o,
 			     struct kvl_rows *rows)
@@ -548,7 +552,7 @@ static int kvl_show_text(FILE *out, const struct kvl_snap *s,
 }
 
 /* ------------------------------------------------------------------ */
-/* JSON, schema kvmio_lat/3 (see KVL_JSON_SCHEMA) */
+/* JSON, schema kvmio_lat/4 (see KVL_JSON_SCHEMA) */
 
 /* Length of the valid UTF-8 sequence at @s, 0 if it is not one. */
 static int kvl_utf8_len(const unsigned char *s)
@@ -662,7 +666,10 @@ static void kvl_json_vcpu(FILE *out, const struct kvl_svcpu *v,
 	fputs("}}", out);
 }
 
-/* Disks are per VM: --vcpu does not narrow them, --path does. */
+/*
+ * Disks are per VM: --vcpu does not narrow them, --path does.  A histogram
+ * the disk does not have (io of a format 3 snapshot) has no key.
+ */
 static void kvl_json_disk(FILE *out, const struct kvl_sdisk *d,
 			  const struct kvl_filter *f)
 {

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * output.h - what the reader prints: tables in human units, histograms as
- * bars, JSON (schema "kvmio_lat/3") and CSV, interval deltas, comparisons.
+ * bars, JSON (schema "kvmio_lat/4") and CSV, interval deltas, comparisons.
  * Everything writes to a FILE and returns 0, or -1 when out of memory.
  */
 #ifndef KVMIO_LAT_OUTPUT_H
@@ -12,8 +12,9 @@
 /*
  * 2: zeros are in the buckets and the mean; "negative", "overflow" added.
  * 3: per-VM "disks" (hist format 3).
+ * 4: a disk's "io" beside "submit_to_irq" and "total" (hist format 4).
  */
-#define KVL_JSON_SCHEMA	"kvmio_lat/3"
+#define KVL_JSON_SCHEMA	"kvmio_lat/4"
 
 enum kvl_format {
 	KVL_FMT_TEXT,

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * parse.c - the "hist" text (format version 3, written by
- * module/engine/format.c, or versions 1 and 2 of older modules) and the
+ * parse.c - the "hist" text (format version 4, written by
+ * module/engine/format.c, or versions 1 to 3 of older modules) and the
  * "stats" text, parsed strictly:
  *
- *	# kvmio_lat hist 3
+ *	# kvmio_lat hist 4
  *	# unit: ns; ...
  *	vm PID COMM vcpus N
  *	vcpu PID ID isa svm|vmx|unknown exits N
@@ -18,8 +18,10 @@
  *
  * Version 3 added the "disk" lines, after a VM's vCPUs: per file
  * descriptor of QEMU's (at most KVL_DISKS), per path, submit_to_irq and
- * total (kvl_disk_stage_name(), the same for both paths).  Version 2 is
- * version 3 without them.
+ * total (kvl_disk_stage_name(), the same for both paths).  Version 4 adds
+ * a disk's "io" before them (the host's I/O alone; none for a native disk
+ * whose AIO ring was not read).  Version 3 is version 4 without "io"
+ * lines, version 2 version 3 without disk lines.
  *
  * Each line is checked against what format.c can print: keywords, field
  * order, numbers without overflow, bucket bounds that are buckets of the
@@ -562,6 +564,27 @@ static int kvl_disk_hist_index(const char *name)
 	return -1;
 }
 
+/* The first disk histogram format @version has: "io" came in format 4. */
+static unsigned int kvl_first_disk_stage(u32 version)
+{
+	return version >= 4 ? KVL_DS_IO : KVL_DS_SUBMIT_TO_IRQ;
+}
+
+/* "io, submit_to_irq or total": the disk stages of format @version. */
+static const char *kvl_disk_stage_list(u32 version, char *buf, size_t size)
+{
+	unsigned int first = kvl_first_disk_stage(version), ds;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (ds = first; ds < KVL_NR_DISK_STAGES && n < size; ds++)
+		n += snprintf(buf + n, size - n, "%s%s",
+			      ds == first ? "" :
+			      ds + 1 == KVL_NR_DISK_STAGES ? " or " : ", ",
+			      kvl_disk_stage_name(ds));
+	return buf;
+}
+
 /* The disk of @fd: the current one, or a new one after it. */
 static struct kvl_sdisk *kvl_parse_disk_of(struct kvl_parser *ps, s32 fd)
 {
@@ -588,10 +611,13 @@ static struct kvl_sdisk *kvl_parse_disk_of(struct kvl_parser *ps, s32 fd)
 	return d;
 }
 
-/* "disk PID FD PATH STAGE count=.." (version 3), after the VM's vCPUs. */
+/*
+ * "disk PID FD PATH STAGE count=.." (version 3; STAGE io since 4), after
+ * the VM's vCPUs.
+ */
 static int kvl_parse_disk(struct kvl_parser *ps, struct kvl_cur *c)
 {
-	char path[16], stage[32];
+	char path[16], stage[32], valid[48];
 	struct kvl_sdisk *d;
 	int p, ds;
 	s32 pid;
@@ -613,14 +639,18 @@ static int kvl_parse_disk(struct kvl_parser *ps, struct kvl_cur *c)
 	if (p < 0)
 		return kvl_corrupt(ps, "unknown path (expected native or threads)");
 	if (!kvl_lit(c, " ") || !kvl_word(c, stage, sizeof(stage)))
-		return kvl_corrupt(ps, "expected a disk stage (%s or %s)",
-				   kvl_disk_stage_name(KVL_DS_SUBMIT_TO_IRQ),
-				   kvl_disk_stage_name(KVL_DS_TOTAL));
+		return kvl_corrupt(ps, "expected a disk stage (%s)",
+				   kvl_disk_stage_list(ps->version, valid,
+						       sizeof(valid)));
 	ds = kvl_disk_hist_index(stage);
+	/* a stage of a later format than the header's is no less corrupt */
+	if (ds >= 0 && ds < (int)kvl_first_disk_stage(ps->version))
+		return kvl_corrupt(ps, "'%s' disk line in a format %u snapshot (%s lines are format 4)",
+				   stage, ps->version, stage);
 	if (ds < 0)
-		return kvl_corrupt(ps, "stage %s is not a disk's (%s or %s)",
-				   stage, kvl_disk_stage_name(KVL_DS_SUBMIT_TO_IRQ),
-				   kvl_disk_stage_name(KVL_DS_TOTAL));
+		return kvl_corrupt(ps, "stage %s is not a disk's (%s)", stage,
+				   kvl_disk_stage_list(ps->version, valid,
+						       sizeof(valid)));
 	ps->in_disks = true;
 	ps->vcpu = NULL;
 	d = kvl_parse_disk_of(ps, (s32)fd);

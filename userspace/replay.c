@@ -764,6 +764,7 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 				now);
 		break;
 	case K_SYS_ENTER: {
+		s64 off = KVL_OFF_UNKNOWN;
 		u32 arg = 0;
 		u64 a;
 
@@ -782,13 +783,15 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 			arg = (u32)(kvl_sys_arg(r, rec, 3) & 0xffff) |
 			      ((u32)(a > 0xffff ? 0xffff : a) << 16);
 			break;
-		case KVL_SYS_POOL_IO:	/* the file descriptor: the disk */
+		case KVL_SYS_POOL_IO:	/* the file descriptor and offset */
 			arg = (u32)kvl_sys_arg(r, rec, 0);
+			if (kvl_sys_offset_arg((u32)id) == 3)
+				off = (s64)kvl_sys_arg(r, rec, 3);
 			break;
 		default:
 			break;
 		}
-		kvl_ev_sys_enter(eng, tgid, tid, (u32)id, arg, now);
+		kvl_ev_sys_enter(eng, tgid, tid, (u32)id, arg, off, now);
 		break;
 	}
 	case K_USER_EXIT:
@@ -1016,7 +1019,8 @@ void kvl_request_line(FILE *f, const struct kvl_request_record *rec)
 	fprintf(f, KVL_REQUEST_FMT "\n",
 		rec->tgid, rec->vcpu_id, kvl_path_name(rec->path),
 		rec->pio ? "port" : "mmio", (unsigned long long)rec->addr,
-		rec->fd, rec->irq_vcpu_id, rec->vector, rec->line ? "line" : "msi",
+		rec->fd, (long long)rec->off, rec->irq_vcpu_id, rec->vector,
+		rec->line ? "line" : "msi",
 		rec->posted ? "posted" : "injected",
 		(unsigned long long)(rec->t[KVL_NR_STAGES - 1] - rec->t[0]),
 		(unsigned long long)rec->t[0], (unsigned long long)rec->t[1],

@@ -74,9 +74,11 @@ struct kvl_svcpu {
 
 /*
  * One disk of a VM: QEMU's file descriptor of the image or device it does
- * the I/O on.  h[path][KVL_DS_SUBMIT_TO_IRQ] is submit_to_irq, from QEMU
- * handing the request to the host to its interrupt (the host's I/O however
- * QEMU reaped it), h[path][KVL_DS_TOTAL] the whole request; count 0: absent.
+ * the I/O on.  h[path][KVL_DS_IO] is the host's I/O alone (format 4; none
+ * in older snapshots, nor for a native disk whose AIO ring was not read),
+ * h[path][KVL_DS_SUBMIT_TO_IRQ] submit_to_irq, from QEMU handing the
+ * request to the host to its interrupt (the host's I/O however QEMU reaped
+ * it), h[path][KVL_DS_TOTAL] the whole request; count 0: absent.
  */
 struct kvl_sdisk {
 	s32 fd;

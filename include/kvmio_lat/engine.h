@@ -75,10 +75,11 @@ enum kvl_stage {
  * does a request's I/O on: a pread's, or the iocb's aio_fildes.
  */
 #define KVL_DISKS		8
-/* iocbs of one io_submit whose file descriptor the module reads */
+/* iocbs of one io_submit the module reads (file descriptor, offset) */
 #define KVL_SUBMIT_FDS		16
 /* no file descriptor known (a recording's io_submit, an iocb past 16) */
 #define KVL_FD_UNKNOWN		(-1)
+#define KVL_OFF_UNKNOWN		(-1LL)
 
 /* Counters; kvl_engine_stat() sums them over VMs. */
 enum kvl_counter {
@@ -141,12 +142,26 @@ struct kvl_doorbell {
 };
 
 /*
- * Per disk and path: submit_to_irq, from QEMU handing the request to the
- * host (io_submit, the worker's system call) to the interrupt QEMU raises
- * for it, which holds the host's I/O however QEMU reaped it (the reap is
- * not always seen: rule 6 of Documentation/design.rst); and total.
+ * Per disk and path:
+ *  io             the host's I/O, exact at any queue depth: a pool
+ *                 worker's system call (threads); io_submit to the moment
+ *                 the completion is seen in the AIO ring (native: when
+ *                 QEMU's event loop wakes or raises an interrupt; none
+ *                 where the ring is not read, as in a recording);
+ *  submit_to_irq  QEMU handing the request to the host (io_submit, the
+ *                 worker's system call) to the interrupt QEMU raises for
+ *                 it, which holds the host's I/O however QEMU reaped it
+ *                 (the reap is not always seen: rule 6 of
+ *                 Documentation/design.rst), but at depth depends on
+ *                 which interrupt the engine gave the request;
+ *  total          doorbell to the guest's entry.
  */
-enum kvl_disk_stage { KVL_DS_SUBMIT_TO_IRQ, KVL_DS_TOTAL, KVL_NR_DISK_STAGES };
+enum kvl_disk_stage {
+	KVL_DS_IO,
+	KVL_DS_SUBMIT_TO_IRQ,
+	KVL_DS_TOTAL,
+	KVL_NR_DISK_STAGES
+};
 
 struct kvl_disk {
 	s32 fd;
@@ -206,8 +221,6 @@ struct kvl_thread {
 	u16 flags;
 	u32 sys_nr;		/* syscall in progress, ~0 when none */
 	u32 sys_arg;
-	u32 sys_nfds;		/* io_submit: fds of its first iocbs known */
-	s32 sys_fd[KVL_SUBMIT_FDS];
 	u64 sys_ts;
 	u64 last_wake;		/* last return from an event-loop wait */
 	u64 getevents_ts;	/* io_getevents that returned events, since wake */
@@ -218,7 +231,19 @@ struct kvl_thread {
 	s32 irq_dest;		/* its destination APIC id, -1 unknown */
 	s32 irq_vector;
 	u64 irq_ts;
+	/*
+	 * Its Linux AIO completion ring (its io_submit's context), read
+	 * by its own probes (kvl_ev_ring_where()): up to which index, and
+	 * whether a read worked - then its requests wait to be seen there.
+	 */
+	u64 aio_ring;
+	u32 ring_seen;		/* KVL_RING_UNSEEN: not read yet */
+	u32 ring_ok;
 };
+
+#define KVL_RING_UNSEEN		0xffffffffu
+/* completions one look at a ring reads, at most: the rest the next time */
+#define KVL_RING_LOOK		16
 
 #define KVL_TID_DEAD	(-1)	/* tombstone in the thread table */
 
@@ -230,6 +255,11 @@ enum kvl_delivery {
 	KVL_DELIV_POSTED,	/* APICv/AVIC: no kvm_inj_virq will come */
 };
 
+/* aio=native: its completion is looked for in the AIO ring */
+#define KVL_REQ_RING		0x1
+/* ... and was seen there (at t[4], its reap) */
+#define KVL_REQ_REAPED		0x2
+
 struct kvl_req {
 	u16 next;
 	u8 path;
@@ -240,8 +270,11 @@ struct kvl_req {
 	u32 delivery;		/* enum kvl_delivery */
 	u16 pio;		/* the doorbell was a port write */
 	u16 line;		/* its interrupt was a line (kvm_set_irq), not MSI */
+	u32 flags;		/* KVL_REQ_* */
 	u64 addr;		/* the doorbell's address: its device and queue */
 	s32 fd;			/* its disk, KVL_FD_UNKNOWN if not known */
+	s64 off;		/* its file offset, KVL_OFF_UNKNOWN if none */
+	u64 iocb;		/* native: its iocb's address, 0 if not known */
 	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
 };
 
@@ -249,11 +282,12 @@ struct kvl_req {
  * The text of one request: the module's kvmio_lat_request trace event
  * prints it, and so does the reader's replay --requests, with these
  * arguments in this order: tgid, vcpu, path name, "port" or "mmio",
- * address, disk fd (-1 unknown), irq vcpu, vector, "line" or "msi",
+ * address, disk fd (-1 unknown), file offset (-1 unknown), irq vcpu,
+ * vector, "line" or "msi",
  * "posted" or "injected", total, then the seven stamps.
  */
 #define KVL_REQUEST_FMT \
-	"tgid=%d vcpu=%u path=%s %s=0x%llx fd=%d irq_vcpu=%d vector=%d %s %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu"
+	"tgid=%d vcpu=%u path=%s %s=0x%llx fd=%d off=%lld irq_vcpu=%d vector=%d %s %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu"
 
 /*
  * One finished request, as kvl_engine.on_request sees it: the module's
@@ -270,6 +304,7 @@ struct kvl_request_record {
 	u32 line;		/* the interrupt was a line (INTx), not an MSI */
 	u64 addr;		/* doorbell: MMIO address or port */
 	s32 fd;			/* disk: QEMU's file descriptor, -1 unknown */
+	s64 off;		/* the I/O's offset in that file, -1 unknown */
 	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
 };
 
@@ -476,19 +511,45 @@ void kvl_ev_inj_virq(struct kvl_engine *eng, s32 tgid, s32 tid, u32 vector,
 		     u64 now);
 /*
  * arg: io_submit nr, io_uring_enter flags/min_complete packed, the file
- * descriptor of pread64 ... fdatasync (its disk); else 0.
+ * descriptor of pread64 ... fdatasync (its disk); else 0.  off: the file
+ * offset of pread64 ... pwritev2 (kvl_sys_offset_arg()), else
+ * KVL_OFF_UNKNOWN.
  */
 void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
-		      u32 arg, u64 now);
+		      u32 arg, s64 off, u64 now);
+
+/* One iocb of an io_submit, as the module reads it from QEMU's memory. */
+struct kvl_iocb_info {
+	u64 iocb;		/* its address: the io_event's obj */
+	s64 off;		/* aio_offset */
+	s32 fd;			/* aio_fildes: the disk */
+};
+
 /*
- * After kvl_ev_sys_enter of io_submit: the file descriptors of its first
- * @n iocbs (at most KVL_SUBMIT_FDS), the disks of the requests it submits.
- * Without it (a recording) their disk is unknown.
+ * The return of io_submit, with the first @n of the iocbs it took (at most
+ * KVL_SUBMIT_FDS; 0 when unread, as in a recording: their disk and block
+ * unknown).  @ring: its AIO context, the completion ring's address.
+ * kvl_ev_sys_exit() of io_submit is this without iocbs.
  */
-void kvl_ev_submit_fds(struct kvl_engine *eng, s32 tgid, s32 tid,
-		       const s32 *fd, u32 n);
+void kvl_ev_io_submit_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
+			   u64 ring, const struct kvl_iocb_info *io, u32 n,
+			   s64 ret, u64 now);
 void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		     s64 ret, u64 now);
+/*
+ * Linux AIO completions, from the ring QEMU reaps in userspace (struct
+ * aio_ring at the io_submit's context; QEMU 2.9+ reads it without
+ * io_getevents).  Thread @tid's ring and the index the engine has read it
+ * up to (KVL_RING_UNSEEN: start at its tail); false: no ring to read.
+ */
+bool kvl_ev_ring_where(struct kvl_engine *eng, s32 tgid, s32 tid, u64 *ring,
+		       u32 *seen);
+/*
+ * What a read of that ring at @now found: up to index @seen, completions
+ * of the @n iocbs at @iocb (at most KVL_RING_LOOK).
+ */
+void kvl_ev_ring_seen(struct kvl_engine *eng, s32 tgid, s32 tid, u32 seen,
+		      const u64 *iocb, u32 n, u64 now);
 /*
  * kvm_userspace_exit: a vCPU thread's KVM_RUN returns to userspace.  The
  * module takes that from KVM's tracepoint; a recording without it gets
@@ -568,10 +629,21 @@ static inline enum kvl_sys_class kvl_sys_class(u32 nr)
 	}
 }
 
+/*
+ * Which argument of a pool system call is its file offset: 3 for pread64,
+ * pwrite64 and the p*v* calls (pos_l holds all of it on x86-64), -1 for
+ * fsync and fdatasync and everything else.
+ */
+static inline int kvl_sys_offset_arg(u32 nr)
+{
+	return kvl_sys_class(nr) == KVL_SYS_POOL_IO && nr != KVL_NR_fsync &&
+	       nr != KVL_NR_fdatasync ? 3 : -1;
+}
+
 /* Names. */
 const char *kvl_path_name(unsigned int path);
 const char *kvl_stage_name(unsigned int path, unsigned int stage);
-/* The name of a disk's KVL_DS_* histogram: "submit_to_irq", "total". */
+/* The name of a disk's KVL_DS_* histogram: "io", "submit_to_irq", "total". */
 const char *kvl_disk_stage_name(unsigned int ds);
 /* KVM's trace name of an exit reason, or NULL if unknown. */
 const char *kvl_exit_reason_name(u32 isa, u32 reason);
@@ -579,7 +651,7 @@ const char *kvl_exit_reason_name(u32 isa, u32 reason);
 const u32 *kvl_exit_reserved(u32 isa, unsigned int *n);
 
 /* Reading out: stats and the "hist" text format (Documentation/output.rst). */
-#define KVL_HIST_FORMAT_VERSION	3
+#define KVL_HIST_FORMAT_VERSION	4
 
 u64 kvl_engine_counter(struct kvl_engine *eng, enum kvl_counter c);
 const char *kvl_counter_name(enum kvl_counter c);

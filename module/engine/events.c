@@ -113,7 +113,6 @@ void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, bool pio,
 		     u64 addr, u64 now)
 {
 	struct kvl_vm *vm;
-	struct kvl_thread *t;
 	struct kvl_vcpu *vc;
 	struct kvl_doorbell *k;
 	u32 slot;
@@ -121,13 +120,7 @@ void kvl_ev_doorbell(struct kvl_engine *eng, s32 tgid, s32 tid, bool pio,
 	(void)now;	/* a doorbell's time is its exit's */
 	if (kvl_in_kernel_device(pio, addr))
 		return;
-	vm = kvl_engine_find_vm(eng, tgid);
-	if (!vm)
-		return;
-	t = kvl_thread_find(vm, tid);
-	if (!t)
-		return;
-	vc = kvl_vcpu_of(vm, t);
+	vc = kvl_vcpu_find(eng, tgid, tid, &vm);
 	if (!vc || !vc->exit_ts)	/* only while handling an exit */
 		return;
 	if (READ_ONCE(eng->syscalls_unwatched)) {
@@ -316,7 +309,7 @@ static bool kvl_uring_waits(u32 arg)
 }
 
 void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
-		      u32 arg, u64 now)
+		      u32 arg, s64 off, u64 now)
 {
 	enum kvl_sys_class cls = kvl_sys_class(nr);
 	struct kvl_taken_doorbell db;
@@ -343,7 +336,6 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	t->sys_nr = nr;
 	t->sys_arg = arg;
 	t->sys_ts = now;
-	t->sys_nfds = 0;
 	if (cls != KVL_SYS_POOL_IO)
 		return;
 
@@ -362,40 +354,27 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		goto out;
 	kvl_req(vm, ri)->path = KVL_PATH_THREADS;
 	kvl_req(vm, ri)->fd = (s32)arg;
+	kvl_req(vm, ri)->off = off;
 	kvl_req_attribute(kvl_req(vm, ri), &db, 0, now);
 	t->cur_req = ri;
 out:
 	kvl_unlock(&vm->lock, flags);
 }
 
-void kvl_ev_submit_fds(struct kvl_engine *eng, s32 tgid, s32 tid,
-		       const s32 *fd, u32 n)
-{
-	struct kvl_thread *t;
-	struct kvl_vm *vm;
-	u32 i;
-
-	vm = kvl_engine_find_vm(eng, tgid);
-	if (!vm)
-		return;
-	t = kvl_thread_find(vm, tid);	/* its sys_enter has added it */
-	if (!t || t->sys_nr != KVL_NR_io_submit)
-		return;
-	if (n > KVL_SUBMIT_FDS)
-		n = KVL_SUBMIT_FDS;
-	for (i = 0; i < n; i++)
-		t->sys_fd[i] = fd[i];
-	t->sys_nfds = n;
-}
-
 static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
-				 s64 n, u64 now)
+				 u64 ring, const struct kvl_iocb_info *io,
+				 u32 nio, s64 n, u64 now)
 {
 	struct kvl_taken_doorbell db, first;
 	bool have_first = false;
 	unsigned long flags;
 	s64 i;
 
+	if (ring != t->aio_ring) {	/* (only its own probes read these) */
+		t->aio_ring = ring;
+		t->ring_seen = KVL_RING_UNSEEN;
+		t->ring_ok = 0;
+	}
 	kvl_lock(&vm->lock, flags);
 	vm->counters[KVL_C_EVENTS]++;
 	for (i = 0; i < n; i++) {
@@ -421,8 +400,14 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 			break;
 		kvl_req(vm, ri)->path = KVL_PATH_NATIVE;
 		/* io_submit returns how many of the first iocbs it took */
-		if (i < t->sys_nfds)
-			kvl_req(vm, ri)->fd = t->sys_fd[i];
+		if (i < nio) {
+			kvl_req(vm, ri)->fd = io[i].fd;
+			kvl_req(vm, ri)->off = io[i].off;
+			kvl_req(vm, ri)->iocb = io[i].iocb;
+			/* its completion will be seen in the ring */
+			if (t->ring_ok && io[i].iocb)
+				kvl_req(vm, ri)->flags |= KVL_REQ_RING;
+		}
 		kvl_req_attribute(kvl_req(vm, ri), &db, t->last_wake,
 				  t->sys_ts);
 		kvl_req(vm, ri)->t[3] = now;
@@ -448,8 +433,9 @@ static void kvl_wake(struct kvl_vm *vm, struct kvl_thread *t, u64 now)
 	kvl_unlock(&vm->lock, flags);
 }
 
-void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
-		     s64 ret, u64 now)
+static void kvl_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+			 s64 ret, u64 now, u64 ring,
+			 const struct kvl_iocb_info *io, u32 nio)
 {
 	enum kvl_sys_class cls = kvl_sys_class(nr);
 	struct kvl_thread *t;
@@ -501,7 +487,7 @@ void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 			break;
 		}
 		if (ret > 0)
-			kvl_native_submitted(vm, t, ret, now);
+			kvl_native_submitted(vm, t, ring, io, nio, ret, now);
 		break;
 	case KVL_SYS_GETEVENTS:
 		if (ret > 0) {
@@ -526,6 +512,74 @@ void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	default:
 		break;
 	}
+}
+
+void kvl_ev_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+		     s64 ret, u64 now)
+{
+	kvl_sys_exit(eng, tgid, tid, nr, ret, now, 0, NULL, 0);
+}
+
+void kvl_ev_io_submit_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
+			   u64 ring, const struct kvl_iocb_info *io, u32 n,
+			   s64 ret, u64 now)
+{
+	kvl_sys_exit(eng, tgid, tid, KVL_NR_io_submit, ret, now, ring, io,
+		     n < KVL_SUBMIT_FDS ? n : KVL_SUBMIT_FDS);
+}
+
+bool kvl_ev_ring_where(struct kvl_engine *eng, s32 tgid, s32 tid, u64 *ring,
+		       u32 *seen)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t = vm ? kvl_thread_find(vm, tid) : NULL;
+
+	if (!t || !t->aio_ring || READ_ONCE(t->vcpu) >= 0)
+		return false;
+	*ring = t->aio_ring;
+	*seen = t->ring_seen;
+	return true;
+}
+
+/*
+ * Under vm->lock: the native request of iocb @iocb completed, seen at
+ * @now: its reap.  The oldest one not seen yet: QEMU reuses an iocb's
+ * memory once it has reaped it.
+ */
+static void kvl_ring_reaped(struct kvl_vm *vm, u64 iocb, u64 now)
+{
+	u16 i;
+
+	for (i = vm->native_q.head; i != KVL_NO_REQ; i = kvl_req(vm, i)->next) {
+		struct kvl_req *r = kvl_req(vm, i);
+
+		if (r->iocb == iocb && (r->flags & (KVL_REQ_RING | KVL_REQ_REAPED)) ==
+		    KVL_REQ_RING) {
+			r->flags |= KVL_REQ_REAPED;
+			r->t[4] = now;
+			return;
+		}
+	}
+}
+
+void kvl_ev_ring_seen(struct kvl_engine *eng, s32 tgid, s32 tid, u32 seen,
+		      const u64 *iocb, u32 n, u64 now)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t = vm ? kvl_thread_find(vm, tid) : NULL;
+	unsigned long flags;
+	u32 i;
+
+	if (!t || READ_ONCE(t->vcpu) >= 0)
+		return;
+	t->ring_seen = seen;
+	t->ring_ok = 1;
+	if (!n)
+		return;
+	kvl_lock(&vm->lock, flags);
+	for (i = 0; i < n && i < KVL_RING_LOOK; i++)
+		kvl_ring_reaped(vm, iocb[i], now);
+	kvl_unlock(&vm->lock, flags);
 }
 
 void kvl_ev_task_exit(struct kvl_engine *eng, s32 tgid, s32 tid,

@@ -83,6 +83,21 @@ static inline struct kvl_vcpu *kvl_vcpu_of(struct kvl_vm *vm, struct kvl_thread 
 	return vm->vcpus[i];
 }
 
+/*
+ * The vCPU thread @tid of VM @tgid runs, or NULL; its VM in *@vmp.  Per
+ * exit to userspace, per injection, per doorbell: inline.
+ */
+static inline struct kvl_vcpu *kvl_vcpu_find(struct kvl_engine *eng,
+					     s32 tgid, s32 tid,
+					     struct kvl_vm **vmp)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t = vm ? kvl_thread_find(vm, tid) : NULL;
+
+	*vmp = vm;
+	return t ? kvl_vcpu_of(vm, t) : NULL;
+}
+
 static inline struct kvl_req *kvl_req(struct kvl_vm *vm, u16 i)
 {
 	return &vm->reqs[i];
@@ -98,14 +113,13 @@ struct kvl_thread *kvl_vcpu_register(struct kvl_engine *eng,
 				     struct kvl_vm *vm, s32 tid,
 				     u32 vcpu_id, u32 isa);
 int kvl_vcpu_by_id(struct kvl_vm *vm, s32 vcpu_id);
-struct kvl_vcpu *kvl_vcpu_find(struct kvl_engine *eng, s32 tgid,
-			       s32 tid, struct kvl_vm **vmp);
 
 /* request.c: requests, mailboxes, disks */
 void kvl_queue_push(struct kvl_vm *vm, struct kvl_queue *q, u16 i);
 void kvl_queue_unlink(struct kvl_vm *vm, struct kvl_queue *q, u16 prev,
 		      u16 i);
 void kvl_req_free(struct kvl_vm *vm, u16 i);
+#define KVL_STAMP_IO_OVER	(~0u)	/* kvl_queue_drop_older(): see there */
 void kvl_queue_drop_older(struct kvl_vm *vm, struct kvl_queue *q,
 			  u64 now, unsigned int t, u64 age,
 			  enum kvl_counter counter);

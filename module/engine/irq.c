@@ -40,8 +40,10 @@ static u32 kvl_irq_same_iteration(struct kvl_vm *vm, const struct kvl_irq *irq)
 {
 	u16 i = vm->native_q.head;
 
+	/* (a request the AIO ring tells about waits for its completion) */
 	if (i == KVL_NO_REQ || kvl_req(vm, i)->next != KVL_NO_REQ ||
-	    kvl_req(vm, i)->t[3] > irq->ts)
+	    kvl_req(vm, i)->t[3] > irq->ts ||
+	    (kvl_req(vm, i)->flags & KVL_REQ_RING))
 		return 0;
 	kvl_queue_unlink(vm, &vm->native_q, KVL_NO_REQ, i);
 	kvl_req_irq(vm, i, kvl_req(vm, i)->t[3], irq);
@@ -80,7 +82,8 @@ static u32 kvl_irq_done_after_wake(struct kvl_vm *vm,
 /*
  * Under vm->lock: give interrupt @irq the requests of @q finished by @reap
  * (at most *@native_limit native ones), of its target vCPU only if @own.
- * Returns how many it took.
+ * A native request whose completion the AIO ring tells about is finished
+ * once seen there, reaped when it was seen.  Returns how many it took.
  */
 static u32 kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
 			const struct kvl_irq *irq, u64 reap, u32 *native_limit)
@@ -91,17 +94,19 @@ static u32 kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
 	while (i != KVL_NO_REQ) {
 		struct kvl_req *r = kvl_req(vm, i);
 		u16 next = r->next;
+		bool ring = r->flags & KVL_REQ_RING;
 
-		if (r->t[3] > reap || (own && r->vcpu != irq->target) ||
-		    (q == &vm->native_q && !*native_limit)) {
+		if ((ring ? !(r->flags & KVL_REQ_REAPED) : r->t[3] > reap) ||
+		    (own && r->vcpu != irq->target) ||
+		    (q == &vm->native_q && !ring && !*native_limit)) {
 			prev = i;
 			i = next;
 			continue;
 		}
 		kvl_queue_unlink(vm, q, prev, i);
-		if (q == &vm->native_q)
+		if (q == &vm->native_q && !ring)
 			(*native_limit)--;
-		kvl_req_irq(vm, i, reap, irq);
+		kvl_req_irq(vm, i, ring ? r->t[4] : reap, irq);
 		taken++;
 		i = next;
 	}
@@ -128,7 +133,7 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 	 * request within one loop iteration, so it is not this interrupt's.
 	 */
 	for (qi = 0; qi < 2; qi++)
-		kvl_queue_drop_older(vm, queues[qi], irq->ts, 3,
+		kvl_queue_drop_older(vm, queues[qi], irq->ts, KVL_STAMP_IO_OVER,
 				     vm->cfg->irq_timeout_ns, KVL_C_REQS_NO_IRQ);
 
 	if (t && t->getevents_n) {

@@ -38,8 +38,21 @@ void kvl_req_free(struct kvl_vm *vm, u16 i)
 }
 
 /*
- * Drop the requests of @q whose stamp @t (an index into t[]) is more than
- * @age before @now, counting them in @counter.  Under vm->lock.
+ * When request @r's I/O was known to be over: t[3], or for one whose
+ * completion the AIO ring tells about, when it was seen there (not yet:
+ * @now).
+ */
+static u64 kvl_req_io_over(const struct kvl_req *r, u64 now)
+{
+	if (!(r->flags & KVL_REQ_RING))
+		return r->t[3];
+	return (r->flags & KVL_REQ_REAPED) ? r->t[4] : now;
+}
+
+/*
+ * Drop the requests of @q whose stamp @t (an index into t[], or
+ * KVL_STAMP_IO_OVER) is more than @age before @now, counting them in
+ * @counter.  Under vm->lock.
  */
 void kvl_queue_drop_older(struct kvl_vm *vm, struct kvl_queue *q,
 			  u64 now, unsigned int t, u64 age,
@@ -48,9 +61,11 @@ void kvl_queue_drop_older(struct kvl_vm *vm, struct kvl_queue *q,
 	u16 prev = KVL_NO_REQ, i = q->head;
 
 	while (i != KVL_NO_REQ) {
-		u16 next = kvl_req(vm, i)->next;
+		const struct kvl_req *r = kvl_req(vm, i);
+		u16 next = r->next;
+		u64 ts = t == KVL_STAMP_IO_OVER ? kvl_req_io_over(r, now) : r->t[t];
 
-		if (now > kvl_req(vm, i)->t[t] && now - kvl_req(vm, i)->t[t] > age) {
+		if (now > ts && now - ts > age) {
 			kvl_queue_unlink(vm, q, prev, i);
 			kvl_req_free(vm, i);
 			vm->counters[counter]++;
@@ -127,6 +142,7 @@ u16 kvl_req_alloc(struct kvl_vm *vm, u64 now)
 	kvl_req(vm, i)->target = -1;
 	kvl_req(vm, i)->vector = -1;
 	kvl_req(vm, i)->fd = KVL_FD_UNKNOWN;
+	kvl_req(vm, i)->off = KVL_OFF_UNKNOWN;
 	return i;
 }
 
@@ -207,6 +223,7 @@ static void kvl_req_report(struct kvl_engine *eng, const struct kvl_vm *vm,
 	rec.line = r->line;
 	rec.addr = r->addr;
 	rec.fd = r->fd;
+	rec.off = r->off;
 	memcpy(rec.t, r->t, sizeof(rec.t));
 	hook(eng->on_request_ctx, &rec);
 }
@@ -245,6 +262,12 @@ static void kvl_disk_record(struct kvl_vm *vm, const struct kvl_req *r)
 	if (!d || r->path >= KVL_NR_PATHS)
 		return;
 	/* stamps: doorbell, wake, submit, submit_end, reap, irq, entry */
+	if (r->path == KVL_PATH_THREADS)
+		kvl_hist_record(&d->hist[r->path][KVL_DS_IO],
+				(s64)(r->t[3] - r->t[2]));
+	else if (r->flags & KVL_REQ_REAPED)
+		kvl_hist_record(&d->hist[r->path][KVL_DS_IO],
+				(s64)(r->t[4] - r->t[2]));
 	kvl_hist_record(&d->hist[r->path][KVL_DS_SUBMIT_TO_IRQ],
 			(s64)(r->t[5] - r->t[2]));
 	kvl_hist_record(&d->hist[r->path][KVL_DS_TOTAL],

@@ -35,6 +35,9 @@ struct kvl_thread *kvl_thread_add(struct kvl_vm *vm, s32 tid, s16 vcpu)
 	t->getevents_n = 0;
 	t->cur_req = KVL_NO_REQ;
 	t->irq_pending = 0;
+	t->aio_ring = 0;
+	t->ring_seen = KVL_RING_UNSEEN;
+	t->ring_ok = 0;
 	kvl_publish(&t->tid, tid);
 	return t;
 }
@@ -104,15 +107,4 @@ int kvl_vcpu_by_id(struct kvl_vm *vm, s32 vcpu_id)
 		if (vm->vcpus[i]->vcpu_id == (u32)vcpu_id)
 			return (int)i;
 	return -1;
-}
-
-/* The vCPU thread @tid of VM @tgid runs, or NULL; its VM in *@vmp. */
-struct kvl_vcpu *kvl_vcpu_find(struct kvl_engine *eng, s32 tgid,
-			       s32 tid, struct kvl_vm **vmp)
-{
-	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
-	struct kvl_thread *t = vm ? kvl_thread_find(vm, tid) : NULL;
-
-	*vmp = vm;
-	return t ? kvl_vcpu_of(vm, t) : NULL;
 }

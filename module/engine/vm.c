@@ -30,7 +30,8 @@ const char *kvl_stage_name(unsigned int path, unsigned int stage)
 
 const char *kvl_disk_stage_name(unsigned int ds)
 {
-	return ds == KVL_DS_SUBMIT_TO_IRQ ? "submit_to_irq" :
+	return ds == KVL_DS_IO ? "io" :
+	       ds == KVL_DS_SUBMIT_TO_IRQ ? "submit_to_irq" :
 	       ds == KVL_DS_TOTAL ? "total" : "?";
 }
 

@@ -432,7 +432,7 @@ def snapshot_problems(text, live, slack=torn_slack):
     exact, and min <= percentiles <= max, min <= mean <= max."""
     lines = text.split("\n")
     bad = []
-    if not lines or lines[0] != "# kvmio_lat hist 3":
+    if not lines or lines[0] != "# kvmio_lat hist 4":
         return ["no header: %r" % lines[:1]]
     if len(lines) < 2 or lines[-2] != "end" or lines[-1] != "":
         return ["no final 'end': truncated"]
@@ -806,7 +806,7 @@ def debugfs_reader(i):
             if e.errno in (errno.ENOENT, errno.ENXIO, errno.EIO, errno.ENODEV):
                 continue
             return "%s: %s" % (n, e)
-        if n == "hist" and (not t.startswith("# kvmio_lat hist 3") or not t.endswith("end\n")):
+        if n == "hist" and (not t.startswith("# kvmio_lat hist 4") or not t.endswith("end\n")):
             return "a torn hist: %r...%r" % (t[:30], t[-30:])
     if i % 10 == 0:
         rc, _, err = reader("show")

@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Parse kvmio_lat's hist text (format 3, or 2 of older modules) for the lab tests.
+"""Parse kvmio_lat's hist text (format 4, or 2 and 3 of older modules) for lab tests.
 
 Deliberately independent of the kvmio-lat reader: the tests check the module
 against their own reading of the documented format.
@@ -14,9 +14,11 @@ STAGES = {
 }
 # A disk's histograms (format 3), the same on both paths: submit_to_irq is
 # submit + submit_to_reap + reap_to_irq (threads: io + io_to_reap +
-# reap_to_irq) of its requests.
-DISK_STAGES = ["submit_to_irq", "total"]
-VERSIONS = ("2", "3")
+# reap_to_irq) of its requests.  Format 4 adds io before them: the host's
+# I/O alone (threads: the worker's system call; native: io_submit to the
+# completion seen in the AIO ring, absent when the ring was not read).
+DISK_STAGES = ["io", "submit_to_irq", "total"]
+VERSIONS = ("2", "3", "4")
 
 _FIELD = re.compile(r"(\w+)=(\d+)")
 _BUCKET = re.compile(r"^  \[(\d+), (\d+)\) (\d+)$")
@@ -46,7 +48,7 @@ def parse(text):
     "stages": {path: {stage: Hist}}, "exit_count": n}},
     "disks": {fd: {path: {disk_stage: Hist}}}}}; "disks" is empty in a
     format 2 snapshot, and a path of a disk has only its non-empty
-    histograms (DISK_STAGES)."""
+    histograms (DISK_STAGES; no "io" before format 4)."""
     lines = text.splitlines()
     head = "# kvmio_lat hist "
     if not lines or not lines[0].startswith(head) or lines[0][len(head):] not in VERSIONS:
@@ -78,7 +80,8 @@ def parse(text):
             cur = Hist(ln)
             vms[int(w[1])]["vcpus"][int(w[2])]["stages"][w[3]][w[4]] = cur
         elif w[0] == "disk" and version >= 3:	# disk PID FD PATH STAGE ...
-            if w[3] not in STAGES or w[4] not in DISK_STAGES:
+            if (w[3] not in STAGES or w[4] not in DISK_STAGES
+                    or (w[4] == "io" and version < 4)):
                 raise ValueError("unexpected disk histogram: %r" % ln)
             cur = Hist(ln)
             disk = vms[int(w[1])]["disks"].setdefault(

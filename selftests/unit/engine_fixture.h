@@ -127,25 +127,41 @@ static inline void fx_wake(struct fx *f, int tid, u64 t)
 
 static inline void fx_wait(struct fx *f, int tid, u64 t)
 {
-	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_ppoll, 0, t);
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_ppoll, 0, KVL_OFF_UNKNOWN, t);
 }
 
 /* QEMU's file descriptor of the one disk most streams use */
 #define FX_DISK		9
+/* its AIO context: the address of the completion ring */
+#define FX_RING		0x7f0000100000ULL
 
-/* io_submit of @nr iocbs on @fd (-1: each on FX_DISK), as the module sees it */
+/*
+ * io_submit of @nr iocbs on @fd at @off (NULL: each on FX_DISK, offset
+ * unknown), as the module sees it; iocb i at FX_IOCB(i)
+ */
+#define FX_IOCB(i)	(0x7f0000001000ULL + 0x100ULL * (i))
+
+static inline void fx_io_submit_at(struct fx *f, int tid, int nr,
+				   const s32 *fd, const s64 *off, u64 t0, u64 t1)
+{
+	struct kvl_iocb_info io[KVL_SUBMIT_FDS];
+	int i;
+
+	for (i = 0; i < KVL_SUBMIT_FDS; i++) {
+		io[i].iocb = FX_IOCB(i);
+		io[i].fd = fd ? fd[i < nr ? i : 0] : FX_DISK;
+		io[i].off = off ? off[i < nr ? i : 0] : KVL_OFF_UNKNOWN;
+	}
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_io_submit, nr, KVL_OFF_UNKNOWN,
+			 t0);
+	kvl_ev_io_submit_exit(&f->eng, PID, tid, FX_RING, io,
+			      nr < KVL_SUBMIT_FDS ? nr : KVL_SUBMIT_FDS, nr, t1);
+}
+
 static inline void fx_io_submit_fds(struct fx *f, int tid, int nr,
 				    const s32 *fd, u64 t0, u64 t1)
 {
-	s32 dflt[KVL_SUBMIT_FDS];
-	int i;
-
-	for (i = 0; i < KVL_SUBMIT_FDS; i++)
-		dflt[i] = FX_DISK;
-	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_io_submit, nr, t0);
-	kvl_ev_submit_fds(&f->eng, PID, tid, fd ? fd : dflt,
-			  nr < KVL_SUBMIT_FDS ? nr : KVL_SUBMIT_FDS);
-	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_io_submit, nr, t1);
+	fx_io_submit_at(f, tid, nr, fd, NULL, t0, t1);
 }
 
 static inline void fx_io_submit(struct fx *f, int tid, int nr, u64 t0, u64 t1)
@@ -153,10 +169,17 @@ static inline void fx_io_submit(struct fx *f, int tid, int nr, u64 t0, u64 t1)
 	fx_io_submit_fds(f, tid, nr, NULL, t0, t1);
 }
 
+/* a pool worker's pread64 of @fd at @off */
+static inline void fx_pool_io_at(struct fx *f, int tid, s32 fd, s64 off,
+				 u64 t0, u64 t1)
+{
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_pread64, (u32)fd, off, t0);
+	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_pread64, 4096, t1);
+}
+
 static inline void fx_pool_io_fd(struct fx *f, int tid, s32 fd, u64 t0, u64 t1)
 {
-	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_pread64, (u32)fd, t0);
-	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_pread64, 4096, t1);
+	fx_pool_io_at(f, tid, fd, KVL_OFF_UNKNOWN, t0, t1);
 }
 
 static inline void fx_pool_io(struct fx *f, int tid, u64 t0, u64 t1)
@@ -177,7 +200,7 @@ static inline void fx_one_native(struct fx *f, int tid, int vcpu, u64 t)
 /* The loop writes the irqfd: kvm_msi_set_irq + kvm_apic_accept_irq. */
 static inline void fx_irq(struct fx *f, int tid, int vcpu, u64 t)
 {
-	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_write, 0, t - 1);
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_write, 0, KVL_OFF_UNKNOWN, t - 1);
 	kvl_ev_irq(&f->eng, PID, tid, vcpu, VEC(vcpu), t);
 	kvl_ev_apic_accept(&f->eng, PID, tid, vcpu, VEC(vcpu), t);
 	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_write, 8, t + 1);
@@ -220,7 +243,7 @@ static inline const struct kvl_exit_slot *fx_exit_slot(struct kvl_vcpu *v,
  */
 static inline void fx_irq_posted(struct fx *f, int tid, int vcpu, u64 t)
 {
-	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_write, 0, t - 1);
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_write, 0, KVL_OFF_UNKNOWN, t - 1);
 	kvl_ev_irq(&f->eng, PID, tid, vcpu, VEC(vcpu), t);
 	kvl_ev_apic_accept(&f->eng, PID, tid, vcpu, VEC(vcpu), t);
 	kvl_ev_apicv_accept(&f->eng, PID, tid, vcpu, VEC(vcpu), t);

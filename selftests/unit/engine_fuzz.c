@@ -78,17 +78,19 @@ static void request(struct stream *s)
 	kvl_ev_entry(e, pid, vt, tick(s));
 	kvl_ev_sys_exit(e, pid, loop, SYS_ppoll, 1, tick(s));
 	if (threads) {
-		kvl_ev_sys_enter(e, pid, pool, SYS_pread64, (u32)fd, tick(s));
+		kvl_ev_sys_enter(e, pid, pool, SYS_pread64, (u32)fd, KVL_OFF_UNKNOWN, tick(s));
 		kvl_ev_sys_exit(e, pid, pool, SYS_pread64, 4096, tick(s));
 	} else {
-		kvl_ev_sys_enter(e, pid, loop, SYS_io_submit, 1, tick(s));
-		if (fd >= 0)
-			kvl_ev_submit_fds(e, pid, loop, &fd, 1);
-		kvl_ev_sys_exit(e, pid, loop, SYS_io_submit, 1, tick(s));
+		struct kvl_iocb_info io = { 0x7f0000001000ULL, 4096, fd };
+
+		kvl_ev_sys_enter(e, pid, loop, SYS_io_submit, 1,
+				 KVL_OFF_UNKNOWN, tick(s));
+		kvl_ev_io_submit_exit(e, pid, loop, 0x7f0000100000ULL, &io,
+				      fd >= 0 ? 1 : 0, 1, tick(s));
 	}
-	kvl_ev_sys_enter(e, pid, loop, SYS_ppoll, 0, tick(s));
+	kvl_ev_sys_enter(e, pid, loop, SYS_ppoll, 0, KVL_OFF_UNKNOWN, tick(s));
 	kvl_ev_sys_exit(e, pid, loop, SYS_ppoll, 1, tick(s));
-	kvl_ev_sys_enter(e, pid, loop, SYS_write, 0, tick(s));
+	kvl_ev_sys_enter(e, pid, loop, SYS_write, 0, KVL_OFF_UNKNOWN, tick(s));
 	kvl_ev_irq(e, pid, loop, vcpu, vec, tick(s));
 	kvl_ev_apic_accept(e, pid, loop, vcpu, vec, tick(s));
 	kvl_ev_sys_exit(e, pid, loop, SYS_write, 8, tick(s));
@@ -320,7 +322,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		case 7:
 		case 8:
 			kvl_ev_sys_enter(e, tgid, tid, syscalls[u8_of(&s.in) % 22],
-					 u16_of(&s.in) | (u32)u8_of(&s.in) << 16, tick(&s));
+					 u16_of(&s.in) | (u32)u8_of(&s.in) << 16, KVL_OFF_UNKNOWN, tick(&s));
 			break;
 		case 9:
 		case 10:

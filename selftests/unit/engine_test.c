@@ -55,7 +55,7 @@ TEST(threads_single_request)
 	fx_doorbell(&f, VCPU0, 0, 1000);
 	fx_wake(&f, MAIN, 2000);
 	/* main loop FUTEX_WAKEs a pool thread; futex is not an I/O event */
-	kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_futex, 0, 2100);
+	kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_futex, 0, KVL_OFF_UNKNOWN, 2100);
 	kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_futex, 1, 2200);
 	fx_wait(&f, MAIN, 2300);
 	fx_pool_io(&f, POOL, 4000, 9000);
@@ -149,8 +149,8 @@ TEST(pool_requests_behind_one_doorbell_share_it)
 	fx_doorbell(&f, VCPU0, 0, 1000);
 	fx_wake(&f, MAIN, 2000);
 	/* the guest queued two requests behind one notify: two pool threads */
-	kvl_ev_sys_enter(&f.eng, PID, POOL, SYS_pread64, 0, 3000);
-	kvl_ev_sys_enter(&f.eng, PID, POOL + 1, SYS_pread64, 0, 3100);
+	kvl_ev_sys_enter(&f.eng, PID, POOL, SYS_pread64, 0, KVL_OFF_UNKNOWN, 3000);
+	kvl_ev_sys_enter(&f.eng, PID, POOL + 1, SYS_pread64, 0, KVL_OFF_UNKNOWN, 3100);
 	kvl_ev_sys_exit(&f.eng, PID, POOL, SYS_pread64, 4096, 8000);
 	kvl_ev_sys_exit(&f.eng, PID, POOL + 1, SYS_pread64, 4096, 8100);
 	fx_wake(&f, MAIN, 8500);
@@ -191,7 +191,7 @@ TEST(io_getevents_chain_of_2016)
 	fx_io_submit(&f, MAIN, 1, 3000, 3500);
 	fx_wait(&f, MAIN, 3600);
 	fx_wake(&f, MAIN, 9000);
-	kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_io_getevents, 0, 9100);
+	kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_io_getevents, 0, KVL_OFF_UNKNOWN, 9100);
 	kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_io_getevents, 1, 9400);
 	fx_irq(&f, MAIN, 0, 9600);
 	fx_inject(&f, VCPU0, 0, 5000, 9800);
@@ -212,7 +212,7 @@ TEST(userspace_exit_is_no_doorbell)
 	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_IO, 1000);
 	kvl_ev_doorbell(&f.eng, PID, VCPU0, true, 0x3f8, 1001);
 	kvl_ev_sys_exit(&f.eng, PID, VCPU0, SYS_ioctl, 0, 1100);
-	kvl_ev_sys_enter(&f.eng, PID, VCPU0, SYS_ioctl, 0, 1200);
+	kvl_ev_sys_enter(&f.eng, PID, VCPU0, SYS_ioctl, 0, KVL_OFF_UNKNOWN, 1200);
 	kvl_ev_entry(&f.eng, PID, VCPU0, 1300);
 	fx_wake(&f, MAIN, 2000);
 	fx_io_submit(&f, MAIN, 1, 3000, 3100);
@@ -830,7 +830,7 @@ TEST(batch_sharing_a_doorbell_rung_during_the_submit)
 	fx_init(&f);
 	fx_doorbell(&f, VCPU0, 0, 1000);
 	fx_wake(&f, MAIN, 2000);
-	kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_io_submit, 3, 3000);
+	kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_io_submit, 3, KVL_OFF_UNKNOWN, 3000);
 	fx_doorbell(&f, VCPU0, 0, 3100);
 	kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_io_submit, 3, 3500);
 	fx_wait(&f, MAIN, 3600);
@@ -902,11 +902,11 @@ TEST(intx_line_raised_twice_is_one_interrupt)
 		u64 t = 100000 * (i + 1);
 
 		fx_one_native(&f, VCPU0, 0, t);
-		kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_ioctl, 0, t + 9900);
+		kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_ioctl, 0, KVL_OFF_UNKNOWN, t + 9900);
 		kvl_ev_irq(&f.eng, PID, MAIN, -1, -1, t + 10000);
 		kvl_ev_apic_accept(&f.eng, PID, MAIN, 0, 0x26, t + 10010);
 		kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_ioctl, 0, t + 10020);
-		kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_ioctl, 0, t + 10100);
+		kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_ioctl, 0, KVL_OFF_UNKNOWN, t + 10100);
 		kvl_ev_irq(&f.eng, PID, MAIN, -1, -1, t + 10200);
 		kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_ioctl, 0, t + 10210);
 		kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 0x78, t + 10300);
@@ -1079,7 +1079,7 @@ TEST(pool_thread_exit_mid_io)
 	fx_init(&f);
 	fx_doorbell(&f, VCPU0, 0, 1000);
 	fx_wake(&f, MAIN, 2000);
-	kvl_ev_sys_enter(&f.eng, PID, POOL, SYS_pread64, 0, 3000);
+	kvl_ev_sys_enter(&f.eng, PID, POOL, SYS_pread64, 0, KVL_OFF_UNKNOWN, 3000);
 	EXPECT_EQ(1, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	kvl_ev_task_exit(&f.eng, PID, POOL, false, 0);
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
@@ -1292,7 +1292,7 @@ static void fx_native_req(struct fx *f, const s32 *fd, u64 t, u64 io)
 	if (fd) {
 		fx_io_submit_fds(f, MAIN, 1, fd, t + 2000, t + 2500);
 	} else {
-		kvl_ev_sys_enter(&f->eng, PID, MAIN, SYS_io_submit, 1, t + 2000);
+		kvl_ev_sys_enter(&f->eng, PID, MAIN, SYS_io_submit, 1, KVL_OFF_UNKNOWN, t + 2000);
 		kvl_ev_sys_exit(&f->eng, PID, MAIN, SYS_io_submit, 1, t + 2500);
 	}
 	fx_wait(f, MAIN, t + 2600);
@@ -1373,7 +1373,187 @@ TEST(disk_of_a_pool_request_is_its_pread_fd)
 	EXPECT_EQ(1, d->hist[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ].count);
 	EXPECT_EQ(6000, d->hist[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ].min);
 	EXPECT_EQ(9500, d->hist[KVL_PATH_THREADS][KVL_DS_TOTAL].min);
+	/* io: the worker's pread, 4000 to 9000 */
+	EXPECT_EQ(1, d->hist[KVL_PATH_THREADS][KVL_DS_IO].count);
+	EXPECT_EQ(5000, d->hist[KVL_PATH_THREADS][KVL_DS_IO].min);
 	EXPECT_EQ(0, d->hist[KVL_PATH_NATIVE][KVL_DS_SUBMIT_TO_IRQ].count);
+	fx_fini(&f);
+}
+
+struct fx_records {
+	u32 n;
+	struct kvl_request_record rec[8];
+};
+
+static void fx_keep_record(void *ctx, const struct kvl_request_record *rec)
+{
+	struct fx_records *k = ctx;
+
+	if (k->n < ARRAY_SIZE(k->rec))
+		k->rec[k->n] = *rec;
+	k->n++;
+}
+
+static int fx_count_record(const struct fx_records *k, s32 fd, s64 off)
+{
+	u32 i;
+	int n = 0;
+
+	for (i = 0; i < k->n && i < ARRAY_SIZE(k->rec); i++)
+		n += k->rec[i].fd == fd && k->rec[i].off == off;
+	return n;
+}
+
+/*
+ * Each request names its block: an iocb's aio_offset, a pread's offset
+ * (what lets a user, and the truth test, find the request behind a slow
+ * sample).
+ */
+TEST(requests_carry_their_file_offsets)
+{
+	const s32 fds[3] = { 5, 6, 5 };
+	const s64 offs[3] = { 0, 8192, 1LL << 40 };
+	struct fx_records k = { 0 };
+	struct fx f;
+	int i;
+
+	fx_init(&f);
+	f.eng.on_request_ctx = &k;
+	f.eng.on_request = fx_keep_record;
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit_at(&f, MAIN, 3, fds, offs, 3000, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 10000);
+	fx_irq(&f, MAIN, 0, 11000);
+	fx_inject(&f, VCPU0, 0, 5000, 12000);
+	ASSERT_EQ(3, k.n);
+	for (i = 0; i < 3; i++)	/* each iocb's pair, in any order */
+		EXPECT_EQ(1, fx_count_record(&k, fds[i], offs[i]));
+
+	fx_doorbell(&f, VCPU0, 0, 20000);
+	fx_wake(&f, MAIN, 21000);
+	fx_wait(&f, MAIN, 21300);
+	fx_pool_io_at(&f, POOL, 12, 4096, 22000, 27000);
+	fx_wake(&f, MAIN, 27500);
+	fx_irq(&f, MAIN, 0, 28000);
+	fx_inject(&f, VCPU0, 0, 23000, 28500);
+	ASSERT_EQ(4, k.n);
+	EXPECT_EQ(KVL_PATH_THREADS, k.rec[3].path);
+	EXPECT_EQ(12, k.rec[3].fd);
+	EXPECT_EQ(4096, k.rec[3].off);
+
+	/* fsync has no offset */
+	fx_doorbell(&f, VCPU0, 0, 40000);
+	fx_wake(&f, MAIN, 41000);
+	fx_wait(&f, MAIN, 41300);
+	kvl_ev_sys_enter(&f.eng, PID, POOL, KVL_NR_fsync, 12, KVL_OFF_UNKNOWN,
+			 42000);
+	kvl_ev_sys_exit(&f.eng, PID, POOL, KVL_NR_fsync, 0, 43000);
+	fx_wake(&f, MAIN, 43500);
+	fx_irq(&f, MAIN, 0, 44000);
+	fx_inject(&f, VCPU0, 0, 43000, 44500);
+	ASSERT_EQ(5, k.n);
+	EXPECT_EQ(KVL_OFF_UNKNOWN, k.rec[4].off);
+	fx_fini(&f);
+}
+
+/*
+ * The module's look at the main loop's AIO ring: these completions.
+ * False if the engine gave no ring, or another.
+ */
+static bool fx_ring(struct fx *f, int tid, u32 seen, const u64 *iocb, u32 n,
+		    u64 t)
+{
+	u64 ring;
+	u32 was;
+
+	if (!kvl_ev_ring_where(&f->eng, PID, tid, &ring, &was) ||
+	    ring != FX_RING)
+		return false;
+	kvl_ev_ring_seen(&f->eng, PID, tid, seen, iocb, n, t);
+	return true;
+}
+
+static const struct kvl_request_record *fx_record_at(const struct fx_records *k,
+						     s64 off)
+{
+	u32 i;
+
+	for (i = 0; i < k->n && i < ARRAY_SIZE(k->rec); i++)
+		if (k->rec[i].off == off)
+			return &k->rec[i];
+	return NULL;
+}
+
+/*
+ * Depth 3 on aio=native: the AIO ring says which iocbs completed, so an
+ * interrupt ends only those (each reaped when the ring showed it), not
+ * every request in flight, as it must without the ring (a recording).
+ */
+TEST(aio_ring_tells_which_native_requests_are_over)
+{
+	const s64 offs[3] = { 0, 4096, 8192 };
+	const u64 second = FX_IOCB(1), rest[2] = { FX_IOCB(0), FX_IOCB(2) };
+	const struct kvl_request_record *r;
+	const struct kvl_disk *d;
+	struct fx_records k = { 0 };
+	struct fx f;
+	u64 ring;
+	u32 seen;
+
+	fx_init(&f);
+	f.eng.on_request_ctx = &k;
+	f.eng.on_request = fx_keep_record;
+	/* no ring before the first io_submit; the first look takes its tail */
+	EXPECT_FALSE(kvl_ev_ring_where(&f.eng, PID, MAIN, &ring, &seen));
+	fx_native_on(&f, FX_DISK, 1000, 5000);
+	ASSERT_EQ(1, k.n);		/* (the old rule: its wake reaps it) */
+	ASSERT_TRUE(kvl_ev_ring_where(&f.eng, PID, MAIN, &ring, &seen));
+	EXPECT_EQ(KVL_RING_UNSEEN, seen);
+	ASSERT_TRUE(fx_ring(&f, MAIN, 7, NULL, 0, 9000));
+
+	fx_doorbell(&f, VCPU0, 0, 20000);
+	fx_wake(&f, MAIN, 21000);
+	fx_io_submit_at(&f, MAIN, 3, NULL, offs, 22000, 22500);
+	fx_wait(&f, MAIN, 22600);
+	fx_wake(&f, MAIN, 30000);
+	ASSERT_TRUE(fx_ring(&f, MAIN, 8, &second, 1, 30000));
+	fx_irq(&f, MAIN, 0, 31000);
+	fx_inject(&f, VCPU0, 0, 25000, 32000);
+	ASSERT_EQ(2, k.n);
+	r = fx_record_at(&k, 4096);
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(30000, r->t[4]);
+	EXPECT_EQ(31000, r->t[5]);
+	EXPECT_EQ(2, kvl_engine_find_vm(&f.eng, PID)->inflight);
+
+	/* an interrupt with nothing new in the ring ends nothing */
+	fx_irq(&f, MAIN, 0, 35000);
+	fx_inject(&f, VCPU0, 0, 34000, 36000);
+	EXPECT_EQ(2, k.n);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
+
+	/* seen when it raises the next one: reaped then */
+	ASSERT_TRUE(fx_ring(&f, MAIN, 10, rest, 2, 40000));
+	fx_irq(&f, MAIN, 0, 40000);
+	fx_inject(&f, VCPU0, 0, 39000, 41000);
+	ASSERT_EQ(4, k.n);
+	r = fx_record_at(&k, 8192);
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(40000, r->t[4]);
+	EXPECT_EQ(40000, r->t[5]);
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	/*
+	 * the disk's io: io_submit to the ring's news, for the three whose
+	 * completion the ring told (8000 and 18000 twice), not the first
+	 */
+	d = fx_disk(&f, FX_DISK);
+	ASSERT_NE(NULL, d);
+	EXPECT_EQ(4, d->hist[KVL_PATH_NATIVE][KVL_DS_TOTAL].count);
+	EXPECT_EQ(3, d->hist[KVL_PATH_NATIVE][KVL_DS_IO].count);
+	EXPECT_EQ(8000, d->hist[KVL_PATH_NATIVE][KVL_DS_IO].min);
+	EXPECT_EQ(18000, d->hist[KVL_PATH_NATIVE][KVL_DS_IO].max);
 	fx_fini(&f);
 }
 
@@ -1417,7 +1597,7 @@ TEST(hist_text_format)
 	fx_inject(&f, VCPU0, 0, 5000, 12000);
 	kvl_engine_print_hist(&f.eng, &out);
 	ASSERT_NE(NULL, b.s);
-	EXPECT_EQ(0, strncmp(b.s, "# kvmio_lat hist 3\n", 19));
+	EXPECT_EQ(0, strncmp(b.s, "# kvmio_lat hist 4\n", 19));
 	EXPECT_NE(NULL, strstr(b.s, "\nvm 1000 qemu vcpus 1\n"));
 	EXPECT_NE(NULL, strstr(b.s, "\nstage 1000 0 native total count=1 min=11000 max=11000 mean=11000 stddev=0 p50=11000"));
 	EXPECT_NE(NULL, strstr(b.s, "\nexit 1000 0 npf count=1 min=2 max=2"));
@@ -1482,7 +1662,7 @@ TEST(random_streams)
 			break;
 		case 6:
 		case 7:
-			kvl_ev_sys_enter(&f.eng, pid, tid, nr, rand_r(&seed) % 5, now);
+			kvl_ev_sys_enter(&f.eng, pid, tid, nr, rand_r(&seed) % 5, KVL_OFF_UNKNOWN, now);
 			break;
 		case 8:
 		case 9:

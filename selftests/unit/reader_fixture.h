@@ -7,11 +7,12 @@
  *
  * The saved fixtures in fixtures/ were printed by kvl_engine_print_hist()
  * and kvl_engine_print_stats() (memory_bytes 4096) after the rf_standard_*()
- * workloads below (disks.hist and disks_small.hist, format 3, are remade
+ * workloads below (disks.hist and disks_small.hist, format 4, are remade
  * by "KVL_WRITE_FIXTURES=1 build/unit/reader_test", the others are kept as
- * they were); empty.hist is an engine that saw no VM; lab_*.hist and
- * lab_native.stats were read from the module in the lab (real QEMU, nested
- * KVM, aio=native and aio=threads, selftests/qemu).  They stay as
+ * they were: disks_v3.hist is disks.hist as format 3 printed it, before
+ * the disks' io lines); empty.hist is an engine that saw no VM; lab_*.hist
+ * and lab_native.stats were read from the module in the lab (real QEMU,
+ * nested KVM, aio=native and aio=threads, selftests/qemu).  They stay as
  * they were printed: snapshots saved by users must keep parsing.
  * fixtures/snapshot.dict is the fuzzer's dictionary of format words.
  */
@@ -27,6 +28,9 @@
 #define RF_NO_FD	(-1)	/* a request of no known disk */
 /* the pread64 argument of rf_threads(): before disks, 0 (stdin) */
 #define RF_POOL_FD	0
+/* a native request's iocb, and the AIO ring of rf_vm.ring */
+#define RF_IOCB		0x7f0000001000ULL
+#define RF_RING		0x7f0000100000ULL
 
 struct rf_vm {
 	s32 pid;
@@ -34,6 +38,8 @@ struct rf_vm {
 	s32 main_tid;
 	s32 pool_tid;
 	u64 t;			/* the VM's clock: requests run one after another */
+	/* its io_submit's AIO ring, which the module reads; 0: none */
+	u64 ring;
 	/* exact stage values recorded, per vCPU and path, for checks */
 	u32 nr[RF_MAX_VCPUS][KVL_NR_PATHS];
 	u64 (*vals)[KVL_NR_PATHS][KVL_NR_STAGES][RF_MAX_REQS];
@@ -91,9 +97,22 @@ static inline u64 rf_submit_to_irq(const u64 *d)
 	       d[KVL_ST_REAP_TO_IRQ];
 }
 
-/* A request of disk @fd: its submit_to_irq and total, as the engine's. */
+/*
+ * A request's io: the worker's system call (threads), or io_submit to the
+ * look at the AIO ring that found its completion, at its reap (native).
+ */
+static inline u64 rf_io(int path, const u64 *d)
+{
+	return d[KVL_ST_SUBMIT] +
+	       (path == KVL_PATH_NATIVE ? d[KVL_ST_SUBMIT_TO_REAP] : 0);
+}
+
+/*
+ * A request of disk @fd: its io (if @io: a native one only when the ring
+ * told its completion), submit_to_irq and total, as the engine's.
+ */
 static inline void rf_keep_disk(struct rf_vm *vm, s32 fd, int path,
-				const u64 *d)
+				const u64 *d, bool io)
 {
 	u64 total = 0;
 	int s;
@@ -102,6 +121,9 @@ static inline void rf_keep_disk(struct rf_vm *vm, s32 fd, int path,
 		return;
 	for (s = 0; s < RF_NR_DUR; s++)
 		total += d[s];
+	if (io)
+		kvl_hist_record(rf_disk_hist(vm, fd, path, KVL_DS_IO),
+				(s64)rf_io(path, d));
 	kvl_hist_record(rf_disk_hist(vm, fd, path, KVL_DS_SUBMIT_TO_IRQ),
 			(s64)rf_submit_to_irq(d));
 	kvl_hist_record(rf_disk_hist(vm, fd, path, KVL_DS_TOTAL), (s64)total);
@@ -150,7 +172,7 @@ static inline void rf_irq_and_entry(struct fx *f, struct rf_vm *vm, int vcpu,
 {
 	s32 m = vm->main_tid, tid = rf_vcpu_tid(vm, vcpu);
 
-	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_write, 0, irq - 1);
+	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_write, 0, KVL_OFF_UNKNOWN, irq - 1);
 	kvl_ev_irq(&f->eng, vm->pid, m, vcpu, VEC(vcpu), irq);
 	kvl_ev_apic_accept(&f->eng, vm->pid, m, vcpu, VEC(vcpu), irq);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_write, 8, irq + 1);
@@ -159,9 +181,42 @@ static inline void rf_irq_and_entry(struct fx *f, struct rf_vm *vm, int vcpu,
 }
 
 /*
+ * Where the engine has read @vm's AIO ring up to, false when it has no
+ * ring of @vm's (the VM reads none, or submitted nothing yet).
+ */
+static inline bool rf_ring_where(struct fx *f, struct rf_vm *vm, u32 *seen)
+{
+	u64 ring;
+
+	return vm->ring &&
+	       kvl_ev_ring_where(&f->eng, vm->pid, vm->main_tid, &ring, seen) &&
+	       ring == vm->ring;
+}
+
+/*
+ * The module's look at the event loop's AIO ring at @t, as it wakes
+ * (kvl_ring_look()): the first takes the ring's tail, each later one finds
+ * the completion of the one request in flight.
+ */
+static inline void rf_ring_look(struct fx *f, struct rf_vm *vm, u64 t)
+{
+	u64 iocb = RF_IOCB;
+	u32 seen;
+
+	if (!rf_ring_where(f, vm, &seen))
+		return;
+	if (seen == KVL_RING_UNSEEN)
+		kvl_ev_ring_seen(&f->eng, vm->pid, vm->main_tid, 0, NULL, 0, t);
+	else
+		kvl_ev_ring_seen(&f->eng, vm->pid, vm->main_tid, seen + 1,
+				 &iocb, 1, t);
+}
+
+/*
  * One aio=native request on disk @fd (RF_NO_FD: its iocb unread, as in a
  * recording); d[] are doorbell_to_wake, wake_to_submit, submit,
- * submit_to_reap, reap_to_irq, irq_to_entry (each >= 4 ns).
+ * submit_to_reap, reap_to_irq, irq_to_entry (each >= 4 ns).  With
+ * vm->ring, the module reads the AIO ring when the loop wakes to reap.
  */
 static inline void rf_native_fd(struct fx *f, struct rf_vm *vm, int vcpu,
 				const u64 *d, s32 fd)
@@ -169,19 +224,25 @@ static inline void rf_native_fd(struct fx *f, struct rf_vm *vm, int vcpu,
 	u64 t = vm->t, wake = t + d[0], sub = wake + d[1], end = sub + d[2];
 	u64 reap = end + d[3], irq = reap + d[4], entry = irq + d[5];
 	s32 m = vm->main_tid;
+	struct kvl_iocb_info io = { RF_IOCB, KVL_OFF_UNKNOWN, fd };
+	u32 seen;
+	/* its completion is looked for in the ring once a look worked */
+	bool via_ring = fd != RF_NO_FD && rf_ring_where(f, vm, &seen) &&
+			seen != KVL_RING_UNSEEN;
 
 	rf_doorbell(f, vm, vcpu, t);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, wake);
-	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_io_submit, 1, sub);
-	if (fd != RF_NO_FD)
-		kvl_ev_submit_fds(&f->eng, vm->pid, m, &fd, 1);
-	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_io_submit, 1, end);
-	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, end + 1);
+	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_io_submit, 1, KVL_OFF_UNKNOWN,
+			 sub);
+	kvl_ev_io_submit_exit(&f->eng, vm->pid, m, vm->ring, &io,
+			      fd != RF_NO_FD ? 1 : 0, 1, end);
+	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, KVL_OFF_UNKNOWN, end + 1);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, reap);
+	rf_ring_look(f, vm, reap);
 	rf_irq_and_entry(f, vm, vcpu, irq, entry);
-	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, irq + 2);
+	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, KVL_OFF_UNKNOWN, irq + 2);
 	rf_keep(vm, vcpu, KVL_PATH_NATIVE, d);
-	rf_keep_disk(vm, fd, KVL_PATH_NATIVE, d);
+	rf_keep_disk(vm, fd, KVL_PATH_NATIVE, d, via_ring);
 	vm->t = entry + 1000;
 }
 
@@ -204,15 +265,15 @@ static inline void rf_threads_fd(struct fx *f, struct rf_vm *vm, int vcpu,
 
 	rf_doorbell(f, vm, vcpu, t);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, wake);
-	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, wake + 1);
-	kvl_ev_sys_enter(&f->eng, vm->pid, vm->pool_tid, SYS_pread64, (u32)fd,
+	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, KVL_OFF_UNKNOWN, wake + 1);
+	kvl_ev_sys_enter(&f->eng, vm->pid, vm->pool_tid, SYS_pread64, (u32)fd, KVL_OFF_UNKNOWN,
 			 io);
 	kvl_ev_sys_exit(&f->eng, vm->pid, vm->pool_tid, SYS_pread64, 4096, end);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, reap);
 	rf_irq_and_entry(f, vm, vcpu, irq, entry);
-	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, irq + 2);
+	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, KVL_OFF_UNKNOWN, irq + 2);
 	rf_keep(vm, vcpu, KVL_PATH_THREADS, d);
-	rf_keep_disk(vm, fd, KVL_PATH_THREADS, d);
+	rf_keep_disk(vm, fd, KVL_PATH_THREADS, d, true);
 	vm->t = entry + 1000;
 }
 
@@ -280,6 +341,8 @@ static inline void rf_standard_two_vms(struct fx *f, struct rf_vm *a,
  * fixtures/disks.hist: pid 5000 (2 vCPUs) with three disks: native on fds
  * 11 and 12, threads on 12 and 13 (fd 13's reads ten times slower), and
  * 20 native requests of no known disk; pid 6000 (1 vCPU, native) none.
+ * The AIO ring of pid 5000 is read: its native requests have an io but
+ * the first (fd 11's), submitted before the ring's first look.
  */
 static inline void rf_standard_disks(struct fx *f, struct rf_vm *a,
 				     struct rf_vm *b)
@@ -292,6 +355,7 @@ static inline void rf_standard_disks(struct fx *f, struct rf_vm *a,
 
 	rf_vm_init(a, 5000, "qemu-disks");
 	rf_vm_init(b, 6000, "qemu-nodisk");
+	a->ring = RF_RING;
 	for (i = 0; i < 80; i++) {
 		rf_durations(&seed, KVL_PATH_NATIVE, d);
 		rf_native_fd(f, a, i % 2, d, native_fd[i % 4]);
@@ -309,8 +373,9 @@ static inline void rf_standard_disks(struct fx *f, struct rf_vm *a,
 
 /*
  * fixtures/disks_small.hist: a few requests (pid 77, 1 vCPU: native on
- * fd 3, threads on fd 4, one native request of no known disk), small
- * enough for the fuzzer's inputs (16 KiB) to hold its disk lines.
+ * fd 3, threads on fd 4, one native request of no known disk; its AIO
+ * ring read, as in disks.hist), small enough for the fuzzer's inputs
+ * (16 KiB) to hold its disk lines.
  */
 static inline void rf_small_disks(struct fx *f, struct rf_vm *vm)
 {
@@ -319,6 +384,7 @@ static inline void rf_small_disks(struct fx *f, struct rf_vm *vm)
 	int i;
 
 	rf_vm_init(vm, 77, "qemu");
+	vm->ring = RF_RING;
 	for (i = 0; i < 4; i++) {
 		rf_durations(&seed, KVL_PATH_NATIVE, d);
 		rf_native_fd(f, vm, 0, d, i < 3 ? 3 : RF_NO_FD);
@@ -344,6 +410,46 @@ static inline char *rf_stats_text(struct fx *f)
 
 	kvl_engine_print_stats(&f->eng, &out, 4096);
 	return b.s;
+}
+
+/*
+ * @s without the lines that start with @prefix and hold @infix, and with
+ * @buckets without their bucket lines either; malloc()ed.  Every line of
+ * @s ends with a newline.
+ */
+static inline char *rf_drop_lines(const char *s, const char *prefix,
+				  const char *infix, bool buckets)
+{
+	char *r = malloc(strlen(s) + 1), *o = r;
+	const char *nl;
+	bool drop = false;
+
+	if (!r)
+		abort();
+	for (; *s && (nl = strchr(s, '\n')); s = nl + 1) {
+		if (!buckets || strncmp(s, "  [", 3))
+			drop = !strncmp(s, prefix, strlen(prefix)) &&
+			       memmem(s, nl - s, infix, strlen(infix));
+		if (drop)
+			continue;
+		memcpy(o, s, nl + 1 - s);
+		o += nl + 1 - s;
+	}
+	*o = '\0';
+	return r;
+}
+
+/*
+ * Hist text of format 4 as format 3 printed it (the disks' io lines were
+ * all it added), malloc()ed.
+ */
+static inline char *rf_as_format3(const char *text)
+{
+	char *r = rf_drop_lines(text, "disk ", " io count=", true);
+
+	if (!strncmp(r, "# kvmio_lat hist 4\n", 19))
+		r[17] = '3';
+	return r;
 }
 
 #endif /* KVMIO_LAT_READER_FIXTURE_H */

@@ -412,7 +412,8 @@ TEST(reader_recomputes_what_the_module_prints)
 	static const char *const files[] = {
 		"two_vcpus.hist", "two_vms.hist", "lab_native.hist", "lab_threads.hist",
 		"replay_native_v2.hist",	/* format 2, with 0 ns values */
-		"disks.hist", "disks_small.hist",	/* format 3, with disk lines */
+		"disks_v3.hist",		/* format 3, with disk lines */
+		"disks.hist", "disks_small.hist",	/* format 4, and io lines */
 	};
 	unsigned int i;
 
@@ -475,9 +476,14 @@ compare:
 			checked++;
 		}
 		EXPECT_GE(checked, 8);
-		/* fds 11, 12 native; 12, 13 threads: submit_to_irq and total each */
-		if (!strcmp(files[i], "disks.hist"))
+		/*
+		 * fds 11, 12 native; 12, 13 threads: submit_to_irq and total
+		 * each, and in format 4 io too
+		 */
+		if (!strcmp(files[i], "disks_v3.hist"))
 			EXPECT_EQ(8, disks);
+		if (!strcmp(files[i], "disks.hist"))
+			EXPECT_EQ(12, disks);
 		kvl_snap_free(&s);
 		free(text);
 	}
@@ -729,7 +735,7 @@ TEST(bars_rows_add_up)
 
 TEST(json_is_valid_and_follows_the_schema)
 {
-	static const char json_head[] = "{\"schema\": \"kvmio_lat/3\", \"vms\": [{\"pid\": 4242, \"comm\": \"qemu-system-x86\", \"vcpus\": [{\"vcpu\": 0, \"exits\": {\"npf\": {\"count\": 150, \"min_ns\": 2, \"max_ns\": 2, \"mean_ns\": 2.0, \"stddev_ns\": 0.0, \"p50_ns\": 2, \"p90_ns\": 2, \"p99_ns\": 2, \"p999_ns\": 2, \"negative\": 0, \"overflow\": 0, \"buckets\": [[2, 3, 150]]}, \"hlt\": {";
+	static const char json_head[] = "{\"schema\": \"kvmio_lat/4\", \"vms\": [{\"pid\": 4242, \"comm\": \"qemu-system-x86\", \"vcpus\": [{\"vcpu\": 0, \"exits\": {\"npf\": {\"count\": 150, \"min_ns\": 2, \"max_ns\": 2, \"mean_ns\": 2.0, \"stddev_ns\": 0.0, \"p50_ns\": 2, \"p90_ns\": 2, \"p99_ns\": 2, \"p999_ns\": 2, \"negative\": 0, \"overflow\": 0, \"buckets\": [[2, 3, 150]]}, \"hlt\": {";
 	struct run r;
 
 	RUN(&r, "show", "--input", (char *)fixture("two_vcpus.hist"), "--stats",
@@ -843,7 +849,7 @@ TEST(empty_snapshot_says_so)
 	RUN(&r, "show", "--input", (char *)write_tmp("e.hist",
 		"# kvmio_lat hist 1\n# unit: ns; x\nend\n", -1), "--json");
 	EXPECT_EQ(0, r.rc);
-	EXPECT_STREQ("{\"schema\": \"kvmio_lat/3\", \"vms\": [], \"stats\": {}}\n", r.out);
+	EXPECT_STREQ("{\"schema\": \"kvmio_lat/4\", \"vms\": [], \"stats\": {}}\n", r.out);
 	run_free(&r);
 	remove_tmpdir();
 }
@@ -1158,20 +1164,24 @@ TEST(missing_empty_and_directory_inputs)
 	EXPECT_ONE_ERROR(&r, 1, "is a directory");
 	run_free(&r);
 	RUN(&r, "show", "--input", (char *)write_tmp("txt", "hello\nworld\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, ":1: not a kvmio_lat snapshot: the first line should be '# kvmio_lat hist 3'");
+	EXPECT_ONE_ERROR(&r, 1, ":1: not a kvmio_lat snapshot: the first line should be '# kvmio_lat hist 4'");
 	run_free(&r);
-	RUN(&r, "show", "--input", (char *)write_tmp("v4", "# kvmio_lat hist 4\n# unit: ns;\nend\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 4, but kvmio-lat 0.1.0 reads versions 1 to 3");
+	RUN(&r, "show", "--input", (char *)write_tmp("v5", "# kvmio_lat hist 5\n# unit: ns;\nend\n", -1));
+	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 5, but kvmio-lat 0.1.0 reads versions 1 to 4");
 	run_free(&r);
 	RUN(&r, "show", "--input", (char *)write_tmp("v0", "# kvmio_lat hist 0\n# unit: ns;\nend\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 0, but kvmio-lat 0.1.0 reads versions 1 to 3");
+	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 0, but kvmio-lat 0.1.0 reads versions 1 to 4");
 	run_free(&r);
-	/* every version it reads: 1, 2 and 3 */
+	/* every version it reads: 1 to 4 */
 	RUN(&r, "show", "--input", (char *)write_tmp("v2", "# kvmio_lat hist 2\n# unit: ns;\nend\n", -1));
 	EXPECT_EQ(0, r.rc);
 	EXPECT_NE(NULL, strstr(r.out, "no VM traced"));
 	run_free(&r);
 	RUN(&r, "show", "--input", (char *)write_tmp("v3", "# kvmio_lat hist 3\n# unit: ns;\nend\n", -1));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "no VM traced"));
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)write_tmp("v4", "# kvmio_lat hist 4\n# unit: ns;\nend\n", -1));
 	EXPECT_EQ(0, r.rc);
 	EXPECT_NE(NULL, strstr(r.out, "no VM traced"));
 	run_free(&r);
@@ -1646,7 +1656,7 @@ TEST(two_slots_with_one_name_merge)
 }
 
 /* ------------------------------------------------------------------ */
-/* format 3: per-disk histograms */
+/* formats 3 and 4: per-disk histograms */
 
 /*
  * The expected histograms of @vm's disks against @s's VM: the same disks
@@ -1696,16 +1706,25 @@ static void write_fixture(const char *name, const char *text)
 	fclose(o);
 }
 
+/* @a and @b both in @s, @a first. */
+static bool in_order(const char *s, const char *a, const char *b)
+{
+	const char *pa = strstr(s, a), *pb = strstr(s, b);
+
+	return pa && pb && pa < pb;
+}
+
 /*
  * fixtures/disks.hist and disks_small.hist are the engine's text of
  * rf_standard_disks() and rf_small_disks(): remade with
  * KVL_WRITE_FIXTURES=1, otherwise they must still be what it prints.
+ * disks_v3.hist is disks.hist as format 3 printed it, never remade.
  */
 TEST(disks_fixture_is_the_engine_text)
 {
 	struct rf_vm a, b;
 	struct fx f;
-	char *text, *stats, *want;
+	char *text, *stats, *want, *v3;
 
 	fx_init(&f);
 	rf_small_disks(&f, &a);
@@ -1716,6 +1735,9 @@ TEST(disks_fixture_is_the_engine_text)
 	EXPECT_STREQ(want, text);
 	EXPECT_LT(strlen(text), 16384);		/* the fuzzer's -max_len */
 	EXPECT_NE(NULL, strstr(text, "\ndisk 77 3 native submit_to_irq count=3 "));
+	/* the first native request went before the ring's first look */
+	EXPECT_NE(NULL, strstr(text, "\ndisk 77 3 native io count=2 "));
+	EXPECT_NE(NULL, strstr(text, "\ndisk 77 4 threads io count=4 "));
 	EXPECT_NE(NULL, strstr(text, "\ndisk 77 4 threads total count=4 "));
 	free(want);
 	free(text);
@@ -1731,10 +1753,29 @@ TEST(disks_fixture_is_the_engine_text)
 	want = read_all(fixture("disks.hist"));
 	ASSERT_NE(NULL, want);
 	EXPECT_STREQ(want, text);
-	EXPECT_EQ(0, strncmp(text, "# kvmio_lat hist 3\n", 19));
+	EXPECT_EQ(0, strncmp(text, "# kvmio_lat hist 4\n", 19));
+	EXPECT_NE(NULL, strstr(text, "\ndisk 5000 11 native io count=39 "));
 	EXPECT_NE(NULL, strstr(text, "\ndisk 5000 11 native submit_to_irq count=40 "));
+	EXPECT_NE(NULL, strstr(text, "\ndisk 5000 13 threads io count=60 "));
 	EXPECT_NE(NULL, strstr(text, "\ndisk 5000 13 threads submit_to_irq count=60 "));
 	EXPECT_NE(NULL, strstr(stats, "\nrequests_without_disk: 50\n"));
+	/* a disk's io comes first on each path */
+	EXPECT_TRUE(in_order(text, "\ndisk 5000 12 native io ",
+			     "\ndisk 5000 12 native submit_to_irq "));
+	EXPECT_TRUE(in_order(text, "\ndisk 5000 12 native total ",
+			     "\ndisk 5000 12 threads io "));
+	EXPECT_TRUE(in_order(text, "\ndisk 5000 12 threads io ",
+			     "\ndisk 5000 12 threads submit_to_irq "));
+	free(want);
+	/* the same run in format 3: only the io lines and the header differ */
+	want = read_all(fixture("disks_v3.hist"));
+	ASSERT_NE(NULL, want);
+	v3 = rf_as_format3(text);
+	EXPECT_STREQ(want, v3);
+	free(v3);
+	EXPECT_EQ(0, strncmp(want, "# kvmio_lat hist 3\n", 19));
+	EXPECT_EQ(NULL, strstr(want, " native io "));
+	EXPECT_EQ(NULL, strstr(want, "\ndisk 5000 13 threads io "));
 	free(want);
 	free(text);
 	free(stats);
@@ -1757,8 +1798,8 @@ TEST(disk_lines_parse_into_the_engine_model)
 	rf_standard_disks(&f, &a, &b);
 	ASSERT_EQ(0, parse_text(&parsed, text, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
 	ASSERT_EQ(0, kvl_snap_from_engine(&direct, &f.eng, 4096));
-	EXPECT_EQ(3, parsed.version);
-	EXPECT_EQ(3, direct.version);
+	EXPECT_EQ(4, parsed.version);
+	EXPECT_EQ(4, direct.version);
 	EXPECT_EQ(0, parsed.torn);
 	EXPECT_TRUE(snap_equal(&parsed, &direct));
 	/* first seen: 11 (native), 12 (native, then threads), 13 (threads) */
@@ -1773,6 +1814,17 @@ TEST(disk_lines_parse_into_the_engine_model)
 	EXPECT_EQ(20, vm->disks[1].h[KVL_PATH_NATIVE][KVL_DS_TOTAL].count);
 	EXPECT_EQ(30, vm->disks[1].h[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ].count);
 	EXPECT_EQ(60, vm->disks[2].h[KVL_PATH_THREADS][KVL_DS_TOTAL].count);
+	/* io: every threads request; native ones but the first (fd 11's) */
+	EXPECT_EQ(39, vm->disks[0].h[KVL_PATH_NATIVE][KVL_DS_IO].count);
+	EXPECT_EQ(20, vm->disks[1].h[KVL_PATH_NATIVE][KVL_DS_IO].count);
+	EXPECT_EQ(30, vm->disks[1].h[KVL_PATH_THREADS][KVL_DS_IO].count);
+	EXPECT_EQ(60, vm->disks[2].h[KVL_PATH_THREADS][KVL_DS_IO].count);
+	EXPECT_EQ(0, vm->disks[2].h[KVL_PATH_NATIVE][KVL_DS_IO].count);
+	/* a part of submit_to_irq, request by request */
+	EXPECT_LT(vm->disks[2].h[KVL_PATH_THREADS][KVL_DS_IO].sum,
+		  vm->disks[2].h[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ].sum);
+	EXPECT_LT(vm->disks[2].h[KVL_PATH_THREADS][KVL_DS_IO].max,
+		  vm->disks[2].h[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ].max);
 	/* fd 13's reads are ten times fd 12's: its median is still five times */
 	EXPECT_GT(kvl_rhist_percentile(&vm->disks[2].h[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ], 50000),
 		  5 * kvl_rhist_percentile(&vm->disks[1].h[KVL_PATH_THREADS][KVL_DS_SUBMIT_TO_IRQ], 50000));
@@ -1788,6 +1840,49 @@ TEST(disk_lines_parse_into_the_engine_model)
 	rf_vm_fini(&a);
 	rf_vm_fini(&b);
 	fx_fini(&f);
+}
+
+/*
+ * A format 3 snapshot reads as before: its disks have no io, and the rest
+ * is what format 4 has of the same run.
+ */
+TEST(format3_disks_read_without_io)
+{
+	char *v3 = read_all(fixture("disks_v3.hist"));
+	char *v4 = read_all(fixture("disks.hist"));
+	struct kvl_snap s3, s4;
+	struct kvl_perr pe;
+	unsigned int p;
+	u32 i, j, io = 0;
+
+	ASSERT_NE(NULL, v3);
+	ASSERT_NE(NULL, v4);
+	ASSERT_EQ(0, parse_text(&s3, v3, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+	ASSERT_EQ(0, parse_text(&s4, v4, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+	EXPECT_EQ(3, s3.version);
+	EXPECT_EQ(4, s4.version);
+	ASSERT_EQ(s4.nr_vms, s3.nr_vms);
+	ASSERT_EQ(3, s3.vms[0].nr_disks);
+	for (i = 0; i < s4.nr_vms; i++) {
+		const struct kvl_svm *a = &s3.vms[i], *b = &s4.vms[i];
+
+		ASSERT_EQ(b->nr_disks, a->nr_disks);
+		for (j = 0; j < b->nr_disks; j++)
+			for (p = 0; p < KVL_NR_PATHS; p++) {
+				struct kvl_rhist *h = &b->disks[j].h[p][KVL_DS_IO];
+
+				EXPECT_EQ(0, a->disks[j].h[p][KVL_DS_IO].count);
+				io += h->count > 0;
+				kvl_rhist_free(h);	/* then compare the rest */
+				memset(h, 0, sizeof(*h));
+			}
+	}
+	EXPECT_EQ(4, io);	/* fd 11 and 12 native, 12 and 13 threads */
+	EXPECT_TRUE(snap_equal(&s3, &s4));
+	kvl_snap_free(&s3);
+	kvl_snap_free(&s4);
+	free(v3);
+	free(v4);
 }
 
 /* Percentiles of a disk against the exact values behind them. */
@@ -1824,6 +1919,8 @@ TEST(disk_percentiles_against_exact_values)
 	d = kvl_svm_disk(kvl_snap_vm(&s, 7000), 9);
 	ASSERT_NE(NULL, d);
 	ASSERT_EQ(200, d->h[KVL_PATH_NATIVE][KVL_DS_SUBMIT_TO_IRQ].count);
+	/* the AIO ring not read (vm.ring 0): when the I/O ended is unknown */
+	EXPECT_EQ(0, d->h[KVL_PATH_NATIVE][KVL_DS_IO].count);
 	for (k = 0; k < ARRAY_SIZE(q); k++) {
 		u64 e_sti = exact_quantile(sti, 200, q[k]);
 		u64 e_total = exact_quantile(total, 200, q[k]);
@@ -1855,6 +1952,7 @@ TEST(disk_percentiles_against_exact_values)
 TEST(show_disk_table)
 {
 	struct run r;
+	char *v4;
 
 	RUN(&r, "show", "--input", (char *)fixture("disks.hist"), "--stats",
 	    (char *)fixture("disks.stats"), "--disk");
@@ -1863,8 +1961,11 @@ TEST(show_disk_table)
 	EXPECT_NE(NULL, strstr(r.out, "VM 5000 (qemu-disks), 2 vCPUs\n\n  native path: request latency by disk\n"
 				      "  DISK  STAGE              COUNT       MIN      MEAN    STDDEV       P50       P90       P99     P99.9       MAX\n"))
 		TH_LOG("%s", r.out);
-	/* values of fixtures/disks.hist */
-	EXPECT_NE(NULL, strstr(r.out, "\n  fd 11 submit_to_irq         40    56.4µs     101µs    28.7µs    98.3µs     138µs     143µs     143µs     143µs\n"))
+	/* values of fixtures/disks.hist; a disk's io row first */
+	EXPECT_NE(NULL, strstr(r.out, "\n  fd 11 io                    39    53.1µs    97.4µs    29.1µs     100µs     136µs     140µs     140µs     140µs\n"
+				      "  fd 11 submit_to_irq         40    56.4µs     101µs    28.7µs    98.3µs     138µs     143µs     143µs     143µs\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n  fd 13 io                    60     402µs     816µs     237µs     819µs    1.15ms    1.19ms    1.19ms    1.19ms\n"))
 		TH_LOG("%s", r.out);
 	EXPECT_NE(NULL, strstr(r.out, "\n  fd 13 total                 60     444µs     863µs     243µs     868µs    1.18ms    1.27ms    1.27ms    1.27ms\n"))
 		TH_LOG("%s", r.out);
@@ -1874,6 +1975,17 @@ TEST(show_disk_table)
 	EXPECT_NE(NULL, strstr(r.out, "VM 6000 (qemu-nodisk), 1 vCPU\n  no requests of a known disk recorded for the selected paths yet\n"));
 	EXPECT_EQ(NULL, strstr(r.out, "VCPU"));	/* no vCPU rows */
 	EXPECT_NE(NULL, strstr(r.out, "counters: requests 200, requests_without_disk 50, dropped_disk_requests 0\n"));
+
+	/* format 3: the same table without the four io rows */
+	v4 = rf_drop_lines(r.out, "  fd ", " io ", false);
+	EXPECT_EQ(4, count_char(r.out, '\n') - count_char(v4, '\n'));
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)fixture("disks_v3.hist"), "--stats",
+	    (char *)fixture("disks.stats"), "--disk");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_STREQ(v4, r.out);
+	EXPECT_EQ(NULL, strstr(r.out, " io "));
+	free(v4);
 	run_free(&r);
 
 	/* --path and --pid; --hist draws each disk row */
@@ -1884,6 +1996,8 @@ TEST(show_disk_table)
 	EXPECT_EQ(NULL, strstr(r.out, "fd 11"));
 	EXPECT_EQ(NULL, strstr(r.out, "VM 6000"));
 	EXPECT_NE(NULL, strstr(r.out, "\n  threads submit_to_irq, fd 13: 60 values\n       usecs "))
+		TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n  threads io, fd 13: 60 values\n       usecs "))
 		TH_LOG("%s", r.out);
 	run_free(&r);
 
@@ -1925,36 +2039,84 @@ TEST(show_disk_without_disks)
 	remove_tmpdir();
 }
 
-TEST(json_and_csv_of_disks)
+/* The summary of the exact values of @h, as the reader computes it. */
+static void exact_summary(struct kvl_hist *h, struct kvl_summary *m)
+{
+	struct kvl_rhist rh;
+
+	if (kvl_rhist_from_hist(&rh, h))
+		abort();
+	kvl_rhist_summary(&rh, m);
+	kvl_rhist_free(&rh);
+}
+
+/* A disk histogram's JSON "KEY": {"count": .. "mean_ns": .., from @h. */
+static void json_disk_head(char *buf, size_t size, const char *key,
+			   struct kvl_hist *h)
 {
 	struct kvl_summary m;
-	struct kvl_rhist h;
+
+	exact_summary(h, &m);
+	snprintf(buf, size, "\"%s\": {\"count\": %llu, \"min_ns\": %llu, \"max_ns\": %llu, \"mean_ns\": %.1f, ",
+		 key, (unsigned long long)m.count, (unsigned long long)m.min,
+		 (unsigned long long)m.max, m.mean);
+}
+
+/* The CSV columns count ... p999_ns of @h. */
+static void csv_stats(char *buf, size_t size, struct kvl_hist *h)
+{
+	struct kvl_summary m;
+
+	exact_summary(h, &m);
+	snprintf(buf, size, "%llu,%llu,%llu,%.1f,%.1f,%llu,%llu,%llu,%llu",
+		 (unsigned long long)m.count, (unsigned long long)m.min,
+		 (unsigned long long)m.max, m.mean, m.stddev,
+		 (unsigned long long)m.p50, (unsigned long long)m.p90,
+		 (unsigned long long)m.p99, (unsigned long long)m.p999);
+}
+
+TEST(json_and_csv_of_disks)
+{
 	struct rf_vm a, b;
 	struct fx f;
 	struct run r;
-	char want[512], *line;
+	char want[640], io[256], sti[256], *line;
+	const char *disks;
 	int rows = 0;
 
 	fx_init(&f);
 	rf_standard_disks(&f, &a, &b);
-	/* fd 11's first histogram: the exact values behind it */
-	ASSERT_EQ(0, kvl_rhist_from_hist(&h, rf_disk_hist(&a, 11, KVL_PATH_NATIVE, KVL_DS_SUBMIT_TO_IRQ)));
-	kvl_rhist_summary(&h, &m);
-	kvl_rhist_free(&h);
+	/* fd 11's native histograms: the exact values behind them */
+	json_disk_head(io, sizeof(io), "io",
+		       rf_disk_hist(&a, 11, KVL_PATH_NATIVE, KVL_DS_IO));
+	json_disk_head(sti, sizeof(sti), "submit_to_irq",
+		       rf_disk_hist(&a, 11, KVL_PATH_NATIVE, KVL_DS_SUBMIT_TO_IRQ));
 	RUN(&r, "show", "--input", (char *)fixture("disks.hist"), "--json");
 	make_tmpdir();
 	EXPECT_EQ(0, r.rc);
 	EXPECT_TRUE(json_valid(r.out));
 	EXPECT_TRUE(python_json_ok(r.out));
-	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/3\", \"vms\": [{\"pid\": 5000, ", 48));
-	snprintf(want, sizeof(want), "\"disks\": [{\"fd\": 11, \"name\": null, \"paths\": {\"native\": {\"submit_to_irq\": {\"count\": 40, \"min_ns\": %llu, \"max_ns\": %llu, \"mean_ns\": %.1f, ",
-		 (unsigned long long)m.min, (unsigned long long)m.max, m.mean);
+	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/4\", \"vms\": [{\"pid\": 5000, ", 48));
+	snprintf(want, sizeof(want), "\"disks\": [{\"fd\": 11, \"name\": null, \"paths\": {\"native\": {%s", io);
 	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", want);
-	EXPECT_EQ(40, m.count);
-	EXPECT_NE(NULL, strstr(r.out, "}}, \"threads\": {}}}, {\"fd\": 12, \"name\": null, \"paths\": {\"native\": {\"submit_to_irq\": {\"count\": 20, "));
-	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 13, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {\"submit_to_irq\": {\"count\": 60, "));
+	EXPECT_NE(NULL, strstr(want, "{\"io\": {\"count\": 39, \"min_ns\": "));
+	EXPECT_TRUE(in_order(r.out, want, sti)) TH_LOG("%s", sti);
+	EXPECT_NE(NULL, strstr(r.out, "}}, \"threads\": {}}}, {\"fd\": 12, \"name\": null, \"paths\": {\"native\": {\"io\": {\"count\": 20, "));
+	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 13, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {\"io\": {\"count\": 60, "));
 	EXPECT_NE(NULL, strstr(r.out, "\"pid\": 6000, \"comm\": \"qemu-nodisk\", \"vcpus\": [{"));
 	EXPECT_NE(NULL, strstr(r.out, "}}}], \"disks\": []}]"));
+	run_free(&r);
+
+	/* format 3: no "io" key in a disk, schema 4 all the same */
+	RUN(&r, "show", "--input", (char *)fixture("disks_v3.hist"), "--json");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_TRUE(json_valid(r.out));
+	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/4\", ", 26));
+	snprintf(want, sizeof(want), "\"disks\": [{\"fd\": 11, \"name\": null, \"paths\": {\"native\": {%s", sti);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", want);
+	disks = strstr(r.out, "\"disks\": [{");
+	ASSERT_NE(NULL, disks);
+	EXPECT_EQ(NULL, strstr(disks, "\"io\": "));	/* (VM 6000 is native) */
 	run_free(&r);
 
 	/* --path narrows disks too; --vcpu does not (they are per VM) */
@@ -1963,7 +2125,7 @@ TEST(json_and_csv_of_disks)
 	EXPECT_EQ(0, r.rc);
 	EXPECT_TRUE(json_valid(r.out));
 	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 11, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {}}}"));
-	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 13, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {\"submit_to_irq\": {\"count\": 60, "));
+	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 13, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {\"io\": {\"count\": 60, "));
 	run_free(&r);
 
 	RUN(&r, "show", "--input", (char *)fixture("disks.hist"), "--disk", "--csv");
@@ -1973,13 +2135,28 @@ TEST(json_and_csv_of_disks)
 		EXPECT_EQ(15, csv_fields(line)) TH_LOG("%.80s", line);
 		rows++;
 	}
-	EXPECT_EQ(1 + 8, rows);
-	snprintf(want, sizeof(want), "\n5000,qemu-disks,11,,native,submit_to_irq,40,%llu,%llu,%.1f,%.1f,%llu,%llu,%llu,%llu\n",
-		 (unsigned long long)m.min, (unsigned long long)m.max, m.mean,
-		 m.stddev, (unsigned long long)m.p50, (unsigned long long)m.p90,
-		 (unsigned long long)m.p99, (unsigned long long)m.p999);
+	EXPECT_EQ(1 + 12, rows);
+	/* fd 11's io row, then its submit_to_irq row, to the exact values */
+	csv_stats(io, sizeof(io), rf_disk_hist(&a, 11, KVL_PATH_NATIVE, KVL_DS_IO));
+	csv_stats(sti, sizeof(sti),
+		  rf_disk_hist(&a, 11, KVL_PATH_NATIVE, KVL_DS_SUBMIT_TO_IRQ));
+	EXPECT_EQ(0, strncmp(io, "39,", 3));
+	EXPECT_EQ(0, strncmp(sti, "40,", 3));
+	snprintf(want, sizeof(want), "\n5000,qemu-disks,11,,native,io,%s\n5000,qemu-disks,11,,native,submit_to_irq,%s\n",
+		 io, sti);
 	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n5000,qemu-disks,13,,threads,io,60,"));
 	EXPECT_NE(NULL, strstr(r.out, "\n5000,qemu-disks,13,,threads,total,60,"));
+	run_free(&r);
+
+	/* format 3: the same rows but the io ones */
+	RUN(&r, "show", "--input", (char *)fixture("disks_v3.hist"), "--disk", "--csv");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(1 + 8, count_char(r.out, '\n'));
+	EXPECT_EQ(NULL, strstr(r.out, ",io,"));
+	snprintf(want, sizeof(want), "\n5000,qemu-disks,11,,native,submit_to_irq,%s\n",
+		 sti);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
 	run_free(&r);
 
 	/* the plain CSV has no disk rows: its columns are per vCPU */
@@ -2070,13 +2247,16 @@ TEST(corrupted_disk_lines)
 		{ "disk 5000 11 native submit_to_irq ", "disk 5000 2147483648 native submit_to_irq ", "bad disk file descriptor", 0 },
 		{ "disk 5000 11 native submit_to_irq ", "disk 5000 1x native submit_to_irq ", "bad disk file descriptor", 0 },
 		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 nativ submit_to_irq ", "unknown path", 0 },
-		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 native submit_to_ir ", "stage submit_to_ir is not a disk's (submit_to_irq or total)", 0 },
-		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 native submit ", "stage submit is not a disk's (submit_to_irq or total)", 0 },
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 native submit_to_ir ", "stage submit_to_ir is not a disk's (io, submit_to_irq or total)", 0 },
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 native submit ", "stage submit is not a disk's (io, submit_to_irq or total)", 0 },
 		/* the vCPU's stage names, the same for both paths: never a disk's */
-		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 native submit_to_reap ", "stage submit_to_reap is not a disk's (submit_to_irq or total)", 0 },
-		{ "disk 5000 13 threads submit_to_irq ", "disk 5000 13 threads io ", "stage io is not a disk's (submit_to_irq or total)", 0 },
-		{ "disk 5000 13 threads submit_to_irq ", "disk 5000 13 threads reap_to_irq ", "stage reap_to_irq is not a disk's (submit_to_irq or total)", 0 },
-		{ "disk 5000 13 threads submit_to_irq ", "disk 5000 13 threads  ", "expected a disk stage (submit_to_irq or total)", 0 },
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 native submit_to_reap ", "stage submit_to_reap is not a disk's (io, submit_to_irq or total)", 0 },
+		{ "disk 5000 13 threads submit_to_irq ", "disk 5000 13 threads reap_to_irq ", "stage reap_to_irq is not a disk's (io, submit_to_irq or total)", 0 },
+		{ "disk 5000 13 threads submit_to_irq ", "disk 5000 13 threads  ", "expected a disk stage (io, submit_to_irq or total)", 0 },
+		/* per path io, submit_to_irq, total; native first */
+		{ "disk 5000 13 threads submit_to_irq ", "disk 5000 13 threads io ", "disk 5000 13 threads io out of order or repeated", 0 },
+		{ "disk 5000 11 native submit_to_irq ", "disk 5000 11 native io ", "disk 5000 11 native io out of order or repeated", 0 },
+		{ "disk 5000 12 threads io ", "disk 5000 12 native io ", "disk 5000 12 native io out of order or repeated", 0 },
 		{ "disk 5000 11 native total ", "disk 5000 11 native submit_to_irq ", "disk 5000 11 native submit_to_irq out of order or repeated", 0 },
 		{ "disk 5000 12 threads total ", "disk 5000 12 threads submit_to_irq ", "disk 5000 12 threads submit_to_irq out of order or repeated", 0 },
 		{ "disk 5000 12 threads submit_to_irq ", "disk 5000 12 native total ", "out of order or repeated", 0 },
@@ -2084,7 +2264,7 @@ TEST(corrupted_disk_lines)
 		{ "disk 5000 11 native submit_to_irq ", "disk 5001 11 native submit_to_irq ", "'disk 5001' inside the block of vm 5000", 0 },
 		{ "disk 5000 11 native submit_to_irq ", "disk 5000  11 native submit_to_irq ", "bad disk file descriptor", 0 },
 		{ "disk 5000 11 native submit_to_irq count=40 ", "disk 5000 11 native submit_to_irq count=400 ", "count=400 but buckets + overflow = 40", 0 },
-		{ "# kvmio_lat hist 3", "# kvmio_lat hist 2", "'disk' line in a format 2 snapshot (disk lines are format 3)", 0 },
+		{ "# kvmio_lat hist 4", "# kvmio_lat hist 2", "'disk' line in a format 2 snapshot (disk lines are format 3)", 0 },
 		{ "vm 6000 qemu-nodisk vcpus 1\n", "", "'vcpu' line after the VM's 'disk' lines", 0 },
 		{ "vm 5000 qemu-disks vcpus 2", "vm 5000 qemu-disks vcpus 3", "vm 5000 declares 3 vCPUs but lists 2", 4 },
 	};
@@ -2148,6 +2328,81 @@ TEST(corrupted_disk_lines)
 	ASSERT_EQ(0, parse_text(&s, buf, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
 	EXPECT_EQ(0, s.vms[0].nr_disks);
 	EXPECT_EQ(1, s.torn);
+	kvl_snap_free(&s);
+	EXPECT_EQ(0, leaked());
+}
+
+/*
+ * "io" is a disk stage of format 4 only: in a format 3 snapshot it is
+ * corruption, reported at its line, and the snapshot is not read at all.
+ */
+TEST(io_line_in_a_format3_snapshot)
+{
+	static const char v4_head[] = "# kvmio_lat hist 4\n# unit: ns;\nvm 9 q vcpus 1\nvcpu 9 0 isa svm exits 5\n";
+	static const char v3_msg[] = "'io' disk line in a format 3 snapshot (io lines are format 4)";
+	char *text = read_all(fixture("disks.hist")), buf[4096], want[256];
+	const char *path;
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	struct run r;
+	u32 line;
+
+	ASSERT_NE(NULL, text);
+	/* disks.hist under format 3's header: its first io line is the fault */
+	ASSERT_EQ(0, strncmp(text, "# kvmio_lat hist 4\n", 19));
+	text[17] = '3';
+	line = 2 + count_char_n(text, '\n',
+				strstr(text, "\ndisk 5000 11 native io ") - text);
+	EXPECT_EQ(-1, parse_text(&s, text, &pe));
+	EXPECT_EQ(KVL_PERR_CORRUPT, pe.kind);
+	EXPECT_STREQ(v3_msg, pe.msg);
+	EXPECT_EQ(line, pe.line);
+	EXPECT_EQ(0, s.nr_vms);		/* nothing left behind */
+	EXPECT_EQ(NULL, s.vms);
+
+	/* the command: one error line naming the file and line, no output */
+	make_tmpdir();
+	path = write_tmp("io_in_v3.hist", text, -1);
+	RUN(&r, "show", "--input", (char *)path, "--disk");
+	snprintf(want, sizeof(want), "%s:%u: corrupted snapshot: %s", path,
+		 line, v3_msg);
+	EXPECT_ONE_ERROR(&r, 1, want);
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)path, "--json");
+	EXPECT_ONE_ERROR(&r, 1, want);
+	run_free(&r);
+	remove_tmpdir();
+	free(text);
+
+	/* what each format lists as a disk's stages */
+	snprintf(buf, sizeof(buf), "%sdisk 9 4 threads bogus" DISK_FIELDS "end\n", disk_head);
+	EXPECT_EQ(-1, parse_text(&s, buf, &pe));
+	EXPECT_STREQ("stage bogus is not a disk's (submit_to_irq or total)", pe.msg);
+	snprintf(buf, sizeof(buf), "%sdisk 9 4 threads bogus" DISK_FIELDS "end\n", v4_head);
+	EXPECT_EQ(-1, parse_text(&s, buf, &pe));
+	EXPECT_STREQ("stage bogus is not a disk's (io, submit_to_irq or total)", pe.msg);
+	snprintf(buf, sizeof(buf), "%sdisk 9 4 native io" DISK_FIELDS "end\n", disk_head);
+	EXPECT_EQ(-1, parse_text(&s, buf, &pe));
+	EXPECT_STREQ(v3_msg, pe.msg);
+	EXPECT_EQ(5, pe.line);
+	EXPECT_EQ(0, s.nr_vms);
+
+	/* format 4: io before submit_to_irq and total, each path in turn */
+	snprintf(buf, sizeof(buf), "%sdisk 9 4 native total" DISK_FIELDS "disk 9 4 native io" DISK_FIELDS "end\n", v4_head);
+	EXPECT_EQ(-1, parse_text(&s, buf, &pe));
+	EXPECT_STREQ("disk 9 4 native io out of order or repeated", pe.msg);
+	EXPECT_EQ(7, pe.line);
+	snprintf(buf, sizeof(buf), "%sdisk 9 4 threads io" DISK_FIELDS "disk 9 4 threads io" DISK_FIELDS "end\n", v4_head);
+	EXPECT_EQ(-1, parse_text(&s, buf, &pe));
+	EXPECT_STREQ("disk 9 4 threads io out of order or repeated", pe.msg);
+	snprintf(buf, sizeof(buf), "%sdisk 9 4 native io" DISK_FIELDS "disk 9 4 native total" DISK_FIELDS
+		 "disk 9 4 threads io" DISK_FIELDS "disk 9 4 threads submit_to_irq" DISK_FIELDS "end\n", v4_head);
+	ASSERT_EQ(0, parse_text(&s, buf, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+	ASSERT_EQ(1, s.vms[0].nr_disks);
+	EXPECT_EQ(1, s.vms[0].disks[0].h[KVL_PATH_NATIVE][KVL_DS_IO].count);
+	EXPECT_EQ(5, s.vms[0].disks[0].h[KVL_PATH_NATIVE][KVL_DS_IO].min);
+	EXPECT_EQ(0, s.vms[0].disks[0].h[KVL_PATH_NATIVE][KVL_DS_SUBMIT_TO_IRQ].count);
+	EXPECT_EQ(1, s.vms[0].disks[0].h[KVL_PATH_THREADS][KVL_DS_IO].count);
 	kvl_snap_free(&s);
 	EXPECT_EQ(0, leaked());
 }
@@ -2422,14 +2677,15 @@ TEST(help_and_version)
 
 	RUN(&r, "--version");
 	EXPECT_EQ(0, r.rc);
-	EXPECT_STREQ("kvmio-lat 0.1.0 (hist format 3)\n", r.out);
+	EXPECT_STREQ("kvmio-lat 0.1.0 (hist format 4)\n", r.out);
 	run_free(&r);
 	RUN(&r, "--help");
 	EXPECT_EQ(0, r.rc);
 	EXPECT_NE(NULL, strstr(r.out, "Usage: kvmio-lat COMMAND [OPTIONS]"));
 	EXPECT_NE(NULL, strstr(r.out, "Exit status: 0 success, 1 runtime error, 2 usage error."));
-	EXPECT_NE(NULL, strstr(r.out, "  --json           JSON, schema kvmio_lat/3 "));
+	EXPECT_NE(NULL, strstr(r.out, "  --json           JSON, schema kvmio_lat/4 "));
 	EXPECT_NE(NULL, strstr(r.out, "  --disk "));
+	EXPECT_NE(NULL, strstr(r.out, "path: io, submit_to_irq and total, not vCPUs and stages\n"));
 	run_free(&r);
 	RUN(&r, "compare", "--help");
 	EXPECT_EQ(0, r.rc);

@@ -351,17 +351,23 @@ TEST(requests_file)
 	EXPECT_EQ((int)req->value, count_lines(path));
 	EXPECT_EQ(1, count_files(tmpdir));
 	kvl_snap_free(&s);
-	/* a recording's io_submit has no iocbs: no disk (fd=-1) */
+	/* a recording's io_submit has no iocbs: no disk, no offset */
 	old = read_all(path, NULL);
 	ASSERT_NE(NULL, old);
-	EXPECT_EQ(200, count_str(old, " fd=-1 irq_vcpu="));
+	EXPECT_EQ(200, count_str(old, " fd=-1 off=-1 irq_vcpu="));
 	free(old);
-	/* a worker's pread names its disk */
+	/*
+	 * a worker's pread names its disk and block: the fixture's 200
+	 * requests read 200 different 4 KiB blocks between 0 and 815104
+	 */
 	ASSERT_EQ(0, kvl_replay(fixture("replay_threads.dat"), &o, &s, &st, err));
 	old = read_all(path, NULL);
 	ASSERT_NE(NULL, old);
 	EXPECT_EQ(200, count_str(old, "path=threads mmio=0x"));
-	EXPECT_EQ(200, count_str(old, " fd=7 irq_vcpu="));
+	EXPECT_EQ(200, count_str(old, " fd=7 off="));
+	EXPECT_EQ(0, count_str(old, " off=-1 "));
+	EXPECT_EQ(1, count_str(old, " off=0 "));
+	EXPECT_EQ(1, count_str(old, " off=815104 "));
 	free(old);
 	kvl_snap_free(&s);
 	ASSERT_EQ(0, kvl_replay(fixture("replay_native.dat"), &o, &s, &st, err));
@@ -426,7 +432,7 @@ TEST(output_is_exactly_what_show_prints)
 	RUN(&r, "replay", (char *)fixture("replay_threads.dat"), "--json",
 	    "--path", "threads", "--vcpu", "1");
 	EXPECT_EQ(0, r.rc);
-	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/3\"", 24));
+	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/4\"", 24));
 	EXPECT_NE(NULL, strstr(r.out, "\"vcpu\": 1,"));
 	EXPECT_EQ(NULL, strstr(r.out, "\"vcpu\": 0,"));
 	EXPECT_NE(NULL, strstr(r.out, "\"io_to_reap\": {\"count\": 100,"));
@@ -471,10 +477,10 @@ static char *replay_text(struct __test_metadata *_metadata, const char *dat)
  * fixtures/replay_native_v2.hist is the engine's hist text (format 2, what
  * the module prints, format.c being shared) of replay_native.dat then:
  * 0 ns values in bucket [0, 1) and in the mean.  replay_native.hist is the
- * module's format 1 of the same run.  Format 3 adds only disk lines, and a
- * recording has no io_submit iocbs, so no native request has a disk: the
- * text is the same but for its first line.  Kept as it is (old snapshots
- * must read).
+ * module's format 1 of the same run.  Formats 3 and 4 add only disk lines,
+ * and a recording has no io_submit iocbs, so no native request has a disk
+ * (nor an io: no AIO ring is read): the text is the same but for its
+ * first line.  Kept as it is (old snapshots must read).
  */
 TEST(engine_text_of_a_native_replay_is_the_v2_fixture)
 {
@@ -484,7 +490,7 @@ TEST(engine_text_of_a_native_replay_is_the_v2_fixture)
 	ASSERT_NE(NULL, want);
 	ASSERT_NE(NULL, text);
 	EXPECT_EQ(0, strncmp(want, "# kvmio_lat hist 2\n", 19));
-	EXPECT_EQ(0, strncmp(text, "# kvmio_lat hist 3\n", 19));
+	EXPECT_EQ(0, strncmp(text, "# kvmio_lat hist 4\n", 19));
 	EXPECT_STREQ(want + 19, text + 19);
 	EXPECT_EQ(NULL, strstr(text, "\ndisk "));
 	EXPECT_NE(NULL, strstr(text, " negative=0 overflow=0\n  [0, 1) 16\n"));
@@ -493,28 +499,38 @@ TEST(engine_text_of_a_native_replay_is_the_v2_fixture)
 }
 
 /*
- * fixtures/replay_threads_v3.hist: the engine's format 3 text of
+ * fixtures/replay_threads_v4.hist: the engine's format 4 text of
  * replay_threads.dat, whose worker's preads name their disk.  Remake it
  * after a format change with KVL_WRITE_FIXTURES=1 build/unit/replay_test.
+ * replay_threads_v3.hist is its format 3 text, kept as it was: the same
+ * but for the disk's io lines.
  */
-TEST(engine_text_of_a_threads_replay_is_the_v3_fixture)
+TEST(engine_text_of_a_threads_replay_is_the_v4_fixture)
 {
-	char *text = replay_text(_metadata, "replay_threads.dat"), *want;
+	char *text = replay_text(_metadata, "replay_threads.dat"), *want, *v3;
 	FILE *f;
 
 	ASSERT_NE(NULL, text);
 	if (getenv("KVL_WRITE_FIXTURES")) {
-		f = fopen(fixture("replay_threads_v3.hist"), "w");
+		f = fopen(fixture("replay_threads_v4.hist"), "w");
 		ASSERT_NE(NULL, f);
 		fputs(text, f);
 		fclose(f);
 	}
-	want = read_all(fixture("replay_threads_v3.hist"), NULL);
+	want = read_all(fixture("replay_threads_v4.hist"), NULL);
 	ASSERT_NE(NULL, want);
 	EXPECT_STREQ(want, text);
-	EXPECT_EQ(0, strncmp(text, "# kvmio_lat hist 3\n", 19));
+	EXPECT_EQ(0, strncmp(text, "# kvmio_lat hist 4\n", 19));
+	EXPECT_NE(NULL, strstr(text, "\ndisk 235 7 threads io count=200 "));
 	EXPECT_NE(NULL, strstr(text, "\ndisk 235 7 threads submit_to_irq count=200 "));
 	EXPECT_NE(NULL, strstr(text, "\ndisk 235 7 threads total count=200 "));
+	free(want);
+	want = read_all(fixture("replay_threads_v3.hist"), NULL);
+	ASSERT_NE(NULL, want);
+	EXPECT_EQ(0, strncmp(want, "# kvmio_lat hist 3\n", 19));
+	v3 = rf_as_format3(text);
+	EXPECT_STREQ(want, v3);
+	free(v3);
 	free(want);
 	free(text);
 }
@@ -530,12 +546,30 @@ static bool request_stamp(const char *line, const char *key, long long *v)
 	return p && sscanf(p + strlen(pat), "%lld", v) == 1;
 }
 
+/* @got holds exactly the values of @want. */
+static bool rhist_is(const struct kvl_rhist *got, const struct kvl_hist *want)
+{
+	struct kvl_rhist rw;
+	bool same;
+
+	if (kvl_rhist_from_hist(&rw, want))
+		return false;
+	same = rw.count == got->count && rw.sum == got->sum &&
+	       rw.min == got->min && rw.max == got->max &&
+	       rw.negative == got->negative && rw.nr == got->nr &&
+	       !memcmp(rw.b, got->b, rw.nr * sizeof(*rw.b));
+	kvl_rhist_free(&rw);
+	return same;
+}
+
 /*
  * The recording's one disk (the VMM's O_DIRECT fd 7) holds every request:
- * its submit_to_irq is, request by request, irq - submit of the stamps
- * --requests prints (so its sum is its vCPUs' io + io_to_reap +
+ * its io is, request by request, submit_end - submit of the stamps
+ * --requests prints (the worker's pread: its vCPUs' io stage), its
+ * submit_to_irq irq - submit (so its sum is its vCPUs' io + io_to_reap +
  * reap_to_irq), its total exactly its vCPUs' merged.  Its native requests
- * have no disk (a recording lacks io_submit's iocbs).
+ * have no disk (a recording lacks io_submit's iocbs), nor an io (nor the
+ * AIO ring).
  */
 TEST(disks_of_replays)
 {
@@ -543,18 +577,18 @@ TEST(disks_of_replays)
 	const struct kvl_shist *total, *st;
 	const struct kvl_stat *nodisk;
 	const struct kvl_sdisk *d;
-	const struct kvl_rhist *sti;
+	const struct kvl_rhist *sti, *io;
 	struct kvl_svcpu all;
 	struct kvl_filter flt;
-	struct kvl_hist want;
-	struct kvl_rhist rw;
+	struct kvl_hist want, want_io;
 	struct kvl_snap s;
 	struct run r;
 	char path[300], *reqs, *line;
 	FILE *err = fopen("/dev/null", "w");
-	long long submit, irq, fd;
+	long long submit, submit_end, irq, fd;
 	u64 sum_of_stages = 0;
 	int n = 0, k;
+	u32 i, j;
 
 	ASSERT_NE(NULL, err);
 	make_tmpdir();
@@ -574,25 +608,27 @@ TEST(disks_of_replays)
 	reqs = read_all(path, NULL);
 	ASSERT_NE(NULL, reqs);
 	kvl_hist_init(&want);
+	kvl_hist_init(&want_io);
 	for (line = strtok(reqs, "\n"); line; line = strtok(NULL, "\n")) {
 		ASSERT_TRUE(request_stamp(line, "fd", &fd)) TH_LOG("%s", line);
 		ASSERT_TRUE(request_stamp(line, "submit", &submit)) TH_LOG("%s", line);
+		ASSERT_TRUE(request_stamp(line, "submit_end", &submit_end)) TH_LOG("%s", line);
 		ASSERT_TRUE(request_stamp(line, "irq", &irq)) TH_LOG("%s", line);
 		EXPECT_EQ(7, fd);
 		kvl_hist_record(&want, (s64)(irq - submit));
+		kvl_hist_record(&want_io, (s64)(submit_end - submit));
 		n++;
 	}
 	free(reqs);
 	EXPECT_EQ(200, n);
-	ASSERT_EQ(0, kvl_rhist_from_hist(&rw, &want));
-	EXPECT_EQ(rw.count, sti->count);
-	EXPECT_EQ(rw.sum, sti->sum);
-	EXPECT_EQ(rw.min, sti->min);
-	EXPECT_EQ(rw.max, sti->max);
 	EXPECT_EQ(0, sti->negative);
-	ASSERT_EQ(rw.nr, sti->nr);
-	EXPECT_EQ(0, memcmp(rw.b, sti->b, rw.nr * sizeof(*rw.b)));
-	kvl_rhist_free(&rw);
+	EXPECT_TRUE(rhist_is(sti, &want));
+	/* the pool worker's pread of every request: as many as total */
+	io = &d->h[KVL_PATH_THREADS][KVL_DS_IO];
+	EXPECT_EQ(200, io->count);
+	EXPECT_EQ(d->h[KVL_PATH_THREADS][KVL_DS_TOTAL].count, io->count);
+	EXPECT_TRUE(rhist_is(io, &want_io));
+	EXPECT_LT(io->sum, sti->sum);
 
 	/* the sum of the three stages between the two stamps, and total */
 	kvl_filter_init(&flt);
@@ -606,8 +642,12 @@ TEST(disks_of_replays)
 	}
 	EXPECT_EQ(sum_of_stages, sti->sum);
 	/* more than the worker's pread alone: the reap and interrupt too */
-	EXPECT_LT(kvl_svcpu_stage(&all, KVL_PATH_THREADS, KVL_ST_SUBMIT)->h.sum,
-		  sti->sum);
+	st = kvl_svcpu_stage(&all, KVL_PATH_THREADS, KVL_ST_SUBMIT);
+	EXPECT_LT(st->h.sum, sti->sum);
+	/* which is the disk's io: its vCPUs' io stage, bucket for bucket */
+	EXPECT_EQ(st->h.sum, io->sum);
+	ASSERT_EQ(st->h.nr, io->nr);
+	EXPECT_EQ(0, memcmp(st->h.b, io->b, io->nr * sizeof(*io->b)));
 	total = kvl_svcpu_stage(&all, KVL_PATH_THREADS, KVL_ST_TOTAL);
 	ASSERT_NE(NULL, total);
 	EXPECT_EQ(total->h.count, d->h[KVL_PATH_THREADS][KVL_DS_TOTAL].count);
@@ -625,6 +665,11 @@ TEST(disks_of_replays)
 
 	ASSERT_EQ(0, replay(&s, "replay_native.dat", NULL, NULL));
 	EXPECT_EQ(0, s.vms[0].nr_disks);
+	for (i = 0; i < s.nr_vms; i++)
+		for (j = 0; j < s.vms[i].nr_disks; j++) {
+			d = &s.vms[i].disks[j];
+			EXPECT_EQ(0, d->h[KVL_PATH_NATIVE][KVL_DS_IO].count);
+		}
 	nodisk = kvl_snap_stat(&s, "requests_without_disk");
 	ASSERT_NE(NULL, nodisk);
 	EXPECT_EQ(200, nodisk->value);
@@ -633,6 +678,7 @@ TEST(disks_of_replays)
 	RUN(&r, "replay", (char *)fixture("replay_threads.dat"), "--disk");
 	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
 	EXPECT_NE(NULL, strstr(r.out, "\n  threads path: request latency by disk\n  DISK  STAGE              COUNT "));
+	EXPECT_NE(NULL, strstr(r.out, "\n  fd 7  io                   200     171µs    3.81ms "));
 	EXPECT_NE(NULL, strstr(r.out, "\n  fd 7  submit_to_irq        200     356µs "));
 	EXPECT_NE(NULL, strstr(r.out, "\n  fd 7  total                200     889µs "));
 	EXPECT_NE(NULL, strstr(r.out, "counters: requests 200, requests_without_disk 0, dropped_disk_requests 0\n"));
@@ -641,9 +687,17 @@ TEST(disks_of_replays)
 	EXPECT_EQ(0, r.rc);
 	EXPECT_NE(NULL, strstr(r.out, "no per-disk histograms: no recorded request had a known disk (io_submit in a replayed recording"));
 	EXPECT_NE(NULL, strstr(r.out, "requests_without_disk 200,"));
+	EXPECT_EQ(NULL, strstr(r.out, " io "));
+	run_free(&r);
+	RUN(&r, "replay", (char *)fixture("replay_native.dat"), "--json");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "\"disks\": []"));
+	EXPECT_EQ(NULL, strstr(r.out, "\"disks\": [{"));
 	run_free(&r);
 	RUN(&r, "replay", (char *)fixture("replay_threads.dat"), "--json");
-	EXPECT_NE(NULL, strstr(r.out, "\"disks\": [{\"fd\": 7, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {\"submit_to_irq\": {\"count\": 200, "));
+	EXPECT_NE(NULL, strstr(r.out, "{\"schema\": \"kvmio_lat/4\", "));
+	EXPECT_NE(NULL, strstr(r.out, "\"disks\": [{\"fd\": 7, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {\"io\": {\"count\": 200, "));
+	EXPECT_NE(NULL, strstr(r.out, "]}, \"submit_to_irq\": {\"count\": 200, "));
 	run_free(&r);
 }
 
