@@ -16,13 +16,16 @@
 #            recorded and 99 % of them within tolerance; each disk's
 #            requests (module: by QEMU's file descriptor; QEMU: by device)
 #            counted alike, and the 10 ms in the delayed disk's rows only.
-#   depth8   two vCPUs and two queues per disk; the native and the threads
-#            disk each with 8 requests at a time, at once, and a
-#            virtio-net without vhost beside them that the guest pings
-#            through.  Counts within 0.5 %, every request paired, none
-#            slower than QEMU's slowest.  The share within tolerance is
-#            printed against its 95 % target, not yet met: the engine
-#            matches an interrupt to requests by vCPU, not by queue
+#   depth8   two vCPUs and two queues per disk; the native disk (on the
+#            dm-delay device) and the threads disk each with 8 requests
+#            at a time, at once, and a virtio-net without vhost beside
+#            them that the guest pings through.  Counts within 0.5 %,
+#            every request paired, none slower than QEMU's slowest; each
+#            disk's io (the host's I/O) inside QEMU's handling for 80 % of
+#            requests or more and the delay in the slow disk's io row
+#            only.  The share of requests whose every stage is within
+#            tolerance is printed against its 95 % target, not met: the
+#            engine cannot tell which device an interrupt is for
 #            (Documentation/design.rst).
 #   depth32  the same with 32 at a time (not in make check: slow in the lab).
 #
@@ -50,12 +53,12 @@ slow=kvl-truth-slow
 # the delayed disk's injected latency, ms (dm-delay)
 delay_ms=10
 # Each boundary's two stamps (QEMU's log line, the module's probe) must be
-# in the order QEMU's code puts them, within 300 µs, and at most
-# TRUTH_TOLERANCE_US apart: under the lab's TCG, QEMU's thread is
-# preempted between a log line and the system call after it for up to
-# 7.5 ms (depth 1, 2026-12-06: p50 0.7 ms, p99 4.6 ms), which no module
-# can see.
-tol_us=${TRUTH_TOLERANCE_US:-8000}
+# in the order QEMU's code puts them, within 300 µs; the slowest request
+# may be TRUTH_TOLERANCE_US slower than QEMU's: under the lab's TCG,
+# QEMU's thread is preempted between a log line and the system call after
+# it (depth 1, 2026-12-06: p50 0.3 ms, p99 11.8 ms, max 25.7 ms on a
+# loaded lab), which no module can see.  A ghost is seconds.
+tol_us=${TRUTH_TOLERANCE_US:-30000}
 
 one_cpu() {
 	python3 "$here/../lib/labhold.py" one-cpu "$@"
@@ -142,10 +145,13 @@ for sc in "${scenarios[@]}"; do
 	depth8 | depth32)
 		# pairing by time alone is loose at depth: a swapped or
 		# random fd would agree for 50 % or less
-		smp=2 jobs=${sc#depth} net=1 n=1200 d0=(128)
-		want=(--count-slack 0.5 --target-within 95 --disk-count-slack 0.5 --min-disk-agree 60)
+		# d0 on dm-delay: the disks' io rows must tell the slow one
+		# at depth too (their submit_to_irq rows cannot: design.rst)
+		smp=2 jobs=${sc#depth} net=1 n=1200 d0=(0 "/dev/mapper/$slow")
+		want=(--count-slack 0.5 --target-within 95 --disk-count-slack 0.5 --min-disk-agree 60
+			--slow-disk-us $((delay_ms * 1000)) --slow-disk-stages io --min-io-within 80)
 		[ "$sc" = depth32 ] && n=2400
-		what="counts within 0.5 %, every request paired, none slower than QEMU's slowest (stages: see the target line)" ;;
+		what="counts within 0.5 %, every request paired, none slower than QEMU's slowest, each disk's io right (stages: see the target line)" ;;
 	*) echo "Bail out! unknown scenario $sc"; exit 2 ;;
 	esac
 	inner_script "$jobs" "$net" "$n" >"$work/script-$sc"
