@@ -619,16 +619,16 @@ static int kvl_rhist_delta(const struct kvl_rhist *prev,
 	return 0;
 }
 
-static const struct kvl_svcpu *kvl_prev_vcpu(const struct kvl_snap *prev,
-					     const struct kvl_svm *vm,
-					     const struct kvl_svcpu *v)
+/* @vm in the earlier snapshot @prev, or NULL */
+static const struct kvl_svm *kvl_prev_vm(const struct kvl_snap *prev,
+					 const struct kvl_svm *vm)
 {
 	const struct kvl_svm *pvm = kvl_snap_vm(prev, vm->pid);
 
 	/* the same pid with another name is another VM */
 	if (!pvm || strcmp(pvm->comm, vm->comm))
 		return NULL;
-	return kvl_svm_vcpu(pvm, v->id);
+	return pvm;
 }
 
 static int kvl_svcpu_delta(const struct kvl_svcpu *pv,
@@ -659,17 +659,6 @@ static int kvl_svcpu_delta(const struct kvl_svcpu *pv,
 		d->h = r;
 	}
 	return 0;
-}
-
-static const struct kvl_sdisk *kvl_prev_disk(const struct kvl_snap *prev,
-					     const struct kvl_svm *vm,
-					     const struct kvl_sdisk *d)
-{
-	const struct kvl_svm *pvm = kvl_snap_vm(prev, vm->pid);
-
-	if (!pvm || strcmp(pvm->comm, vm->comm))
-		return NULL;
-	return kvl_svm_disk(pvm, d->fd);
 }
 
 /* The disk's delta into @dvm, unless nothing of it is new. */
@@ -717,6 +706,7 @@ int kvl_snap_delta(const struct kvl_snap *prev, const struct kvl_snap *cur,
 	kvl_snap_init(delta);
 	for (i = 0; i < cur->nr_vms; i++) {
 		const struct kvl_svm *vm = &cur->vms[i];
+		const struct kvl_svm *pvm = kvl_prev_vm(prev, vm);
 		struct kvl_svm *dvm = kvl_snap_add_vm(delta, vm->pid, vm->comm);
 
 		if (!dvm)
@@ -726,13 +716,13 @@ int kvl_snap_delta(const struct kvl_snap *prev, const struct kvl_snap *cur,
 			struct kvl_svcpu *dv;
 
 			dv = kvl_svm_add_vcpu(dvm, cv->id, cv->isa, 0);
-			if (!dv || kvl_svcpu_delta(kvl_prev_vcpu(prev, vm, cv),
-						   cv, dv))
+			if (!dv || kvl_svcpu_delta(pvm ? kvl_svm_vcpu(pvm, cv->id) :
+						   NULL, cv, dv))
 				goto fail;
 		}
 		for (j = 0; j < vm->nr_disks; j++)
-			if (kvl_sdisk_delta(kvl_prev_disk(prev, vm, &vm->disks[j]),
-					    &vm->disks[j], dvm))
+			if (kvl_sdisk_delta(pvm ? kvl_svm_disk(pvm, vm->disks[j].fd) :
+					    NULL, &vm->disks[j], dvm))
 				goto fail;
 	}
 	delta->version = cur->version;
