@@ -160,6 +160,34 @@ def read_qemu(path, offset_ns):
     return reqs
 
 
+def read_notifies(path, offset_ns):
+    """Every notify QEMU logged, in time order: (t, vdev, vq)."""
+    out = []
+    with open(path, errors='replace') as f:
+        for line in f:
+            m = QEMU_LINE.match(line.strip())
+            if not m or m.group(4) not in ('virtio_notify_irqfd', 'virtio_notify'):
+                continue
+            t = (int(m.group(2)) * 1000000 + int(m.group(3))) * 1000 - offset_ns
+            args = kv(m.group(5))
+            out.append((t, args.get('vdev'), args.get('vq')))
+    out.sort(key=lambda n: n[0])
+    return out
+
+
+def early_by(notes, ts, r, q):
+    """Whose interrupt ended request @r (QEMU's @q) before QEMU's notify for
+    it: the device and queue QEMU notified last before the module's stamp
+    (QEMU logs a notify just before raising it).  @ts: the notes' times."""
+    i = bisect.bisect_right(ts, r['irq']) - 1
+    j = bisect.bisect_left(ts, q.notify)
+    if i < 0 or j >= len(notes):
+        return 'unknown'
+    if notes[i][1] != q.vdev:
+        return 'another device'
+    return 'its own queue' if notes[i][2] == notes[j][2] else 'another queue of its disk'
+
+
 def read_module(path):
     """kvmio_lat_request records, from ftrace text or replay --requests."""
     recs = []
@@ -516,6 +544,9 @@ def main():
 
     # per boundary and path: how many requests it puts outside
     outside = {}
+    notes = read_notifies(a.qemu, a.offset_ns)
+    note_ts = [n[0] for n in notes]
+    early = {}
     # the host's I/O as the disk's io histogram has it: the worker's
     # system call (threads), io_submit to the reap (native)
     io_in = {}
@@ -550,6 +581,8 @@ def main():
             # (INTx: raised an iteration later, which QEMU does not stamp)
             if r['irq'] < q.notify - slack:
                 out.append('irq_early')
+                key = '%s by %s' % (r['path'], early_by(notes, note_ts, r, q))
+                early[key] = early.get(key, 0) + 1
             elif not r['line'] and q.notify_next is not None and \
                     r['irq'] > q.notify_next + slack:
                 out.append('irq_late')
@@ -585,6 +618,7 @@ def main():
         'paired_by_block': by_block,
         'io_within_pct': {p: round(100.0 * v[0] / v[1], 2) for p, v in io_in.items()},
         'outside_by_boundary': dict(sorted(outside.items())),
+        'irq_early_by': dict(sorted(early.items())),
         'polled': len(polled),
         'attributed_pct': round(attributed, 2),
         'within_pct': round(within_pct, 2), 'tolerance_us': a.tolerance_us,
@@ -609,6 +643,9 @@ def main():
           'and boundary: %s' % (by_block, len(matched),
                                 ', '.join('%s %d' % kv for kv in sorted(outside.items()))
                                 or 'none'))
+    if early:
+        print('#   ended before QEMU\'s notify, by the interrupt of: %s'
+              % ', '.join('%s %d' % kv for kv in sorted(early.items())))
     print('#   host I/O (io) within QEMU\'s handle .. completion: %s'
           % ', '.join('%s %.2f%% of %d' % (p, 100.0 * v[0] / v[1], v[1])
                       for p, v in sorted(io_in.items())))
