@@ -286,10 +286,10 @@ static void kvl_probe_kvm_userspace_exit(void *data, __u32 reason, int err)
  * Linux AIO's completion ring, mapped in QEMU at the io_submit's context
  * (struct aio_ring in fs/aio.c; the io_events follow the header): QEMU
  * reaps it in userspace, so the module reads it too, in the thread that
- * reaps: when it wakes, when it raises an interrupt, and after its reads
- * and writes - QEMU's polling loop reaps without waking, right after it
- * reads an eventfd or schedules its completion bottom half (a write to
- * its AioContext's eventfd).  Its new
+ * reaps: when it wakes, when it raises an interrupt, after its reads and
+ * before its writes - QEMU's polling loop reaps without waking, right
+ * after it reads an eventfd, and its first system call after may be a
+ * write (its completion bottom half's eventfd, a log line).  Its new
  * completions' iocbs tell which requests are over.  Nofault reads of a
  * resident, QEMU-written page; a ring that cannot be read is left alone.
  */
@@ -472,13 +472,23 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	s64 pos = KVL_OFF_UNKNOWN;
 	u32 arg = 0;
 
-	/* the engine wants no entry but these; ioctl's only their exits */
-	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
+	/*
+	 * The engine wants no entry but these (ioctl's only their exits),
+	 * and a write's for the AIO ring: before it, not after (QEMU's
+	 * polling loop may reap and then write its first line, a log's).
+	 */
+	if ((cls == KVL_SYS_NONE && id != __NR_write) || cls == KVL_SYS_IOCTL)
 		return;
 	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
 		return;
 	if (in_compat_syscall())
 		return;
+	if (cls == KVL_SYS_NONE) {
+		kvl_probe_begin();
+		kvl_ring_look(0);
+		kvl_probe_end();
+		return;
+	}
 	switch (cls) {
 	case KVL_SYS_SUBMIT:
 		arg = (u32)min_t(unsigned long, regs->si, U32_MAX);
@@ -533,9 +543,8 @@ static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	else	/* any other return flushes a pending interrupt (engine/irq.c) */
 		kvl_ev_sys_exit(&kvl_engine, current->tgid, current->pid,
 				(u32)id, ret, now);
-	/* an event loop woke or read, or wrote: what it is about to reap */
-	if (cls == KVL_SYS_WAIT || cls == KVL_SYS_URING || id == __NR_read ||
-	    id == __NR_write)
+	/* an event loop woke or read: what it is about to reap */
+	if (cls == KVL_SYS_WAIT || cls == KVL_SYS_URING || id == __NR_read)
 		kvl_ring_look(now);
 	kvl_probe_end();
 }

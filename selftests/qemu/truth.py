@@ -24,9 +24,10 @@ irqfd only for MSI-X vectors, so virtio_notify_irqfd only writes the
 device's guest notifier, and the event loop raises the INTx line in a
 later iteration (KVM_IRQ_LINE) with no trace event of its own.  The
 module knows its interrupt was a line (kvm_set_irq): such a request is
-checked by order only, the raise after QEMU's notify and the reap (the
-wake of the raising iteration) between QEMU's completion and the raise
-(Documentation/design.rst).
+checked by order only, the raise after QEMU's notify and, on the threads
+path, the reap (the wake of the raising iteration) between QEMU's
+completion and the raise; a native request's reap is its completion seen
+in the AIO ring, checked as with MSI-X (Documentation/design.rst).
 
 A boundary is within tolerance when the module's stamp lies between the
 QEMU events of the same device that bracket it, within --slack-us (clock
@@ -565,9 +566,11 @@ def main():
             out.append('submit')
         if q.rw_done is not None:
             d['reap'] = r['reap'] - q.rw_done
-            if r['line']:	# the wake of the iteration that raises INTx
+            if r['line'] and r['path'] == 'threads':
+                # the wake of the iteration that raises INTx
                 ok = between(r['reap'], q.rw_done, r['irq'])
-            else:	# the loop wakes, then QEMU completes it
+            else:	# the loop wakes (native: sees the AIO ring), then
+                # QEMU completes it
                 ok = between(r['reap'], r['submit_end'], q.rw_done)
             if not ok:
                 out.append('reap')
