@@ -499,7 +499,7 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 		break;
 	case KVL_SYS_POOL_IO:	/* the file descriptor and offset: the block */
 		arg = (u32)regs->di;
-		if (kvl_sys_offset_arg((u32)id) == 3)
+		if (kvl_sys_has_offset((u32)id))
 			pos = (s64)regs->r10;
 		break;
 	default:

@@ -785,7 +785,7 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 			break;
 		case KVL_SYS_POOL_IO:	/* the file descriptor and offset */
 			arg = (u32)kvl_sys_arg(r, rec, 0);
-			if (kvl_sys_offset_arg((u32)id) == 3)
+			if (kvl_sys_has_offset((u32)id))
 				off = (s64)kvl_sys_arg(r, rec, 3);
 			break;
 		default:

@@ -512,7 +512,7 @@ void kvl_ev_inj_virq(struct kvl_engine *eng, s32 tgid, s32 tid, u32 vector,
 /*
  * arg: io_submit nr, io_uring_enter flags/min_complete packed, the file
  * descriptor of pread64 ... fdatasync (its disk); else 0.  off: the file
- * offset of pread64 ... pwritev2 (kvl_sys_offset_arg()), else
+ * offset of pread64 ... pwritev2 (kvl_sys_has_offset()), else
  * KVL_OFF_UNKNOWN.
  */
 void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
@@ -630,14 +630,14 @@ static inline enum kvl_sys_class kvl_sys_class(u32 nr)
 }
 
 /*
- * Which argument of a pool system call is its file offset: 3 for pread64,
- * pwrite64 and the p*v* calls (pos_l holds all of it on x86-64), -1 for
- * fsync and fdatasync and everything else.
+ * Does pool system call @nr carry a file offset, in its fourth argument
+ * (pread64, pwrite64 and the p*v* calls, whose pos_l holds all of it on
+ * x86-64)?  fsync and fdatasync do not.
  */
-static inline int kvl_sys_offset_arg(u32 nr)
+static inline bool kvl_sys_has_offset(u32 nr)
 {
 	return kvl_sys_class(nr) == KVL_SYS_POOL_IO && nr != KVL_NR_fsync &&
-	       nr != KVL_NR_fdatasync ? 3 : -1;
+	       nr != KVL_NR_fdatasync;
 }
 
 /* Names. */

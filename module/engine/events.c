@@ -221,18 +221,15 @@ void kvl_ev_inj_virq(struct kvl_engine *eng, s32 tgid, s32 tid, u32 vector,
 void kvl_ev_apicv_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
 			 u32 apicid, u32 vector, u64 now)
 {
-	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
-	struct kvl_thread *t;
+	struct kvl_vm *vm;
+	struct kvl_thread *t = kvl_io_thread_find(eng, tgid, tid, &vm);
 	struct kvl_vcpu *vc;
 	unsigned long flags;
 	u16 prev = KVL_NO_REQ, i;
 	bool in_guest;
 	int vi;
 
-	if (!vm)
-		return;
-	t = kvl_thread_find(vm, tid);
-	if (!t || READ_ONCE(t->vcpu) >= 0)
+	if (!t)
 		return;
 	kvl_lock(&vm->lock, flags);
 	if (t->irq_pending)	/* kvm_apic_accept_irq missed: take it now */
@@ -531,10 +528,10 @@ void kvl_ev_io_submit_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
 bool kvl_ev_ring_where(struct kvl_engine *eng, s32 tgid, s32 tid, u64 *ring,
 		       u32 *seen)
 {
-	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
-	struct kvl_thread *t = vm ? kvl_thread_find(vm, tid) : NULL;
+	struct kvl_vm *vm;
+	struct kvl_thread *t = kvl_io_thread_find(eng, tgid, tid, &vm);
 
-	if (!t || !t->aio_ring || READ_ONCE(t->vcpu) >= 0)
+	if (!t || !t->aio_ring)
 		return false;
 	*ring = t->aio_ring;
 	*seen = t->ring_seen;
@@ -565,12 +562,12 @@ static void kvl_ring_reaped(struct kvl_vm *vm, u64 iocb, u64 now)
 void kvl_ev_ring_seen(struct kvl_engine *eng, s32 tgid, s32 tid, u32 seen,
 		      const u64 *iocb, u32 n, u64 now)
 {
-	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
-	struct kvl_thread *t = vm ? kvl_thread_find(vm, tid) : NULL;
+	struct kvl_vm *vm;
+	struct kvl_thread *t = kvl_io_thread_find(eng, tgid, tid, &vm);
 	unsigned long flags;
 	u32 i;
 
-	if (!t || READ_ONCE(t->vcpu) >= 0)
+	if (!t)
 		return;
 	t->ring_seen = seen;
 	t->ring_ok = 1;

@@ -98,6 +98,21 @@ static inline struct kvl_vcpu *kvl_vcpu_find(struct kvl_engine *eng,
 	return t ? kvl_vcpu_of(vm, t) : NULL;
 }
 
+/*
+ * The thread @tid of VM @tgid if it runs no vCPU (an event loop, a pool
+ * worker), or NULL; its VM in *@vmp.
+ */
+static inline struct kvl_thread *kvl_io_thread_find(struct kvl_engine *eng,
+						    s32 tgid, s32 tid,
+						    struct kvl_vm **vmp)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_thread *t = vm ? kvl_thread_find(vm, tid) : NULL;
+
+	*vmp = vm;
+	return t && READ_ONCE(t->vcpu) < 0 ? t : NULL;
+}
+
 static inline struct kvl_req *kvl_req(struct kvl_vm *vm, u16 i)
 {
 	return &vm->reqs[i];
