@@ -78,6 +78,8 @@ import sys
 
 QEMU_LINE = re.compile(r'^(\d+)@(\d+)\.(\d+):(\S+)\s*(.*)$')
 KV = re.compile(r'(\w+)[=\s]+(0x[0-9a-fA-F]+|-?\d+)')
+# how far a pool thread's submission may come before QEMU logs its request
+PAIR_SLACK_NS = 300 * 1000
 MODULE_FIELDS = ('doorbell', 'wake', 'submit', 'submit_end', 'reap', 'irq',
                  'entry')
 
@@ -106,8 +108,9 @@ class QReq:
 
 
 def read_qemu(path, offset_ns):
-    """QEMU's requests (in handle order) and per-vdev notify times."""
-    open_reqs, reqs = {}, []
+    """QEMU's requests (in handle order), each with its device's notify
+    times around it, and every notify in time order: (t, vdev, vq)."""
+    open_reqs, reqs, notes = {}, [], []
     notifies, queue_notifies = {}, {}
     with open(path, errors='replace') as f:
         for line in f:
@@ -132,6 +135,7 @@ def read_qemu(path, offset_ns):
                     q.done = t
             elif ev in ('virtio_notify_irqfd', 'virtio_notify'):
                 notifies.setdefault(vdev, []).append(t)
+                notes.append((t, vdev, args.get('vq')))
             elif ev == 'virtio_queue_notify':
                 queue_notifies.setdefault(vdev, []).append(t)
     for q in reqs:
@@ -158,22 +162,8 @@ def read_qemu(path, offset_ns):
                 a.suppressed = True
         if qs and qs[-1].notify is None:
             qs[-1].suppressed = True
-    return reqs
-
-
-def read_notifies(path, offset_ns):
-    """Every notify QEMU logged, in time order: (t, vdev, vq)."""
-    out = []
-    with open(path, errors='replace') as f:
-        for line in f:
-            m = QEMU_LINE.match(line.strip())
-            if not m or m.group(4) not in ('virtio_notify_irqfd', 'virtio_notify'):
-                continue
-            t = (int(m.group(2)) * 1000000 + int(m.group(3))) * 1000 - offset_ns
-            args = kv(m.group(5))
-            out.append((t, args.get('vdev'), args.get('vq')))
-    out.sort(key=lambda n: n[0])
-    return out
+    notes.sort(key=lambda n: n[0])
+    return reqs, notes
 
 
 def early_by(notes, ts, r, q):
@@ -269,7 +259,7 @@ def match(reqs, recs, tol, vdev_of=None):
     for q in sorted(reqs, key=lambda q: q.handle):
         queues.setdefault(vdev_of.get(q.vdev), []).append(q)
     heads = {v: 0 for v in queues}
-    slack = 300 * 1000
+    slack = PAIR_SLACK_NS
     for r in recs:
         v = r['fd'] if r['fd'] >= 0 else r['path']
         qs = queues.get(v, [])
@@ -316,7 +306,7 @@ def match_blocks(reqs, recs, tol, vdev_of, base_of):
     were paired by block."""
     for q in reqs:
         q.match = None
-    slack = 300 * 1000
+    slack = PAIR_SLACK_NS
     by_block = {}
     for q in sorted(reqs, key=lambda q: q.handle):
         if q.sector is not None:
@@ -510,7 +500,8 @@ def main():
     a = ap.parse_args()
     tol = int(a.tolerance_us * 1000)
 
-    reqs = [q for q in read_qemu(a.qemu, a.offset_ns) if q.done is not None]
+    reqs, notes = read_qemu(a.qemu, a.offset_ns)
+    reqs = [q for q in reqs if q.done is not None]
     recs = read_module(a.module)
     if not reqs:
         print('FAIL %s: no completed request in QEMU\'s trace %s' % (a.label, a.qemu))
@@ -545,7 +536,6 @@ def main():
 
     # per boundary and path: how many requests it puts outside
     outside = {}
-    notes = read_notifies(a.qemu, a.offset_ns)
     note_ts = [n[0] for n in notes]
     early = {}
     # the host's I/O as the disk's io histogram has it: the worker's
