@@ -81,6 +81,16 @@ enum kvl_stage {
 #define KVL_FD_UNKNOWN		(-1)
 #define KVL_OFF_UNKNOWN		(-1LL)
 
+/*
+ * MSI interrupts (target vCPU, vector) a VM learns the disk of: one per
+ * queue's MSI-X vector.  A key gets KVL_BIND_VOTES interrupts that
+ * completed requests of one disk only, three in four of its votes, before
+ * it is bound; a bound key then completes requests of its disk only.
+ */
+#define KVL_IRQ_BINDS		16
+#define KVL_BIND_FDS		3
+#define KVL_BIND_VOTES		8
+
 /* Counters; kvl_engine_stat() sums them over VMs. */
 enum kvl_counter {
 	KVL_C_EVENTS,		/* events handed to a tracked VM */
@@ -106,6 +116,8 @@ enum kvl_counter {
 	KVL_C_DOORBELLS_UNWATCHED,	/* rung while the system calls were unwatched */
 	KVL_C_DROP_DISKS,	/* request of a disk with no room (KVL_DISKS) */
 	KVL_C_REQS_NO_DISK,	/* request whose file descriptor is unknown */
+	KVL_C_IRQS_BOUND,	/* MSI (vCPU, vector) learnt as one disk's */
+	KVL_C_IRQ_BINDS_FORGOTTEN,	/* bindings dropped: a request had no irq */
 	KVL_NR_COUNTERS
 };
 
@@ -313,6 +325,16 @@ struct kvl_queue {
 	u16 tail;
 };
 
+/* An MSI's disk, learnt by votes (irq.c) */
+struct kvl_irq_bind {
+	s32 target;		/* vCPU index, -1: any */
+	s32 vector;
+	s32 fd;			/* its disk; KVL_FD_UNKNOWN until bound */
+	u32 total;		/* votes cast */
+	s32 vote_fd[KVL_BIND_FDS];
+	u32 votes[KVL_BIND_FDS];
+};
+
 struct kvl_vm {
 	s32 tgid;
 	char comm[KVL_COMM_LEN];
@@ -355,6 +377,10 @@ struct kvl_vm {
 	/* per disk, written under the lock, in the order first seen */
 	struct kvl_disk disks[KVL_DISKS];
 	u32 nr_disks;
+
+	/* which disk each MSI completes, under the lock */
+	struct kvl_irq_bind binds[KVL_IRQ_BINDS];
+	u32 nr_binds;
 
 	struct kvl_queue native_q;	/* submitted, not reaped */
 	struct kvl_queue done_q;	/* threads: pool syscall returned */

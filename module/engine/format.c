@@ -31,6 +31,8 @@ static const char *const kvl_counter_names[KVL_NR_COUNTERS] = {
 	[KVL_C_DROP_DISKS] = "dropped_disk_requests",
 	[KVL_C_REQS_NO_DISK] = "requests_without_disk",
 	[KVL_C_REQS_NO_IRQ] = "requests_without_irq",
+	[KVL_C_IRQS_BOUND] = "irqs_bound",
+	[KVL_C_IRQ_BINDS_FORGOTTEN] = "irq_bindings_forgotten",
 };
 
 const char *kvl_counter_name(enum kvl_counter c)

@@ -135,9 +135,9 @@ void kvl_queue_unlink(struct kvl_vm *vm, struct kvl_queue *q, u16 prev,
 		      u16 i);
 void kvl_req_free(struct kvl_vm *vm, u16 i);
 #define KVL_STAMP_IO_OVER	(~0u)	/* kvl_queue_drop_older(): see there */
-void kvl_queue_drop_older(struct kvl_vm *vm, struct kvl_queue *q,
-			  u64 now, unsigned int t, u64 age,
-			  enum kvl_counter counter);
+u32 kvl_queue_drop_older(struct kvl_vm *vm, struct kvl_queue *q,
+			 u64 now, unsigned int t, u64 age,
+			 enum kvl_counter counter);
 void kvl_queue_drop(struct kvl_vm *vm, struct kvl_queue *q);
 u16 kvl_req_alloc(struct kvl_vm *vm, u64 now);
 void kvl_drain_lock(struct kvl_vcpu *vc);

@@ -28,6 +28,119 @@ static void kvl_req_irq(struct kvl_vm *vm, u16 i, u64 reap,
 }
 
 /*
+ * What one interrupt takes: only requests of @fd once its (vCPU, vector)
+ * is bound to a disk; and the disk of what it took, for its vote.
+ */
+struct kvl_take {
+	s32 fd;			/* bound disk, KVL_FD_UNKNOWN: any */
+	s32 took_fd;		/* the disk of the last request it took */
+	u32 taken;
+};
+
+#define KVL_TOOK_NONE	(-2)	/* took_fd before the first request */
+
+static bool kvl_take_ok(const struct kvl_take *tk, const struct kvl_req *r)
+{
+	return tk->fd == KVL_FD_UNKNOWN || r->fd == KVL_FD_UNKNOWN ||
+	       r->fd == tk->fd;
+}
+
+/* Under vm->lock: hand request @i, reaped at @reap, to interrupt @irq. */
+static void kvl_take(struct kvl_vm *vm, struct kvl_take *tk, u16 i, u64 reap,
+		     const struct kvl_irq *irq)
+{
+	s32 fd = kvl_req(vm, i)->fd;
+
+	if (fd != KVL_FD_UNKNOWN)
+		tk->took_fd = fd;
+	tk->taken++;
+	kvl_req_irq(vm, i, reap, irq);
+}
+
+/* The binding of MSI @irq, added if @add and there is room; NULL if none. */
+static struct kvl_irq_bind *kvl_irq_bind(struct kvl_vm *vm,
+					 const struct kvl_irq *irq, bool add)
+{
+	struct kvl_irq_bind *b;
+	u32 i;
+
+	if (irq->line || irq->vector < 0)
+		return NULL;
+	for (i = 0; i < vm->nr_binds; i++) {
+		b = &vm->binds[i];
+		if (b->target == irq->target && b->vector == irq->vector)
+			return b;
+	}
+	if (!add || vm->nr_binds == KVL_IRQ_BINDS)
+		return NULL;
+	b = &vm->binds[vm->nr_binds++];
+	memset(b, 0, sizeof(*b));
+	b->target = irq->target;
+	b->vector = irq->vector;
+	b->fd = KVL_FD_UNKNOWN;
+	for (i = 0; i < KVL_BIND_FDS; i++)
+		b->vote_fd[i] = KVL_FD_UNKNOWN;
+	return b;
+}
+
+/*
+ * An unbound interrupt completed the one request the VM had in flight, of
+ * disk @fd: a vote.  Only then: at depth, QEMU's event loop completes
+ * requests long after their I/O ended (tens of ms in the lab), so what an
+ * interrupt takes by time is no evidence of its disk.  Most of its votes
+ * for one disk bind it.  Votes are halved now and then, so
+ * an interrupt whose early votes were split can still be bound.
+ */
+static void kvl_irq_vote(struct kvl_vm *vm, struct kvl_irq_bind *b, s32 fd)
+{
+	u32 k, slot = 0;
+
+	for (k = 0; k < KVL_BIND_FDS; k++) {
+		if (b->vote_fd[k] == fd) {
+			slot = k;
+			break;
+		}
+		if (b->votes[k] < b->votes[slot])
+			slot = k;
+	}
+	if (b->vote_fd[slot] != fd) {	/* the least voted gives way */
+		b->vote_fd[slot] = fd;
+		b->votes[slot] = 0;
+	}
+	b->votes[slot]++;
+	b->total++;
+	if (b->votes[slot] >= KVL_BIND_VOTES &&
+	    b->votes[slot] * 4 >= b->total * 3) {
+		b->fd = fd;
+		vm->counters[KVL_C_IRQS_BOUND]++;
+	} else if (b->total >= 8 * KVL_BIND_VOTES) {
+		b->total = 0;
+		for (k = 0; k < KVL_BIND_FDS; k++) {
+			b->votes[k] /= 2;
+			b->total += b->votes[k];
+		}
+	}
+}
+
+/*
+ * A request had no interrupt within irq_timeout: if an interrupt bound
+ * to a disk kept it from the one it had (the guest moved a queue's
+ * vector), the bindings are wrong.  Learn them again.
+ */
+static void kvl_irq_binds_forget(struct kvl_vm *vm)
+{
+	u32 i;
+
+	for (i = 0; i < vm->nr_binds; i++)
+		if (vm->binds[i].fd != KVL_FD_UNKNOWN)
+			break;
+	if (i == vm->nr_binds)
+		return;
+	vm->nr_binds = 0;
+	vm->counters[KVL_C_IRQ_BINDS_FORGOTTEN]++;
+}
+
+/*
  * Under vm->lock: nothing finished before the iteration's wake, but QEMU
  * reaps its AIO ring right after io_submit too (ioq_submit()), so a fast
  * completion can raise its interrupt in the same iteration, without a wake
@@ -36,18 +149,21 @@ static void kvl_req_irq(struct kvl_vm *vm, u16 i, u64 reap,
  * request in flight: with more, the interrupt may be another's, whose wake
  * was lost, and taking a request that is still on the device loses track.
  */
-static u32 kvl_irq_same_iteration(struct kvl_vm *vm, const struct kvl_irq *irq)
+static void kvl_irq_same_iteration(struct kvl_vm *vm, struct kvl_take *tk,
+				   const struct kvl_irq *irq)
 {
 	u16 i = vm->native_q.head;
+	struct kvl_req *r;
 
+	if (i == KVL_NO_REQ)
+		return;
+	r = kvl_req(vm, i);
 	/* (a request the AIO ring tells about waits for its completion) */
-	if (i == KVL_NO_REQ || kvl_req(vm, i)->next != KVL_NO_REQ ||
-	    kvl_req(vm, i)->t[3] > irq->ts ||
-	    (kvl_req(vm, i)->flags & KVL_REQ_RING))
-		return 0;
+	if (r->next != KVL_NO_REQ || r->t[3] > irq->ts ||
+	    (r->flags & KVL_REQ_RING) || !kvl_take_ok(tk, r))
+		return;
 	kvl_queue_unlink(vm, &vm->native_q, KVL_NO_REQ, i);
-	kvl_req_irq(vm, i, kvl_req(vm, i)->t[3], irq);
-	return 1;
+	kvl_take(vm, tk, i, r->t[3], irq);
 }
 
 /*
@@ -59,37 +175,36 @@ static u32 kvl_irq_same_iteration(struct kvl_vm *vm, const struct kvl_irq *irq)
  * one, reaped as it finished.  Left alone it would wait for a later
  * interrupt, and the last request of a vCPU would stay in flight.
  */
-static u32 kvl_irq_done_after_wake(struct kvl_vm *vm,
-				   const struct kvl_irq *irq)
+static void kvl_irq_done_after_wake(struct kvl_vm *vm, struct kvl_take *tk,
+				    const struct kvl_irq *irq)
 {
 	u16 prev = KVL_NO_REQ, i = vm->done_q.head;
 
 	while (i != KVL_NO_REQ) {
 		struct kvl_req *r = kvl_req(vm, i);
 
-		if (r->t[3] <= irq->ts &&
+		if (r->t[3] <= irq->ts && kvl_take_ok(tk, r) &&
 		    (irq->target < 0 || r->vcpu == irq->target)) {
 			kvl_queue_unlink(vm, &vm->done_q, prev, i);
-			kvl_req_irq(vm, i, r->t[3], irq);
-			return 1;
+			kvl_take(vm, tk, i, r->t[3], irq);
+			return;
 		}
 		prev = i;
 		i = r->next;
 	}
-	return 0;
 }
 
 /*
  * Under vm->lock: give interrupt @irq the requests of @q finished by @reap
  * (at most *@native_limit native ones), of its target vCPU only if @own.
  * A native request whose completion the AIO ring tells about is finished
- * once seen there, reaped when it was seen.  Returns how many it took.
+ * once seen there, reaped when it was seen.
  */
-static u32 kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
-			const struct kvl_irq *irq, u64 reap, u32 *native_limit)
+static void kvl_irq_take(struct kvl_vm *vm, struct kvl_take *tk,
+			 struct kvl_queue *q, bool own,
+			 const struct kvl_irq *irq, u64 reap, u32 *native_limit)
 {
 	u16 prev = KVL_NO_REQ, i = q->head;
-	u32 taken = 0;
 
 	while (i != KVL_NO_REQ) {
 		struct kvl_req *r = kvl_req(vm, i);
@@ -97,7 +212,7 @@ static u32 kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
 		bool ring = r->flags & KVL_REQ_RING;
 
 		if ((ring ? !(r->flags & KVL_REQ_REAPED) : r->t[3] > reap) ||
-		    (own && r->vcpu != irq->target) ||
+		    (own && r->vcpu != irq->target) || !kvl_take_ok(tk, r) ||
 		    (q == &vm->native_q && !ring && !*native_limit)) {
 			prev = i;
 			i = next;
@@ -106,11 +221,9 @@ static u32 kvl_irq_take(struct kvl_vm *vm, struct kvl_queue *q, bool own,
 		kvl_queue_unlink(vm, q, prev, i);
 		if (q == &vm->native_q && !ring)
 			(*native_limit)--;
-		kvl_req_irq(vm, i, ring ? r->t[4] : reap, irq);
-		taken++;
+		kvl_take(vm, tk, i, ring ? r->t[4] : reap, irq);
 		i = next;
 	}
-	return taken;
 }
 
 /*
@@ -122,7 +235,9 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 {
 	struct kvl_queue *queues[2] = { &vm->done_q, &vm->native_q };
 	u64 reap = t && t->last_wake ? t->last_wake : irq->ts;
-	u32 native_limit = ~0u, taken = 0;
+	struct kvl_take tk = { KVL_FD_UNKNOWN, KVL_TOOK_NONE, 0 };
+	struct kvl_irq_bind *b;
+	u32 native_limit = ~0u, dropped = 0, inflight;
 	int pass, qi;
 
 	/*
@@ -133,8 +248,16 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 	 * request within one loop iteration, so it is not this interrupt's.
 	 */
 	for (qi = 0; qi < 2; qi++)
-		kvl_queue_drop_older(vm, queues[qi], irq->ts, KVL_STAMP_IO_OVER,
-				     vm->cfg->irq_timeout_ns, KVL_C_REQS_NO_IRQ);
+		dropped += kvl_queue_drop_older(vm, queues[qi], irq->ts,
+						KVL_STAMP_IO_OVER,
+						vm->cfg->irq_timeout_ns,
+						KVL_C_REQS_NO_IRQ);
+	if (dropped)
+		kvl_irq_binds_forget(vm);
+	b = kvl_irq_bind(vm, irq, true);
+	if (b)
+		tk.fd = b->fd;
+	inflight = vm->inflight;
 
 	if (t && t->getevents_n) {
 		reap = t->getevents_ts;
@@ -142,19 +265,22 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 		t->getevents_n = 0;
 	}
 	/* its own vCPU's requests first, then any vCPU's */
-	for (pass = 0; pass < 2 && !taken; pass++) {
+	for (pass = 0; pass < 2 && !tk.taken; pass++) {
 		if (pass == 0 && irq->target < 0)
 			continue;
 		for (qi = 0; qi < 2; qi++)
-			taken += kvl_irq_take(vm, queues[qi], pass == 0, irq,
-					      reap, &native_limit);
+			kvl_irq_take(vm, &tk, queues[qi], pass == 0, irq,
+				     reap, &native_limit);
 	}
-	if (!taken)
-		taken = kvl_irq_same_iteration(vm, irq);
-	if (!taken)
-		taken = kvl_irq_done_after_wake(vm, irq);
-	if (!taken)
+	if (!tk.taken)
+		kvl_irq_same_iteration(vm, &tk, irq);
+	if (!tk.taken)
+		kvl_irq_done_after_wake(vm, &tk, irq);
+	if (!tk.taken)
 		vm->counters[KVL_C_IRQS_UNMATCHED]++;
+	else if (b && b->fd == KVL_FD_UNKNOWN && inflight == 1 &&
+		 tk.took_fd != KVL_TOOK_NONE)
+		kvl_irq_vote(vm, b, tk.took_fd);
 }
 
 void kvl_irq_flush_locked(struct kvl_vm *vm, struct kvl_thread *t,

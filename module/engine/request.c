@@ -52,13 +52,14 @@ static u64 kvl_req_io_over(const struct kvl_req *r, u64 now)
 /*
  * Drop the requests of @q whose stamp @t (an index into t[], or
  * KVL_STAMP_IO_OVER) is more than @age before @now, counting them in
- * @counter.  Under vm->lock.
+ * @counter.  Returns how many.  Under vm->lock.
  */
-void kvl_queue_drop_older(struct kvl_vm *vm, struct kvl_queue *q,
-			  u64 now, unsigned int t, u64 age,
-			  enum kvl_counter counter)
+u32 kvl_queue_drop_older(struct kvl_vm *vm, struct kvl_queue *q,
+			 u64 now, unsigned int t, u64 age,
+			 enum kvl_counter counter)
 {
 	u16 prev = KVL_NO_REQ, i = q->head;
+	u32 dropped = 0;
 
 	while (i != KVL_NO_REQ) {
 		const struct kvl_req *r = kvl_req(vm, i);
@@ -69,11 +70,13 @@ void kvl_queue_drop_older(struct kvl_vm *vm, struct kvl_queue *q,
 			kvl_queue_unlink(vm, q, prev, i);
 			kvl_req_free(vm, i);
 			vm->counters[counter]++;
+			dropped++;
 		} else {
 			prev = i;
 		}
 		i = next;
 	}
+	return dropped;
 }
 
 /* Drop requests older than req_timeout from a queue. */

@@ -1702,4 +1702,127 @@ TEST(random_streams)
 	EXPECT_EQ(0, f.live_vcpus);
 }
 
+/* An MSI on vector @vec, its interrupt, then its injection into @vcpu. */
+static void fx_irq_vec(struct fx *f, int vcpu, s32 vec, u64 t)
+{
+	kvl_ev_sys_enter(&f->eng, PID, MAIN, SYS_write, 0, KVL_OFF_UNKNOWN, t - 1);
+	kvl_ev_irq(&f->eng, PID, MAIN, vcpu, vec, t);
+	kvl_ev_apic_accept(&f->eng, PID, MAIN, vcpu, vec, t);
+	kvl_ev_sys_exit(&f->eng, PID, MAIN, SYS_write, 8, t + 1);
+	kvl_ev_exit(&f->eng, PID, VCPU0 + vcpu, "qemu", vcpu, KVL_ISA_SVM, 0x78,
+		    t + 10);
+	kvl_ev_inj_virq(&f->eng, PID, VCPU0 + vcpu, vec, t + 99);
+	kvl_ev_entry(&f->eng, PID, VCPU0 + vcpu, t + 100);
+}
+
+#define FX_VEC_A	0x41	/* disk 20's queue */
+#define FX_VEC_B	0x42	/* disk 21's queue */
+
+/* One threads request of disk @fd, ended by an MSI on @vec; 10 µs long. */
+static void fx_disk_request(struct fx *f, s32 fd, s32 vec, u64 t)
+{
+	fx_doorbell(f, VCPU0, 0, t);
+	fx_wake(f, MAIN, t + 1000);
+	fx_wait(f, MAIN, t + 1100);
+	fx_pool_io_fd(f, POOL, fd, t + 2000, t + 3000);
+	fx_wake(f, MAIN, t + 4000);
+	fx_irq_vec(f, 0, vec, t + 5000);
+	fx_wait(f, MAIN, t + 5200);
+}
+
+/* KVL_BIND_VOTES requests of each disk, each ended by its own vector */
+static u64 fx_learn_vectors(struct fx *f, u64 t)
+{
+	int i;
+
+	for (i = 0; i < KVL_BIND_VOTES; i++) {
+		fx_disk_request(f, 20, FX_VEC_A, t);
+		fx_disk_request(f, 21, FX_VEC_B, t + 10000);
+		t += 20000;
+	}
+	return t;
+}
+
+/*
+ * Each queue has an MSI-X vector of its own.  Once an interrupt has
+ * ended requests of one disk only, often enough, it ends no other disk's:
+ * at depth, the other disk's finished requests wait for their own.
+ */
+TEST(an_interrupt_learns_its_disk)
+{
+	struct fx_records k = { 0 };
+	struct fx f;
+	u64 t;
+
+	fx_init(&f);
+	t = fx_learn_vectors(&f, 1000);
+	EXPECT_EQ(2 * KVL_BIND_VOTES, fx_counter(&f, KVL_C_REQUESTS));
+	EXPECT_EQ(2, fx_counter(&f, KVL_C_IRQS_BOUND));
+
+	/* both disks' requests finish; disk 21's interrupt comes first */
+	f.eng.on_request_ctx = &k;
+	f.eng.on_request = fx_keep_record;
+	fx_doorbell(&f, VCPU0, 0, t);
+	fx_doorbell(&f, VCPU0, 0, t + 100);
+	fx_wake(&f, MAIN, t + 1000);
+	fx_wait(&f, MAIN, t + 1100);
+	fx_pool_io_fd(&f, POOL, 20, t + 2000, t + 3000);
+	fx_pool_io_fd(&f, POOL + 100, 21, t + 2100, t + 3100);
+	fx_wake(&f, MAIN, t + 4000);
+	fx_irq_vec(&f, 0, FX_VEC_B, t + 5000);
+	ASSERT_EQ(1, k.n);
+	EXPECT_EQ(21, k.rec[0].fd);
+	EXPECT_EQ(t + 5000, k.rec[0].t[5]);
+	fx_irq_vec(&f, 0, FX_VEC_A, t + 8000);
+	ASSERT_EQ(2, k.n);
+	EXPECT_EQ(20, k.rec[1].fd);
+	EXPECT_EQ(t + 8000, k.rec[1].t[5]);
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
+	fx_fini(&f);
+}
+
+/* A vector that ended requests of two disks alike is never bound. */
+TEST(a_shared_interrupt_stays_unbound)
+{
+	struct fx f;
+	u64 t = 1000;
+	int i;
+
+	fx_init(&f);
+	for (i = 0; i < 4 * KVL_BIND_VOTES; i++, t += 10000)
+		fx_disk_request(&f, 20 + i % 2, FX_VEC_A, t);
+	EXPECT_EQ(4 * KVL_BIND_VOTES, fx_counter(&f, KVL_C_REQUESTS));
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_IRQS_BOUND));
+	fx_fini(&f);
+}
+
+/*
+ * The guest moves its queues' vectors (a driver reload): disk 20's
+ * completions now come on disk 21's old vector, which ends only disk
+ * 21's requests.  The request is counted without an interrupt after
+ * irq_timeout, the bindings are forgotten, and learnt again.
+ */
+TEST(moved_vectors_are_learnt_again)
+{
+	struct fx f;
+	u64 t;
+
+	fx_init(&f);
+	t = fx_learn_vectors(&f, 1000);
+	fx_disk_request(&f, 20, FX_VEC_B, t);
+	EXPECT_EQ(2 * KVL_BIND_VOTES, fx_counter(&f, KVL_C_REQUESTS));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
+
+	t += 1500000000ULL;	/* past irq_timeout */
+	fx_disk_request(&f, 20, FX_VEC_B, t);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQS_NO_IRQ));
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_IRQ_BINDS_FORGOTTEN));
+	EXPECT_EQ(2 * KVL_BIND_VOTES + 1, fx_counter(&f, KVL_C_REQUESTS));
+	for (t += 10000; fx_counter(&f, KVL_C_IRQS_BOUND) < 3; t += 10000)
+		fx_disk_request(&f, 20, FX_VEC_B, t);
+	EXPECT_EQ(2 * KVL_BIND_VOTES + KVL_BIND_VOTES,
+		  fx_counter(&f, KVL_C_REQUESTS));
+	fx_fini(&f);
+}
+
 TEST_HARNESS_MAIN

@@ -167,16 +167,26 @@ static inline void rf_doorbell(struct fx *f, struct rf_vm *vm, int vcpu, u64 t)
 		    0x78 /* hlt */, t + 3);
 }
 
+/*
+ * The MSI-X vector of disk @fd's queue aimed at @vcpu (vCPU 0 or 1): each
+ * disk's queues have vectors of their own, as virtio-pci gives them.
+ */
+static inline s32 rf_vector(int vcpu, s32 fd)
+{
+	return VEC(vcpu) + (fd < 0 ? 0 : 2 * (1 + fd % 32));
+}
+
 static inline void rf_irq_and_entry(struct fx *f, struct rf_vm *vm, int vcpu,
-				    u64 irq, u64 entry)
+				    s32 fd, u64 irq, u64 entry)
 {
 	s32 m = vm->main_tid, tid = rf_vcpu_tid(vm, vcpu);
+	s32 vec = rf_vector(vcpu, fd);
 
 	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_write, 0, KVL_OFF_UNKNOWN, irq - 1);
-	kvl_ev_irq(&f->eng, vm->pid, m, vcpu, VEC(vcpu), irq);
-	kvl_ev_apic_accept(&f->eng, vm->pid, m, vcpu, VEC(vcpu), irq);
+	kvl_ev_irq(&f->eng, vm->pid, m, vcpu, vec, irq);
+	kvl_ev_apic_accept(&f->eng, vm->pid, m, vcpu, vec, irq);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_write, 8, irq + 1);
-	kvl_ev_inj_virq(&f->eng, vm->pid, tid, VEC(vcpu), entry - 1);
+	kvl_ev_inj_virq(&f->eng, vm->pid, tid, vec, entry - 1);
 	kvl_ev_entry(&f->eng, vm->pid, tid, entry);
 }
 
@@ -239,7 +249,7 @@ static inline void rf_native_fd(struct fx *f, struct rf_vm *vm, int vcpu,
 	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, KVL_OFF_UNKNOWN, end + 1);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, reap);
 	rf_ring_look(f, vm, reap);
-	rf_irq_and_entry(f, vm, vcpu, irq, entry);
+	rf_irq_and_entry(f, vm, vcpu, fd, irq, entry);
 	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, KVL_OFF_UNKNOWN, irq + 2);
 	rf_keep(vm, vcpu, KVL_PATH_NATIVE, d);
 	rf_keep_disk(vm, fd, KVL_PATH_NATIVE, d, via_ring);
@@ -270,7 +280,7 @@ static inline void rf_threads_fd(struct fx *f, struct rf_vm *vm, int vcpu,
 			 io);
 	kvl_ev_sys_exit(&f->eng, vm->pid, vm->pool_tid, SYS_pread64, 4096, end);
 	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, reap);
-	rf_irq_and_entry(f, vm, vcpu, irq, entry);
+	rf_irq_and_entry(f, vm, vcpu, fd, irq, entry);
 	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, KVL_OFF_UNKNOWN, irq + 2);
 	rf_keep(vm, vcpu, KVL_PATH_THREADS, d);
 	rf_keep_disk(vm, fd, KVL_PATH_THREADS, d, true);
