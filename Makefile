@@ -4,6 +4,7 @@
 #
 #   make                 the module (for KDIR) and the kvmio-lat reader
 #   make KDIR=<dir>      the module for another kernel's headers
+#   make KVL_WERROR=1    with warnings fatal (make check builds so, W=1 too)
 #   make check           everything a change must pass (see README.md)
 #   make demo            boot the lab, run real QEMU, show where latency goes
 #

@@ -24,7 +24,7 @@ static DEFINE_MUTEX(kvl_ctl_lock);
 /* hist_show()'s copy of the histogram it prints, under kvl_ctl_lock */
 static struct kvl_hist kvl_print_scratch;
 
-static void kvl_seq_printf(void *ctx, const char *fmt, ...)
+static __printf(2, 3) void kvl_seq_printf(void *ctx, const char *fmt, ...)
 {
 	va_list args;
 

@@ -4,7 +4,8 @@
 # make check: everything a change must pass, on a fresh machine.
 #
 #   deps -> build (module for the lab kernel, reader, lab programs)
-#   -> checkpatch -> host unit tests (ASan/UBSan) -> fuzzing the snapshot
+#   -> checkpatch -> kbuild guards (unsupported kernels, warnings fatal
+#   here only) -> host unit tests (ASan/UBSan) -> fuzzing the snapshot
 #   parser -> in a real kernel with real KVM (the lab): module selftests,
 #   the QEMU-like I/O paths with injected delays, real QEMU with
 #   aio=native and aio=threads, real QEMU's own trace against the
@@ -64,7 +65,7 @@ lab_kernel() {
 
 build() {
 	make -s ksrc &&
-	make -s module KDIR="$KDIR" &&
+	make -s module KDIR="$KDIR" KVL_WERROR=1 W=1 &&
 	make -s reader selftests &&
 	lab_kernel
 }
@@ -186,6 +187,7 @@ dkms_round_trip() {
 
 step build build
 step checkpatch scripts/checkpatch.sh
+step kbuild scripts/kbuild-guard-test.sh "$KDIR"
 step unit make -s unit
 step fuzz make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 step lab-selftests lab_selftests

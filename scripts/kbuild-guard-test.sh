@@ -26,7 +26,7 @@ cases=(
 )
 n=0 fail=0
 echo "TAP version 13"
-echo "1..$((${#cases[@]} + 2))"
+echo "1..$((${#cases[@]} + 4))"
 for c in "${cases[@]}"; do
 	n=$((n + 1))
 	read -r -a over <<<"${c%%|*}"
@@ -47,6 +47,25 @@ if make -C "$kdir" M="$tmp" modules >"$tmp/build.log" 2>&1 && [[ -f $tmp/module/
 	echo "ok $n - the headers as they are: builds"
 else
 	echo "not ok $n - the headers as they are: does not build"; tail -n 5 "$tmp/build.log" | sed 's/^/# /'; fail=1
+fi
+# A warning: the shipped build (DKMS's) still builds, KVL_WERROR=1 (make
+# check's) fails.  Planted in a copy: a variable nothing uses.
+echo 'static int kvl_planted_warning;' >>"$tmp/module/main.c"
+n=$((n + 1))
+make -C "$kdir" M="$tmp" clean >/dev/null 2>&1
+if make -C "$kdir" M="$tmp" modules >"$tmp/warn.log" 2>&1 && [[ -f $tmp/module/kvmio_lat.ko ]] &&
+	grep -q "kvl_planted_warning.*Wunused" "$tmp/warn.log"; then
+	echo "ok $n - a warning: the shipped build warns and builds"
+else
+	echo "not ok $n - a warning: the shipped build should warn and build"; tail -n 5 "$tmp/warn.log" | sed 's/^/# /'; fail=1
+fi
+n=$((n + 1))
+make -C "$kdir" M="$tmp" clean >/dev/null 2>&1
+if ! make -C "$kdir" M="$tmp" KVL_WERROR=1 modules >"$tmp/werror.log" 2>&1 &&
+	grep -q "kvl_planted_warning" "$tmp/werror.log" && [[ ! -e $tmp/module/kvmio_lat.ko ]]; then
+	echo "ok $n - a warning: KVL_WERROR=1 (make check) fails"
+else
+	echo "not ok $n - a warning: KVL_WERROR=1 should fail"; tail -n 5 "$tmp/werror.log" | sed 's/^/# /'; fail=1
 fi
 n=$((n + 1))
 if make -C "$kdir" M="$tmp" clean >"$tmp/clean.log" 2>&1 && [[ ! -e $tmp/module/kvmio_lat.ko ]]; then

@@ -137,7 +137,7 @@ copy_src() {
 do_build() {
 	local suite=$1 kver=$2 cdir=$3
 	copy_src "$cdir/build/kvmio_lat-$kver" || return 1
-	"$CHROOT" run "$suite" sh -c "gcc --version | head -n 1; make -C /usr/src/linux-headers-$kver M=/build/kvmio_lat-$kver modules" || return 1
+	"$CHROOT" run "$suite" sh -c "gcc --version | head -n 1; make -C /usr/src/linux-headers-$kver M=/build/kvmio_lat-$kver KVL_WERROR=1 modules" || return 1
 	cp "$cdir/build/kvmio_lat-$kver/module/kvmio_lat.ko" "$OUT/$kver/kvmio_lat.ko"
 	# PREEMPT_RT's kvm wants a constant TSC, which TCG cannot show: the
 	# lab's helper (selftests/lab/constant_tsc/) says it has one
