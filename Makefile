@@ -77,8 +77,11 @@ $(BUILD)/unit/%: selftests/unit/%.c $(ENGINE_SRC) $(ENGINE_HDR) $(wildcard selft
 	@mkdir -p $(BUILD)/unit
 	$(CC) $(TEST_CFLAGS) -o $@ $< $(ENGINE_SRC) -lm
 
-unit: $(UNIT_TESTS)
+# versions_test.sh: one version everywhere, --help and the man page agree.
+unit: $(UNIT_TESTS) $(BUILD)/kvmio-lat
 	@set -e; for t in $(UNIT_TESTS); do echo "# $$t"; $$t; done
+	@echo "# selftests/unit/versions_test.sh"; \
+		selftests/unit/versions_test.sh $(BUILD)/kvmio-lat
 
 checkpatch: $(KSRC)/.done
 	scripts/checkpatch.sh
@@ -94,9 +97,14 @@ install: module reader
 	install -D -m 0755 $(BUILD)/kvmio-lat $(DESTDIR)$(PREFIX)/bin/kvmio-lat
 	install -D -m 0644 userspace/kvmio-lat.8 $(DESTDIR)$(PREFIX)/share/man/man8/kvmio-lat.8
 
+# Not kbuild's clean: with M=$(CURDIR) it deletes every *.o and *.ko under
+# the checkout, the lab's cached kernel modules and debug kernel build too.
 clean:
-	$(MAKE) -C $(KDIR) M=$(CURDIR) clean 2>/dev/null || true
-	rm -rf $(BUILD)
+	rm -f Module.symvers modules.order .Module.symvers.cmd .modules.order.cmd
+	find module \( -name '*.o' -o -name '*.ko' -o -name '*.mod' -o -name '*.mod.c' \
+		-o -name '.*.cmd' -o -name '*.order' -o -name '*.symvers' -o -name '.*.d' \) \
+		-type f -delete
+	rm -rf $(BUILD) .tmp_versions
 
 # --- reader: begin ---
 # The reader's host test includes userspace/*.c (all but main.c), and the
