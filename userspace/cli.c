@@ -21,7 +21,8 @@ static const char kvl_usage[] =
 "kvmio_lat module's histograms (/sys/kernel/debug/kvmio_lat/hist).\n"
 "\n"
 "Commands:\n"
-"  show [--input FILE [--stats FILE]] [FILTERS] [--disk] [--hist] [--json | --csv]\n"
+"  show [--input FILE [--stats FILE]] [FILTERS] [--disk] [--hist [--hist-unit UNIT]]\n"
+"       [--json | --csv]\n"
 "      latency per VM, vCPU, path and stage: count, min, mean, stddev,\n"
 "      p50, p90, p99, p99.9, max; \"all\" rows merge the vCPUs of a VM\n"
 "  watch [-i SECONDS] [-n COUNT] [--input FILE] [FILTERS] [--json | --csv]\n"
@@ -35,7 +36,8 @@ static const char kvl_usage[] =
 "  record [-o FILE] [-b KB] [--all-syscalls] [[--] COMMAND [ARGS...]]\n"
 "      trace-cmd record of the events the engine needs, until COMMAND\n"
 "      exits (or Ctrl-C); for hosts where the module cannot be loaded\n"
-"  replay FILE [--tgids FILE] [--requests FILE] [FILTERS] [--disk] [--hist] [--json | --csv] [--speed]\n"
+"  replay FILE [--tgids FILE] [--requests FILE] [FILTERS] [--disk]\n"
+"         [--hist [--hist-unit UNIT]] [--json | --csv] [--speed]\n"
 "      a trace-cmd recording through the module's engine, printed as show\n"
 "\n"
 "Filters:\n"
@@ -50,10 +52,14 @@ static const char kvl_usage[] =
 "  --disk           show, replay: per VM, disk (QEMU's file descriptor) and\n"
 "                   path: io, submit_to_irq and total, not vCPUs and stages\n"
 "  --hist           draw each histogram as log2-grouped bars\n"
+"  --hist-unit UNIT with --hist: rows in nsecs, usecs or msecs (default: the\n"
+"                   largest unit the median is at least 16 of)\n"
 "  --json           JSON, schema " KVL_JSON_SCHEMA " (watch: one document per line)\n"
 "  --csv            CSV with a header row\n"
-"  -i SECONDS       watch interval, 0.1 to 3600 (default 1)\n"
-"  -n COUNT         watch reports before exiting (default: until interrupted)\n"
+"  -i, --interval SECONDS\n"
+"                   watch interval, 0.1 to 3600 (default 1)\n"
+"  -n, --count COUNT\n"
+"                   watch reports before exiting (default: until interrupted)\n"
 "  -o FILE          record: the recording (default kvmio-lat.dat)\n"
 "  -b KB            record: trace buffer per CPU, in KiB\n"
 "  --all-syscalls   record: every system call, not only those the engine uses\n"
@@ -83,6 +89,7 @@ enum kvl_opt {
 	OPT_REQUESTS,
 	OPT_ALL_SYSCALLS,
 	OPT_DISK,
+	OPT_HIST_UNIT,
 	OPT_INTERVAL = 'i',
 	OPT_COUNT = 'n',
 	OPT_OUTPUT = 'o',
@@ -98,6 +105,7 @@ static const struct option kvl_options[] = {
 	{ "path", required_argument, NULL, OPT_PATH },
 	{ "exits", no_argument, NULL, OPT_EXITS },
 	{ "hist", no_argument, NULL, OPT_HIST },
+	{ "hist-unit", required_argument, NULL, OPT_HIST_UNIT },
 	{ "json", no_argument, NULL, OPT_JSON },
 	{ "csv", no_argument, NULL, OPT_CSV },
 	{ "paths", no_argument, NULL, OPT_PATHS },
@@ -210,6 +218,10 @@ static int kvl_set_option(struct kvl_args *a, int c, const char *arg)
 		break;
 	case OPT_HIST:
 		a->o.hist = true;
+		break;
+	case OPT_HIST_UNIT:
+		if (!kvl_hist_unit_parse(arg, &a->o.hist_unit))
+			return kvl_usage_error(a, "--hist-unit is nsecs, usecs or msecs, not '%s'", arg);
 		break;
 	case OPT_JSON:
 	case OPT_CSV:
@@ -346,6 +358,9 @@ static int kvl_parse_args(struct kvl_args *a, int argc, char **argv)
 	}
 	if (a->stats && !a->input)
 		return kvl_usage_error(a, "--stats goes with --input");
+	/* the unit of bars that would not be drawn: a mistake, say so */
+	if (a->o.hist_unit != KVL_HIST_UNIT_AUTO && !a->o.hist)
+		return kvl_usage_error(a, "--hist-unit goes with --hist");
 	/* the module keeps a disk's histograms per VM, not per vCPU */
 	if (a->o.disks && (a->o.f.vcpu >= 0 || a->o.f.exits))
 		return kvl_usage_error(a, "--disk rows are per VM: %s does not go with it",
@@ -597,13 +612,13 @@ static int kvl_cmd_record(struct kvl_args *a)
 
 static const struct kvl_cmd kvl_cmds[] = {
 	{ "show", OB(OPT_INPUT) | OB(OPT_STATS) | F_FILTERS | OB(OPT_HIST) |
-		  OB(OPT_DISK) | F_FORMAT, 0, kvl_cmd_show },
+		  OB(OPT_HIST_UNIT) | OB(OPT_DISK) | F_FORMAT, 0, kvl_cmd_show },
 	{ "watch", OB(OPT_INPUT) | OB(OPT_STATS) | F_FILTERS | F_FORMAT |
 		   F_WATCH, 0, kvl_cmd_watch },
 	{ "compare", F_FILTERS | OB(OPT_PATHS), 2, kvl_cmd_compare },
 	{ "reset", 0, 0, kvl_cmd_reset },
 	{ "replay", OB(OPT_TGIDS) | OB(OPT_SPEED) | OB(OPT_REQUESTS) | F_FILTERS | OB(OPT_HIST) |
-		    OB(OPT_DISK) | F_FORMAT, 1, kvl_cmd_replay },
+		    OB(OPT_HIST_UNIT) | OB(OPT_DISK) | F_FORMAT, 1, kvl_cmd_replay },
 	{ "record", F_RECORD | OB(OPT_ALL_SYSCALLS), 0, kvl_cmd_record },
 };
 

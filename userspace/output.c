@@ -194,25 +194,47 @@ static void kvl_table_row(FILE *out, const struct kvl_row *r, int first_w,
 #define KVL_BAR_W	40
 #define KVL_LOG2_ROWS	64
 
-/* The unit of the rows: by the largest bucket drawn (not the overflow). */
-static u64 kvl_bar_unit(const struct kvl_rhist *h, const char **name)
-{
-	u64 top = h->nr ? kvl_hist_bucket_hi(h->b[h->nr - 1].idx) - 1 : 0;
+static const struct {
+	const char *name;
+	u64 ns;
+} kvl_bar_units[] = {
+	[KVL_HIST_UNIT_NSECS] = { "nsecs", 1 },
+	[KVL_HIST_UNIT_USECS] = { "usecs", 1000 },
+	[KVL_HIST_UNIT_MSECS] = { "msecs", 1000000 },
+};
 
-	if (top < 10000) {
-		*name = "nsecs";
-		return 1;
+bool kvl_hist_unit_parse(const char *s, enum kvl_hist_unit *unit)
+{
+	unsigned int u;
+
+	for (u = KVL_HIST_UNIT_NSECS; u < ARRAY_SIZE(kvl_bar_units); u++) {
+		if (!strcmp(s, kvl_bar_units[u].name)) {
+			*unit = u;
+			return true;
+		}
 	}
-	if (top < 10000000) {
-		*name = "usecs";
-		return 1000;
-	}
-	if (top < 10000000000ULL) {
-		*name = "msecs";
-		return 1000000;
-	}
-	*name = "secs";
-	return 1000000000;
+	return false;
+}
+
+/*
+ * The unit of the rows unless --hist-unit forces one: the largest of
+ * nsecs, usecs and msecs that the p50 is at least 16 of.  A unit only
+ * shifts the rows, but all below 2 units piles up in row 0 ("0 -> 1"):
+ * picked by the largest value, a long tail put the bulk there.  With the
+ * p50 at 16 units or more (row 4 up), row 0 ends at p50/8 and the bucket
+ * holding the p50 starts above 15 units (buckets are at most 1/16 wide),
+ * so row 0 holds fewer than half the values, the overflow counted as
+ * large ones, whenever the p50 is 2 ns or more (buckets below 32 ns are
+ * 1 ns wide).
+ */
+static enum kvl_hist_unit kvl_bar_unit(const struct kvl_rhist *h)
+{
+	u64 p50 = kvl_rhist_percentile(h, 50000);
+	enum kvl_hist_unit u = KVL_HIST_UNIT_MSECS;
+
+	while (u > KVL_HIST_UNIT_NSECS && p50 < 16 * kvl_bar_units[u].ns)
+		u--;
+	return u;
 }
 
 /* Row of a value in @unit: 0 holds 0 and 1, row k holds [2^k, 2^(k+1)). */
@@ -235,43 +257,49 @@ static void kvl_bar(FILE *out, u64 n, u64 most)
  * Buckets go to the row of their lower bound in the chosen unit; engine
  * buckets are at most 1/16 of their value wide, so few straddle two rows.
  */
-void kvl_print_bars(FILE *out, const struct kvl_rhist *h, const char *indent)
+void kvl_print_bars(FILE *out, const struct kvl_rhist *h,
+		    enum kvl_hist_unit unit, const char *indent)
 {
-	u64 rows[KVL_LOG2_ROWS] = { 0 }, most = 0;
+	u64 rows[KVL_LOG2_ROWS] = { 0 }, most = 0, div;
 	unsigned int first = KVL_LOG2_ROWS, last = 0, k;
-	const char *uname;
-	u64 unit = kvl_bar_unit(h, &uname);
+	int w;
 	u32 i;
 
+	if (unit == KVL_HIST_UNIT_AUTO)
+		unit = kvl_bar_unit(h);
+	div = kvl_bar_units[unit].ns;
 	for (i = 0; i < h->nr; i++) {
-		k = kvl_log2_row(kvl_hist_bucket_lo(h->b[i].idx) / unit);
+		k = kvl_log2_row(kvl_hist_bucket_lo(h->b[i].idx) / div);
 		rows[k] += h->b[i].n;
 		first = k < first ? k : first;
 		last = k > last ? k : last;
 	}
 	for (k = 0; k < KVL_LOG2_ROWS; k++)
 		most = rows[k] > most ? rows[k] : most;
-	fprintf(out, "%s%5s%-19s : count     distribution\n", indent, "",
-		uname);
+	/* past row 32 a bound has 11 digits or more: widen, as bcc does */
+	w = last > 32 ? 20 : 10;
+	fprintf(out, "%s%*s%-*s : count     distribution\n", indent, w - 5, "",
+		w + 9, kvl_bar_units[unit].name);
 	for (k = first; k <= last && first < KVL_LOG2_ROWS; k++) {
 		u64 lo = k ? 1ULL << k : 0, hi = (2ULL << k) - 1;
 
-		fprintf(out, "%s%10llu -> %-10llu : %-9llu ", indent,
-			(unsigned long long)lo, (unsigned long long)hi,
+		fprintf(out, "%s%*llu -> %-*llu : %-9llu ", indent, w,
+			(unsigned long long)lo, w, (unsigned long long)hi,
 			(unsigned long long)rows[k]);
 		kvl_bar(out, rows[k], most);
 		fputc('\n', out);
 	}
 	if (h->negative)
-		fprintf(out, "%s%25s : %llu\n", indent, "< 0 ns, as 0 (clock skew)",
+		fprintf(out, "%s%*s : %llu\n", indent, 2 * w + 5,
+			"< 0 ns, as 0 (clock skew)",
 			(unsigned long long)h->negative);
 	if (h->overflow)
-		fprintf(out, "%s%25s : %llu\n", indent, ">= 137 s (overflow)",
-			(unsigned long long)h->overflow);
+		fprintf(out, "%s%*s : %llu\n", indent, 2 * w + 5,
+			">= 137 s (overflow)", (unsigned long long)h->overflow);
 }
 
 static void kvl_rows_bars(FILE *out, const struct kvl_rows *rows,
-			  const char *what)
+			  const char *what, enum kvl_hist_unit unit)
 {
 	u32 i;
 
@@ -284,13 +312,13 @@ static void kvl_rows_bars(FILE *out, const struct kvl_rows *rows,
 		else
 			fprintf(out, "\n  %s %s, vCPU %s: %llu values\n", what,
 				r->name, r->vcpu, (unsigned long long)r->h->count);
-		kvl_print_bars(out, r->h, "  ");
+		kvl_print_bars(out, r->h, unit, "  ");
 	}
 }
 
 static void kvl_rows_print(FILE *out, const struct kvl_rows *rows,
 			   const char *title, const char *col,
-			   const char *what, bool bars)
+			   const char *what, const struct kvl_show_opts *o)
 {
 	const char *first = rows->nr && rows->r[0].disk ? "DISK" : "VCPU";
 	u32 i;
@@ -301,8 +329,8 @@ static void kvl_rows_print(FILE *out, const struct kvl_rows *rows,
 	kvl_table_header(out, first, rows->first_w, col, rows->name_w);
 	for (i = 0; i < rows->nr; i++)
 		kvl_table_row(out, &rows->r[i], rows->first_w, rows->name_w);
-	if (bars)
-		kvl_rows_bars(out, rows, what);
+	if (o->hist)
+		kvl_rows_bars(out, rows, what, o->hist_unit);
 }
 
 /* ------------------------------------------------------------------ */
@@ -437,8 +465,7 @@ static int kvl_show_vm_disks(FILE *out, const struct kvl_svm *vm,
 					return -1;
 		snprintf(title, sizeof(title), "%s path: request latency by disk",
 			 kvl_path_name(p));
-		kvl_rows_print(out, rows, title, "STAGE", kvl_path_name(p),
-			       o->hist);
+		kvl_rows_print(out, rows, title, "STAGE", kvl_path_name(p), o);
 		any |= rows->nr > 0;
 	}
 	if (!any)
@@ -469,8 +496,7 @@ static int kvl_show_vm(FILE *out, const struct kvl_svm *vm,
 			goto out;
 		snprintf(title, sizeof(title), "%s path: request latency by stage",
 			 kvl_path_name(p));
-		kvl_rows_print(out, rows, title, "STAGE", kvl_path_name(p),
-			       o->hist);
+		kvl_rows_print(out, rows, title, "STAGE", kvl_path_name(p), o);
 		any |= rows->nr > 0;
 	}
 	if (o->f.exits) {
@@ -478,7 +504,7 @@ static int kvl_show_vm(FILE *out, const struct kvl_svm *vm,
 		if (kvl_exit_rows(rows, vm, &all, &o->f))
 			goto out;
 		kvl_rows_print(out, rows, "exit latency by reason (exit to next entry)",
-			       "REASON", "exit", o->hist);
+			       "REASON", "exit", o);
 		any |= rows->nr > 0;
 	}
 	if (!any)

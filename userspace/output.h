@@ -22,9 +22,18 @@ enum kvl_format {
 	KVL_FMT_CSV,
 };
 
+/* The unit of the bars' rows (--hist-unit); AUTO: by the data. */
+enum kvl_hist_unit {
+	KVL_HIST_UNIT_AUTO,
+	KVL_HIST_UNIT_NSECS,
+	KVL_HIST_UNIT_USECS,
+	KVL_HIST_UNIT_MSECS,
+};
+
 struct kvl_show_opts {
 	struct kvl_filter f;
 	bool hist;		/* draw each histogram as bars */
+	enum kvl_hist_unit hist_unit;
 	bool disks;		/* rows per disk instead of per vCPU and stage */
 	enum kvl_format fmt;
 };
@@ -42,7 +51,10 @@ void kvl_print_csv(FILE *out, const struct kvl_snap *s,
 /* show --disk --csv: a row per VM, disk, path and disk stage. */
 void kvl_print_csv_disks(FILE *out, const struct kvl_snap *s,
 			 const struct kvl_filter *f);
-void kvl_print_bars(FILE *out, const struct kvl_rhist *h, const char *indent);
+void kvl_print_bars(FILE *out, const struct kvl_rhist *h,
+		    enum kvl_hist_unit unit, const char *indent);
+/* "nsecs", "usecs" or "msecs" as a unit; false for anything else. */
+bool kvl_hist_unit_parse(const char *s, enum kvl_hist_unit *unit);
 
 /* One interval of "watch": @delta from kvl_snap_delta(), @secs long. */
 int kvl_print_watch(FILE *out, const struct kvl_snap *delta, double secs,

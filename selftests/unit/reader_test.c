@@ -696,9 +696,10 @@ TEST(hist_bars)
 	RUN(&r, "show", "--input", (char *)fixture("two_vms.hist"), "--pid", "1000",
 	    "--path", "native", "--hist");
 	EXPECT_EQ(0, r.rc);
+	/* p50 7.88 µs: below 16 µs, nsecs */
 	EXPECT_NE(NULL, strstr(r.out, "  native doorbell_to_wake, vCPU 0: 200 values\n"
-				      "       usecs               : count     distribution\n"));
-	row = strstr(r.out, "           4 -> 7          : 109       |****************************************|\n");
+				      "       nsecs               : count     distribution\n"));
+	row = strstr(r.out, "        4096 -> 8191       : 109       |****************************************|\n");
 	EXPECT_NE(NULL, row) TH_LOG("%s", r.out);
 	run_free(&r);
 }
@@ -721,16 +722,203 @@ TEST(bars_rows_add_up)
 	kvl_hist_record(&eh, (s64)KVL_HIST_MAX_NS + 5);
 	ASSERT_EQ(0, kvl_rhist_from_hist(&h, &eh));
 	f = open_memstream(&buf, &len);
-	kvl_print_bars(f, &h, "");
+	kvl_print_bars(f, &h, KVL_HIST_UNIT_AUTO, "");
 	fclose(f);
 	for (p = strstr(buf, " -> "); p; p = strstr(p + 1, " -> "))
 		sum += strtoull(strchr(p, ':') + 1, NULL, 10);
 	EXPECT_EQ(5002, sum);	/* 0 and -3 (as 0) are in the first row */
 	EXPECT_NE(NULL, strstr(buf, "< 0 ns, as 0 (clock skew) : 1\n"));
 	EXPECT_NE(NULL, strstr(buf, ">= 137 s (overflow) : 1\n"));
-	EXPECT_NE(NULL, strstr(buf, "msecs"));
+	EXPECT_NE(NULL, strstr(buf, "usecs"));	/* p50 6.3 ms: below 16 ms */
 	free(buf);
 	kvl_rhist_free(&h);
+}
+
+/*
+ * A snapshot of one histogram: 900 values of 200-400 µs, then a tail of
+ * 100 from 1 ms to 50 ms; its file name.
+ */
+static const char *write_tail_snapshot(u64 *count)
+{
+	struct kvl_hist eh;
+	char *text = NULL;
+	size_t len;
+	const char *path;
+	FILE *f;
+	int i;
+
+	kvl_hist_init(&eh);
+	for (i = 0; i < 900; i++)
+		kvl_hist_record(&eh, 200000 + (s64)i * 7919 % 200000);
+	for (i = 0; i < 100; i++)
+		kvl_hist_record(&eh, (s64)(1e6 * pow(50, i / 99.0)));
+	f = open_memstream(&text, &len);
+	fprintf(f, "# kvmio_lat hist 4\n"
+		"# unit: ns; 16 log-linear buckets per power of two\n"
+		"vm 7000 qemu-tail vcpus 1\n"
+		"vcpu 7000 0 isa svm exits 0\n"
+		"stage 7000 0 native total count=%llu min=%llu max=%llu mean=0 stddev=0 p50=0 p90=0 p99=0 p999=0 sum=%llu sumsq=%llu negative=0 overflow=0\n",
+		(unsigned long long)eh.count, (unsigned long long)eh.min,
+		(unsigned long long)eh.max, (unsigned long long)eh.sum,
+		(unsigned long long)eh.sumsq_lo);
+	for (i = 0; i < KVL_HIST_NBUCKETS; i++)
+		if (eh.buckets[i])
+			fprintf(f, "  [%llu, %llu) %llu\n",
+				(unsigned long long)kvl_hist_bucket_lo(i),
+				(unsigned long long)kvl_hist_bucket_hi(i),
+				(unsigned long long)eh.buckets[i]);
+	fputs("end\n", f);
+	fclose(f);
+	path = write_tmp("tail.hist", text, (long)len);
+	free(text);
+	*count = eh.count;
+	return eh.sumsq_hi ? NULL : path;
+}
+
+/* The bars' rows in @out: the count of row "0 -> 1", and of every row. */
+static void bar_rows(const char *out, u64 *row0, u64 *all)
+{
+	const char *p;
+
+	*row0 = *all = 0;
+	for (p = strstr(out, " -> "); p; p = strstr(p + 1, " -> ")) {
+		const char *bol = p;
+		u64 n = strtoull(strchr(p, ':') + 1, NULL, 10);
+
+		while (bol > out && bol[-1] != '\n')
+			bol--;
+		if (strtoull(bol, NULL, 10) == 0)
+			*row0 += n;
+		*all += n;
+	}
+}
+
+TEST(hist_unit_spreads_the_bulk)
+{
+	const char *path;
+	u64 count, row0, all;
+	struct run r;
+
+	make_tmpdir();
+	path = write_tail_snapshot(&count);
+	ASSERT_NE(NULL, path);
+
+	/* p50 about 300 µs: usecs, the bulk in rows 128 -> 255 and up */
+	RUN(&r, "show", "--input", (char *)path, "--hist");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "  native total, vCPU 0: 1000 values\n"
+				      "       usecs               : count     distribution\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_EQ(NULL, strstr(r.out, "msecs"));
+	bar_rows(r.out, &row0, &all);
+	EXPECT_EQ(count, all) TH_LOG("%s", r.out);
+	EXPECT_LT(2 * row0, count) TH_LOG("%llu of %llu in row 0: %s",
+					  (unsigned long long)row0,
+					  (unsigned long long)count, r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n         256 -> 511        : "));
+	run_free(&r);
+
+	/* forced: msecs, the bulk in row 0 as asked */
+	RUN(&r, "show", "--input", (char *)path, "--hist", "--hist-unit", "msecs");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "\n       msecs               : count     distribution\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_EQ(NULL, strstr(r.out, "usecs"));
+	bar_rows(r.out, &row0, &all);
+	EXPECT_EQ(count, all);
+	EXPECT_LE(900, row0) TH_LOG("%s", r.out);
+	run_free(&r);
+
+	RUN(&r, "show", "--input", (char *)path, "--hist-unit", "nsecs", "--hist");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "\n       nsecs               : count     distribution\n"
+				      "      131072 -> 262143     : "))
+		TH_LOG("%s", r.out);
+	run_free(&r);
+	remove_tmpdir();
+}
+
+/* Bounds past row 32 take 11 digits: the columns widen, as bcc's do. */
+TEST(bars_widen_past_row_32)
+{
+	static const char head[] =
+		"               nsecs                         : count     distribution\n"
+		"                  64 -> 127                  : 5 ";
+	struct kvl_rhist h;
+	struct kvl_hist eh;
+	char *buf = NULL, *row;
+	size_t len;
+	FILE *f;
+	int i;
+
+	kvl_hist_init(&eh);
+	for (i = 0; i < 5; i++)
+		kvl_hist_record(&eh, 100);
+	for (i = 0; i < 3; i++)
+		kvl_hist_record(&eh, 20000000000LL);
+	kvl_hist_record(&eh, (s64)KVL_HIST_MAX_NS + 5);
+	ASSERT_EQ(0, kvl_rhist_from_hist(&h, &eh));
+	f = open_memstream(&buf, &len);
+	kvl_print_bars(f, &h, KVL_HIST_UNIT_AUTO, "");	/* p50 100 ns */
+	fclose(f);
+	EXPECT_EQ(0, strncmp(buf, head, strlen(head))) TH_LOG("%s", buf);
+	row = strstr(buf, "\n         17179869184 -> 34359738367          : 3 ");
+	ASSERT_NE(NULL, row) TH_LOG("%s", buf);
+	row++;
+	/* the overflow line widens with them */
+	EXPECT_EQ(0, strcmp(strchr(row, '\n') + 1, "                          >= 137 s (overflow) : 1\n"))
+		TH_LOG("%s", buf);
+	free(buf);
+	kvl_rhist_free(&h);
+}
+
+TEST(hist_unit_option)
+{
+	static const char *const bad[][6] = {
+		{ "show", "--hist", "--hist-unit", "secs", NULL },
+		{ "show", "--hist", "--hist-unit", "", NULL },
+		{ "show", "--hist", "--hist-unit", "USECS", NULL },
+		{ "replay", "x.dat", "--hist", "--hist-unit", "ms", NULL },
+		{ NULL },
+	};
+	unsigned int i;
+	struct run r;
+
+	/* a bad value: exit 2, one line naming the option, nothing on stdout */
+	for (i = 0; bad[i][0]; i++) {
+		char *argv[8] = { "kvmio-lat" };
+		char want[96];
+		int j;
+
+		for (j = 0; bad[i][j]; j++)
+			argv[j + 1] = (char *)bad[i][j];
+		snprintf(want, sizeof(want),
+			 "%s: --hist-unit is nsecs, usecs or msecs, not '%s' (try",
+			 bad[i][0], bad[i][j - 1]);
+		run_argv(&r, argv);
+		EXPECT_ONE_ERROR(&r, 2, want);
+		run_free(&r);
+	}
+	RUN(&r, "show", "--hist", "--hist-unit");
+	EXPECT_ONE_ERROR(&r, 2, "show: option '--hist-unit' needs a value");
+	run_free(&r);
+	/* without bars to draw it is a mistake, said as one */
+	RUN(&r, "show", "--input", (char *)fixture("two_vms.hist"),
+	    "--hist-unit", "usecs");
+	EXPECT_ONE_ERROR(&r, 2, "show: --hist-unit goes with --hist");
+	run_free(&r);
+	RUN(&r, "watch", "--hist-unit", "usecs");
+	EXPECT_ONE_ERROR(&r, 2, "watch: --hist-unit is not an option of watch");
+	run_free(&r);
+
+	/* replay takes it as show does */
+	RUN(&r, "replay", (char *)fixture("replay_native.dat"), "--hist",
+	    "--hist-unit", "usecs");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "usecs               : count     distribution\n"));
+	EXPECT_EQ(NULL, strstr(r.out, "nsecs"));
+	EXPECT_EQ(NULL, strstr(r.out, "msecs"));
+	run_free(&r);
 }
 
 TEST(json_is_valid_and_follows_the_schema)
