@@ -201,7 +201,7 @@ fuzz: $(FUZZ_DIR)/snapshot_fuzz $(FUZZ_DIR)/engine_fuzz $(FUZZ_DIR)/replay_fuzz
 # built with its suite's compiler in a cached chroot, DKMS round trip and
 # `make install` there, probe prototypes checked against the kernel's BTF,
 # booted in the lab for the selftests and real QEMU.  Not part of make
-# check (README.md says why).  See scripts/matrix/matrix.sh and
+# check (Documentation/testing.rst says why).  See scripts/matrix/matrix.sh and
 # Documentation/compat.rst.
 #   make matrix MATRIX_ARGS="--only bullseye,sid"
 MATRIX_ARGS ?=

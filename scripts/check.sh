@@ -14,7 +14,7 @@
 #   -> DKMS round trip -> the debug kernel (make check-debug and make
 #   debug-kernel-canary)
 #
-# Not here (README.md says why): make matrix (every supported kernel
+# Not here (Documentation/testing.rst says why): make matrix (every supported kernel
 # booted).
 #
 # Every step runs even when an earlier one failed (when it can), and the
