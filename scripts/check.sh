@@ -7,7 +7,7 @@
 #   -> checkpatch -> kbuild guards (unsupported kernels, warnings fatal
 #   here only) -> host unit tests (ASan/UBSan) -> fuzzing the snapshot
 #   parser -> in a real kernel with real KVM (the lab): module selftests,
-#   the QEMU-like I/O paths with injected delays, real QEMU with
+#   the lab from a fresh clone in /tmp, the QEMU-like I/O paths with injected delays, real QEMU with
 #   aio=native and aio=threads, real QEMU's own trace against the
 #   module's request by request, make bench-quick (the benchmark still
 #   works), record/replay against the live module, the hardening tests
@@ -191,6 +191,7 @@ step kbuild scripts/kbuild-guard-test.sh "$KDIR"
 step unit make -s unit
 step fuzz make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 step lab-selftests lab_selftests
+step lab-tmp-clone scripts/tmp-clone-test.sh "$KVER"
 step lab-io-paths lab_io
 step lab-real-qemu lab_qemu
 step lab-truth lab_truth
