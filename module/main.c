@@ -71,7 +71,12 @@ static struct kvl_vm **kvl_vm_table;
 static struct workqueue_struct *kvl_wq;
 static atomic64_t kvl_mem_bytes = ATOMIC64_INIT(0);
 
-/* A free object in a pool; the pools hold vzalloc()ed blocks. */
+/*
+ * A free object in a pool; the pools hold vzalloc()ed blocks, prepared
+ * (kvl_pool.prepare) when made.  The link overlays the object's first
+ * word, zeroed again when taken: a vCPU's id and ISA, which the engine
+ * sets (kvl_vcpu_setup()), a VM's free_work, set when it is freed.
+ */
 struct kvl_free {
 	struct kvl_free *next;
 };
@@ -83,6 +88,7 @@ struct kvl_pool {
 	unsigned int want;	/* keep this many spare */
 	size_t size;
 	size_t charge;		/* what one object really costs: whole pages */
+	void (*prepare)(void *obj);	/* process context, before it is free */
 	struct work_struct refill;
 };
 
@@ -105,6 +111,7 @@ static void *kvl_pool_get(struct kvl_pool *pool)
 	if (obj) {
 		pool->head = obj->next;
 		pool->nr_free--;
+		obj->next = NULL;
 	}
 	low = pool->nr_free < pool->want;
 	raw_spin_unlock_irqrestore(&pool->lock, flags);
@@ -130,6 +137,7 @@ static void kvl_pool_fill(struct kvl_pool *pool)
 		obj = vzalloc(pool->size);
 		if (!obj)
 			return;
+		pool->prepare(obj);
 		atomic64_add(pool->charge, &kvl_mem_bytes);
 		raw_spin_lock_irqsave(&pool->lock, flags);
 		obj->next = pool->head;
@@ -144,7 +152,8 @@ static void kvl_pool_refill_fn(struct work_struct *work)
 	kvl_pool_fill(container_of(work, struct kvl_pool, refill));
 }
 
-static void kvl_pool_init(struct kvl_pool *pool, size_t size, unsigned int want)
+static void kvl_pool_init(struct kvl_pool *pool, size_t size, unsigned int want,
+			  void (*prepare)(void *obj))
 {
 	raw_spin_lock_init(&pool->lock);
 	pool->head = NULL;
@@ -152,6 +161,7 @@ static void kvl_pool_init(struct kvl_pool *pool, size_t size, unsigned int want)
 	pool->want = want;
 	pool->size = size;
 	pool->charge = PAGE_ALIGN(size);
+	pool->prepare = prepare;
 	INIT_WORK(&pool->refill, kvl_pool_refill_fn);
 }
 
@@ -170,15 +180,25 @@ static void kvl_pool_destroy(struct kvl_pool *pool)
 
 /* ---- engine allocation ops ---- */
 
+/* in the refill worker: laid out before a probe takes it */
+static void kvl_prepare_vm(void *obj)
+{
+	struct kvl_mod_vm *m = obj;
+
+	kvl_vm_init(&m->vm, &kvl_engine.cfg);
+	m->vm.owner = m;
+}
+
+static void kvl_prepare_vcpu(void *obj)
+{
+	kvl_vcpu_prepare(obj);
+}
+
 static struct kvl_vm *kvl_alloc_vm(struct kvl_engine *eng)
 {
 	struct kvl_mod_vm *m = kvl_pool_get(&kvl_vm_pool);
 
-	if (!m)
-		return NULL;
-	kvl_vm_init(&m->vm, &eng->cfg);
-	m->vm.owner = m;
-	return &m->vm;
+	return m ? &m->vm : NULL;
 }
 
 static struct kvl_vcpu *kvl_alloc_vcpu(struct kvl_engine *eng,
@@ -258,8 +278,9 @@ static int __init kvl_init(void)
 		goto err_table;
 	}
 	kvl_pool_init(&kvl_vm_pool, sizeof(struct kvl_mod_vm) - sizeof(struct kvl_vm) +
-		      kvl_vm_size(&kvl_engine.cfg), 2);
-	kvl_pool_init(&kvl_vcpu_pool, sizeof(struct kvl_vcpu), spare_vcpus);
+		      kvl_vm_size(&kvl_engine.cfg), 2, kvl_prepare_vm);
+	kvl_pool_init(&kvl_vcpu_pool, sizeof(struct kvl_vcpu), spare_vcpus,
+		      kvl_prepare_vcpu);
 	kvl_pool_fill(&kvl_vm_pool);
 	kvl_pool_fill(&kvl_vcpu_pool);
 	if (kvl_vm_pool.nr_free < 1 || kvl_vcpu_pool.nr_free < 1) {

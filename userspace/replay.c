@@ -200,8 +200,10 @@ static struct kvl_vcpu *kvl_rp_alloc_vcpu(struct kvl_engine *eng,
 	struct kvl_vcpu *v = malloc(sizeof(*v));
 
 	(void)vm;
-	if (v)
-		r->memory += sizeof(*v);
+	if (!v)
+		return NULL;
+	kvl_vcpu_prepare(v);
+	r->memory += sizeof(*v);
 	return v;
 }
 

@@ -394,7 +394,12 @@ struct kvl_vm {
 
 struct kvl_engine;
 
-/* How the engine gets memory: the module uses pools, userspace calloc. */
+/*
+ * How the engine gets memory: the module uses pools, userspace calloc.
+ * alloc_vm returns a VM kvl_vm_init() laid out, alloc_vcpu a vCPU
+ * kvl_vcpu_prepare() prepared: the module's pools do both in their refill
+ * worker, so a probe that meets a new VM or vCPU only takes one.
+ */
 struct kvl_alloc_ops {
 	struct kvl_vm *(*alloc_vm)(struct kvl_engine *eng);
 	void (*free_vm)(struct kvl_engine *eng, struct kvl_vm *vm);
@@ -446,7 +451,10 @@ struct kvl_engine {
 /* Bytes a VM needs for @cfg, laid out by kvl_vm_init(). */
 size_t kvl_vm_size(const struct kvl_config *cfg);
 void kvl_vm_init(struct kvl_vm *vm, const struct kvl_config *cfg);
-void kvl_vcpu_init(struct kvl_vcpu *v, u32 vcpu_id, u32 isa);
+/* Process context: a vCPU's state before its first exit (61 KB). */
+void kvl_vcpu_prepare(struct kvl_vcpu *v);
+/* On a prepared vCPU, in probe context: whose it is (a few stores). */
+void kvl_vcpu_setup(struct kvl_vcpu *v, u32 vcpu_id, u32 isa);
 
 void kvl_config_defaults(struct kvl_config *cfg);
 int kvl_config_check(struct kvl_config *cfg);

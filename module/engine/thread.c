@@ -85,7 +85,7 @@ struct kvl_thread *kvl_vcpu_register(struct kvl_engine *eng,
 			goto out;
 		}
 		i = (int)vm->nr_vcpus;
-		kvl_vcpu_init(v, vcpu_id, isa);
+		kvl_vcpu_setup(v, vcpu_id, isa);
 		vm->vcpus[i] = v;
 		kvl_publish(&vm->nr_vcpus, i + 1);
 	}

@@ -130,18 +130,22 @@ static void kvl_vcpu_stats_init(struct kvl_vcpu_stats *s)
 			kvl_hist_init(&s->stages[i][j]);
 }
 
-void kvl_vcpu_init(struct kvl_vcpu *v, u32 vcpu_id, u32 isa)
+void kvl_vcpu_prepare(struct kvl_vcpu *v)
 {
-	const u32 *reserved;
-	unsigned int i, n;
-
 	memset(v, 0, sizeof(*v));
-	v->vcpu_id = vcpu_id;
-	v->isa = isa;
 	v->inj_vector = -1;
 	v->doorbell_undo = -1;
 	v->await_head = KVL_NO_REQ;
 	kvl_vcpu_stats_init(&v->stats);
+}
+
+void kvl_vcpu_setup(struct kvl_vcpu *v, u32 vcpu_id, u32 isa)
+{
+	const u32 *reserved;
+	unsigned int i, n;
+
+	v->vcpu_id = vcpu_id;
+	v->isa = isa;
 	/* the reasons I/O waits on have their slots before any rarity comes */
 	reserved = kvl_exit_reserved(isa, &n);
 	for (i = 0; i < n && i < KVL_EXIT_SLOTS - 1; i++) {
@@ -232,6 +236,16 @@ static unsigned int kvl_oldest_exited(struct kvl_engine *eng)
 	return slot;
 }
 
+/* Counted with and without eng->lock: see kvl_vm_create(). */
+static void kvl_vm_refused(struct kvl_engine *eng)
+{
+	u64 old;
+
+	do {
+		old = READ_ONCE(eng->dropped_vms);
+	} while (kvl_cmpxchg(&eng->dropped_vms, old, old + 1) != old);
+}
+
 struct kvl_vm *kvl_vm_create(struct kvl_engine *eng, s32 tgid,
 			     const char *comm)
 {
@@ -241,6 +255,18 @@ struct kvl_vm *kvl_vm_create(struct kvl_engine *eng, s32 tgid,
 
 	if (!kvl_pid_wanted(eng, tgid))
 		return NULL;
+	/*
+	 * Every slot holds a running VM (exited ones would make room): a VM
+	 * past max_vms comes here on each of its exits, and must not take
+	 * the lock every VM's first exit needs each time.
+	 */
+	if (READ_ONCE(eng->nr_vms) >= eng->cfg.max_vms) {
+		/* (its other thread may have just taken the last slot) */
+		vm = kvl_engine_find_vm(eng, tgid);
+		if (!vm)
+			kvl_vm_refused(eng);
+		return vm;
+	}
 	kvl_lock(&eng->lock, flags);
 	for (i = 0; i < eng->cfg.max_vms; i++) {
 		if (eng->vms[i] && eng->vms[i]->tgid == tgid &&
@@ -254,14 +280,14 @@ struct kvl_vm *kvl_vm_create(struct kvl_engine *eng, s32 tgid,
 	if (slot == ~0u)
 		slot = kvl_oldest_exited(eng);
 	if (slot == ~0u) {
-		eng->dropped_vms++;
+		kvl_vm_refused(eng);
 		goto out;
 	}
 	if (eng->vms[slot])	/* an exited VM makes room for a running one */
 		kvl_vm_remove_slot(eng, slot);
 	vm = eng->ops->alloc_vm(eng);
 	if (!vm) {
-		eng->dropped_vms++;
+		kvl_vm_refused(eng);
 		goto out;
 	}
 	vm->tgid = tgid;
@@ -377,7 +403,7 @@ void kvl_engine_reset(struct kvl_engine *eng)
 	unsigned int i, j;
 
 	kvl_lock(&eng->lock, flags);
-	eng->dropped_vms = 0;
+	WRITE_ONCE(eng->dropped_vms, 0);
 	for (i = 0; i < eng->cfg.max_vms; i++) {
 		struct kvl_vm *vm = eng->vms[i];
 

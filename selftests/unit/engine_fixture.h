@@ -58,12 +58,19 @@ static void fx_free_vm(struct kvl_engine *eng, struct kvl_vm *vm)
 static struct kvl_vcpu *fx_alloc_vcpu(struct kvl_engine *eng, struct kvl_vm *vm)
 {
 	struct fx *f = (struct fx *)eng;
+	struct kvl_vcpu *v;
 
 	(void)vm;
 	if (f->fail_vcpu_alloc)
 		return NULL;
+	/* not zeroed: kvl_vcpu_prepare() must not rely on it */
+	v = malloc(sizeof(*v));
+	if (!v)
+		return NULL;
+	memset(v, 0xa5, sizeof(*v));
+	kvl_vcpu_prepare(v);
 	f->live_vcpus++;
-	return malloc(sizeof(struct kvl_vcpu));
+	return v;
 }
 
 static const struct kvl_alloc_ops fx_ops = {

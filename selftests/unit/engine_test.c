@@ -1702,6 +1702,37 @@ TEST(random_streams)
 	EXPECT_EQ(0, f.live_vcpus);
 }
 
+/*
+ * With every slot held by a running VM, one more is refused on each exit
+ * before the engine lock is taken (kvl_vm_create()); a running VM is
+ * still found, and once one exits its slot goes to the next newcomer.
+ */
+TEST(a_vm_past_the_cap_is_refused_each_exit)
+{
+	struct kvl_config cfg;
+	struct fx f;
+	int i;
+
+	kvl_config_defaults(&cfg);
+	cfg.max_vms = 2;
+	fx_init_cfg(&f, &cfg);
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 1, 1000);
+	kvl_ev_exit(&f.eng, PID + 1, PID + 1, "qemu", 0, KVL_ISA_SVM, 1, 1000);
+	for (i = 0; i < 3; i++)
+		kvl_ev_exit(&f.eng, PID + 2, PID + 2, "qemu", 0, KVL_ISA_SVM, 1,
+			    2000 + i);
+	EXPECT_EQ(3, f.eng.dropped_vms);
+	EXPECT_EQ(NULL, kvl_engine_find_vm(&f.eng, PID + 2));
+	EXPECT_NE(NULL, kvl_engine_find_vm(&f.eng, PID));
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 1, 3000);
+	EXPECT_EQ(3, f.eng.dropped_vms);
+	EXPECT_TRUE(kvl_engine_vm_exited(&f.eng, PID + 1, 4000));
+	kvl_ev_exit(&f.eng, PID + 2, PID + 2, "qemu", 0, KVL_ISA_SVM, 1, 5000);
+	EXPECT_NE(NULL, kvl_engine_find_vm(&f.eng, PID + 2));
+	EXPECT_EQ(3, f.eng.dropped_vms);
+	fx_fini(&f);
+}
+
 /* An MSI on vector @vec, its interrupt, then its injection into @vcpu. */
 static void fx_irq_vec(struct fx *f, int vcpu, s32 vec, u64 t)
 {
