@@ -186,6 +186,7 @@ fuzz: $(FUZZ_DIR)/snapshot_fuzz $(FUZZ_DIR)/engine_fuzz $(FUZZ_DIR)/replay_fuzz
 	$(FUZZ_DIR)/snapshot_fuzz $(FUZZ_RUN) -max_len=16384 \
 		-dict=selftests/unit/fixtures/snapshot.dict \
 		-artifact_prefix=$(FUZZ_DIR)/ $(FUZZ_DIR)/corpus
+	cp selftests/unit/fixtures/engine-regress/* $(FUZZ_DIR)/engine-corpus/
 	$(FUZZ_DIR)/engine_fuzz $(FUZZ_RUN) -max_len=4096 \
 		-artifact_prefix=$(FUZZ_DIR)/engine- $(FUZZ_DIR)/engine-corpus
 	cp selftests/unit/fixtures/replay-regress/* $(FUZZ_DIR)/replay-corpus/

@@ -193,10 +193,13 @@ static const char *kvl_reason_str(char *buf, u32 isa, u32 reason)
 }
 
 /*
- * An exited VM whose pid a later VM took: only the later one is printed
- * (readers key VMs by pid).
+ * An exited VM (in slot @slot) whose pid a later VM took: only the later
+ * one is printed (readers key VMs by pid).  Two that exited at the same
+ * stamp (the clock read the same, or went back on another CPU): the one
+ * in the higher slot.
  */
-static bool kvl_vm_shadowed(struct kvl_engine *eng, const struct kvl_vm *vm)
+static bool kvl_vm_shadowed(struct kvl_engine *eng, const struct kvl_vm *vm,
+			    unsigned int slot)
 {
 	unsigned int i;
 
@@ -206,7 +209,8 @@ static bool kvl_vm_shadowed(struct kvl_engine *eng, const struct kvl_vm *vm)
 		const struct kvl_vm *o = kvl_acquire(&eng->vms[i]);
 
 		if (o && o != vm && o->tgid == vm->tgid &&
-		    (!READ_ONCE(o->exited) || o->exited_ts > vm->exited_ts))
+		    (!READ_ONCE(o->exited) || o->exited_ts > vm->exited_ts ||
+		     (o->exited_ts == vm->exited_ts && i > slot)))
 			return true;
 	}
 	return false;
@@ -251,7 +255,7 @@ void kvl_engine_print_hist_copy(struct kvl_engine *eng,
 		struct kvl_vm *vm = kvl_acquire(&eng->vms[i]);
 		u32 nv;
 
-		if (!vm || kvl_vm_shadowed(eng, vm))
+		if (!vm || kvl_vm_shadowed(eng, vm, i))
 			continue;
 		nv = kvl_acquire(&vm->nr_vcpus);
 		out->printf(out->ctx, "vm %d %s vcpus %u", vm->tgid,

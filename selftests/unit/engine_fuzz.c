@@ -233,7 +233,9 @@ static void check(struct stream *s)
 				if (e->vms[j] && e->vms[j] != vm &&
 				    e->vms[j]->tgid == vm->tgid &&
 				    (!e->vms[j]->exited ||
-				     e->vms[j]->exited_ts > vm->exited_ts)) {
+				     e->vms[j]->exited_ts > vm->exited_ts ||
+				     (e->vms[j]->exited_ts == vm->exited_ts &&
+				      j > i))) {
 					shadowed++;	/* a later VM has its pid */
 					break;
 				}

@@ -1733,6 +1733,32 @@ TEST(a_vm_past_the_cap_is_refused_each_exit)
 	fx_fini(&f);
 }
 
+/*
+ * A pid exits, is reused by a new VM that exits too, both at the same
+ * stamp (the clock read the same): hist lists the pid once, or the reader
+ * refuses the whole snapshot ("listed twice"; found by engine_fuzz).
+ */
+TEST(two_exited_vms_of_one_pid_at_one_stamp_print_once)
+{
+	struct fx_buf b = { 0 };
+	struct kvl_sink out = { fx_buf_printf, &b };
+	struct fx f;
+	const char *p;
+	int n = 0;
+
+	fx_init(&f);
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 1, 1000);
+	EXPECT_TRUE(kvl_engine_vm_exited(&f.eng, PID, 5000));
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, 1, 5000);
+	EXPECT_TRUE(kvl_engine_vm_exited(&f.eng, PID, 5000));
+	kvl_engine_print_hist(&f.eng, &out);
+	for (p = b.s; (p = strstr(p, "\nvm 1000 ")); p++)
+		n++;
+	EXPECT_EQ(1, n);
+	free(b.s);
+	fx_fini(&f);
+}
+
 /* An MSI on vector @vec, its interrupt, then its injection into @vcpu. */
 static void fx_irq_vec(struct fx *f, int vcpu, s32 vec, u64 t)
 {
