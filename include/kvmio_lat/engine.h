@@ -208,13 +208,13 @@ struct kvl_vcpu {
 	u64 doorbells_userspace;
 
 	/* written under the VM lock */
-	u32 doorbell_tail;		/* consumer index */
+	u32 doorbell_tail ____cacheline_aligned_in_smp;	/* consumer index */
 	u32 awaiting;		/* requests waiting for this vCPU's entry */
 	u16 await_head;
 	u32 mail_head;		/* mailbox producer index */
 
 	/* written by the holder of the drain bit */
-	u32 draining;		/* drain bit; cmpxchg */
+	u32 draining ____cacheline_aligned_in_smp;	/* drain bit; cmpxchg */
 	u32 mail_tail;		/* mailbox consumer index */
 
 	struct kvl_doorbell doorbells[KVL_DOORBELL_RING];
@@ -336,6 +336,7 @@ struct kvl_irq_bind {
 };
 
 struct kvl_vm {
+	/* read by every event of every thread, written rarely */
 	s32 tgid;
 	char comm[KVL_COMM_LEN];
 	u32 nr_vcpus;
@@ -345,19 +346,29 @@ struct kvl_vm {
 	 */
 	u32 exited;
 	u64 exited_ts;
-	kvl_lock_t lock;
 	const struct kvl_config *cfg;
 	void *owner;		/* for the allocator */
-
-	u32 doorbell_seq;		/* bumped on each doorbell */
-	u32 doorbell_seq_woken;	/* doorbell_seq when wakes last stamped doorbells */
-	u32 inflight;
+	struct kvl_vcpu **vcpus;	/* [max_vcpus] */
+	struct kvl_thread *threads;	/* [max_threads] */
+	struct kvl_req *reqs;		/* [max_inflight] */
 	/*
 	 * Vectors KVM has injected (kvm_inj_virq) into this VM: where the
 	 * kernel has no kvm_apicv_accept_irq (before 5.17), an interrupt on
 	 * a vector never injected is taken as posted.
 	 */
 	u32 inj_vectors[256 / 32];
+	/* doorbell addresses that led to I/O: MMIO pages and ports */
+	u64 known_addr[KVL_KNOWN_DOORBELLS];
+	u32 nr_known;
+
+	/* bumped lock-free by each doorbell, from the vCPU threads */
+	u32 doorbell_seq ____cacheline_aligned_in_smp;
+	/* doorbell_seq when a wake last stamped doorbells: the event loops' */
+	u32 doorbell_seq_woken ____cacheline_aligned_in_smp;
+
+	/* from here on written under the lock */
+	kvl_lock_t lock ____cacheline_aligned_in_smp;
+	u32 inflight;
 
 	u64 counters[KVL_NR_COUNTERS];
 
@@ -369,10 +380,6 @@ struct kvl_vm {
 	/* the last doorbell rung while the system calls were unwatched */
 	u64 unwatched_doorbell_ts;
 	u32 last_doorbell_pio;
-
-	/* doorbell addresses that led to I/O: MMIO pages and ports */
-	u64 known_addr[KVL_KNOWN_DOORBELLS];
-	u32 nr_known;
 
 	/* per disk, written under the lock, in the order first seen */
 	struct kvl_disk disks[KVL_DISKS];
@@ -386,10 +393,6 @@ struct kvl_vm {
 	struct kvl_queue done_q;	/* threads: pool syscall returned */
 	struct kvl_queue any_q;		/* irq raised, target unknown */
 	u16 free_req;
-
-	struct kvl_vcpu **vcpus;	/* [max_vcpus] */
-	struct kvl_thread *threads;	/* [max_threads] */
-	struct kvl_req *reqs;		/* [max_inflight] */
 };
 
 struct kvl_engine;

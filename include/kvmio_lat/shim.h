@@ -20,6 +20,7 @@
 #include <linux/bitops.h>
 #include <linux/spinlock.h>
 #include <linux/atomic.h>
+#include <linux/cache.h>
 #include <linux/math64.h>
 #include <asm/barrier.h>
 #include <asm/processor.h>

@@ -29,6 +29,11 @@ typedef int64_t s64;
 #define kvl_acquire(p)		__atomic_load_n(p, __ATOMIC_ACQUIRE)
 #define kvl_publish(p, v)	__atomic_store_n(p, v, __ATOMIC_RELEASE)
 #define kvl_cpu_relax()		__asm__ __volatile__("" ::: "memory")
+/* the kernel's: a field that starts a cache line (written by other CPUs) */
+#define KVL_CACHELINE		64
+#ifndef ____cacheline_aligned_in_smp
+#define ____cacheline_aligned_in_smp	__attribute__((aligned(KVL_CACHELINE)))
+#endif
 #ifndef __printf
 #define __printf(a, b)		__attribute__((format(printf, a, b)))
 #endif
