@@ -173,17 +173,10 @@ static double kvl_mono(void)
 /* ------------------------------------------------------------------ */
 /* engine memory: VMs of exited processes are kept for the output */
 
-/* VMs and vCPUs start cache lines (____cacheline_aligned_in_smp): so must they */
-static void *kvl_rp_aligned(size_t size)
-{
-	return aligned_alloc(KVL_CACHELINE,
-			     (size + KVL_CACHELINE - 1) / KVL_CACHELINE * KVL_CACHELINE);
-}
-
 static struct kvl_vm *kvl_rp_alloc_vm(struct kvl_engine *eng)
 {
 	struct kvl_replay *r = (struct kvl_replay *)eng;
-	struct kvl_vm *vm = kvl_rp_aligned(kvl_vm_size(&eng->cfg));
+	struct kvl_vm *vm = kvl_aligned_alloc(kvl_vm_size(&eng->cfg));
 
 	if (!vm)
 		return NULL;
@@ -204,7 +197,7 @@ static struct kvl_vcpu *kvl_rp_alloc_vcpu(struct kvl_engine *eng,
 					  struct kvl_vm *vm)
 {
 	struct kvl_replay *r = (struct kvl_replay *)eng;
-	struct kvl_vcpu *v = kvl_rp_aligned(sizeof(*v));
+	struct kvl_vcpu *v = kvl_aligned_alloc(sizeof(*v));
 
 	(void)vm;
 	if (!v)

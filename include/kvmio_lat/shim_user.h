@@ -12,6 +12,7 @@
 #include <stdint.h>
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdlib.h>
 #include <string.h>
 
 typedef uint8_t u8;
@@ -34,6 +35,16 @@ typedef int64_t s64;
 #ifndef ____cacheline_aligned_in_smp
 #define ____cacheline_aligned_in_smp	__attribute__((aligned(KVL_CACHELINE)))
 #endif
+
+/*
+ * Memory for a VM or vCPU (they start cache lines, and UBSan checks that
+ * they are aligned so): uninitialised, free() it.
+ */
+static inline void *kvl_aligned_alloc(size_t size)
+{
+	return aligned_alloc(KVL_CACHELINE,
+			     (size + KVL_CACHELINE - 1) / KVL_CACHELINE * KVL_CACHELINE);
+}
 #ifndef __printf
 #define __printf(a, b)		__attribute__((format(printf, a, b)))
 #endif

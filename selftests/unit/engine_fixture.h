@@ -30,17 +30,10 @@ struct fx {
 	int fail_vcpu_alloc;
 };
 
-/* VMs and vCPUs start cache lines (____cacheline_aligned_in_smp): so must they */
-static void *fx_aligned(size_t size)
-{
-	return aligned_alloc(KVL_CACHELINE,
-			     (size + KVL_CACHELINE - 1) / KVL_CACHELINE * KVL_CACHELINE);
-}
-
 static struct kvl_vm *fx_alloc_vm(struct kvl_engine *eng)
 {
 	struct fx *f = (struct fx *)eng;
-	struct kvl_vm *vm = fx_aligned(kvl_vm_size(&eng->cfg));
+	struct kvl_vm *vm = kvl_aligned_alloc(kvl_vm_size(&eng->cfg));
 
 	if (!vm)
 		return NULL;
@@ -71,7 +64,7 @@ static struct kvl_vcpu *fx_alloc_vcpu(struct kvl_engine *eng, struct kvl_vm *vm)
 	if (f->fail_vcpu_alloc)
 		return NULL;
 	/* not zeroed: kvl_vcpu_prepare() must not rely on it */
-	v = fx_aligned(sizeof(*v));
+	v = kvl_aligned_alloc(sizeof(*v));
 	if (!v)
 		return NULL;
 	memset(v, 0xa5, sizeof(*v));
