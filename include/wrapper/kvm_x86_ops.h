@@ -11,21 +11,16 @@
  * The table itself: from 5.16 the kvm_exit tracepoint no longer passes the
  * exit reason, its trace event asks kvm_x86_ops.get_exit_info() for it
  * (wrapper/kvm_exit.h).  kvm_x86_ops stopped being exported in 5.18
- * (dfc4e6ca0411 "KVM: x86: Unexport kvm_x86_ops"), and 7.x exports KVM
- * internals only to kvm-amd/kvm-intel (EXPORT_SYMBOL_FOR_KVM_INTERNAL), so
- * symbol_get() cannot find it.  kvm.ko's own symbol table (struct
- * module.kallsyms, which the tracepoint module notifier hands us) still
- * names it: no kprobe, no kallsyms_lookup_name().  The symbol is used only
- * if it is a data object exactly sizeof(struct kvm_x86_ops) of the headers
- * we were built with; otherwise exit reasons are reported as "other".
+ * (dfc4e6ca0411 "KVM: x86: Unexport kvm_x86_ops"): it is found in kvm.ko's
+ * own symbol table (wrapper/kvm_symbol.h), and used only if it is a data
+ * object exactly sizeof(struct kvm_x86_ops) of the headers we were built
+ * with; otherwise exit reasons are reported as "other".
  */
 #ifndef KVMIO_LAT_WRAPPER_KVM_X86_OPS_H
 #define KVMIO_LAT_WRAPPER_KVM_X86_OPS_H
 
 #include <linux/kvm_host.h>
-#include <linux/module.h>
-#include <linux/elf.h>
-#include <linux/string.h>
+#include "wrapper/kvm_symbol.h"
 
 #ifdef KVL_HAVE_KVM_X86_OPS_VCPU_RUN
 #define KVL_OPS_VCPU_RUN_TYPE	typeof(((struct kvm_x86_ops *)NULL)->vcpu_run)
@@ -42,28 +37,9 @@
 /* @kvm: kvm.ko, live or coming.  NULL if its kvm_x86_ops cannot be used. */
 static inline struct kvm_x86_ops *kvl_find_kvm_x86_ops(struct module *kvm)
 {
-	struct kvm_x86_ops *ops = NULL;
-#ifdef CONFIG_KALLSYMS
-	struct mod_kallsyms *ks;
-	unsigned int i;
-
-	/* mod->kallsyms switches to the core copy once kvm's init is done */
-	preempt_disable();
-	ks = rcu_dereference_sched(kvm->kallsyms);
-	for (i = 0; ks && i < ks->num_symtab; i++) {
-		const struct elf64_sym *sym = &ks->symtab[i];	/* x86-64 only */
-
-		if (sym->st_shndx == SHN_UNDEF ||
-		    strcmp(ks->strtab + sym->st_name, "kvm_x86_ops"))
-			continue;
-		if (ELF_ST_TYPE(sym->st_info) == STT_OBJECT &&
-		    sym->st_size == sizeof(struct kvm_x86_ops))
-			ops = (struct kvm_x86_ops *)sym->st_value;
-		break;
-	}
-	preempt_enable();
-#endif
-	return ops;
+	return (struct kvm_x86_ops *)kvl_kvm_symbol(kvm, "kvm_x86_ops",
+						    STT_OBJECT,
+						    sizeof(struct kvm_x86_ops));
 }
 
 #endif /* KVMIO_LAT_WRAPPER_KVM_X86_OPS_H */
