@@ -79,6 +79,7 @@ enum kvl_stage {
 #define KVL_SUBMIT_FDS		16
 /* no file descriptor known (a recording's io_submit, an iocb past 16) */
 #define KVL_FD_UNKNOWN		(-1)
+#define KVL_FD_NONE		(-3)	/* an interrupt bound to no disk */
 #define KVL_OFF_UNKNOWN		(-1LL)
 
 /*
@@ -88,6 +89,8 @@ enum kvl_stage {
  * it is bound; a bound key then completes requests of its disk only.
  */
 #define KVL_IRQ_BINDS		16
+#define KVL_VQS			32	/* virtqueues learnt per VM (virtqueue.c) */
+#define KVL_DISK_VOTES		4	/* a device's disk: this many votes ahead */
 #define KVL_BIND_FDS		3
 #define KVL_BIND_VOTES		8
 
@@ -118,6 +121,7 @@ enum kvl_counter {
 	KVL_C_REQS_NO_DISK,	/* request whose file descriptor is unknown */
 	KVL_C_IRQS_BOUND,	/* MSI (vCPU, vector) learnt as one disk's */
 	KVL_C_IRQ_BINDS_FORGOTTEN,	/* bindings dropped: a request had no irq */
+	KVL_C_REQS_BY_USED_RING,	/* its interrupt told by its used ring */
 	KVL_NR_COUNTERS
 };
 
@@ -235,6 +239,7 @@ struct kvl_thread {
 	u32 sys_arg;
 	u64 sys_ts;
 	u64 last_wake;		/* last return from an event-loop wait */
+	u64 prev_wake;		/* the one before */
 	u64 getevents_ts;	/* io_getevents that returned events, since wake */
 	u32 getevents_n;
 	u16 cur_req;		/* pool request running on this thread */
@@ -251,6 +256,11 @@ struct kvl_thread {
 	u64 aio_ring;
 	u32 ring_seen;		/* KVL_RING_UNSEEN: not read yet */
 	u32 ring_ok;
+	/* the device whose ioeventfd it read last (virtqueue.c), 0: none */
+	u64 handling_cfg;
+	u64 handling_addr;	/* ... and that queue's notify address */
+	u64 handling_ts;	/* ... and when it read it */
+	u64 used_irq_ts;	/* its last interrupt (irq.c) */
 };
 
 #define KVL_RING_UNSEEN		0xffffffffu
@@ -260,6 +270,7 @@ struct kvl_thread {
 #define KVL_TID_DEAD	(-1)	/* tombstone in the thread table */
 
 #define KVL_NO_REQ	0xffff
+#define KVL_NO_VQ	0xffff
 
 /* How an interrupt reaches its vCPU, decided per interrupt. */
 enum kvl_delivery {
@@ -282,6 +293,8 @@ struct kvl_req {
 	u32 delivery;		/* enum kvl_delivery */
 	u16 pio;		/* the doorbell was a port write */
 	u16 line;		/* its interrupt was a line (kvm_set_irq), not MSI */
+	u16 vq;			/* its virtqueue in kvl_vm.vqs, KVL_NO_VQ if none */
+	u16 ring_seq;		/* native: its place in the AIO ring's order */
 	u32 flags;		/* KVL_REQ_* */
 	u64 addr;		/* the doorbell's address: its device and queue */
 	s32 fd;			/* its disk, KVL_FD_UNKNOWN if not known */
@@ -326,6 +339,48 @@ struct kvl_queue {
 };
 
 /* An MSI's disk, learnt by votes (irq.c) */
+/*
+ * A virtio-pci (1.x) virtqueue as the guest's driver set it up through the
+ * device's common configuration (engine/virtqueue.c): its notify address
+ * is the doorbell of its requests, and its used ring's index counts what
+ * QEMU completed, which the module reads when QEMU raises an interrupt.
+ */
+enum kvl_vq_state {
+	KVL_VQ_FREE,
+	KVL_VQ_SETUP,		/* its address is being written */
+	KVL_VQ_ENABLED,		/* queue_enable written: the driver runs it */
+	KVL_VQ_WATCHED,		/* its used index was read: completions count */
+};
+
+struct kvl_vq {
+	u64 cfg;		/* the common configuration's page */
+	u64 notify;		/* its notify address: its requests' doorbell */
+	u64 used_gpa;		/* the used ring, guest-physical */
+	u64 used_hva;		/* the same in QEMU's memory, 0 until known */
+	u16 sel;		/* its queue index */
+	u16 used_idx;		/* the used index last read */
+	u16 state;		/* enum kvl_vq_state */
+	u8 io;			/* a request rang its doorbell: a disk's */
+	u8 native;		/* its disk voted by io_submit: exactly */
+	u32 pending;		/* completions read, not given to requests yet */
+	s32 fd;			/* its disk, by the majority of its requests */
+	u32 fd_votes;
+	u32 reads;		/* event-loop reads of its ioeventfd */
+	u32 pool_votes;		/* pool calls right after one (kvl_vq_disk()) */
+};
+
+/*
+ * The disk of queue @q is known: voted by io_submit, or by pool calls
+ * after at least half of its ioeventfd's reads - not one after another
+ * device's notify by chance (virtio-net without vhost: its reads are
+ * followed by a pool call only when one happens to be due).
+ */
+static inline bool kvl_vq_disk(const struct kvl_vq *q)
+{
+	return q->fd_votes >= KVL_DISK_VOTES &&
+	       (q->native || 2 * q->pool_votes >= q->reads);
+}
+
 struct kvl_irq_bind {
 	s32 target;		/* vCPU index, -1: any */
 	s32 vector;
@@ -357,6 +412,8 @@ struct kvl_vm {
 	 * a vector never injected is taken as posted.
 	 */
 	u32 inj_vectors[256 / 32];
+	/* virtqueues enabled whose used ring is not located yet */
+	u32 vq_unlocated;
 	/* doorbell addresses that led to I/O: MMIO pages and ports */
 	u64 known_addr[KVL_KNOWN_DOORBELLS];
 	u32 nr_known;
@@ -388,6 +445,28 @@ struct kvl_vm {
 	/* which disk each MSI completes, under the lock */
 	struct kvl_irq_bind binds[KVL_IRQ_BINDS];
 	u32 nr_binds;
+
+	/*
+	 * virtqueues, under the lock; lock-free readers see a slot's fields
+	 * before its state (kvl_publish).  vq_cfg/vq_sel: the common
+	 * configuration page and queue the guest last selected.
+	 */
+	struct kvl_vq vqs[KVL_VQS];
+	u32 nr_vqs;
+	u16 ring_seq;		/* completions seen in AIO rings, wrapping */
+	/* QEMU's ioeventfds (KVM_IOEVENTFD): file descriptor, notify address */
+	s32 efd[KVL_VQS];
+	u64 efd_addr[KVL_VQS];
+	u32 nr_efds;
+	/* the device an event loop last read an ioeventfd of: a pool vote */
+	u64 pool_vote_cfg;
+	u64 pool_addr;		/* ... and that queue's notify address */
+	u64 pool_read_ts;	/* ... and when */
+	/* queues whose used index the last read found advanced, if valid */
+	u32 used_advanced;
+	u32 used_read;
+	u32 vq_sel;
+	u64 vq_cfg;
 
 	struct kvl_queue native_q;	/* submitted, not reaped */
 	struct kvl_queue done_q;	/* threads: pool syscall returned */
@@ -587,6 +666,53 @@ bool kvl_ev_ring_where(struct kvl_engine *eng, s32 tgid, s32 tid, u64 *ring,
  */
 void kvl_ev_ring_seen(struct kvl_engine *eng, s32 tgid, s32 tid, u32 seen,
 		      const u64 *iocb, u32 n, u64 now);
+/*
+ * virtio-pci virtqueues (engine/virtqueue.c).  A guest MMIO write of
+ * @len bytes of @val at @gpa: the device's common configuration is
+ * learnt from the writes kvl_vq_cfg_write_maybe() lets through.
+ */
+static inline bool kvl_vq_cfg_write_maybe(u64 gpa, u32 len)
+{
+	u32 off = gpa & 0xfff;
+
+	return (off == 0x16 && len == 2) || (off == 0x1c && len == 2) ||
+	       (off == 0x14 && len == 1) || ((off == 0x30 || off == 0x34) &&
+					      len == 4);
+}
+
+void kvl_ev_mmio_write(struct kvl_engine *eng, s32 tgid, u64 gpa, u32 len,
+		       u64 val);
+/*
+ * A doorbell at MMIO @addr rang a virtqueue whose used ring is not yet
+ * located in QEMU's memory: true, its guest-physical address in *@gpa.
+ * The module translates it with the ringing vCPU's memory slots, reads
+ * the used index there (@used_idx, -1 if it could not), and tells
+ * kvl_ev_vq_hva(): completions count from then on, before the request
+ * of that doorbell is submitted.
+ */
+bool kvl_ev_vq_wants_hva(struct kvl_engine *eng, s32 tgid, u64 addr,
+			 u64 *gpa);
+void kvl_ev_vq_hva(struct kvl_engine *eng, s32 tgid, u64 addr, u64 hva,
+		   s32 used_idx);
+/*
+ * QEMU's KVM_IOEVENTFD: eventfd @fd is signalled by guest writes to MMIO
+ * @addr (@assign false: no longer).  A read of @fd by an event loop at
+ * @now then says which virtqueue it is about to serve, and when it began
+ * to: the wake of the requests it submits (or hands to its pool) next.
+ */
+void kvl_ev_ioeventfd(struct kvl_engine *eng, s32 tgid, s32 fd, u64 addr,
+		      bool assign);
+void kvl_ev_fd_read(struct kvl_engine *eng, s32 tgid, s32 tid, s32 fd,
+		    u64 now);
+/*
+ * Before an interrupt raised by a thread of VM @tgid: the used indexes to
+ * read, at @hva[i] (0: none), i < the count returned.  What was read goes
+ * to kvl_ev_used_seen(): @idx[i] where bit i of @ok is set.
+ */
+u32 kvl_ev_used_where(struct kvl_engine *eng, s32 tgid, u64 *hva);
+void kvl_ev_used_seen(struct kvl_engine *eng, s32 tgid, const u16 *idx,
+		      u32 ok, u32 n);
+
 /*
  * kvm_userspace_exit: a vCPU thread's KVM_RUN returns to userspace.  The
  * module takes that from KVM's tracepoint; a recording without it gets

@@ -51,6 +51,17 @@ static u64 kvl_ring_ts(const struct kvl_vcpu *vc, u32 i)
 	return vc->doorbells[i % KVL_DOORBELL_RING].ts;
 }
 
+/* Entry @i of @vc's ring, if older than the one picked so far. */
+static void kvl_pick(struct kvl_vcpu **pvc, u32 *pi, s16 *pv,
+		     struct kvl_vcpu *vc, u32 i, u32 v)
+{
+	if (!*pvc || kvl_ring_ts(vc, i) < kvl_ring_ts(*pvc, *pi)) {
+		*pvc = vc;
+		*pi = i;
+		*pv = (s16)v;
+	}
+}
+
 /* Within doorbell_timeout before @now: @ts (0: never) may still have I/O to come. */
 static bool kvl_doorbell_recent(const struct kvl_vm *vm, u64 ts, u64 now)
 {
@@ -66,9 +77,9 @@ static bool kvl_doorbell_recent(const struct kvl_vm *vm, u64 ts, u64 now)
  * vCPU rang before the one taken, are retired: the ring is always consumed
  * from its tail, so the producer can keep writing at its head.
  */
-bool kvl_doorbell_take(struct kvl_vm *vm, u64 now,
-		       const struct kvl_taken_doorbell *same,
-		       struct kvl_taken_doorbell *out)
+static bool kvl_doorbell_find(struct kvl_vm *vm, u64 now,
+			      const struct kvl_taken_doorbell *same,
+			      u64 prefer, struct kvl_taken_doorbell *out)
 {
 	u32 v, n = vm->nr_vcpus;
 
@@ -101,35 +112,32 @@ bool kvl_doorbell_take(struct kvl_vm *vm, u64 now,
 				if (kvl_acquire(&k->state) != KVL_DOORBELL_LIVE ||
 				    k->ts > now)
 					break;
-				if (same) {	/* the oldest of one queue only */
-					if (k->pio == same->pio &&
-					    k->addr == same->addr &&
-					    (!best_vc ||
-					     k->ts < kvl_ring_ts(best_vc, best_i))) {
-						best_vc = vc;
-						best_i = i;
-						best_v = (s16)v;
-					}
+				/*
+				 * The oldest of one queue only: a batch's (at
+				 * the tail), or the one QEMU serves (anywhere).
+				 */
+				if (same || prefer) {
+					bool hit = same ?
+						k->pio == same->pio &&
+						k->addr == same->addr :
+						!k->pio && k->addr == prefer;
+
+					if (!hit && prefer)
+						continue;
+					if (hit)
+						kvl_pick(&best_vc, &best_i, &best_v,
+							 vc, i, v);
 					break;
 				}
-				if (i == vc->doorbell_tail &&
-				    (!any_vc || k->ts < kvl_ring_ts(any_vc, any_i))) {
-					any_vc = vc;
-					any_i = i;
-					any_v = (s16)v;
-				}
+				if (i == vc->doorbell_tail)
+					kvl_pick(&any_vc, &any_i, &any_v, vc, i, v);
 				if (kvl_doorbell_known(vm, k)) {
-					if (!best_vc ||
-					    k->ts < kvl_ring_ts(best_vc, best_i)) {
-						best_vc = vc;
-						best_i = i;
-						best_v = (s16)v;
-					}
+					kvl_pick(&best_vc, &best_i, &best_v, vc, i, v);
 					break;
 				}
 			}
 		}
-		if (!best_vc && same)
+		if (!best_vc && (same || prefer))
 			return false;
 		if (!best_vc) {		/* learning: the oldest of all */
 			best_vc = any_vc;
@@ -169,17 +177,28 @@ bool kvl_doorbell_take(struct kvl_vm *vm, u64 now,
 	}
 }
 
+bool kvl_doorbell_take(struct kvl_vm *vm, u64 now,
+		       const struct kvl_taken_doorbell *same,
+		       struct kvl_taken_doorbell *out)
+{
+	return kvl_doorbell_find(vm, now, same, 0, out);
+}
+
 /*
- * Under vm->lock: the doorbell of an I/O submitted at @now.  With none live,
+ * Under vm->lock: the doorbell of an I/O submitted at @now, first the
+ * oldest at @prefer (0: none), the notify address of the queue whose
+ * ioeventfd the event loop read before it (virtqueue.c).  With none live,
  * the guest queued the request behind an earlier notify (it does not ring
  * while the device is still working through its queue, and io_submit
  * batches several requests): it shares the VM's last doorbell, unless that
  * is stale, or a doorbell was rung unwatched lately: the I/O may be that
  * one's, on another vCPU.
  */
-bool kvl_doorbell_for_io(struct kvl_vm *vm, u64 now,
+bool kvl_doorbell_for_io(struct kvl_vm *vm, u64 now, u64 prefer,
 			 struct kvl_taken_doorbell *out)
 {
+	if (prefer && kvl_doorbell_find(vm, now, NULL, prefer, out))
+		return true;
 	if (kvl_doorbell_take(vm, now, NULL, out))
 		return true;
 	/* (a doorbell taken during this submission is younger than @now) */

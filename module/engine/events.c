@@ -313,6 +313,7 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	struct kvl_thread *t;
 	struct kvl_vm *vm;
 	unsigned long flags;
+	u64 read_ts;
 	u16 ri;
 
 	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
@@ -344,15 +345,21 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		t->cur_req = KVL_NO_REQ;
 		vm->counters[KVL_C_LOST]++;
 	}
-	if (!kvl_doorbell_for_io(vm, now, &db))
+	/* the first pool call after an event loop read a queue's ioeventfd */
+	kvl_vq_vote_disk(vm, vm->pool_vote_cfg, (s32)arg, false);
+	vm->pool_vote_cfg = 0;
+	if (!kvl_doorbell_for_io(vm, now, vm->pool_addr, &db))
 		goto out;
+	/* the read of the ioeventfd that led to it: its loop's wake */
+	read_ts = vm->pool_addr ? vm->pool_read_ts : 0;
+	vm->pool_addr = 0;
 	ri = kvl_req_alloc(vm, now);
 	if (ri == KVL_NO_REQ)
 		goto out;
 	kvl_req(vm, ri)->path = KVL_PATH_THREADS;
 	kvl_req(vm, ri)->fd = (s32)arg;
 	kvl_req(vm, ri)->off = off;
-	kvl_req_attribute(kvl_req(vm, ri), &db, 0, now);
+	kvl_req_attribute(vm, kvl_req(vm, ri), &db, read_ts, now);
 	t->cur_req = ri;
 out:
 	kvl_unlock(&vm->lock, flags);
@@ -365,6 +372,7 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 	struct kvl_taken_doorbell db, first;
 	bool have_first = false;
 	unsigned long flags;
+	u64 prefer, own_wake;
 	s64 i;
 
 	if (ring != t->aio_ring) {	/* (only its own probes read these) */
@@ -374,6 +382,14 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 	}
 	kvl_lock(&vm->lock, flags);
 	vm->counters[KVL_C_EVENTS]++;
+	/* served right after reading that queue's ioeventfd: its disk */
+	if (nio)
+		kvl_vq_vote_disk(vm, t->handling_cfg, io[0].fd, true);
+	prefer = t->handling_addr;
+	/* began with the read of its queue's ioeventfd, else its wake */
+	own_wake = prefer ? t->handling_ts : t->last_wake;
+	t->handling_cfg = 0;
+	t->handling_addr = 0;
 	for (i = 0; i < n; i++) {
 		u16 ri;
 
@@ -384,7 +400,8 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 		 * otherwise shares the first's, never another queue's.
 		 */
 		if (!have_first) {
-			have_first = kvl_doorbell_for_io(vm, t->sys_ts, &first);
+			have_first = kvl_doorbell_for_io(vm, t->sys_ts, prefer,
+							 &first);
 			if (!have_first)
 				continue;
 			db = first;
@@ -405,7 +422,7 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 			if (t->ring_ok && io[i].iocb)
 				kvl_req(vm, ri)->flags |= KVL_REQ_RING;
 		}
-		kvl_req_attribute(kvl_req(vm, ri), &db, t->last_wake,
+		kvl_req_attribute(vm, kvl_req(vm, ri), &db, own_wake,
 				  t->sys_ts);
 		kvl_req(vm, ri)->t[3] = now;
 		kvl_queue_push(vm, &vm->native_q, ri);
@@ -418,6 +435,7 @@ static void kvl_wake(struct kvl_vm *vm, struct kvl_thread *t, u64 now)
 	unsigned long flags;
 	u32 seq;
 
+	t->prev_wake = t->last_wake;
 	t->last_wake = now;
 	t->getevents_n = 0;
 	t->flags |= KVL_T_LOOP;
@@ -554,6 +572,7 @@ static void kvl_ring_reaped(struct kvl_vm *vm, u64 iocb, u64 now)
 		    KVL_REQ_RING) {
 			r->flags |= KVL_REQ_REAPED;
 			r->t[4] = now;
+			r->ring_seq = vm->ring_seq++;
 			return;
 		}
 	}

@@ -146,7 +146,7 @@ void kvl_mailbox_drain(struct kvl_vcpu *vc);
 void kvl_vcpu_drain(struct kvl_vcpu *vc);
 void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
 		    struct kvl_req *r, u64 entry);
-void kvl_req_attribute(struct kvl_req *r,
+void kvl_req_attribute(struct kvl_vm *vm, struct kvl_req *r,
 		       const struct kvl_taken_doorbell *k, u64 own_wake,
 		       u64 submit);
 
@@ -155,10 +155,22 @@ bool kvl_doorbell_known_at(struct kvl_vm *vm, u32 pio, u64 addr);
 bool kvl_doorbell_take(struct kvl_vm *vm, u64 now,
 		       const struct kvl_taken_doorbell *same,
 		       struct kvl_taken_doorbell *out);
-bool kvl_doorbell_for_io(struct kvl_vm *vm, u64 now,
+bool kvl_doorbell_for_io(struct kvl_vm *vm, u64 now, u64 prefer,
 			 struct kvl_taken_doorbell *out);
 void kvl_doorbell_stamp_wake(struct kvl_vm *vm, u64 now);
 void kvl_doorbell_cancel(struct kvl_vcpu *vc);
+
+/* virtqueue.c */
+
+u16 kvl_vq_of_request(struct kvl_vm *vm, u32 pio, u64 addr, s32 fd);
+void kvl_vq_vote_disk(struct kvl_vm *vm, u64 cfg, s32 fd, bool exact);
+
+/* A request whose interrupt its queue's used ring tells (irq.c). */
+static inline bool kvl_req_by_used_ring(const struct kvl_vm *vm,
+					const struct kvl_req *r)
+{
+	return r->vq != KVL_NO_VQ && vm->vqs[r->vq].state == KVL_VQ_WATCHED;
+}
 
 /* irq.c: interrupts and their delivery */
 void kvl_irq_flush_locked(struct kvl_vm *vm, struct kvl_thread *t,

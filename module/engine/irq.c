@@ -39,8 +39,12 @@ struct kvl_take {
 
 #define KVL_TOOK_NONE	(-2)	/* took_fd before the first request */
 
-static bool kvl_take_ok(const struct kvl_take *tk, const struct kvl_req *r)
+/* A request the guesses may take: not one its used ring tells about. */
+static bool kvl_take_ok(const struct kvl_vm *vm, const struct kvl_take *tk,
+			const struct kvl_req *r)
 {
+	if (kvl_req_by_used_ring(vm, r))
+		return false;
 	return tk->fd == KVL_FD_UNKNOWN || r->fd == KVL_FD_UNKNOWN ||
 	       r->fd == tk->fd;
 }
@@ -160,7 +164,7 @@ static void kvl_irq_same_iteration(struct kvl_vm *vm, struct kvl_take *tk,
 	r = kvl_req(vm, i);
 	/* (a request the AIO ring tells about waits for its completion) */
 	if (r->next != KVL_NO_REQ || r->t[3] > irq->ts ||
-	    (r->flags & KVL_REQ_RING) || !kvl_take_ok(tk, r))
+	    (r->flags & KVL_REQ_RING) || !kvl_take_ok(vm, tk, r))
 		return;
 	kvl_queue_unlink(vm, &vm->native_q, KVL_NO_REQ, i);
 	kvl_take(vm, tk, i, r->t[3], irq);
@@ -183,7 +187,7 @@ static void kvl_irq_done_after_wake(struct kvl_vm *vm, struct kvl_take *tk,
 	while (i != KVL_NO_REQ) {
 		struct kvl_req *r = kvl_req(vm, i);
 
-		if (r->t[3] <= irq->ts && kvl_take_ok(tk, r) &&
+		if (r->t[3] <= irq->ts && kvl_take_ok(vm, tk, r) &&
 		    (irq->target < 0 || r->vcpu == irq->target)) {
 			kvl_queue_unlink(vm, &vm->done_q, prev, i);
 			kvl_take(vm, tk, i, r->t[3], irq);
@@ -212,7 +216,7 @@ static void kvl_irq_take(struct kvl_vm *vm, struct kvl_take *tk,
 		bool ring = r->flags & KVL_REQ_RING;
 
 		if ((ring ? !(r->flags & KVL_REQ_REAPED) : r->t[3] > reap) ||
-		    (own && r->vcpu != irq->target) || !kvl_take_ok(tk, r) ||
+		    (own && r->vcpu != irq->target) || !kvl_take_ok(vm, tk, r) ||
 		    (q == &vm->native_q && !ring && !*native_limit)) {
 			prev = i;
 			i = next;
@@ -227,6 +231,186 @@ static void kvl_irq_take(struct kvl_vm *vm, struct kvl_take *tk,
 }
 
 /*
+ * Under vm->lock: @r's I/O is over by interrupt @irq, raised by a thread
+ * last woken at @wake: true, with when it was reaped in *@reap.
+ */
+static bool kvl_req_io_over(const struct kvl_req *r, const struct kvl_irq *irq,
+			    u64 wake, u64 *reap)
+{
+	if (r->flags & KVL_REQ_RING) {	/* seen in the AIO ring */
+		*reap = r->t[4];
+		return r->flags & KVL_REQ_REAPED;
+	}
+	if (r->t[3] > irq->ts)
+		return false;
+	/* the iteration that completed it woke after it, or it is this one */
+	*reap = wake >= r->t[3] ? wake : r->t[3];
+	return true;
+}
+
+/* When QEMU chose a completion (kvl_completed_before()) */
+struct kvl_choice {
+	u64 chosen;		/* its previous completion, or its wake */
+	u64 overdue;		/* the wake before that */
+};
+
+/*
+ * Under vm->lock: of @a and @b, finished requests of one disk, the one
+ * QEMU completes first.  Native: the AIO ring's order, which QEMU reaps
+ * in (qemu_laio_process_completions()).  Threads: the last submitted of
+ * those finished when QEMU chose, since the pool's completion bottom
+ * half restarts from the head of its list of requests, where each new
+ * one is inserted, after each completion (thread_pool_completion_bh(),
+ * thread_pool_submit_aio()).  It completes every finished one before
+ * the loop sleeps again, so one finished before the iteration before is
+ * overdue - another took its completion - and goes first.
+ */
+static bool kvl_completed_before(const struct kvl_req *a,
+				 const struct kvl_req *b,
+				 const struct kvl_choice *c)
+{
+	bool a_in = a->t[3] <= c->chosen, b_in = b->t[3] <= c->chosen;
+	bool a_late = a->t[3] < c->overdue, b_late = b->t[3] < c->overdue;
+
+	if (a->path != b->path)
+		return a->t[3] < b->t[3];
+	if (a->path == KVL_PATH_NATIVE) {
+		if ((a->flags & b->flags & KVL_REQ_REAPED))
+			return (s16)(a->ring_seq - b->ring_seq) < 0;
+		return a->t[3] < b->t[3];
+	}
+	if (a_late != b_late)
+		return a_late;
+	if (a_late)
+		return a->t[3] < b->t[3];
+	if (a_in != b_in)
+		return a_in;
+	return a->t[2] > b->t[2];
+}
+
+/*
+ * Under vm->lock: the finished request of disk @fd, followed by a used
+ * ring, that QEMU completes first; KVL_NO_REQ if none.  *@waits: a
+ * request of that disk is still on the device.
+ */
+static u16 kvl_used_next(struct kvl_vm *vm, s32 fd, const struct kvl_irq *irq,
+			 u64 wake, const struct kvl_choice *c,
+			 struct kvl_queue **qp, u16 *prevp, bool *waits)
+{
+	struct kvl_queue *queues[2] = { &vm->done_q, &vm->native_q };
+	u16 best = KVL_NO_REQ;
+	int qi;
+
+	for (qi = 0; qi < 2; qi++) {
+		u16 prev = KVL_NO_REQ, i;
+
+		for (i = queues[qi]->head; i != KVL_NO_REQ;
+		     prev = i, i = kvl_req(vm, i)->next) {
+			struct kvl_req *r = kvl_req(vm, i);
+			u64 reap;
+
+			if (!kvl_req_by_used_ring(vm, r) ||
+			    vm->vqs[r->vq].fd != fd)
+				continue;
+			if (!kvl_req_io_over(r, irq, wake, &reap)) {
+				*waits = true;
+				continue;
+			}
+			if (best == KVL_NO_REQ ||
+			    kvl_completed_before(r, kvl_req(vm, best), c)) {
+				best = i;
+				*qp = queues[qi];
+				*prevp = prev;
+			}
+		}
+	}
+	return best;
+}
+
+/*
+ * Under vm->lock: give interrupt @irq, raised by a thread last woken at
+ * @wake, as many finished requests of each followed virtqueue's disk as
+ * its used ring advanced by (virtqueue.c), in the order QEMU completes
+ * them.  What is left over waits for a request of that disk whose end
+ * the module has not seen yet (an AIO ring is read 16 completions at a
+ * time); with none, it was not one of ours (a request before the module
+ * watched, a GET_ID that does no I/O): dropped, so it cannot end a later
+ * request early.
+ */
+static void kvl_irq_take_used(struct kvl_vm *vm, struct kvl_take *tk,
+			      const struct kvl_irq *irq, struct kvl_thread *t)
+{
+	u64 wake = t ? t->last_wake : 0;
+	struct kvl_choice c = { wake, t ? t->prev_wake : 0 };
+	u32 v;
+
+	/* its previous interrupt, if this bottom half raised it */
+	if (t && t->used_irq_ts > c.chosen)
+		c.chosen = t->used_irq_ts;
+	if (t)
+		t->used_irq_ts = irq->ts;
+
+	for (v = 0; v < vm->nr_vqs; v++) {
+		struct kvl_vq *q = &vm->vqs[v];
+		bool waits = false;
+
+		/* another device's: no request of ours waits for it */
+		if (!kvl_vq_disk(q)) {
+			q->pending = 0;
+			continue;
+		}
+		/* an interrupt bound to a disk: only that disk's completions */
+		if (tk->fd != KVL_FD_UNKNOWN && tk->fd != q->fd)
+			continue;
+		while (q->pending) {
+			struct kvl_queue *lq = NULL;
+			u16 prev = KVL_NO_REQ, i;
+			u64 reap = 0;
+
+			i = kvl_used_next(vm, q->fd, irq, wake, &c, &lq, &prev,
+					  &waits);
+			if (i == KVL_NO_REQ)
+				break;
+			kvl_req_io_over(kvl_req(vm, i), irq, wake, &reap);
+			q->pending--;
+			kvl_queue_unlink(vm, lq, prev, i);
+			vm->counters[KVL_C_REQS_BY_USED_RING]++;
+			kvl_take(vm, tk, i, reap, irq);
+		}
+		if (!waits)
+			q->pending = 0;
+	}
+}
+
+/*
+ * Under vm->lock: the disk whose completions the used rings read before
+ * this interrupt show (KVL_FD_NONE: none advanced), KVL_FD_UNKNOWN if
+ * they show several, or were not read.  QEMU stores a queue's used index
+ * and then raises its vector, so most of a vector's reads show its own
+ * disk: its vote (kvl_irq_vote()).
+ */
+static s32 kvl_used_vote(struct kvl_vm *vm)
+{
+	s32 fd = KVL_FD_NONE;
+	u32 v;
+
+	if (!vm->used_read)
+		return KVL_FD_UNKNOWN;
+	vm->used_read = 0;
+	for (v = 0; v < vm->nr_vqs; v++) {
+		const struct kvl_vq *q = &vm->vqs[v];
+
+		/* (another device's queue, or a disk's not known yet) */
+		if (!(vm->used_advanced & (1u << v)) || !kvl_vq_disk(q))
+			continue;
+		if (fd != KVL_FD_NONE && fd != q->fd)
+			return KVL_FD_UNKNOWN;
+		fd = q->fd;
+	}
+	return fd;
+}
+
+/*
  * Interrupt @irq raised by thread @t: reap what finished before the
  * thread's last wake.  Under vm->lock.
  */
@@ -237,7 +421,8 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 	u64 reap = t && t->last_wake ? t->last_wake : irq->ts;
 	struct kvl_take tk = { KVL_FD_UNKNOWN, KVL_TOOK_NONE, 0 };
 	struct kvl_irq_bind *b;
-	u32 native_limit = ~0u, dropped = 0, inflight;
+	u32 native_limit = ~0u, dropped = 0, inflight, by_used;
+	s32 used_fd;
 	int pass, qi;
 
 	/*
@@ -258,6 +443,13 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 	if (b)
 		tk.fd = b->fd;
 	inflight = vm->inflight;
+	used_fd = kvl_used_vote(vm);
+	kvl_irq_take_used(vm, &tk, irq, t);
+	by_used = tk.taken;
+	if (b && b->fd == KVL_FD_UNKNOWN && used_fd != KVL_FD_UNKNOWN) {
+		kvl_irq_vote(vm, b, used_fd);
+		b = NULL;	/* (not again by the guesses' rule below) */
+	}
 
 	if (t && t->getevents_n) {
 		reap = t->getevents_ts;
@@ -265,16 +457,16 @@ static void kvl_irq_complete(struct kvl_vm *vm, struct kvl_thread *t,
 		t->getevents_n = 0;
 	}
 	/* its own vCPU's requests first, then any vCPU's */
-	for (pass = 0; pass < 2 && !tk.taken; pass++) {
+	for (pass = 0; pass < 2 && tk.taken == by_used; pass++) {
 		if (pass == 0 && irq->target < 0)
 			continue;
 		for (qi = 0; qi < 2; qi++)
 			kvl_irq_take(vm, &tk, queues[qi], pass == 0, irq,
 				     reap, &native_limit);
 	}
-	if (!tk.taken)
+	if (tk.taken == by_used)
 		kvl_irq_same_iteration(vm, &tk, irq);
-	if (!tk.taken)
+	if (tk.taken == by_used)
 		kvl_irq_done_after_wake(vm, &tk, irq);
 	if (!tk.taken)
 		vm->counters[KVL_C_IRQS_UNMATCHED]++;

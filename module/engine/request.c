@@ -146,6 +146,7 @@ u16 kvl_req_alloc(struct kvl_vm *vm, u64 now)
 	kvl_req(vm, i)->vector = -1;
 	kvl_req(vm, i)->fd = KVL_FD_UNKNOWN;
 	kvl_req(vm, i)->off = KVL_OFF_UNKNOWN;
+	kvl_req(vm, i)->vq = KVL_NO_VQ;
 	return i;
 }
 
@@ -325,7 +326,7 @@ void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
 }
 
 /* Fill doorbell and wake of a new request. */
-void kvl_req_attribute(struct kvl_req *r,
+void kvl_req_attribute(struct kvl_vm *vm, struct kvl_req *r,
 		       const struct kvl_taken_doorbell *k, u64 own_wake,
 		       u64 submit)
 {
@@ -343,6 +344,7 @@ void kvl_req_attribute(struct kvl_req *r,
 	r->vcpu = k->vcpu;
 	r->pio = k->pio;
 	r->addr = k->addr;
+	r->vq = kvl_vq_of_request(vm, k->pio, k->addr, r->fd);
 	r->t[0] = k->ts;
 	r->t[1] = wake;
 	r->t[2] = submit;

@@ -31,6 +31,7 @@ struct kvl_thread *kvl_thread_add(struct kvl_vm *vm, s32 tid, s16 vcpu)
 	t->sys_arg = 0;
 	t->sys_ts = 0;
 	t->last_wake = 0;
+	t->prev_wake = 0;
 	t->getevents_ts = 0;
 	t->getevents_n = 0;
 	t->cur_req = KVL_NO_REQ;

@@ -285,6 +285,58 @@ static void config(struct stream *s)
 	s->now = 1000000000ULL;
 }
 
+/*
+ * virtio-pci virtqueues (engine/virtqueue.c): common-configuration
+ * writes on two devices, ioeventfds assigned and read, used rings located
+ * and read, in any order and with any values.
+ */
+static void virtio(struct stream *s, s32 tgid, s32 tid)
+{
+	static const u32 offs[] = { 0x14, 0x16, 0x1c, 0x30, 0x34, 0x3000 };
+	static const u32 lens[] = { 1, 2, 2, 4, 4, 2 };
+	struct kvl_engine *e = &s->f.eng;
+	u64 cfg = 0xfebf0000ULL + 0x4000ULL * (u8_of(&s->in) % 3);
+	u64 hva[KVL_VQS], gpa;
+	u16 idx[KVL_VQS];
+	u32 k = u8_of(&s->in) % 6, n, i, ok;
+
+	switch (u8_of(&s->in) % 6) {
+	case 0:
+		kvl_ev_mmio_write(e, tgid, cfg + offs[k], lens[k],
+				  u8_of(&s->in) % 4 ? u8_of(&s->in) % 5 :
+				  u16_of(&s->in) * 4096ULL);
+		break;
+	case 1:
+		kvl_ev_ioeventfd(e, tgid, 20 + u8_of(&s->in) % 40,
+				 cfg + 0x3000 + 4 * (u8_of(&s->in) % 5),
+				 u8_of(&s->in) % 3);
+		break;
+	case 2:
+		kvl_ev_fd_read(e, tgid, tid, 20 + u8_of(&s->in) % 40, tick(s));
+		break;
+	case 3:
+		gpa = 0;
+		if (kvl_ev_vq_wants_hva(e, tgid, cfg + 0x3000 +
+					4 * (u8_of(&s->in) % 5), &gpa))
+			kvl_ev_vq_hva(e, tgid, cfg + 0x3000 + 4 * (u8_of(&s->in) % 5),
+				      0x7f0000000000ULL + gpa,
+				      (s32)(u8_of(&s->in) % 8) - 1);
+		break;
+	default:
+		n = kvl_ev_used_where(e, tgid, hva);
+		CHECK(n <= KVL_VQS, "used_where gave %u queues", n);
+		ok = 0;
+		for (i = 0; i < n; i++) {
+			idx[i] = u8_of(&s->in) % 8;
+			if (hva[i] && u8_of(&s->in) % 8)
+				ok |= 1u << i;
+		}
+		if (n)
+			kvl_ev_used_seen(e, tgid, idx, ok, n);
+		break;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct stream s;
@@ -351,6 +403,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 				kvl_engine_reset(e);
 			else
 				check(&s);
+			break;
+		case 15:
+			virtio(&s, tgid, tid);
 			break;
 		default:
 			request(&s);

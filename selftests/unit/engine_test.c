@@ -1882,4 +1882,297 @@ TEST(moved_vectors_are_learnt_again)
 	fx_fini(&f);
 }
 
+/*
+ * virtio-pci virtqueues (engine/virtqueue.c): vCPU 0's queue, queue 0 of
+ * a device whose common configuration is at FX_CFG, as the guest's
+ * driver sets it up (queue_select, the used ring's address, queue_enable);
+ * its doorbell is FX_NOTIFY, QEMU's layout.  The used index is read at
+ * FX_USED_HVA + 2.
+ */
+#define FX_CFG		(FX_NOTIFY - 0x3000)
+#define FX_USED_GPA	0x12345000ULL
+#define FX_USED_HVA	0x7f00aa345000ULL
+
+static void fx_vq_setup(struct fx *f, u64 cfg, u16 sel, u64 used)
+{
+	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x16, 2, sel);
+	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x30, 4, (u32)used);
+	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x34, 4, used >> 32);
+	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x16, 2, sel);
+	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x1c, 2, 1);
+}
+
+/* QEMU raises an interrupt: the module reads the used index first */
+static void fx_used_irq(struct fx *f, u16 idx, u64 t)
+{
+	u64 hva[KVL_VQS];
+	u16 v[KVL_VQS] = { 0 };
+	u32 i, n, ok = 0;
+
+	n = kvl_ev_used_where(&f->eng, PID, hva);
+	for (i = 0; i < n; i++) {
+		if (hva[i] == FX_USED_HVA + 2) {
+			v[i] = idx;
+			ok |= 1u << i;
+		}
+	}
+	if (n)
+		kvl_ev_used_seen(&f->eng, PID, v, ok, n);
+	fx_irq(f, MAIN, 0, t);
+}
+
+/* QEMU's ioeventfd of vCPU 0's queue */
+#define FX_EFD		50
+
+/* ... and vCPU 0, halted, takes it 1000 later */
+static void fx_used_complete(struct fx *f, u16 idx, u64 t)
+{
+	fx_used_irq(f, idx, t);
+	fx_inject(f, VCPU0, 0, t - 500, t + 1000);
+}
+
+/*
+ * Learn and locate vCPU 0's queue, its used index read as its first
+ * doorbell rings (0), and run four requests, each submitted right after
+ * the event loop read the queue's ioeventfd: the device's disk is
+ * FX_DISK from then on, the fourth request's completion is counted by
+ * the used ring (used index 4).  The used ring's guest-physical address
+ * as the engine asked for it.
+ */
+static u64 fx_vq_watched(struct fx *f)
+{
+	u64 gpa = 0, asked = 0, t;
+
+	kvl_ev_exit(&f->eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_NPF, 10);
+	kvl_ev_entry(&f->eng, PID, VCPU0, 20);
+	fx_vq_setup(f, FX_CFG, 0, FX_USED_GPA);
+	kvl_ev_ioeventfd(&f->eng, PID, FX_EFD, FX_NOTIFY, true);
+	for (t = 1000; t < 5000; t += 1000) {
+		fx_doorbell(f, VCPU0, 0, t * 10);
+		if (t == 1000 &&
+		    kvl_ev_vq_wants_hva(&f->eng, PID, FX_NOTIFY, &gpa))
+			asked = gpa;
+		kvl_ev_vq_hva(&f->eng, PID, FX_NOTIFY, FX_USED_HVA, 0);
+		fx_wake(f, MAIN, t * 10 + 500);
+		kvl_ev_fd_read(&f->eng, PID, MAIN, FX_EFD, t * 10 + 700);
+		fx_io_submit(f, MAIN, 1, t * 10 + 2000, t * 10 + 2500);
+		fx_wait(f, MAIN, t * 10 + 2600);
+		fx_wake(f, MAIN, t * 10 + 6000);
+		fx_used_irq(f, t / 1000, t * 10 + 7000);
+		fx_inject(f, VCPU0, 0, t * 10 + 7500, t * 10 + 8000);
+	}
+	/* located once: not asked again */
+	if (kvl_ev_vq_wants_hva(&f->eng, PID, FX_NOTIFY, &gpa))
+		asked = 0;
+	return asked;
+}
+
+/* A VM recording into @k whose vCPU 0's queue is watched (above) */
+static u64 fx_vq_start(struct fx *f, struct fx_records *k)
+{
+	fx_init(f);
+	f->eng.on_request_ctx = k;
+	f->eng.on_request = fx_keep_record;
+	return fx_vq_watched(f);
+}
+
+/*
+ * Two requests whose I/O is over: an interrupt while QEMU has completed
+ * neither (another device's, on the same vector here) ends neither; each
+ * advance of the used index ends one.  The guesses would have given both
+ * to the first interrupt.
+ */
+TEST(used_ring_tells_which_interrupt_completes_a_request)
+{
+	struct fx_records k = { 0 };
+	struct fx f;
+
+	ASSERT_EQ(FX_USED_GPA, fx_vq_start(&f, &k));
+	ASSERT_EQ(4, k.n);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQS_BY_USED_RING));
+
+	fx_doorbell(&f, VCPU0, 0, 60000);
+	fx_wake(&f, MAIN, 61000);
+	kvl_ev_fd_read(&f.eng, PID, MAIN, FX_EFD, 61200);
+	fx_io_submit(&f, MAIN, 2, 62000, 62500);
+	fx_wait(&f, MAIN, 62600);
+	fx_wake(&f, MAIN, 70000);
+	fx_used_complete(&f, 4, 71000);
+	EXPECT_EQ(4, k.n);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
+
+	fx_used_complete(&f, 5, 80000);
+	ASSERT_EQ(5, k.n);
+	EXPECT_EQ(80000, k.rec[4].t[5]);
+	EXPECT_EQ(70000, k.rec[4].t[4]);	/* the wake of its iteration */
+	EXPECT_EQ(61200, k.rec[4].t[1]);	/* its ioeventfd's read */
+	fx_used_complete(&f, 6, 90000);
+	ASSERT_EQ(6, k.n);
+	EXPECT_EQ(90000, k.rec[5].t[5]);
+	EXPECT_EQ(3, fx_counter(&f, KVL_C_REQS_BY_USED_RING));
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+}
+
+/*
+ * Completions the module has no request for (a GET_ID, which does no
+ * I/O) do not end a later request before QEMU completed it; one whose
+ * I/O is not over is not ended either.
+ */
+TEST(used_ring_completions_without_a_request_are_dropped)
+{
+	struct fx_records k = { 0 };
+	struct fx f;
+
+	ASSERT_EQ(FX_USED_GPA, fx_vq_start(&f, &k));
+	fx_used_complete(&f, 6, 115000);	/* two completions of nothing we saw */
+
+	fx_doorbell(&f, VCPU0, 0, 120000);
+	fx_wake(&f, MAIN, 121000);
+	fx_io_submit(&f, MAIN, 1, 122000, 122500);
+	fx_wait(&f, MAIN, 122600);
+	fx_wake(&f, MAIN, 130000);
+	fx_used_complete(&f, 6, 131000);
+	EXPECT_EQ(4, k.n);
+	fx_used_complete(&f, 7, 140000);
+	ASSERT_EQ(5, k.n);
+	EXPECT_EQ(140000, k.rec[4].t[5]);
+
+	/* a pool request still in its pread: QEMU cannot have completed it */
+	fx_doorbell(&f, VCPU0, 0, 160000);
+	fx_wake(&f, MAIN, 161000);
+	kvl_ev_sys_enter(&f.eng, PID, POOL, SYS_pread64, FX_DISK,
+			 KVL_OFF_UNKNOWN, 162000);
+	fx_used_complete(&f, 8, 163000);	/* (a completion of nothing we saw) */
+	kvl_ev_sys_exit(&f.eng, PID, POOL, SYS_pread64, 4096, 165000);
+	fx_wake(&f, MAIN, 166000);
+	fx_used_complete(&f, 8, 167000);
+	EXPECT_EQ(5, k.n);
+	fx_used_complete(&f, 9, 170000);
+	ASSERT_EQ(6, k.n);
+	EXPECT_EQ(KVL_PATH_THREADS, k.rec[5].path);
+	EXPECT_EQ(166000, k.rec[5].t[4]);
+	EXPECT_EQ(170000, k.rec[5].t[5]);
+	fx_fini(&f);
+}
+
+/*
+ * A device reset forgets its queues, a used ring that cannot be read
+ * gives its requests back to the guesses, and a notify write of queue 7
+ * (offset 0x1c, like queue_enable) on a page never selected enables
+ * nothing.
+ */
+TEST(used_ring_unreadable_or_reset_falls_back_to_the_guesses)
+{
+	struct fx_records k = { 0 };
+	u64 hva[KVL_VQS], gpa;
+	u16 v[KVL_VQS] = { 0 };
+	struct fx f;
+
+	ASSERT_EQ(FX_USED_GPA, fx_vq_start(&f, &k));
+
+	/* unreadable: the request is the guesses', ended by the next irq */
+	fx_doorbell(&f, VCPU0, 0, 120000);
+	fx_wake(&f, MAIN, 121000);
+	fx_io_submit(&f, MAIN, 1, 122000, 122500);
+	fx_wait(&f, MAIN, 122600);
+	fx_wake(&f, MAIN, 130000);
+	ASSERT_EQ(1, kvl_ev_used_where(&f.eng, PID, hva));
+	kvl_ev_used_seen(&f.eng, PID, v, 0, 1);
+	fx_irq(&f, MAIN, 0, 131000);
+	fx_inject(&f, VCPU0, 0, 130500, 132000);
+	EXPECT_EQ(5, k.n);
+
+	/* reset: nothing to read or locate any more */
+	kvl_ev_mmio_write(&f.eng, PID, FX_CFG + 0x14, 1, 0);
+	EXPECT_EQ(0, kvl_ev_used_where(&f.eng, PID, hva));
+	fx_doorbell(&f, VCPU0, 0, 140000);
+	EXPECT_FALSE(kvl_ev_vq_wants_hva(&f.eng, PID, FX_NOTIFY, &gpa));
+
+	kvl_ev_mmio_write(&f.eng, PID, FX_NOTIFY + 0x1c, 2, 1);
+	kvl_ev_mmio_write(&f.eng, PID, FX_NOTIFY + 0x30, 4, 0x1000);
+	EXPECT_FALSE(kvl_ev_vq_wants_hva(&f.eng, PID, FX_NOTIFY + 0x3000 + 28,
+					 &gpa));
+	EXPECT_EQ(KVL_VQ_FREE, kvl_engine_find_vm(&f.eng, PID)->vqs[0].state);
+	fx_fini(&f);
+}
+
+/*
+ * QEMU assigns and deassigns its ioeventfds several times while it sets a
+ * device up: the table keeps the ones assigned last, however many times,
+ * and an io_submit right after an ioeventfd's read votes for its
+ * device's disk, another fd's read at once after votes for nothing.
+ */
+TEST(ioeventfds_assigned_again_and_again_are_kept_once)
+{
+	struct kvl_vm *vm;
+	struct fx f;
+	int round, q;
+
+	fx_init(&f);
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_NPF, 10);
+	for (q = 0; q < 8; q++)
+		fx_vq_setup(&f, FX_CFG, q, FX_USED_GPA + 0x1000 * q);
+	for (round = 0; round < 10; round++) {
+		for (q = 0; q < 8; q++)
+			kvl_ev_ioeventfd(&f.eng, PID, FX_EFD + q,
+					 FX_NOTIFY + 4 * q, true);
+		for (q = 0; q < 8 && round < 9; q++)
+			kvl_ev_ioeventfd(&f.eng, PID, FX_EFD + q,
+					 FX_NOTIFY + 4 * q, false);
+	}
+	vm = kvl_engine_find_vm(&f.eng, PID);
+	ASSERT_NE(NULL, vm);
+	EXPECT_EQ(8, vm->nr_efds);
+	kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_ppoll, 1, 100);
+	for (round = 0; round < KVL_DISK_VOTES; round++) {
+		kvl_ev_fd_read(&f.eng, PID, MAIN, FX_EFD + 7, 950 + round * 100);
+		fx_io_submit(&f, MAIN, 1, 1000 + round * 100, 1050 + round * 100);
+	}
+	EXPECT_EQ(FX_DISK, vm->vqs[0].fd);
+	EXPECT_EQ(KVL_DISK_VOTES, vm->vqs[7].fd_votes);
+	kvl_ev_fd_read(&f.eng, PID, MAIN, 99, 4900);	/* not an ioeventfd */
+	fx_io_submit(&f, MAIN, 1, 5000, 5050);
+	EXPECT_EQ(KVL_DISK_VOTES, vm->vqs[7].fd_votes);
+	fx_fini(&f);
+}
+
+/*
+ * A pool call right after an event loop read an ioeventfd votes for that
+ * device's disk, but only a device most of whose reads are followed by
+ * one is a disk: virtio-net without vhost is read as often as it is
+ * pinged, and a pool call of the threads disk follows now and then.
+ */
+TEST(pool_calls_after_another_devices_notify_make_no_disk)
+{
+	const u64 net_cfg = FX_CFG + 0x10000;
+	struct kvl_vm *vm;
+	struct fx f;
+	int i;
+
+	fx_init(&f);
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_NPF, 10);
+	fx_vq_setup(&f, FX_CFG, 0, FX_USED_GPA);
+	fx_vq_setup(&f, net_cfg, 0, FX_USED_GPA + 0x10000);
+	kvl_ev_ioeventfd(&f.eng, PID, FX_EFD, FX_NOTIFY, true);
+	kvl_ev_ioeventfd(&f.eng, PID, FX_EFD + 1, net_cfg + 0x3000, true);
+	kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_ppoll, 1, 100);
+	for (i = 0; i < 12; i++) {
+		kvl_ev_fd_read(&f.eng, PID, MAIN, FX_EFD + 1, 1000 * i + 50);	/* a ping */
+		if (i % 3 == 0)
+			fx_pool_io(&f, POOL, 1000 * i + 100, 1000 * i + 200);
+		kvl_ev_fd_read(&f.eng, PID, MAIN, FX_EFD, 1000 * i + 250);	/* the disk */
+		fx_pool_io(&f, POOL, 1000 * i + 300, 1000 * i + 400);
+	}
+	vm = kvl_engine_find_vm(&f.eng, PID);
+	ASSERT_NE(NULL, vm);
+	ASSERT_EQ(2, vm->nr_vqs);
+	EXPECT_EQ(FX_DISK, vm->vqs[0].fd);
+	EXPECT_TRUE(kvl_vq_disk(&vm->vqs[0]));
+	EXPECT_EQ(FX_DISK, vm->vqs[1].fd);
+	EXPECT_GE(vm->vqs[1].fd_votes, KVL_DISK_VOTES);
+	EXPECT_FALSE(kvl_vq_disk(&vm->vqs[1]));
+	fx_fini(&f);
+}
+
 TEST_HARNESS_MAIN
