@@ -34,6 +34,7 @@
 #include "wrapper/kvm_exit.h"
 #include "wrapper/kvm_inj_virq.h"
 #include "wrapper/kvm_pio.h"
+#include "wrapper/kvm_symbol.h"
 #include "wrapper/sched_process_exit.h"
 
 /* from include/trace/events/kvm.h and arch/x86/kvm/trace.h */
@@ -42,6 +43,16 @@
 
 /* kvm.ko's, while kvm is attached (wrapper/kvm_x86_ops.h) */
 struct kvm_x86_ops *kvl_x86_ops;
+
+/*
+ * kvm.ko's functions that locate a virtqueue's used ring in QEMU's memory
+ * (engine/virtqueue.c), from its symbol table while kvm is attached
+ * (wrapper/kvm_symbol.h); NULL: used rings are not read.
+ */
+typedef struct kvm_vcpu *(*kvl_running_vcpu_fn)(void);
+typedef unsigned long (*kvl_gfn_to_hva_fn)(struct kvm_vcpu *vcpu, gfn_t gfn);
+static kvl_running_vcpu_fn kvl_running_vcpu;
+static kvl_gfn_to_hva_fn kvl_gfn_to_hva;
 
 /*
  * The clock: one timeline across CPUs, in ns.  Where the kernel trusts the
@@ -237,6 +248,8 @@ static void kvl_probe_kvm_entry_2(void *data, struct kvm_vcpu *vcpu,
 	kvl_do_entry(vcpu);
 }
 
+static void kvl_vq_locate(u64 addr);
+
 static void kvl_doorbell(bool pio, u64 addr)
 {
 	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
@@ -244,14 +257,70 @@ static void kvl_doorbell(bool pio, u64 addr)
 	kvl_probe_begin();
 	/* no clock read: a doorbell takes the time of its exit */
 	kvl_ev_doorbell(&kvl_engine, current->tgid, current->pid, pio, addr, 0);
+	if (!pio)
+		kvl_vq_locate(addr);
+	kvl_probe_end();
+}
+
+/*
+ * A doorbell's virtqueue whose used ring is not located yet: translate its
+ * address with the ringing vCPU's memory slots, KVM's own lookup.  In the
+ * vCPU thread, handling its exit: the vCPU is loaded on this CPU and
+ * holds kvm->srcu, which the memslot lookup needs.  Once per queue; its
+ * used index read then, before the request this doorbell announces.
+ */
+static void kvl_vq_locate(u64 addr)
+{
+	kvl_running_vcpu_fn running = READ_ONCE(kvl_running_vcpu);
+	kvl_gfn_to_hva_fn to_hva = READ_ONCE(kvl_gfn_to_hva);
+	struct kvm_vcpu *vcpu;
+	unsigned long hva;
+	u64 gpa;
+	u16 idx;
+
+	if (!running || !to_hva ||
+	    !kvl_ev_vq_wants_hva(&kvl_engine, current->tgid, addr, &gpa))
+		return;
+	vcpu = running();
+	if (!vcpu)
+		return;
+	hva = to_hva(vcpu, gpa >> PAGE_SHIFT);
+	if (kvm_is_error_hva(hva))
+		return;
+	hva += offset_in_page(gpa);
+	/* struct vring_used: flags, then the index */
+	if (copy_from_user_nofault(&idx, (const void __user *)(hva + 2),
+				   sizeof(idx)))
+		kvl_ev_vq_hva(&kvl_engine, current->tgid, addr, hva, -1);
+	else
+		kvl_ev_vq_hva(&kvl_engine, current->tgid, addr, hva, idx);
+}
+
+/*
+ * A write QEMU handles (the device's common configuration): the engine
+ * learns the virtqueues from them.  @val: the data written, in the
+ * kernel, @len bytes (at most 4 for the ones wanted).
+ */
+static void kvl_mmio_learn(u64 gpa, int len, const void *val)
+{
+	u64 v = 0;
+
+	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
+		return;
+	memcpy(&v, val, len);
+	kvl_probe_begin();
+	kvl_ev_mmio_write(&kvl_engine, current->tgid, gpa, len, v);
 	kvl_probe_end();
 }
 
 static void kvl_probe_kvm_mmio(void *data, int type, int len, u64 gpa,
 			       void *val)
 {
-	if (type == KVL_TRACE_MMIO_WRITE)
-		kvl_doorbell(false, gpa);
+	if (type != KVL_TRACE_MMIO_WRITE)
+		return;
+	kvl_doorbell(false, gpa);
+	if (val && kvl_vq_cfg_write_maybe(gpa, len))
+		kvl_mmio_learn(gpa, len, val);
 }
 
 static void kvl_probe_kvm_fast_mmio(void *data, u64 gpa)
@@ -338,6 +407,29 @@ static void kvl_ring_look(u64 now)
 			 now ? now : kvl_now());
 }
 
+/*
+ * Before an interrupt a VM thread raises: the used index of each of its
+ * disks' virtqueues (engine/virtqueue.c), nofault reads of guest memory
+ * QEMU has just written.
+ */
+static void kvl_used_look(void)
+{
+	u64 hva[KVL_VQS];
+	u16 idx[KVL_VQS];
+	u32 i, n, ok = 0;
+
+	n = kvl_ev_used_where(&kvl_engine, current->tgid, hva);
+	if (!n)
+		return;
+	for (i = 0; i < n; i++)
+		if (hva[i] &&
+		    !copy_from_user_nofault(&idx[i], (const void __user *)
+					    (unsigned long)hva[i],
+					    sizeof(idx[i])))
+			ok |= 1u << i;
+	kvl_ev_used_seen(&kvl_engine, current->tgid, idx, ok, n);
+}
+
 static void kvl_irq(s32 dest, s32 vector)
 {
 	u64 now;
@@ -348,6 +440,8 @@ static void kvl_irq(s32 dest, s32 vector)
 	now = kvl_now();
 	/* what QEMU reaped from the AIO ring before raising it */
 	kvl_ring_look(now);
+	/* and what QEMU completed */
+	kvl_used_look();
 	kvl_ev_irq(&kvl_engine, current->tgid, current->pid, dest, vector, now);
 	kvl_probe_end();
 }
@@ -466,6 +560,34 @@ static u32 kvl_iocb_read(const struct pt_regs *regs, long taken,
 	return n;
 }
 
+/* An event loop reads @fd: maybe a queue's ioeventfd (engine/virtqueue.c). */
+static void kvl_fd_read(s32 fd)
+{
+	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
+		return;
+	kvl_probe_begin();
+	kvl_ev_fd_read(&kvl_engine, current->tgid, current->pid, fd,
+		       kvl_now());
+	kvl_probe_end();
+}
+
+/* QEMU wires a notify address to an eventfd (KVM_IOEVENTFD on the VM) */
+static void kvl_ioeventfd(const struct pt_regs *regs)
+{
+	struct kvm_ioeventfd a;
+
+	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
+		return;
+	if (copy_from_user_nofault(&a, (const void __user *)regs->dx,
+				   sizeof(a)) ||
+	    (a.flags & (1 << kvm_ioeventfd_flag_nr_pio)))
+		return;
+	kvl_probe_begin();
+	kvl_ev_ioeventfd(&kvl_engine, current->tgid, a.fd, a.addr,
+			 !(a.flags & (1 << kvm_ioeventfd_flag_nr_deassign)));
+	kvl_probe_end();
+}
+
 static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
 	enum kvl_sys_class cls = id < 0 ? KVL_SYS_NONE : kvl_sys_class((u32)id);
@@ -475,8 +597,18 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	/*
 	 * The engine wants no entry but these (ioctl's only their exits),
 	 * and a write's for the AIO ring: before it, not after (QEMU's
-	 * polling loop may reap and then write its first line, a log's).
+	 * polling loop may reap and then write its first line, a log's);
+	 * a read's file descriptor (an ioeventfd's: which queue QEMU
+	 * serves next) and QEMU's KVM_IOEVENTFD.
 	 */
+	if (id == __NR_read) {
+		kvl_fd_read((s32)regs->di);
+		return;
+	}
+	if (cls == KVL_SYS_IOCTL && regs->si == KVM_IOEVENTFD) {
+		kvl_ioeventfd(regs);
+		return;
+	}
 	if ((cls == KVL_SYS_NONE && id != __NR_write) || cls == KVL_SYS_IOCTL)
 		return;
 	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
@@ -709,6 +841,27 @@ bool kvl_sys_attached(void)
 	return READ_ONCE(kvl_sys_on);
 }
 
+/* IBT: an indirect call must land on ENDBR64 (f3 0f 1e fa) */
+static unsigned long kvl_kvm_callable(struct module *kvm, const char *name)
+{
+	unsigned long fn = kvl_kvm_symbol(kvm, name, STT_FUNC, 0);
+
+	if (IS_ENABLED(CONFIG_X86_KERNEL_IBT) && fn &&
+	    *(const u32 *)fn != 0xfa1e0ff3)
+		return 0;
+	return fn;
+}
+
+static void kvl_kvm_used_rings(struct module *kvm)
+{
+	WRITE_ONCE(kvl_running_vcpu, (kvl_running_vcpu_fn)
+		   kvl_kvm_callable(kvm, "kvm_get_running_vcpu"));
+	WRITE_ONCE(kvl_gfn_to_hva, (kvl_gfn_to_hva_fn)
+		   kvl_kvm_callable(kvm, "kvm_vcpu_gfn_to_hva"));
+	if (!kvl_running_vcpu || !kvl_gfn_to_hva)
+		pr_info("kvm's memory slots cannot be read: virtqueues' used rings are not followed\n");
+}
+
 static int kvl_kvm_coming(struct module *mod)
 {
 	unsigned int i, j, found = 0;
@@ -746,6 +899,7 @@ static int kvl_kvm_coming(struct module *mod)
 		if (!kvl_x86_ops)
 			pr_info("no usable kvm_x86_ops in kvm: exit reasons are reported as \"other\"\n");
 	}
+	kvl_kvm_used_rings(mod);
 	kvl_kvm_live = true;
 	pr_info("attached to kvm\n");
 	return 0;
@@ -757,6 +911,8 @@ static void kvl_kvm_going(void)
 	/* no probe may still be running on kvm's memory or its kvm_x86_ops */
 	tracepoint_synchronize_unregister();
 	WRITE_ONCE(kvl_x86_ops, NULL);
+	WRITE_ONCE(kvl_running_vcpu, NULL);
+	WRITE_ONCE(kvl_gfn_to_hva, NULL);
 	kvl_engine_set_apicv_traced(&kvl_engine, false);
 	kvl_kvm_live = false;
 	pr_info("kvm unloaded; detached\n");
