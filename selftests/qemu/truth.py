@@ -82,6 +82,9 @@ KV = re.compile(r'(\w+)[=\s]+(0x[0-9a-fA-F]+|-?\d+)')
 PAIR_SLACK_NS = 300 * 1000
 MODULE_FIELDS = ('doorbell', 'wake', 'submit', 'submit_end', 'reap', 'irq',
                  'entry')
+QREQ_STAMPS = ('kind', 'handle', 'sector', 'rw_done', 'done', 'notify',
+               'notify_next', 'queue_notify', 'queue_notify_prev',
+               'suppressed', 'intx')
 
 
 def kv(rest):
@@ -437,9 +440,13 @@ def check_disks(a, wanted, matched, fails, summary):
                     fails.append('the slow disk (fd %s): QEMU\'s median %.1f µs '
                                  '< %d µs: the delay was not injected as meant'
                                  % (fd, qp50 / 1000.0, a.slow_disk_us))
-            elif a.slow_disk_us and mp50[st] >= 0.9 * a.slow_disk_us * 1000:
-                fails.append('disk fd %s: median %s %.1f µs, but its QEMU device '
-                             'was not the slow one' % (fd, st, mp50[st] / 1000.0))
+            elif a.slow_disk_us and \
+                    mp50[st] - qp50 >= 0.9 * a.slow_disk_us * 1000:
+                # (against QEMU's own median for the device: on a loaded
+                # machine QEMU itself takes ms per request)
+                fails.append('disk fd %s: median %s %.1f µs, QEMU\'s own %.1f µs: '
+                             'the delay of another device' %
+                             (fd, st, mp50[st] / 1000.0, qp50 / 1000.0))
     summary['disks'] = rows
     if a.slow_disk_us:
         if slow_vdev is None:
@@ -495,6 +502,9 @@ def main():
     ap.add_argument('--min-io-within', type=float, default=0.0,
                     help='percent of matched requests whose host I/O (the '
                     'module\'s io) lies within QEMU\'s handle .. completion')
+    ap.add_argument('--pairs', help='write each matched pair (module '
+                    'stamps, QEMU\'s, what fell outside) to this file, one '
+                    'JSON object a line, for a closer look')
     ap.add_argument('--boot-until-us', type=float, default=0,
                     help='QEMU requests handled before this many µs after the first are the boot\'s')
     a = ap.parse_args()
@@ -548,6 +558,8 @@ def main():
         if q.rw_done is not None and between(r['submit'], q.handle, None) and \
                 between(end, None, q.rw_done):
             n_in[0] += 1
+    pairs_out = open(a.pairs, 'w') if a.pairs else None
+    within_path = {}
     for r, q in matched:
         d, out = {}, []
         d['submit'] = r['submit'] - q.handle
@@ -584,10 +596,19 @@ def main():
         for k in out:
             key = '%s %s' % (r['path'], k)
             outside[key] = outside.get(key, 0) + 1
+        n_path = within_path.setdefault(r['path'], [0, 0])
+        n_path[1] += 1
         if not out:
             within += 1
+            n_path[0] += 1
         else:
             bad.append((r, q, d))
+        if pairs_out:
+            rec = {k: r.get(k) for k in MODULE_FIELDS + ('path', 'fd', 'off', 'addr', 'vcpu')}
+            rec.update({'q_' + k: getattr(q, k, None) for k in QREQ_STAMPS})
+            rec['q_req'], rec['q_vdev'] = q.req, q.vdev
+            rec['outside'] = out
+            pairs_out.write(json.dumps(rec) + '\n')
 
     qemu_span = [q.notify - q.handle for q in reqs
                  if q.notify is not None and q not in polled]
@@ -614,7 +635,10 @@ def main():
         'irq_early_by': dict(sorted(early.items())),
         'polled': len(polled),
         'attributed_pct': round(attributed, 2),
-        'within_pct': round(within_pct, 2), 'tolerance_us': a.tolerance_us,
+        'within_pct': round(within_pct, 2),
+        'within_pct_by_path': {p: round(100.0 * v[0] / v[1], 2)
+                               for p, v in within_path.items()},
+        'tolerance_us': a.tolerance_us,
         'slack_us': a.slack_us,
         'intx_requests': sum(1 for r, q in matched if r['line']),
         'suppressed_interrupts': suppressed,
@@ -639,6 +663,9 @@ def main():
     if early:
         print('#   ended before QEMU\'s notify, by the interrupt of: %s'
               % ', '.join('%s %d' % kv for kv in sorted(early.items())))
+    print('#   within, by path: %s'
+          % ', '.join('%s %.2f%% of %d' % (p, 100.0 * v[0] / v[1], v[1])
+                      for p, v in sorted(within_path.items())))
     print('#   host I/O (io) within QEMU\'s handle .. completion: %s'
           % ', '.join('%s %.2f%% of %d' % (p, 100.0 * v[0] / v[1], v[1])
                       for p, v in sorted(io_in.items())))
