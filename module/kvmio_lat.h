@@ -13,6 +13,7 @@
 extern struct kvl_engine kvl_engine;
 extern bool kvl_enabled;
 extern bool syscall_probes_always;
+extern bool virtqueues;
 
 /* main.c */
 u64 kvl_memory_bytes(void);

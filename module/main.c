@@ -64,6 +64,15 @@ bool syscall_probes_always;
 module_param(syscall_probes_always, bool, 0444);
 MODULE_PARM_DESC(syscall_probes_always, "attach the system-call probes at load, not only while a VM is tracked (default N)");
 
+/*
+ * Follow virtio-pci virtqueues (engine/virtqueue.c): their used rings say
+ * which interrupt ends which request.  Off, the module keeps the guesses
+ * a trace-cmd recording gets too, as replay_test.sh compares.
+ */
+bool virtqueues = true;
+module_param(virtqueues, bool, 0444);
+MODULE_PARM_DESC(virtqueues, "follow virtio-pci virtqueues' used rings and ioeventfds (default Y)");
+
 struct kvl_engine kvl_engine;
 bool kvl_enabled = true;
 

@@ -257,7 +257,7 @@ static void kvl_doorbell(bool pio, u64 addr)
 	kvl_probe_begin();
 	/* no clock read: a doorbell takes the time of its exit */
 	kvl_ev_doorbell(&kvl_engine, current->tgid, current->pid, pio, addr, 0);
-	if (!pio)
+	if (!pio && virtqueues)
 		kvl_vq_locate(addr);
 	kvl_probe_end();
 }
@@ -319,7 +319,7 @@ static void kvl_probe_kvm_mmio(void *data, int type, int len, u64 gpa,
 	if (type != KVL_TRACE_MMIO_WRITE)
 		return;
 	kvl_doorbell(false, gpa);
-	if (val && kvl_vq_cfg_write_maybe(gpa, len))
+	if (virtqueues && val && kvl_vq_cfg_write_maybe(gpa, len))
 		kvl_mmio_learn(gpa, len, val);
 }
 
@@ -441,7 +441,8 @@ static void kvl_irq(s32 dest, s32 vector)
 	/* what QEMU reaped from the AIO ring before raising it */
 	kvl_ring_look(now);
 	/* and what QEMU completed */
-	kvl_used_look();
+	if (virtqueues)
+		kvl_used_look();
 	kvl_ev_irq(&kvl_engine, current->tgid, current->pid, dest, vector, now);
 	kvl_probe_end();
 }
@@ -602,11 +603,13 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	 * serves next) and QEMU's KVM_IOEVENTFD.
 	 */
 	if (id == __NR_read) {
-		kvl_fd_read((s32)regs->di);
+		if (virtqueues)
+			kvl_fd_read((s32)regs->di);
 		return;
 	}
 	if (cls == KVL_SYS_IOCTL && regs->si == KVM_IOEVENTFD) {
-		kvl_ioeventfd(regs);
+		if (virtqueues)
+			kvl_ioeventfd(regs);
 		return;
 	}
 	if ((cls == KVL_SYS_NONE && id != __NR_write) || cls == KVL_SYS_IOCTL)
