@@ -20,11 +20,24 @@ is absolute, so it is measured against the request's total.  A replay
 that attributes wrongly moves a stage by a good part of the total or
 changes its count.
 
+The native reap is the one boundary the two place differently by
+design: live, the module sees the completion in QEMU's Linux AIO ring;
+a recording has no ring, so replay takes the wake of the iteration that
+raised the interrupt (design.rst, rule 6).  Mostly the same moment (the
+loop wakes for the completion), but not when the loop woke for something
+else and found the completion later without a system call: one CI run
+of 2026-12-06 split 413 us as 324 + 89 live, 213 + 160 replayed.  So
+for native, submit_to_reap and reap_to_irq are held to their count and
+to the sum of their p50s (within --total-tol of the total); the reap's
+place itself is checked against QEMU by selftests/qemu/truth_test.sh.
   compare_replay.py --mode native|threads --pid PID LIVE.json REPLAY.json
 """
 import argparse
 import json
 import sys
+
+# the stages either side of a boundary the two place differently (above)
+SPLIT = {"native": ("submit_to_reap", "reap_to_irq")}
 
 STAGES = {
     "native": ["doorbell_to_wake", "wake_to_submit", "submit", "submit_to_reap",
@@ -73,10 +86,24 @@ def main():
         dp = abs(rpp - lp) / lp if lp else (0.0 if not rpp else 1.0)
         total = (live.get((key[0], "total")) or {}).get("p50_ns", 0)
         dt = abs(rpp - lp) / total if total else 1.0
-        bad = dn > a.count_tol or (dp > a.p50_tol and dt > a.total_tol)
+        split = key[1] in SPLIT.get(a.mode, ())
+        bad = dn > a.count_tol or (not split and dp > a.p50_tol and
+                                   dt > a.total_tol)
         print("%-6s %-18s %8d %8d %6.2f%% %10d %10d %6.2f%% %6.2f%%%s" % (
             key[0], key[1], ln, rn, dn * 100, lp, rpp, dp * 100, dt * 100,
-            "  <-- FAIL" if bad else ""))
+            "  <-- FAIL" if bad else "  (split: summed below)" if split else ""))
+        ok &= not bad
+    for vcpu in sorted({k[0] for k in live}):
+        if a.mode not in SPLIT:
+            break
+        ls = sum((live.get((vcpu, st)) or {}).get("p50_ns", 0) for st in SPLIT[a.mode])
+        rs = sum((rep.get((vcpu, st)) or {}).get("p50_ns", 0) for st in SPLIT[a.mode])
+        total = (live.get((vcpu, "total")) or {}).get("p50_ns", 0)
+        dt = abs(rs - ls) / total if total else 1.0
+        bad = dt > a.total_tol
+        print("%-6s %-18s %8s %8s %7s %10d %10d %7s %6.2f%%%s" % (
+            vcpu, "submit_to_irq(sum)", "", "", "", ls, rs, "",
+            dt * 100, "  <-- FAIL" if bad else ""))
         ok &= not bad
     print("PASS" if ok else "FAIL")
     return 0 if ok else 1
