@@ -45,14 +45,15 @@
 struct kvm_x86_ops *kvl_x86_ops;
 
 /*
- * kvm.ko's functions that locate a virtqueue's used ring in QEMU's memory
+ * kvm.ko's functions that locate a virtqueue's rings in QEMU's memory
  * (engine/virtqueue.c), from its symbol table while kvm is attached
- * (wrapper/kvm_symbol.h); NULL: used rings are not read.
+ * (wrapper/kvm_symbol.h); NULL: virtqueues are not read.
  */
 typedef struct kvm_vcpu *(*kvl_running_vcpu_fn)(void);
-typedef unsigned long (*kvl_gfn_to_hva_fn)(struct kvm_vcpu *vcpu, gfn_t gfn);
+typedef struct kvm_memory_slot *(*kvl_gfn_to_memslot_fn)(struct kvm_vcpu *vcpu,
+							 gfn_t gfn);
 static kvl_running_vcpu_fn kvl_running_vcpu;
-static kvl_gfn_to_hva_fn kvl_gfn_to_hva;
+static kvl_gfn_to_memslot_fn kvl_gfn_to_memslot;
 
 /*
  * The clock: one timeline across CPUs, in ns.  Where the kernel trusts the
@@ -263,31 +264,55 @@ static void kvl_doorbell(bool pio, u64 addr)
 }
 
 /*
- * A doorbell's virtqueue whose used ring is not located yet: translate its
- * address with the ringing vCPU's memory slots, KVM's own lookup.  In the
- * vCPU thread, handling its exit: the vCPU is loaded on this CPU and
- * holds kvm->srcu, which the memslot lookup needs.  Once per queue; its
- * used index read then, before the request this doorbell announces.
+ * The memory slot of guest-physical @gpa, by the ringing vCPU's memory
+ * slots, KVM's own lookup: in the vCPU thread, handling its exit, the
+ * vCPU is loaded on this CPU and holds kvm->srcu, which the lookup needs.
+ * The engine keeps the slot, to read descriptors later from any thread of
+ * QEMU.  @gpa's address in QEMU's memory, 0 if none.
+ */
+static u64 kvl_slot_learn(struct kvm_vcpu *vcpu, u64 gpa)
+{
+	kvl_gfn_to_memslot_fn to_slot = READ_ONCE(kvl_gfn_to_memslot);
+	struct kvm_memory_slot *slot;
+
+	slot = to_slot ? to_slot(vcpu, gpa >> PAGE_SHIFT) : NULL;
+	if (!slot || !slot->npages)
+		return 0;
+#ifdef KVM_MEMSLOT_INVALID
+	if (slot->flags & KVM_MEMSLOT_INVALID)
+		return 0;
+#endif
+	kvl_ev_mem_slot(&kvl_engine, current->tgid,
+			(u64)slot->base_gfn << PAGE_SHIFT,
+			(u64)slot->npages << PAGE_SHIFT, slot->userspace_addr);
+	return slot->userspace_addr +
+	       (gpa - ((u64)slot->base_gfn << PAGE_SHIFT));
+}
+
+/*
+ * A doorbell: its virtqueue's used ring, if not located yet (once per
+ * queue; its used index read then, before the request this doorbell
+ * announces), and the guest page the engine last could not read.
  */
 static void kvl_vq_locate(u64 addr)
 {
 	kvl_running_vcpu_fn running = READ_ONCE(kvl_running_vcpu);
-	kvl_gfn_to_hva_fn to_hva = READ_ONCE(kvl_gfn_to_hva);
 	struct kvm_vcpu *vcpu;
-	unsigned long hva;
-	u64 gpa;
+	bool used;
+	u64 gpa, hva;
 	u16 idx;
 
-	if (!running || !to_hva ||
-	    !kvl_ev_vq_wants_hva(&kvl_engine, current->tgid, addr, &gpa))
+	if (!running)
+		return;
+	used = kvl_ev_vq_wants_hva(&kvl_engine, current->tgid, addr, &gpa);
+	if (!used && !kvl_ev_slot_wanted(&kvl_engine, current->tgid, &gpa))
 		return;
 	vcpu = running();
 	if (!vcpu)
 		return;
-	hva = to_hva(vcpu, gpa >> PAGE_SHIFT);
-	if (kvm_is_error_hva(hva))
+	hva = kvl_slot_learn(vcpu, gpa);
+	if (!hva || !used)
 		return;
-	hva += offset_in_page(gpa);
 	/* struct vring_used: flags, then the index */
 	if (copy_from_user_nofault(&idx, (const void __user *)(hva + 2),
 				   sizeof(idx)))
@@ -407,12 +432,22 @@ static void kvl_ring_look(u64 now)
 			 now ? now : kvl_now());
 }
 
+/* kvl_read_fn: the current process's memory (QEMU's), never faulting */
+static int kvl_read_qemu(u64 hva, void *buf, u32 len)
+{
+	return copy_from_user_nofault(buf, (const void __user *)
+				      (unsigned long)hva, len) ? -EFAULT : 0;
+}
+
 /*
- * Before an interrupt a VM thread raises: the used index of each of its
- * disks' virtqueues (engine/virtqueue.c), nofault reads of guest memory
- * QEMU has just written.
+ * Before an interrupt a VM thread raises (@irq), and as an event loop
+ * goes back to waiting: the used index of each of its disks' virtqueues
+ * (engine/virtqueue.c), nofault reads of guest memory QEMU has just
+ * written.  The wait's read catches the completions QEMU raised no
+ * interrupt for (EVENT_IDX) while their descriptors still name them:
+ * the guest, polling its used ring, may take them back and reuse them.
  */
-static void kvl_used_look(void)
+static void kvl_used_look(bool irq)
 {
 	u64 hva[KVL_VQS];
 	u16 idx[KVL_VQS];
@@ -427,7 +462,8 @@ static void kvl_used_look(void)
 					    (unsigned long)hva[i],
 					    sizeof(idx[i])))
 			ok |= 1u << i;
-	kvl_ev_used_seen(&kvl_engine, current->tgid, idx, ok, n);
+	kvl_ev_used_seen(&kvl_engine, current->tgid, current->pid, idx, ok, n,
+			 irq);
 }
 
 static void kvl_irq(s32 dest, s32 vector)
@@ -442,7 +478,7 @@ static void kvl_irq(s32 dest, s32 vector)
 	kvl_ring_look(now);
 	/* and what QEMU completed */
 	if (virtqueues)
-		kvl_used_look();
+		kvl_used_look(true);
 	kvl_ev_irq(&kvl_engine, current->tgid, current->pid, dest, vector, now);
 	kvl_probe_end();
 }
@@ -641,6 +677,8 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 		break;
 	}
 	kvl_probe_begin();
+	if (cls == KVL_SYS_WAIT && virtqueues)
+		kvl_used_look(false);
 	kvl_ev_sys_enter(&kvl_engine, current->tgid, current->pid, (u32)id, arg,
 			 pos, kvl_now());
 	kvl_probe_end();
@@ -859,10 +897,12 @@ static void kvl_kvm_used_rings(struct module *kvm)
 {
 	WRITE_ONCE(kvl_running_vcpu, (kvl_running_vcpu_fn)
 		   kvl_kvm_callable(kvm, "kvm_get_running_vcpu"));
-	WRITE_ONCE(kvl_gfn_to_hva, (kvl_gfn_to_hva_fn)
-		   kvl_kvm_callable(kvm, "kvm_vcpu_gfn_to_hva"));
-	if (!kvl_running_vcpu || !kvl_gfn_to_hva)
+	WRITE_ONCE(kvl_gfn_to_memslot, (kvl_gfn_to_memslot_fn)
+		   kvl_kvm_callable(kvm, "kvm_vcpu_gfn_to_memslot"));
+	if (!kvl_running_vcpu || !kvl_gfn_to_memslot)
 		pr_info("kvm's memory slots cannot be read: virtqueues' used rings are not followed\n");
+	else if (virtqueues)
+		WRITE_ONCE(kvl_engine.read_qemu, kvl_read_qemu);
 }
 
 static int kvl_kvm_coming(struct module *mod)
@@ -915,7 +955,8 @@ static void kvl_kvm_going(void)
 	tracepoint_synchronize_unregister();
 	WRITE_ONCE(kvl_x86_ops, NULL);
 	WRITE_ONCE(kvl_running_vcpu, NULL);
-	WRITE_ONCE(kvl_gfn_to_hva, NULL);
+	WRITE_ONCE(kvl_gfn_to_memslot, NULL);
+	WRITE_ONCE(kvl_engine.read_qemu, NULL);
 	kvl_engine_set_apicv_traced(&kvl_engine, false);
 	kvl_kvm_live = false;
 	pr_info("kvm unloaded; detached\n");

@@ -93,6 +93,16 @@ enum kvl_stage {
 #define KVL_DISK_VOTES		4	/* a device's disk: this many votes ahead */
 #define KVL_BIND_FDS		3
 #define KVL_BIND_VOTES		8
+/* used-ring elements named per queue and interrupt, at most (the rest guessed) */
+#define KVL_USED_LOOK		16
+/*
+ * Requests a pool queue remembers as QEMU took them, until completed: more
+ * than one queue holds in flight (QEMU's pool may complete one long after
+ * many others).
+ */
+#define KVL_ANNOUNCED		32
+/* guest memory slots a VM keeps, to read its virtqueues' descriptors */
+#define KVL_MEM_SLOTS		4
 
 /* Counters; kvl_engine_stat() sums them over VMs. */
 enum kvl_counter {
@@ -122,6 +132,7 @@ enum kvl_counter {
 	KVL_C_IRQS_BOUND,	/* MSI (vCPU, vector) learnt as one disk's */
 	KVL_C_IRQ_BINDS_FORGOTTEN,	/* bindings dropped: a request had no irq */
 	KVL_C_REQS_BY_USED_RING,	/* its interrupt told by its used ring */
+	KVL_C_REQS_BY_BLOCK,	/* ... which named it by its block */
 	KVL_NR_COUNTERS
 };
 
@@ -338,7 +349,6 @@ struct kvl_queue {
 	u16 tail;
 };
 
-/* An MSI's disk, learnt by votes (irq.c) */
 /*
  * A virtio-pci (1.x) virtqueue as the guest's driver set it up through the
  * device's common configuration (engine/virtqueue.c): its notify address
@@ -357,6 +367,12 @@ struct kvl_vq {
 	u64 notify;		/* its notify address: its requests' doorbell */
 	u64 used_gpa;		/* the used ring, guest-physical */
 	u64 used_hva;		/* the same in QEMU's memory, 0 until known */
+	u64 desc_gpa;		/* the descriptor table, guest-physical */
+	u64 avail_gpa;		/* the available ring, guest-physical */
+	u16 size;		/* its entries (queue_size), 0 unknown */
+	u16 avail_seen;		/* available entries read up to (avail_ok) */
+	u16 avail_ok;
+	u16 ann_next;		/* where the next announcement goes */
 	u16 sel;		/* its queue index */
 	u16 used_idx;		/* the used index last read */
 	u16 state;		/* enum kvl_vq_state */
@@ -365,8 +381,41 @@ struct kvl_vq {
 	u32 pending;		/* completions read, not given to requests yet */
 	s32 fd;			/* its disk, by the majority of its requests */
 	u32 fd_votes;
-	u32 reads;		/* event-loop reads of its ioeventfd */
+	u32 reads;		/* event-loop reads of its device's ioeventfds */
 	u32 pool_votes;		/* pool calls right after one (kvl_vq_disk()) */
+	/*
+	 * Where its sector 0 is in its disk's file (QEMU's raw offset=
+	 * option; 0 most often), learnt by votes of the reads that leave no
+	 * doubt: one block named, one finished request.
+	 */
+	s64 base;
+	u32 base_votes;
+	/*
+	 * Pool queues: the requests QEMU took from its available ring, by
+	 * head and block, and the ioeventfd read (wake) of the loop that
+	 * took each (0 once a pool call had it); the last such read.  A pool
+	 * call of that block finds its wake here (kvl_vq_wake_of()), its
+	 * used element its block (KVL_NO_HEAD once used).
+	 */
+	u64 last_read_ts;
+	s64 ann_block[KVL_ANNOUNCED];
+	u64 ann_wake[KVL_ANNOUNCED];
+	u16 ann_head[KVL_ANNOUNCED];
+	u16 ann_stamp[KVL_ANNOUNCED];	/* its order: newer ones are larger */
+	u16 ann_seq;
+};
+
+#define KVL_NO_HEAD		0xffff
+/* A used element's request without a block of its own */
+#define KVL_BLOCK_UNREAD	(-1LL)	/* its descriptors were not readable */
+#define KVL_BLOCK_FLUSH		(-2LL)	/* a flush: an fdatasync */
+#define KVL_BLOCK_NO_IO		(-3LL)	/* no host I/O the module sees (GET_ID) */
+
+/* Guest memory: @size bytes at guest-physical @gpa are at @hva in QEMU. */
+struct kvl_mem_slot {
+	u64 gpa;
+	u64 size;		/* 0: free */
+	u64 hva;
 };
 
 /*
@@ -381,6 +430,7 @@ static inline bool kvl_vq_disk(const struct kvl_vq *q)
 	       (q->native || 2 * q->pool_votes >= q->reads);
 }
 
+/* An MSI's disk, learnt by votes (irq.c) */
 struct kvl_irq_bind {
 	s32 target;		/* vCPU index, -1: any */
 	s32 vector;
@@ -467,10 +517,16 @@ struct kvl_vm {
 	u32 used_read;
 	u32 vq_sel;
 	u64 vq_cfg;
+	/* KVM's memory slots met so far (kvl_ev_mem_slot()), and which next */
+	struct kvl_mem_slot slots[KVL_MEM_SLOTS];
+	u32 slot_next;
+	/* a guest page no slot covers: wanted at the next doorbell, | 1 */
+	u64 slot_wanted;
 
 	struct kvl_queue native_q;	/* submitted, not reaped */
 	struct kvl_queue done_q;	/* threads: pool syscall returned */
 	struct kvl_queue any_q;		/* irq raised, target unknown */
+	struct kvl_queue used_q;	/* named by a used ring, irq to come */
 	u16 free_req;
 };
 
@@ -490,6 +546,13 @@ struct kvl_alloc_ops {
 
 #define KVL_FILTER_BITS	1024
 #define KVL_MAX_PIDS	32
+
+/*
+ * Reads @len bytes of the VM process's memory at @hva into @buf: 0, or
+ * nonzero if it cannot (the module: copy_from_user_nofault(); every
+ * kvl_ev_*() call runs in a thread of the VM's process).
+ */
+typedef int (*kvl_read_fn)(u64 hva, void *buf, u32 len);
 
 typedef void (*kvl_request_hook)(void *ctx,
 				 const struct kvl_request_record *rec);
@@ -527,6 +590,11 @@ struct kvl_engine {
 	 */
 	kvl_request_hook on_request;
 	void *on_request_ctx;
+	/*
+	 * QEMU's memory, where the engine reads virtqueues (virtqueue.c);
+	 * NULL where there is none to read (a recording).
+	 */
+	kvl_read_fn read_qemu;
 	unsigned long filter[KVL_FILTER_BITS / (8 * sizeof(unsigned long))];
 };
 
@@ -675,9 +743,11 @@ static inline bool kvl_vq_cfg_write_maybe(u64 gpa, u32 len)
 {
 	u32 off = gpa & 0xfff;
 
-	return (off == 0x16 && len == 2) || (off == 0x1c && len == 2) ||
-	       (off == 0x14 && len == 1) || ((off == 0x30 || off == 0x34) &&
-					      len == 4);
+	if (len == 2)
+		return off == 0x16 || off == 0x18 || off == 0x1c;
+	if (len == 4)
+		return off >= 0x20 && off <= 0x34 && !(off & 3);
+	return off == 0x14 && len == 1;
 }
 
 void kvl_ev_mmio_write(struct kvl_engine *eng, s32 tgid, u64 gpa, u32 len,
@@ -705,13 +775,27 @@ void kvl_ev_ioeventfd(struct kvl_engine *eng, s32 tgid, s32 fd, u64 addr,
 void kvl_ev_fd_read(struct kvl_engine *eng, s32 tgid, s32 tid, s32 fd,
 		    u64 now);
 /*
- * Before an interrupt raised by a thread of VM @tgid: the used indexes to
- * read, at @hva[i] (0: none), i < the count returned.  What was read goes
- * to kvl_ev_used_seen(): @idx[i] where bit i of @ok is set.
+ * Before an interrupt raised by a thread of VM @tgid (@irq), or as its
+ * event loop goes back to waiting: the used indexes to read, at @hva[i]
+ * (0: none), i < the count returned.  What was read goes to
+ * kvl_ev_used_seen(): @idx[i] where bit i of @ok is set.  The engine also
+ * reads (kvl_engine.read_qemu), under the VM's lock, the new used elements
+ * and their descriptors: which requests (blocks) QEMU completed, reaped at the last
+ * wake of thread @tid.  They end at the next interrupt of their disk:
+ * this one, if @irq.
  */
 u32 kvl_ev_used_where(struct kvl_engine *eng, s32 tgid, u64 *hva);
-void kvl_ev_used_seen(struct kvl_engine *eng, s32 tgid, const u16 *idx,
-		      u32 ok, u32 n);
+void kvl_ev_used_seen(struct kvl_engine *eng, s32 tgid, s32 tid,
+		      const u16 *idx, u32 ok, u32 n, bool irq);
+/*
+ * KVM's memory slot of @size bytes at guest-physical @gpa is at @hva in
+ * QEMU: the engine reads descriptors through it.  kvl_ev_slot_wanted():
+ * a guest address no known slot covers (true, in *@gpa), for the module
+ * to look up at a doorbell, where a vCPU and its memory slots are at hand.
+ */
+void kvl_ev_mem_slot(struct kvl_engine *eng, s32 tgid, u64 gpa, u64 size,
+		     u64 hva);
+bool kvl_ev_slot_wanted(struct kvl_engine *eng, s32 tgid, u64 *gpa);
 
 /*
  * kvm_userspace_exit: a vCPU thread's KVM_RUN returns to userspace.  The

@@ -313,7 +313,7 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	struct kvl_thread *t;
 	struct kvl_vm *vm;
 	unsigned long flags;
-	u64 read_ts;
+	u64 read_ts, addr;
 	u16 ri;
 
 	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
@@ -348,10 +348,18 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	/* the first pool call after an event loop read a queue's ioeventfd */
 	kvl_vq_vote_disk(vm, vm->pool_vote_cfg, (s32)arg, false);
 	vm->pool_vote_cfg = 0;
-	if (!kvl_doorbell_for_io(vm, now, vm->pool_addr, &db))
+	/*
+	 * The read of the ioeventfd that led to it, its loop's wake: the
+	 * one whose loop took its block from the available ring, else the
+	 * last read of a pool disk's queue.
+	 */
+	if (!kvl_vq_wake_of(vm, (s32)arg, off, READ_ONCE(eng->read_qemu),
+			    &read_ts, &addr)) {
+		read_ts = vm->pool_addr ? vm->pool_read_ts : 0;
+		addr = vm->pool_addr;
+	}
+	if (!kvl_doorbell_for_io(vm, now, addr, &db))
 		goto out;
-	/* the read of the ioeventfd that led to it: its loop's wake */
-	read_ts = vm->pool_addr ? vm->pool_read_ts : 0;
 	vm->pool_addr = 0;
 	ri = kvl_req_alloc(vm, now);
 	if (ri == KVL_NO_REQ)

@@ -34,6 +34,7 @@ static const char *const kvl_counter_names[KVL_NR_COUNTERS] = {
 	[KVL_C_IRQS_BOUND] = "irqs_bound",
 	[KVL_C_IRQ_BINDS_FORGOTTEN] = "irq_bindings_forgotten",
 	[KVL_C_REQS_BY_USED_RING] = "requests_by_used_ring",
+	[KVL_C_REQS_BY_BLOCK] = "requests_by_block",
 };
 
 const char *kvl_counter_name(enum kvl_counter c)

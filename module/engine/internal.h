@@ -165,6 +165,20 @@ void kvl_doorbell_cancel(struct kvl_vcpu *vc);
 u16 kvl_vq_of_request(struct kvl_vm *vm, u32 pio, u64 addr, s32 fd);
 void kvl_vq_vote_disk(struct kvl_vm *vm, u64 cfg, s32 fd, bool exact);
 
+/*
+ * Under vm->lock: the wake of a pool call of disk @fd at file offset
+ * @off: the ioeventfd read of the loop that took its request from a
+ * pool queue's available ring, and that queue's doorbell.
+ */
+bool kvl_vq_wake_of(struct kvl_vm *vm, s32 fd, s64 off, kvl_read_fn read,
+		    u64 *wake, u64 *notify);
+
+/* @q's base (kvl_vq.base) once two votes ahead: until then 0, the common case */
+static inline s64 kvl_vq_base(const struct kvl_vq *q)
+{
+	return q->base_votes >= 2 ? q->base : 0;
+}
+
 /* A request whose interrupt its queue's used ring tells (irq.c). */
 static inline bool kvl_req_by_used_ring(const struct kvl_vm *vm,
 					const struct kvl_req *r)
@@ -172,7 +186,21 @@ static inline bool kvl_req_by_used_ring(const struct kvl_vm *vm,
 	return r->vq != KVL_NO_VQ && vm->vqs[r->vq].state == KVL_VQ_WATCHED;
 }
 
+/*
+ * Each request @i, its predecessor @prev, of the two queues of requests
+ * whose I/O may be over: the pool's returned calls (done_q, @qi 0), then
+ * the native ones submitted (native_q, @qi 1).  @qs: those two queues.
+ */
+#define kvl_for_each_io_req(vm, qs, qi, prev, i)			\
+	for ((qs)[0] = &(vm)->done_q, (qs)[1] = &(vm)->native_q,		\
+	     (qi) = 0; (qi) < 2; (qi)++)					\
+		for ((prev) = KVL_NO_REQ, (i) = (qs)[qi]->head;		\
+		     (i) != KVL_NO_REQ;					\
+		     (prev) = (i), (i) = kvl_req(vm, i)->next)
+
 /* irq.c: interrupts and their delivery */
+bool kvl_req_over_by(const struct kvl_req *r, const struct kvl_irq *irq,
+		     u64 wake, u64 *reap);
 void kvl_irq_flush_locked(struct kvl_vm *vm, struct kvl_thread *t,
 			  s32 dest, s32 vector);
 void kvl_irq_flush(struct kvl_vm *vm, struct kvl_thread *t, s32 dest,

@@ -234,8 +234,8 @@ static void kvl_irq_take(struct kvl_vm *vm, struct kvl_take *tk,
  * Under vm->lock: @r's I/O is over by interrupt @irq, raised by a thread
  * last woken at @wake: true, with when it was reaped in *@reap.
  */
-static bool kvl_req_io_over(const struct kvl_req *r, const struct kvl_irq *irq,
-			    u64 wake, u64 *reap)
+bool kvl_req_over_by(const struct kvl_req *r, const struct kvl_irq *irq,
+		     u64 wake, u64 *reap)
 {
 	if (r->flags & KVL_REQ_RING) {	/* seen in the AIO ring */
 		*reap = r->t[4];
@@ -297,34 +297,53 @@ static u16 kvl_used_next(struct kvl_vm *vm, s32 fd, const struct kvl_irq *irq,
 			 u64 wake, const struct kvl_choice *c,
 			 struct kvl_queue **qp, u16 *prevp, bool *waits)
 {
-	struct kvl_queue *queues[2] = { &vm->done_q, &vm->native_q };
-	u16 best = KVL_NO_REQ;
+	struct kvl_queue *queues[2];
+	u16 best = KVL_NO_REQ, prev, i;
 	int qi;
 
-	for (qi = 0; qi < 2; qi++) {
-		u16 prev = KVL_NO_REQ, i;
+	kvl_for_each_io_req(vm, queues, qi, prev, i) {
+		struct kvl_req *r = kvl_req(vm, i);
+		u64 reap;
 
-		for (i = queues[qi]->head; i != KVL_NO_REQ;
-		     prev = i, i = kvl_req(vm, i)->next) {
-			struct kvl_req *r = kvl_req(vm, i);
-			u64 reap;
-
-			if (!kvl_req_by_used_ring(vm, r) ||
-			    vm->vqs[r->vq].fd != fd)
-				continue;
-			if (!kvl_req_io_over(r, irq, wake, &reap)) {
-				*waits = true;
-				continue;
-			}
-			if (best == KVL_NO_REQ ||
-			    kvl_completed_before(r, kvl_req(vm, best), c)) {
-				best = i;
-				*qp = queues[qi];
-				*prevp = prev;
-			}
+		if (!kvl_req_by_used_ring(vm, r) || vm->vqs[r->vq].fd != fd)
+			continue;
+		if (!kvl_req_over_by(r, irq, wake, &reap)) {
+			*waits = true;
+			continue;
+		}
+		if (best == KVL_NO_REQ ||
+		    kvl_completed_before(r, kvl_req(vm, best), c)) {
+			best = i;
+			*qp = queues[qi];
+			*prevp = prev;
 		}
 	}
 	return best;
+}
+
+/*
+ * Under vm->lock: give interrupt @irq the requests of @q's disk its used
+ * rings named (virtqueue.c): exact at any depth, where the order below is
+ * a guess.  QEMU completed them since the disk's last interrupt, with no
+ * interrupt of their own (EVENT_IDX) or with this one.
+ */
+static void kvl_irq_take_named(struct kvl_vm *vm, struct kvl_take *tk,
+			       const struct kvl_irq *irq, const struct kvl_vq *q)
+{
+	u16 prev = KVL_NO_REQ, i = vm->used_q.head;
+
+	while (i != KVL_NO_REQ) {
+		struct kvl_req *r = kvl_req(vm, i);
+		u16 next = r->next;
+
+		if (r->fd != q->fd) {
+			prev = i;
+		} else {
+			kvl_queue_unlink(vm, &vm->used_q, prev, i);
+			kvl_take(vm, tk, i, r->t[4], irq);
+		}
+		i = next;
+	}
 }
 
 /*
@@ -362,6 +381,7 @@ static void kvl_irq_take_used(struct kvl_vm *vm, struct kvl_take *tk,
 		/* an interrupt bound to a disk: only that disk's completions */
 		if (tk->fd != KVL_FD_UNKNOWN && tk->fd != q->fd)
 			continue;
+		kvl_irq_take_named(vm, tk, irq, q);
 		while (q->pending) {
 			struct kvl_queue *lq = NULL;
 			u16 prev = KVL_NO_REQ, i;
@@ -371,7 +391,7 @@ static void kvl_irq_take_used(struct kvl_vm *vm, struct kvl_take *tk,
 					  &waits);
 			if (i == KVL_NO_REQ)
 				break;
-			kvl_req_io_over(kvl_req(vm, i), irq, wake, &reap);
+			kvl_req_over_by(kvl_req(vm, i), irq, wake, &reap);
 			q->pending--;
 			kvl_queue_unlink(vm, lq, prev, i);
 			vm->counters[KVL_C_REQS_BY_USED_RING]++;

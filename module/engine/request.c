@@ -109,6 +109,7 @@ static void kvl_expire_all(struct kvl_vm *vm, u64 now)
 	kvl_queue_expire(vm, &vm->native_q, now);
 	kvl_queue_expire(vm, &vm->done_q, now);
 	kvl_queue_expire(vm, &vm->any_q, now);
+	kvl_queue_expire(vm, &vm->used_q, now);
 	for (v = 0; v < vm->nr_vcpus; v++) {
 		struct kvl_vcpu *vc = vm->vcpus[v];
 		struct kvl_queue q = { vc->await_head, KVL_NO_REQ };

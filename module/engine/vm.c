@@ -111,6 +111,7 @@ void kvl_vm_init(struct kvl_vm *vm, const struct kvl_config *cfg)
 	kvl_queue_init(&vm->native_q);
 	kvl_queue_init(&vm->done_q);
 	kvl_queue_init(&vm->any_q);
+	kvl_queue_init(&vm->used_q);
 	for (i = 0; i < cfg->max_inflight; i++)
 		vm->reqs[i].next = i + 1 < cfg->max_inflight ? i + 1 : KVL_NO_REQ;
 	vm->free_req = 0;
@@ -332,6 +333,7 @@ bool kvl_engine_vm_exited(struct kvl_engine *eng, s32 tgid, u64 now)
 		kvl_queue_drop(vm, &vm->native_q);
 		kvl_queue_drop(vm, &vm->done_q);
 		kvl_queue_drop(vm, &vm->any_q);
+		kvl_queue_drop(vm, &vm->used_q);
 		for (v = 0; v < vm->nr_vcpus; v++) {
 			struct kvl_vcpu *vc = vm->vcpus[v];
 			struct kvl_queue q = { vc->await_head, KVL_NO_REQ };

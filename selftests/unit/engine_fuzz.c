@@ -290,17 +290,37 @@ static void config(struct stream *s)
  * writes on two devices, ioeventfds assigned and read, used rings located
  * and read, in any order and with any values.
  */
+/*
+ * QEMU's memory, as the engine reads used elements and descriptors
+ * through it: bytes of the input, or a failed read now and then.
+ */
+static struct in *fuzz_mem;
+
+static int fuzz_read(u64 hva, void *buf, u32 len)
+{
+	u8 *b = buf;
+	u32 i;
+
+	(void)hva;
+	if (u8_of(fuzz_mem) % 8 == 0)
+		return -1;
+	for (i = 0; i < len; i++)	/* small values: heads, types, lengths */
+		b[i] = u8_of(fuzz_mem) % 4 ? u8_of(fuzz_mem) % 8 : u8_of(fuzz_mem);
+	return 0;
+}
+
 static void virtio(struct stream *s, s32 tgid, s32 tid)
 {
-	static const u32 offs[] = { 0x14, 0x16, 0x1c, 0x30, 0x34, 0x3000 };
-	static const u32 lens[] = { 1, 2, 2, 4, 4, 2 };
+	static const u32 offs[] = { 0x14, 0x16, 0x1c, 0x30, 0x34, 0x3000,
+				    0x18, 0x20, 0x24 };
+	static const u32 lens[] = { 1, 2, 2, 4, 4, 2, 2, 4, 4 };
 	struct kvl_engine *e = &s->f.eng;
 	u64 cfg = 0xfebf0000ULL + 0x4000ULL * (u8_of(&s->in) % 3);
 	u64 hva[KVL_VQS], gpa;
 	u16 idx[KVL_VQS];
-	u32 k = u8_of(&s->in) % 6, n, i, ok;
+	u32 k = u8_of(&s->in) % 9, n, i, ok;
 
-	switch (u8_of(&s->in) % 6) {
+	switch (u8_of(&s->in) % 7) {
 	case 0:
 		kvl_ev_mmio_write(e, tgid, cfg + offs[k], lens[k],
 				  u8_of(&s->in) % 4 ? u8_of(&s->in) % 5 :
@@ -331,8 +351,18 @@ static void virtio(struct stream *s, s32 tgid, s32 tid)
 			if (hva[i] && u8_of(&s->in) % 8)
 				ok |= 1u << i;
 		}
+		fuzz_mem = &s->in;
+		e->read_qemu = u8_of(&s->in) % 2 ? fuzz_read : NULL;
 		if (n)
-			kvl_ev_used_seen(e, tgid, idx, ok, n);
+			kvl_ev_used_seen(e, tgid, tid, idx, ok, n,
+					 u8_of(&s->in) % 2);
+		break;
+	case 5:
+		gpa = u8_of(&s->in) % 4 * 0x1000ULL;
+		kvl_ev_mem_slot(e, tgid, gpa, u8_of(&s->in) % 3 * 0x2000ULL,
+				0x7f0000000000ULL + gpa);
+		if (kvl_ev_slot_wanted(e, tgid, &gpa))
+			CHECK(!(gpa & 0xfff), "slot wanted at %llx", (unsigned long long)gpa);
 		break;
 	}
 }

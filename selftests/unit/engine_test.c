@@ -1382,7 +1382,7 @@ TEST(disk_of_a_pool_request_is_its_pread_fd)
 
 struct fx_records {
 	u32 n;
-	struct kvl_request_record rec[8];
+	struct kvl_request_record rec[16];
 };
 
 static void fx_keep_record(void *ctx, const struct kvl_request_record *rec)
@@ -1893,17 +1893,85 @@ TEST(moved_vectors_are_learnt_again)
 #define FX_USED_GPA	0x12345000ULL
 #define FX_USED_HVA	0x7f00aa345000ULL
 
+/* guest memory the descriptors are in: one slot */
+#define FX_MEM_GPA	0x40000000ULL
+#define FX_MEM_HVA	0x7f00bb000000ULL
+#define FX_DESC_GPA	FX_MEM_GPA	/* 256 descriptors */
+#define FX_HDR_GPA(h)	(FX_MEM_GPA + 0x1000 + 16ULL * (h))
+#define FX_IND_GPA(h)	(FX_MEM_GPA + 0x2000 + 48ULL * (h))
+#define FX_AVAIL_GPA	(FX_MEM_GPA + 0x3000)	/* flags, idx, ring[256] */
+
 static void fx_vq_setup(struct fx *f, u64 cfg, u16 sel, u64 used)
 {
 	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x16, 2, sel);
+	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x18, 2, 256);
+	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x20, 4, (u32)FX_DESC_GPA);
+	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x24, 4, FX_DESC_GPA >> 32);
+	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x28, 4, (u32)FX_AVAIL_GPA);
+	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x2c, 4, FX_AVAIL_GPA >> 32);
 	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x30, 4, (u32)used);
 	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x34, 4, used >> 32);
 	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x16, 2, sel);
 	kvl_ev_mmio_write(&f->eng, PID, cfg + 0x1c, 2, 1);
 }
 
-/* QEMU raises an interrupt: the module reads the used index first */
-static void fx_used_irq(struct fx *f, u16 idx, u64 t)
+/*
+ * QEMU's memory as the module reads it (kvl_read_fn): the used ring at
+ * FX_USED_HVA, the slot at FX_MEM_HVA.
+ */
+static u8 fx_used_mem[4 + 8 * 256 + 2];	/* ... and avail_event */
+static u8 fx_guest_mem[0x5000];
+
+static int fx_mem_read(u64 hva, void *buf, u32 len)
+{
+	if (hva >= FX_USED_HVA && hva + len <= FX_USED_HVA + sizeof(fx_used_mem)) {
+		memcpy(buf, fx_used_mem + (hva - FX_USED_HVA), len);
+		return 0;
+	}
+	if (hva >= FX_MEM_HVA && hva + len <= FX_MEM_HVA + sizeof(fx_guest_mem)) {
+		memcpy(buf, fx_guest_mem + (hva - FX_MEM_HVA), len);
+		return 0;
+	}
+	return -1;
+}
+
+static void fx_mem_put(u64 gpa, const void *v, u32 len)
+{
+	memcpy(fx_guest_mem + (gpa - FX_MEM_GPA), v, len);
+}
+
+/*
+ * The guest's driver puts a virtio-blk request of @type at @sector at
+ * descriptor @head, its header first, through an indirect table if
+ * @indirect; QEMU then completes it as used element @pos.
+ */
+static void fx_blk_request(u16 head, u32 type, u64 sector, bool indirect)
+{
+	struct { u64 addr; u32 len; u16 flags, next; } d = { 0 };
+	struct { u32 type, ioprio; u64 sector; } hdr = { type, 0, sector };
+
+	fx_mem_put(FX_HDR_GPA(head), &hdr, sizeof(hdr));
+	d.addr = FX_HDR_GPA(head);
+	d.len = sizeof(hdr);
+	d.flags = 1;	/* NEXT */
+	if (indirect) {
+		fx_mem_put(FX_IND_GPA(head), &d, sizeof(d));
+		d.addr = FX_IND_GPA(head);
+		d.len = 3 * sizeof(d);
+		d.flags = 4;	/* INDIRECT */
+	}
+	fx_mem_put(FX_DESC_GPA + sizeof(d) * head, &d, sizeof(d));
+}
+
+static void fx_used_put(u16 pos, u16 head)
+{
+	u32 id = head;
+
+	memcpy(fx_used_mem + 4 + 8 * (pos % 256), &id, sizeof(id));
+}
+
+/* The module reads the used index @idx, before an interrupt (@irq) or not */
+static void fx_used_look(struct fx *f, u16 idx, bool irq)
 {
 	u64 hva[KVL_VQS];
 	u16 v[KVL_VQS] = { 0 };
@@ -1917,12 +1985,33 @@ static void fx_used_irq(struct fx *f, u16 idx, u64 t)
 		}
 	}
 	if (n)
-		kvl_ev_used_seen(&f->eng, PID, v, ok, n);
+		kvl_ev_used_seen(&f->eng, PID, MAIN, v, ok, n, irq);
+}
+
+/* QEMU raises an interrupt: the module reads the used index first */
+static void fx_used_irq(struct fx *f, u16 idx, u64 t)
+{
+	fx_used_look(f, idx, true);
 	fx_irq(f, MAIN, 0, t);
 }
 
 /* QEMU's ioeventfd of vCPU 0's queue */
 #define FX_EFD		50
+
+/*
+ * vCPU 0 rings at @t, the loop reads the ioeventfd and submits @nr
+ * requests of @fd at @off, and wakes again at @t + 10000.
+ */
+static void fx_vq_submit(struct fx *f, int nr, const s32 *fd, const s64 *off,
+			 u64 t)
+{
+	fx_doorbell(f, VCPU0, 0, t);
+	fx_wake(f, MAIN, t + 1000);
+	kvl_ev_fd_read(&f->eng, PID, MAIN, FX_EFD, t + 1200);
+	fx_io_submit_at(f, MAIN, nr, fd, off, t + 2000, t + 2500);
+	fx_wait(f, MAIN, t + 2600);
+	fx_wake(f, MAIN, t + 10000);
+}
 
 /* ... and vCPU 0, halted, takes it 1000 later */
 static void fx_used_complete(struct fx *f, u16 idx, u64 t)
@@ -1974,6 +2063,18 @@ static u64 fx_vq_start(struct fx *f, struct fx_records *k)
 	f->eng.on_request_ctx = k;
 	f->eng.on_request = fx_keep_record;
 	return fx_vq_watched(f);
+}
+
+/* fx_vq_start() with an empty used ring and guest memory the engine reads */
+static u64 fx_mem_start(struct fx *f, struct fx_records *k)
+{
+	u64 asked;
+
+	memset(fx_used_mem, 0, sizeof(fx_used_mem));
+	memset(fx_guest_mem, 0, sizeof(fx_guest_mem));
+	asked = fx_vq_start(f, k);
+	f->eng.read_qemu = fx_mem_read;
+	return asked;
 }
 
 /*
@@ -2057,6 +2158,208 @@ TEST(used_ring_completions_without_a_request_are_dropped)
 }
 
 /*
+ * The used elements name their requests: QEMU completes the second of
+ * two requests submitted together first, which the guesses (the AIO
+ * ring's order, unread here) cannot tell.  Each element's descriptor
+ * chain, direct or through an indirect table, leads to its header's
+ * sector: the request's file offset.  Until the engine knows the memory
+ * slot of the descriptors it asks for it, and guesses; a GET_ID
+ * completion names no I/O and ends nothing.
+ */
+TEST(used_ring_elements_name_the_requests_completed)
+{
+	static const s32 fd[2] = { FX_DISK, FX_DISK };
+	static const s64 off[2] = { 4096, 8192 };
+	struct fx_records k = { 0 };
+	u64 gpa = 0;
+	struct fx f;
+
+	ASSERT_EQ(FX_USED_GPA, fx_mem_start(&f, &k));
+	ASSERT_EQ(4, k.n);
+
+	/* no slot known: the first submitted is guessed first */
+	fx_blk_request(3, 0, 8, true);
+	fx_blk_request(5, 1, 16, false);
+	fx_vq_submit(&f, 2, fd, off, 60000);
+	fx_used_put(4, 5);
+	fx_used_complete(&f, 5, 71000);
+	ASSERT_EQ(5, k.n);
+	EXPECT_EQ(4096, k.rec[4].off);
+	EXPECT_TRUE(kvl_ev_slot_wanted(&f.eng, PID, &gpa));
+	EXPECT_EQ(FX_DESC_GPA, gpa);
+	kvl_ev_mem_slot(&f.eng, PID, FX_MEM_GPA, sizeof(fx_guest_mem),
+			FX_MEM_HVA);
+	EXPECT_FALSE(kvl_ev_slot_wanted(&f.eng, PID, &gpa));
+	fx_used_put(5, 3);
+	fx_used_complete(&f, 6, 80000);
+	ASSERT_EQ(6, k.n);
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_REQS_BY_BLOCK));
+
+	/* now named: the second, then a GET_ID, then the first */
+	fx_blk_request(9, 8, 0, true);
+	fx_vq_submit(&f, 2, fd, off, 100000);
+	fx_used_put(6, 5);
+	fx_used_complete(&f, 7, 111000);
+	ASSERT_EQ(7, k.n);
+	EXPECT_EQ(8192, k.rec[6].off);
+	EXPECT_EQ(111000, k.rec[6].t[5]);
+	fx_used_put(7, 9);
+	fx_used_complete(&f, 8, 120000);
+	EXPECT_EQ(7, k.n);
+	fx_used_put(8, 3);
+	fx_used_complete(&f, 9, 130000);
+	ASSERT_EQ(8, k.n);
+	EXPECT_EQ(4096, k.rec[7].off);
+	EXPECT_EQ(130000, k.rec[7].t[5]);
+	EXPECT_EQ(2, fx_counter(&f, KVL_C_REQS_BY_BLOCK));
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+}
+
+/*
+ * QEMU completes a request without an interrupt (EVENT_IDX): the used
+ * index read as its loop goes back to waiting names it, reaped at that
+ * loop's wake, and the disk's next interrupt ends it.  The disk's
+ * sector 0 is 1 MiB into its file (a raw offset=): requests alone in
+ * flight teach it, and a second request completed first is then named.
+ */
+TEST(used_ring_named_at_the_wait_and_disk_base_learnt)
+{
+	static const s32 fd[2] = { FX_DISK, FX_DISK };
+	struct kvl_request_record *first, *second;
+	struct fx_records k = { 0 };
+	u16 used = 4, head;
+	s64 off[2];
+	u64 t = 100000;
+	struct fx f;
+
+	ASSERT_EQ(FX_USED_GPA, fx_mem_start(&f, &k));
+	kvl_ev_mem_slot(&f.eng, PID, FX_MEM_GPA, sizeof(fx_guest_mem),
+			FX_MEM_HVA);
+
+	/* alone in flight: each names the base, 1 MiB */
+	for (head = 0; head < 3; head++, t += 20000) {
+		off[0] = (1 << 20) + 4096 * head;
+		fx_blk_request(head, 0, 8 * head, head & 1);
+		fx_vq_submit(&f, 1, fd, off, t);
+		fx_used_put(used++, head);
+		fx_used_complete(&f, used, t + 11000);
+	}
+	ASSERT_EQ(7, k.n);
+	EXPECT_LE(2, kvl_engine_find_vm(&f.eng, PID)->vqs[0].base_votes);
+	EXPECT_EQ(1 << 20, kvl_engine_find_vm(&f.eng, PID)->vqs[0].base);
+
+	/* two together: the second completes first, with no interrupt */
+	off[0] = (1 << 20) + 4096 * 8;
+	off[1] = (1 << 20) + 4096 * 9;
+	fx_blk_request(8, 0, 64, true);
+	fx_blk_request(9, 1, 72, true);
+	fx_vq_submit(&f, 2, fd, off, 200000);
+	fx_used_put(used++, 9);
+	fx_used_look(&f, used, false);	/* the loop waits again */
+	fx_wait(&f, MAIN, 211000);
+	fx_wake(&f, MAIN, 230000);
+	fx_used_put(used++, 8);
+	fx_used_complete(&f, used, 231000);
+	ASSERT_EQ(9, k.n);
+	second = k.rec[7].off == off[1] ? &k.rec[7] : &k.rec[8];
+	first = second == &k.rec[7] ? &k.rec[8] : &k.rec[7];
+	EXPECT_EQ(off[1], second->off);
+	EXPECT_EQ(210000, second->t[4]);	/* reaped as the loop woke */
+	EXPECT_EQ(231000, second->t[5]);	/* ended by the next interrupt */
+	EXPECT_EQ(off[0], first->off);
+	EXPECT_EQ(230000, first->t[4]);
+	EXPECT_EQ(231000, first->t[5]);
+	/* the first alone in flight named nothing: the base was unknown */
+	EXPECT_EQ(4, fx_counter(&f, KVL_C_REQS_BY_BLOCK));
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+}
+
+/* The guest makes @head available at @pos; QEMU took up to @event. */
+static void fx_avail_put(u16 pos, u16 head, u16 event)
+{
+	u16 idx = pos + 1;
+
+	fx_mem_put(FX_AVAIL_GPA + 4 + 2 * (pos % 256), &head, sizeof(head));
+	fx_mem_put(FX_AVAIL_GPA + 2, &idx, sizeof(idx));
+	memcpy(fx_used_mem + 4 + 8 * 256, &event, sizeof(event));
+}
+
+/*
+ * A pool disk's queue (aio=threads): a pool worker may start a request's
+ * pread after the event loop read the queue's ioeventfd again.  The
+ * available ring says which read's loop took it: its wake.  The last
+ * read (what the engine takes without the ring) would be another's.
+ */
+TEST(available_ring_gives_a_pool_request_its_wake)
+{
+	struct fx_records k = { 0 };
+	u64 gpa, t;
+	u16 used;
+	struct fx f;
+
+	memset(fx_used_mem, 0, sizeof(fx_used_mem));
+	memset(fx_guest_mem, 0, sizeof(fx_guest_mem));
+	fx_init(&f);
+	f.eng.on_request_ctx = &k;
+	f.eng.on_request = fx_keep_record;
+	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_NPF, 10);
+	kvl_ev_entry(&f.eng, PID, VCPU0, 20);
+	fx_vq_setup(&f, FX_CFG, 0, FX_USED_GPA);
+	kvl_ev_ioeventfd(&f.eng, PID, FX_EFD, FX_NOTIFY, true);
+	/* pool calls after its reads: the queue is FX_DISK's, a pool disk */
+	for (used = 1, t = 1000; used <= 4; used++, t += 10000) {
+		fx_doorbell(&f, VCPU0, 0, t);
+		if (kvl_ev_vq_wants_hva(&f.eng, PID, FX_NOTIFY, &gpa))
+			kvl_ev_vq_hva(&f.eng, PID, FX_NOTIFY, FX_USED_HVA, 0);
+		fx_wake(&f, MAIN, t + 500);
+		kvl_ev_fd_read(&f.eng, PID, MAIN, FX_EFD, t + 700);
+		fx_wait(&f, MAIN, t + 800);
+		fx_pool_io(&f, POOL, t + 1000, t + 2000);
+		fx_wake(&f, MAIN, t + 3000);
+		fx_used_complete(&f, used, t + 4000);
+	}
+	ASSERT_EQ(4, k.n);
+	EXPECT_FALSE(kvl_engine_find_vm(&f.eng, PID)->vqs[0].native);
+
+	f.eng.read_qemu = fx_mem_read;
+	kvl_ev_mem_slot(&f.eng, PID, FX_MEM_GPA, sizeof(fx_guest_mem),
+			FX_MEM_HVA);
+	kvl_ev_fd_read(&f.eng, PID, MAIN, FX_EFD, 99000);	/* from here on */
+
+	fx_blk_request(3, 0, 8, true);
+	fx_avail_put(0, 3, 0);
+	fx_doorbell(&f, VCPU0, 0, 100000);
+	fx_wake(&f, MAIN, 101000);
+	kvl_ev_fd_read(&f.eng, PID, MAIN, FX_EFD, 101200);
+	fx_wait(&f, MAIN, 102000);
+
+	fx_blk_request(5, 1, 16, true);
+	fx_avail_put(1, 5, 1);
+	fx_doorbell(&f, VCPU0, 0, 110000);
+	fx_wake(&f, MAIN, 111000);
+	kvl_ev_fd_read(&f.eng, PID, MAIN, FX_EFD, 111200);
+	fx_wait(&f, MAIN, 112000);
+
+	fx_pool_io_at(&f, POOL, FX_DISK, 4096, 113000, 114000);
+	fx_pool_io_at(&f, POOL, FX_DISK, 8192, 115000, 116000);
+	fx_wake(&f, MAIN, 117000);
+	fx_used_put(4, 3);
+	fx_used_complete(&f, 5, 118000);
+	fx_used_put(5, 5);
+	fx_used_complete(&f, 6, 120000);
+	ASSERT_EQ(6, k.n);
+	EXPECT_EQ(4096, k.rec[4].off);
+	EXPECT_EQ(101200, k.rec[4].t[1]);	/* not the later read's 111200 */
+	EXPECT_EQ(100000, k.rec[4].t[0]);
+	EXPECT_EQ(8192, k.rec[5].off);
+	EXPECT_EQ(111200, k.rec[5].t[1]);
+	EXPECT_EQ(110000, k.rec[5].t[0]);
+	fx_fini(&f);
+}
+
+/*
  * A device reset forgets its queues, a used ring that cannot be read
  * gives its requests back to the guesses, and a notify write of queue 7
  * (offset 0x1c, like queue_enable) on a page never selected enables
@@ -2078,7 +2381,7 @@ TEST(used_ring_unreadable_or_reset_falls_back_to_the_guesses)
 	fx_wait(&f, MAIN, 122600);
 	fx_wake(&f, MAIN, 130000);
 	ASSERT_EQ(1, kvl_ev_used_where(&f.eng, PID, hva));
-	kvl_ev_used_seen(&f.eng, PID, v, 0, 1);
+	kvl_ev_used_seen(&f.eng, PID, MAIN, v, 0, 1, true);
 	fx_irq(&f, MAIN, 0, 131000);
 	fx_inject(&f, VCPU0, 0, 130500, 132000);
 	EXPECT_EQ(5, k.n);
