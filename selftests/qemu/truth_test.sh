@@ -24,9 +24,10 @@
 #            disk's io (the host's I/O) inside QEMU's handling for 80 % of
 #            requests or more and the delay in the slow disk's io row
 #            only.  The share of requests whose every stage is within
-#            tolerance is printed against its 95 % target, not met: the
-#            engine cannot tell which device an interrupt is for
-#            (Documentation/design.rst).
+#            tolerance is printed against its 95 % target, and must be
+#            90 % or more: a margin for the lab's load, under which QEMU's
+#            loop may be preempted between completing a request and the
+#            module's read of its used ring (Documentation/design.rst).
 #   depth32  the same with 32 at a time (not in make check: slow in the lab).
 #
 # The module runs with clock=ktime (CLOCK_MONOTONIC); QEMU stamps its log
@@ -148,10 +149,11 @@ for sc in "${scenarios[@]}"; do
 		# d0 on dm-delay: the disks' io rows must tell the slow one
 		# at depth too (their submit_to_irq rows cannot: design.rst)
 		smp=2 jobs=${sc#depth} net=1 n=1200 d0=(0 "/dev/mapper/$slow")
-		want=(--count-slack 0.5 --target-within 95 --disk-count-slack 0.5 --min-disk-agree 60
+		want=(--count-slack 0.5 --target-within 95 --min-within 90
+			--disk-count-slack 0.5 --min-disk-agree 60
 			--slow-disk-us $((delay_ms * 1000)) --slow-disk-stages io --min-io-within 80)
 		[ "$sc" = depth32 ] && n=2400
-		what="counts within 0.5 %, every request paired, none slower than QEMU's slowest, each disk's io right (stages: see the target line)" ;;
+		what="counts within 0.5 %, every request paired, 90 % within QEMU's bracketing events (target 95 %), none slower than QEMU's slowest, each disk's io right" ;;
 	*) echo "Bail out! unknown scenario $sc"; exit 2 ;;
 	esac
 	inner_script "$jobs" "$net" "$n" >"$work/script-$sc"
