@@ -105,8 +105,9 @@ for mode in "${modes[@]}"; do
 		wait "$rpid" 2>/dev/null || rc=$?
 		rpid=
 		echo "# aio=$mode: the inner guest did not finish its I/O after $((SECONDS - t0)) s (try $try; kvmio-lat record exit status $rc)"
-		tail -20 "$log" "$work/record-$mode.log" 2>/dev/null | sed 's/^/# /'
-		echo 1 >"$dbg/reset"
+		# (the second try must run: neither may stop the script)
+		tail -20 "$log" "$work/record-$mode.log" 2>&1 | sed 's/^/# /' || true
+		echo 1 >"$dbg/reset" || echo "# reset before try $((try + 1)) failed"
 	done
 	if [ "$done_ok" = 0 ] || [ -z "$qpid" ]; then
 		echo "not ok - aio=$mode: the inner guest did not finish its I/O"
