@@ -288,14 +288,21 @@ static bool kvl_completed_before(const struct kvl_req *a,
 	return a->t[2] > b->t[2];
 }
 
+/* A request picked from a queue: where it is, and when it was reaped */
+struct kvl_pick {
+	struct kvl_queue *q;
+	u16 prev;
+	u64 reap;
+};
+
 /*
  * Under vm->lock: the finished request of disk @fd, followed by a used
- * ring, that QEMU completes first; KVL_NO_REQ if none.  *@waits: a
- * request of that disk is still on the device.
+ * ring, that QEMU completes first, and its place in *@p; KVL_NO_REQ if
+ * none.  *@waits: a request of that disk is still on the device.
  */
 static u16 kvl_used_next(struct kvl_vm *vm, s32 fd, const struct kvl_irq *irq,
 			 u64 wake, const struct kvl_choice *c,
-			 struct kvl_queue **qp, u16 *prevp, bool *waits)
+			 struct kvl_pick *p, bool *waits)
 {
 	struct kvl_queue *queues[2];
 	u16 best = KVL_NO_REQ, prev, i;
@@ -314,8 +321,9 @@ static u16 kvl_used_next(struct kvl_vm *vm, s32 fd, const struct kvl_irq *irq,
 		if (best == KVL_NO_REQ ||
 		    kvl_completed_before(r, kvl_req(vm, best), c)) {
 			best = i;
-			*qp = queues[qi];
-			*prevp = prev;
+			p->q = queues[qi];
+			p->prev = prev;
+			p->reap = reap;
 		}
 	}
 	return best;
@@ -383,19 +391,16 @@ static void kvl_irq_take_used(struct kvl_vm *vm, struct kvl_take *tk,
 			continue;
 		kvl_irq_take_named(vm, tk, irq, q);
 		while (q->pending) {
-			struct kvl_queue *lq = NULL;
-			u16 prev = KVL_NO_REQ, i;
-			u64 reap = 0;
+			struct kvl_pick p;
+			u16 i;
 
-			i = kvl_used_next(vm, q->fd, irq, wake, &c, &lq, &prev,
-					  &waits);
+			i = kvl_used_next(vm, q->fd, irq, wake, &c, &p, &waits);
 			if (i == KVL_NO_REQ)
 				break;
-			kvl_req_over_by(kvl_req(vm, i), irq, wake, &reap);
 			q->pending--;
-			kvl_queue_unlink(vm, lq, prev, i);
+			kvl_queue_unlink(vm, p.q, p.prev, i);
 			vm->counters[KVL_C_REQS_BY_USED_RING]++;
-			kvl_take(vm, tk, i, reap, irq);
+			kvl_take(vm, tk, i, p.reap, irq);
 		}
 		if (!waits)
 			q->pending = 0;
