@@ -600,11 +600,14 @@ static u32 kvl_iocb_read(const struct pt_regs *regs, long taken,
 /* An event loop reads @fd: maybe a queue's ioeventfd (engine/virtqueue.c). */
 static void kvl_fd_read(s32 fd)
 {
-	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
+	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok() ||
+	    in_compat_syscall())
 		return;
 	kvl_probe_begin();
-	kvl_ev_fd_read(&kvl_engine, current->tgid, current->pid, fd,
-		       kvl_now());
+	/* every read() of QEMU's comes here: the clock only for an ioeventfd's */
+	if (kvl_ev_fd_known(&kvl_engine, current->tgid, fd))
+		kvl_ev_fd_read(&kvl_engine, current->tgid, current->pid, fd,
+			       kvl_now());
 	kvl_probe_end();
 }
 
@@ -613,7 +616,8 @@ static void kvl_ioeventfd(const struct pt_regs *regs)
 {
 	struct kvm_ioeventfd a;
 
-	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
+	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok() ||
+	    in_compat_syscall())
 		return;
 	if (copy_from_user_nofault(&a, (const void __user *)regs->dx,
 				   sizeof(a)) ||

@@ -774,6 +774,8 @@ void kvl_ev_ioeventfd(struct kvl_engine *eng, s32 tgid, s32 fd, u64 addr,
 		      bool assign);
 void kvl_ev_fd_read(struct kvl_engine *eng, s32 tgid, s32 tid, s32 fd,
 		    u64 now);
+/* Lock-free: is @fd one of VM @tgid's ioeventfds (a read worth a clock)? */
+bool kvl_ev_fd_known(struct kvl_engine *eng, s32 tgid, s32 fd);
 /*
  * Before an interrupt raised by a thread of VM @tgid (@irq), or as its
  * event loop goes back to waiting: the used indexes to read, at @hva[i]

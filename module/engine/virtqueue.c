@@ -124,10 +124,17 @@ void kvl_ev_mmio_write(struct kvl_engine *eng, s32 tgid, u64 gpa, u32 len,
 
 	if (!vm || !kvl_vq_cfg_write_maybe(gpa, len))
 		return;
+	/*
+	 * Past queue_select, only the selected device's page: a notify
+	 * write of queue 6 or 7 (0x18, 0x1c) takes no lock.
+	 */
+	if ((gpa & 0xfff) != KVL_CFG_QUEUE_SELECT && (gpa & 0xfff) != KVL_CFG_STATUS &&
+	    page != READ_ONCE(vm->vq_cfg))
+		return;
 	kvl_lock(&vm->lock, flags);
 	switch (gpa & 0xfff) {
 	case KVL_CFG_QUEUE_SELECT:
-		vm->vq_cfg = page;
+		WRITE_ONCE(vm->vq_cfg, page);
 		vm->vq_sel = (u16)val;
 		break;
 	case KVL_CFG_STATUS:
@@ -333,6 +340,24 @@ out:
 	kvl_unlock(&vm->lock, flags);
 }
 
+/* Lock-free: the index of ioeventfd @fd in @vm's table, KVL_VQS if none. */
+static u32 kvl_efd_index(struct kvl_vm *vm, s32 fd)
+{
+	u32 i, n = kvl_acquire(&vm->nr_efds);
+
+	for (i = 0; fd >= 0 && i < n; i++)
+		if (kvl_acquire(&vm->efd[i]) == fd)
+			return i;
+	return KVL_VQS;
+}
+
+bool kvl_ev_fd_known(struct kvl_engine *eng, s32 tgid, s32 fd)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+
+	return vm && kvl_efd_index(vm, fd) < KVL_VQS;
+}
+
 void kvl_ev_fd_read(struct kvl_engine *eng, s32 tgid, s32 tid, s32 fd,
 		    u64 now)
 {
@@ -340,15 +365,12 @@ void kvl_ev_fd_read(struct kvl_engine *eng, s32 tgid, s32 tid, s32 fd,
 	unsigned long flags;
 	struct kvl_thread *t;
 	struct kvl_vq *q;
-	u32 i, n;
+	u32 i;
 
-	if (!vm || fd < 0)
+	if (!vm)
 		return;
-	n = kvl_acquire(&vm->nr_efds);
-	for (i = 0; i < n; i++)
-		if (kvl_acquire(&vm->efd[i]) == fd)
-			break;
-	if (i == n)
+	i = kvl_efd_index(vm, fd);
+	if (i == KVL_VQS)
 		return;
 	q = kvl_vq_at(vm, READ_ONCE(vm->efd_addr[i]));
 	t = kvl_io_thread_find(eng, tgid, tid, &vm);

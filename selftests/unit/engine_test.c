@@ -2427,6 +2427,17 @@ TEST(ioeventfds_assigned_again_and_again_are_kept_once)
 	vm = kvl_engine_find_vm(&f.eng, PID);
 	ASSERT_NE(NULL, vm);
 	EXPECT_EQ(8, vm->nr_efds);
+	EXPECT_TRUE(kvl_ev_fd_known(&f.eng, PID, FX_EFD + 7));
+	EXPECT_FALSE(kvl_ev_fd_known(&f.eng, PID, 99));
+	EXPECT_FALSE(kvl_ev_fd_known(&f.eng, PID, -1));
+	EXPECT_FALSE(kvl_ev_fd_known(&f.eng, PID + 1, FX_EFD));
+	kvl_ev_ioeventfd(&f.eng, PID, FX_EFD + 6, FX_NOTIFY + 24, false);
+	EXPECT_FALSE(kvl_ev_fd_known(&f.eng, PID, FX_EFD + 6));
+	/* queue 6's and 7's doorbells look like queue_size and queue_enable */
+	kvl_ev_mmio_write(&f.eng, PID, FX_NOTIFY + 0x18, 2, 6);
+	kvl_ev_mmio_write(&f.eng, PID, FX_NOTIFY + 0x1c, 2, 7);
+	EXPECT_EQ(256, vm->vqs[6].size);
+	EXPECT_EQ(KVL_VQ_ENABLED, vm->vqs[7].state);
 	kvl_ev_sys_exit(&f.eng, PID, MAIN, SYS_ppoll, 1, 100);
 	for (round = 0; round < KVL_DISK_VOTES; round++) {
 		kvl_ev_fd_read(&f.eng, PID, MAIN, FX_EFD + 7, 950 + round * 100);
