@@ -556,7 +556,7 @@ static void kvl_probe_kvm_inj_virq_3(void *data, unsigned int vector,
  * and offsets (the requests' disks and blocks).  Read at its return:
  * QEMU's array and iocbs are still there (ioq_submit() waits for the
  * call), resident as it has just written them; what faults is left
- * unknown.  At most KVL_SUBMIT_FDS + 4 copies, none of them sleeping.
+ * unknown.  At most KVL_SUBMIT_FDS * 5 / 4 copies, none of them sleeping.
  */
 struct kvl_iocb_target {	/* struct iocb from aio_fildes to aio_offset */
 	u32 fildes;
@@ -688,10 +688,17 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 	kvl_probe_end();
 }
 
-/* io_submit returns: the requests it took, with their iocbs */
+/* What one io_submit took: per CPU, as 64 of them would make a 1.5 KiB frame */
+struct kvl_submit_buf {
+	struct kvl_iocb_info io[KVL_SUBMIT_FDS];
+};
+
+static DEFINE_PER_CPU(struct kvl_submit_buf, kvl_submit_buf);
+
+/* io_submit returns, preemption off (kvl_probe_begin()): the requests it took */
 static void kvl_io_submit_exit(const struct pt_regs *regs, long ret, u64 now)
 {
-	struct kvl_iocb_info io[KVL_SUBMIT_FDS];
+	struct kvl_iocb_info *io = this_cpu_ptr(&kvl_submit_buf)->io;
 	u32 n = kvl_iocb_read(regs, ret, io);
 
 	kvl_ev_io_submit_exit(&kvl_engine, current->tgid, current->pid,

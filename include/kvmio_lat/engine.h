@@ -75,9 +75,12 @@ enum kvl_stage {
  * does a request's I/O on: a pread's, or the iocb's aio_fildes.
  */
 #define KVL_DISKS		8
-/* iocbs of one io_submit the module reads (file descriptor, offset) */
-#define KVL_SUBMIT_FDS		16
-/* no file descriptor known (a recording's io_submit, an iocb past 16) */
+/*
+ * iocbs of one io_submit the module reads (file descriptor, offset):
+ * QEMU's batch is one queue's requests, as deep as the guest's queue.
+ */
+#define KVL_SUBMIT_FDS		64
+/* no file descriptor known (a recording's io_submit, an iocb past 64) */
 #define KVL_FD_UNKNOWN		(-1)
 #define KVL_FD_NONE		(-3)	/* an interrupt bound to no disk */
 #define KVL_OFF_UNKNOWN		(-1LL)

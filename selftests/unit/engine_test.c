@@ -1409,6 +1409,43 @@ static int fx_count_record(const struct fx_records *k, s32 fd, s64 off)
  * (what lets a user, and the truth test, find the request behind a slow
  * sample).
  */
+/*
+ * A deep queue's batch: QEMU submits a queue's requests in one io_submit,
+ * as many as the guest queued (32 and more at depth 32).  Each iocb the
+ * module read names its request's disk and block; the ones past
+ * KVL_SUBMIT_FDS have none.
+ */
+TEST(a_deep_batch_names_each_iocb)
+{
+	static s32 fds[KVL_SUBMIT_FDS];
+	static s64 offs[KVL_SUBMIT_FDS];
+	struct kvl_vm *vm;
+	int i, named = 0, unnamed = 0;
+	struct fx f;
+	u16 r;
+
+	ASSERT_LE(32, KVL_SUBMIT_FDS);
+	for (i = 0; i < KVL_SUBMIT_FDS; i++) {
+		fds[i] = FX_DISK;
+		offs[i] = 4096LL * i;
+	}
+	fx_init(&f);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit_at(&f, MAIN, KVL_SUBMIT_FDS + 3, fds, offs, 3000, 3500);
+	vm = kvl_engine_find_vm(&f.eng, PID);
+	ASSERT_NE(NULL, vm);
+	for (r = vm->native_q.head; r != KVL_NO_REQ; r = vm->reqs[r].next) {
+		if (vm->reqs[r].fd == FX_DISK && vm->reqs[r].off >= 0)
+			named += vm->reqs[r].off == 4096LL * named;
+		else
+			unnamed++;
+	}
+	EXPECT_EQ(KVL_SUBMIT_FDS, named);
+	EXPECT_EQ(3, unnamed);
+	fx_fini(&f);
+}
+
 TEST(requests_carry_their_file_offsets)
 {
 	const s32 fds[3] = { 5, 6, 5 };
