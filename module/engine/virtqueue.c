@@ -707,7 +707,8 @@ static void kvl_vq_take_used(struct kvl_vm *vm, struct kvl_vq *q, u16 from,
 
 /*
  * Under vm->lock: the available entries of @q from avail_seen up to @to,
- * taken by the loop that woke at @wake: their blocks announced.
+ * taken by the loop that woke at @wake: their blocks announced (as many
+ * as the table holds; the rest keep the guesses).
  */
 static void kvl_vq_announce(struct kvl_vm *vm, struct kvl_vq *q,
 			    kvl_read_fn read, u16 to, u64 wake)
@@ -715,7 +716,7 @@ static void kvl_vq_announce(struct kvl_vm *vm, struct kvl_vq *q,
 	u32 n = 0, slot;
 	u16 k;
 
-	for (k = q->avail_seen; k != to && n < KVL_USED_LOOK; k++, n++) {
+	for (k = q->avail_seen; k != to && n < KVL_ANNOUNCED; k++, n++) {
 		u16 head;
 		s64 block;
 
