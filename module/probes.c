@@ -249,6 +249,13 @@ static void kvl_probe_kvm_entry_2(void *data, struct kvm_vcpu *vcpu,
 	kvl_do_entry(vcpu);
 }
 
+/* kvl_read_fn: the current process's memory (QEMU's), never faulting */
+static int kvl_read_qemu(u64 hva, void *buf, u32 len)
+{
+	return copy_from_user_nofault(buf, (const void __user *)
+				      (unsigned long)hva, len) ? -EFAULT : 0;
+}
+
 static void kvl_vq_locate(u64 addr);
 
 static void kvl_doorbell(bool pio, u64 addr)
@@ -314,8 +321,7 @@ static void kvl_vq_locate(u64 addr)
 	if (!hva || !used)
 		return;
 	/* struct vring_used: flags, then the index */
-	if (copy_from_user_nofault(&idx, (const void __user *)(hva + 2),
-				   sizeof(idx)))
+	if (kvl_read_qemu(hva + 2, &idx, sizeof(idx)))
 		kvl_ev_vq_hva(&kvl_engine, current->tgid, addr, hva, -1);
 	else
 		kvl_ev_vq_hva(&kvl_engine, current->tgid, addr, hva, idx);
@@ -432,13 +438,6 @@ static void kvl_ring_look(u64 now)
 			 now ? now : kvl_now());
 }
 
-/* kvl_read_fn: the current process's memory (QEMU's), never faulting */
-static int kvl_read_qemu(u64 hva, void *buf, u32 len)
-{
-	return copy_from_user_nofault(buf, (const void __user *)
-				      (unsigned long)hva, len) ? -EFAULT : 0;
-}
-
 /*
  * Before an interrupt a VM thread raises (@irq), and as an event loop
  * goes back to waiting: the used index of each of its disks' virtqueues
@@ -457,10 +456,7 @@ static void kvl_used_look(bool irq)
 	if (!n)
 		return;
 	for (i = 0; i < n; i++)
-		if (hva[i] &&
-		    !copy_from_user_nofault(&idx[i], (const void __user *)
-					    (unsigned long)hva[i],
-					    sizeof(idx[i])))
+		if (hva[i] && !kvl_read_qemu(hva[i], &idx[i], sizeof(idx[i])))
 			ok |= 1u << i;
 	kvl_ev_used_seen(&kvl_engine, current->tgid, current->pid, idx, ok, n,
 			 irq);

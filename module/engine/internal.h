@@ -198,9 +198,16 @@ static inline bool kvl_req_by_used_ring(const struct kvl_vm *vm,
 		     (i) != KVL_NO_REQ;					\
 		     (prev) = (i), (i) = kvl_req(vm, i)->next)
 
+/*
+ * @r's I/O was seen to end: its pool call or io_submit returned, and if
+ * the AIO ring tells its completion (KVL_REQ_RING), it was seen there.
+ */
+static inline bool kvl_req_io_ended(const struct kvl_req *r)
+{
+	return !(r->flags & KVL_REQ_RING) || (r->flags & KVL_REQ_REAPED);
+}
+
 /* irq.c: interrupts and their delivery */
-bool kvl_req_over_by(const struct kvl_req *r, const struct kvl_irq *irq,
-		     u64 wake, u64 *reap);
 void kvl_irq_flush_locked(struct kvl_vm *vm, struct kvl_thread *t,
 			  s32 dest, s32 vector);
 void kvl_irq_flush(struct kvl_vm *vm, struct kvl_thread *t, s32 dest,

@@ -234,8 +234,8 @@ static void kvl_irq_take(struct kvl_vm *vm, struct kvl_take *tk,
  * Under vm->lock: @r's I/O is over by interrupt @irq, raised by a thread
  * last woken at @wake: true, with when it was reaped in *@reap.
  */
-bool kvl_req_over_by(const struct kvl_req *r, const struct kvl_irq *irq,
-		     u64 wake, u64 *reap)
+static bool kvl_req_io_over(const struct kvl_req *r, const struct kvl_irq *irq,
+			    u64 wake, u64 *reap)
 {
 	if (r->flags & KVL_REQ_RING) {	/* seen in the AIO ring */
 		*reap = r->t[4];
@@ -314,7 +314,7 @@ static u16 kvl_used_next(struct kvl_vm *vm, s32 fd, const struct kvl_irq *irq,
 
 		if (!kvl_req_by_used_ring(vm, r) || vm->vqs[r->vq].fd != fd)
 			continue;
-		if (!kvl_req_over_by(r, irq, wake, &reap)) {
+		if (!kvl_req_io_over(r, irq, wake, &reap)) {
 			*waits = true;
 			continue;
 		}

@@ -42,6 +42,16 @@ static void kvl_vq_scan(struct kvl_vm *vm, struct kvl_vq *q, kvl_read_fn read,
 #define KVL_NOTIFY_AREA		0x3000	/* QEMU's layout: notify after cfg */
 #define KVL_NOTIFY_MULT		4
 
+/* Under vm->lock: @q remembers no request taken from its available ring. */
+static void kvl_vq_forget_announced(struct kvl_vq *q)
+{
+	u32 i;
+
+	q->avail_ok = 0;
+	for (i = 0; i < KVL_ANNOUNCED; i++)
+		q->ann_head[i] = KVL_NO_HEAD;
+}
+
 /* Under vm->lock: queue @sel of the device at @cfg, added if @add. */
 static struct kvl_vq *kvl_vq_get(struct kvl_vm *vm, u64 cfg, u16 sel,
 				 bool add)
@@ -66,8 +76,7 @@ static struct kvl_vq *kvl_vq_get(struct kvl_vm *vm, u64 cfg, u16 sel,
 	if (!free)
 		return NULL;
 	memset(free, 0, sizeof(*free));
-	for (i = 0; i < KVL_ANNOUNCED; i++)
-		free->ann_head[i] = KVL_NO_HEAD;
+	kvl_vq_forget_announced(free);
 	free->cfg = cfg;
 	free->sel = sel;
 	kvl_publish(&free->state, KVL_VQ_SETUP);
@@ -79,16 +88,12 @@ static struct kvl_vq *kvl_vq_get(struct kvl_vm *vm, u64 cfg, u16 sel,
 /* Under vm->lock: queue @q is being set up again, or goes. */
 static void kvl_vq_stop(struct kvl_vm *vm, struct kvl_vq *q, u16 state)
 {
-	u32 i;
-
 	if (q->state >= KVL_VQ_ENABLED && !q->used_hva)
 		WRITE_ONCE(vm->vq_unlocated, vm->vq_unlocated - 1);
 	WRITE_ONCE(q->state, state);
 	WRITE_ONCE(q->used_hva, 0);
 	q->pending = 0;
-	q->avail_ok = 0;
-	for (i = 0; i < KVL_ANNOUNCED; i++)
-		q->ann_head[i] = KVL_NO_HEAD;
+	kvl_vq_forget_announced(q);
 }
 
 /* Under vm->lock: the queue the guest selected, (again) being set up. */
@@ -104,7 +109,19 @@ static struct kvl_vq *kvl_vq_setup(struct kvl_vm *vm, u64 page)
 	return q;
 }
 
-/* @lo or @hi 32 bits of *@addr become @val. */
+/*
+ * The address a common-configuration write at @off (queue_desc,
+ * queue_driver, queue_device: 0x20 .. 0x34) sets half of, in @q; the
+ * high half at 0x24, 0x2c, 0x34.
+ */
+static u64 *kvl_vq_ring_gpa(struct kvl_vq *q, u32 off)
+{
+	u64 *ring[] = { &q->desc_gpa, &q->avail_gpa, &q->used_gpa };
+
+	return ring[(off - KVL_CFG_QUEUE_DESC_LO) / 8];
+}
+
+/* The high (@hi) or low 32 bits of *@addr become @val. */
 static void kvl_set_half(u64 *addr, bool hi, u64 val)
 {
 	if (hi)
@@ -152,24 +169,14 @@ void kvl_ev_mmio_write(struct kvl_engine *eng, s32 tgid, u64 gpa, u32 len,
 		break;
 	case KVL_CFG_QUEUE_DESC_LO:
 	case KVL_CFG_QUEUE_DESC_HI:
-		q = kvl_vq_setup(vm, page);
-		if (q)
-			kvl_set_half(&q->desc_gpa,
-				     (gpa & 0xfff) == KVL_CFG_QUEUE_DESC_HI, val);
-		break;
 	case KVL_CFG_QUEUE_AVAIL_LO:
 	case KVL_CFG_QUEUE_AVAIL_HI:
-		q = kvl_vq_setup(vm, page);
-		if (q)
-			kvl_set_half(&q->avail_gpa,
-				     (gpa & 0xfff) == KVL_CFG_QUEUE_AVAIL_HI, val);
-		break;
 	case KVL_CFG_QUEUE_USED_LO:
 	case KVL_CFG_QUEUE_USED_HI:
 		q = kvl_vq_setup(vm, page);
 		if (q)
-			kvl_set_half(&q->used_gpa,
-				     (gpa & 0xfff) == KVL_CFG_QUEUE_USED_HI, val);
+			kvl_set_half(kvl_vq_ring_gpa(q, gpa & 0xfff),
+				     gpa & 4, val);
 		break;
 	case KVL_CFG_QUEUE_ENABLE:
 		if (vm->vq_cfg != page)
@@ -555,7 +562,6 @@ static s64 kvl_vq_block(struct kvl_vm *vm, const struct kvl_vq *q, u32 head,
 static u16 kvl_req_at_block(struct kvl_vm *vm, s32 fd, s64 off,
 			    struct kvl_queue **qp, u16 *prevp)
 {
-	const struct kvl_irq now = { .ts = ~0ULL };
 	struct kvl_queue *queues[2];
 	u16 best = KVL_NO_REQ, prev, i;
 	int qi;
@@ -564,11 +570,10 @@ static u16 kvl_req_at_block(struct kvl_vm *vm, s32 fd, s64 off,
 		off = KVL_OFF_UNKNOWN;
 	kvl_for_each_io_req(vm, queues, qi, prev, i) {
 		struct kvl_req *r = kvl_req(vm, i);
-		u64 reap;
 
 		if (r->fd != fd || r->off != off ||
 		    (best != KVL_NO_REQ && kvl_req(vm, best)->t[2] <= r->t[2]) ||
-		    !kvl_req_over_by(r, &now, 0, &reap))
+		    !kvl_req_io_ended(r))
 			continue;
 		best = i;
 		*qp = queues[qi];
@@ -584,7 +589,6 @@ static u16 kvl_req_at_block(struct kvl_vm *vm, s32 fd, s64 off,
  */
 static void kvl_vq_vote_base(struct kvl_vm *vm, struct kvl_vq *q, s64 block)
 {
-	const struct kvl_irq now = { .ts = ~0ULL };
 	struct kvl_queue *queues[2];
 	u16 prev, i;
 	u32 over = 0;
@@ -593,10 +597,8 @@ static void kvl_vq_vote_base(struct kvl_vm *vm, struct kvl_vq *q, s64 block)
 
 	kvl_for_each_io_req(vm, queues, qi, prev, i) {
 		const struct kvl_req *r = kvl_req(vm, i);
-		u64 reap;
 
-		if (r->fd == q->fd && r->off >= 0 &&
-		    kvl_req_over_by(r, &now, 0, &reap)) {
+		if (r->fd == q->fd && r->off >= 0 && kvl_req_io_ended(r)) {
 			off = r->off;
 			over++;
 		}
@@ -614,17 +616,6 @@ static void kvl_vq_vote_base(struct kvl_vm *vm, struct kvl_vq *q, s64 block)
 	}
 }
 
-/*
- * Under vm->lock: the used elements @from .. @to of @q QEMU has just
- * written (struct vring_used: flags, idx, then { id, len } each), the
- * first KVL_USED_LOOK of them, named by the blocks of their requests.
- * Each request named, reaped at @wake (the iteration that completed it)
- * if its I/O ended by then, waits in used_q for its disk's next interrupt.
- * What names no request of ours, or one whose end the module has not
- * seen - the guest took the element back already, its handler still
- * polling the ring, and reused its head for a new request, whose header
- * this is - is left to the guesses (irq.c).
- */
 /*
  * Under vm->lock: the block pool queue @q announced for @head, the newest
  * announcement, no longer looked for; KVL_BLOCK_UNREAD if none.  Read as
@@ -646,6 +637,17 @@ static s64 kvl_vq_ann_block(struct kvl_vq *q, u32 head)
 	return q->ann_block[best];
 }
 
+/*
+ * Under vm->lock: the used elements @from .. @to of @q QEMU has just
+ * written (struct vring_used: flags, idx, then { id, len } each), the
+ * first KVL_USED_LOOK of them, named by the blocks of their requests.
+ * Each request named, reaped at @wake (the iteration that completed it)
+ * if its I/O ended by then, waits in used_q for its disk's next interrupt.
+ * What names no request of ours, or one whose end the module has not
+ * seen - the guest took the element back already, its handler still
+ * polling the ring, and reused its head for a new request, whose header
+ * this is - is left to the guesses (irq.c).
+ */
 static void kvl_vq_take_used(struct kvl_vm *vm, struct kvl_vq *q, u16 from,
 			     u16 to, kvl_read_fn read, u64 wake)
 {
@@ -724,7 +726,7 @@ static void kvl_vq_announce(struct kvl_vm *vm, struct kvl_vq *q,
 				    2 * (k & (q->size - 1)), &head, sizeof(head)))
 			break;
 		block = kvl_vq_block(vm, q, head, read);
-		if (block == KVL_BLOCK_UNREAD || head >= q->size)
+		if (block == KVL_BLOCK_UNREAD)	/* (a head past the table too) */
 			continue;
 		/* a completed one's place, else the oldest's */
 		for (slot = 0; slot < KVL_ANNOUNCED; slot++)
