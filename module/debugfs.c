@@ -59,6 +59,7 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "enabled: %d\n", READ_ONCE(kvl_enabled));
 	seq_printf(m, "kvm_attached: %d\n", kvl_kvm_attached());
 	seq_printf(m, "syscall_probes: %d\n", kvl_sys_attached());
+	seq_printf(m, "syscall_hooks_missed: %lu\n", kvl_syshooks_missed());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);

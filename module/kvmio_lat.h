@@ -24,6 +24,20 @@ void kvl_probes_exit(void);
 bool kvl_kvm_attached(void);
 bool kvl_sys_attached(void);
 u64 kvl_clock_now(void);
+struct pt_regs;
+struct kvm_ioeventfd;
+void kvl_sys_enter(const struct pt_regs *regs, long id);
+void kvl_sys_exit(const struct pt_regs *regs, long ret);
+bool kvl_sys_exit_wanted(void);
+void kvl_ioeventfd(const struct kvm_ioeventfd *a, bool user);
+
+/* syshooks.c: kretprobes on the system calls, under probes.c's attach lock */
+bool kvl_syshooks_possible(void);
+int kvl_syshooks_attach(unsigned int max_vms);
+void kvl_syshooks_detach(void);
+unsigned long kvl_syshooks_missed(void);
+int kvl_syshooks_kvm_coming(void);
+void kvl_syshooks_kvm_going(void);
 
 /* trace.c: hook the engine to an event enabled before kvl_init() */
 void kvl_trace_init(void);

@@ -159,6 +159,47 @@ static bool kvl_task_ok(void)
 }
 
 /*
+ * How the system calls are seen (syshooks.c): a kretprobe on each call the
+ * engine uses, or raw_syscalls' tracepoints on all of them.  auto: the
+ * hooks where the kernel has kretprobes on ftrace, else the tracepoints.
+ */
+enum kvl_hooks_want { KVL_HOOKS_AUTO, KVL_HOOKS_KPROBE, KVL_HOOKS_TRACEPOINT };
+static const char *const kvl_hooks_names[] = { "auto", "kprobe", "tracepoint" };
+static enum kvl_hooks_want kvl_hooks_want;
+static bool kvl_hooks_kprobe __read_mostly;	/* chosen at load */
+
+static int kvl_hooks_set(const char *val, const struct kernel_param *kp)
+{
+	int i = sysfs_match_string(kvl_hooks_names, val);
+
+	if (i < 0)
+		return i;
+	kvl_hooks_want = i;
+	return 0;
+}
+
+static int kvl_hooks_get(char *buf, const struct kernel_param *kp)
+{
+	return scnprintf(buf, PAGE_SIZE, "%s\n",
+			 kvl_hooks_kprobe ? "kprobe" : "tracepoint");
+}
+
+static const struct kernel_param_ops kvl_hooks_ops = {
+	.set = kvl_hooks_set,
+	.get = kvl_hooks_get,
+};
+
+module_param_cb(syscall_hooks, &kvl_hooks_ops, NULL, 0444);
+MODULE_PARM_DESC(syscall_hooks, "auto (default: kprobe where the kernel has kretprobes on ftrace), kprobe (a kretprobe on each system call the engine uses) or tracepoint (raw_syscalls: every call of every task); reads back the one in use");
+
+/* kretprobe entry handlers: is the return of this call worth a hook? */
+bool kvl_sys_exit_wanted(void)
+{
+	return kvl_engine_maybe_vm(&kvl_engine, current->tgid) &&
+	       kvl_task_ok() && !in_compat_syscall();
+}
+
+/*
  * The system-call probes are attached only while the engine tracks a VM:
  * with any raw_syscalls probe registered, every task on the machine takes
  * the slow system-call path, a cost a host with nothing to measure should
@@ -607,25 +648,36 @@ static void kvl_fd_read(s32 fd)
 	kvl_probe_end();
 }
 
-/* QEMU wires a notify address to an eventfd (KVM_IOEVENTFD on the VM) */
-static void kvl_ioeventfd(const struct pt_regs *regs)
+/*
+ * QEMU wires a notify address to an eventfd (KVM_IOEVENTFD on the VM):
+ * @a is the kernel's copy (kvm_ioeventfd()'s argument, syshooks.c) or,
+ * when @user, QEMU's (the ioctl's, from its sys_enter).
+ */
+void kvl_ioeventfd(const struct kvm_ioeventfd *a, bool user)
 {
-	struct kvm_ioeventfd a;
+	struct kvm_ioeventfd k;
 
-	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok() ||
-	    in_compat_syscall())
+	if (!virtqueues || !kvl_engine_maybe_vm(&kvl_engine, current->tgid) ||
+	    !kvl_task_ok() || in_compat_syscall())
 		return;
-	if (copy_from_user_nofault(&a, (const void __user *)regs->dx,
-				   sizeof(a)) ||
-	    (a.flags & (1 << kvm_ioeventfd_flag_nr_pio)))
+	if (user) {
+		if (copy_from_user_nofault(&k, (const void __user *)a, sizeof(k)))
+			return;
+		a = &k;
+	}
+	if (a->flags & (1 << kvm_ioeventfd_flag_nr_pio))
 		return;
 	kvl_probe_begin();
-	kvl_ev_ioeventfd(&kvl_engine, current->tgid, a.fd, a.addr,
-			 !(a.flags & (1 << kvm_ioeventfd_flag_nr_deassign)));
+	kvl_ev_ioeventfd(&kvl_engine, current->tgid, a->fd, a->addr,
+			 !(a->flags & (1 << kvm_ioeventfd_flag_nr_deassign)));
 	kvl_probe_end();
 }
 
-static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
+/*
+ * A system call's entry: from raw_syscalls' sys_enter, or from a hook on
+ * the call's own function (syshooks.c), with QEMU's registers.
+ */
+void kvl_sys_enter(const struct pt_regs *regs, long id)
 {
 	enum kvl_sys_class cls = id < 0 ? KVL_SYS_NONE : kvl_sys_class((u32)id);
 	s64 pos = KVL_OFF_UNKNOWN;
@@ -644,8 +696,7 @@ static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 		return;
 	}
 	if (cls == KVL_SYS_IOCTL && regs->si == KVM_IOEVENTFD) {
-		if (virtqueues)
-			kvl_ioeventfd(regs);
+		kvl_ioeventfd((const struct kvm_ioeventfd *)regs->dx, true);
 		return;
 	}
 	if ((cls == KVL_SYS_NONE && id != __NR_write) || cls == KVL_SYS_IOCTL)
@@ -701,9 +752,10 @@ static void kvl_io_submit_exit(const struct pt_regs *regs, long ret, u64 now)
 			      regs->di, io, n, ret, now);
 }
 
-static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
+/* A system call's return, as kvl_sys_enter() its entry. */
+void kvl_sys_exit(const struct pt_regs *regs, long ret)
 {
-	long id = syscall_get_nr(current, regs);
+	long id = syscall_get_nr(current, (struct pt_regs *)regs);
 	enum kvl_sys_class cls;
 	u64 now;
 
@@ -727,6 +779,16 @@ static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 	if (cls == KVL_SYS_WAIT || cls == KVL_SYS_URING || id == __NR_read)
 		kvl_ring_look(now);
 	kvl_probe_end();
+}
+
+static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
+{
+	kvl_sys_enter(regs, id);
+}
+
+static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
+{
+	kvl_sys_exit(regs, ret);
 }
 
 static void kvl_do_process_exit(struct task_struct *p, bool group_dead)
@@ -859,28 +921,45 @@ static void kvl_core_lookup(struct tracepoint *tp, void *priv)
 			l->tps[i].found = tp;
 }
 
-static void kvl_sys_sync(struct work_struct *work)
+/* Under kvl_attach_lock: the system-call probes on, one way or the other */
+static int kvl_sys_attach(void)
 {
 	unsigned int i;
-	bool want;
 	int ret = 0;
+
+	if (kvl_hooks_kprobe)
+		return kvl_syshooks_attach(kvl_engine.cfg.max_vms);
+	for (i = KVL_CORE_SYS; i < ARRAY_SIZE(kvl_core_tps) && !ret; i++)
+		ret = kvl_attach_one(&kvl_core_tps[i], kvl_core_tps[i].found);
+	if (ret)
+		kvl_detach(kvl_core_tps + KVL_CORE_SYS,
+			   ARRAY_SIZE(kvl_core_tps) - KVL_CORE_SYS);
+	return ret;
+}
+
+/* ... and off: hooks are waited for here, tracepoints by the caller */
+static void kvl_sys_detach(void)
+{
+	kvl_syshooks_detach();
+	kvl_detach(kvl_core_tps + KVL_CORE_SYS,
+		   ARRAY_SIZE(kvl_core_tps) - KVL_CORE_SYS);
+}
+
+static void kvl_sys_sync(struct work_struct *work)
+{
+	bool want;
 
 	mutex_lock(&kvl_attach_lock);
 	want = kvl_sys_wanted() && !kvl_stopping;
-	if (want && !kvl_sys_on) {
-		for (i = KVL_CORE_SYS; i < ARRAY_SIZE(kvl_core_tps) && !ret; i++)
-			ret = kvl_attach_one(&kvl_core_tps[i],
-					     kvl_core_tps[i].found);
-		if (ret) {	/* logged once: not retried on every exit */
-			WRITE_ONCE(kvl_sys_failed, true);
-			want = false;
-		}
+	if (want && !kvl_sys_on && kvl_sys_attach()) {
+		/* logged once: not retried on every exit */
+		WRITE_ONCE(kvl_sys_failed, true);
+		want = false;
 	}
 	/* the engine stops queueing doorbells before the detach */
 	kvl_sys_set_on(want);
 	if (!want)
-		kvl_detach(kvl_core_tps + KVL_CORE_SYS,
-			   ARRAY_SIZE(kvl_core_tps) - KVL_CORE_SYS);
+		kvl_sys_detach();
 	mutex_unlock(&kvl_attach_lock);
 }
 
@@ -950,6 +1029,8 @@ static int kvl_kvm_coming(struct module *mod)
 			pr_info("no usable kvm_x86_ops in kvm: exit reasons are reported as \"other\"\n");
 	}
 	kvl_kvm_used_rings(mod);
+	if (kvl_hooks_kprobe && virtqueues)
+		kvl_syshooks_kvm_coming();	/* KVM_IOEVENTFD; optional */
 	kvl_kvm_live = true;
 	pr_info("attached to kvm\n");
 	return 0;
@@ -957,6 +1038,7 @@ static int kvl_kvm_coming(struct module *mod)
 
 static void kvl_kvm_going(void)
 {
+	kvl_syshooks_kvm_going();
 	kvl_detach(kvl_kvm_tps, ARRAY_SIZE(kvl_kvm_tps));
 	/* no probe may still be running on kvm's memory or its kvm_x86_ops */
 	tracepoint_synchronize_unregister();
@@ -1000,7 +1082,9 @@ static void kvl_probes_stop(void)
 	kvl_stopping = true;
 	kvl_detach(kvl_kvm_tps, ARRAY_SIZE(kvl_kvm_tps));
 	kvl_kvm_live = false;
+	kvl_syshooks_kvm_going();
 	kvl_sys_set_on(false);
+	kvl_sys_detach();
 	kvl_detach(kvl_core_tps, ARRAY_SIZE(kvl_core_tps));
 	mutex_unlock(&kvl_attach_lock);
 	tracepoint_synchronize_unregister();
@@ -1016,6 +1100,14 @@ int kvl_probes_init(void)
 	ret = kvl_clock_init();
 	if (ret)
 		return ret;
+	if (kvl_hooks_want == KVL_HOOKS_KPROBE && !kvl_syshooks_possible()) {
+		pr_err("syscall_hooks=kprobe: this kernel has no kretprobes on ftrace\n");
+		return -EINVAL;
+	}
+	kvl_hooks_kprobe = kvl_hooks_want != KVL_HOOKS_TRACEPOINT &&
+			   kvl_syshooks_possible();
+	pr_info("system calls: %s\n", kvl_hooks_kprobe ?
+		"kretprobes on the calls QEMU's I/O makes" : "raw_syscalls tracepoints");
 
 	/* the probes matching this kernel's prototypes (wrapper/) */
 	kvl_kvm_tps[0].probe = KVL_KVM_EXIT_TWO_ARGS ?
@@ -1052,12 +1144,15 @@ int kvl_probes_init(void)
 	ret = kvl_attach_one(&kvl_core_tps[0], kvl_core_tps[0].found);
 	if (ret)
 		return ret;
-	for (i = KVL_CORE_SYS; syscall_probes_always && i < ARRAY_SIZE(kvl_core_tps); i++) {
-		ret = kvl_attach_one(&kvl_core_tps[i], kvl_core_tps[i].found);
-		if (ret)	/* ... or now */
+	if (syscall_probes_always) {	/* ... or now */
+		mutex_lock(&kvl_attach_lock);
+		ret = kvl_sys_attach();
+		if (!ret)
+			kvl_sys_set_on(true);
+		mutex_unlock(&kvl_attach_lock);
+		if (ret)
 			goto err_core;
 	}
-	kvl_sys_set_on(syscall_probes_always);
 
 	ret = register_tracepoint_module_notifier(&kvl_tp_module_nb);
 	if (ret) {

@@ -205,7 +205,7 @@ step debug-kernel debug_kernel
 why_failed() {
 	local name=$1 log=$logdir/$1.log
 	echo "--- why $name failed (all of it: $log):"
-	grep -E '^not ok|^# .*([Ff]ail|want|missing|[Ee]rror|timed out|once more|boot [0-9]+ of at most)|^[a-z_-]+: .*([Ff]ail|[Ee]rror|hung|exit status [1-9])' \
+	grep -E 'not ok|^# .*([Ff]ail|want|missing|[Ee]rror|timed out|once more|boot [0-9]+ of at most)|^[a-z_-]+: .*([Ff]ail|[Ee]rror|hung|exit status [1-9])' \
 		"$log" | grep -v '^# *ok ' | tail -n 12
 	echo "    last lines:"
 	tail -n 4 "$log" | sed 's/^/    /'

@@ -230,7 +230,7 @@ def main():
     a = ap.parse_args()
 
     print("TAP version 13")
-    print("1..%d" % (7 if a.reader else 6))
+    print("1..%d" % (9 if a.reader else 8))
     sh("rmmod kvmio_lat 2>/dev/null")
     # loading kvm patches text (labhold.py); offline CPUs only if it will
     cold = a.hold_keys and not os.path.exists("/sys/module/kvm_amd")
@@ -270,6 +270,8 @@ def main():
                a.vmm, n, "native", 1, native, ["--reap", "getevents"])
     if a.reader:
         check_reader_live(a.reader, a.vmm, n)
+    hooks = read("/sys/module/kvmio_lat/parameters/syscall_hooks").strip()
+    print("# the system calls above were seen through: %s" % hooks)
     time.sleep(0.2)
     st = kvmio_hist.parse_stats(read(DBG + "/stats"))
     tap(st["vms"] == 0 and st["inflight"] == 0,
@@ -277,6 +279,17 @@ def main():
         ["stats: vms %d vcpus %d inflight %d dropped %d unmatched %d" % (
             st["vms"], st["vcpus"], st["inflight"], st["dropped"], st["unmatched"])])
     sh("rmmod kvmio_lat")
+    # the other way of seeing system calls (module/syshooks.c): the
+    # raw_syscalls tracepoints, or the kretprobes where they are not the default
+    other = "tracepoint" if hooks == "kprobe" else "kprobe"
+    if sh("insmod %s syscall_probes_always=1 syscall_hooks=%s" % (a.module, other)):
+        tap(other == "kprobe", "syscall_hooks=%s: cannot load # SKIP kretprobes on ftrace" % other)
+    else:
+        check_path("native with syscall_hooks=%s: exact count, delays found" % other,
+                   a.vmm, n, "native", 1, native)
+        check_path("threads with syscall_hooks=%s: exact count, delays found" % other,
+                   a.vmm, n, "threads", 1, threads)
+        sh("rmmod kvmio_lat")
     if a.hold_keys:
         labhold.release()
     failed = results.count(False)

@@ -146,6 +146,54 @@ static int write_file(const char *path, const char *s, size_t len)
  * tests the patching too.
  */
 #define HOLD_INSTANCE	"instances/kvmio_lat_hold"
+#define HOLD_KPROBES	"kvmio_lat_hold"
+
+/*
+ * kvmio_lat's kretprobes (module/syshooks.c) patch their functions'
+ * ftrace sites when they come and go, unless a kprobe is already there:
+ * a kprobe event on each, enabled, makes them aggregates that patch
+ * nothing (selftests/lib/labhold.py holds the same).  kvm_ioeventfd()'s
+ * needs none: nothing runs it while it is patched.
+ */
+static const char * const hooked[] = {
+	"__x64_sys_read", "__x64_sys_write", "__x64_sys_poll",
+	"__x64_sys_select", "__x64_sys_pselect6", "__x64_sys_ppoll",
+	"__x64_sys_epoll_wait", "__x64_sys_epoll_pwait",
+	"__x64_sys_epoll_pwait2", "__x64_sys_io_uring_enter",
+	"__x64_sys_io_submit", "__x64_sys_io_getevents",
+	"__x64_sys_io_pgetevents", "__x64_sys_pread64", "__x64_sys_pwrite64",
+	"__x64_sys_preadv", "__x64_sys_pwritev", "__x64_sys_preadv2",
+	"__x64_sys_pwritev2", "__x64_sys_fsync", "__x64_sys_fdatasync",
+};
+
+static void append_file(const char *path, const char *text)
+{
+	int fd = open(path, O_WRONLY | O_APPEND);
+
+	if (fd < 0)
+		return;
+	if (write(fd, text, strlen(text)) < 0)
+		errno = 0;	/* a function this kernel lacks: not held */
+	close(fd);
+}
+
+/* define (or, !@on, remove) the kprobe events of hooked[] */
+static void hold_kprobe_defs(const char *tracing, bool on)
+{
+	char path[160], line[160];
+	size_t i;
+
+	snprintf(path, sizeof(path), "%s/kprobe_events", tracing);
+	for (i = 0; i < sizeof(hooked) / sizeof(hooked[0]); i++) {
+		if (on)
+			snprintf(line, sizeof(line), "p:" HOLD_KPROBES "/%s %s\n",
+				 hooked[i], hooked[i]);
+		else
+			snprintf(line, sizeof(line), "-:" HOLD_KPROBES "/%s\n",
+				 hooked[i]);
+		append_file(path, line);
+	}
+}
 
 static void hold_core_keys(bool on)
 {
@@ -166,6 +214,8 @@ static void hold_core_keys(bool on)
 	snprintf(path, sizeof(path), "%s/" HOLD_INSTANCE, tracing);
 	if (on && mkdir(path, 0700) && errno != EEXIST)
 		return;
+	if (on)
+		hold_kprobe_defs(tracing, true);
 	for (a = 0; a < 2; a++) {
 		snprintf(path, sizeof(path), "%s/%stracing_on", tracing, arrays[a]);
 		if (on && write_file(path, "0", 1))
@@ -175,12 +225,19 @@ static void hold_core_keys(bool on)
 				 arrays[a], events[i]);
 			write_file(path, on ? "1" : "0", 1);
 		}
+		for (i = 0; i < sizeof(hooked) / sizeof(hooked[0]); i++) {
+			snprintf(path, sizeof(path), "%s/%sevents/" HOLD_KPROBES "/%s/enable",
+				 tracing, arrays[a], hooked[i]);
+			if (!access(path, W_OK))
+				write_file(path, on ? "1" : "0", 1);
+		}
 	}
 	if (!on) {
+		hold_kprobe_defs(tracing, false);
 		snprintf(path, sizeof(path), "%s/" HOLD_INSTANCE, tracing);
 		rmdir(path);
 	}
-	ksft_print_msg("core tracepoints %s (tracefs events in 2 arrays, tracing_on 0)\n",
+	ksft_print_msg("core tracepoints and system-call functions %s (tracefs events in 2 arrays, tracing_on 0)\n",
 		       on ? "held at 2 probes" : "released");
 }
 
@@ -459,7 +516,7 @@ static void test_bad_params(void)
 		"max_vms=0", "max_vms=abc", "max_vcpus=5000", "max_threads=3",
 		"max_inflight=70000", "doorbell_timeout_ms=0", "spare_vcpus=0",
 		"max_vms=-1", "max_vcpus=", "syscall_probes_always=maybe",
-		"clock=bogus", "clock=",
+		"clock=bogus", "clock=", "syscall_hooks=fprobe", "syscall_hooks=",
 	};
 	unsigned int i;
 	bool ok = true;
@@ -527,6 +584,21 @@ static bool syscall_probes_gone(void)
 		usleep(50 * 1000);
 	}
 	return false;
+}
+
+/* /sys/module/kvmio_lat/parameters/@name reads @want */
+static bool param_is(const char *name, const char *want)
+{
+	char path[96], *s;
+	bool ok;
+
+	snprintf(path, sizeof(path), "/sys/module/kvmio_lat/parameters/%s", name);
+	s = slurp(path);
+	ok = s && strlen(s) == strlen(want) + 1 && !strncmp(s, want, strlen(want));
+	if (!ok)
+		ksft_print_msg("%s reads %s, not %s\n", path, s ? s : "nothing", want);
+	free(s);
+	return ok;
 }
 
 static void test_vm_exit_frees(void)
@@ -602,6 +674,10 @@ static void test_unload(void)
 static void test_load_after_kvm(void)
 {
 	bool ok = module_loaded("kvm") && load_module("") == 0 && kvm_attached();
+	char *hooks = slurp("/sys/module/kvmio_lat/parameters/syscall_hooks");
+
+	ksft_print_msg("system calls seen by default through: %s", hooks ? hooks : "?\n");
+	free(hooks);
 
 	ok = ok && vmm_exits_counted("kvmio_lat loaded after kvm");
 	ok = unload_module() == 0 && ok;
@@ -611,7 +687,13 @@ static void test_load_after_kvm(void)
 	ok = ok && vmm_exits_counted("syscall_probes_always=1");
 	ok = ok && stat_value("syscall_probes") == 1;
 	ok = unload_module() == 0 && ok;
-	ksft_test_result(ok, "loads after kvm and counts (also with syscall_probes_always=1)\n");
+	/* the raw_syscalls fallback attaches and detaches as the hooks do */
+	ok = ok && load_module("syscall_hooks=tracepoint") == 0 &&
+	     param_is("syscall_hooks", "tracepoint");
+	ok = ok && vmm_exits_counted("syscall_hooks=tracepoint");
+	ok = ok && syscall_probes_gone();
+	ok = unload_module() == 0 && ok;
+	ksft_test_result(ok, "loads after kvm and counts (also with syscall_probes_always=1, and syscall_hooks=tracepoint)\n");
 }
 
 #define CLOCK_PARAM "/sys/module/kvmio_lat/parameters/clock"

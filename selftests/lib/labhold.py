@@ -51,6 +51,18 @@ EVENTS = ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "sched/sched_proces
           "kvm/kvm_exit", "kvm/kvm_entry", "kvm/kvm_userspace_exit", "kvm/kvm_mmio",
           "kvm/kvm_fast_mmio", "kvm/kvm_pio", "kvm/kvm_msi_set_irq", "kvm/kvm_set_irq",
           "kvm/kvm_apic_accept_irq", "kvm/kvm_apicv_accept_irq", "kvm/kvm_inj_virq")
+# kvmio_lat's kretprobes (module/syshooks.c) sit on these functions through
+# ftrace: a kprobe event on each, enabled, makes kvmio_lat's an aggregate
+# of it that patches nothing when it comes or goes (kvm_ioeventfd's needs
+# no hold: nothing runs it while it is patched).
+HOOKED = ("__x64_sys_read", "__x64_sys_write", "__x64_sys_poll", "__x64_sys_select",
+          "__x64_sys_pselect6", "__x64_sys_ppoll", "__x64_sys_epoll_wait",
+          "__x64_sys_epoll_pwait", "__x64_sys_epoll_pwait2", "__x64_sys_io_uring_enter",
+          "__x64_sys_io_submit", "__x64_sys_io_getevents", "__x64_sys_io_pgetevents",
+          "__x64_sys_pread64", "__x64_sys_pwrite64", "__x64_sys_preadv",
+          "__x64_sys_pwritev", "__x64_sys_preadv2", "__x64_sys_pwritev2",
+          "__x64_sys_fsync", "__x64_sys_fdatasync")
+KPROBE_GROUP = "kvmio_lat_hold"
 KVM_CREATE_VM = 0xAE01
 KVM_CREATE_VCPU = 0xAE41
 KVM_CREATE_IRQCHIP = 0xAE60
@@ -59,9 +71,9 @@ _vm = []
 _arrays = []	# the trace arrays hold_events() enabled events in
 
 
-def _write(path, text):
+def _write(path, text, mode="w"):
     try:
-        with open(path, "w") as f:
+        with open(path, mode) as f:
             f.write(text)
         return True
     except OSError:
@@ -86,7 +98,7 @@ def hold_events(on=True, instances_only=False):
                 return
             if not _write(top + "/tracing_on", "0"):
                 return
-        for e in EVENTS:
+        for e in EVENTS + _kprobe_events(on):
             _write("%s/events/%s/enable" % (top, e), "1" if on else "0")
         if not on and top != TRACING:
             try:
@@ -95,6 +107,21 @@ def hold_events(on=True, instances_only=False):
                 pass
     if not on:
         _arrays.clear()
+        for f in HOOKED:
+            _write(TRACING + "/kprobe_events", "-:%s/%s\n" % (KPROBE_GROUP, f), "a")
+
+
+def _kprobe_events(define):
+    """The kprobe events of HOOKED this kernel has (kvm_ioeventfd: while kvm
+    is loaded), defined first if @define."""
+    have = []
+    for f in HOOKED:
+        ev = "%s/%s" % (KPROBE_GROUP, f)
+        if define and not os.path.exists(TRACING + "/events/" + ev):
+            _write(TRACING + "/kprobe_events", "p:%s %s\n" % (ev, f), "a")
+        if os.path.exists(TRACING + "/events/" + ev):
+            have.append(ev)
+    return tuple(have)
 
 
 def hold_vm():
