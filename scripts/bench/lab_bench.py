@@ -23,6 +23,8 @@ Sections, in the order they run:
             under TCG
   kexits    the same with exits KVM handles itself (CPUID): no system call
             per exit, as for most exits of a real guest
+  ioexits   the same with a virtio doorbell's exit: port I/O bound to an
+            ioeventfd nothing reads (exit, kvm_pio, entry, no userspace)
   untracked a syscall loop that runs no vCPU: nothing, kvmio_lat, kvmio_lat
             while a VM is tracked
   ioloop    the VMM's QEMU-like aio=native and aio=threads loops on null_blk
@@ -510,14 +512,15 @@ class Bench:
 
     # -- the exit loop
 
-    def exits_run(self, vcpus, total, snapshot=None, cpuid=False):
+    def exits_run(self, vcpus, total, snapshot=None, kind="pio"):
         """One exit-loop run; with kvmio_lat loaded and snapshot a dict, its
-        snapshot of that VM goes there (taken after the timed loop).  cpuid:
-        exits KVM handles itself instead of port I/O to userspace."""
+        snapshot of that VM goes there (taken after the timed loop).  kind:
+        pio (port I/O to userspace), cpuid (exits KVM handles itself) or
+        ioeventfd (port I/O KVM hands to an ioeventfd: a virtio doorbell)."""
         per = max(1, total // vcpus)
         with Stopped(self.a.vmm, ["exits", "--vcpus", str(vcpus), "--count", str(per),
                                   "--timeout", str(self.a.run_timeout)] +
-                     (["--cpuid"] if cpuid else []),
+                     ([] if kind == "pio" else ["--" + kind]),
                      self.a.run_timeout + 30) as v:
             if snapshot is not None and self.current == "kvmio_lat":
                 hist = read(DBG + "/hist")
@@ -550,31 +553,37 @@ class Bench:
             raise RuntimeError("unknown exit-loop peers: %s" % ", ".join(bad))
         return [known[p] for p in self.a.peers] + self.variants
 
-    def exit_loop(self, name, cpuid):
+    def exit_loop(self, name, kind):
         """Every exit-loop peer, interleaved; what kvmio_lat had for the
         loop of its last run goes to "produced"."""
         n = self.a.exits
         params = {"vcpus": 1, "exits_per_run": n, "rounds": self.a.rounds,
                   "peers": self.a.peers, "trace_cmd": " ".join(TRACE_CMD + ["-o", "FILE"]),
                   "hist_trigger": HIST_SETUP, "bpftrace": BPFTRACE_PROG}
-        if cpuid:
-            params["exit"] = "cpuid"
+        if kind != "pio":
+            params["exit"] = kind
         sec = self.section(name, params)
         snap = {}
         self.interleaved(sec, self.exit_peers(),
-                         lambda: self.exits_run(1, n, snap, cpuid=cpuid), name)
+                         lambda: self.exits_run(1, n, snap, kind=kind), name)
         sec.setdefault("produced", {}).setdefault("exits", {}).setdefault(
             "kvmio_lat", {}).update(snap)
         self.done(sec)
 
     def sec_exits(self):
-        self.exit_loop("exits", cpuid=False)
+        self.exit_loop("exits", "pio")
 
     def sec_kexits(self):
         """The exit loop again with exits KVM handles itself (CPUID): no
         return to userspace, so no system call per exit, as for most exits
         of a real guest (HLT, MSRs, ioeventfd doorbells, NPT faults)."""
-        self.exit_loop("kexits", cpuid=True)
+        self.exit_loop("kexits", "cpuid")
+
+    def sec_ioexits(self):
+        """The exit loop again with the I/O exit of a virtio doorbell: port
+        I/O bound to an ioeventfd (exit, kvm_pio, entry; KVM signals the
+        eventfd, nothing returns to userspace), the commonest I/O exit."""
+        self.exit_loop("ioexits", "ioeventfd")
 
     # -- where the exit loop's time goes
 
@@ -704,8 +713,8 @@ class Bench:
         class WithVm(Kvmio):
             """kvmio_lat loaded and a VM tracked (kvmio-vmm stopped with its VM)."""
 
-            def __init__(self):
-                super().__init__("kvmio_lat+vm", bench.a.module)
+            def __init__(self, name="kvmio_lat+vm", ko=bench.a.module):
+                super().__init__(name, ko)
                 self.vm = None
 
             def start(self):
@@ -733,8 +742,10 @@ class Bench:
             return {"ns_per_syscall": int(m.group(2)) / calls,
                     "cpu_ns_per_syscall": int(m.group(3)) / calls}
 
-        self.interleaved(sec, [self.kvmio_default, WithVm(), FtraceOnePid()], measure,
-                         "untracked")
+        # each --variant too, with its VM: what a change costs other processes
+        with_vm = [WithVm(v.name + "+vm", v.ko) for v in self.variants]
+        self.interleaved(sec, [self.kvmio_default, WithVm(), FtraceOnePid()] + with_vm,
+                         measure, "untracked")
         self.done(sec)
 
     # -- the VMM's I/O loops
@@ -1014,13 +1025,13 @@ class Inner:
         self.log.close()
 
 
-SECTIONS = ["exits", "kexits", "profile", "untracked", "ioloop", "scaling", "memory", "qemu",
+SECTIONS = ["exits", "kexits", "ioexits", "profile", "untracked", "ioloop", "scaling", "memory", "qemu",
             "record"]
 # --quick: no profile, and the inner guest boots in the background from the
 # start (its figures do not count), its section before those that count VMs
 # the profile section's workloads (sec_profile(); qemu: profile_qemu())
 PROFILE_WORKLOADS = ["exits", "kexits", "untracked", "ioloop-native", "ioloop-threads", "qemu"]
-QUICK_SECTIONS = ["exits", "kexits", "ioloop", "scaling", "qemu", "untracked", "memory",
+QUICK_SECTIONS = ["exits", "kexits", "ioexits", "ioloop", "scaling", "qemu", "untracked", "memory",
                   "record"]
 
 

@@ -14,6 +14,8 @@
 #   nosys   the system-call probes never attached (syscall_probes_always
 #           ignored): what the kvm probes alone cost; requests are then
 #           not followed, only exits and interrupts are seen
+#   rawsys  the system calls seen by raw_syscalls' tracepoints, as before
+#           the kretprobes of syshooks.c (syscall_hooks=tracepoint by default)
 #   bare    every probe attached (with syscall_probes_always=1, the bench's
 #           default) but returning at its first test: what the tracepoints
 #           and the kernel's slow system-call path cost with no work done
@@ -29,16 +31,16 @@
 # shellcheck disable=SC2016 # the edits are perl expressions, single-quoted on purpose
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-name=${1:?usage: variant.sh base|local|nosys|bare|lockstat|git-REV [OUTDIR]}
+name=${1:?usage: variant.sh base|local|nosys|rawsys|bare|lockstat|git-REV [OUTDIR]}
 top=${2:-build/bench/modules}
 KVER=${KVER:-$(scripts/lab-kver.sh)}
 case $name in
-base | local | nosys | bare | lockstat) ;;
+base | local | nosys | rawsys | bare | lockstat) ;;
 git-?*)
 	rev=$(git rev-parse --verify -q "${name#git-}^{commit}") ||
 		{ echo "variant.sh: no commit ${name#git-}" >&2; exit 2; }
 	;;
-*) echo "variant.sh: unknown variant $name (base, local, nosys, bare, lockstat, git-REV)" >&2; exit 2 ;;
+*) echo "variant.sh: unknown variant $name (base, local, nosys, rawsys, bare, lockstat, git-REV)" >&2; exit 2 ;;
 esac
 d=$top/$name
 # the same sources as the last build there: keep it
@@ -103,9 +105,9 @@ case $name in
 local) local_clock ;;
 nosys)
 	edit 's/return syscall_probes_always \|\| READ_ONCE\(kvl_engine\.nr_vms\);/return false;/'
-	edit 's/syscall_probes_always && i < ARRAY_SIZE/false \&\& i < ARRAY_SIZE/'
-	edit 's/kvl_sys_set_on\(syscall_probes_always\);/kvl_sys_set_on(false);/'
+	edit 's/if \(syscall_probes_always\) \{/if (false) {/'
 	;;
+rawsys) edit 's/static enum kvl_hooks_want kvl_hooks_want;/static enum kvl_hooks_want kvl_hooks_want = KVL_HOOKS_TRACEPOINT;/' ;;
 bare) edit 's/return READ_ONCE\(kvl_enabled\) && in_task\(\);/return false;/' ;;
 lockstat)
 	export LOCKSTAT=$lockstat_code

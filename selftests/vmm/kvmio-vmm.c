@@ -66,7 +66,8 @@ static const char *prog = "kvmio-vmm";
 static void usage(FILE *f)
 {
 	fprintf(f,
-		"usage: %s exits --vcpus N --count M [--port P] [--mmio] [common options]\n"
+		"usage: %s exits --vcpus N --count M [--port P] [--mmio|--cpuid|--ioeventfd]\n"
+		"             [common options]\n"
 		"       %s io --mode native|threads --vcpus N --requests R --dev PATH\n"
 		"             [--write] [--wake-delay-us U] [--reap-delay-us U] [--depth 1]\n"
 		"             [--reap ring|getevents] [--workers W] [--doorbell pio|mmio]\n"
@@ -84,6 +85,9 @@ static void usage(FILE *f)
 		"  (mmio_exits with --mmio), then a summary. Passes iff each vCPU saw exactly M.\n"
 		"  --cpuid: M CPUIDs instead, exits KVM handles itself (no return to\n"
 		"  userspace, as most exits of a real guest); 'cpuid_exits M' once halted.\n"
+		"  --ioeventfd: port P bound to an ioeventfd that nothing reads, the I/O\n"
+		"  exit of a virtio doorbell (exit, kvm_pio, entry; no return to\n"
+		"  userspace); 'ioeventfd_exits N', N counted by the eventfd.\n"
 		"\n"
 		"io: in-kernel irqchip; vCPU i enables its x2APIC, then R times rings its\n"
 		"  doorbell (a 2-byte write to port 0x%x+%d*i, or to GPA 0x%x+%d*i with\n"
@@ -172,6 +176,7 @@ struct exits_opts {
 	uint32_t port;
 	bool mmio;
 	bool cpuid;
+	bool ioeventfd;
 	uint32_t timeout_s;
 	uint32_t start_delay_ms;
 };
@@ -224,8 +229,8 @@ static int exits_io(struct vmm_vcpu *vcpu, uint16_t port, bool out,
 	struct exits_vcpu *ev = vcpu->priv;
 	uint8_t val = *(uint8_t *)data;
 
-	if (o->mmio || port != o->port || !out || size != 1 || count != 1 ||
-	    val != (uint8_t)vcpu->id) {
+	if (o->mmio || o->ioeventfd || port != o->port || !out || size != 1 ||
+	    count != 1 || val != (uint8_t)vcpu->id) {
 		vmm_vcpu_error(vcpu, "unexpected port I/O: %s port 0x%x size %u count %u data 0x%x",
 			       out ? "out" : "in", port, size, count, val);
 		return -1;
@@ -303,6 +308,7 @@ static int cmd_exits(int argc, char **argv)
 		{ "port", required_argument, NULL, 'p' },
 		{ "mmio", no_argument, NULL, 'm' },
 		{ "cpuid", no_argument, NULL, 'C' },
+		{ "ioeventfd", no_argument, NULL, 'E' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "start-delay-ms", required_argument, NULL, 's' },
 		{ "help", no_argument, NULL, 'h' },
@@ -318,7 +324,8 @@ static int cmd_exits(int argc, char **argv)
 	bool have_count = false;
 	struct vmm_vm *vm = NULL;
 	uint64_t total = 0, elapsed;
-	int c, ret = VMM_EXIT_FAIL;
+	int c, efd = -1, ret = VMM_EXIT_FAIL;
+	uint64_t signalled = 0;
 	unsigned int i;
 
 	while ((c = getopt_long(argc, argv, "h", lopts, NULL)) != -1) {
@@ -341,6 +348,9 @@ static int cmd_exits(int argc, char **argv)
 			break;
 		case 'C':
 			o.cpuid = true;
+			break;
+		case 'E':
+			o.ioeventfd = true;
 			break;
 		case 't':
 			if (parse_u32("timeout", optarg, 0, 86400, &o.timeout_s))
@@ -368,8 +378,9 @@ static int cmd_exits(int argc, char **argv)
 		fprintf(stderr, "%s exits: --count is required\n", prog);
 		return VMM_EXIT_USAGE;
 	}
-	if (o.mmio && o.cpuid) {
-		fprintf(stderr, "%s exits: --mmio and --cpuid exclude each other\n", prog);
+	if (o.mmio + o.cpuid + o.ioeventfd > 1) {
+		fprintf(stderr, "%s exits: --mmio, --cpuid and --ioeventfd exclude each other\n",
+			prog);
 		return VMM_EXIT_USAGE;
 	}
 	if (o.port == VMM_PORT_VECTOR) {
@@ -394,6 +405,13 @@ static int cmd_exits(int argc, char **argv)
 	}
 	if (emit_exits_guest(vm, &o))
 		goto out;
+	if (o.ioeventfd) {
+		efd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+		if (efd < 0 || vmm_ioeventfd(vm, efd, o.port, 1, true)) {
+			fprintf(stderr, "exits --ioeventfd: %s\n", strerror(errno));
+			goto out;
+		}
+	}
 	for (i = 0; i < o.vcpus; i++) {
 		struct vmm_regs16 r = {
 			.ip = VMM_CODE_GPA,
@@ -412,14 +430,21 @@ static int cmd_exits(int argc, char **argv)
 	ret = vmm_vm_run(vm, &exits_ops, o.timeout_s * 1000u,
 			 o.start_delay_ms) ? VMM_EXIT_FAIL : VMM_EXIT_PASS;
 
+	/* one eventfd for all vCPUs: its count is theirs, shared out */
+	if (efd >= 0 && read(efd, &signalled, sizeof(signalled)) != sizeof(signalled))
+		signalled = 0;
 	for (i = 0; i < o.vcpus; i++) {
 		struct vmm_vcpu *vcpu = &vm->vcpus[i];
 
 		if (o.cpuid && ev[i].halted)	/* KVM took them: all ran */
 			ev[i].good = o.count;
+		if (o.ioeventfd && ev[i].halted && signalled >= o.count) {
+			ev[i].good = o.count;
+			signalled -= o.count;
+		}
 		printf("vcpu %u tid %d %s %" PRIu64 "\n", i, (int)vcpu->tid,
-		       o.cpuid ? "cpuid_exits" : o.mmio ? "mmio_exits" : "io_exits",
-		       ev[i].good);
+		       o.cpuid ? "cpuid_exits" : o.mmio ? "mmio_exits" :
+		       o.ioeventfd ? "ioeventfd_exits" : "io_exits", ev[i].good);
 		total += ev[i].good;
 		if (ev[i].good != o.count || !ev[i].halted) {
 			if (ret == VMM_EXIT_PASS)
@@ -439,6 +464,8 @@ static int cmd_exits(int argc, char **argv)
 	       ret == VMM_EXIT_PASS ? "pass" : "fail");
 	stop_point();
 out:
+	if (efd >= 0)
+		close(efd);
 	free(ev);
 	vmm_vm_destroy(vm);
 	return ret;
