@@ -99,7 +99,9 @@ static ssize_t reset_write(struct file *file, const char __user *ubuf,
 	mutex_lock(&kvl_ctl_lock);
 	/* measure from now: a request rung before is not this period's */
 	kvl_engine_resume(&kvl_engine, kvl_clock_now());
+	rcu_read_lock();	/* VMs are freed after a grace period */
 	kvl_engine_reset(&kvl_engine);
+	rcu_read_unlock();
 	mutex_unlock(&kvl_ctl_lock);
 	return count;
 }

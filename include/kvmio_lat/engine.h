@@ -599,6 +599,12 @@ struct kvl_engine {
 	 */
 	kvl_read_fn read_qemu;
 	unsigned long filter[KVL_FILTER_BITS / (8 * sizeof(unsigned long))];
+	/*
+	 * By the same hash of the tgid: 1 + the slot in vms[] of the running
+	 * VM last put there, 0 for none.  kvl_engine_find_vm() looks there
+	 * first and scans vms[] only if two VMs share the bucket.
+	 */
+	u16 vm_hint[KVL_FILTER_BITS];
 };
 
 /* Bytes a VM needs for @cfg, laid out by kvl_vm_init(). */

@@ -398,6 +398,11 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 	own_wake = prefer ? t->handling_ts : t->last_wake;
 	t->handling_cfg = 0;
 	t->handling_addr = 0;
+	/* a slot per request: bounded work under the lock (io_submit takes 65k) */
+	if (n > vm->cfg->max_inflight) {
+		vm->counters[KVL_C_DROP_REQUESTS] += n - vm->cfg->max_inflight;
+		n = vm->cfg->max_inflight;
+	}
 	for (i = 0; i < n; i++) {
 		u16 ri;
 

@@ -361,6 +361,64 @@ static char *hist_text(struct fx *f, u64 now)
 }
 
 /*
+ * io_submit may take 65k iocbs at once: the engine's work under the VM
+ * lock stops at its request slots, the rest counted as dropped.
+ */
+TEST(a_huge_io_submit_is_bounded_by_the_request_slots)
+{
+	struct kvl_config cfg;
+	struct fx f;
+
+	kvl_config_defaults(&cfg);
+	cfg.max_inflight = 8;
+	fx_init_cfg(&f, &cfg);
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_wake(&f, MAIN, 2000);
+	fx_io_submit(&f, MAIN, 65000, 3000, 4000);
+	EXPECT_EQ(65000 - 8, fx_counter(&f, KVL_C_DROP_REQUESTS));
+	fx_fini(&f);
+}
+
+/*
+ * VMs are found through a hint by their tgid's hash: VMs that share a
+ * bucket (tgids 1024 apart) are found all the same, by the scan, and each
+ * is still found once the other has exited or gone.
+ */
+TEST(vms_sharing_a_hash_bucket_are_each_found)
+{
+	static const s32 tgid[] = { 3000, 3000 + 1024, 3000 + 2048, 5000 };
+	struct kvl_config cfg;
+	unsigned int i;
+	struct fx f;
+
+	kvl_config_defaults(&cfg);
+	cfg.max_vms = 8;
+	fx_init_cfg(&f, &cfg);
+	for (i = 0; i < ARRAY_SIZE(tgid); i++)
+		kvl_ev_exit(&f.eng, tgid[i], tgid[i] + 1, "qemu", 0, KVL_ISA_SVM,
+			    0x78, 1000 + i);
+	EXPECT_EQ(ARRAY_SIZE(tgid), f.eng.nr_vms);
+	for (i = 0; i < ARRAY_SIZE(tgid); i++) {
+		struct kvl_vm *vm = kvl_engine_find_vm(&f.eng, tgid[i]);
+
+		ASSERT_NE(NULL, vm);
+		EXPECT_EQ(tgid[i], vm->tgid);
+	}
+	EXPECT_EQ(NULL, kvl_engine_find_vm(&f.eng, 3000 + 3072));
+	/* the one the bucket's hint names exits: the others are still found */
+	kvl_ev_task_exit(&f.eng, tgid[2], tgid[2], true, 5000);
+	EXPECT_EQ(NULL, kvl_engine_find_vm(&f.eng, tgid[2]));
+	for (i = 0; i < ARRAY_SIZE(tgid); i++)
+		if (i != 2)
+			EXPECT_NE(NULL, kvl_engine_find_vm(&f.eng, tgid[i]));
+	kvl_engine_reset(&f.eng);
+	EXPECT_EQ(NULL, kvl_engine_find_vm(&f.eng, tgid[2]));
+	EXPECT_NE(NULL, kvl_engine_find_vm(&f.eng, tgid[0]));
+	EXPECT_NE(NULL, kvl_engine_find_vm(&f.eng, tgid[1]));
+	fx_fini(&f);
+}
+
+/*
  * A test VM runs its workload and exits (the DKMS host's use): its
  * numbers must still be there to read, marked exited, until reset or
  * until its slot is wanted, the oldest exited first.  A later VM that
