@@ -33,19 +33,59 @@ static __printf(2, 3) void kvl_seq_printf(void *ctx, const char *fmt, ...)
 	va_end(args);
 }
 
+/*
+ * hist: a seq_file whose records are the engine's pieces (the header, a
+ * VM's line, each of its vCPUs, its disks): its buffer holds the largest
+ * piece, not the whole text (megabytes at 16 VMs of 64 vCPUs).  Between
+ * two reads' pieces the VMs may change, as they do while one is printed.
+ */
+static void *hist_at(loff_t *pos)
+{
+	u64 p = *pos;
+	bool more = kvl_engine_hist_seek(&kvl_engine, &p);
+
+	*pos = p;
+	return more ? &kvl_engine : NULL;
+}
+
+static void *hist_start(struct seq_file *m, loff_t *pos)
+{
+	mutex_lock(&kvl_ctl_lock);	/* unlocked in hist_stop() */
+	rcu_read_lock();	/* VMs are freed after a grace period */
+	if (*pos == 0) {
+		kvl_engine.print_now = kvl_clock_now();	/* exited VMs' ages */
+		kvl_engine_flush(&kvl_engine);
+	}
+	return hist_at(pos);
+}
+
+static void *hist_next(struct seq_file *m, void *v, loff_t *pos)
+{
+	++*pos;
+	return hist_at(pos);
+}
+
+static void hist_stop(struct seq_file *m, void *v)
+{
+	rcu_read_unlock();
+	mutex_unlock(&kvl_ctl_lock);
+}
+
 static int hist_show(struct seq_file *m, void *v)
 {
 	struct kvl_sink out = { kvl_seq_printf, m };
 
-	mutex_lock(&kvl_ctl_lock);
-	kvl_engine.print_now = kvl_clock_now();	/* exited VMs' ages */
-	rcu_read_lock();	/* VMs are freed after a grace period */
-	kvl_engine_print_hist_copy(&kvl_engine, &out, &kvl_print_scratch);
-	rcu_read_unlock();
-	mutex_unlock(&kvl_ctl_lock);
+	kvl_engine_print_hist_at(&kvl_engine, &out, m->index, &kvl_print_scratch);
 	return 0;
 }
-DEFINE_SHOW_ATTRIBUTE(hist);
+
+static const struct seq_operations hist_sops = {
+	.start = hist_start,
+	.next = hist_next,
+	.stop = hist_stop,
+	.show = hist_show,
+};
+DEFINE_SEQ_ATTRIBUTE(hist);
 
 static int stats_show(struct seq_file *m, void *v)
 {

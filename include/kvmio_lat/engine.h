@@ -921,6 +921,17 @@ void kvl_engine_print_hist(struct kvl_engine *eng, const struct kvl_sink *out);
 void kvl_engine_print_hist_copy(struct kvl_engine *eng,
 				const struct kvl_sink *out,
 				struct kvl_hist *scratch);
+/*
+ * The same in pieces, for a seq_file: each position prints one piece (the
+ * header, a VM's line, one of its vCPUs, its disks, "end");
+ * kvl_engine_hist_seek() moves *@pos to the first position at or after it
+ * that prints something: false if there is none.  The caller flushes the
+ * mailboxes (kvl_engine_flush()) before the first.
+ */
+bool kvl_engine_hist_seek(struct kvl_engine *eng, u64 *pos);
+void kvl_engine_print_hist_at(struct kvl_engine *eng,
+			      const struct kvl_sink *out, u64 pos,
+			      struct kvl_hist *scratch);
 void kvl_engine_print_stats(struct kvl_engine *eng, const struct kvl_sink *out,
 			    u64 memory_bytes);
 

@@ -241,25 +241,104 @@ void kvl_engine_print_hist(struct kvl_engine *eng, const struct kvl_sink *out)
 	kvl_engine_print_hist_copy(eng, out, NULL);
 }
 
-void kvl_engine_print_hist_copy(struct kvl_engine *eng,
-				const struct kvl_sink *out,
-				struct kvl_hist *scratch)
+/*
+ * The "hist" text in pieces (a seq_file's records): position 0 is the
+ * header; VM slot i has positions 1 + i * (max_vcpus + 2) + u, u = 0 its
+ * "vm" line, 1..nr_vcpus its vCPUs, nr_vcpus + 1 its disks; the last,
+ * kvl_hist_end(), prints "end".  Positions of empty slots and of vCPUs a
+ * VM does not have print nothing: kvl_engine_hist_seek() skips them.
+ */
+static u64 kvl_hist_stride(const struct kvl_engine *eng)
 {
-	unsigned int i, j, k, p, s;
+	return (u64)eng->cfg.max_vcpus + 2;
+}
+
+static u64 kvl_hist_end(const struct kvl_engine *eng)
+{
+	return 1 + eng->cfg.max_vms * kvl_hist_stride(eng);
+}
+
+/* The VM printed at slot @i, NULL for none (or shadowed). */
+static struct kvl_vm *kvl_hist_vm(struct kvl_engine *eng, u32 i)
+{
+	struct kvl_vm *vm = kvl_acquire(&eng->vms[i]);
+
+	return vm && !kvl_vm_shadowed(eng, vm, i) ? vm : NULL;
+}
+
+bool kvl_engine_hist_seek(struct kvl_engine *eng, u64 *pos)
+{
+	u64 stride = kvl_hist_stride(eng), end = kvl_hist_end(eng), p = *pos;
+
+	while (p > 0 && p < end) {
+		u32 i = (u32)kvl_div64(p - 1, stride);
+		u64 u = p - 1 - i * stride;
+		struct kvl_vm *vm = kvl_hist_vm(eng, i);
+
+		if (vm && u <= (u64)kvl_acquire(&vm->nr_vcpus) + 1)
+			break;
+		p = 1 + (u64)(i + 1) * stride;	/* the next slot */
+	}
+	*pos = p;
+	return p <= end;
+}
+
+static void kvl_print_vcpu(const struct kvl_sink *out, const struct kvl_vm *vm,
+			   const struct kvl_vcpu *v, struct kvl_hist *scratch)
+{
+	unsigned int k, p, s;
 	char rbuf[16];
 
-	kvl_engine_flush(eng);
-	out->printf(out->ctx, "# kvmio_lat hist %d\n", KVL_HIST_FORMAT_VERSION);
-	out->printf(out->ctx, "# unit: ns; %u log-linear buckets per power of two\n",
-		    KVL_HIST_SUB);
-	out->printf(out->ctx, "# each histogram line is followed by its buckets: [lo, hi) count\n");
-	for (i = 0; i < eng->cfg.max_vms; i++) {
-		struct kvl_vm *vm = kvl_acquire(&eng->vms[i]);
-		u32 nv;
+	out->printf(out->ctx, "vcpu %d %u isa %s exits %llu\n",
+		    vm->tgid, v->vcpu_id,
+		    v->isa == KVL_ISA_SVM ? "svm" :
+		    v->isa == KVL_ISA_VMX ? "vmx" : "unknown",
+		    (unsigned long long)READ_ONCE(v->exits));
+	for (k = 0; k < KVL_EXIT_SLOTS; k++) {
+		const struct kvl_exit_slot *e = &v->stats.exits[k];
 
-		if (!vm || kvl_vm_shadowed(eng, vm, i))
+		if (!kvl_acquire(&e->used))
 			continue;
-		nv = kvl_acquire(&vm->nr_vcpus);
+		kvl_print_one(out, "exit", vm, v->vcpu_id,
+			      kvl_reason_str(rbuf, v->isa, e->reason),
+			      NULL, &e->hist, scratch);
+	}
+	for (p = 0; p < KVL_NR_PATHS; p++)
+		for (s = 0; s < KVL_NR_STAGES; s++)
+			kvl_print_one(out, "stage", vm, v->vcpu_id,
+				      kvl_path_name(p), kvl_stage_name(p, s),
+				      &v->stats.stages[p][s], scratch);
+}
+
+void kvl_engine_print_hist_at(struct kvl_engine *eng,
+			      const struct kvl_sink *out, u64 pos,
+			      struct kvl_hist *scratch)
+{
+	u64 stride = kvl_hist_stride(eng), u;
+	struct kvl_vm *vm;
+	u32 i, nv;
+
+	if (pos == 0) {
+		out->printf(out->ctx, "# kvmio_lat hist %d\n", KVL_HIST_FORMAT_VERSION);
+		out->printf(out->ctx, "# unit: ns; %u log-linear buckets per power of two\n",
+			    KVL_HIST_SUB);
+		out->printf(out->ctx,
+			    "# each histogram line is followed by its buckets: [lo, hi) count\n");
+		return;
+	}
+	if (pos == kvl_hist_end(eng)) {
+		out->printf(out->ctx, "end\n");
+		return;
+	}
+	if (pos > kvl_hist_end(eng))
+		return;
+	i = (u32)kvl_div64(pos - 1, stride);
+	u = pos - 1 - i * stride;
+	vm = kvl_hist_vm(eng, i);
+	if (!vm)
+		return;
+	nv = kvl_acquire(&vm->nr_vcpus);
+	if (u == 0) {
 		out->printf(out->ctx, "vm %d %s vcpus %u", vm->tgid,
 			    vm->comm[0] ? vm->comm : "-", nv);
 		if (READ_ONCE(vm->exited))
@@ -267,33 +346,23 @@ void kvl_engine_print_hist_copy(struct kvl_engine *eng,
 				    (unsigned long long)(eng->print_now > vm->exited_ts ?
 							 eng->print_now - vm->exited_ts : 0));
 		out->printf(out->ctx, "\n");
-		for (j = 0; j < nv; j++) {
-			struct kvl_vcpu *v = vm->vcpus[j];
-
-			out->printf(out->ctx, "vcpu %d %u isa %s exits %llu\n",
-				    vm->tgid, v->vcpu_id,
-				    v->isa == KVL_ISA_SVM ? "svm" :
-				    v->isa == KVL_ISA_VMX ? "vmx" : "unknown",
-				    (unsigned long long)READ_ONCE(v->exits));
-			for (k = 0; k < KVL_EXIT_SLOTS; k++) {
-				const struct kvl_exit_slot *e = &v->stats.exits[k];
-
-				if (!kvl_acquire(&e->used))
-					continue;
-				kvl_print_one(out, "exit", vm, v->vcpu_id,
-					      kvl_reason_str(rbuf, v->isa, e->reason),
-					      NULL, &e->hist, scratch);
-			}
-			for (p = 0; p < KVL_NR_PATHS; p++)
-				for (s = 0; s < KVL_NR_STAGES; s++)
-					kvl_print_one(out, "stage", vm, v->vcpu_id,
-						      kvl_path_name(p),
-						      kvl_stage_name(p, s),
-						      &v->stats.stages[p][s], scratch);
-		}
+	} else if (u <= nv) {
+		kvl_print_vcpu(out, vm, vm->vcpus[u - 1], scratch);
+	} else if (u == (u64)nv + 1) {
 		kvl_print_disks(out, vm, scratch);
 	}
-	out->printf(out->ctx, "end\n");
+}
+
+void kvl_engine_print_hist_copy(struct kvl_engine *eng,
+				const struct kvl_sink *out,
+				struct kvl_hist *scratch)
+{
+	u64 pos = 0;
+
+	kvl_engine_flush(eng);
+	do {
+		kvl_engine_print_hist_at(eng, out, pos++, scratch);
+	} while (kvl_engine_hist_seek(eng, &pos));
 }
 
 void kvl_engine_print_stats(struct kvl_engine *eng, const struct kvl_sink *out,

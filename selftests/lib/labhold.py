@@ -71,13 +71,29 @@ _vm = []
 _arrays = []	# the trace arrays hold_events() enabled events in
 
 
-def _write(path, text, mode="w"):
+def _write(path, text):
     try:
-        with open(path, mode) as f:
+        with open(path, "w") as f:
             f.write(text)
         return True
     except OSError:
         return False
+
+
+def _append(path, text):
+    """A line to a tracefs command file (kprobe_events): opened O_APPEND
+    but never seeked, which Python's "a" mode does and tracefs refuses."""
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND)
+    except OSError:
+        return False
+    try:
+        os.write(fd, text.encode())
+        return True
+    except OSError:
+        return False
+    finally:
+        os.close(fd)
 
 
 def hold_events(on=True, instances_only=False):
@@ -108,7 +124,7 @@ def hold_events(on=True, instances_only=False):
     if not on:
         _arrays.clear()
         for f in HOOKED:
-            _write(TRACING + "/kprobe_events", "-:%s/%s\n" % (KPROBE_GROUP, f), "a")
+            _append(TRACING + "/kprobe_events", "-:%s/%s\n" % (KPROBE_GROUP, f))
 
 
 def _kprobe_events(define):
@@ -118,7 +134,7 @@ def _kprobe_events(define):
     for f in HOOKED:
         ev = "%s/%s" % (KPROBE_GROUP, f)
         if define and not os.path.exists(TRACING + "/events/" + ev):
-            _write(TRACING + "/kprobe_events", "p:%s %s\n" % (ev, f), "a")
+            _append(TRACING + "/kprobe_events", "p:%s %s\n" % (ev, f))
         if os.path.exists(TRACING + "/events/" + ev):
             have.append(ev)
     return tuple(have)
