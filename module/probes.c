@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * probes.c - tracepoint probes: turn KVM and syscall events into engine
- * events.
+ * events (the system calls' hooks themselves are syshooks.c's).
  *
  * Core tracepoints (raw_syscalls, sched_process_exit) are not exported, so
  * they are found by name with for_each_kernel_tracepoint().  KVM's live in
@@ -201,9 +201,10 @@ bool kvl_sys_exit_wanted(void)
 
 /*
  * The system-call probes are attached only while the engine tracks a VM:
- * with any raw_syscalls probe registered, every task on the machine takes
- * the slow system-call path, a cost a host with nothing to measure should
- * not pay.  A probe cannot attach probes (that sleeps): when the engine's
+ * hooked calls cost every task that makes them, and with a raw_syscalls
+ * probe registered every task takes the slow system-call path, costs a
+ * host with nothing to measure should not pay.  A probe cannot attach
+ * probes (that sleeps): when the engine's
  * VM count and kvl_sys_on disagree it queues kvl_sys_work, which attaches
  * or detaches them.  The first system calls of a new VM are missed that
  * way, as they are when the module is loaded under a running VM.  With
