@@ -361,6 +361,50 @@ static char *hist_text(struct fx *f, u64 now)
 }
 
 /*
+ * hist in pieces (the module's seq_file): seeking from each position
+ * that prints to the next, across empty slots and a VM's vCPUs, gives
+ * the text kvl_engine_print_hist() gives; past the end, nothing.
+ */
+TEST(hist_in_pieces_is_the_whole_text)
+{
+	static const s32 tgid[] = { 4000, 4100, 4200 };
+	struct fx_buf b = { 0 };
+	struct kvl_sink out = { fx_buf_printf, &b };
+	struct kvl_config cfg;
+	unsigned int i, pieces = 0;
+	struct fx f;
+	char *whole;
+	u64 pos = 0;
+
+	kvl_config_defaults(&cfg);
+	cfg.max_vms = 6;
+	fx_init_cfg(&f, &cfg);
+	fx_one_native(&f, VCPU0, 0, 1000);
+	for (i = 0; i < ARRAY_SIZE(tgid); i++) {
+		kvl_ev_exit(&f.eng, tgid[i], tgid[i] + 1, "qemu", 0, KVL_ISA_SVM,
+			    0x78, 20000 + i);
+		kvl_ev_exit(&f.eng, tgid[i], tgid[i] + 2, "qemu", 1, KVL_ISA_SVM,
+			    0x78, 20000 + i);
+	}
+	/* the middle one goes: an empty slot between two VMs */
+	kvl_ev_task_exit(&f.eng, tgid[1], tgid[1], true, 30000);
+	kvl_engine_reset(&f.eng);
+	whole = hist_text(&f, 40000);
+	do {
+		kvl_engine_print_hist_at(&f.eng, &out, pos++, NULL);
+		pieces++;
+	} while (kvl_engine_hist_seek(&f.eng, &pos));
+	ASSERT_NE(NULL, b.s);
+	EXPECT_STREQ(whole, b.s);
+	/* header, 3 VMs x (line + disks) + 1 + 2 + 2 vCPUs, end */
+	EXPECT_EQ(1 + 3 * 2 + 5 + 1, pieces);
+	EXPECT_FALSE(kvl_engine_hist_seek(&f.eng, &pos));
+	free(whole);
+	free(b.s);
+	fx_fini(&f);
+}
+
+/*
  * io_submit may take 65k iocbs at once: the engine's work under the VM
  * lock stops at its request slots, the rest counted as dropped.
  */
