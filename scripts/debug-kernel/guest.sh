@@ -55,7 +55,8 @@ echo "# debug kernel $(uname -r), $(nproc) CPUs, $(uname -v)"
 # ---- 1. the detectors
 cfg=$(zcat /proc/config.gz 2>/dev/null)
 missing=
-for c in KASAN PROVE_LOCKING DEBUG_KMEMLEAK DEBUG_ATOMIC_SLEEP; do
+# (KPROBES_ON_FTRACE: the module's default system-call hooks, tested here)
+for c in KASAN PROVE_LOCKING DEBUG_KMEMLEAK DEBUG_ATOMIC_SLEEP KPROBES_ON_FTRACE; do
 	grep -qx "CONFIG_$c=y" <<<"$cfg" || missing="$missing $c"
 done
 # (grep reads a copy: 'dmesg | grep -q' under pipefail fails whenever grep
@@ -65,7 +66,7 @@ grep -q 'KernelAddressSanitizer initialized' <<<"$log" || missing="$missing KASA
 [ -w "$km" ] || missing="$missing kmemleak(no-$km)"
 grep -Eq '^ *debug_locks: +1$' /proc/lockdep_stats 2>/dev/null || missing="$missing lockdep(debug_locks-not-1)"
 result "$([ -z "$missing" ] && echo 0 || echo 1)" \
-	"debug kernel armed: KASAN, PROVE_LOCKING, DEBUG_KMEMLEAK, DEBUG_ATOMIC_SLEEP${missing:+ (missing:$missing)}"
+	"debug kernel armed: KASAN, PROVE_LOCKING, DEBUG_KMEMLEAK, DEBUG_ATOMIC_SLEEP; kprobes on ftrace${missing:+ (missing:$missing)}"
 
 # ---- 2. what boot left behind
 leaks=$(kmemleak_scan)
