@@ -266,18 +266,27 @@ static struct kvl_vm *kvl_hist_vm(struct kvl_engine *eng, u32 i)
 	return vm && !kvl_vm_shadowed(eng, vm, i) ? vm : NULL;
 }
 
+/* A VM's position @pos (0 < @pos < kvl_hist_end()): its slot, and in *@u its piece. */
+static u32 kvl_hist_slot(const struct kvl_engine *eng, u64 pos, u64 *u)
+{
+	u64 stride = kvl_hist_stride(eng);
+	u32 i = (u32)kvl_div64(pos - 1, stride);
+
+	*u = pos - 1 - i * stride;
+	return i;
+}
+
 bool kvl_engine_hist_seek(struct kvl_engine *eng, u64 *pos)
 {
-	u64 stride = kvl_hist_stride(eng), end = kvl_hist_end(eng), p = *pos;
+	u64 end = kvl_hist_end(eng), p = *pos, u;
 
 	while (p > 0 && p < end) {
-		u32 i = (u32)kvl_div64(p - 1, stride);
-		u64 u = p - 1 - i * stride;
+		u32 i = kvl_hist_slot(eng, p, &u);
 		struct kvl_vm *vm = kvl_hist_vm(eng, i);
 
 		if (vm && u <= (u64)kvl_acquire(&vm->nr_vcpus) + 1)
 			break;
-		p = 1 + (u64)(i + 1) * stride;	/* the next slot */
+		p = 1 + (u64)(i + 1) * kvl_hist_stride(eng);	/* the next slot */
 	}
 	*pos = p;
 	return p <= end;
@@ -314,9 +323,9 @@ void kvl_engine_print_hist_at(struct kvl_engine *eng,
 			      const struct kvl_sink *out, u64 pos,
 			      struct kvl_hist *scratch)
 {
-	u64 stride = kvl_hist_stride(eng), u;
 	struct kvl_vm *vm;
-	u32 i, nv;
+	u32 nv;
+	u64 u;
 
 	if (pos == 0) {
 		out->printf(out->ctx, "# kvmio_lat hist %d\n", KVL_HIST_FORMAT_VERSION);
@@ -332,9 +341,7 @@ void kvl_engine_print_hist_at(struct kvl_engine *eng,
 	}
 	if (pos > kvl_hist_end(eng))
 		return;
-	i = (u32)kvl_div64(pos - 1, stride);
-	u = pos - 1 - i * stride;
-	vm = kvl_hist_vm(eng, i);
+	vm = kvl_hist_vm(eng, kvl_hist_slot(eng, pos, &u));
 	if (!vm)
 		return;
 	nv = kvl_acquire(&vm->nr_vcpus);
