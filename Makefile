@@ -230,18 +230,29 @@ BENCH_ARGS ?=
 BENCH_ICOUNT_ARGS ?=
 
 # the instruction-count boot runs even when the first one missed figures
-bench:
+bench: $(BUILD)/engine_cost
 	rc=0; scripts/bench/bench.sh $(BENCH_ARGS) || rc=$$?; \
-	scripts/bench/bench.sh --icount $(BENCH_ICOUNT_ARGS) || rc=$$?; exit $$rc
+	scripts/bench/bench.sh --icount $(BENCH_ICOUNT_ARGS) || rc=$$?; \
+	scripts/bench/engine_cost.py $(BUILD)/engine_cost || rc=$$?; exit $$rc
 
 bench-icount:
 	scripts/bench/bench.sh --icount $(BENCH_ICOUNT_ARGS)
 
-bench-quick:
+bench-quick: $(BUILD)/engine_cost
 	scripts/bench/bench.sh --quick $(BENCH_ARGS)
 	scripts/bench/bench.sh --quick --icount
+	scripts/bench/engine_cost.py --iterations 1000 $(BUILD)/engine_cost
 
-.PHONY: bench-quick bench-icount
+# The engine's share of each icount exit loop, function by function:
+# callgrind counts its instructions (scripts/bench/engine_cost.c).
+$(BUILD)/engine_cost: scripts/bench/engine_cost.c $(ENGINE_SRC) $(ENGINE_HDR)
+	@mkdir -p $(BUILD)
+	$(CC) $(CFLAGS_USER) -o $@ $< $(ENGINE_SRC)
+
+bench-engine: $(BUILD)/engine_cost
+	scripts/bench/engine_cost.py $(BUILD)/engine_cost
+
+.PHONY: bench-quick bench-icount bench-engine
 # --- bench: end ---
 
 # --- hardening: begin ---

@@ -14,7 +14,7 @@ pkgs=(
 	libaio-dev
 	clang-14 libclang-rt-14-dev
 	trace-cmd libtracecmd-dev libtraceevent-dev libtracefs-dev
-	python3
+	python3 valgrind
 )
 (($#)) && pkgs=("$@")
 missing=()

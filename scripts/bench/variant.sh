@@ -19,6 +19,12 @@
 #   bare    every probe attached (with syscall_probes_always=1, the bench's
 #           default) but returning at its first test: what the tracepoints
 #           and the kernel's slow system-call path cost with no work done
+#   noengine  every probe doing its own work (task tests, clock reads, the
+#           exit reason) but handing nothing to the engine: the kvm probes'
+#           kvl_ev_*() calls go to empty functions the compiler must still
+#           call, and every process passes the VM filter.  base - noengine
+#           is the engine's share in the kernel, noengine - bare the probes'
+#           (engine_cost.py counts the engine function by function)
 #   lockstat  the engine's VM lock counted: taken, contended, ns waited and
 #           held (local_clock()), printed to the kernel log at unload
 #   git-REV the module as committed at REV (git-HEAD, git-f81da94): a change
@@ -31,16 +37,16 @@
 # shellcheck disable=SC2016 # the edits are perl expressions, single-quoted on purpose
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-name=${1:?usage: variant.sh base|local|nosys|rawsys|bare|lockstat|git-REV [OUTDIR]}
+name=${1:?usage: variant.sh base|local|nosys|rawsys|bare|noengine|lockstat|git-REV [OUTDIR]}
 top=${2:-build/bench/modules}
 KVER=${KVER:-$(scripts/lab-kver.sh)}
 case $name in
-base | local | nosys | rawsys | bare | lockstat) ;;
+base | local | nosys | rawsys | bare | noengine | lockstat) ;;
 git-?*)
 	rev=$(git rev-parse --verify -q "${name#git-}^{commit}") ||
 		{ echo "variant.sh: no commit ${name#git-}" >&2; exit 2; }
 	;;
-*) echo "variant.sh: unknown variant $name (base, local, nosys, rawsys, bare, lockstat, git-REV)" >&2; exit 2 ;;
+*) echo "variant.sh: unknown variant $name (base, local, nosys, rawsys, bare, noengine, lockstat, git-REV)" >&2; exit 2 ;;
 esac
 d=$top/$name
 # the same sources as the last build there: keep it
@@ -109,6 +115,14 @@ nosys)
 	;;
 rawsys) edit 's/static enum kvl_hooks_want kvl_hooks_want;/static enum kvl_hooks_want kvl_hooks_want = KVL_HOOKS_TRACEPOINT;/' ;;
 bare) edit 's/return READ_ONCE\(kvl_enabled\) && in_task\(\);/return false;/' ;;
+noengine)
+	for ev in exit entry doorbell userspace_exit; do
+		edit "s/kvl_ev_$ev\(&kvl_engine,/kvl_noengine_$ev(&kvl_engine,/"
+	done
+	edit 's/static void kvl_do_exit\(/#define KVL_NOENGINE static noinline __attribute__((noipa))\nKVL_NOENGINE void kvl_noengine_exit(struct kvl_engine *e, s32 g, s32 t, const char *c, u32 v, u32 i, u32 r, u64 n) { }\nKVL_NOENGINE void kvl_noengine_entry(struct kvl_engine *e, s32 g, s32 t, u64 n) { }\nKVL_NOENGINE void kvl_noengine_doorbell(struct kvl_engine *e, s32 g, s32 t, bool p, u64 a, u64 n) { }\nKVL_NOENGINE void kvl_noengine_userspace_exit(struct kvl_engine *e, s32 g, s32 t) { }\n\nstatic void kvl_do_exit(/'
+	edit 's/return w & \(1UL << \(bit % \(8 \* sizeof\(unsigned long\)\)\)\);/return w || !w;/' \
+		"$d/include/kvmio_lat/engine.h"
+	;;
 lockstat)
 	export LOCKSTAT=$lockstat_code
 	edit 's/#define kvl_lock\(l, flags\)\traw_spin_lock_irqsave\(l, flags\)\n#define kvl_unlock\(l, flags\)\traw_spin_unlock_irqrestore\(l, flags\)/void kvl_lockstat_lock(raw_spinlock_t *l);\nvoid kvl_lockstat_unlock(raw_spinlock_t *l);\n#define kvl_lock(l, flags)\tdo { local_irq_save(flags); kvl_lockstat_lock(l); } while (0)\n#define kvl_unlock(l, flags)\tdo { kvl_lockstat_unlock(l); local_irq_restore(flags); } while (0)/' \
