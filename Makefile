@@ -30,7 +30,7 @@ READER_HDR := $(wildcard userspace/*.h)
 WFLAGS := -Wall -Wextra -Werror -Wno-sign-compare
 CFLAGS_USER := -std=gnu11 -O2 -g $(WFLAGS) -D_GNU_SOURCE -Iinclude
 SANITIZE := -fsanitize=address,undefined -fno-sanitize-recover=all
-TEST_CFLAGS := -std=gnu11 -O1 -g $(WFLAGS) -Wno-unused-parameter -D_GNU_SOURCE \
+TEST_CFLAGS := -std=gnu11 -O1 -g $(WFLAGS) -Wno-unused-parameter -D_GNU_SOURCE -DKVL_MEMO_CHECK \
 	-Iinclude -I$(KSELFTEST) -Iselftests/unit $(SANITIZE)
 
 UNIT_TESTS := $(patsubst selftests/unit/%.c,$(BUILD)/unit/%,$(wildcard selftests/unit/*_test.c))
@@ -151,7 +151,7 @@ bench-replay: $(BUILD)/replay_bench
 reader-test: $(BUILD)/unit/reader_test
 	$(BUILD)/unit/reader_test
 
-FUZZ_CFLAGS = -std=gnu11 -O1 -g -Wall -D_GNU_SOURCE -Iinclude -Iuserspace \
+FUZZ_CFLAGS = -std=gnu11 -O1 -g -Wall -D_GNU_SOURCE -DKVL_MEMO_CHECK -Iinclude -Iuserspace \
 	$(READER_CFLAGS) -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=all
 FUZZ_RUN = -max_total_time=$(FUZZ_SECONDS) -timeout=10 -rss_limit_mb=1024 \
 	-print_final_stats=1

@@ -563,6 +563,12 @@ typedef void (*kvl_request_hook)(void *ctx,
 struct kvl_engine {
 	struct kvl_config cfg;
 	const struct kvl_alloc_ops *ops;
+	/*
+	 * Moves on (under lock) before a VM leaves the table or is marked
+	 * exited: every CPU's memo of the vCPU it last found (kvl_vcpu_find())
+	 * is stale from then on.
+	 */
+	u32 memo_gen;
 	kvl_lock_t lock;		/* VM table changes */
 	struct kvl_vm **vms;		/* [max_vms]; RCU in the kernel */
 	u32 nr_vms;			/* running VMs */

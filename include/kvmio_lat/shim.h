@@ -6,8 +6,9 @@
  * runs in three places: kvmio_lat.ko, the kvmio-lat reader's offline replay
  * and the host unit tests.  Everything it needs from its surroundings is
  * here: fixed-width types, once/acquire/release accessors, a compare-and-
- * swap, a lock and a printf-like sink.  Userspace builds are single-threaded
- * with respect to one engine, so the lock is a no-op there.
+ * swap, a lock, per-CPU variables and a printf-like sink.  Userspace builds
+ * are single-threaded with respect to one engine, so the lock is a no-op
+ * there.
  */
 #ifndef KVMIO_LAT_SHIM_H
 #define KVMIO_LAT_SHIM_H
@@ -22,6 +23,7 @@
 #include <linux/atomic.h>
 #include <linux/cache.h>
 #include <linux/math64.h>
+#include <linux/percpu.h>
 #include <asm/barrier.h>
 #include <asm/processor.h>
 
@@ -37,6 +39,11 @@
 /* Read what kvl_publish() stored, and everything written before it. */
 #define kvl_acquire(p)		smp_load_acquire(p)
 #define kvl_cpu_relax()		cpu_relax()
+
+/* One per CPU, used with preemption off (every kvl_ev_*() call). */
+#define KVL_DEFINE_PER_CPU(type, name)	DEFINE_PER_CPU(type, name)
+#define KVL_DECLARE_PER_CPU(type, name)	DECLARE_PER_CPU(type, name)
+#define kvl_this_cpu_ptr(p)		this_cpu_ptr(p)
 
 #else
 #include "shim_user.h"

@@ -71,6 +71,11 @@ static inline int fls64(u64 x)
 	__kvl_old;							\
 })
 
+/* the kernel's per-CPU variables: one per thread (one engine per thread) */
+#define KVL_DEFINE_PER_CPU(type, name)	__thread type name
+#define KVL_DECLARE_PER_CPU(type, name)	extern __thread type name
+#define kvl_this_cpu_ptr(p)		(p)
+
 typedef int kvl_lock_t;
 #define kvl_lock_init(l)	(*(l) = 0)
 #define kvl_lock(l, flags)	((void)(l), (flags) = 0)

@@ -84,18 +84,105 @@ static inline struct kvl_vcpu *kvl_vcpu_of(struct kvl_vm *vm, struct kvl_thread 
 }
 
 /*
- * The vCPU thread @tid of VM @tgid runs, or NULL; its VM in *@vmp.  Per
- * exit to userspace, per injection, per doorbell: inline.
+ * The vCPU thread this CPU last found, for the events that follow its exit
+ * (kvm_pio, kvm_userspace_exit, kvm_entry come on the CPU of its kvm_exit
+ * unless the thread migrated): valid while @gen is the engine's memo_gen.
+ * vCPU threads keep their slot, and a VM's vCPUs their objects, until the
+ * VM leaves the table, which moves memo_gen on first; the VM is freed a
+ * grace period later, and the memo is only read with preemption off.
  */
-static inline struct kvl_vcpu *kvl_vcpu_find(struct kvl_engine *eng,
-					     s32 tgid, s32 tid,
-					     struct kvl_vm **vmp)
+struct kvl_memo {
+	const struct kvl_engine *eng;
+	u32 gen;
+	s32 tgid;
+	s32 tid;
+	struct kvl_vm *vm;
+	struct kvl_thread *t;
+	struct kvl_vcpu *vc;
+};
+
+KVL_DECLARE_PER_CPU(struct kvl_memo, kvl_memo);
+
+/* The table's answer, without the memo. */
+static inline struct kvl_vcpu *kvl_vcpu_lookup(struct kvl_engine *eng,
+					       s32 tgid, s32 tid,
+					       struct kvl_vm **vmp,
+					       struct kvl_thread **tp)
 {
 	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
 	struct kvl_thread *t = vm ? kvl_thread_find(vm, tid) : NULL;
 
 	*vmp = vm;
+	*tp = t;
 	return t ? kvl_vcpu_of(vm, t) : NULL;
+}
+
+static inline void kvl_memo_set(struct kvl_memo *m, struct kvl_engine *eng,
+				u32 gen, s32 tgid, s32 tid, struct kvl_vm *vm,
+				struct kvl_thread *t, struct kvl_vcpu *vc)
+{
+	m->eng = eng;
+	m->gen = gen;
+	m->tgid = tgid;
+	m->tid = tid;
+	m->vm = vm;
+	m->t = t;
+	m->vc = vc;
+}
+
+static inline bool kvl_memo_hit(const struct kvl_memo *m,
+				const struct kvl_engine *eng, u32 gen,
+				s32 tgid, s32 tid)
+{
+	return m->tid == tid && m->tgid == tgid && m->gen == gen && m->eng == eng;
+}
+
+/* Tests: a memo hit must be what the tables say (vm.c). */
+#ifdef KVL_MEMO_CHECK
+void kvl_memo_check(struct kvl_engine *eng, const struct kvl_memo *m);
+#else
+static inline void kvl_memo_check(struct kvl_engine *eng,
+				  const struct kvl_memo *m)
+{
+	(void)eng;
+	(void)m;
+}
+#endif
+
+/*
+ * The vCPU thread @tid of VM @tgid runs, or NULL; its VM in *@vmp and its
+ * thread in *@tp.  Per exit, doorbell, entry: inline, and from this CPU's
+ * memo when the last vCPU found here is the one asked for.
+ */
+static inline struct kvl_vcpu *kvl_vcpu_find_t(struct kvl_engine *eng,
+					       s32 tgid, s32 tid,
+					       struct kvl_vm **vmp,
+					       struct kvl_thread **tp)
+{
+	struct kvl_memo *m = kvl_this_cpu_ptr(&kvl_memo);
+	/* before the lookup: a VM removed during it makes the memo stale */
+	u32 gen = kvl_acquire(&eng->memo_gen);
+	struct kvl_vcpu *vc;
+
+	if (kvl_memo_hit(m, eng, gen, tgid, tid)) {
+		kvl_memo_check(eng, m);
+		*vmp = m->vm;
+		*tp = m->t;
+		return m->vc;
+	}
+	vc = kvl_vcpu_lookup(eng, tgid, tid, vmp, tp);
+	if (vc)
+		kvl_memo_set(m, eng, gen, tgid, tid, *vmp, *tp, vc);
+	return vc;
+}
+
+static inline struct kvl_vcpu *kvl_vcpu_find(struct kvl_engine *eng,
+					     s32 tgid, s32 tid,
+					     struct kvl_vm **vmp)
+{
+	struct kvl_thread *t;
+
+	return kvl_vcpu_find_t(eng, tgid, tid, vmp, &t);
 }
 
 /*

@@ -155,10 +155,32 @@ void kvl_vcpu_setup(struct kvl_vcpu *v, u32 vcpu_id, u32 isa)
 	}
 }
 
+KVL_DEFINE_PER_CPU(struct kvl_memo, kvl_memo);
+
+#ifdef KVL_MEMO_CHECK
+void kvl_memo_check(struct kvl_engine *eng, const struct kvl_memo *m)
+{
+	struct kvl_thread *t;
+	struct kvl_vm *vm;
+	struct kvl_vcpu *vc = kvl_vcpu_lookup(eng, m->tgid, m->tid, &vm, &t);
+
+	if (vc != m->vc || vm != m->vm || t != m->t)
+		__builtin_trap();
+}
+#endif
+
 void kvl_engine_init(struct kvl_engine *eng, const struct kvl_config *cfg,
 		     const struct kvl_alloc_ops *ops, struct kvl_vm **vms)
 {
+	/*
+	 * A memo names its engine; a new one at a freed one's address (in
+	 * userspace) starts at another generation.
+	 */
+	static u32 gen_seed;
+
 	memset(eng, 0, sizeof(*eng));
+	gen_seed += 0x10000;
+	eng->memo_gen = gen_seed;
 	eng->cfg = *cfg;
 	eng->ops = ops;
 	eng->vms = vms;
@@ -321,6 +343,8 @@ static void kvl_vm_remove_slot(struct kvl_engine *eng, unsigned int i)
 {
 	struct kvl_vm *vm = eng->vms[i];
 
+	/* stale memos first: the VM is freed a grace period after this */
+	WRITE_ONCE(eng->memo_gen, eng->memo_gen + 1);
 	WRITE_ONCE(eng->vms[i], NULL);
 	if (vm->exited)
 		eng->nr_exited--;
@@ -356,6 +380,7 @@ bool kvl_engine_vm_exited(struct kvl_engine *eng, s32 tgid, u64 now)
 			WRITE_ONCE(vc->awaiting, 0);
 		}
 		vm->exited_ts = now;
+		WRITE_ONCE(eng->memo_gen, eng->memo_gen + 1);
 		WRITE_ONCE(vm->exited, 1);
 		kvl_unlock(&vm->lock, vflags);
 		WRITE_ONCE(eng->nr_vms, eng->nr_vms - 1);
