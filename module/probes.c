@@ -248,14 +248,18 @@ static void kvl_sys_check(void)
 
 static void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa, u32 reason)
 {
+	bool looked_up;
+
 	if (!kvl_task_ok())
 		return;
 	kvl_probe_begin();
-	kvl_ev_exit(&kvl_engine, current->tgid, current->pid,
-		    current->group_leader->comm,
-		    vcpu->vcpu_id, isa, reason, kvl_now());
+	looked_up = kvl_ev_exit(&kvl_engine, current->tgid, current->pid,
+				current->group_leader->comm,
+				vcpu->vcpu_id, isa, reason, kvl_now());
 	kvl_probe_end();
-	kvl_sys_check();
+	/* a new VM comes with a lookup: not needed for the remembered ones */
+	if (looked_up)
+		kvl_sys_check();
 }
 
 /* kvm_exit up to 5.15 */

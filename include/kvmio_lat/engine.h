@@ -660,7 +660,12 @@ void kvl_engine_reset(struct kvl_engine *eng);
 void kvl_engine_flush(struct kvl_engine *eng);
 
 /* Events. */
-void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
+/*
+ * True if the vCPU was looked up rather than remembered (kvl_vcpu_find()):
+ * then the VM may be new, and the module checks whether the system calls
+ * need their probes.
+ */
+bool kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
 		 u32 vcpu_id, u32 isa, u32 reason, u64 now);
 void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now);
 /* A guest MMIO write (@pio false) or port write seen while handling an exit. */

@@ -83,6 +83,45 @@ static inline u64 kvl_hist_bucket_hi(unsigned int i)
 unsigned __int128 kvl_udiv128(unsigned __int128 n, u64 d);
 
 void kvl_hist_init(struct kvl_hist *h);
+
+/*
+ * Record one interval: inline where every exit records one
+ * (kvl_exit_record()), kvl_hist_record() elsewhere.
+ */
+static inline void kvl_hist_add(struct kvl_hist *h, s64 ns)
+{
+	unsigned __int128 sq;
+	u64 v, lo, sum;
+
+	WRITE_ONCE(h->count, h->count + 1);
+	if (ns < 0) {
+		/* clock skew: a 0 ns value, counted so that it stays visible */
+		WRITE_ONCE(h->negative, h->negative + 1);
+		v = 0;
+	} else {
+		v = (u64)ns;
+	}
+	if (v >= KVL_HIST_MAX_NS) {
+		WRITE_ONCE(h->overflow, h->overflow + 1);
+	} else {
+		unsigned int i = kvl_hist_index(v);
+
+		WRITE_ONCE(h->buckets[i], h->buckets[i] + 1);
+		/* saturate, never wrap: a wrapped sum gives a plausible mean */
+		sum = h->sum + v;
+		WRITE_ONCE(h->sum, sum < v ? KVL_HIST_SUM_SAT : sum);
+		sq = (unsigned __int128)v * v;
+		lo = h->sumsq_lo + (u64)sq;
+		WRITE_ONCE(h->sumsq_hi, h->sumsq_hi + (u64)(sq >> 64) +
+			   (lo < h->sumsq_lo));
+		WRITE_ONCE(h->sumsq_lo, lo);
+	}
+	if (v < h->min)
+		WRITE_ONCE(h->min, v);
+	if (v > h->max)
+		WRITE_ONCE(h->max, v);
+}
+
 void kvl_hist_record(struct kvl_hist *h, s64 ns);
 
 /*

@@ -40,6 +40,8 @@
 #define kvl_acquire(p)		smp_load_acquire(p)
 #define kvl_cpu_relax()		cpu_relax()
 
+/* The module has one engine (a memo need not say whose it is). */
+#define KVL_ONE_ENGINE			1
 /* One per CPU, used with preemption off (every kvl_ev_*() call). */
 #define KVL_DEFINE_PER_CPU(type, name)	DEFINE_PER_CPU(type, name)
 #define KVL_DECLARE_PER_CPU(type, name)	DECLARE_PER_CPU(type, name)

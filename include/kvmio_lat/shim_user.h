@@ -71,6 +71,8 @@ static inline int fls64(u64 x)
 	__kvl_old;							\
 })
 
+/* several engines, one after another (replay, tests) */
+#define KVL_ONE_ENGINE			0
 /* the kernel's per-CPU variables: one per thread (one engine per thread) */
 #define KVL_DEFINE_PER_CPU(type, name)	__thread type name
 #define KVL_DECLARE_PER_CPU(type, name)	extern __thread type name

@@ -28,10 +28,10 @@ static void kvl_exit_record(struct kvl_vcpu *vc, u64 ns)
 	}
 	vc->exit_slot = i;
 record:
-	kvl_hist_record(&s[i].hist, (s64)ns);
+	kvl_hist_add(&s[i].hist, (s64)ns);
 }
 
-void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
+bool kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
 		 u32 vcpu_id, u32 isa, u32 reason, u64 now)
 {
 	struct kvl_memo *m = kvl_this_cpu_ptr(&kvl_memo);
@@ -39,28 +39,30 @@ void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
 	struct kvl_thread *t;
 	struct kvl_vcpu *vc;
 	struct kvl_vm *vm;
+	bool found = false;
 
 	if (kvl_memo_hit(m, eng, gen, tgid, tid)) {
 		kvl_memo_check(eng, m);
 		vc = m->vc;
 	} else {
+		found = true;
 		vc = kvl_vcpu_lookup(eng, tgid, tid, &vm, &t);
 		if (!vc) {
 			/* the VM's or the vCPU's first exit */
 			if (!vm) {
 				vm = kvl_vm_create(eng, tgid, comm);
 				if (!vm)
-					return;
+					return true;
 				t = kvl_thread_find(vm, tid);
 			}
 			if (!t || READ_ONCE(t->vcpu) < 0) {
 				t = kvl_vcpu_register(eng, vm, tid, vcpu_id, isa);
 				if (!t)
-					return;
+					return true;
 			}
 			vc = kvl_vcpu_of(vm, t);
 			if (!vc)
-				return;
+				return true;
 		}
 		kvl_memo_set(m, eng, gen, tgid, tid, vm, t, vc);
 	}
@@ -68,6 +70,7 @@ void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
 	WRITE_ONCE(vc->exit_ts, now);	/* read by kvl_ev_apicv_accept() */
 	vc->exit_reason = reason;
 	vc->doorbell_undo = -1;
+	return found;
 }
 
 void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now)
@@ -110,6 +113,8 @@ static bool kvl_in_kernel_device(bool pio, u64 addr)
 	if (!pio)
 		return (addr >= 0xfee00000 && addr < 0xfee01000) ||	/* LAPIC */
 		       (addr >= 0xfec00000 && addr < 0xfec01000);	/* IOAPIC */
+	if (addr > 0x4d1)	/* virtio's ports, as PCI gives them, are above */
+		return false;
 	return addr == 0x20 || addr == 0x21 || addr == 0xa0 || addr == 0xa1 ||
 	       addr == 0x4d0 || addr == 0x4d1 ||			/* PIC, ELCR */
 	       (addr >= 0x40 && addr <= 0x43) || addr == 0x61 ||	/* PIT */

@@ -12,36 +12,26 @@ void kvl_hist_init(struct kvl_hist *h)
 
 void kvl_hist_record(struct kvl_hist *h, s64 ns)
 {
-	unsigned __int128 sq;
-	u64 v, lo, sum;
+	kvl_hist_add(h, ns);
+}
 
-	WRITE_ONCE(h->count, h->count + 1);
-	if (ns < 0) {
-		/* clock skew: a 0 ns value, counted so that it stays visible */
-		WRITE_ONCE(h->negative, h->negative + 1);
-		v = 0;
-	} else {
-		v = (u64)ns;
-	}
-	if (v >= KVL_HIST_MAX_NS) {
-		WRITE_ONCE(h->overflow, h->overflow + 1);
-	} else {
-		unsigned int i = kvl_hist_index(v);
+unsigned __int128 kvl_udiv128(unsigned __int128 n, u64 d)
+{
+	unsigned __int128 q = 0, r = 0;
+	int i;
 
-		WRITE_ONCE(h->buckets[i], h->buckets[i] + 1);
-		/* saturate, never wrap: a wrapped sum gives a plausible mean */
-		sum = h->sum + v;
-		WRITE_ONCE(h->sum, sum < v ? KVL_HIST_SUM_SAT : sum);
-		sq = (unsigned __int128)v * v;
-		lo = h->sumsq_lo + (u64)sq;
-		WRITE_ONCE(h->sumsq_hi, h->sumsq_hi + (u64)(sq >> 64) +
-			   (lo < h->sumsq_lo));
-		WRITE_ONCE(h->sumsq_lo, lo);
+	if (!d)
+		return 0;
+	if (!(n >> 64))
+		return (u64)n / d;
+	for (i = 127; i >= 0; i--) {
+		r = (r << 1) | ((n >> i) & 1);
+		if (r >= d) {
+			r -= d;
+			q |= (unsigned __int128)1 << i;
+		}
 	}
-	if (v < h->min)
-		WRITE_ONCE(h->min, v);
-	if (v > h->max)
-		WRITE_ONCE(h->max, v);
+	return q;
 }
 
 /* Values that went into sum and sumsq: all but the overflow. */
@@ -97,25 +87,6 @@ u64 kvl_hist_mean(const struct kvl_hist *h)
 		return mean;
 	}
 	return n ? kvl_div64(h->sum, n) : 0;
-}
-
-unsigned __int128 kvl_udiv128(unsigned __int128 n, u64 d)
-{
-	unsigned __int128 q = 0, r = 0;
-	int i;
-
-	if (!d)
-		return 0;
-	if (!(n >> 64))
-		return (u64)n / d;
-	for (i = 127; i >= 0; i--) {
-		r = (r << 1) | ((n >> i) & 1);
-		if (r >= d) {
-			r -= d;
-			q |= (unsigned __int128)1 << i;
-		}
-	}
-	return q;
 }
 
 static u64 kvl_isqrt128(unsigned __int128 x)

@@ -134,7 +134,8 @@ static inline bool kvl_memo_hit(const struct kvl_memo *m,
 				const struct kvl_engine *eng, u32 gen,
 				s32 tgid, s32 tid)
 {
-	return m->tid == tid && m->tgid == tgid && m->gen == gen && m->eng == eng;
+	return m->tid == tid && m->tgid == tgid && m->gen == gen &&
+	       (KVL_ONE_ENGINE || m->eng == eng);
 }
 
 /* Tests: a memo hit must be what the tables say (vm.c). */
@@ -230,7 +231,14 @@ u16 kvl_req_alloc(struct kvl_vm *vm, u64 now);
 void kvl_drain_lock(struct kvl_vcpu *vc);
 void kvl_drain_unlock(struct kvl_vcpu *vc);
 void kvl_mailbox_drain(struct kvl_vcpu *vc);
-void kvl_vcpu_drain(struct kvl_vcpu *vc);
+void kvl_vcpu_drain_mail(struct kvl_vcpu *vc);
+
+/* At each entry: mostly nothing to do, tested inline. */
+static inline void kvl_vcpu_drain(struct kvl_vcpu *vc)
+{
+	if (READ_ONCE(vc->mail_tail) != READ_ONCE(vc->mail_head))
+		kvl_vcpu_drain_mail(vc);
+}
 void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
 		    struct kvl_req *r, u64 entry);
 void kvl_req_attribute(struct kvl_vm *vm, struct kvl_req *r,

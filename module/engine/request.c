@@ -193,11 +193,10 @@ void kvl_mailbox_drain(struct kvl_vcpu *vc)
 	kvl_publish(&vc->mail_tail, tail);
 }
 
-/* The vCPU thread, at its entry: never waits. */
-void kvl_vcpu_drain(struct kvl_vcpu *vc)
+/* The vCPU thread, at an entry with mail (kvl_vcpu_drain()): never waits. */
+void kvl_vcpu_drain_mail(struct kvl_vcpu *vc)
 {
-	if (READ_ONCE(vc->mail_tail) == READ_ONCE(vc->mail_head) ||
-	    !kvl_drain_trylock(vc))
+	if (!kvl_drain_trylock(vc))
 		return;
 	kvl_mailbox_drain(vc);
 	kvl_drain_unlock(vc);
