@@ -246,13 +246,19 @@ static void kvl_sys_check(void)
 
 /* ---- KVM ---- */
 
-static void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa, u32 reason)
+DEFINE_PER_CPU(struct kvl_exit_info, kvl_exit_info);
+
+/* @ask: the reason is kvm_x86_ops' to tell (kvm_exit from 5.16) */
+static __always_inline void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa,
+					u32 reason, bool ask)
 {
 	bool looked_up;
 
 	if (!kvl_task_ok())
 		return;
 	kvl_probe_begin();
+	if (ask)
+		reason = kvl_kvm_exit_reason(vcpu, isa);
 	looked_up = kvl_ev_exit(&kvl_engine, current->tgid, current->pid,
 				current->group_leader->comm,
 				vcpu->vcpu_id, isa, reason, kvl_now());
@@ -266,13 +272,13 @@ static void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa, u32 reason)
 static void kvl_probe_kvm_exit_3(void *data, unsigned int exit_reason,
 				 struct kvm_vcpu *vcpu, u32 isa)
 {
-	kvl_do_exit(vcpu, isa, exit_reason);
+	kvl_do_exit(vcpu, isa, exit_reason, false);
 }
 
 /* kvm_exit from 5.16 */
 static void kvl_probe_kvm_exit_2(void *data, struct kvm_vcpu *vcpu, u32 isa)
 {
-	kvl_do_exit(vcpu, isa, kvl_kvm_exit_reason(vcpu, isa));
+	kvl_do_exit(vcpu, isa, 0, true);
 }
 
 static void kvl_do_entry(struct kvm_vcpu *vcpu)

@@ -37,23 +37,36 @@ typedef void (*kvl_get_exit_info_t)(struct kvm_vcpu *vcpu, u32 *reason,
 extern struct kvm_x86_ops *kvl_x86_ops;
 
 /*
+ * get_exit_info()'s outputs, per CPU rather than on the stack: outputs on
+ * the stack cost every exit a stack canary and their zeroing
+ * (CONFIG_INIT_STACK_ALL_ZERO).
+ */
+struct kvl_exit_info {
+	u64 info1, info2;
+	u32 reason, intr_info, error_code;
+};
+
+DECLARE_PER_CPU(struct kvl_exit_info, kvl_exit_info);
+
+/*
  * Only called when KVL_KVM_EXIT_TWO_ARGS: the cast is then a no-op.
  * get_exit_info() is the vendor's (SVM or VMX), so @isa is not needed.
+ * With preemption off, in task context (the per-CPU outputs).
  */
 static inline u32 kvl_kvm_exit_reason(struct kvm_vcpu *vcpu, u32 isa)
 {
 	struct kvm_x86_ops *ops = READ_ONCE(kvl_x86_ops);
-	u32 reason, intr_info, error_code;
+	struct kvl_exit_info *e = this_cpu_ptr(&kvl_exit_info);
 	kvl_get_exit_info_t get;
-	u64 info1, info2;
 
 	if (!ops)
 		return KVL_REASON_UNKNOWN;
 	get = (kvl_get_exit_info_t)READ_ONCE(ops->get_exit_info);
 	if (!get)
 		return KVL_REASON_UNKNOWN;
-	get(vcpu, &reason, &info1, &info2, &intr_info, &error_code);
-	return reason;
+	get(vcpu, &e->reason, &e->info1, &e->info2, &e->intr_info,
+	    &e->error_code);
+	return e->reason;
 }
 
 #endif /* KVMIO_LAT_WRAPPER_KVM_EXIT_H */
