@@ -252,7 +252,13 @@ $(BUILD)/engine_cost: scripts/bench/engine_cost.c $(ENGINE_SRC) $(ENGINE_HDR)
 bench-engine: $(BUILD)/engine_cost
 	scripts/bench/engine_cost.py $(BUILD)/engine_cost
 
-.PHONY: bench-quick bench-icount bench-engine
+# The worst interrupts-off stretch, by the debug kernel's irqsoff tracer,
+# without kvmio_lat and with it at its default and maximum caps.
+bench-irqsoff: reader selftests
+	DEBUG_KERNEL_OUT=$(BUILD)/bench-irqsoff scripts/debug-kernel/check.sh \
+		--guest scripts/bench/irqsoff_guest.py
+
+.PHONY: bench-quick bench-icount bench-engine bench-irqsoff
 # --- bench: end ---
 
 # --- hardening: begin ---

@@ -17,14 +17,29 @@
 # Output and the guest's dmesg in build/debug-kernel/; times per step on
 # stdout.  Exit status 0 only if everything passed.
 #
-# Environment: DEBUG_KERNEL_LAB_TIMEOUT (seconds, default 3600),
+#   check.sh [--guest PROGRAM [ARG...]]
+#
+# --guest: run PROGRAM KO ARG... in the lab instead of guest.sh KO (make
+# bench-irqsoff: scripts/bench/irqsoff_guest.py), the kernel log still
+# scanned for reports.
+#
+# Environment: DEBUG_KERNEL_OUT (default build/debug-kernel), DEBUG_KERNEL_LAB_TIMEOUT (seconds, default 3600),
 # DEBUG_KERNEL_LAB_TRIES (boots at most, default 3),
 # DEBUG_KERNEL_APPEND (kernel command line, default build.sh's append),
 # DEBUG_KERNEL_GUEST_ENV (extra NAME=VALUE words for guest.sh, e.g.
 # "DK_IO_REQUESTS=20"); those of build.sh and lab.sh.
 set -uo pipefail
 cd "$(dirname "$0")/../.." || exit 1
-out=build/debug-kernel
+out=${DEBUG_KERNEL_OUT:-build/debug-kernel}
+guest=(scripts/debug-kernel/guest.sh)
+if [ "${1:-}" = --guest ]; then
+	[ -n "${2:-}" ] || { echo "check.sh: --guest needs a program" >&2; exit 2; }
+	shift
+	guest=("$@")
+elif (($#)); then
+	echo "check.sh: unknown argument $1 (--guest PROGRAM [ARG...])" >&2
+	exit 2
+fi
 lab=selftests/lab/lab.sh
 t_all=$SECONDS
 
@@ -78,7 +93,7 @@ for ((try = 1; try <= tries; try++)); do
 	LAB_APPEND="${LAB_APPEND:+$LAB_APPEND }$append" \
 		"$lab" run --kernel "$release" --timeout "${DEBUG_KERNEL_LAB_TIMEOUT:-3600}" \
 		--out "$PWD/$out/lab" --log "$out/lab/dmesg-$try.log" "${envargs[@]}" \
-		-- scripts/debug-kernel/guest.sh "$out/kvmio_lat.ko" \
+		-- "${guest[0]}" "$out/kvmio_lat.ko" "${guest[@]:1}" \
 		2>"$out/lab/lab-$try.err" | tee "$out/lab/out-$try.log"
 	rc=${PIPESTATUS[0]}
 	cat "$out/lab/lab-$try.err" >&2
