@@ -6,11 +6,11 @@ Runs in the lab guest on the debug kernel (make bench-irqsoff boots it
 through scripts/debug-kernel/check.sh --guest): the kernel's irqsoff tracer, not kvmio_lat, measures the longest
 stretch with interrupts off while each workload runs, three times in one
 boot: without kvmio_lat, with it at its default caps, and at its maximum
-caps.  kvm_exit and kvm_entry fire with interrupts off (between VMRUN's
-return and local_irq_enable(), and before the next VMRUN), so every probe
-on them lengthens such a stretch; the engine's VM lock is taken with
-interrupts off from process context too (reset, reads of hist and stats,
-a VM's first exit).  The workloads:
+caps.  kvm_entry fires with interrupts off (just before VMRUN or
+VM-entry), and so does kvm_exit on VMX (in vmx_vcpu_run()); on SVM (6.1:
+svm_handle_exit()) it fires with them on.  A probe with interrupts off
+lengthens the stretch it runs in; the engine's VM lock is taken with
+interrupts off too (I/O events, reset, reads of hist and stats).  The workloads:
 
   exits    4 vCPUs, port writes to userspace (kvm_exit, kvm_pio,
            kvm_userspace_exit, kvm_entry), while another task reads hist and
