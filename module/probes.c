@@ -252,20 +252,21 @@ DEFINE_PER_CPU(struct kvl_exit_info, kvl_exit_info);
 static __always_inline void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa,
 					u32 reason, bool ask)
 {
-	bool looked_up;
-
 	if (!kvl_task_ok())
 		return;
 	kvl_probe_begin();
 	if (ask)
 		reason = kvl_kvm_exit_reason(vcpu, isa);
-	looked_up = kvl_ev_exit(&kvl_engine, current->tgid, current->pid,
-				current->group_leader->comm,
-				vcpu->vcpu_id, isa, reason, kvl_now());
+	kvl_ev_exit(&kvl_engine, current->tgid, current->pid,
+		    current->group_leader->comm, vcpu->vcpu_id, isa, reason,
+		    kvl_now());
 	kvl_probe_end();
-	/* a new VM comes with a lookup: not needed for the remembered ones */
-	if (looked_up)
-		kvl_sys_check();
+	/*
+	 * On every exit, not only after a lookup: a VM whose first exit came
+	 * while kvl_sys_sync() was detaching for the VM before it found
+	 * kvl_sys_on still set, and only a later exit asks again.
+	 */
+	kvl_sys_check();
 }
 
 /* kvm_exit up to 5.15 */

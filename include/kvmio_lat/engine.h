@@ -662,8 +662,8 @@ void kvl_engine_flush(struct kvl_engine *eng);
 /* Events. */
 /*
  * True if the vCPU was looked up rather than remembered (kvl_vcpu_find()):
- * then the VM may be new, and the module checks whether the system calls
- * need their probes.
+ * a new VM always is.  (The module does not rely on it to attach its
+ * system-call probes: a first exit can race their detach, probes.c.)
  */
 bool kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
 		 u32 vcpu_id, u32 isa, u32 reason, u64 now);
