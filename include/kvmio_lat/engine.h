@@ -660,12 +660,7 @@ void kvl_engine_reset(struct kvl_engine *eng);
 void kvl_engine_flush(struct kvl_engine *eng);
 
 /* Events. */
-/*
- * True if the vCPU was looked up rather than remembered (kvl_vcpu_find()):
- * a new VM always is.  (The module does not rely on it to attach its
- * system-call probes: a first exit can race their detach, probes.c.)
- */
-bool kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
+void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
 		 u32 vcpu_id, u32 isa, u32 reason, u64 now);
 void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now);
 /* A guest MMIO write (@pio false) or port write seen while handling an exit. */

@@ -31,46 +31,35 @@ record:
 	kvl_hist_add(&s[i].hist, (s64)ns);
 }
 
-bool kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
+void kvl_ev_exit(struct kvl_engine *eng, s32 tgid, s32 tid, const char *comm,
 		 u32 vcpu_id, u32 isa, u32 reason, u64 now)
 {
-	struct kvl_memo *m = kvl_this_cpu_ptr(&kvl_memo);
-	u32 gen = kvl_acquire(&eng->memo_gen);	/* before any lookup */
 	struct kvl_thread *t;
 	struct kvl_vcpu *vc;
 	struct kvl_vm *vm;
-	bool found = false;
 
-	if (kvl_memo_hit(m, eng, gen, tgid, tid)) {
-		kvl_memo_check(eng, m);
-		vc = m->vc;
-	} else {
-		found = true;
-		vc = kvl_vcpu_lookup(eng, tgid, tid, &vm, &t);
-		if (!vc) {
-			/* the VM's or the vCPU's first exit */
-			if (!vm) {
-				vm = kvl_vm_create(eng, tgid, comm);
-				if (!vm)
-					return true;
-				t = kvl_thread_find(vm, tid);
-			}
-			if (!t || READ_ONCE(t->vcpu) < 0) {
-				t = kvl_vcpu_register(eng, vm, tid, vcpu_id, isa);
-				if (!t)
-					return true;
-			}
-			vc = kvl_vcpu_of(vm, t);
-			if (!vc)
-				return true;
+	vc = kvl_vcpu_find_t(eng, tgid, tid, &vm, &t);
+	if (!vc) {
+		/* the VM's or the vCPU's first exit: remembered from the next event */
+		if (!vm) {
+			vm = kvl_vm_create(eng, tgid, comm);
+			if (!vm)
+				return;
+			t = kvl_thread_find(vm, tid);
 		}
-		kvl_memo_set(m, eng, gen, tgid, tid, vm, t, vc);
+		if (!t || READ_ONCE(t->vcpu) < 0) {
+			t = kvl_vcpu_register(eng, vm, tid, vcpu_id, isa);
+			if (!t)
+				return;
+		}
+		vc = kvl_vcpu_of(vm, t);
+		if (!vc)
+			return;
 	}
 	WRITE_ONCE(vc->exits, vc->exits + 1);
 	WRITE_ONCE(vc->exit_ts, now);	/* read by kvl_ev_apicv_accept() */
 	vc->exit_reason = reason;
 	vc->doorbell_undo = -1;
-	return found;
 }
 
 void kvl_ev_entry(struct kvl_engine *eng, s32 tgid, s32 tid, u64 now)
