@@ -57,16 +57,35 @@ static unsigned int kvl_nr_hooked;	/* under kvl_attach_lock (probes.c) */
 static unsigned long kvl_hooks_missed;	/* of hooks since detached */
 
 /*
+ * A kretprobe's kprobe runs the kernel's pre_handler_kretprobe(), which
+ * takes a return instance off the kretprobe's free list, calls the entry
+ * handler and, when that says no, puts the instance back: every process
+ * that makes a hooked call pays for both, tracked or not.  So once
+ * registered, the kprobe's pre_handler is wrapped by kvl_hook_filter():
+ * the VM filter first, and only a VM's thread goes on to take an instance.
+ * kprobes call p->pre_handler afresh on each hit (for a probe that shares
+ * its address with another too, through aggr_pre_handler()), so the swap
+ * takes effect at once, and either handler is right while it does.
+ */
+static kprobe_pre_handler_t kvl_kretprobe_pre;	/* pre_handler_kretprobe() */
+
+static int kvl_hook_filter(struct kprobe *p, struct pt_regs *regs)
+{
+	if (!kvl_sys_exit_wanted())
+		return 0;
+	return kvl_kretprobe_pre(p, regs);
+}
+
+/*
  * At the call's entry, before its work: QEMU's registers are the task's
- * (the wrapper's own argument points at them).  The return is armed only
- * for a thread of a VM the engine may track.
+ * (the wrapper's own argument points at them).  Called only for a thread
+ * of a VM the engine may track (kvl_hook_filter()), which the return is
+ * armed for.
  */
 static int kvl_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct pt_regs *u = task_pt_regs(current);
 
-	if (!kvl_sys_exit_wanted())
-		return 1;
 	kvl_sys_enter(u, syscall_get_nr(current, u));
 	return 0;
 }
@@ -115,6 +134,13 @@ int kvl_syshooks_attach(unsigned int max_vms)
 			goto err;
 		}
 		kvl_hook_ptrs[n++] = rp;
+		if (!kvl_kretprobe_pre)
+			kvl_kretprobe_pre = rp->kp.pre_handler;
+		if (WARN_ON_ONCE(rp->kp.pre_handler != kvl_kretprobe_pre)) {
+			ret = -EINVAL;	/* not the kretprobe this file knows */
+			goto err;
+		}
+		WRITE_ONCE(rp->kp.pre_handler, kvl_hook_filter);
 	}
 	kvl_nr_hooked = n;
 	return 0;
