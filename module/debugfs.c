@@ -250,6 +250,8 @@ static ssize_t pids_write(struct file *file, const char __user *ubuf,
 	mutex_lock(&kvl_ctl_lock);
 	ret = kvl_engine_set_pids(&kvl_engine, pids, n);
 	mutex_unlock(&kvl_ctl_lock);
+	if (!ret)
+		kvl_sys_check();	/* the VMs it dropped may have been the last */
 	return ret ? -EINVAL : count;
 }
 

@@ -23,6 +23,8 @@ int kvl_probes_init(void);
 void kvl_probes_exit(void);
 bool kvl_kvm_attached(void);
 bool kvl_sys_attached(void);
+/* the engine's VM count changed: attach or detach the system calls' probes */
+void kvl_sys_check(void);
 u64 kvl_clock_now(void);
 struct pt_regs;
 struct kvm_ioeventfd;

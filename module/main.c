@@ -243,10 +243,17 @@ static void kvl_free_vm(struct kvl_engine *eng, struct kvl_vm *vm)
 	queue_rcu_work(kvl_wq, &m->free_work);
 }
 
+/* In probe context, after the engine's lock: the system calls' probes */
+static void kvl_vm_added(struct kvl_engine *eng)
+{
+	kvl_sys_check();
+}
+
 static const struct kvl_alloc_ops kvl_ops = {
 	.alloc_vm = kvl_alloc_vm,
 	.free_vm = kvl_free_vm,
 	.alloc_vcpu = kvl_alloc_vcpu,
+	.vm_added = kvl_vm_added,
 };
 
 u64 kvl_memory_bytes(void)

@@ -234,9 +234,20 @@ static bool kvl_sys_wanted(void)
 	return syscall_probes_always || READ_ONCE(kvl_engine.nr_vms);
 }
 
-static void kvl_sys_check(void)
+/*
+ * After the engine's VM count changed: a VM added (the engine's vm_added),
+ * a process gone, the pid filter.  Not on every exit: a VM asks once, when
+ * it joins the table.  The barrier orders that nr_vms store before the
+ * kvl_sys_on load, and pairs with kvl_sys_sync()'s after a detach: a VM
+ * that joins while the worker detaches is either seen by the worker's
+ * second look or sees kvl_sys_on clear and queues it again.
+ */
+void kvl_sys_check(void)
 {
-	bool want = kvl_sys_wanted();
+	bool want;
+
+	smp_mb();	/* the caller's nr_vms store, then kvl_sys_on's load */
+	want = kvl_sys_wanted();
 
 	if (!want && READ_ONCE(kvl_sys_failed))
 		WRITE_ONCE(kvl_sys_failed, false);	/* the next first VM retries */
@@ -261,12 +272,6 @@ static __always_inline void kvl_do_exit(struct kvm_vcpu *vcpu, u32 isa,
 		    current->group_leader->comm, vcpu->vcpu_id, isa, reason,
 		    kvl_now());
 	kvl_probe_end();
-	/*
-	 * On every exit, not only after a lookup: a VM whose first exit came
-	 * while kvl_sys_sync() was detaching for the VM before it found
-	 * kvl_sys_on still set, and only a later exit asks again.
-	 */
-	kvl_sys_check();
 }
 
 /* kvm_exit up to 5.15 */
@@ -962,16 +967,22 @@ static void kvl_sys_sync(struct work_struct *work)
 	bool want;
 
 	mutex_lock(&kvl_attach_lock);
-	want = kvl_sys_wanted() && !kvl_stopping;
-	if (want && !kvl_sys_on && kvl_sys_attach()) {
-		/* logged once: not retried on every exit */
-		WRITE_ONCE(kvl_sys_failed, true);
-		want = false;
-	}
-	/* the engine stops queueing doorbells before the detach */
-	kvl_sys_set_on(want);
-	if (!want)
+	do {
+		want = kvl_sys_wanted() && !kvl_stopping;
+		if (want && !kvl_sys_on && kvl_sys_attach()) {
+			/* logged once: not retried until no VM is left */
+			WRITE_ONCE(kvl_sys_failed, true);
+			want = false;
+		}
+		/* the engine stops queueing doorbells before the detach */
+		kvl_sys_set_on(want);
+		if (want)
+			break;
 		kvl_sys_detach();
+		/* pairs with kvl_sys_check(): a VM that came meanwhile */
+		smp_mb();
+	} while (kvl_sys_wanted() && !kvl_stopping &&
+		 !READ_ONCE(kvl_sys_failed));
 	mutex_unlock(&kvl_attach_lock);
 }
 

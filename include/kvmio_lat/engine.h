@@ -545,6 +545,8 @@ struct kvl_alloc_ops {
 	struct kvl_vm *(*alloc_vm)(struct kvl_engine *eng);
 	void (*free_vm)(struct kvl_engine *eng, struct kvl_vm *vm);
 	struct kvl_vcpu *(*alloc_vcpu)(struct kvl_engine *eng, struct kvl_vm *vm);
+	/* Optional: a VM joined the table (nr_vms grew), the lock dropped. */
+	void (*vm_added)(struct kvl_engine *eng);
 };
 
 #define KVL_FILTER_BITS	1024

@@ -288,6 +288,7 @@ struct kvl_vm *kvl_vm_create(struct kvl_engine *eng, s32 tgid,
 	struct kvl_vm *vm = NULL;
 	unsigned long flags;
 	unsigned int i, slot = ~0u;
+	bool added = false;
 
 	if (!kvl_pid_wanted(eng, tgid))
 		return NULL;
@@ -333,8 +334,11 @@ struct kvl_vm *kvl_vm_create(struct kvl_engine *eng, s32 tgid,
 	kvl_publish(&eng->vms[slot], vm);
 	WRITE_ONCE(eng->nr_vms, eng->nr_vms + 1);
 	kvl_filter_rebuild(eng);
+	added = true;
 out:
 	kvl_unlock(&eng->lock, flags);
+	if (added && eng->ops->vm_added)
+		eng->ops->vm_added(eng);
 	return vm;
 }
 
