@@ -433,10 +433,11 @@ static void kvl_probe_kvm_pio(void *data, unsigned int rw, unsigned int port,
  */
 static void kvl_probe_kvm_userspace_exit(void *data, __u32 reason, int err)
 {
-	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
+	if (!kvl_userspace_exit_is_io(reason) || !kvl_task_ok() ||
+	    !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
 		return;
 	kvl_probe_begin();
-	kvl_ev_userspace_exit(&kvl_engine, current->tgid, current->pid);
+	kvl_ev_userspace_exit(&kvl_engine, current->tgid, current->pid, reason);
 	kvl_probe_end();
 }
 

@@ -31,6 +31,7 @@ import labhold  # noqa: E402
 DBG = "/sys/kernel/debug/kvmio_lat"
 DELAY_US = 5000          # wake, device and reap delays: 5 ms (LAB-NOTES §2)
 P50_TOLERANCE = 0.10
+KICK_US = 200           # a kick every 200 us: some land in an exit, the guest runs
 PARTITION_TOLERANCE = 0.01
 
 results = []
@@ -169,6 +170,13 @@ def check_path(name, vmm, requests, mode, vcpus, delays, extra=()):
         if st[other]:
             ok = False
             diag.append("vcpu %d: the %s path is not empty: %s" % (v, other, list(st[other])))
+    if "--kick-us" in extra:
+        # the kicks must have ended KVM_RUN, or the run proves nothing
+        eintr = [int(ln.split()[4]) for ln in out.splitlines()
+                 if ln.startswith("kicks vcpu ")]
+        diag.append("KVM_RUN ended by a kick (-EINTR), per vCPU: %s" % eintr)
+        if len(eintr) != vcpus or min(eintr) < 1:
+            ok = False
     tap(ok, name, diag)
 
 
@@ -230,7 +238,7 @@ def main():
     a = ap.parse_args()
 
     print("TAP version 13")
-    print("1..%d" % (9 if a.reader else 8))
+    print("1..%d" % (10 if a.reader else 9))
     sh("rmmod kvmio_lat 2>/dev/null")
     # loading kvm patches text (labhold.py); offline CPUs only if it will
     cold = a.hold_keys and not os.path.exists("/sys/module/kvm_amd")
@@ -268,6 +276,12 @@ def main():
                a.vmm, n, "threads", 2, {})
     check_path("native with io_getevents (the 2016 chain): exact count, delays found",
                a.vmm, n, "native", 1, native, ["--reap", "getevents"])
+    # QEMU kicks its vCPUs with a signal: one that comes while KVM handles
+    # a doorbell's exit ends KVM_RUN (KVM_EXIT_INTR) after the ioeventfd
+    # took the doorbell, which must stand
+    check_path("native, vCPUs kicked every %d us (KVM_EXIT_INTR): exact count per vCPU, "
+               "stages add up" % KICK_US, a.vmm, n, "native", 2, {},
+               ["--kick-us", str(KICK_US)])
     if a.reader:
         check_reader_live(a.reader, a.vmm, n)
     hooks = read("/sys/module/kvmio_lat/parameters/syscall_hooks").strip()

@@ -110,7 +110,7 @@ static const struct kvl_field_spec kvl_kind_fields[K_NR][KVL_MAX_FIELDS] = {
 	[K_ACCEPT] = { { "apicid" }, { "vec" } },
 	[K_APICV] = { { "apicid" }, { "vec" } },
 	[K_INJ] = { { "vector", "irq" } },
-	[K_USER_EXIT] = { { NULL } },
+	[K_USER_EXIT] = { { "reason" } },
 	[K_SYS_ENTER] = { { "id" }, { "args" } },
 	[K_SYS_EXIT] = { { "id" }, { "ret" } },
 	[K_PROC_EXIT] = { { "pid" }, { "group_dead", NULL, true } },
@@ -797,7 +797,8 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 		break;
 	}
 	case K_USER_EXIT:
-		kvl_ev_userspace_exit(eng, tgid, tid);
+		kvl_ev_userspace_exit(eng, tgid, tid,
+				      (u32)kvl_field(r, rec, k, 0));
 		break;
 	case K_SYS_EXIT:
 		id = kvl_field_signed(r, rec, k, 0);

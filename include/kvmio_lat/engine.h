@@ -816,12 +816,27 @@ void kvl_ev_mem_slot(struct kvl_engine *eng, s32 tgid, u64 gpa, u64 size,
 		     u64 hva);
 bool kvl_ev_slot_wanted(struct kvl_engine *eng, s32 tgid, u64 *gpa);
 
+/* KVM's exit reasons (uapi/linux/kvm.h) that hand the exit's I/O to QEMU */
+#define KVL_KVM_EXIT_IO		2
+#define KVL_KVM_EXIT_MMIO	6
+
 /*
- * kvm_userspace_exit: a vCPU thread's KVM_RUN returns to userspace.  The
- * module takes that from KVM's tracepoint; a recording without it gets
- * the same from the sys_exit of ioctl.
+ * Does KVM_RUN returning with @reason say the exit's doorbell went to
+ * QEMU, not to an ioeventfd?  Only for port I/O and MMIO: a signal
+ * (KVM_EXIT_INTR) can end KVM_RUN after an ioeventfd took the doorbell.
  */
-void kvl_ev_userspace_exit(struct kvl_engine *eng, s32 tgid, s32 tid);
+static inline bool kvl_userspace_exit_is_io(u32 reason)
+{
+	return reason == KVL_KVM_EXIT_IO || reason == KVL_KVM_EXIT_MMIO;
+}
+
+/*
+ * kvm_userspace_exit: a vCPU thread's KVM_RUN returns to userspace with
+ * @reason.  The module takes that from KVM's tracepoint; a recording
+ * without it gets the same from the sys_exit of ioctl (returning 0).
+ */
+void kvl_ev_userspace_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
+			   u32 reason);
 
 /* x86-64 syscall classes the engine cares about. */
 enum kvl_sys_class {

@@ -291,11 +291,15 @@ void kvl_engine_resume(struct kvl_engine *eng, u64 now)
 	WRITE_ONCE(eng->resume_ts, now);
 }
 
-void kvl_ev_userspace_exit(struct kvl_engine *eng, s32 tgid, s32 tid)
+void kvl_ev_userspace_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
+			   u32 reason)
 {
 	struct kvl_vm *vm;
-	struct kvl_vcpu *vc = kvl_vcpu_find(eng, tgid, tid, &vm);
+	struct kvl_vcpu *vc;
 
+	if (!kvl_userspace_exit_is_io(reason))
+		return;
+	vc = kvl_vcpu_find(eng, tgid, tid, &vm);
 	if (vc)
 		kvl_doorbell_cancel(vc);
 }
@@ -489,7 +493,8 @@ static void kvl_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	}
 	vc = kvl_vcpu_of(vm, t);
 	if (vc) {
-		if (cls == KVL_SYS_IOCTL)
+		/* KVM_RUN: 0 for an exit QEMU handles, -EINTR for a signal */
+		if (cls == KVL_SYS_IOCTL && ret == 0)
 			kvl_doorbell_cancel(vc);
 		return;
 	}

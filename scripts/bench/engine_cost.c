@@ -83,7 +83,7 @@ static void one_exit(struct kvl_engine *eng, enum loop l, u64 *t)
 	kvl_ev_exit(eng, PID, VCPU_TID, "kvmio-vmm", 0, ISA_SVM, reason, *t);
 	if (l == EXITS) {
 		kvl_ev_doorbell(eng, PID, VCPU_TID, true, EXIT_PORT, 0);
-		kvl_ev_userspace_exit(eng, PID, VCPU_TID);
+		kvl_ev_userspace_exit(eng, PID, VCPU_TID, KVL_KVM_EXIT_IO);
 	} else if (l == IOEXITS) {
 		kvl_ev_doorbell(eng, PID, VCPU_TID, true, DOORBELL_PORT, 0);
 	}

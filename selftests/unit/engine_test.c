@@ -231,9 +231,9 @@ TEST(kvm_userspace_exit_cancels_the_doorbell)
 	fx_init(&f);
 	kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM, REASON_IO, 1000);
 	kvl_ev_doorbell(&f.eng, PID, VCPU0, true, 0x3f8, 0);
-	kvl_ev_userspace_exit(&f.eng, PID, VCPU0);
-	kvl_ev_userspace_exit(&f.eng, PID, MAIN);	/* not a vCPU */
-	kvl_ev_userspace_exit(&f.eng, PID + 1, VCPU0);	/* no such VM */
+	kvl_ev_userspace_exit(&f.eng, PID, VCPU0, KVL_KVM_EXIT_IO);
+	kvl_ev_userspace_exit(&f.eng, PID, MAIN, KVL_KVM_EXIT_IO); /* not a vCPU */
+	kvl_ev_userspace_exit(&f.eng, PID + 1, VCPU0, KVL_KVM_EXIT_IO); /* no VM */
 	kvl_ev_entry(&f.eng, PID, VCPU0, 1300);
 	fx_wake(&f, MAIN, 2000);
 	fx_io_submit(&f, MAIN, 1, 3000, 3100);
@@ -242,6 +242,37 @@ TEST(kvm_userspace_exit_cancels_the_doorbell)
 	EXPECT_EQ(1, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	fx_fini(&f);
+}
+
+/*
+ * An ioeventfd took the doorbell, then a signal (QEMU kicking its vCPU)
+ * ended KVM_RUN before the next entry: KVM_EXIT_INTR, -EINTR.  The
+ * doorbell stands, and the request it rang is followed.
+ */
+TEST(signal_after_an_ioeventfd_doorbell_keeps_it)
+{
+	static const u32 reasons[] = { 10 /* KVM_EXIT_INTR */, 0, 24 };
+	unsigned int i;
+	struct fx f;
+
+	for (i = 0; i < 4; i++) {
+		fx_init(&f);
+		kvl_ev_exit(&f.eng, PID, VCPU0, "qemu", 0, KVL_ISA_SVM,
+			    REASON_IO, 1000);
+		kvl_ev_doorbell(&f.eng, PID, VCPU0, true, 0xc040, 0);
+		if (i < 3)	/* the module's way, for three reasons */
+			kvl_ev_userspace_exit(&f.eng, PID, VCPU0, reasons[i]);
+		else		/* an older recording's: ioctl's return */
+			kvl_ev_sys_exit(&f.eng, PID, VCPU0, SYS_ioctl, -4, 1100);
+		kvl_ev_entry(&f.eng, PID, VCPU0, 1300);
+		fx_wake(&f, MAIN, 2000);
+		fx_io_submit(&f, MAIN, 1, 3000, 3100);
+
+		EXPECT_EQ(0, fx_counter(&f, KVL_C_DOORBELLS_USERSPACE));
+		EXPECT_EQ(0, fx_counter(&f, KVL_C_SUBMITS_UNMATCHED));
+		EXPECT_EQ(1, kvl_engine_find_vm(&f.eng, PID)->inflight);
+		fx_fini(&f);
+	}
 }
 
 TEST(exit_latency_by_reason)

@@ -73,7 +73,10 @@ static void usage(FILE *f)
 		"             [--reap ring|getevents] [--workers W] [--doorbell pio|mmio]\n"
 		"             [--no-timing] [common options]\n"
 		"common options: [--timeout SEC (default %d, 0 = none)] [--start-delay-ms MS]\n"
-		"                [--stop-when-done]\n"
+		"                [--stop-when-done] [--kick-us U]\n"
+		"  --kick-us U: signal each vCPU thread every U us (a timer), as QEMU\n"
+		"  kicks its vCPUs: KVM_RUN returns -EINTR (KVM_EXIT_INTR), also right\n"
+		"  after an exit KVM handled itself; per vCPU 'kicks vcpu <i> eintr <n>'.\n"
 		"  --stop-when-done: after printing the results, SIGSTOP ourselves while the\n"
 		"  VM still exists (a test reads kvmio_lat's hist, then sends SIGCONT).\n"
 		"  --start-delay-ms: once every thread exists, print 'ready ... tid <tid>'\n"
@@ -179,6 +182,7 @@ struct exits_opts {
 	bool ioeventfd;
 	uint32_t timeout_s;
 	uint32_t start_delay_ms;
+	uint32_t kick_us;
 };
 
 struct exits_vcpu {
@@ -311,6 +315,7 @@ static int cmd_exits(int argc, char **argv)
 		{ "ioeventfd", no_argument, NULL, 'E' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "start-delay-ms", required_argument, NULL, 's' },
+		{ "kick-us", required_argument, NULL, 'k' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -361,6 +366,10 @@ static int cmd_exits(int argc, char **argv)
 				      &o.start_delay_ms))
 				return VMM_EXIT_USAGE;
 			break;
+		case 'k':
+			if (parse_u32("kick-us", optarg, 1, 999999, &o.kick_us))
+				return VMM_EXIT_USAGE;
+			break;
 		case 'h':
 			usage(stdout);
 			return VMM_EXIT_PASS;
@@ -398,6 +407,7 @@ static int cmd_exits(int argc, char **argv)
 		return ret;
 	ret = VMM_EXIT_FAIL;
 	vm->priv = &o;
+	vm->kick_us = o.kick_us;
 	ev = calloc(o.vcpus, sizeof(*ev));
 	if (!ev) {
 		fprintf(stderr, "out of memory\n");
@@ -445,6 +455,9 @@ static int cmd_exits(int argc, char **argv)
 		printf("vcpu %u tid %d %s %" PRIu64 "\n", i, (int)vcpu->tid,
 		       o.cpuid ? "cpuid_exits" : o.mmio ? "mmio_exits" :
 		       o.ioeventfd ? "ioeventfd_exits" : "io_exits", ev[i].good);
+		if (o.kick_us)
+			printf("kicks vcpu %u eintr %" PRIu64 "\n", i,
+			       vcpu->nr_eintr);
 		total += ev[i].good;
 		if (ev[i].good != o.count || !ev[i].halted) {
 			if (ret == VMM_EXIT_PASS)
@@ -520,6 +533,7 @@ struct io_opts {
 	bool no_timing;
 	uint32_t timeout_s;
 	uint32_t start_delay_ms;
+	uint32_t kick_us;
 };
 
 struct io_ctx;
@@ -1448,6 +1462,7 @@ static int cmd_io(int argc, char **argv)
 		{ "no-timing", no_argument, NULL, 'T' },
 		{ "timeout", required_argument, NULL, 't' },
 		{ "start-delay-ms", required_argument, NULL, 's' },
+		{ "kick-us", required_argument, NULL, 'K' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -1543,6 +1558,10 @@ static int cmd_io(int argc, char **argv)
 				      &o.start_delay_ms))
 				return VMM_EXIT_USAGE;
 			break;
+		case 'K':
+			if (parse_u32("kick-us", optarg, 1, 999999, &o.kick_us))
+				return VMM_EXIT_USAGE;
+			break;
 		case 'h':
 			usage(stdout);
 			return VMM_EXIT_PASS;
@@ -1586,6 +1605,7 @@ static int cmd_io(int argc, char **argv)
 	ret = VMM_EXIT_FAIL;
 
 	vm->priv = &ctx;
+	vm->kick_us = o.kick_us;
 	if (io_ctx_init(&ctx, &o, vm))
 		goto out;
 	if (emit_io_guest(vm, o.mmio_doorbell, &handler))
@@ -1642,6 +1662,9 @@ static int cmd_io(int argc, char **argv)
 	else if (ret != VMM_EXIT_PASS && vm->stalled)
 		ret = VMM_EXIT_STALLED;
 	print_stages(&ctx);
+	for (i = 0; o.kick_us && i < vm->nr_vcpus; i++)
+		printf("kicks vcpu %u eintr %" PRIu64 "\n", i,
+		       vm->vcpus[i].nr_eintr);
 	printf("summary ppoll_wakeups %" PRIu64 " spurious_doorbell %" PRIu64 " spurious_completion %" PRIu64 " io_getevents %" PRIu64 " elapsed_ns %" PRIu64 " result %s\n",
 	       ctx.ppoll_wakeups, ctx.spurious_doorbell,
 	       ctx.spurious_completion, ctx.getevents_calls,

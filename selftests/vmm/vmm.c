@@ -28,8 +28,6 @@
 /* Where KVM puts its private TSS on Intel hosts without unrestricted guest. */
 #define VMM_TSS_ADDR		0xfffbd000ul
 
-/* The signal that kicks a vCPU thread out of KVM_RUN. */
-#define VMM_KICK_SIGNAL		SIGUSR1
 
 #define CPUID_1_ECX_X2APIC	(1u << 21)
 
@@ -853,6 +851,24 @@ static int handle_exit(struct vmm_vcpu *vcpu)
 	return -1;
 }
 
+/*
+ * A kick ends KVM_RUN without being delivered: it stays pending, blocked
+ * outside KVM_RUN, and would end every KVM_RUN after it.  Take it, as
+ * QEMU's kvm_eat_signals() does (vm->stop says whether it meant stop).
+ */
+static void eat_kick(struct vmm_vcpu *vcpu)
+{
+	static const struct timespec now;
+	sigset_t set;
+
+	if (!vcpu->vm->kick_us)
+		return;
+	sigemptyset(&set);
+	sigaddset(&set, VMM_KICK_SIGNAL);
+	while (sigtimedwait(&set, NULL, &now) == VMM_KICK_SIGNAL)
+		;
+}
+
 static enum vmm_vcpu_state vcpu_loop(struct vmm_vcpu *vcpu)
 {
 	struct vmm_vm *vm = vcpu->vm;
@@ -865,6 +881,7 @@ static enum vmm_vcpu_state vcpu_loop(struct vmm_vcpu *vcpu)
 		if (ioctl(vcpu->fd, KVM_RUN, NULL) < 0) {
 			if (errno == EINTR || errno == EAGAIN) {
 				vcpu->nr_eintr++;
+				eat_kick(vcpu);
 				continue;
 			}
 			vmm_vcpu_error(vcpu, "KVM_RUN: %s", strerror(errno));
@@ -930,6 +947,57 @@ static void kick_all(struct vmm_vm *vm)
 	}
 }
 
+/* glibc before 2.35 reaches it only through the union */
+#ifndef sigev_notify_thread_id
+#define sigev_notify_thread_id	_sigev_un._tid
+#endif
+
+/*
+ * vm->kick_us: a timer per vCPU thread sends it the kick signal, which
+ * ends KVM_RUN with -EINTR (KVM_EXIT_INTR) wherever the vCPU is: in the
+ * guest, or handling an exit KVM keeps for itself.
+ */
+static int kick_timers_start(struct vmm_vm *vm)
+{
+	struct itimerspec its = {
+		.it_value.tv_sec = vm->kick_us / 1000000,
+		.it_value.tv_nsec = vm->kick_us % 1000000 * 1000L,
+	};
+	unsigned int i;
+
+	its.it_interval = its.it_value;
+	for (i = 0; vm->kick_us && i < vm->nr_vcpus; i++) {
+		struct vmm_vcpu *vcpu = &vm->vcpus[i];
+		struct sigevent sev = {
+			.sigev_notify = SIGEV_THREAD_ID,
+			.sigev_signo = VMM_KICK_SIGNAL,
+		};
+
+		sev.sigev_notify_thread_id = vcpu->tid;
+		if (timer_create(CLOCK_MONOTONIC, &sev, &vcpu->kick_timer)) {
+			perror("timer_create");
+			return -1;
+		}
+		vcpu->kicking = true;
+		if (timer_settime(vcpu->kick_timer, 0, &its, NULL)) {
+			perror("timer_settime");
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void kick_timers_stop(struct vmm_vm *vm)
+{
+	unsigned int i;
+
+	for (i = 0; i < vm->nr_vcpus; i++)
+		if (vm->vcpus[i].kicking) {
+			timer_delete(vm->vcpus[i].kick_timer);
+			vm->vcpus[i].kicking = false;
+		}
+}
+
 static void deadline_after(struct timespec *ts, unsigned int ms)
 {
 	clock_gettime(CLOCK_MONOTONIC, ts);
@@ -985,6 +1053,8 @@ int vmm_vm_run(struct vmm_vm *vm, const struct vmm_exit_ops *ops,
 			pthread_mutex_lock(&vm->lock);
 		}
 		vm->start_ns = vmm_now_ns();
+		if (kick_timers_start(vm))
+			vm->failed = true;
 		vm->go = true;
 		pthread_cond_broadcast(&vm->cond);
 
@@ -1005,6 +1075,7 @@ int vmm_vm_run(struct vmm_vm *vm, const struct vmm_exit_ops *ops,
 			kick_all(vm);
 	}
 	pthread_mutex_unlock(&vm->lock);
+	kick_timers_stop(vm);
 
 	for (i = 0; i < vm->nr_vcpus; i++)
 		if (vm->vcpus[i].thread_started) {

@@ -19,10 +19,12 @@
 #define KVMIO_VMM_H
 
 #include <pthread.h>
+#include <signal.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <sys/types.h>
+#include <time.h>
 
 #define VMM_ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
 
@@ -94,6 +96,9 @@ enum vmm_vcpu_state {
 	VMM_VCPU_STOPPED,	/* kicked out because the run was stopped */
 };
 
+/* The signal that kicks a vCPU thread out of KVM_RUN (-EINTR). */
+#define VMM_KICK_SIGNAL		SIGUSR1
+
 struct vmm_vcpu {
 	struct vmm_vm *vm;
 	unsigned int id;
@@ -110,6 +115,9 @@ struct vmm_vcpu {
 	uint64_t nr_exit_mmio;
 	uint64_t nr_exit_hlt;
 	uint64_t nr_eintr;
+
+	bool kicking;			/* kick_timer exists (vm->kick_us) */
+	timer_t kick_timer;
 
 	void *priv;			/* the program's per-vCPU state */
 };
@@ -150,6 +158,11 @@ struct vmm_vm {
 	bool stop;			/* read by vCPU threads after EINTR */
 	uint64_t start_ns;		/* when the barrier released the vCPUs */
 	uint64_t end_ns;
+	/*
+	 * Set before vmm_vm_run(): a timer signals each vCPU thread every
+	 * kick_us microseconds while it runs, as QEMU kicks its vCPUs.
+	 */
+	unsigned int kick_us;
 
 	void *priv;
 };
