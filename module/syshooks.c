@@ -65,7 +65,8 @@ static unsigned long kvl_hooks_missed;	/* of hooks since detached */
  * the VM filter first, and only a VM's thread goes on to take an instance.
  * kprobes call p->pre_handler afresh on each hit (for a probe that shares
  * its address with another too, through aggr_pre_handler()), so the swap
- * takes effect at once, and either handler is right while it does.
+ * takes effect at once, and either handler is right while it does.  What
+ * else reads it only names the probe's kind (debugfs' kprobes/list: "k").
  */
 static kprobe_pre_handler_t kvl_kretprobe_pre;	/* pre_handler_kretprobe() */
 
@@ -78,14 +79,16 @@ static int kvl_hook_filter(struct kprobe *p, struct pt_regs *regs)
 
 /*
  * At the call's entry, before its work: QEMU's registers are the task's
- * (the wrapper's own argument points at them).  Called only for a thread
- * of a VM the engine may track (kvl_hook_filter()), which the return is
- * armed for.
+ * (the wrapper's own argument points at them).  The return is armed only
+ * for a thread of a VM the engine may track: kvl_hook_filter() has asked
+ * already, unless the kprobe was not the kind it can wrap.
  */
 static int kvl_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct pt_regs *u = task_pt_regs(current);
 
+	if (!kvl_sys_exit_wanted())
+		return 1;
 	kvl_sys_enter(u, syscall_get_nr(current, u));
 	return 0;
 }
@@ -136,11 +139,9 @@ int kvl_syshooks_attach(unsigned int max_vms)
 		kvl_hook_ptrs[n++] = rp;
 		if (!kvl_kretprobe_pre)
 			kvl_kretprobe_pre = rp->kp.pre_handler;
-		if (WARN_ON_ONCE(rp->kp.pre_handler != kvl_kretprobe_pre)) {
-			ret = -EINVAL;	/* not the kretprobe this file knows */
-			goto err;
-		}
-		WRITE_ONCE(rp->kp.pre_handler, kvl_hook_filter);
+		/* a kretprobe of another make: its entry handler filters */
+		if (kvl_kretprobe_pre && rp->kp.pre_handler == kvl_kretprobe_pre)
+			WRITE_ONCE(rp->kp.pre_handler, kvl_hook_filter);
 	}
 	kvl_nr_hooked = n;
 	return 0;
