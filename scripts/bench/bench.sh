@@ -28,8 +28,10 @@
 #     from run to run where wall times move by tens of percent, but blind to
 #     what QEMU's device models cost (an HPET read counts as one
 #     instruction), so kvmio_lat@hpet is left out.  Sections: exits, kexits,
-#     ioexits, untracked (the default).  OUT defaults to build/bench-icount.  make
-#     bench runs it after the wall-time boot.
+#     ioexits, untracked, scaling (the default; scaling also runs 4 times as
+#     many exits, to split the per-exit cost from the vCPUs' setup).  OUT
+#     defaults to build/bench-icount.  make bench runs it after the
+#     wall-time boot.
 # --rounds N, --sections a,b: see scripts/bench/lab_bench.py.
 # --variant NAME: also time an experimental build in the exit loops, the
 #     profile, the I/O loops and real QEMU (scripts/bench/variant.sh: local,
@@ -87,7 +89,7 @@ local retries=${BENCH_RETRIES:-1} smp=${BENCH_SMP:-2}
 if [ "$icount" = 1 ]; then
 	[ "$quick" = 1 ] && out=${BENCH_OUT:-build/bench-quick-icount} || out=${BENCH_OUT:-build/bench-icount}
 	smp=1
-	sections=${sections:-exits,kexits,ioexits,untracked}
+	sections=${sections:-exits,kexits,ioexits,untracked,scaling}
 	export LAB_QEMU_ARGS="${LAB_QEMU_ARGS:+$LAB_QEMU_ARGS }-icount shift=0,sleep=on" LAB_SYMDUMP=0
 	extra+=(--icount)
 fi

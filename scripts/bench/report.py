@@ -480,11 +480,17 @@ class Report:
         W = (14, 10, 10, 10, 18, 9, 9)
         self.row("vCPU threads", "base us", "kvmio us", "added us", "added spread", "x base",
                  "vs 1", w=W)
+        totals = p.get("totals", [p["exits_per_run"]])
+        first = totals[0]
         ref, rel_all, rel_rounds = None, [], []
+        marginal = {}
         for n in p["threads"]:
-            by = paired(s["samples"], "cpu_ns_per_exit", lambda x, n=n: x["vcpus"] == n)
+            by = paired(s["samples"], "cpu_ns_per_exit",
+                        lambda x, n=n: x["vcpus"] == n and x.get("total", first) == first)
             c = summarize(by, 1e-3)
             k = c.get("kvmio_lat", {})
+            if len(totals) > 1:
+                marginal[n] = self.scaling_split(s["samples"], n, first, totals[-1])
             self.need("added_median" in k, "scaling: %d threads" % n)
             if "added_median" not in k:
                 continue
@@ -499,12 +505,60 @@ class Report:
                 rel_rounds += [a / ref for a in k["added_per_round"]]
             self.row(str(n), f(c[BASE]["median"]), f(k["median"]), f(add),
                      rng(k["added_spread"]), f(k["ratio_vs_baseline"], 3), f(rel), w=W)
+        if marginal:
+            self.scaling_marginal(p, marginal, first, totals[-1])
+            return
         dev = max((abs(r - 1) for r in rel_all), default=None)
         # per-round |deviations| pool four thread counts and are biased up by
         # the noise itself: no median interval, only their whole range judges
         devs = [abs(r - 1) for r in rel_rounds]
         self.target("scaling_flatness", "added CPU per exit within 10%% of 1 thread's, up to %s "
                     "threads (largest deviation)" % p["threads"][-1], dev,
+                    LIMITS["scaling_flatness"], devs, interval=spread(devs),
+                    show=lambda x: "%.0f%%" % (100 * x))
+
+    def scaling_split(self, samples, n, e1, e2):
+        """Added cost = per exit + per run / exits: from runs of e1 and e2
+        exits, round by round, (per exit us, per run us) lists."""
+        got = {}
+        for t in (e1, e2):
+            by = paired(samples, "cpu_ns_per_exit",
+                        lambda x, t=t: x["vcpus"] == n and x.get("total", e1) == t)
+            got[t] = by.get("kvmio_lat", {}).get("added", [])
+        out = []
+        for a1, a2 in zip(got[e1], got[e2]):
+            m = (a2 * e2 - a1 * e1) / (e2 - e1)
+            out.append((m * 1e-3, (a1 - m) * e1 * 1e-3))
+        return out
+
+    def scaling_marginal(self, p, marginal, e1, e2):
+        """The flatness target on the per-exit part alone."""
+        J = self.J["scaling"]
+        W = (14, 16, 16, 18, 9)
+        self.lines.append("")
+        self.note("the added cost split, from runs of %d and %d exits: added = per exit + "
+                  "per run / exits (the per-run part: the vCPUs' setup and teardown)" % (e1, e2))
+        self.row("vCPU threads", "per exit us", "spread", "per run us", "vs 1", w=W)
+        ref, devs, rel_all = None, [], []
+        for n in p["threads"]:
+            ms = [m for m, _ in marginal[n]]
+            fs = [x for _, x in marginal[n]]
+            self.need(bool(ms), "scaling: %d threads, split" % n)
+            if not ms:
+                continue
+            m = med(ms)
+            ref = m if ref is None else ref
+            rel = m / ref if ref else None
+            J["threads"][str(n)]["kvmio_lat_split"] = {
+                "per_exit_median": m, "per_exit_per_round": ms, "per_run_us_median": med(fs),
+                "per_run_us_per_round": fs, "per_exit_vs_1_thread": rel}
+            if n != p["threads"][0] and ref:
+                rel_all.append(rel)
+                devs += [abs(x / ref - 1) for x in ms]
+            self.row(str(n), f(m), rng(spread(ms)), f(med(fs), 0), f(rel), w=W)
+        dev = max((abs(r - 1) for r in rel_all), default=None)
+        self.target("scaling_flatness", "added CPU per exit, its per-exit part, within 10%% of "
+                    "1 thread's, up to %s threads (largest deviation)" % p["threads"][-1], dev,
                     LIMITS["scaling_flatness"], devs, interval=spread(devs),
                     show=lambda x: "%.0f%%" % (100 * x))
 
