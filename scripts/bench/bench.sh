@@ -28,8 +28,9 @@
 #     from run to run where wall times move by tens of percent, but blind to
 #     what QEMU's device models cost (an HPET read counts as one
 #     instruction), so kvmio_lat@hpet is left out.  Sections: exits, kexits,
-#     ioexits, untracked, scaling (the default; scaling also runs 4 times as
-#     many exits, to split the per-exit cost from the vCPUs' setup).  OUT
+#     ioexits, untracked, scaling, scaling_vms (the default; the scaling
+#     sections also run 4 times as many exits, to split the per-exit cost
+#     from setting up and tearing down).  OUT
 #     defaults to build/bench-icount.  make bench runs it after the
 #     wall-time boot.
 # --rounds N, --sections a,b: see scripts/bench/lab_bench.py.
@@ -89,7 +90,7 @@ local retries=${BENCH_RETRIES:-1} smp=${BENCH_SMP:-2}
 if [ "$icount" = 1 ]; then
 	[ "$quick" = 1 ] && out=${BENCH_OUT:-build/bench-quick-icount} || out=${BENCH_OUT:-build/bench-icount}
 	smp=1
-	sections=${sections:-exits,kexits,ioexits,untracked,scaling}
+	sections=${sections:-exits,kexits,ioexits,untracked,scaling,scaling_vms}
 	export LAB_QEMU_ARGS="${LAB_QEMU_ARGS:+$LAB_QEMU_ARGS }-icount shift=0,sleep=on" LAB_SYMDUMP=0
 	extra+=(--icount)
 fi

@@ -30,6 +30,7 @@ Sections, in the order they run:
   ioloop    the VMM's QEMU-like aio=native and aio=threads loops on null_blk
             (one run: both loops, one after the other)
   scaling   the exit loop with 1, 2, 4, 8, 16 vCPU threads
+  scaling_vms  the exit loop in 1, 2, 4 VMs of one vCPU each, at once
   memory    kvmio_lat's stats memory_bytes: idle, VMs of 1..8 vCPUs, a short
             and a long I/O run, after each VM exits
   qemu      real QEMU (nested KVM), one inner guest with a virtio-blk disk on
@@ -777,20 +778,70 @@ class Bench:
 
     # -- scaling
 
-    def sec_scaling(self):
-        # with --icount, a second, longer run per thread count splits the
-        # added cost into a part per exit and a part per run (the vCPUs'
-        # setup and teardown), which more threads share fewer exits among
+    def scaling(self, name, plist, counts, run, warm_up=False):
+        """The exit loop at each of COUNTS (vCPU threads, VMs) through RUN(n,
+        total).  With --icount, a second run 4 x as long per count splits
+        the added cost into a part per exit and a part per run (setting up
+        and tearing down), which a larger count shares among fewer exits."""
         totals = [self.a.scaling_exits] + ([4 * self.a.scaling_exits] if self.a.icount else [])
-        sec = self.section("scaling", {"threads": self.a.scaling_threads,
-                                       "exits_per_run": totals[0], "totals": totals,
-                                       "rounds": self.a.rounds, "cpus": os.cpu_count()})
-        for n in self.a.scaling_threads:
+        sec = self.section(name, {plist: counts, "exits_per_run": totals[0], "totals": totals,
+                                  "rounds": self.a.rounds, "cpus": os.cpu_count()})
+        if warm_up:
+            self.dog.mark("%s: warming up" % name)
+            run(counts[-1], totals[0])
+        for n in counts:
             for t in totals:
-                self.interleaved(sec, [self.kvmio],
-                                 lambda n=n, t=t: dict(self.exits_run(n, t), total=t),
-                                 "scaling-%d%s" % (n, "" if t == totals[0] else "-x%d" % (t // totals[0])))
+                self.interleaved(sec, [self.kvmio], lambda n=n, t=t: dict(run(n, t), total=t),
+                                 "%s-%d%s" % (name, n, "" if t == totals[0] else "-x%d" % (t // totals[0])))
         self.done(sec)
+
+    def sec_scaling(self):
+        self.scaling("scaling", "threads", self.a.scaling_threads, self.exits_run)
+
+    def vms_run(self, vms, total):
+        """VMS kvmio-vmm exit loops of one vCPU each, all at once, TOTAL
+        exits among them: from the first loop's start to the last one's end
+        (CLOCK_MONOTONIC, as each VMM reports them).  Each VMM sets up, then
+        waits 300 ms before its loop, so that no VM's setup, which waits
+        on nothing that -icount counts, falls inside; a VM's exit can,
+        which the split by totals (report.py) takes out."""
+        per = max(1, total // vms)
+        ps = [subprocess.Popen([self.a.vmm, "exits", "--vcpus", "1", "--count", str(per),
+                                "--timeout", str(self.a.run_timeout),
+                                "--start-delay-ms", "300"],
+                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+              for _ in range(vms)]
+        outs = []
+        try:
+            for p in ps:
+                outs.append(p.communicate(timeout=self.a.run_timeout + 30)[0])
+        except subprocess.TimeoutExpired:
+            raise RunFailed("kvmio-vmm exits: %d VMs, no result within %d s" %
+                            (vms, self.a.run_timeout + 30))
+        finally:
+            for p in ps:
+                if p.poll() is None:
+                    p.kill()
+                    p.wait()
+        exits, starts, ends = 0, [], []
+        for p, out in zip(ps, outs):
+            m = re.search(r"summary vcpus \d+ exits (\d+) .* result (\w+) start_ns (\d+) "
+                          r"end_ns (\d+)", out)
+            if p.returncode or not m or m.group(2) != "pass":
+                raise RunFailed("kvmio-vmm exits failed (exit %s): %s" % (p.returncode, out[-800:]))
+            exits += int(m.group(1))
+            starts.append(int(m.group(3)))
+            ends.append(int(m.group(4)))
+        elapsed = max(ends) - min(starts)
+        time.sleep(0.2)     # the module drops the VMs on their exit
+        busy = min(vms, os.cpu_count())
+        return {"vms": vms, "exits": exits, "elapsed_ns": elapsed,
+                "ns_per_exit": elapsed / exits, "cpu_ns_per_exit": busy * elapsed / exits}
+
+    def sec_scaling_vms(self):
+        # a first start of that many VMs at once is slower, whoever is
+        # loaded: one run to warm up, not kept
+        self.scaling("scaling_vms", "vms", self.a.scaling_vms, self.vms_run, warm_up=True)
 
     # -- memory
 
@@ -1030,14 +1081,14 @@ class Inner:
         self.log.close()
 
 
-SECTIONS = ["exits", "kexits", "ioexits", "profile", "untracked", "ioloop", "scaling", "memory", "qemu",
-            "record"]
+SECTIONS = ["exits", "kexits", "ioexits", "profile", "untracked", "ioloop", "scaling", "scaling_vms",
+            "memory", "qemu", "record"]
 # --quick: no profile, and the inner guest boots in the background from the
 # start (its figures do not count), its section before those that count VMs
 # the profile section's workloads (sec_profile(); qemu: profile_qemu())
 PROFILE_WORKLOADS = ["exits", "kexits", "untracked", "ioloop-native", "ioloop-threads", "qemu"]
-QUICK_SECTIONS = ["exits", "kexits", "ioexits", "ioloop", "scaling", "qemu", "untracked", "memory",
-                  "record"]
+QUICK_SECTIONS = ["exits", "kexits", "ioexits", "ioloop", "scaling", "scaling_vms", "qemu", "untracked",
+                  "memory", "record"]
 
 
 def main():
@@ -1087,6 +1138,7 @@ def main():
     a.qemu_reads, a.qemu_writes = (20, 5) if q else (2000, 500)
     a.scaling_threads = [1, 16] if q else [1, 2, 4, 8, 16]
     a.scaling_exits = 1600 if q else 8000
+    a.scaling_vms = [1, 2] if q else [1, 2, 4]
     a.memory_vcpus = [1, 2] if q else [1, 2, 4, 8]
     a.short_requests, a.long_requests = (10, 100) if q else (20, 20000)
     a.record_requests = 100 if q else 4000

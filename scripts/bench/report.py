@@ -467,63 +467,65 @@ class Report:
                     [-x for x in k.get("change_per_round", [])] if worst else None,
                     show=lambda x: "%.1f%% lower" % (100 * x))
 
-    def scaling(self):
-        s = self.section("scaling")
+    def scaling(self, name="scaling", key="vcpus", plist="threads", what="vCPU threads"):
+        """Added cost per exit against 1 of @key (vCPU threads of one VM, or
+        VMs of one vCPU each), and with two totals per count its split."""
+        s = self.section(name)
         if not s:
             return
         p = s["params"]
-        J = self.J["scaling"] = {"unit": "us of CPU per exit: wall time x the CPUs the vCPU "
-                                         "threads keep busy (min(threads, guest CPUs)) / exits",
-                                 "params": p, "threads": {}}
-        self.title("Scaling: exit loop with N vCPU threads, %d exits per run in all, %s guest CPUs"
-                   % (p["exits_per_run"], p["cpus"]))
+        J = self.J[name] = {"unit": "us of CPU per exit: wall time x the CPUs the vCPU "
+                                    "threads keep busy (min(threads, guest CPUs)) / exits",
+                            "params": p, plist: {}}
+        self.title("Scaling: exit loop with N %s, %d exits per run in all, %s guest CPUs"
+                   % (what, p["exits_per_run"], p["cpus"]))
         W = (14, 10, 10, 10, 18, 9, 9)
-        self.row("vCPU threads", "base us", "kvmio us", "added us", "added spread", "x base",
+        self.row(what, "base us", "kvmio us", "added us", "added spread", "x base",
                  "vs 1", w=W)
         totals = p.get("totals", [p["exits_per_run"]])
         first = totals[0]
         ref, rel_all, rel_rounds = None, [], []
         marginal = {}
-        for n in p["threads"]:
+        for n in p[plist]:
             by = paired(s["samples"], "cpu_ns_per_exit",
-                        lambda x, n=n: x["vcpus"] == n and x.get("total", first) == first)
+                        lambda x, n=n: x[key] == n and x.get("total", first) == first)
             c = summarize(by, 1e-3)
             k = c.get("kvmio_lat", {})
             if len(totals) > 1:
-                marginal[n] = self.scaling_split(s["samples"], n, first, totals[-1])
-            self.need("added_median" in k, "scaling: %d threads" % n)
+                marginal[n] = self.scaling_split(s["samples"], key, n, first, totals[-1])
+            self.need("added_median" in k, "%s: %d %s" % (name, n, what))
             if "added_median" not in k:
                 continue
             add = k["added_median"]
             if ref is None:
                 ref = add
             rel = add / ref if ref else None
-            k["added_vs_1_thread"] = rel
-            J["threads"][str(n)] = c
-            if n != p["threads"][0] and rel is not None:
+            k["added_vs_1"] = rel
+            J[plist][str(n)] = c
+            if n != p[plist][0] and rel is not None:
                 rel_all.append(rel)
                 rel_rounds += [a / ref for a in k["added_per_round"]]
             self.row(str(n), f(c[BASE]["median"]), f(k["median"]), f(add),
                      rng(k["added_spread"]), f(k["ratio_vs_baseline"], 3), f(rel), w=W)
         if marginal:
-            self.scaling_marginal(p, marginal, first, totals[-1])
+            self.scaling_marginal(name, plist, what, p, marginal, first, totals[-1])
             return
         dev = max((abs(r - 1) for r in rel_all), default=None)
         # per-round |deviations| pool four thread counts and are biased up by
         # the noise itself: no median interval, only their whole range judges
         devs = [abs(r - 1) for r in rel_rounds]
-        self.target("scaling_flatness", "added CPU per exit within 10%% of 1 thread's, up to %s "
-                    "threads (largest deviation)" % p["threads"][-1], dev,
+        self.target(name + "_flatness", "added CPU per exit within 10%% of 1's, up to %s "
+                    "%s (largest deviation)" % (p[plist][-1], what), dev,
                     LIMITS["scaling_flatness"], devs, interval=spread(devs),
                     show=lambda x: "%.0f%%" % (100 * x))
 
-    def scaling_split(self, samples, n, e1, e2):
+    def scaling_split(self, samples, key, n, e1, e2):
         """Added cost = per exit + per run / exits: from runs of e1 and e2
         exits, round by round, (per exit us, per run us) lists."""
         got = {}
         for t in (e1, e2):
             by = paired(samples, "cpu_ns_per_exit",
-                        lambda x, t=t: x["vcpus"] == n and x.get("total", e1) == t)
+                        lambda x, t=t: x[key] == n and x.get("total", e1) == t)
             got[t] = by.get("kvmio_lat", {}).get("added", [])
         out = []
         for a1, a2 in zip(got[e1], got[e2]):
@@ -531,34 +533,34 @@ class Report:
             out.append((m * 1e-3, (a1 - m) * e1 * 1e-3))
         return out
 
-    def scaling_marginal(self, p, marginal, e1, e2):
+    def scaling_marginal(self, name, plist, what, p, marginal, e1, e2):
         """The flatness target on the per-exit part alone."""
-        J = self.J["scaling"]
+        J = self.J[name]
         W = (14, 16, 16, 18, 9)
         self.lines.append("")
         self.note("the added cost split, from runs of %d and %d exits: added = per exit + "
-                  "per run / exits (the per-run part: the vCPUs' setup and teardown)" % (e1, e2))
-        self.row("vCPU threads", "per exit us", "spread", "per run us", "vs 1", w=W)
+                  "per run / exits (the per-run part: setting up and tearing down)" % (e1, e2))
+        self.row(what, "per exit us", "spread", "per run us", "vs 1", w=W)
         ref, devs, rel_all = None, [], []
-        for n in p["threads"]:
+        for n in p[plist]:
             ms = [m for m, _ in marginal[n]]
             fs = [x for _, x in marginal[n]]
-            self.need(bool(ms), "scaling: %d threads, split" % n)
+            self.need(bool(ms), "%s: %d %s, split" % (name, n, what))
             if not ms:
                 continue
             m = med(ms)
             ref = m if ref is None else ref
             rel = m / ref if ref else None
-            J["threads"][str(n)]["kvmio_lat_split"] = {
+            J[plist].setdefault(str(n), {})["kvmio_lat_split"] = {
                 "per_exit_median": m, "per_exit_per_round": ms, "per_run_us_median": med(fs),
-                "per_run_us_per_round": fs, "per_exit_vs_1_thread": rel}
-            if n != p["threads"][0] and ref:
+                "per_run_us_per_round": fs, "per_exit_vs_1": rel}
+            if n != p[plist][0] and ref:
                 rel_all.append(rel)
                 devs += [abs(x / ref - 1) for x in ms]
             self.row(str(n), f(m), rng(spread(ms)), f(med(fs), 0), f(rel), w=W)
         dev = max((abs(r - 1) for r in rel_all), default=None)
-        self.target("scaling_flatness", "added CPU per exit, its per-exit part, within 10%% of "
-                    "1 thread's, up to %s threads (largest deviation)" % p["threads"][-1], dev,
+        self.target(name + "_flatness", "added CPU per exit, its per-exit part, within 10%% of "
+                    "1's, up to %s %s (largest deviation)" % (p[plist][-1], what), dev,
                     LIMITS["scaling_flatness"], devs, interval=spread(devs),
                     show=lambda x: "%.0f%%" % (100 * x))
 
@@ -657,6 +659,7 @@ class Report:
         self.ioloop()
         self.qemu()
         self.scaling()
+        self.scaling("scaling_vms", "vms", "vms", "VMs")
         self.memory()
         self.replay_speed()
         errors = {k: v["error"] for k, v in self.secs.items() if v.get("error")}

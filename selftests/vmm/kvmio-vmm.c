@@ -472,9 +472,9 @@ static int cmd_exits(int argc, char **argv)
 		ret = VMM_EXIT_GUEST_FAULT;
 	else if (ret != VMM_EXIT_PASS && vm->stalled)
 		ret = VMM_EXIT_STALLED;
-	printf("summary vcpus %u exits %" PRIu64 " elapsed_ns %" PRIu64 " ns_per_exit %" PRIu64 " result %s\n",
+	printf("summary vcpus %u exits %" PRIu64 " elapsed_ns %" PRIu64 " ns_per_exit %" PRIu64 " result %s start_ns %" PRIu64 " end_ns %" PRIu64 "\n",
 	       o.vcpus, total, elapsed, total ? elapsed / total : 0,
-	       ret == VMM_EXIT_PASS ? "pass" : "fail");
+	       ret == VMM_EXIT_PASS ? "pass" : "fail", vm->start_ns, vm->end_ns);
 	stop_point();
 out:
 	if (efd >= 0)
