@@ -100,6 +100,7 @@ static int stats_show(struct seq_file *m, void *v)
 	seq_printf(m, "kvm_attached: %d\n", kvl_kvm_attached());
 	seq_printf(m, "syscall_probes: %d\n", kvl_sys_attached());
 	seq_printf(m, "syscall_hooks_missed: %lu\n", kvl_syshooks_missed());
+	seq_printf(m, "syscall_hooks_filtered: %u\n", kvl_syshooks_filtered());
 	return 0;
 }
 DEFINE_SHOW_ATTRIBUTE(stats);

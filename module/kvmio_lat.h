@@ -38,6 +38,7 @@ bool kvl_syshooks_possible(void);
 int kvl_syshooks_attach(unsigned int max_vms);
 void kvl_syshooks_detach(void);
 unsigned long kvl_syshooks_missed(void);
+unsigned int kvl_syshooks_filtered(void);
 int kvl_syshooks_kvm_coming(void);
 void kvl_syshooks_kvm_going(void);
 

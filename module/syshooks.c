@@ -54,6 +54,7 @@ static const char *const kvl_hook_syms[] = {
 static struct kretprobe kvl_hooks[KVL_NR_HOOKS];
 static struct kretprobe *kvl_hook_ptrs[KVL_NR_HOOKS];
 static unsigned int kvl_nr_hooked;	/* under kvl_attach_lock (probes.c) */
+static unsigned int kvl_nr_filtered;	/* of them, pre_handler wrapped */
 static unsigned long kvl_hooks_missed;	/* of hooks since detached */
 
 /*
@@ -118,7 +119,7 @@ static int kvl_hook_maxactive(unsigned int max_vms)
  */
 int kvl_syshooks_attach(unsigned int max_vms)
 {
-	unsigned int i, n = 0;
+	unsigned int i, n = 0, filtered = 0;
 	int ret;
 
 	for (i = 0; i < KVL_NR_HOOKS; i++) {
@@ -140,10 +141,13 @@ int kvl_syshooks_attach(unsigned int max_vms)
 		if (!kvl_kretprobe_pre)
 			kvl_kretprobe_pre = rp->kp.pre_handler;
 		/* a kretprobe of another make: its entry handler filters */
-		if (kvl_kretprobe_pre && rp->kp.pre_handler == kvl_kretprobe_pre)
+		if (kvl_kretprobe_pre && rp->kp.pre_handler == kvl_kretprobe_pre) {
 			WRITE_ONCE(rp->kp.pre_handler, kvl_hook_filter);
+			filtered++;
+		}
 	}
 	kvl_nr_hooked = n;
+	WRITE_ONCE(kvl_nr_filtered, filtered);
 	return 0;
 
 err:
@@ -164,6 +168,13 @@ void kvl_syshooks_detach(void)
 		kvl_hooks_missed += kvl_hook_ptrs[i]->nmissed +
 				    kvl_hook_ptrs[i]->kp.nmissed;
 	kvl_nr_hooked = 0;
+	WRITE_ONCE(kvl_nr_filtered, 0);
+}
+
+/* Hooks attached whose kprobe asks the VM filter first (kvl_hook_filter()). */
+unsigned int kvl_syshooks_filtered(void)
+{
+	return READ_ONCE(kvl_nr_filtered);
 }
 
 /* Returns not armed because every instance was in use, entries skipped. */
@@ -231,6 +242,11 @@ void kvl_syshooks_detach(void)
 }
 
 unsigned long kvl_syshooks_missed(void)
+{
+	return 0;
+}
+
+unsigned int kvl_syshooks_filtered(void)
 {
 	return 0;
 }

@@ -291,6 +291,8 @@ static long exit_reason_count(const char *hist, int pid, int vcpu,
 
 /* the p50 of vCPU 0's io exits in the last vmm_exits_counted() run */
 static long last_io_p50 = -1;
+/* syscall_hooks_filtered while the last exit loop's VM existed */
+static long last_hooks_filtered = -1;
 
 /* "exit <pid> <vcpu> io count=<n> ... p50=<ns> ..." */
 static long exit_reason_p50(const char *hist, int pid, int vcpu,
@@ -347,6 +349,7 @@ static bool vmm_exits_counted_once(const char *what, bool *lab_fault)
 		/* before the system-call probes attach: not queued */
 		userspace = stat_value("doorbells_userspace") +
 			    stat_value("doorbells_unwatched");
+		last_hooks_filtered = stat_value("syscall_hooks_filtered");
 		kill(pid, SIGCONT);
 		waitpid(pid, &st, 0);
 	}
@@ -680,6 +683,9 @@ static void test_load_after_kvm(void)
 	free(hooks);
 
 	ok = ok && vmm_exits_counted("kvmio_lat loaded after kvm");
+	/* the kretprobes' VM filter in front, where the kernel allows it */
+	ksft_print_msg("system-call hooks asking the VM filter first: %ld\n",
+		       last_hooks_filtered);
 	ok = unload_module() == 0 && ok;
 	/* syscall_probes_always: attached from the load on, and they stay */
 	ok = ok && load_module("syscall_probes_always=1") == 0 &&
