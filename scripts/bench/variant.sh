@@ -119,7 +119,7 @@ noengine)
 	for ev in exit entry doorbell userspace_exit; do
 		edit "s/kvl_ev_$ev\(&kvl_engine,/kvl_noengine_$ev(&kvl_engine,/"
 	done
-	edit 's/static void kvl_do_exit\(/#define KVL_NOENGINE static noinline __attribute__((noipa))\nKVL_NOENGINE void kvl_noengine_exit(struct kvl_engine *e, s32 g, s32 t, const char *c, u32 v, u32 i, u32 r, u64 n) { }\nKVL_NOENGINE void kvl_noengine_entry(struct kvl_engine *e, s32 g, s32 t, u64 n) { }\nKVL_NOENGINE void kvl_noengine_doorbell(struct kvl_engine *e, s32 g, s32 t, bool p, u64 a, u64 n) { }\nKVL_NOENGINE void kvl_noengine_userspace_exit(struct kvl_engine *e, s32 g, s32 t) { }\n\nstatic void kvl_do_exit(/'
+	edit 's/(static __always_inline void kvl_do_exit\()/#define KVL_NOENGINE static noinline __attribute__((noipa))\nKVL_NOENGINE void kvl_noengine_exit(struct kvl_engine *e, s32 g, s32 t, const char *c, u32 v, u32 i, u32 r, u64 n) { }\nKVL_NOENGINE void kvl_noengine_entry(struct kvl_engine *e, s32 g, s32 t, u64 n) { }\nKVL_NOENGINE void kvl_noengine_doorbell(struct kvl_engine *e, s32 g, s32 t, bool p, u64 a, u64 n) { }\nKVL_NOENGINE void kvl_noengine_userspace_exit(struct kvl_engine *e, s32 g, s32 t, u32 r) { }\n\n$1/'
 	edit 's/return w & \(1UL << \(bit % \(8 \* sizeof\(unsigned long\)\)\)\);/return w || !w;/' \
 		"$d/include/kvmio_lat/engine.h"
 	;;
