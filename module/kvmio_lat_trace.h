@@ -39,6 +39,7 @@ TRACE_EVENT_FN(kvmio_lat_request,
 		__field(u64, wake)
 		__field(u64, submit)
 		__field(u64, submit_end)
+		__field(u64, complete)
 		__field(u64, reap)
 		__field(u64, irq)
 		__field(u64, entry)
@@ -56,19 +57,21 @@ TRACE_EVENT_FN(kvmio_lat_request,
 		__entry->line = rec->line;
 		__entry->addr = rec->addr;
 		__entry->off = rec->off;
-		__entry->doorbell = rec->t[0];
-		__entry->wake = rec->t[1];
-		__entry->submit = rec->t[2];
-		__entry->submit_end = rec->t[3];
-		__entry->reap = rec->t[4];
-		__entry->irq = rec->t[5];
-		__entry->entry = rec->t[6];
-		__entry->total = rec->t[6] - rec->t[0];
+		__entry->doorbell = rec->t[KVL_AT_DOORBELL];
+		__entry->wake = rec->t[KVL_AT_WAKE];
+		__entry->submit = rec->t[KVL_AT_SUBMIT];
+		__entry->submit_end = rec->t[KVL_AT_SUBMIT_END];
+		__entry->complete = rec->t[KVL_AT_COMPLETE];
+		__entry->reap = rec->t[KVL_AT_REAP];
+		__entry->irq = rec->t[KVL_AT_IRQ];
+		__entry->entry = rec->t[KVL_AT_ENTRY];
+		__entry->total = rec->t[KVL_AT_ENTRY] - rec->t[KVL_AT_DOORBELL];
 	),
 
 	TP_printk(KVL_REQUEST_FMT,
 		  __entry->tgid, __entry->vcpu,
-		  __entry->path == KVL_PATH_NATIVE ? "native" : "threads",
+		  __entry->path == KVL_PATH_NATIVE ? "native" :
+		  __entry->path == KVL_PATH_THREADS ? "threads" : "io_uring",
 		  __entry->pio ? "port" : "mmio",
 		  (unsigned long long)__entry->addr, __entry->fd,
 		  (long long)__entry->off, __entry->irq_vcpu,
@@ -79,6 +82,7 @@ TRACE_EVENT_FN(kvmio_lat_request,
 		  (unsigned long long)__entry->wake,
 		  (unsigned long long)__entry->submit,
 		  (unsigned long long)__entry->submit_end,
+		  (unsigned long long)__entry->complete,
 		  (unsigned long long)__entry->reap,
 		  (unsigned long long)__entry->irq,
 		  (unsigned long long)__entry->entry),

@@ -30,7 +30,8 @@ static const char kvl_usage[] =
 "  compare [FILTERS] A B\n"
 "      two saved snapshots side by side: per stage p50, p99, ratio B/A\n"
 "  compare --paths [FILTERS] [A]\n"
-"      the native and threads paths side by side (live, or snapshot A)\n"
+"      the native, threads and io_uring paths side by side (live, or\n"
+"      snapshot A): per stage p50, p99, ratios to native\n"
 "  reset\n"
 "      zero every histogram and counter of the module\n"
 "  record [-o FILE] [-b KB] [--all-syscalls] [[--] COMMAND [ARGS...]]\n"
@@ -43,7 +44,7 @@ static const char kvl_usage[] =
 "Filters:\n"
 "  --pid PID        one VM (the QEMU process id)\n"
 "  --vcpu N         one vCPU (its KVM vcpu id)\n"
-"  --path PATH      native or threads\n"
+"  --path PATH      native, threads or io_uring\n"
 "  --exits          add exit latency by exit reason\n"
 "\n"
 "Options:\n"
@@ -209,9 +210,13 @@ static int kvl_set_option(struct kvl_args *a, int c, const char *arg)
 		f->vcpu = v;
 		break;
 	case OPT_PATH:
-		if (strcmp(arg, "native") && strcmp(arg, "threads"))
-			return kvl_usage_error(a, "--path is native or threads, not '%s'", arg);
-		f->path = strcmp(arg, "native") ? KVL_PATH_THREADS : KVL_PATH_NATIVE;
+		/* the engine's names, exactly: anything else selects nothing */
+		for (v = 0; v < KVL_NR_PATHS; v++)
+			if (!strcmp(arg, kvl_path_name(v)))
+				break;
+		if (v == KVL_NR_PATHS)
+			return kvl_usage_error(a, "--path is native, threads or io_uring, not '%s'", arg);
+		f->path = (int)v;
 		break;
 	case OPT_EXITS:
 		f->exits = true;

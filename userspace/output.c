@@ -351,13 +351,15 @@ static int kvl_path_rows(struct kvl_rows *rows, const struct kvl_svm *vm,
 		if (!kvl_filter_vcpu(f, v))
 			continue;
 		for (s = 0; s < KVL_NR_STAGES; s++)
-			if (kvl_rows_add(rows, v->id, kvl_stage_name(p, s),
+			if (kvl_stage_name(p, s) &&
+			    kvl_rows_add(rows, v->id, kvl_stage_name(p, s),
 					 kvl_svcpu_stage(v, p, s)))
 				return -1;
 		with_data += rows->nr > before;
 	}
 	for (s = 0; s < KVL_NR_STAGES && with_data > 1; s++)
-		if (kvl_rows_add(rows, KVL_VCPU_ALL, kvl_stage_name(p, s),
+		if (kvl_stage_name(p, s) &&
+		    kvl_rows_add(rows, KVL_VCPU_ALL, kvl_stage_name(p, s),
 				 kvl_svcpu_stage(all, p, s)))
 			return -1;
 	return 0;
@@ -553,7 +555,7 @@ static void kvl_show_no_disks(FILE *out, const struct kvl_snap *s)
 		fprintf(out, "no per-disk histograms: this snapshot is hist format %u, from a module older than format 3\n",
 			s->version);
 	else
-		fprintf(out, "no per-disk histograms: no recorded request had a known disk (io_submit in a replayed recording, which lacks its iocbs, or iocbs the module could not read, past the first %d or paged out; stats: requests_without_disk)\n",
+		fprintf(out, "no per-disk histograms: no recorded request had a known disk (io_submit in a replayed recording, which lacks its iocbs, or iocbs the module could not read, past the first %d or paged out; io_uring requests before Linux 6.0 or of registered files; stats: requests_without_disk)\n",
 			KVL_SUBMIT_FDS);
 }
 
@@ -578,7 +580,7 @@ static int kvl_show_text(FILE *out, const struct kvl_snap *s,
 }
 
 /* ------------------------------------------------------------------ */
-/* JSON, schema kvmio_lat/4 (see KVL_JSON_SCHEMA) */
+/* JSON, schema kvmio_lat/5 (see KVL_JSON_SCHEMA) */
 
 /* Length of the valid UTF-8 sequence at @s, 0 if it is not one. */
 static int kvl_utf8_len(const unsigned char *s)
@@ -674,6 +676,7 @@ static void kvl_json_vcpu(FILE *out, const struct kvl_svcpu *v,
 		kvl_json_stats(out, &v->hists[i].h);
 		sep = ", ";
 	}
+	/* every path's key, {} without data; no key of a stage it lacks */
 	fputs("}, \"paths\": {", out);
 	for (p = 0; p < KVL_NR_PATHS; p++) {
 		fprintf(out, "%s\"%s\": {", p ? ", " : "", kvl_path_name(p));
@@ -681,7 +684,8 @@ static void kvl_json_vcpu(FILE *out, const struct kvl_svcpu *v,
 		for (s = 0; s < KVL_NR_STAGES; s++) {
 			const struct kvl_shist *h = kvl_svcpu_stage(v, p, s);
 
-			if (!h || !h->h.count || !kvl_filter_hist(f, h))
+			if (!kvl_stage_name(p, s) || !h || !h->h.count ||
+			    !kvl_filter_hist(f, h))
 				continue;
 			fprintf(out, "%s\"%s\": ", sep, kvl_stage_name(p, s));
 			kvl_json_stats(out, &h->h);
@@ -832,7 +836,8 @@ static void kvl_csv_vcpu(FILE *out, const char *prefix,
 	for (p = 0; p < KVL_NR_PATHS; p++) {
 		for (s = 0; s < KVL_NR_STAGES; s++) {
 			h = kvl_svcpu_stage(v, p, s);
-			if (h && h->h.count && kvl_filter_hist(f, h))
+			if (kvl_stage_name(p, s) && h && h->h.count &&
+			    kvl_filter_hist(f, h))
 				kvl_csv_row(out, prefix, vm, v, h);
 		}
 	}
@@ -925,7 +930,7 @@ static void kvl_watch_header(FILE *out)
 {
 	unsigned int i;
 
-	fprintf(out, "  %8s %-5s %-7s %-18s %*s %9s", "PID", "VCPU", "PATH",
+	fprintf(out, "  %8s %-5s %-8s %-18s %*s %9s", "PID", "VCPU", "PATH",
 		"STAGE", KVL_COUNT_W, "COUNT", "/s");
 	for (i = 0; i < ARRAY_SIZE(kvl_watch_cols); i++)
 		fprintf(out, " %*s", KVL_NUM_W, kvl_watch_cols[i]);
@@ -939,7 +944,7 @@ static void kvl_watch_row(FILE *out, s32 pid, const char *vcpu,
 	struct kvl_summary m;
 
 	kvl_rhist_summary(h, &m);
-	fprintf(out, "  %8d %-5s %-7s %-18s %*llu %9.1f", pid, vcpu, path, name,
+	fprintf(out, "  %8d %-5s %-8s %-18s %*llu %9.1f", pid, vcpu, path, name,
 		KVL_COUNT_W, (unsigned long long)m.count,
 		secs > 0 ? m.count / secs : 0.0);
 	kvl_cell_ns(out, m.mean, KVL_NUM_W);
@@ -969,7 +974,7 @@ static int kvl_watch_vm(FILE *out, const struct kvl_svm *vm,
 	for (p = 0; p < KVL_NR_PATHS; p++)
 		for (s = 0; s < KVL_NR_STAGES; s++) {
 			h = kvl_svcpu_stage(&all, p, s);
-			if (!h || !h->h.count)
+			if (!kvl_stage_name(p, s) || !h || !h->h.count)
 				continue;
 			if (!(*rows)++)
 				kvl_watch_header(out);
@@ -1046,12 +1051,12 @@ static void kvl_side_cells(FILE *out, const struct kvl_shist *h,
 	kvl_cell_ns(out, m->p99, KVL_NUM_W);
 }
 
-/* The first column (PATH) is left out when @c1 is NULL. */
+/* The first column (PATH: "io_uring" wide) is left out when @c1 is NULL. */
 static void kvl_first_cells(FILE *out, const char *c1, int name_w,
 			    const char *name)
 {
 	if (c1)
-		fprintf(out, "  %-7s %-*s", c1, name_w, name);
+		fprintf(out, "  %-8s %-*s", c1, name_w, name);
 	else
 		fprintf(out, "  %-*s", name_w, name);
 }
@@ -1127,7 +1132,8 @@ int kvl_print_compare(FILE *out, const struct kvl_snap *a, const char *a_name,
 	kvl_compare_header(out, 18, "PATH", "STAGE", "A", "B");
 	for (p = 0; p < KVL_NR_PATHS; p++)
 		for (s = 0; s < KVL_NR_STAGES; s++)
-			if (f->path < 0 || f->path == (int)p)
+			if (kvl_stage_name(p, s) &&
+			    (f->path < 0 || f->path == (int)p))
 				rows += kvl_compare_row(out, kvl_path_name(p), 18,
 							kvl_stage_name(p, s),
 							kvl_svcpu_stage(&ma, p, s),
@@ -1141,38 +1147,144 @@ int kvl_print_compare(FILE *out, const struct kvl_snap *a, const char *a_name,
 	return 0;
 }
 
+/* "native / threads / io_uring": the paths, for the header. */
+static const char *kvl_paths_title(char *buf, size_t size)
+{
+	size_t n = snprintf(buf, size, "STAGE (");
+	unsigned int p;
+
+	for (p = 0; p < KVL_NR_PATHS && n < size; p++)
+		n += snprintf(buf + n, size - n, "%s%s", p ? " / " : "",
+			      kvl_path_name(p));
+	if (n < size)
+		snprintf(buf + n, size - n, ")");
+	return buf;
+}
+
+/*
+ * Stage @st's names on the paths that have it, each once, in path order:
+ * "wake_to_submit / wake_to_dispatch", "complete_to_reap".
+ */
+static const char *kvl_paths_label(char *buf, size_t size, unsigned int st)
+{
+	unsigned int p, q;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (p = 0; p < KVL_NR_PATHS && n < size; p++) {
+		const char *name = kvl_stage_name(p, st);
+		bool again = false;
+
+		for (q = 0; q < p && name; q++)
+			again |= kvl_stage_name(q, st) &&
+				 !strcmp(kvl_stage_name(q, st), name);
+		if (name && !again)
+			n += snprintf(buf + n, size - n, "%s%s", n ? " / " : "",
+				      name);
+	}
+	return buf;
+}
+
+#define KVL_SIDE_W	(3 + KVL_COUNT_W + 2 * KVL_NUM_W)	/* kvl_side_cells() */
+#define KVL_RATIO_W	9					/* kvl_ratio_cell() */
+
+static void kvl_compare_paths_header(FILE *out, int label_w)
+{
+	char title[64];
+	unsigned int p;
+
+	fprintf(out, "  %-*s", label_w, kvl_paths_title(title, sizeof(title)));
+	for (p = 0; p < KVL_NR_PATHS; p++)
+		fprintf(out, " %*s %*s %*s", KVL_COUNT_W, "COUNT", KVL_NUM_W,
+			"P50", KVL_NUM_W, "P99");
+	for (p = KVL_PATH_NATIVE + 1; p < KVL_NR_PATHS; p++)
+		fprintf(out, " %8s %8s", "P50", "P99");
+	fprintf(out, "\n  %-*s", label_w, "");
+	for (p = 0; p < KVL_NR_PATHS; p++)
+		fprintf(out, " %*s %*s %*s", KVL_COUNT_W, kvl_path_name(p),
+			KVL_NUM_W, kvl_path_name(p), KVL_NUM_W, kvl_path_name(p));
+	for (p = KVL_PATH_NATIVE + 1; p < KVL_NR_PATHS; p++)
+		fprintf(out, " %8s %8s", kvl_path_name(p), kvl_path_name(p));
+	fputc('\n', out);
+}
+
+/*
+ * One stage of every path: COUNT P50 P99 of each, then each path's ratios
+ * to native.  A path without the stage (complete_to_reap of native and
+ * threads) has blank cells and no ratio: it is not a measurement of 0.
+ * Blanks are written only before a cell that follows them: no trailing
+ * spaces.
+ */
+static void kvl_compare_paths_row(FILE *out, const struct kvl_svcpu *all,
+				  unsigned int st, const char *label,
+				  int label_w)
+{
+	struct kvl_summary m[KVL_NR_PATHS];
+	const struct kvl_shist *h;
+	unsigned int p;
+	bool any = false;
+	int blank = 0;
+
+	for (p = 0; p < KVL_NR_PATHS; p++) {
+		h = kvl_svcpu_stage(all, p, st);
+		any |= kvl_stage_name(p, st) && h && h->h.count;
+	}
+	if (!any) {
+		fprintf(out, "  %-*s %*s\n", label_w, label, KVL_COUNT_W, "-");
+		return;
+	}
+	fprintf(out, "  %-*s", label_w, label);
+	for (p = 0; p < KVL_NR_PATHS; p++) {
+		memset(&m[p], 0, sizeof(m[p]));
+		if (!kvl_stage_name(p, st)) {
+			blank += KVL_SIDE_W;
+			continue;
+		}
+		kvl_spaces(out, blank);
+		blank = 0;
+		kvl_side_cells(out, kvl_svcpu_stage(all, p, st), &m[p]);
+	}
+	for (p = KVL_PATH_NATIVE + 1; p < KVL_NR_PATHS; p++) {
+		if (!kvl_stage_name(p, st) ||
+		    !kvl_stage_name(KVL_PATH_NATIVE, st)) {
+			blank += 2 * KVL_RATIO_W;
+			continue;
+		}
+		kvl_spaces(out, blank);
+		blank = 0;
+		kvl_ratio_cell(out, m[p].p50, m[KVL_PATH_NATIVE].p50);
+		kvl_ratio_cell(out, m[p].p99, m[KVL_PATH_NATIVE].p99);
+	}
+	fputc('\n', out);
+}
+
 int kvl_print_compare_paths(FILE *out, const struct kvl_snap *s,
 			    const char *name, const struct kvl_filter *f)
 {
-	const struct kvl_shist *n, *t;
+	char label[KVL_NR_STAGES][96], title[64];
+	int label_w = kvl_width(kvl_paths_title(title, sizeof(title)));
 	struct kvl_svcpu all;
-	char label[48];
 	unsigned int st, p;
 
 	if (kvl_snap_merge_all(s, f, &all))
 		return -1;
-	fprintf(out, "snapshot: %s\n(every selected VM and vCPU merged; ratio = threads / native)\n\n",
-		name);
-	kvl_compare_header(out, 33, NULL, "STAGE (native / threads)",
-			   "native", "threads");
 	for (st = 0; st < KVL_NR_STAGES; st++) {
-		const char *nn = kvl_stage_name(KVL_PATH_NATIVE, st);
-		const char *tn = kvl_stage_name(KVL_PATH_THREADS, st);
-
-		if (strcmp(nn, tn))
-			snprintf(label, sizeof(label), "%s / %s", nn, tn);
-		else
-			snprintf(label, sizeof(label), "%s", nn);
-		n = kvl_svcpu_stage(&all, KVL_PATH_NATIVE, st);
-		t = kvl_svcpu_stage(&all, KVL_PATH_THREADS, st);
-		if ((!n || !n->h.count) && (!t || !t->h.count))
-			fprintf(out, "  %-33s %*s\n", label, KVL_COUNT_W, "-");
-		else
-			kvl_compare_row(out, NULL, 33, label, n, t);
+		kvl_paths_label(label[st], sizeof(label[st]), st);
+		if (kvl_width(label[st]) > label_w)
+			label_w = kvl_width(label[st]);
 	}
+	fprintf(out, "snapshot: %s\n(every selected VM and vCPU merged; ratio = ", name);
+	for (p = KVL_PATH_NATIVE + 1; p < KVL_NR_PATHS; p++)
+		fprintf(out, "%s%s / native", p > KVL_PATH_NATIVE + 1 ? ", " : "",
+			kvl_path_name(p));
+	fputs(")\n\n", out);
+	kvl_compare_paths_header(out, label_w);
+	for (st = 0; st < KVL_NR_STAGES; st++)
+		kvl_compare_paths_row(out, &all, st, label[st], label_w);
 	for (p = 0; p < KVL_NR_PATHS; p++)
-		if (!kvl_svcpu_stage(&all, p, KVL_ST_TOTAL))
-			fprintf(out, "  no %s requests in this snapshot (run the guest with aio=%s to fill that side)\n",
+		if ((f->path < 0 || f->path == (int)p) &&
+		    !kvl_svcpu_stage(&all, p, KVL_ST_TOTAL))
+			fprintf(out, "  no %s requests in this snapshot (run the guest with aio=%s to fill its columns)\n",
 				kvl_path_name(p), kvl_path_name(p));
 	kvl_svcpu_free(&all);
 	return 0;

@@ -1,7 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * output.h - what the reader prints: tables in human units, histograms as
- * bars, JSON (schema "kvmio_lat/4") and CSV, interval deltas, comparisons.
+ * bars, JSON (schema "kvmio_lat/5") and CSV, interval deltas, comparisons.
  * Everything writes to a FILE and returns 0, or -1 when out of memory.
  */
 #ifndef KVMIO_LAT_OUTPUT_H
@@ -13,8 +13,9 @@
  * 2: zeros are in the buckets and the mean; "negative", "overflow" added.
  * 3: per-VM "disks" (hist format 3).
  * 4: a disk's "io" beside "submit_to_irq" and "total" (hist format 4).
+ * 5: "io_uring" beside "native" and "threads" in every "paths" (format 5).
  */
-#define KVL_JSON_SCHEMA	"kvmio_lat/4"
+#define KVL_JSON_SCHEMA	"kvmio_lat/5"
 
 enum kvl_format {
 	KVL_FMT_TEXT,
@@ -65,7 +66,10 @@ int kvl_print_watch(FILE *out, const struct kvl_snap *delta, double secs,
 int kvl_print_compare(FILE *out, const struct kvl_snap *a, const char *a_name,
 		      const struct kvl_snap *b, const char *b_name,
 		      const struct kvl_filter *f);
-/* The native and threads paths of one snapshot side by side. */
+/*
+ * Every path of one snapshot side by side (native, threads, io_uring),
+ * stage by stage, with each path's ratios to native.
+ */
 int kvl_print_compare_paths(FILE *out, const struct kvl_snap *s,
 			    const char *name, const struct kvl_filter *f);
 

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * parse.c - the "hist" text (format version 4, written by
- * module/engine/format.c, or versions 1 to 3 of older modules) and the
+ * parse.c - the "hist" text (format version 5, written by
+ * module/engine/format.c, or versions 1 to 4 of older modules) and the
  * "stats" text, parsed strictly:
  *
- *	# kvmio_lat hist 4
+ *	# kvmio_lat hist 5
  *	# unit: ns; ...
  *	vm PID COMM vcpus N
  *	vcpu PID ID isa svm|vmx|unknown exits N
@@ -16,12 +16,20 @@
  *	  [LO, HI) N
  *	end
  *
- * Version 3 added the "disk" lines, after a VM's vCPUs: per file
- * descriptor of QEMU's (at most KVL_DISKS), per path, submit_to_irq and
- * total (kvl_disk_stage_name(), the same for both paths).  Version 4 adds
- * a disk's "io" before them (the host's I/O alone; none for a native disk
- * whose AIO ring was not read).  Version 3 is version 4 without "io"
- * lines, version 2 version 3 without disk lines.
+ * PATH is native, threads or io_uring (kvl_path_name()), in that order;
+ * STAGE one of its path's (kvl_stage_name(): native and threads have no
+ * complete_to_reap, so a name maps to a stage of its own path only).
+ *
+ * Version 5 is version 4 plus the io_uring path's "stage" and "disk"
+ * lines, after native's and threads'.  Version 4 is version 3 plus a
+ * disk's "io" before its submit_to_irq and total (the host's I/O alone;
+ * none for a native disk whose AIO ring was not read).  Version 3 added
+ * the "disk" lines, after a VM's vCPUs: per file descriptor of QEMU's (at
+ * most KVL_DISKS), per path, submit_to_irq and total
+ * (kvl_disk_stage_name(), the same for every path).  Version 2 is version
+ * 3 without disk lines.  A line of a later version than the header's (an
+ * io_uring line in version 4, an io line in version 3, a disk line in
+ * version 2) is corruption, not something to skip.
  *
  * Each line is checked against what format.c can print: keywords, field
  * order, numbers without overflow, bucket bounds that are buckets of the
@@ -515,14 +523,45 @@ static int kvl_path_index(const char *name)
 	return -1;
 }
 
+/* The stage of @path named @name; a stage @path does not have has none. */
 static int kvl_stage_index(unsigned int path, const char *name)
 {
 	unsigned int s;
 
-	for (s = 0; s < KVL_NR_STAGES; s++)
-		if (!strcmp(name, kvl_stage_name(path, s)))
+	for (s = 0; s < KVL_NR_STAGES; s++) {
+		const char *sn = kvl_stage_name(path, s);
+
+		if (sn && !strcmp(name, sn))
 			return s;
+	}
 	return -1;
+}
+
+/* The paths format @version has: io_uring came in format 5. */
+static unsigned int kvl_nr_paths(u32 version)
+{
+	return version >= 5 ? KVL_NR_PATHS : KVL_PATH_URING;
+}
+
+/*
+ * The PATH word of a "@kind" line into @path (@size bytes): its index,
+ * or -1 with the error set.  A path of a later format than the header's
+ * is corruption, as a disk's io is in format 3.
+ */
+static int kvl_parse_path(struct kvl_parser *ps, struct kvl_cur *c,
+			  const char *kind, char *path, size_t size)
+{
+	int p = kvl_word(c, path, size) ? kvl_path_index(path) : -1;
+
+	if (p >= (int)kvl_nr_paths(ps->version))
+		return kvl_corrupt(ps, "'%s' %s line in a format %u snapshot (%s lines are format 5)",
+				   path, kind, ps->version, path);
+	if (p < 0)
+		return kvl_corrupt(ps, "unknown path (expected %s)",
+				   ps->version >= 5 ?
+				   "native, threads or io_uring" :
+				   "native or threads");
+	return p;
 }
 
 static int kvl_parse_stage(struct kvl_parser *ps, struct kvl_cur *c)
@@ -533,9 +572,9 @@ static int kvl_parse_stage(struct kvl_parser *ps, struct kvl_cur *c)
 
 	if (kvl_parse_owner(ps, c, "stage"))
 		return -1;
-	p = kvl_word(c, path, sizeof(path)) ? kvl_path_index(path) : -1;
+	p = kvl_parse_path(ps, c, "stage", path, sizeof(path));
 	if (p < 0)
-		return kvl_corrupt(ps, "unknown path (expected native or threads)");
+		return -1;
 	s = kvl_lit(c, " ") && kvl_word(c, stage, sizeof(stage)) ?
 	    kvl_stage_index(p, stage) : -1;
 	if (s < 0)
@@ -612,8 +651,8 @@ static struct kvl_sdisk *kvl_parse_disk_of(struct kvl_parser *ps, s32 fd)
 }
 
 /*
- * "disk PID FD PATH STAGE count=.." (version 3; STAGE io since 4), after
- * the VM's vCPUs.
+ * "disk PID FD PATH STAGE count=.." (version 3; STAGE io since 4, PATH
+ * io_uring since 5), after the VM's vCPUs.
  */
 static int kvl_parse_disk(struct kvl_parser *ps, struct kvl_cur *c)
 {
@@ -635,9 +674,9 @@ static int kvl_parse_disk(struct kvl_parser *ps, struct kvl_cur *c)
 	if (pid != ps->vm->pid)
 		return kvl_corrupt(ps, "'disk %d' inside the block of vm %d", pid,
 				   ps->vm->pid);
-	p = kvl_word(c, path, sizeof(path)) ? kvl_path_index(path) : -1;
+	p = kvl_parse_path(ps, c, "disk", path, sizeof(path));
 	if (p < 0)
-		return kvl_corrupt(ps, "unknown path (expected native or threads)");
+		return -1;
 	if (!kvl_lit(c, " ") || !kvl_word(c, stage, sizeof(stage)))
 		return kvl_corrupt(ps, "expected a disk stage (%s)",
 				   kvl_disk_stage_list(ps->version, valid,

@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * parse.h - strict parsers of the module's "hist" (format versions 1 to 4)
+ * parse.h - strict parsers of the module's "hist" (format versions 1 to 5)
  * and "stats" texts into a snapshot.  Every line is checked; the first
  * problem stops the parse with an error that names the line.
  */

@@ -1025,11 +1025,11 @@ void kvl_request_line(FILE *f, const struct kvl_request_record *rec)
 		rec->fd, (long long)rec->off, rec->irq_vcpu_id, rec->vector,
 		rec->line ? "line" : "msi",
 		rec->posted ? "posted" : "injected",
-		(unsigned long long)(rec->t[KVL_NR_STAGES - 1] - rec->t[0]),
+		(unsigned long long)(rec->t[KVL_AT_ENTRY] - rec->t[KVL_AT_DOORBELL]),
 		(unsigned long long)rec->t[0], (unsigned long long)rec->t[1],
 		(unsigned long long)rec->t[2], (unsigned long long)rec->t[3],
 		(unsigned long long)rec->t[4], (unsigned long long)rec->t[5],
-		(unsigned long long)rec->t[6]);
+		(unsigned long long)rec->t[6], (unsigned long long)rec->t[7]);
 }
 
 static void kvl_replay_request(void *ctx, const struct kvl_request_record *rec)

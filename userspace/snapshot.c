@@ -826,9 +826,11 @@ static int kvl_vcpu_from_engine(struct kvl_svm *svm, const struct kvl_vcpu *v)
 		if (kvl_add_engine_hist(sv, KVL_KIND_EXIT, 0, 0, name, &e->hist))
 			return -1;
 	}
+	/* as format.c prints them: none of a stage the path does not have */
 	for (p = 0; p < KVL_NR_PATHS; p++)
 		for (s = 0; s < KVL_NR_STAGES; s++)
-			if (kvl_add_engine_hist(sv, KVL_KIND_STAGE, p, s, "",
+			if (kvl_stage_name(p, s) &&
+			    kvl_add_engine_hist(sv, KVL_KIND_STAGE, p, s, "",
 						&v->stats.stages[p][s]))
 				return -1;
 	return 0;

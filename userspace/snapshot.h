@@ -75,10 +75,12 @@ struct kvl_svcpu {
 /*
  * One disk of a VM: QEMU's file descriptor of the image or device it does
  * the I/O on.  h[path][KVL_DS_IO] is the host's I/O alone (format 4; none
- * in older snapshots, nor for a native disk whose AIO ring was not read),
+ * in older snapshots, nor for a native disk whose AIO ring was not read,
+ * nor for an io_uring request whose completion was not traced),
  * h[path][KVL_DS_SUBMIT_TO_IRQ] submit_to_irq, from QEMU handing the
  * request to the host to its interrupt (the host's I/O however QEMU reaped
- * it), h[path][KVL_DS_TOTAL] the whole request; count 0: absent.
+ * it), h[path][KVL_DS_TOTAL] the whole request; count 0: absent.  Path
+ * io_uring (KVL_PATH_URING) is format 5's.
  */
 struct kvl_sdisk {
 	s32 fd;
@@ -169,7 +171,7 @@ u64 kvl_rhist_percentile(const struct kvl_rhist *r, u32 per100k);
 struct kvl_filter {
 	s32 pid;		/* 0: every VM */
 	s64 vcpu;		/* -1: every vCPU */
-	int path;		/* -1: both paths */
+	int path;		/* -1: every path */
 	bool exits;		/* exit latency by reason too */
 };
 

@@ -29,19 +29,42 @@
 enum kvl_path {
 	KVL_PATH_NATIVE,
 	KVL_PATH_THREADS,
+	KVL_PATH_URING,		/* aio=io_uring */
 	KVL_NR_PATHS
 };
 
-/* Stage indices; their names differ by path (kvl_stage_name()). */
+/*
+ * Stage indices; their names differ by path (kvl_stage_name(), NULL for
+ * a stage the path does not have: only io_uring sees its completion
+ * apart from its reap).
+ */
 enum kvl_stage {
 	KVL_ST_DOORBELL_TO_WAKE,
 	KVL_ST_WAKE_TO_SUBMIT,	/* threads: wake_to_dispatch */
 	KVL_ST_SUBMIT,		/* threads: io */
-	KVL_ST_SUBMIT_TO_REAP,	/* threads: io_to_reap */
+	KVL_ST_SUBMIT_TO_REAP,	/* threads: io_to_reap; io_uring: submit_to_complete */
+	KVL_ST_COMPLETE_TO_REAP,	/* io_uring only */
 	KVL_ST_REAP_TO_IRQ,
 	KVL_ST_IRQ_TO_ENTRY,
 	KVL_ST_TOTAL,
 	KVL_NR_STAGES
+};
+
+/*
+ * A request's timestamps (kvl_req.t[]): stage i runs from stamp i to
+ * stamp i + 1, total from the first to the last.  A path without a
+ * completion of its own (native, threads) has it equal to its reap.
+ */
+enum kvl_stamp {
+	KVL_AT_DOORBELL,
+	KVL_AT_WAKE,
+	KVL_AT_SUBMIT,
+	KVL_AT_SUBMIT_END,	/* io_uring: the kernel took this request */
+	KVL_AT_COMPLETE,	/* io_uring: the kernel posted its completion */
+	KVL_AT_REAP,
+	KVL_AT_IRQ,
+	KVL_AT_ENTRY,
+	KVL_NR_STAMPS
 };
 
 /* KVM's own values for the kvm_exit "isa" field. */
@@ -106,6 +129,8 @@ enum kvl_stage {
 #define KVL_ANNOUNCED		32
 /* guest memory slots a VM keeps, to read its virtqueues' descriptors */
 #define KVL_MEM_SLOTS		4
+/* io_uring rings a VM's requests are followed on (one per event loop) */
+#define KVL_URINGS		8
 
 /* Counters; kvl_engine_stat() sums them over VMs. */
 enum kvl_counter {
@@ -200,7 +225,7 @@ struct kvl_disk {
 
 /* A finished request on its way to its doorbell vCPU's histograms. */
 struct kvl_done {
-	u64 t[KVL_NR_STAGES];	/* as in struct kvl_req, in order */
+	u64 t[KVL_NR_STAMPS];	/* as in struct kvl_req, in order */
 	u64 path;
 };
 
@@ -292,10 +317,15 @@ enum kvl_delivery {
 	KVL_DELIV_POSTED,	/* APICv/AVIC: no kvm_inj_virq will come */
 };
 
-/* aio=native: its completion is looked for in the AIO ring */
+/*
+ * aio=native: its completion is looked for in the AIO ring; io_uring: its
+ * completion is traced (kvl_ev_uring_complete())
+ */
 #define KVL_REQ_RING		0x1
-/* ... and was seen there (at t[4], its reap) */
+/* ... and was seen there (at t[KVL_AT_REAP], its reap) */
 #define KVL_REQ_REAPED		0x2
+/* io_uring: its thread returned from a wait or io_uring_enter since */
+#define KVL_REQ_URING_SEEN	0x4
 
 struct kvl_req {
 	u16 next;
@@ -314,7 +344,8 @@ struct kvl_req {
 	s32 fd;			/* its disk, KVL_FD_UNKNOWN if not known */
 	s64 off;		/* its file offset, KVL_OFF_UNKNOWN if none */
 	u64 iocb;		/* native: its iocb's address, 0 if not known */
-	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
+	u16 owner;		/* io_uring: its submitting thread's slot */
+	u64 t[KVL_NR_STAMPS];	/* enum kvl_stamp */
 };
 
 /*
@@ -323,10 +354,11 @@ struct kvl_req {
  * arguments in this order: tgid, vcpu, path name, "port" or "mmio",
  * address, disk fd (-1 unknown), file offset (-1 unknown), irq vcpu,
  * vector, "line" or "msi",
- * "posted" or "injected", total, then the seven stamps.
+ * "posted" or "injected", total, then the eight stamps (complete equals
+ * reap on the native and threads paths).
  */
 #define KVL_REQUEST_FMT \
-	"tgid=%d vcpu=%u path=%s %s=0x%llx fd=%d off=%lld irq_vcpu=%d vector=%d %s %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu reap=%llu irq=%llu entry=%llu"
+	"tgid=%d vcpu=%u path=%s %s=0x%llx fd=%d off=%lld irq_vcpu=%d vector=%d %s %s total=%llu doorbell=%llu wake=%llu submit=%llu submit_end=%llu complete=%llu reap=%llu irq=%llu entry=%llu"
 
 /*
  * One finished request, as kvl_engine.on_request sees it: the module's
@@ -344,7 +376,7 @@ struct kvl_request_record {
 	u64 addr;		/* doorbell: MMIO address or port */
 	s32 fd;			/* disk: QEMU's file descriptor, -1 unknown */
 	s64 off;		/* the I/O's offset in that file, -1 unknown */
-	u64 t[KVL_NR_STAGES];	/* doorbell, wake, submit, submit_end, reap, irq, entry */
+	u64 t[KVL_NR_STAMPS];	/* enum kvl_stamp */
 };
 
 struct kvl_queue {
@@ -432,6 +464,15 @@ static inline bool kvl_vq_disk(const struct kvl_vq *q)
 	return q->fd_votes >= KVL_DISK_VOTES &&
 	       (q->native || 2 * q->pool_votes >= q->reads);
 }
+
+/* A doorbell a request took: whose, where, when, its first wake after. */
+struct kvl_taken_doorbell {
+	s16 vcpu;
+	u32 pio;
+	u64 addr;
+	u64 ts;
+	u64 wake;
+};
 
 /* An MSI's disk, learnt by votes (irq.c) */
 struct kvl_irq_bind {
@@ -526,7 +567,23 @@ struct kvl_vm {
 	/* a guest page no slot covers: wanted at the next doorbell, | 1 */
 	u64 slot_wanted;
 
-	struct kvl_queue native_q;	/* submitted, not reaped */
+	/*
+	 * io_uring: the rings its requests went to (kvl_ev_uring_complete()
+	 * finds the VM by them where the completing context is not QEMU's),
+	 * the batch being submitted (one io_uring_enter of one thread: its
+	 * first request's doorbell, which the others of the same queue
+	 * share), and requests completed whose thread has not returned to
+	 * userspace since (their reap is still to come).
+	 */
+	u64 uring_ctx[KVL_URINGS];
+	u32 nr_urings;
+	u32 uring_unseen;
+	s32 uring_batch_tid;
+	u64 uring_batch_enter;	/* its io_uring_enter, 0: none */
+	struct kvl_taken_doorbell uring_first;
+	u64 uring_own_wake;
+
+	struct kvl_queue native_q;	/* submitted, not reaped; and io_uring */
 	struct kvl_queue done_q;	/* threads: pool syscall returned */
 	struct kvl_queue any_q;		/* irq raised, target unknown */
 	struct kvl_queue used_q;	/* named by a used ring, irq to come */
@@ -586,6 +643,12 @@ struct kvl_engine {
 	 */
 	u32 apicv_traced;
 	/*
+	 * io_uring's completions are traced (kvl_ev_uring_complete()): its
+	 * requests end at theirs.  Else they are guessed like a native
+	 * request whose AIO ring is not read.
+	 */
+	u32 uring_traced;
+	/*
 	 * The system calls are not seen (the module attaches their probes
 	 * only while a VM runs, from a work item): doorbells are not queued,
 	 * since the I/O that follows them would be missed and a later
@@ -618,7 +681,7 @@ struct kvl_engine {
 /* Bytes a VM needs for @cfg, laid out by kvl_vm_init(). */
 size_t kvl_vm_size(const struct kvl_config *cfg);
 void kvl_vm_init(struct kvl_vm *vm, const struct kvl_config *cfg);
-/* Process context: a vCPU's state before its first exit (61 KB). */
+/* Process context: a vCPU's state before its first exit (176 KB of histograms). */
 void kvl_vcpu_prepare(struct kvl_vcpu *v);
 /* On a prepared vCPU, in probe context: whose it is (a few stores). */
 void kvl_vcpu_setup(struct kvl_vcpu *v, u32 vcpu_id, u32 isa);
@@ -694,6 +757,48 @@ void kvl_ev_apicv_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
 			 u32 apicid, u32 vector, u64 now);
 /* Whether kvm_apicv_accept_irq events come (kvl_engine.apicv_traced). */
 void kvl_engine_set_apicv_traced(struct kvl_engine *eng, bool traced);
+
+/*
+ * io_uring (aio=io_uring).  The opcodes a block request is submitted
+ * with (uapi/linux/io_uring.h): the others (QEMU's fdmon-io_uring polls
+ * file descriptors with POLL_ADD) are no request of a disk's.
+ */
+#define KVL_IORING_OP_READV		1
+#define KVL_IORING_OP_WRITEV		2
+#define KVL_IORING_OP_FSYNC		3
+#define KVL_IORING_OP_READ_FIXED	4
+#define KVL_IORING_OP_WRITE_FIXED	5
+#define KVL_IORING_OP_READ		22
+#define KVL_IORING_OP_WRITE		23
+
+static inline bool kvl_uring_op_is_io(u32 op)
+{
+	return (op >= KVL_IORING_OP_READV && op <= KVL_IORING_OP_WRITE_FIXED) ||
+	       op == KVL_IORING_OP_READ || op == KVL_IORING_OP_WRITE;
+}
+
+/* Whether io_uring's completions are traced (kvl_engine.uring_traced). */
+void kvl_engine_set_uring_traced(struct kvl_engine *eng, bool traced);
+/*
+ * io_uring_submit_sqe/io_uring_submit_req: thread @tid of @tgid handed
+ * the kernel request @user_data on ring @ctx, opcode @op (only block
+ * I/O opcodes are followed: kvl_uring_op_is_io()), of file descriptor
+ * @fd at file offset @off (KVL_FD_UNKNOWN, KVL_OFF_UNKNOWN where the
+ * kernel's tracepoint does not tell).
+ */
+void kvl_ev_uring_submit(struct kvl_engine *eng, s32 tgid, s32 tid, u64 ctx,
+			 u64 user_data, u32 op, s32 fd, s64 off, u64 now);
+/*
+ * io_uring_complete: the kernel posted the completion of @user_data on
+ * ring @ctx, in task @tid of process @tgid, or outside any task (@tgid
+ * 0: an interrupt completing it, on older kernels; the ring then says
+ * whose).  Posted by the submitting thread itself outside a system call
+ * (its task_work, run on its way back to userspace), QEMU sees it as it
+ * returns: reaped then; otherwise at the thread's next return from a
+ * wait or io_uring_enter.
+ */
+void kvl_ev_uring_complete(struct kvl_engine *eng, s32 tgid, s32 tid,
+			   u64 ctx, u64 user_data, u64 now);
 /*
  * Whether the system calls are seen (the default).  While they are not, a
  * doorbell is counted (doorbells_unwatched) and not queued: its I/O would
@@ -921,7 +1026,7 @@ static inline bool kvl_sys_has_offset(u32 nr)
 	       nr != KVL_NR_fdatasync;
 }
 
-/* Names. */
+/* Names.  A stage @path does not have is NULL (KVL_ST_COMPLETE_TO_REAP). */
 const char *kvl_path_name(unsigned int path);
 const char *kvl_stage_name(unsigned int path, unsigned int stage);
 /* The name of a disk's KVL_DS_* histogram: "io", "submit_to_irq", "total". */
@@ -932,7 +1037,7 @@ const char *kvl_exit_reason_name(u32 isa, u32 reason);
 const u32 *kvl_exit_reserved(u32 isa, unsigned int *n);
 
 /* Reading out: stats and the "hist" text format (Documentation/output.rst). */
-#define KVL_HIST_FORMAT_VERSION	4
+#define KVL_HIST_FORMAT_VERSION	5
 
 u64 kvl_engine_counter(struct kvl_engine *eng, enum kvl_counter c);
 const char *kvl_counter_name(enum kvl_counter c);

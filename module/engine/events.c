@@ -251,7 +251,7 @@ void kvl_ev_apicv_accept(struct kvl_engine *eng, s32 tgid, s32 tid,
 		struct kvl_req *r = kvl_req(vm, i);
 		u16 next = r->next;
 
-		if (r->delivery != KVL_DELIV_UNKNOWN || r->t[5] != t->irq_ts ||
+		if (r->delivery != KVL_DELIV_UNKNOWN || r->t[KVL_AT_IRQ] != t->irq_ts ||
 		    r->vector != (s32)vector) {
 			prev = i;
 			i = next;
@@ -281,6 +281,11 @@ void kvl_engine_set_apicv_traced(struct kvl_engine *eng, bool traced)
 	WRITE_ONCE(eng->apicv_traced, traced);
 }
 
+void kvl_engine_set_uring_traced(struct kvl_engine *eng, bool traced)
+{
+	WRITE_ONCE(eng->uring_traced, traced);
+}
+
 void kvl_engine_set_syscalls_watched(struct kvl_engine *eng, bool watched)
 {
 	WRITE_ONCE(eng->syscalls_unwatched, !watched);
@@ -302,6 +307,20 @@ void kvl_ev_userspace_exit(struct kvl_engine *eng, s32 tgid, s32 tid,
 	vc = kvl_vcpu_find(eng, tgid, tid, &vm);
 	if (vc)
 		kvl_doorbell_cancel(vc);
+}
+
+/* Thread @tid of @vm, added (not a vCPU's) if new; NULL if no room. */
+static struct kvl_thread *kvl_thread_get(struct kvl_vm *vm, s32 tid)
+{
+	struct kvl_thread *t = kvl_thread_find(vm, tid);
+	unsigned long flags;
+
+	if (t)
+		return t;
+	kvl_lock(&vm->lock, flags);
+	t = kvl_thread_add(vm, tid, -1);
+	kvl_unlock(&vm->lock, flags);
+	return t;
 }
 
 static bool kvl_uring_waits(u32 arg)
@@ -326,15 +345,8 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	vm = kvl_engine_find_vm(eng, tgid);
 	if (!vm)
 		return;
-	t = kvl_thread_find(vm, tid);
-	if (!t) {
-		kvl_lock(&vm->lock, flags);
-		t = kvl_thread_add(vm, tid, -1);
-		kvl_unlock(&vm->lock, flags);
-		if (!t)
-			return;
-	}
-	if (READ_ONCE(t->vcpu) >= 0)
+	t = kvl_thread_get(vm, tid);
+	if (!t || READ_ONCE(t->vcpu) >= 0)
 		return;
 	t->sys_nr = nr;
 	t->sys_arg = arg;
@@ -442,7 +454,7 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 		}
 		kvl_req_attribute(vm, kvl_req(vm, ri), &db, own_wake,
 				  t->sys_ts);
-		kvl_req(vm, ri)->t[3] = now;
+		kvl_req(vm, ri)->t[KVL_AT_SUBMIT_END] = now;
 		kvl_queue_push(vm, &vm->native_q, ri);
 	}
 	kvl_unlock(&vm->lock, flags);
@@ -466,6 +478,191 @@ static void kvl_wake(struct kvl_vm *vm, struct kvl_thread *t, u64 now)
 	kvl_unlock(&vm->lock, flags);
 }
 
+/* ------------------------------------------------------------------ */
+/* io_uring */
+
+/* Under vm->lock: ring @ctx is one of @vm's (learnt if there is room). */
+static void kvl_uring_learn(struct kvl_vm *vm, u64 ctx)
+{
+	u32 i;
+
+	for (i = 0; i < vm->nr_urings; i++)
+		if (vm->uring_ctx[i] == ctx)
+			return;
+	if (vm->nr_urings < KVL_URINGS) {
+		WRITE_ONCE(vm->uring_ctx[vm->nr_urings], ctx);
+		kvl_publish(&vm->nr_urings, vm->nr_urings + 1);
+	}
+}
+
+static bool kvl_uring_known(const struct kvl_vm *vm, u64 ctx)
+{
+	u32 i, n = kvl_acquire(&vm->nr_urings);
+
+	for (i = 0; i < n && i < KVL_URINGS; i++)
+		if (READ_ONCE(vm->uring_ctx[i]) == ctx)
+			return true;
+	return false;
+}
+
+void kvl_ev_uring_submit(struct kvl_engine *eng, s32 tgid, s32 tid, u64 ctx,
+			 u64 user_data, u32 op, s32 fd, s64 off, u64 now)
+{
+	struct kvl_taken_doorbell db;
+	struct kvl_thread *t;
+	struct kvl_vm *vm;
+	unsigned long flags;
+	u64 enter;
+	u16 ri;
+
+	if (!kvl_uring_op_is_io(op))
+		return;
+	vm = kvl_engine_find_vm(eng, tgid);
+	if (!vm)
+		return;
+	t = kvl_thread_get(vm, tid);	/* (SQPOLL: a thread not seen before) */
+	if (!t || READ_ONCE(t->vcpu) >= 0)
+		return;
+	/* submitted by its io_uring_enter, else (SQPOLL) now */
+	enter = t->sys_nr == KVL_NR_io_uring_enter ? t->sys_ts : now;
+	kvl_lock(&vm->lock, flags);
+	vm->counters[KVL_C_EVENTS]++;
+	kvl_uring_learn(vm, ctx);
+	/*
+	 * One io_uring_enter is one queue's batch, as one io_submit is
+	 * (QEMU's luring_io_unplug()): its first request takes a doorbell,
+	 * the others one of the same queue, or share the first's.
+	 */
+	if (vm->uring_batch_tid != tid || vm->uring_batch_enter != enter) {
+		u64 prefer = t->handling_addr;
+
+		if (fd != KVL_FD_UNKNOWN)
+			kvl_vq_vote_disk(vm, t->handling_cfg, fd, true);
+		vm->uring_own_wake = prefer ? t->handling_ts : t->last_wake;
+		t->handling_cfg = 0;
+		t->handling_addr = 0;
+		vm->uring_batch_tid = tid;
+		vm->uring_batch_enter = enter;
+		if (!kvl_doorbell_for_io(vm, enter, prefer, &vm->uring_first)) {
+			vm->uring_batch_enter = 0;
+			goto out;
+		}
+		db = vm->uring_first;
+	} else if (!kvl_doorbell_take(vm, enter, &vm->uring_first, &db)) {
+		db = vm->uring_first;
+		vm->counters[KVL_C_DOORBELLS_SHARED]++;
+	}
+	ri = kvl_req_alloc(vm, now);
+	if (ri == KVL_NO_REQ)
+		goto out;
+	kvl_req(vm, ri)->path = KVL_PATH_URING;
+	kvl_req(vm, ri)->fd = fd;
+	kvl_req(vm, ri)->off = off;
+	kvl_req(vm, ri)->iocb = user_data;
+	kvl_req(vm, ri)->owner = (u16)(t - vm->threads);
+	if (READ_ONCE(eng->uring_traced))
+		kvl_req(vm, ri)->flags |= KVL_REQ_RING;
+	kvl_req_attribute(vm, kvl_req(vm, ri), &db, vm->uring_own_wake, enter);
+	kvl_req(vm, ri)->t[KVL_AT_SUBMIT_END] = now;
+	kvl_queue_push(vm, &vm->native_q, ri);
+out:
+	kvl_unlock(&vm->lock, flags);
+}
+
+/*
+ * Under vm->lock: the io_uring request @user_data completed at @now.  Its
+ * reap is not seen (QEMU reads its completion queue in userspace): if its
+ * own thread (slot @seen_by) posted it on its way back to userspace, then;
+ * else its thread's next return from a wait or io_uring_enter, after
+ * which QEMU looks (kvl_uring_seen()); until then, and if an interrupt
+ * takes it first (QEMU polling the queue), the completion itself.
+ */
+static bool kvl_uring_completed(struct kvl_vm *vm, u64 user_data, u64 now,
+				u32 seen_by)
+{
+	u16 i;
+
+	for (i = vm->native_q.head; i != KVL_NO_REQ; i = kvl_req(vm, i)->next) {
+		struct kvl_req *r = kvl_req(vm, i);
+
+		if (r->path == KVL_PATH_URING && r->iocb == user_data &&
+		    (r->flags & (KVL_REQ_RING | KVL_REQ_REAPED)) == KVL_REQ_RING) {
+			r->flags |= KVL_REQ_REAPED;
+			r->t[KVL_AT_COMPLETE] = now;
+			r->t[KVL_AT_REAP] = now;
+			r->ring_seq = vm->ring_seq++;
+			if (r->owner == seen_by)
+				r->flags |= KVL_REQ_URING_SEEN;
+			else
+				WRITE_ONCE(vm->uring_unseen, vm->uring_unseen + 1);
+			return true;
+		}
+	}
+	return false;
+}
+
+void kvl_ev_uring_complete(struct kvl_engine *eng, s32 tgid, s32 tid,
+			   u64 ctx, u64 user_data, u64 now)
+{
+	struct kvl_vm *vm = tgid ? kvl_engine_find_vm(eng, tgid) : NULL;
+	u32 i, n, seen_by = KVL_NO_REQ;	/* (no thread slot) */
+	struct kvl_thread *t;
+	unsigned long flags;
+
+	/* not in a task (an interrupt's): its ring says whose */
+	for (i = 0, n = tgid ? 0 : eng->cfg.max_vms; i < n && !vm; i++) {
+		struct kvl_vm *o = kvl_acquire(&eng->vms[i]);
+
+		if (o && !READ_ONCE(o->exited) && kvl_uring_known(o, ctx))
+			vm = o;
+	}
+	/* (a ring of no request of ours: QEMU's fdmon-io_uring polls) */
+	if (!vm || !kvl_uring_known(vm, ctx))
+		return;
+	/* a thread on its way back to userspace, where QEMU reaps it */
+	t = tgid ? kvl_thread_find(vm, tid) : NULL;
+	if (t && t->sys_nr == ~0u)
+		seen_by = (u32)(t - vm->threads);
+	kvl_lock(&vm->lock, flags);
+	kvl_uring_completed(vm, user_data, now, seen_by);
+	kvl_unlock(&vm->lock, flags);
+}
+
+/*
+ * Thread @t returned from a wait or io_uring_enter at @now: QEMU reaps
+ * the completions it finds then; the ones of its requests posted since
+ * its last return are reaped now.  What other threads still wait for is
+ * counted again (requests dropped or reset meanwhile fall out of it).
+ */
+static void kvl_uring_seen(struct kvl_vm *vm, struct kvl_thread *t, u64 now)
+{
+	struct kvl_queue *qs[2] = { &vm->native_q, &vm->used_q };
+	u16 slot = (u16)(t - vm->threads);
+	unsigned long flags;
+	u32 others = 0;
+	int qi;
+	u16 i;
+
+	kvl_lock(&vm->lock, flags);
+	for (qi = 0; qi < 2; qi++)
+		for (i = qs[qi]->head; i != KVL_NO_REQ; i = kvl_req(vm, i)->next) {
+			struct kvl_req *r = kvl_req(vm, i);
+
+			if (r->path != KVL_PATH_URING ||
+			    (r->flags & (KVL_REQ_REAPED | KVL_REQ_URING_SEEN)) !=
+			    KVL_REQ_REAPED)
+				continue;
+			if (r->owner != slot) {
+				others++;
+				continue;
+			}
+			r->flags |= KVL_REQ_URING_SEEN;
+			r->t[KVL_AT_REAP] = now;
+		}
+	WRITE_ONCE(vm->uring_unseen, others);
+	kvl_unlock(&vm->lock, flags);
+}
+
 static void kvl_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 			 s64 ret, u64 now, u64 ring,
 			 const struct kvl_iocb_info *io, u32 nio)
@@ -485,9 +682,7 @@ static void kvl_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		/* a thread that was already waiting when tracking began */
 		if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
 			return;
-		kvl_lock(&vm->lock, flags);
-		t = kvl_thread_add(vm, tid, -1);
-		kvl_unlock(&vm->lock, flags);
+		t = kvl_thread_get(vm, tid);
 		if (!t)
 			return;
 	}
@@ -504,6 +699,11 @@ static void kvl_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		return;
 	entered = t->sys_nr == nr;
 	t->sys_nr = ~0u;
+
+	/* QEMU looks at its io_uring completions after either */
+	if ((cls == KVL_SYS_WAIT || cls == KVL_SYS_URING) &&
+	    READ_ONCE(vm->uring_unseen))
+		kvl_uring_seen(vm, t, now);
 
 	switch (cls) {
 	case KVL_SYS_WAIT:
@@ -537,7 +737,7 @@ static void kvl_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 			kvl_req_free(vm, t->cur_req);
 			vm->counters[KVL_C_LOST]++;
 		} else {
-			kvl_req(vm, t->cur_req)->t[3] = now;
+			kvl_req(vm, t->cur_req)->t[KVL_AT_SUBMIT_END] = now;
 			kvl_queue_push(vm, &vm->done_q, t->cur_req);
 		}
 		t->cur_req = KVL_NO_REQ;
@@ -590,7 +790,7 @@ static void kvl_ring_reaped(struct kvl_vm *vm, u64 iocb, u64 now)
 		if (r->iocb == iocb && (r->flags & (KVL_REQ_RING | KVL_REQ_REAPED)) ==
 		    KVL_REQ_RING) {
 			r->flags |= KVL_REQ_REAPED;
-			r->t[4] = now;
+			r->t[KVL_AT_REAP] = now;
 			r->ring_seq = vm->ring_seq++;
 			return;
 		}

@@ -314,9 +314,11 @@ static void kvl_print_vcpu(const struct kvl_sink *out, const struct kvl_vm *vm,
 	}
 	for (p = 0; p < KVL_NR_PATHS; p++)
 		for (s = 0; s < KVL_NR_STAGES; s++)
-			kvl_print_one(out, "stage", vm, v->vcpu_id,
-				      kvl_path_name(p), kvl_stage_name(p, s),
-				      &v->stats.stages[p][s], scratch);
+			if (kvl_stage_name(p, s))
+				kvl_print_one(out, "stage", vm, v->vcpu_id,
+					      kvl_path_name(p),
+					      kvl_stage_name(p, s),
+					      &v->stats.stages[p][s], scratch);
 }
 
 void kvl_engine_print_hist_at(struct kvl_engine *eng,

@@ -31,14 +31,6 @@
 
 #define KVL_URING_GETEVENTS	1u	/* IORING_ENTER_GETEVENTS */
 
-struct kvl_taken_doorbell {
-	s16 vcpu;
-	u32 pio;
-	u64 addr;
-	u64 ts;
-	u64 wake;
-};
-
 /* The interrupt being matched to requests. */
 struct kvl_irq {
 	int target;	/* vCPU index, -1: any */

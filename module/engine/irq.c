@@ -11,8 +11,8 @@ static void kvl_req_irq(struct kvl_vm *vm, u16 i, u64 reap,
 {
 	struct kvl_req *r = kvl_req(vm, i);
 
-	r->t[4] = reap;
-	r->t[5] = irq->ts;
+	r->t[KVL_AT_REAP] = reap;
+	r->t[KVL_AT_IRQ] = irq->ts;
 	r->target = (s16)irq->target;
 	r->vector = irq->vector;
 	r->line = (u16)irq->line;
@@ -163,11 +163,11 @@ static void kvl_irq_same_iteration(struct kvl_vm *vm, struct kvl_take *tk,
 		return;
 	r = kvl_req(vm, i);
 	/* (a request the AIO ring tells about waits for its completion) */
-	if (r->next != KVL_NO_REQ || r->t[3] > irq->ts ||
+	if (r->next != KVL_NO_REQ || r->t[KVL_AT_SUBMIT_END] > irq->ts ||
 	    (r->flags & KVL_REQ_RING) || !kvl_take_ok(vm, tk, r))
 		return;
 	kvl_queue_unlink(vm, &vm->native_q, KVL_NO_REQ, i);
-	kvl_take(vm, tk, i, r->t[3], irq);
+	kvl_take(vm, tk, i, r->t[KVL_AT_SUBMIT_END], irq);
 }
 
 /*
@@ -187,10 +187,10 @@ static void kvl_irq_done_after_wake(struct kvl_vm *vm, struct kvl_take *tk,
 	while (i != KVL_NO_REQ) {
 		struct kvl_req *r = kvl_req(vm, i);
 
-		if (r->t[3] <= irq->ts && kvl_take_ok(vm, tk, r) &&
+		if (r->t[KVL_AT_SUBMIT_END] <= irq->ts && kvl_take_ok(vm, tk, r) &&
 		    (irq->target < 0 || r->vcpu == irq->target)) {
 			kvl_queue_unlink(vm, &vm->done_q, prev, i);
-			kvl_take(vm, tk, i, r->t[3], irq);
+			kvl_take(vm, tk, i, r->t[KVL_AT_SUBMIT_END], irq);
 			return;
 		}
 		prev = i;
@@ -215,7 +215,7 @@ static void kvl_irq_take(struct kvl_vm *vm, struct kvl_take *tk,
 		u16 next = r->next;
 		bool ring = r->flags & KVL_REQ_RING;
 
-		if ((ring ? !(r->flags & KVL_REQ_REAPED) : r->t[3] > reap) ||
+		if ((ring ? !(r->flags & KVL_REQ_REAPED) : r->t[KVL_AT_SUBMIT_END] > reap) ||
 		    (own && r->vcpu != irq->target) || !kvl_take_ok(vm, tk, r) ||
 		    (q == &vm->native_q && !ring && !*native_limit)) {
 			prev = i;
@@ -225,7 +225,7 @@ static void kvl_irq_take(struct kvl_vm *vm, struct kvl_take *tk,
 		kvl_queue_unlink(vm, q, prev, i);
 		if (q == &vm->native_q && !ring)
 			(*native_limit)--;
-		kvl_take(vm, tk, i, ring ? r->t[4] : reap, irq);
+		kvl_take(vm, tk, i, ring ? r->t[KVL_AT_REAP] : reap, irq);
 		i = next;
 	}
 }
@@ -238,13 +238,13 @@ static bool kvl_req_io_over(const struct kvl_req *r, const struct kvl_irq *irq,
 			    u64 wake, u64 *reap)
 {
 	if (r->flags & KVL_REQ_RING) {	/* seen in the AIO ring */
-		*reap = r->t[4];
+		*reap = r->t[KVL_AT_REAP];
 		return r->flags & KVL_REQ_REAPED;
 	}
-	if (r->t[3] > irq->ts)
+	if (r->t[KVL_AT_SUBMIT_END] > irq->ts)
 		return false;
 	/* the iteration that completed it woke after it, or it is this one */
-	*reap = wake >= r->t[3] ? wake : r->t[3];
+	*reap = wake >= r->t[KVL_AT_SUBMIT_END] ? wake : r->t[KVL_AT_SUBMIT_END];
 	return true;
 }
 
@@ -269,23 +269,24 @@ static bool kvl_completed_before(const struct kvl_req *a,
 				 const struct kvl_req *b,
 				 const struct kvl_choice *c)
 {
-	bool a_in = a->t[3] <= c->chosen, b_in = b->t[3] <= c->chosen;
-	bool a_late = a->t[3] < c->overdue, b_late = b->t[3] < c->overdue;
+	u64 a_end = a->t[KVL_AT_SUBMIT_END], b_end = b->t[KVL_AT_SUBMIT_END];
+	bool a_in = a_end <= c->chosen, b_in = b_end <= c->chosen;
+	bool a_late = a_end < c->overdue, b_late = b_end < c->overdue;
 
 	if (a->path != b->path)
-		return a->t[3] < b->t[3];
-	if (a->path == KVL_PATH_NATIVE) {
+		return a->t[KVL_AT_SUBMIT_END] < b->t[KVL_AT_SUBMIT_END];
+	if (a->path != KVL_PATH_THREADS) {	/* the order of their ring */
 		if ((a->flags & b->flags & KVL_REQ_REAPED))
 			return (s16)(a->ring_seq - b->ring_seq) < 0;
-		return a->t[3] < b->t[3];
+		return a->t[KVL_AT_SUBMIT_END] < b->t[KVL_AT_SUBMIT_END];
 	}
 	if (a_late != b_late)
 		return a_late;
 	if (a_late)
-		return a->t[3] < b->t[3];
+		return a->t[KVL_AT_SUBMIT_END] < b->t[KVL_AT_SUBMIT_END];
 	if (a_in != b_in)
 		return a_in;
-	return a->t[2] > b->t[2];
+	return a->t[KVL_AT_SUBMIT] > b->t[KVL_AT_SUBMIT];
 }
 
 /* A request picked from a queue: where it is, and when it was reaped */
@@ -348,7 +349,7 @@ static void kvl_irq_take_named(struct kvl_vm *vm, struct kvl_take *tk,
 			prev = i;
 		} else {
 			kvl_queue_unlink(vm, &vm->used_q, prev, i);
-			kvl_take(vm, tk, i, r->t[4], irq);
+			kvl_take(vm, tk, i, r->t[KVL_AT_REAP], irq);
 		}
 		i = next;
 	}
@@ -562,9 +563,9 @@ static int kvl_delivered(const struct kvl_engine *eng, const struct kvl_vm *vm,
 	bool exact = READ_ONCE(eng->apicv_traced);
 
 	if (r->delivery == KVL_DELIV_POSTED)
-		return r->t[5] <= now ? KVL_BY_POSTED : KVL_NOT_YET;
+		return r->t[KVL_AT_IRQ] <= now ? KVL_BY_POSTED : KVL_NOT_YET;
 	if (vec >= 0 && (r->vector < 0 || r->vector == vec))
-		return r->t[5] <= inj_ts ? KVL_BY_INJECTION : KVL_NOT_YET;
+		return r->t[KVL_AT_IRQ] <= inj_ts ? KVL_BY_INJECTION : KVL_NOT_YET;
 	if (exact || vec >= 0 || kvl_vector_injected(vm, r->vector))
 		return KVL_NOT_YET;
 	if (r->vector < 0) {	/* target's vector unknown: any injection */
@@ -575,7 +576,7 @@ static int kvl_delivered(const struct kvl_engine *eng, const struct kvl_vm *vm,
 		if (any)
 			return KVL_NOT_YET;
 	}
-	return r->t[5] <= now ? KVL_BY_POSTED : KVL_NOT_YET;
+	return r->t[KVL_AT_IRQ] <= now ? KVL_BY_POSTED : KVL_NOT_YET;
 }
 
 void kvl_req_deliver(struct kvl_engine *eng, struct kvl_vm *vm,

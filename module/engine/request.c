@@ -38,15 +38,18 @@ void kvl_req_free(struct kvl_vm *vm, u16 i)
 }
 
 /*
- * When request @r's I/O was known to be over: t[3], or for one whose
- * completion the AIO ring tells about, when it was seen there (not yet:
- * @now).
+ * When request @r's I/O was known to be over: its submission's end, or
+ * for one whose completion the AIO ring or io_uring's trace tells about,
+ * that completion (not yet: @now).
  */
 static u64 kvl_req_io_over(const struct kvl_req *r, u64 now)
 {
 	if (!(r->flags & KVL_REQ_RING))
-		return r->t[3];
-	return (r->flags & KVL_REQ_REAPED) ? r->t[4] : now;
+		return r->t[KVL_AT_SUBMIT_END];
+	if (!(r->flags & KVL_REQ_REAPED))
+		return now;
+	return r->path == KVL_PATH_URING ? r->t[KVL_AT_COMPLETE] :
+	       r->t[KVL_AT_REAP];
 }
 
 /*
@@ -186,9 +189,10 @@ void kvl_mailbox_drain(struct kvl_vcpu *vc)
 		unsigned int i;
 
 		for (i = 0; i < KVL_ST_TOTAL; i++)
-			kvl_hist_record(&h[i], (s64)(d->t[i + 1] - d->t[i]));
+			if (i != KVL_ST_COMPLETE_TO_REAP || d->path == KVL_PATH_URING)
+				kvl_hist_record(&h[i], (s64)(d->t[i + 1] - d->t[i]));
 		kvl_hist_record(&h[KVL_ST_TOTAL],
-				(s64)(d->t[KVL_NR_STAGES - 1] - d->t[0]));
+				(s64)(d->t[KVL_AT_ENTRY] - d->t[KVL_AT_DOORBELL]));
 	}
 	kvl_publish(&vc->mail_tail, tail);
 }
@@ -265,17 +269,20 @@ static void kvl_disk_record(struct kvl_vm *vm, const struct kvl_req *r)
 
 	if (!d || r->path >= KVL_NR_PATHS)
 		return;
-	/* stamps: doorbell, wake, submit, submit_end, reap, irq, entry */
+	/* the host's I/O: the pool's call, io_uring's own, the AIO ring's */
 	if (r->path == KVL_PATH_THREADS)
 		kvl_hist_record(&d->hist[r->path][KVL_DS_IO],
-				(s64)(r->t[3] - r->t[2]));
+				(s64)(r->t[KVL_AT_SUBMIT_END] - r->t[KVL_AT_SUBMIT]));
+	else if (r->path == KVL_PATH_URING && (r->flags & KVL_REQ_REAPED))
+		kvl_hist_record(&d->hist[r->path][KVL_DS_IO],
+				(s64)(r->t[KVL_AT_COMPLETE] - r->t[KVL_AT_SUBMIT_END]));
 	else if (r->flags & KVL_REQ_REAPED)
 		kvl_hist_record(&d->hist[r->path][KVL_DS_IO],
-				(s64)(r->t[4] - r->t[2]));
+				(s64)(r->t[KVL_AT_REAP] - r->t[KVL_AT_SUBMIT]));
 	kvl_hist_record(&d->hist[r->path][KVL_DS_SUBMIT_TO_IRQ],
-			(s64)(r->t[5] - r->t[2]));
+			(s64)(r->t[KVL_AT_IRQ] - r->t[KVL_AT_SUBMIT]));
 	kvl_hist_record(&d->hist[r->path][KVL_DS_TOTAL],
-			(s64)(r->t[KVL_NR_STAGES - 1] - r->t[0]));
+			(s64)(r->t[KVL_AT_ENTRY] - r->t[KVL_AT_DOORBELL]));
 }
 
 void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
@@ -286,14 +293,17 @@ void kvl_req_commit(struct kvl_engine *eng, struct kvl_vm *vm,
 	struct kvl_done *d;
 	unsigned int i;
 
-	if (r->t[0] < READ_ONCE(eng->resume_ts)) {
+	if (r->t[KVL_AT_DOORBELL] < READ_ONCE(eng->resume_ts)) {
 		/* rung before a pause: events that ended it may be missed */
 		vm->counters[KVL_C_REQUESTS_STALE]++;
 		return;
 	}
-	r->t[KVL_NR_STAGES - 1] = entry;
+	r->t[KVL_AT_ENTRY] = entry;
+	/* only io_uring's traced completion is seen apart from its reap */
+	if (r->path != KVL_PATH_URING || !(r->flags & KVL_REQ_RING))
+		r->t[KVL_AT_COMPLETE] = r->t[KVL_AT_REAP];
 	/* timestamps of one request never go backwards: clamp */
-	for (i = 1; i < KVL_NR_STAGES; i++)
+	for (i = 1; i < KVL_NR_STAMPS; i++)
 		if (r->t[i] < r->t[i - 1])
 			r->t[i] = r->t[i - 1];
 	if (r->vcpu < 0 || (u32)r->vcpu >= vm->nr_vcpus)
@@ -345,7 +355,7 @@ void kvl_req_attribute(struct kvl_vm *vm, struct kvl_req *r,
 	r->pio = k->pio;
 	r->addr = k->addr;
 	r->vq = kvl_vq_of_request(vm, k->pio, k->addr, r->fd);
-	r->t[0] = k->ts;
-	r->t[1] = wake;
-	r->t[2] = submit;
+	r->t[KVL_AT_DOORBELL] = k->ts;
+	r->t[KVL_AT_WAKE] = wake;
+	r->t[KVL_AT_SUBMIT] = submit;
 }

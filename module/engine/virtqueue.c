@@ -572,7 +572,8 @@ static u16 kvl_req_at_block(struct kvl_vm *vm, s32 fd, s64 off,
 		struct kvl_req *r = kvl_req(vm, i);
 
 		if (r->fd != fd || r->off != off ||
-		    (best != KVL_NO_REQ && kvl_req(vm, best)->t[2] <= r->t[2]) ||
+		    (best != KVL_NO_REQ &&
+		     kvl_req(vm, best)->t[KVL_AT_SUBMIT] <= r->t[KVL_AT_SUBMIT]) ||
 		    !kvl_req_io_ended(r))
 			continue;
 		best = i;
@@ -698,7 +699,8 @@ static void kvl_vq_take_used(struct kvl_vm *vm, struct kvl_vq *q, u16 from,
 		}
 		r = kvl_req(vm, i);
 		if (!(r->flags & KVL_REQ_REAPED))	/* (else when seen) */
-			r->t[4] = wake >= r->t[3] ? wake : r->t[3];
+			r->t[KVL_AT_REAP] = wake >= r->t[KVL_AT_SUBMIT_END] ?
+					    wake : r->t[KVL_AT_SUBMIT_END];
 		q->pending--;
 		kvl_queue_unlink(vm, lq, prev, i);
 		kvl_queue_push(vm, &vm->used_q, i);

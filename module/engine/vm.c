@@ -8,17 +8,24 @@
 static const char *const kvl_stage_names[KVL_NR_PATHS][KVL_NR_STAGES] = {
 	[KVL_PATH_NATIVE] = {
 		"doorbell_to_wake", "wake_to_submit", "submit",
-		"submit_to_reap", "reap_to_irq", "irq_to_entry", "total",
+		"submit_to_reap", NULL, "reap_to_irq", "irq_to_entry", "total",
 	},
 	[KVL_PATH_THREADS] = {
 		"doorbell_to_wake", "wake_to_dispatch", "io",
-		"io_to_reap", "reap_to_irq", "irq_to_entry", "total",
+		"io_to_reap", NULL, "reap_to_irq", "irq_to_entry", "total",
+	},
+	[KVL_PATH_URING] = {
+		"doorbell_to_wake", "wake_to_submit", "submit",
+		"submit_to_complete", "complete_to_reap", "reap_to_irq",
+		"irq_to_entry", "total",
 	},
 };
 
 const char *kvl_path_name(unsigned int path)
 {
-	return path == KVL_PATH_NATIVE ? "native" : "threads";
+	return path == KVL_PATH_NATIVE ? "native" :
+	       path == KVL_PATH_THREADS ? "threads" :
+	       path == KVL_PATH_URING ? "io_uring" : "?";
 }
 
 const char *kvl_stage_name(unsigned int path, unsigned int stage)

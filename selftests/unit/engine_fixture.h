@@ -204,6 +204,54 @@ static inline void fx_one_native(struct fx *f, int tid, int vcpu, u64 t)
 	fx_wake(f, MAIN, t + 9000);
 }
 
+/*
+ * aio=io_uring (QEMU's block/io_uring.c): one ring per event loop; each
+ * request's user_data is its LuringAIOCB.  io_uring_enter(fd, n, 0, 0)
+ * submits; completions are read from the ring in userspace.
+ */
+#define SYS_io_uring_enter	426
+#define FX_URING		0xffff888000100000ULL
+#define FX_LUCB(i)		(0x7f0000002000ULL + 0x100ULL * (i))
+
+static inline void fx_uring_enter(struct fx *f, int tid, u64 t)
+{
+	kvl_ev_sys_enter(&f->eng, PID, tid, SYS_io_uring_enter, 0,
+			 KVL_OFF_UNKNOWN, t);
+}
+
+static inline void fx_uring_sqe(struct fx *f, int tid, int i, s64 off, u64 t)
+{
+	kvl_ev_uring_submit(&f->eng, PID, tid, FX_URING, FX_LUCB(i),
+			    KVL_IORING_OP_READV, FX_DISK, off, t);
+}
+
+static inline void fx_uring_exit(struct fx *f, int tid, int n, u64 t)
+{
+	kvl_ev_sys_exit(&f->eng, PID, tid, SYS_io_uring_enter, n, t);
+}
+
+/*
+ * io_uring_complete, in task @tid of the VM (in a system call of its own,
+ * or another thread's: an io-wq worker), or 0: an interrupt's
+ */
+/*
+ * vCPU 0 rings at @t; the loop wakes at +1000 and enters io_uring at
+ * +2000, where the kernel takes request 0 (block @off) at +2200
+ */
+static inline void fx_uring_rung(struct fx *f, s64 off, u64 t)
+{
+	fx_doorbell(f, VCPU0, 0, t);
+	fx_wake(f, MAIN, t + 1000);
+	fx_uring_enter(f, MAIN, t + 2000);
+	fx_uring_sqe(f, MAIN, 0, off, t + 2200);
+}
+
+#define FX_IOWQ		1020
+static inline void fx_uring_complete(struct fx *f, int tid, int i, u64 t)
+{
+	kvl_ev_uring_complete(&f->eng, tid ? PID : 0, tid, FX_URING, FX_LUCB(i), t);
+}
+
 /* The loop writes the irqfd: kvm_msi_set_irq + kvm_apic_accept_irq. */
 static inline void fx_irq(struct fx *f, int tid, int vcpu, u64 t)
 {

@@ -7,17 +7,23 @@
 #include "kselftest_harness.h"
 #include "engine_fixture.h"
 
+/* @want: one value per stage of @path, in order (its named stages only) */
 static void expect_stages(struct __test_metadata *_metadata, struct fx *f,
 			  int vcpu, int path, const u64 *want)
 {
-	int s;
+	int s, k = 0;
 
 	for (s = 0; s < KVL_NR_STAGES; s++) {
 		const struct kvl_hist *h = fx_stage(f, vcpu, path, s);
 
 		ASSERT_NE(NULL, h);
+		if (!kvl_stage_name(path, s)) {	/* not this path's */
+			EXPECT_EQ(0, h->count) TH_LOG("stage %d", s);
+			continue;
+		}
 		EXPECT_EQ(1, h->count) TH_LOG("stage %s", kvl_stage_name(path, s));
-		EXPECT_EQ(want[s], h->min) TH_LOG("stage %s", kvl_stage_name(path, s));
+		EXPECT_EQ(want[k], h->min) TH_LOG("stage %s", kvl_stage_name(path, s));
+		k++;
 	}
 }
 
@@ -931,7 +937,6 @@ TEST(iothread_wake_not_the_main_loops)
 {
 	const u64 want[] = { 1000, 1000, 500, 6500, 1000, 2000, 12000 };
 	struct fx f;
-	int st;
 
 	fx_init(&f);
 	fx_doorbell(&f, VCPU0, 0, 1000);
@@ -942,9 +947,7 @@ TEST(iothread_wake_not_the_main_loops)
 	fx_wake(&f, IOTHREAD, 10000);
 	fx_irq(&f, IOTHREAD, 0, 11000);
 	fx_inject(&f, VCPU0, 0, 9000, 13000);
-	for (st = 0; st < KVL_NR_STAGES; st++)
-		EXPECT_EQ(want[st], fx_stage(&f, 0, KVL_PATH_NATIVE, st)->max)
-			TH_LOG("%s", kvl_stage_name(KVL_PATH_NATIVE, st));
+	expect_stages(_metadata, &f, 0, KVL_PATH_NATIVE, want);
 	fx_fini(&f);
 }
 
@@ -1694,8 +1697,8 @@ TEST(aio_ring_tells_which_native_requests_are_over)
 	ASSERT_EQ(2, k.n);
 	r = fx_record_at(&k, 4096);
 	ASSERT_NE(NULL, r);
-	EXPECT_EQ(30000, r->t[4]);
-	EXPECT_EQ(31000, r->t[5]);
+	EXPECT_EQ(30000, r->t[KVL_AT_REAP]);
+	EXPECT_EQ(31000, r->t[KVL_AT_IRQ]);
 	EXPECT_EQ(2, kvl_engine_find_vm(&f.eng, PID)->inflight);
 
 	/* an interrupt with nothing new in the ring ends nothing */
@@ -1711,8 +1714,8 @@ TEST(aio_ring_tells_which_native_requests_are_over)
 	ASSERT_EQ(4, k.n);
 	r = fx_record_at(&k, 8192);
 	ASSERT_NE(NULL, r);
-	EXPECT_EQ(40000, r->t[4]);
-	EXPECT_EQ(40000, r->t[5]);
+	EXPECT_EQ(40000, r->t[KVL_AT_REAP]);
+	EXPECT_EQ(40000, r->t[KVL_AT_IRQ]);
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	/*
 	 * the disk's io: io_submit to the ring's news, for the three whose
@@ -1767,7 +1770,7 @@ TEST(hist_text_format)
 	fx_inject(&f, VCPU0, 0, 5000, 12000);
 	kvl_engine_print_hist(&f.eng, &out);
 	ASSERT_NE(NULL, b.s);
-	EXPECT_EQ(0, strncmp(b.s, "# kvmio_lat hist 4\n", 19));
+	EXPECT_EQ(0, strncmp(b.s, "# kvmio_lat hist 5\n", 19));
 	EXPECT_NE(NULL, strstr(b.s, "\nvm 1000 qemu vcpus 1\n"));
 	EXPECT_NE(NULL, strstr(b.s, "\nstage 1000 0 native total count=1 min=11000 max=11000 mean=11000 stddev=0 p50=11000"));
 	EXPECT_NE(NULL, strstr(b.s, "\nexit 1000 0 npf count=1 min=2 max=2"));
@@ -1999,11 +2002,11 @@ TEST(an_interrupt_learns_its_disk)
 	fx_irq_vec(&f, 0, FX_VEC_B, t + 5000);
 	ASSERT_EQ(1, k.n);
 	EXPECT_EQ(21, k.rec[0].fd);
-	EXPECT_EQ(t + 5000, k.rec[0].t[5]);
+	EXPECT_EQ(t + 5000, k.rec[0].t[KVL_AT_IRQ]);
 	fx_irq_vec(&f, 0, FX_VEC_A, t + 8000);
 	ASSERT_EQ(2, k.n);
 	EXPECT_EQ(20, k.rec[1].fd);
-	EXPECT_EQ(t + 8000, k.rec[1].t[5]);
+	EXPECT_EQ(t + 8000, k.rec[1].t[KVL_AT_IRQ]);
 	EXPECT_EQ(0, fx_counter(&f, KVL_C_IRQS_UNMATCHED));
 	fx_fini(&f);
 }
@@ -2274,12 +2277,12 @@ TEST(used_ring_tells_which_interrupt_completes_a_request)
 
 	fx_used_complete(&f, 5, 80000);
 	ASSERT_EQ(5, k.n);
-	EXPECT_EQ(80000, k.rec[4].t[5]);
-	EXPECT_EQ(70000, k.rec[4].t[4]);	/* the wake of its iteration */
-	EXPECT_EQ(61200, k.rec[4].t[1]);	/* its ioeventfd's read */
+	EXPECT_EQ(80000, k.rec[4].t[KVL_AT_IRQ]);
+	EXPECT_EQ(70000, k.rec[4].t[KVL_AT_REAP]);	/* the wake of its iteration */
+	EXPECT_EQ(61200, k.rec[4].t[KVL_AT_WAKE]);	/* its ioeventfd's read */
 	fx_used_complete(&f, 6, 90000);
 	ASSERT_EQ(6, k.n);
-	EXPECT_EQ(90000, k.rec[5].t[5]);
+	EXPECT_EQ(90000, k.rec[5].t[KVL_AT_IRQ]);
 	EXPECT_EQ(3, fx_counter(&f, KVL_C_REQS_BY_USED_RING));
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	fx_fini(&f);
@@ -2307,7 +2310,7 @@ TEST(used_ring_completions_without_a_request_are_dropped)
 	EXPECT_EQ(4, k.n);
 	fx_used_complete(&f, 7, 140000);
 	ASSERT_EQ(5, k.n);
-	EXPECT_EQ(140000, k.rec[4].t[5]);
+	EXPECT_EQ(140000, k.rec[4].t[KVL_AT_IRQ]);
 
 	/* a pool request still in its pread: QEMU cannot have completed it */
 	fx_doorbell(&f, VCPU0, 0, 160000);
@@ -2322,8 +2325,8 @@ TEST(used_ring_completions_without_a_request_are_dropped)
 	fx_used_complete(&f, 9, 170000);
 	ASSERT_EQ(6, k.n);
 	EXPECT_EQ(KVL_PATH_THREADS, k.rec[5].path);
-	EXPECT_EQ(166000, k.rec[5].t[4]);
-	EXPECT_EQ(170000, k.rec[5].t[5]);
+	EXPECT_EQ(166000, k.rec[5].t[KVL_AT_REAP]);
+	EXPECT_EQ(170000, k.rec[5].t[KVL_AT_IRQ]);
 	fx_fini(&f);
 }
 
@@ -2372,7 +2375,7 @@ TEST(used_ring_elements_name_the_requests_completed)
 	fx_used_complete(&f, 7, 111000);
 	ASSERT_EQ(7, k.n);
 	EXPECT_EQ(8192, k.rec[6].off);
-	EXPECT_EQ(111000, k.rec[6].t[5]);
+	EXPECT_EQ(111000, k.rec[6].t[KVL_AT_IRQ]);
 	fx_used_put(7, 9);
 	fx_used_complete(&f, 8, 120000);
 	EXPECT_EQ(7, k.n);
@@ -2380,7 +2383,7 @@ TEST(used_ring_elements_name_the_requests_completed)
 	fx_used_complete(&f, 9, 130000);
 	ASSERT_EQ(8, k.n);
 	EXPECT_EQ(4096, k.rec[7].off);
-	EXPECT_EQ(130000, k.rec[7].t[5]);
+	EXPECT_EQ(130000, k.rec[7].t[KVL_AT_IRQ]);
 	EXPECT_EQ(2, fx_counter(&f, KVL_C_REQS_BY_BLOCK));
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	fx_fini(&f);
@@ -2435,11 +2438,11 @@ TEST(used_ring_named_at_the_wait_and_disk_base_learnt)
 	second = k.rec[7].off == off[1] ? &k.rec[7] : &k.rec[8];
 	first = second == &k.rec[7] ? &k.rec[8] : &k.rec[7];
 	EXPECT_EQ(off[1], second->off);
-	EXPECT_EQ(210000, second->t[4]);	/* reaped as the loop woke */
-	EXPECT_EQ(231000, second->t[5]);	/* ended by the next interrupt */
+	EXPECT_EQ(210000, second->t[KVL_AT_REAP]);	/* reaped as the loop woke */
+	EXPECT_EQ(231000, second->t[KVL_AT_IRQ]);	/* ended by the next interrupt */
 	EXPECT_EQ(off[0], first->off);
-	EXPECT_EQ(230000, first->t[4]);
-	EXPECT_EQ(231000, first->t[5]);
+	EXPECT_EQ(230000, first->t[KVL_AT_REAP]);
+	EXPECT_EQ(231000, first->t[KVL_AT_IRQ]);
 	/* the first alone in flight named nothing: the base was unknown */
 	EXPECT_EQ(4, fx_counter(&f, KVL_C_REQS_BY_BLOCK));
 	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
@@ -2521,11 +2524,11 @@ TEST(available_ring_gives_a_pool_request_its_wake)
 	fx_used_complete(&f, 6, 120000);
 	ASSERT_EQ(6, k.n);
 	EXPECT_EQ(4096, k.rec[4].off);
-	EXPECT_EQ(101200, k.rec[4].t[1]);	/* not the later read's 111200 */
-	EXPECT_EQ(100000, k.rec[4].t[0]);
+	EXPECT_EQ(101200, k.rec[4].t[KVL_AT_WAKE]);	/* not the later read's 111200 */
+	EXPECT_EQ(100000, k.rec[4].t[KVL_AT_DOORBELL]);
 	EXPECT_EQ(8192, k.rec[5].off);
-	EXPECT_EQ(111200, k.rec[5].t[1]);
-	EXPECT_EQ(110000, k.rec[5].t[0]);
+	EXPECT_EQ(111200, k.rec[5].t[KVL_AT_WAKE]);
+	EXPECT_EQ(110000, k.rec[5].t[KVL_AT_DOORBELL]);
 	fx_fini(&f);
 }
 
@@ -2656,6 +2659,265 @@ TEST(pool_calls_after_another_devices_notify_make_no_disk)
 	EXPECT_EQ(FX_DISK, vm->vqs[1].fd);
 	EXPECT_GE(vm->vqs[1].fd_votes, KVL_DISK_VOTES);
 	EXPECT_FALSE(kvl_vq_disk(&vm->vqs[1]));
+	fx_fini(&f);
+}
+
+/*
+ * aio=io_uring, as QEMU 7.2's block/io_uring.c drives it: the loop wakes,
+ * submits with io_uring_enter(fd, 1, 0, 0), goes back to ppoll; the
+ * kernel posts the completion (task_work, which interrupts the ppoll);
+ * the loop returns, reaps the ring in userspace and raises the irq.
+ */
+TEST(uring_single_request)
+{
+	/* doorbell_to_wake, wake_to_submit, submit, submit_to_complete,
+	 * complete_to_reap, reap_to_irq, irq_to_entry, total */
+	const u64 want[] = { 1000, 1000, 200, 5800, 1000, 1000, 1000, 11000 };
+	struct fx_records k = { 0 };
+	const struct kvl_disk *d;
+	struct fx f;
+
+	fx_init(&f);
+	kvl_engine_set_uring_traced(&f.eng, true);
+	f.eng.on_request_ctx = &k;
+	f.eng.on_request = fx_keep_record;
+	fx_uring_rung(&f, 4096, 1000);
+	fx_uring_exit(&f, MAIN, 1, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_uring_complete(&f, MAIN, 0, 9000);
+	fx_wake(&f, MAIN, 10000);
+	fx_irq(&f, MAIN, 0, 11000);
+	fx_inject(&f, VCPU0, 0, 5000, 12000);
+
+	expect_stages(_metadata, &f, 0, KVL_PATH_URING, want);
+	EXPECT_EQ(0, fx_stage(&f, 0, KVL_PATH_NATIVE, KVL_ST_TOTAL)->count);
+	ASSERT_EQ(1, k.n);
+	EXPECT_EQ(KVL_PATH_URING, k.rec[0].path);
+	EXPECT_EQ(FX_DISK, k.rec[0].fd);
+	EXPECT_EQ(4096, k.rec[0].off);
+	EXPECT_EQ(3200, k.rec[0].t[KVL_AT_SUBMIT_END]);
+	EXPECT_EQ(9000, k.rec[0].t[KVL_AT_COMPLETE]);
+	EXPECT_EQ(10000, k.rec[0].t[KVL_AT_REAP]);
+	/* the disk's io is the kernel's own: submission to completion */
+	d = fx_disk(&f, FX_DISK);
+	ASSERT_NE(NULL, d);
+	EXPECT_EQ(1, d->hist[KVL_PATH_URING][KVL_DS_IO].count);
+	EXPECT_EQ(5800, d->hist[KVL_PATH_URING][KVL_DS_IO].min);
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+}
+
+/*
+ * A completion posted before io_uring_enter returns (a fast device, or a
+ * read from the page cache): QEMU's ioq_submit() reaps right after the
+ * call, so the call's return is the reap.
+ */
+TEST(uring_completion_inside_the_submitting_call)
+{
+	const u64 want[] = { 1000, 1000, 200, 100, 200, 500, 1000, 4000 };
+	struct fx f;
+
+	fx_init(&f);
+	kvl_engine_set_uring_traced(&f.eng, true);
+	fx_uring_rung(&f, 0, 1000);
+	fx_uring_complete(&f, MAIN, 0, 3300);
+	fx_uring_exit(&f, MAIN, 1, 3500);
+	fx_irq(&f, MAIN, 0, 4000);
+	fx_inject(&f, VCPU0, 0, 3000, 5000);
+	expect_stages(_metadata, &f, 0, KVL_PATH_URING, want);
+	fx_fini(&f);
+}
+
+/*
+ * An iothread polling its completion queue in userspace (QEMU's
+ * poll-max-ns) reaps with no system call: an interrupt raised before the
+ * thread returns from any wait takes the request as reaped when it
+ * completed (complete_to_reap 0).  A completion from an interrupt, not
+ * a task of the VM's (older kernels), is found by its ring.
+ */
+TEST(uring_polled_completion_and_one_from_an_interrupt)
+{
+	const u64 want[] = { 1000, 1000, 200, 5800, 0, 500, 500, 9000 };
+	struct fx f;
+
+	fx_init(&f);
+	kvl_engine_set_uring_traced(&f.eng, true);
+	fx_uring_rung(&f, 0, 1000);
+	fx_uring_exit(&f, MAIN, 1, 3500);
+	fx_uring_complete(&f, 0, 0, 9000);
+	fx_irq(&f, MAIN, 0, 9500);
+	fx_inject(&f, VCPU0, 0, 5000, 10000);
+	expect_stages(_metadata, &f, 0, KVL_PATH_URING, want);
+	/* a completion on a ring of no request of ours is nobody's */
+	kvl_ev_uring_complete(&f.eng, PID, MAIN, FX_URING + 0x1000, FX_LUCB(5), 20000);
+	kvl_ev_uring_complete(&f.eng, 0, 0, FX_URING + 0x1000, FX_LUCB(5), 20000);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQUESTS));
+	fx_fini(&f);
+}
+
+/*
+ * One io_uring_enter is one queue's batch: two doorbells of the queue,
+ * three SQEs (the third shares the second's doorbell), and a POLL_ADD of
+ * QEMU's fdmon-io_uring, which is no request.  Completions come out of
+ * order; QEMU completes them in the ring's order, each interrupt taking
+ * what was reaped before it.
+ */
+TEST(uring_batch_out_of_order_completions)
+{
+	struct fx_records k = { 0 };
+	struct fx f;
+	u32 i;
+
+	fx_init(&f);
+	kvl_engine_set_uring_traced(&f.eng, true);
+	f.eng.on_request_ctx = &k;
+	f.eng.on_request = fx_keep_record;
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_doorbell(&f, VCPU0, 0, 1100);
+	fx_wake(&f, MAIN, 2000);
+	fx_uring_enter(&f, MAIN, 3000);
+	kvl_ev_uring_submit(&f.eng, PID, MAIN, FX_URING, 0x1234, 6 /* POLL_ADD */,
+			    5, KVL_OFF_UNKNOWN, 3100);
+	fx_uring_sqe(&f, MAIN, 0, 0, 3200);
+	fx_uring_sqe(&f, MAIN, 1, 4096, 3300);
+	fx_uring_sqe(&f, MAIN, 2, 8192, 3400);
+	fx_uring_exit(&f, MAIN, 4, 3500);
+	EXPECT_EQ(3, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_DOORBELLS_SHARED));
+	fx_wait(&f, MAIN, 3600);
+	fx_uring_complete(&f, MAIN, 2, 7000);
+	fx_uring_complete(&f, FX_IOWQ, 0, 8000);
+	kvl_ev_uring_complete(&f.eng, PID, MAIN, FX_URING, 0x1234, 8500);
+	fx_wake(&f, MAIN, 9000);
+	fx_irq(&f, MAIN, 0, 9500);
+	fx_inject(&f, VCPU0, 0, 5000, 10000);
+	ASSERT_EQ(2, k.n);
+	for (i = 0; i < k.n; i++) {
+		EXPECT_EQ(9000, k.rec[i].t[KVL_AT_REAP]);
+		EXPECT_EQ(9500, k.rec[i].t[KVL_AT_IRQ]);
+		EXPECT_NE(4096, k.rec[i].off);
+	}
+	fx_wait(&f, MAIN, 9600);
+	fx_uring_complete(&f, MAIN, 1, 12000);
+	fx_wake(&f, MAIN, 13000);
+	fx_irq(&f, MAIN, 0, 13500);
+	fx_inject(&f, VCPU0, 0, 11000, 14000);
+	ASSERT_EQ(3, k.n);
+	EXPECT_EQ(4096, k.rec[2].off);
+	EXPECT_EQ(1100, k.rec[2].t[KVL_AT_DOORBELL]);
+	EXPECT_EQ(12000, k.rec[2].t[KVL_AT_COMPLETE]);
+	EXPECT_EQ(13000, k.rec[2].t[KVL_AT_REAP]);
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+}
+
+/*
+ * Without io_uring's completion tracepoint the request is guessed like a
+ * native one whose AIO ring is not read: its I/O over at its submission,
+ * reaped by the wake before its interrupt; its completion is its reap.
+ */
+TEST(uring_without_traced_completions_is_guessed)
+{
+	const u64 want[] = { 1000, 1000, 200, 6800, 0, 1000, 1000, 11000 };
+	struct fx f;
+
+	fx_init(&f);
+	fx_uring_rung(&f, 0, 1000);
+	fx_uring_exit(&f, MAIN, 1, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 10000);
+	fx_irq(&f, MAIN, 0, 11000);
+	fx_inject(&f, VCPU0, 0, 5000, 12000);
+	expect_stages(_metadata, &f, 0, KVL_PATH_URING, want);
+	fx_fini(&f);
+}
+
+/*
+ * The kernel runs the completion's task_work as the submitting thread
+ * returns to userspace, after its system call's return was seen (a ppoll
+ * that returned for another file descriptor): QEMU sees it at once, so it
+ * is reaped then, not at the thread's next return.  One posted by another
+ * thread (an io-wq worker) waits for the submitting thread's next return.
+ */
+TEST(uring_completion_on_the_way_back_to_userspace)
+{
+	const struct kvl_request_record *r;
+	struct fx_records k = { 0 };
+	struct fx f;
+
+	fx_init(&f);
+	kvl_engine_set_uring_traced(&f.eng, true);
+	f.eng.on_request_ctx = &k;
+	f.eng.on_request = fx_keep_record;
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	fx_doorbell(&f, VCPU0, 0, 1100);
+	fx_wake(&f, MAIN, 2000);
+	fx_uring_enter(&f, MAIN, 3000);
+	fx_uring_sqe(&f, MAIN, 0, 0, 3200);
+	fx_uring_sqe(&f, MAIN, 1, 4096, 3300);
+	fx_uring_exit(&f, MAIN, 2, 3500);
+	fx_wait(&f, MAIN, 3600);
+	fx_wake(&f, MAIN, 9000);
+	fx_uring_complete(&f, MAIN, 0, 9010);		/* its own task_work */
+	fx_uring_complete(&f, FX_IOWQ, 1, 9020);	/* an io-wq worker's */
+	fx_wait(&f, MAIN, 9100);
+	fx_wake(&f, MAIN, 9500);
+	fx_irq(&f, MAIN, 0, 9600);
+	fx_inject(&f, VCPU0, 0, 5000, 10000);
+	ASSERT_EQ(2, k.n);
+	r = fx_record_at(&k, 0);
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(9010, r->t[KVL_AT_COMPLETE]);
+	EXPECT_EQ(9010, r->t[KVL_AT_REAP]);
+	r = fx_record_at(&k, 4096);
+	ASSERT_NE(NULL, r);
+	EXPECT_EQ(9020, r->t[KVL_AT_COMPLETE]);
+	EXPECT_EQ(9500, r->t[KVL_AT_REAP]);
+	fx_fini(&f);
+}
+
+/*
+ * At the clock values of a real host (seconds since boot, not the small
+ * numbers the other tests use): a request whose completion a ring told
+ * (the AIO ring, io_uring's trace) is over when that completion was seen,
+ * not at 0 - which the interrupt's irq_timeout check once took for a
+ * request left without an interrupt for seconds, and dropped.
+ */
+TEST(ring_completions_at_real_clock_values)
+{
+	const u64 T = 30000000000ULL;	/* 30 s after boot */
+	const u64 iocb = FX_IOCB(0);
+	struct fx_records k = { 0 };
+	struct fx f;
+
+	fx_init(&f);
+	kvl_engine_set_uring_traced(&f.eng, true);
+	f.eng.on_request_ctx = &k;
+	f.eng.on_request = fx_keep_record;
+	fx_native_on(&f, FX_DISK, T, 5000);
+	ASSERT_TRUE(fx_ring(&f, MAIN, 7, NULL, 0, T + 9000));
+	fx_doorbell(&f, VCPU0, 0, T + 20000);
+	fx_wake(&f, MAIN, T + 21000);
+	fx_io_submit(&f, MAIN, 1, T + 22000, T + 22500);
+	fx_wait(&f, MAIN, T + 22600);
+	fx_wake(&f, MAIN, T + 30000);
+	ASSERT_TRUE(fx_ring(&f, MAIN, 8, &iocb, 1, T + 30000));
+	fx_irq(&f, MAIN, 0, T + 31000);
+	fx_inject(&f, VCPU0, 0, T + 25000, T + 32000);
+	/* and an io_uring request, completed by its own thread's task_work */
+	fx_doorbell(&f, VCPU0, 0, T + 40000);
+	fx_wake(&f, MAIN, T + 41000);
+	fx_uring_enter(&f, MAIN, T + 42000);
+	fx_uring_sqe(&f, MAIN, 0, 0, T + 42200);
+	fx_uring_exit(&f, MAIN, 1, T + 42500);
+	fx_wait(&f, MAIN, T + 42600);
+	fx_uring_complete(&f, MAIN, 0, T + 50000);
+	fx_wake(&f, MAIN, T + 51000);
+	fx_irq(&f, MAIN, 0, T + 52000);
+	fx_inject(&f, VCPU0, 0, T + 45000, T + 53000);
+	EXPECT_EQ(3, k.n);
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_REQS_NO_IRQ));
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
 	fx_fini(&f);
 }
 

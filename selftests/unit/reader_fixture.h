@@ -7,14 +7,22 @@
  *
  * The saved fixtures in fixtures/ were printed by kvl_engine_print_hist()
  * and kvl_engine_print_stats() (memory_bytes 4096) after the rf_standard_*()
- * workloads below (disks.hist and disks_small.hist, format 4, are remade
- * by "KVL_WRITE_FIXTURES=1 build/unit/reader_test", the others are kept as
- * they were: disks_v3.hist is disks.hist as format 3 printed it, before
- * the disks' io lines); empty.hist is an engine that saw no VM; lab_*.hist
- * and lab_native.stats were read from the module in the lab (real QEMU,
- * nested KVM, aio=native and aio=threads, selftests/qemu).  They stay as
- * they were printed: snapshots saved by users must keep parsing.
- * fixtures/snapshot.dict is the fuzzer's dictionary of format words.
+ * workloads below.  uring_small.hist (format 5) is remade by
+ * "KVL_WRITE_FIXTURES=1 build/unit/reader_test", and so are disks.hist and
+ * disks_small.hist, format 4: the engine's format 5 text of a run without
+ * io_uring requests under format 4's header (rf_as_format4()).  The others
+ * are kept as they were: disks_v3.hist is disks.hist as format 3 printed
+ * it, before the disks' io lines; empty.hist is an engine that saw no VM;
+ * lab_*.hist and lab_native.stats were read from the module in the lab
+ * (real QEMU, nested KVM, aio=native and aio=threads, selftests/qemu).
+ * They stay as they were printed: snapshots saved by users must keep
+ * parsing.  fixtures/snapshot.dict is the fuzzer's dictionary of format
+ * words.
+ *
+ * A request's durations d[] are indexed by stage (enum kvl_stage) up to
+ * total, which is their sum; a stage its path does not have
+ * (complete_to_reap of native and threads) is 0 in d[] and in no
+ * histogram.
  */
 #ifndef KVMIO_LAT_READER_FIXTURE_H
 #define KVMIO_LAT_READER_FIXTURE_H
@@ -23,7 +31,7 @@
 
 #define RF_MAX_VCPUS	4
 #define RF_MAX_REQS	4096
-#define RF_NR_DUR	6	/* stages before total */
+#define RF_NR_DUR	KVL_ST_TOTAL	/* stages before total */
 #define RF_MAX_DISKS	4
 #define RF_NO_FD	(-1)	/* a request of no known disk */
 /* the pread64 argument of rf_threads(): before disks, 0 (stdin) */
@@ -31,6 +39,11 @@
 /* a native request's iocb, and the AIO ring of rf_vm.ring */
 #define RF_IOCB		0x7f0000001000ULL
 #define RF_RING		0x7f0000100000ULL
+/* an io_uring request's ring (its kernel context) */
+#define RF_URING_CTX	0xffff888012340000ULL
+#ifndef SYS_io_uring_enter
+#define SYS_io_uring_enter	426
+#endif
 
 struct rf_vm {
 	s32 pid;
@@ -89,20 +102,24 @@ static inline struct kvl_hist *rf_disk_hist(struct rf_vm *vm, s32 fd,
 
 /*
  * A request's submit_to_irq: from the submit stamp to the irq stamp, the
- * stages submit (threads: io), submit_to_reap (io_to_reap), reap_to_irq.
+ * stages submit (threads: io), submit_to_reap (io_to_reap; io_uring:
+ * submit_to_complete, then complete_to_reap), reap_to_irq.
  */
 static inline u64 rf_submit_to_irq(const u64 *d)
 {
 	return d[KVL_ST_SUBMIT] + d[KVL_ST_SUBMIT_TO_REAP] +
-	       d[KVL_ST_REAP_TO_IRQ];
+	       d[KVL_ST_COMPLETE_TO_REAP] + d[KVL_ST_REAP_TO_IRQ];
 }
 
 /*
- * A request's io: the worker's system call (threads), or io_submit to the
- * look at the AIO ring that found its completion, at its reap (native).
+ * A request's io: the worker's system call (threads), io_submit to the
+ * look at the AIO ring that found its completion, at its reap (native),
+ * or the kernel's own, submission to completion (io_uring).
  */
 static inline u64 rf_io(int path, const u64 *d)
 {
+	if (path == KVL_PATH_URING)
+		return d[KVL_ST_SUBMIT_TO_REAP];
 	return d[KVL_ST_SUBMIT] +
 	       (path == KVL_PATH_NATIVE ? d[KVL_ST_SUBMIT_TO_REAP] : 0);
 }
@@ -231,8 +248,10 @@ static inline void rf_ring_look(struct fx *f, struct rf_vm *vm, u64 t)
 static inline void rf_native_fd(struct fx *f, struct rf_vm *vm, int vcpu,
 				const u64 *d, s32 fd)
 {
-	u64 t = vm->t, wake = t + d[0], sub = wake + d[1], end = sub + d[2];
-	u64 reap = end + d[3], irq = reap + d[4], entry = irq + d[5];
+	u64 t = vm->t, wake = t + d[KVL_ST_DOORBELL_TO_WAKE];
+	u64 sub = wake + d[KVL_ST_WAKE_TO_SUBMIT], end = sub + d[KVL_ST_SUBMIT];
+	u64 reap = end + d[KVL_ST_SUBMIT_TO_REAP];
+	u64 irq = reap + d[KVL_ST_REAP_TO_IRQ], entry = irq + d[KVL_ST_IRQ_TO_ENTRY];
 	s32 m = vm->main_tid;
 	struct kvl_iocb_info io = { RF_IOCB, KVL_OFF_UNKNOWN, fd };
 	u32 seen;
@@ -269,8 +288,10 @@ static inline void rf_native(struct fx *f, struct rf_vm *vm, int vcpu,
 static inline void rf_threads_fd(struct fx *f, struct rf_vm *vm, int vcpu,
 				 const u64 *d, s32 fd)
 {
-	u64 t = vm->t, wake = t + d[0], io = wake + d[1], end = io + d[2];
-	u64 reap = end + d[3], irq = reap + d[4], entry = irq + d[5];
+	u64 t = vm->t, wake = t + d[KVL_ST_DOORBELL_TO_WAKE];
+	u64 io = wake + d[KVL_ST_WAKE_TO_SUBMIT], end = io + d[KVL_ST_SUBMIT];
+	u64 reap = end + d[KVL_ST_SUBMIT_TO_REAP];
+	u64 irq = reap + d[KVL_ST_REAP_TO_IRQ], entry = irq + d[KVL_ST_IRQ_TO_ENTRY];
 	s32 m = vm->main_tid;
 
 	rf_doorbell(f, vm, vcpu, t);
@@ -293,17 +314,67 @@ static inline void rf_threads(struct fx *f, struct rf_vm *vm, int vcpu,
 	rf_threads_fd(f, vm, vcpu, d, RF_POOL_FD);
 }
 
-/* Stage durations shaped like the lab's: microseconds, a long tail. */
+/*
+ * One aio=io_uring request on disk @fd (RF_NO_FD: a kernel whose submit
+ * tracepoint does not tell it), its completion traced: the loop wakes,
+ * enters io_uring_enter (submit), the kernel takes the request (its
+ * submit tracepoint: submit_to_complete begins), the loop waits in ppoll,
+ * the kernel posts the completion (complete_to_reap begins) and the loop
+ * returns from its wait (the reap), then raises the interrupt.
+ */
+static inline void rf_uring_fd(struct fx *f, struct rf_vm *vm, int vcpu,
+			       const u64 *d, s32 fd)
+{
+	u64 t = vm->t, wake = t + d[KVL_ST_DOORBELL_TO_WAKE];
+	u64 sub = wake + d[KVL_ST_WAKE_TO_SUBMIT], end = sub + d[KVL_ST_SUBMIT];
+	u64 done = end + d[KVL_ST_SUBMIT_TO_REAP];
+	u64 reap = done + d[KVL_ST_COMPLETE_TO_REAP];
+	u64 irq = reap + d[KVL_ST_REAP_TO_IRQ], entry = irq + d[KVL_ST_IRQ_TO_ENTRY];
+	s32 m = vm->main_tid;
+	u64 user_data = t;	/* QEMU's: its request's address, unique */
+
+	kvl_engine_set_uring_traced(&f->eng, true);
+	rf_doorbell(f, vm, vcpu, t);
+	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, wake);
+	/* to_submit 1, no GETEVENTS: a submission, not a wait */
+	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_io_uring_enter, 0,
+			 KVL_OFF_UNKNOWN, sub);
+	kvl_ev_uring_submit(&f->eng, vm->pid, m, RF_URING_CTX, user_data,
+			    KVL_IORING_OP_READV, fd, KVL_OFF_UNKNOWN, end);
+	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_io_uring_enter, 1, end + 1);
+	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, KVL_OFF_UNKNOWN, end + 2);
+	kvl_ev_uring_complete(&f->eng, vm->pid, m, RF_URING_CTX, user_data, done);
+	kvl_ev_sys_exit(&f->eng, vm->pid, m, SYS_ppoll, 1, reap);
+	rf_irq_and_entry(f, vm, vcpu, fd, irq, entry);
+	kvl_ev_sys_enter(&f->eng, vm->pid, m, SYS_ppoll, 0, KVL_OFF_UNKNOWN, irq + 2);
+	rf_keep(vm, vcpu, KVL_PATH_URING, d);
+	rf_keep_disk(vm, fd, KVL_PATH_URING, d, true);
+	vm->t = entry + 1000;
+}
+
+/*
+ * Stage durations shaped like the lab's: microseconds, a long tail.  A
+ * stage the path does not have draws no random number: a workload's
+ * durations, which the saved fixtures hold, do not depend on the stages
+ * of other paths.
+ */
 static inline void rf_durations(unsigned int *seed, int path, u64 *d)
 {
 	static const u64 base[KVL_NR_PATHS][RF_NR_DUR] = {
-		{ 8000, 3000, 6000, 90000, 4000, 5000 },
-		{ 9000, 12000, 80000, 15000, 4000, 5000 },
+		[KVL_PATH_NATIVE] = { 8000, 3000, 6000, 90000, 0, 4000, 5000 },
+		[KVL_PATH_THREADS] = { 9000, 12000, 80000, 15000, 0, 4000, 5000 },
+		[KVL_PATH_URING] = { 8000, 3000, 2000, 70000, 6000, 4000, 5000 },
 	};
 	int s;
 
 	for (s = 0; s < RF_NR_DUR; s++) {
-		u64 r = rand_r(seed) % 1000;
+		u64 r;
+
+		if (!kvl_stage_name(path, s)) {
+			d[s] = 0;
+			continue;
+		}
+		r = rand_r(seed) % 1000;
 
 		d[s] = base[path][s] / 2 + base[path][s] * r / 1000;
 		if (r >= 990)			/* 1%: ten times slower */
@@ -321,8 +392,10 @@ static inline void rf_requests(struct fx *f, struct rf_vm *vm, int path,
 		rf_durations(seed, path, d);
 		if (path == KVL_PATH_NATIVE)
 			rf_native(f, vm, i % nr_vcpus, d);
-		else
+		else if (path == KVL_PATH_THREADS)
 			rf_threads(f, vm, i % nr_vcpus, d);
+		else
+			rf_uring_fd(f, vm, i % nr_vcpus, d, RF_NO_FD);
 	}
 }
 
@@ -403,6 +476,29 @@ static inline void rf_small_disks(struct fx *f, struct rf_vm *vm)
 	}
 }
 
+/*
+ * fixtures/uring_small.hist, format 5: pid 88 (2 vCPUs), every path: io_uring
+ * on fds 5 and 3, native on fd 3 (its AIO ring read), threads on fd 4;
+ * small enough for the fuzzer's inputs (16 KiB).
+ */
+static inline void rf_small_uring(struct fx *f, struct rf_vm *vm)
+{
+	unsigned int seed = 9;
+	u64 d[RF_NR_DUR];
+	int i;
+
+	rf_vm_init(vm, 88, "qemu-uring");
+	vm->ring = RF_RING;
+	for (i = 0; i < 4; i++) {
+		rf_durations(&seed, KVL_PATH_URING, d);
+		rf_uring_fd(f, vm, i % 2, d, i < 3 ? 5 : 3);
+		rf_durations(&seed, KVL_PATH_NATIVE, d);
+		rf_native_fd(f, vm, i % 2, d, 3);
+		rf_durations(&seed, KVL_PATH_THREADS, d);
+		rf_threads_fd(f, vm, i % 2, d, 4);
+	}
+}
+
 /* The engine's hist text (or stats text) in a malloc()ed string. */
 static inline char *rf_hist_text(struct fx *f)
 {
@@ -450,13 +546,28 @@ static inline char *rf_drop_lines(const char *s, const char *prefix,
 }
 
 /*
- * Hist text of format 4 as format 3 printed it (the disks' io lines were
- * all it added), malloc()ed.
+ * Hist text of format 5 as format 4 prints it (format 5 adds only the
+ * io_uring lines, which are dropped), malloc()ed.
+ */
+static inline char *rf_as_format4(const char *text)
+{
+	char *r = rf_drop_lines(text, "", " io_uring ", true);
+
+	if (!strncmp(r, "# kvmio_lat hist 5\n", 19))
+		r[17] = '4';
+	return r;
+}
+
+/*
+ * Hist text of format 4 (or 5) as format 3 prints it (format 4 adds only
+ * the disks' io lines), malloc()ed.
  */
 static inline char *rf_as_format3(const char *text)
 {
-	char *r = rf_drop_lines(text, "disk ", " io count=", true);
+	char *v4 = rf_as_format4(text);
+	char *r = rf_drop_lines(v4, "disk ", " io count=", true);
 
+	free(v4);
 	if (!strncmp(r, "# kvmio_lat hist 4\n", 19))
 		r[17] = '3';
 	return r;

@@ -108,6 +108,16 @@ static int count_char_n(const char *s, char c, size_t len)
 	EXPECT_EQ(0, (r)->out_len) TH_LOG("stdout: %s", (r)->out);	\
 } while (0)
 
+/* Occurrences of @sub in @s. */
+static int count_substr(const char *s, const char *sub)
+{
+	int n = 0;
+
+	for (s = strstr(s, sub); s; s = strstr(s + 1, sub))
+		n++;
+	return n;
+}
+
 static char tmpdir[64];
 
 static void make_tmpdir(void)
@@ -414,6 +424,7 @@ TEST(reader_recomputes_what_the_module_prints)
 		"replay_native_v2.hist",	/* format 2, with 0 ns values */
 		"disks_v3.hist",		/* format 3, with disk lines */
 		"disks.hist", "disks_small.hist",	/* format 4, and io lines */
+		"uring_small.hist",		/* format 5, io_uring lines */
 	};
 	unsigned int i;
 
@@ -484,6 +495,9 @@ compare:
 			EXPECT_EQ(8, disks);
 		if (!strcmp(files[i], "disks.hist"))
 			EXPECT_EQ(12, disks);
+		/* fds 5, 3 io_uring; 3 native; 4 threads: three each */
+		if (!strcmp(files[i], "uring_small.hist"))
+			EXPECT_EQ(12, disks);
 		kvl_snap_free(&s);
 		free(text);
 	}
@@ -514,6 +528,12 @@ TEST(percentiles_against_exact_values)
 			const struct kvl_hist *eh =
 				&kvl_engine_find_vm(&f.eng, 4242)->vcpus[v]->stats.stages[KVL_PATH_NATIVE][st];
 
+			/* native has no complete_to_reap: no histogram at all */
+			if (!kvl_stage_name(KVL_PATH_NATIVE, st)) {
+				EXPECT_EQ(NULL, h);
+				EXPECT_EQ(0, eh->count);
+				continue;
+			}
 			ASSERT_NE(NULL, h);
 			ASSERT_EQ(n, h->h.count);
 			for (i = 0; i < ARRAY_SIZE(q); i++) {
@@ -923,7 +943,7 @@ TEST(hist_unit_option)
 
 TEST(json_is_valid_and_follows_the_schema)
 {
-	static const char json_head[] = "{\"schema\": \"kvmio_lat/4\", \"vms\": [{\"pid\": 4242, \"comm\": \"qemu-system-x86\", \"vcpus\": [{\"vcpu\": 0, \"exits\": {\"npf\": {\"count\": 150, \"min_ns\": 2, \"max_ns\": 2, \"mean_ns\": 2.0, \"stddev_ns\": 0.0, \"p50_ns\": 2, \"p90_ns\": 2, \"p99_ns\": 2, \"p999_ns\": 2, \"negative\": 0, \"overflow\": 0, \"buckets\": [[2, 3, 150]]}, \"hlt\": {";
+	static const char json_head[] = "{\"schema\": \"kvmio_lat/5\", \"vms\": [{\"pid\": 4242, \"comm\": \"qemu-system-x86\", \"vcpus\": [{\"vcpu\": 0, \"exits\": {\"npf\": {\"count\": 150, \"min_ns\": 2, \"max_ns\": 2, \"mean_ns\": 2.0, \"stddev_ns\": 0.0, \"p50_ns\": 2, \"p90_ns\": 2, \"p99_ns\": 2, \"p999_ns\": 2, \"negative\": 0, \"overflow\": 0, \"buckets\": [[2, 3, 150]]}, \"hlt\": {";
 	struct run r;
 
 	RUN(&r, "show", "--input", (char *)fixture("two_vcpus.hist"), "--stats",
@@ -935,7 +955,10 @@ TEST(json_is_valid_and_follows_the_schema)
 	EXPECT_EQ(0, strncmp(r.out, json_head, strlen(json_head)))
 		TH_LOG("%.300s", r.out);
 	EXPECT_NE(NULL, strstr(r.out, "\"paths\": {\"native\": {\"doorbell_to_wake\": {\"count\": 150, "));
-	EXPECT_NE(NULL, strstr(r.out, "\"threads\": {}}"));
+	/* every path has its key, empty without data */
+	EXPECT_NE(NULL, strstr(r.out, "\"threads\": {}, \"io_uring\": {}}"));
+	/* a stage native does not have is no key, not a zero */
+	EXPECT_EQ(NULL, strstr(r.out, "complete_to_reap"));
 	EXPECT_NE(NULL, strstr(r.out, "\"stats\": {\"vms\": 1, \"vcpus\": 2, \"inflight\": 0, \"dropped\": 0, \"unmatched\": 0, "));
 	EXPECT_EQ(1, count_char(r.out, '\n'));
 	run_free(&r);
@@ -1037,7 +1060,7 @@ TEST(empty_snapshot_says_so)
 	RUN(&r, "show", "--input", (char *)write_tmp("e.hist",
 		"# kvmio_lat hist 1\n# unit: ns; x\nend\n", -1), "--json");
 	EXPECT_EQ(0, r.rc);
-	EXPECT_STREQ("{\"schema\": \"kvmio_lat/4\", \"vms\": [], \"stats\": {}}\n", r.out);
+	EXPECT_STREQ("{\"schema\": \"kvmio_lat/5\", \"vms\": [], \"stats\": {}}\n", r.out);
 	run_free(&r);
 	remove_tmpdir();
 }
@@ -1105,6 +1128,8 @@ TEST(compare_two_snapshots)
 	for (s = 0; s < KVL_NR_STAGES; s++) {
 		u64 a50, b50, a99, b99;
 
+		if (!kvl_stage_name(KVL_PATH_NATIVE, s))
+			continue;
 		ha = kvl_svcpu_stage(&ma, KVL_PATH_NATIVE, s);
 		hb = kvl_svcpu_stage(&mb, KVL_PATH_NATIVE, s);
 		a50 = kvl_rhist_percentile(&ha->h, 50000);
@@ -1114,7 +1139,7 @@ TEST(compare_two_snapshots)
 		/* twice as long, to within the buckets' resolution */
 		EXPECT_LE(fabs((double)b50 / a50 - 2.0), 2.0 / 8);
 		EXPECT_LE(fabs((double)b99 / a99 - 2.0), 2.0 / 8);
-		snprintf(want, sizeof(want), "  native  %-18s        400 ", kvl_stage_name(0, s));
+		snprintf(want, sizeof(want), "  native   %-18s        400 ", kvl_stage_name(0, s));
 		ASSERT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
 		snprintf(want, sizeof(want), "%8s %8s\n", ratio_str(r50, b50, a50),
 			 ratio_str(r99, b99, a99));
@@ -1122,6 +1147,7 @@ TEST(compare_two_snapshots)
 			TH_LOG("%s: %s", kvl_stage_name(0, s), want);
 	}
 	EXPECT_EQ(NULL, strstr(r.out, "threads "));
+	EXPECT_EQ(NULL, strstr(r.out, "complete_to_reap"));
 	run_free(&r);
 	kvl_svcpu_free(&ma);
 	kvl_svcpu_free(&mb);
@@ -1151,8 +1177,8 @@ TEST(lab_snapshots_of_the_real_module)
 	RUN(&r, "compare", (char *)fixture("lab_native.hist"),
 	    (char *)fixture("lab_threads.hist"));
 	EXPECT_EQ(0, r.rc);
-	EXPECT_NE(NULL, strstr(r.out, "  native  total                    2503 "));
-	EXPECT_NE(NULL, strstr(r.out, "  threads total                       -         -         -       2503 "));
+	EXPECT_NE(NULL, strstr(r.out, "  native   total                    2503 "));
+	EXPECT_NE(NULL, strstr(r.out, "  threads  total                       -         -         -       2503 "));
 	run_free(&r);
 }
 
@@ -1174,13 +1200,18 @@ TEST(compare_paths_side_by_side)
 	ASSERT_EQ(0, kvl_snap_merge_all(&s, &flt, &all));
 	n = kvl_svcpu_stage(&all, KVL_PATH_NATIVE, KVL_ST_TOTAL);
 	t = kvl_svcpu_stage(&all, KVL_PATH_THREADS, KVL_ST_TOTAL);
-	snprintf(want, sizeof(want), "%8s %8s\n",
+	/* threads / native, then io_uring / native: no data, dashes */
+	snprintf(want, sizeof(want), "%8s %8s %8s %8s\n",
 		 ratio_str(r50, kvl_rhist_percentile(&t->h, 50000),
 			   kvl_rhist_percentile(&n->h, 50000)),
 		 ratio_str(r99, kvl_rhist_percentile(&t->h, 99000),
-			   kvl_rhist_percentile(&n->h, 99000)));
+			   kvl_rhist_percentile(&n->h, 99000)), "-", "-");
 	EXPECT_NE(NULL, strstr(strstr(r.out, "\n  total "), want)) TH_LOG("%s", r.out);
-	EXPECT_NE(NULL, strstr(r.out, "  wake_to_submit / wake_to_dispatch        200 "));
+	/* labels as wide as the widest, submit_to_reap / ... (48) */
+	snprintf(want, sizeof(want), "\n  %-48s %10d ", "wake_to_submit / wake_to_dispatch", 200);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "no io_uring requests in this snapshot"));
+	EXPECT_EQ(NULL, strstr(r.out, "no native requests"));
 	run_free(&r);
 
 	/* one path only: said so */
@@ -1316,7 +1347,7 @@ TEST(watch_prints_interval_deltas)
 	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
 	/* first interval: 12 requests; second: nothing */
 	EXPECT_NE(NULL, strstr(r.out, "interval 0.6"));
-	EXPECT_NE(NULL, strstr(r.out, "      3100 all   native  total                      12 "))
+	EXPECT_NE(NULL, strstr(r.out, "      3100 all   native   total                      12 "))
 		TH_LOG("%s", r.out);
 	EXPECT_NE(NULL, strstr(r.out, "  nothing completed in this interval\n"));
 	EXPECT_EQ(NULL, strstr(r.out, " npf "));	/* exits only with --exits */
@@ -1325,7 +1356,7 @@ TEST(watch_prints_interval_deltas)
 	RUN(&r, "watch", "--input", (char *)path, "-i", "0.1", "-n", "1", "--json");
 	EXPECT_EQ(0, r.rc);
 	EXPECT_TRUE(json_valid(r.out));
-	EXPECT_NE(NULL, strstr(r.out, "\"vcpus\": [{\"vcpu\": 0, \"exits\": {}, \"paths\": {\"native\": {}, \"threads\": {}}}]"));
+	EXPECT_NE(NULL, strstr(r.out, "\"vcpus\": [{\"vcpu\": 0, \"exits\": {}, \"paths\": {\"native\": {}, \"threads\": {}, \"io_uring\": {}}}]"));
 	run_free(&r);
 	remove_tmpdir();
 	free(t1);
@@ -1352,15 +1383,15 @@ TEST(missing_empty_and_directory_inputs)
 	EXPECT_ONE_ERROR(&r, 1, "is a directory");
 	run_free(&r);
 	RUN(&r, "show", "--input", (char *)write_tmp("txt", "hello\nworld\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, ":1: not a kvmio_lat snapshot: the first line should be '# kvmio_lat hist 4'");
+	EXPECT_ONE_ERROR(&r, 1, ":1: not a kvmio_lat snapshot: the first line should be '# kvmio_lat hist 5'");
 	run_free(&r);
-	RUN(&r, "show", "--input", (char *)write_tmp("v5", "# kvmio_lat hist 5\n# unit: ns;\nend\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 5, but kvmio-lat 0.1.0 reads versions 1 to 4");
+	RUN(&r, "show", "--input", (char *)write_tmp("v6", "# kvmio_lat hist 6\n# unit: ns;\nend\n", -1));
+	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 6, but kvmio-lat 0.1.0 reads versions 1 to 5");
 	run_free(&r);
 	RUN(&r, "show", "--input", (char *)write_tmp("v0", "# kvmio_lat hist 0\n# unit: ns;\nend\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 0, but kvmio-lat 0.1.0 reads versions 1 to 4");
+	EXPECT_ONE_ERROR(&r, 1, ":1: snapshot format version 0, but kvmio-lat 0.1.0 reads versions 1 to 5");
 	run_free(&r);
-	/* every version it reads: 1 to 4 */
+	/* every version it reads: 1 to 5 */
 	RUN(&r, "show", "--input", (char *)write_tmp("v2", "# kvmio_lat hist 2\n# unit: ns;\nend\n", -1));
 	EXPECT_EQ(0, r.rc);
 	EXPECT_NE(NULL, strstr(r.out, "no VM traced"));
@@ -1370,6 +1401,10 @@ TEST(missing_empty_and_directory_inputs)
 	EXPECT_NE(NULL, strstr(r.out, "no VM traced"));
 	run_free(&r);
 	RUN(&r, "show", "--input", (char *)write_tmp("v4", "# kvmio_lat hist 4\n# unit: ns;\nend\n", -1));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "no VM traced"));
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)write_tmp("v5", "# kvmio_lat hist 5\n# unit: ns;\nend\n", -1));
 	EXPECT_EQ(0, r.rc);
 	EXPECT_NE(NULL, strstr(r.out, "no VM traced"));
 	run_free(&r);
@@ -1904,7 +1939,8 @@ static bool in_order(const char *s, const char *a, const char *b)
 
 /*
  * fixtures/disks.hist and disks_small.hist are the engine's text of
- * rf_standard_disks() and rf_small_disks(): remade with
+ * rf_standard_disks() and rf_small_disks() as format 4 (no io_uring
+ * request: format 5's text under format 4's header): remade with
  * KVL_WRITE_FIXTURES=1, otherwise they must still be what it prints.
  * disks_v3.hist is disks.hist as format 3 printed it, never remade.
  */
@@ -1912,11 +1948,15 @@ TEST(disks_fixture_is_the_engine_text)
 {
 	struct rf_vm a, b;
 	struct fx f;
-	char *text, *stats, *want, *v3;
+	char *text, *stats, *want, *v3, *v5;
 
 	fx_init(&f);
 	rf_small_disks(&f, &a);
-	text = rf_hist_text(&f);
+	v5 = rf_hist_text(&f);
+	EXPECT_EQ(0, strncmp(v5, "# kvmio_lat hist 5\n", 19));
+	EXPECT_EQ(NULL, strstr(v5, "io_uring"));
+	text = rf_as_format4(v5);
+	free(v5);
 	write_fixture("disks_small.hist", text);
 	want = read_all(fixture("disks_small.hist"));
 	ASSERT_NE(NULL, want);
@@ -1934,7 +1974,10 @@ TEST(disks_fixture_is_the_engine_text)
 
 	fx_init(&f);
 	rf_standard_disks(&f, &a, &b);
-	text = rf_hist_text(&f);
+	v5 = rf_hist_text(&f);
+	EXPECT_EQ(NULL, strstr(v5, "io_uring"));
+	text = rf_as_format4(v5);
+	free(v5);
 	stats = rf_stats_text(&f);
 	write_fixture("disks.hist", text);
 	write_fixture("disks.stats", stats);
@@ -1987,7 +2030,7 @@ TEST(disk_lines_parse_into_the_engine_model)
 	ASSERT_EQ(0, parse_text(&parsed, text, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
 	ASSERT_EQ(0, kvl_snap_from_engine(&direct, &f.eng, 4096));
 	EXPECT_EQ(4, parsed.version);
-	EXPECT_EQ(4, direct.version);
+	EXPECT_EQ(5, direct.version);	/* the engine's, the same histograms */
 	EXPECT_EQ(0, parsed.torn);
 	EXPECT_TRUE(snap_equal(&parsed, &direct));
 	/* first seen: 11 (native), 12 (native, then threads), 13 (threads) */
@@ -2096,7 +2139,7 @@ TEST(disk_percentiles_against_exact_values)
 		rf_durations(&seed, KVL_PATH_NATIVE, dur);
 		rf_native_fd(&f, &vm, 0, dur, 9);
 		/* io_submit's entry to the interrupt: submit + submit_to_reap + reap_to_irq */
-		sti[i] = dur[2] + dur[3] + dur[4];
+		sti[i] = rf_submit_to_irq(dur);
 		kvl_hist_record(&want_sti, (s64)sti[i]);
 		total[i] = 0;
 		for (k = 0; k < RF_NR_DUR; k++)
@@ -2126,7 +2169,8 @@ TEST(disk_percentiles_against_exact_values)
 	kvl_rhist_free(&want);
 	sum_of_stages = 0;
 	for (k = KVL_ST_SUBMIT; k <= KVL_ST_REAP_TO_IRQ; k++)
-		sum_of_stages += kvl_svcpu_stage(&s.vms[0].vcpus[0], 0, k)->h.sum;
+		if (kvl_stage_name(KVL_PATH_NATIVE, k))
+			sum_of_stages += kvl_svcpu_stage(&s.vms[0].vcpus[0], 0, k)->h.sum;
 	EXPECT_EQ(sum_of_stages, d->h[0][KVL_DS_SUBMIT_TO_IRQ].sum);
 	/* and the disk's total is the vCPU's: one disk, one vCPU */
 	EXPECT_TRUE(rhist_equal(&d->h[0][KVL_DS_TOTAL],
@@ -2222,7 +2266,7 @@ TEST(show_disk_without_disks)
 	EXPECT_STREQ("pid,comm,fd,disk,path,stage,count,min_ns,max_ns,mean_ns,stddev_ns,p50_ns,p90_ns,p99_ns,p999_ns\n", r.out);
 	run_free(&r);
 	RUN(&r, "show", "--input", (char *)write_tmp("v3.hist", v3, -1), "--json");
-	EXPECT_NE(NULL, strstr(r.out, "\"threads\": {}}}], \"disks\": []}]"));
+	EXPECT_NE(NULL, strstr(r.out, "\"threads\": {}, \"io_uring\": {}}}], \"disks\": []}]"));
 	run_free(&r);
 	remove_tmpdir();
 }
@@ -2284,22 +2328,22 @@ TEST(json_and_csv_of_disks)
 	EXPECT_EQ(0, r.rc);
 	EXPECT_TRUE(json_valid(r.out));
 	EXPECT_TRUE(python_json_ok(r.out));
-	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/4\", \"vms\": [{\"pid\": 5000, ", 48));
+	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/5\", \"vms\": [{\"pid\": 5000, ", 48));
 	snprintf(want, sizeof(want), "\"disks\": [{\"fd\": 11, \"name\": null, \"paths\": {\"native\": {%s", io);
 	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", want);
 	EXPECT_NE(NULL, strstr(want, "{\"io\": {\"count\": 39, \"min_ns\": "));
 	EXPECT_TRUE(in_order(r.out, want, sti)) TH_LOG("%s", sti);
-	EXPECT_NE(NULL, strstr(r.out, "}}, \"threads\": {}}}, {\"fd\": 12, \"name\": null, \"paths\": {\"native\": {\"io\": {\"count\": 20, "));
+	EXPECT_NE(NULL, strstr(r.out, "}}, \"threads\": {}, \"io_uring\": {}}}, {\"fd\": 12, \"name\": null, \"paths\": {\"native\": {\"io\": {\"count\": 20, "));
 	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 13, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {\"io\": {\"count\": 60, "));
 	EXPECT_NE(NULL, strstr(r.out, "\"pid\": 6000, \"comm\": \"qemu-nodisk\", \"vcpus\": [{"));
 	EXPECT_NE(NULL, strstr(r.out, "}}}], \"disks\": []}]"));
 	run_free(&r);
 
-	/* format 3: no "io" key in a disk, schema 4 all the same */
+	/* format 3: no "io" key in a disk, schema 5 all the same */
 	RUN(&r, "show", "--input", (char *)fixture("disks_v3.hist"), "--json");
 	EXPECT_EQ(0, r.rc);
 	EXPECT_TRUE(json_valid(r.out));
-	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/4\", ", 26));
+	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/5\", ", 26));
 	snprintf(want, sizeof(want), "\"disks\": [{\"fd\": 11, \"name\": null, \"paths\": {\"native\": {%s", sti);
 	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", want);
 	disks = strstr(r.out, "\"disks\": [{");
@@ -2312,7 +2356,7 @@ TEST(json_and_csv_of_disks)
 	    "--path", "threads", "--vcpu", "1");
 	EXPECT_EQ(0, r.rc);
 	EXPECT_TRUE(json_valid(r.out));
-	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 11, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {}}}"));
+	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 11, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {}, \"io_uring\": {}}}"));
 	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 13, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {\"io\": {\"count\": 60, "));
 	run_free(&r);
 
@@ -2384,7 +2428,7 @@ TEST(delta_of_disks)
 		rf_native_fd(&f, &vm, 0, dur, 6);	/* a new disk */
 		rf_durations(&seed, KVL_PATH_NATIVE, dur);
 		rf_native_fd(&f, &vm, 0, dur, 5);
-		kvl_hist_record(&want, (s64)(dur[2] + dur[3] + dur[4]));
+		kvl_hist_record(&want, (s64)rf_submit_to_irq(dur));
 	}
 	ASSERT_EQ(0, kvl_snap_from_engine(&s2, &f.eng, 0));
 	ASSERT_EQ(0, kvl_sdisk_set_name(&s2.vms[0].disks[0], "/dev/vdb"));
@@ -2593,6 +2637,508 @@ TEST(io_line_in_a_format3_snapshot)
 	EXPECT_EQ(1, s.vms[0].disks[0].h[KVL_PATH_THREADS][KVL_DS_IO].count);
 	kvl_snap_free(&s);
 	EXPECT_EQ(0, leaked());
+}
+
+/* ------------------------------------------------------------------ */
+/* format 5: the io_uring path */
+
+/*
+ * fixtures/uring_small.hist is the engine's text of rf_small_uring():
+ * remade with KVL_WRITE_FIXTURES=1, otherwise it must still be what it
+ * prints.
+ */
+TEST(uring_fixture_is_the_engine_text)
+{
+	struct rf_vm vm;
+	struct fx f;
+	char *text, *want;
+
+	fx_init(&f);
+	rf_small_uring(&f, &vm);
+	text = rf_hist_text(&f);
+	write_fixture("uring_small.hist", text);
+	want = read_all(fixture("uring_small.hist"));
+	ASSERT_NE(NULL, want);
+	EXPECT_STREQ(want, text);
+	EXPECT_LT(strlen(text), 16384);		/* the fuzzer's -max_len */
+	EXPECT_EQ(0, strncmp(text, "# kvmio_lat hist 5\n", 19));
+	EXPECT_NE(NULL, strstr(text, "\nstage 88 0 io_uring submit_to_complete count=2 "));
+	EXPECT_NE(NULL, strstr(text, "\nstage 88 1 io_uring complete_to_reap count=2 "));
+	/* native and threads have no complete_to_reap: never printed */
+	EXPECT_EQ(NULL, strstr(text, " native complete_to_reap "));
+	EXPECT_EQ(NULL, strstr(text, " threads complete_to_reap "));
+	/* io_uring after native and threads, in a vCPU and in a disk */
+	EXPECT_TRUE(in_order(text, "\nstage 88 0 threads total ",
+			     "\nstage 88 0 io_uring doorbell_to_wake "));
+	EXPECT_TRUE(in_order(text, "\nstage 88 0 io_uring total ",
+			     "\nvcpu 88 1 "));
+	EXPECT_NE(NULL, strstr(text, "\ndisk 88 5 io_uring io count=3 "));
+	EXPECT_NE(NULL, strstr(text, "\ndisk 88 5 io_uring submit_to_irq count=3 "));
+	EXPECT_TRUE(in_order(text, "\ndisk 88 3 native total ",
+			     "\ndisk 88 3 io_uring io count=1 "));
+	EXPECT_TRUE(in_order(text, "\ndisk 88 5 io_uring total ",
+			     "\ndisk 88 3 native io "));
+	free(want);
+	free(text);
+	rf_vm_fini(&vm);
+	fx_fini(&f);
+}
+
+/* Every io_uring histogram holds exactly the values recorded. */
+TEST(uring_lines_parse_into_the_engine_model)
+{
+	struct kvl_snap parsed, direct;
+	struct kvl_perr pe;
+	struct rf_vm vm;
+	struct fx f;
+	char *text = read_all(fixture("uring_small.hist"));
+	const struct kvl_svm *svm;
+	unsigned int v, st, p;
+	u32 i;
+
+	ASSERT_NE(NULL, text);
+	fx_init(&f);
+	rf_small_uring(&f, &vm);
+	ASSERT_EQ(0, parse_text(&parsed, text, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+	ASSERT_EQ(0, kvl_snap_from_engine(&direct, &f.eng, 4096));
+	EXPECT_EQ(5, parsed.version);
+	EXPECT_EQ(0, parsed.torn);
+	EXPECT_TRUE(snap_equal(&parsed, &direct));
+	svm = kvl_snap_vm(&parsed, 88);
+	ASSERT_NE(NULL, svm);
+	ASSERT_EQ(2, svm->nr_vcpus);
+	for (v = 0; v < 2; v++) {
+		const struct kvl_svcpu *c = &svm->vcpus[v];
+		u32 stages = 0;
+
+		/* 7 stages of native and threads, 8 of io_uring */
+		for (i = 0; i < c->nr_hists; i++)
+			stages += c->hists[i].kind == KVL_KIND_STAGE;
+		EXPECT_EQ(7 + 7 + 8, stages);
+		for (p = 0; p < KVL_NR_PATHS; p++)
+			for (st = 0; st < KVL_NR_STAGES; st++) {
+				const struct kvl_shist *h = kvl_svcpu_stage(c, p, st);
+				struct kvl_rhist want;
+				struct kvl_hist eh;
+
+				if (!kvl_stage_name(p, st)) {
+					EXPECT_EQ(NULL, h);
+					continue;
+				}
+				ASSERT_NE(NULL, h) TH_LOG("%s %s", kvl_path_name(p),
+							  kvl_stage_name(p, st));
+				ASSERT_EQ(2, vm.nr[v][p]);
+				kvl_hist_init(&eh);
+				for (i = 0; i < vm.nr[v][p]; i++)
+					kvl_hist_record(&eh, (s64)vm.vals[v][p][st][i]);
+				ASSERT_EQ(0, kvl_rhist_from_hist(&want, &eh));
+				EXPECT_TRUE(rhist_equal(&want, &h->h))
+					TH_LOG("vcpu %u %s %s", v, kvl_path_name(p),
+					       kvl_stage_name(p, st));
+				kvl_rhist_free(&want);
+			}
+	}
+	/* disks in the order first used: 5 (io_uring), 3, 4 */
+	ASSERT_EQ(3, svm->nr_disks);
+	EXPECT_EQ(5, svm->disks[0].fd);
+	EXPECT_EQ(3, svm->disks[1].fd);
+	EXPECT_EQ(4, svm->disks[2].fd);
+	EXPECT_EQ(3, svm->disks[0].h[KVL_PATH_URING][KVL_DS_IO].count);
+	EXPECT_EQ(4, svm->disks[1].h[KVL_PATH_NATIVE][KVL_DS_TOTAL].count);
+	EXPECT_EQ(1, svm->disks[1].h[KVL_PATH_URING][KVL_DS_TOTAL].count);
+	check_disks(_metadata, &parsed, &vm);
+	check_disks(_metadata, &direct, &vm);
+	kvl_snap_free(&parsed);
+	kvl_snap_free(&direct);
+	free(text);
+	rf_vm_fini(&vm);
+	fx_fini(&f);
+}
+
+/* The line of @s that starts with @start, without its newline, malloc()ed. */
+static char *line_of(const char *s, const char *start)
+{
+	const char *at = strstr(s, start), *nl;
+
+	if (!at)
+		return NULL;
+	at++;			/* @start begins with its newline */
+	nl = strchr(at, '\n');
+	return strndup(at, nl ? (size_t)(nl - at) : strlen(at));
+}
+
+TEST(uring_in_table_json_and_csv)
+{
+	const char *uring = fixture("uring_small.hist");
+	char *native, *line;
+	struct run r;
+	int rows = 0;
+
+	RUN(&r, "show", "--input", (char *)uring);
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "VM 88 (qemu-uring), 2 vCPUs\n"));
+	EXPECT_TRUE(in_order(r.out, "\n  threads path: request latency by stage\n",
+			     "\n  io_uring path: request latency by stage\n"));
+	line = strstr(r.out, "\n  io_uring path:");
+	ASSERT_NE(NULL, line);
+	EXPECT_NE(NULL, strstr(line, "\n  all   submit_to_complete          4 "));
+	EXPECT_NE(NULL, strstr(line, "\n  all   complete_to_reap            4 "));
+	EXPECT_NE(NULL, strstr(line, "\n  all   total                       4 "));
+	/* no complete_to_reap row, zero or otherwise, in the other paths */
+	native = strndup(r.out, line - r.out);
+	EXPECT_EQ(NULL, strstr(native, "complete_to_reap"));
+	free(native);
+	run_free(&r);
+
+	RUN(&r, "show", "--input", (char *)uring, "--path", "io_uring", "--hist");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_EQ(NULL, strstr(r.out, "native"));
+	EXPECT_EQ(NULL, strstr(r.out, "threads"));
+	EXPECT_NE(NULL, strstr(r.out, "\n  io_uring complete_to_reap, vCPU 1: 2 values\n"));
+	run_free(&r);
+
+	RUN(&r, "show", "--input", (char *)uring, "--disk");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	line = strstr(r.out, "\n  io_uring path: request latency by disk\n");
+	ASSERT_NE(NULL, line) TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(line, "\n  fd 5  io                     3 "));
+	EXPECT_NE(NULL, strstr(line, "\n  fd 3  total                  1 "));
+	run_free(&r);
+
+	RUN(&r, "show", "--input", (char *)uring, "--json");
+	make_tmpdir();
+	EXPECT_EQ(0, r.rc);
+	EXPECT_TRUE(json_valid(r.out));
+	EXPECT_TRUE(python_json_ok(r.out));
+	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/5\", \"vms\": [{\"pid\": 88, ", 45));
+	EXPECT_NE(NULL, strstr(r.out, "}}, \"io_uring\": {\"doorbell_to_wake\": {\"count\": 2, "));
+	/* io_uring's own stages, in no other path */
+	line = r.out;
+	while ((line = strstr(line + 1, "\"complete_to_reap\": {\"count\": 2, ")))
+		rows++;
+	EXPECT_EQ(2, rows);
+	EXPECT_NE(NULL, strstr(r.out, "\"submit_to_complete\": {\"count\": 2, "));
+	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 5, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {}, \"io_uring\": {\"io\": {\"count\": 3, "));
+	run_free(&r);
+	remove_tmpdir();
+
+	/* --path io_uring: the other paths' keys stay, empty */
+	RUN(&r, "show", "--input", (char *)uring, "--json", "--path", "io_uring");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_TRUE(json_valid(r.out));
+	EXPECT_NE(NULL, strstr(r.out, "\"paths\": {\"native\": {}, \"threads\": {}, \"io_uring\": {\"doorbell_to_wake\": "));
+	EXPECT_NE(NULL, strstr(r.out, "{\"fd\": 3, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {}, \"io_uring\": {\"io\": {\"count\": 1, "));
+	run_free(&r);
+
+	RUN(&r, "show", "--input", (char *)uring, "--csv");
+	EXPECT_EQ(0, r.rc);
+	rows = 0;
+	for (line = r.out; *line; line = strchr(line, '\n') + 1) {
+		EXPECT_EQ(15, csv_fields(line)) TH_LOG("%.80s", line);
+		rows++;
+	}
+	EXPECT_EQ(1 + 2 * (7 + 7 + 8), rows);	/* header, stages */
+	EXPECT_NE(NULL, strstr(r.out, "\n88,qemu-uring,1,stage,io_uring,complete_to_reap,2,"));
+	EXPECT_NE(NULL, strstr(r.out, "\n88,qemu-uring,0,stage,io_uring,submit_to_complete,2,"));
+	EXPECT_EQ(NULL, strstr(r.out, ",native,complete_to_reap,"));
+	EXPECT_EQ(NULL, strstr(r.out, ",threads,complete_to_reap,"));
+	run_free(&r);
+
+	RUN(&r, "show", "--input", (char *)uring, "--disk", "--csv");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(1 + 12, count_char(r.out, '\n'));
+	EXPECT_NE(NULL, strstr(r.out, "\n88,qemu-uring,5,,io_uring,io,3,"));
+	EXPECT_TRUE(in_order(r.out, "\n88,qemu-uring,3,,native,total,4,",
+			     "\n88,qemu-uring,3,,io_uring,io,1,"));
+	run_free(&r);
+}
+
+/* @ns as the tables print it, right-aligned in @w columns (µ is one). */
+static const char *ns_cell(char *buf, size_t size, double ns, int w)
+{
+	char v[32];
+
+	kvl_fmt_ns(v, sizeof(v), ns);
+	snprintf(buf, size, "%*s%s", w - kvl_width(v), "", v);
+	return buf;
+}
+
+/* compare --paths: native, threads and io_uring side by side. */
+TEST(compare_paths_three_columns)
+{
+	char *text = read_all(fixture("uring_small.hist")), *line;
+	const struct kvl_shist *n, *t, *u;
+	char want[512], r[4][16], head[128];
+	struct kvl_summary m;
+	struct kvl_svcpu all;
+	struct kvl_filter flt;
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	struct run rr;
+
+	ASSERT_NE(NULL, text);
+	ASSERT_EQ(0, parse_text(&s, text, &pe));
+	kvl_filter_init(&flt);
+	ASSERT_EQ(0, kvl_snap_merge_all(&s, &flt, &all));
+	RUN(&rr, "compare", "--paths", (char *)fixture("uring_small.hist"));
+	EXPECT_EQ(0, rr.rc) TH_LOG("%s", rr.err);
+	EXPECT_NE(NULL, strstr(rr.out, "ratio = threads / native, io_uring / native)\n"));
+	snprintf(head, sizeof(head), "\n  %-48s %10s %9s %9s %10s", "STAGE (native / threads / io_uring)",
+		 "COUNT", "P50", "P99", "COUNT");
+	EXPECT_NE(NULL, strstr(rr.out, head)) TH_LOG("%s", rr.out);
+	snprintf(head, sizeof(head), "\n  %-48s %10s %9s %9s %10s", "", "native", "native", "native",
+		 "threads");
+	EXPECT_NE(NULL, strstr(rr.out, head)) TH_LOG("%s", rr.out);
+	EXPECT_NE(NULL, strstr(rr.out, "   io_uring  io_uring  io_uring  threads  threads io_uring io_uring\n"));
+
+	/* total: each path's count, p50 and p99, then both ratios */
+	n = kvl_svcpu_stage(&all, KVL_PATH_NATIVE, KVL_ST_TOTAL);
+	t = kvl_svcpu_stage(&all, KVL_PATH_THREADS, KVL_ST_TOTAL);
+	u = kvl_svcpu_stage(&all, KVL_PATH_URING, KVL_ST_TOTAL);
+	ASSERT_NE(NULL, n);
+	ASSERT_NE(NULL, t);
+	ASSERT_NE(NULL, u);
+	ratio_str(r[0], kvl_rhist_percentile(&t->h, 50000), kvl_rhist_percentile(&n->h, 50000));
+	ratio_str(r[1], kvl_rhist_percentile(&t->h, 99000), kvl_rhist_percentile(&n->h, 99000));
+	ratio_str(r[2], kvl_rhist_percentile(&u->h, 50000), kvl_rhist_percentile(&n->h, 50000));
+	ratio_str(r[3], kvl_rhist_percentile(&u->h, 99000), kvl_rhist_percentile(&n->h, 99000));
+	kvl_rhist_summary(&u->h, &m);
+	line = line_of(rr.out, "\n  total ");
+	ASSERT_NE(NULL, line);
+	snprintf(want, sizeof(want), " %10d ", 4);
+	EXPECT_EQ(3, count_substr(line, want)) TH_LOG("%s", line);
+	snprintf(want, sizeof(want), "%10d %s %s %8s %8s %8s %8s", 4,
+		 ns_cell(head, 32, m.p50, 9), ns_cell(head + 32, 32, m.p99, 9),
+		 r[0], r[1], r[2], r[3]);
+	EXPECT_NE(NULL, strstr(line, want)) TH_LOG("%s | %s", line, want);
+	EXPECT_EQ(0, strcmp(line + strlen(line) - strlen(want), want));
+	free(line);
+
+	/* io_uring's own stage: blank native and threads cells, no ratio */
+	u = kvl_svcpu_stage(&all, KVL_PATH_URING, KVL_ST_COMPLETE_TO_REAP);
+	ASSERT_NE(NULL, u);
+	kvl_rhist_summary(&u->h, &m);
+	line = line_of(rr.out, "\n  complete_to_reap ");
+	ASSERT_NE(NULL, line);
+	snprintf(want, sizeof(want), "  %-48s%62s %10d %s %s", "complete_to_reap", "", 4,
+		 ns_cell(head, 32, m.p50, 9), ns_cell(head + 32, 32, m.p99, 9));
+	EXPECT_STREQ(want, line);
+	free(line);
+	/* a stage with one name for two paths is named once */
+	EXPECT_NE(NULL, strstr(rr.out, "\n  submit_to_reap / io_to_reap / submit_to_complete "));
+	EXPECT_NE(NULL, strstr(rr.out, "\n  wake_to_submit / wake_to_dispatch "));
+	EXPECT_NE(NULL, strstr(rr.out, "\n  submit / io "));
+	EXPECT_EQ(NULL, strstr(rr.out, "no native requests"));
+	EXPECT_EQ(NULL, strstr(rr.out, "no io_uring requests"));
+	EXPECT_EQ(NULL, strstr(rr.out, " \n"));	/* no trailing blanks */
+	run_free(&rr);
+
+	/* a snapshot with io_uring only: the other columns dashes, said */
+	{
+		char *only = rf_drop_lines(text, "stage 88 0 native", "", true);
+		char *p1, *p2, *p3;
+
+		p1 = rf_drop_lines(only, "stage 88 1 native", "", true);
+		p2 = rf_drop_lines(p1, "stage 88 ", " threads ", true);
+		p3 = rf_drop_lines(p2, "disk ", "", true);
+		make_tmpdir();
+		RUN(&rr, "compare", "--paths", (char *)write_tmp("u.hist", p3, -1));
+		EXPECT_EQ(0, rr.rc) TH_LOG("%s", rr.err);
+		EXPECT_NE(NULL, strstr(rr.out, "no native requests in this snapshot"));
+		EXPECT_NE(NULL, strstr(rr.out, "no threads requests in this snapshot"));
+		snprintf(want, sizeof(want), "\n  %-48s %10s %9s %9s %10s %9s %9s %10d ",
+			 "total", "-", "-", "-", "-", "-", "-", 4);
+		EXPECT_NE(NULL, strstr(rr.out, want)) TH_LOG("%s", rr.out);
+		run_free(&rr);
+		remove_tmpdir();
+		free(only);
+		free(p1);
+		free(p2);
+		free(p3);
+	}
+	kvl_svcpu_free(&all);
+	kvl_snap_free(&s);
+	free(text);
+}
+
+/* watch: an interval's io_uring requests, per stage, and their disk. */
+TEST(delta_and_watch_of_io_uring)
+{
+	struct kvl_show_opts o = { .fmt = KVL_FMT_TEXT };
+	struct kvl_snap s1, s2, d;
+	struct rf_vm vm;
+	struct fx f;
+	u64 dur[RF_NR_DUR];
+	unsigned int seed = 41;
+	const struct kvl_shist *h;
+	char *buf = NULL;
+	size_t len;
+	FILE *out;
+	int i;
+
+	fx_init(&f);
+	rf_vm_init(&vm, 3400, "qemu");
+	for (i = 0; i < 10; i++) {
+		rf_durations(&seed, KVL_PATH_URING, dur);
+		rf_uring_fd(&f, &vm, 0, dur, 7);
+	}
+	ASSERT_EQ(0, kvl_snap_from_engine(&s1, &f.eng, 0));
+	for (i = 0; i < 6; i++) {
+		rf_durations(&seed, KVL_PATH_URING, dur);
+		rf_uring_fd(&f, &vm, 0, dur, 7);
+	}
+	ASSERT_EQ(0, kvl_snap_from_engine(&s2, &f.eng, 0));
+	ASSERT_EQ(0, kvl_snap_delta(&s1, &s2, &d));
+	h = kvl_svcpu_stage(&d.vms[0].vcpus[0], KVL_PATH_URING, KVL_ST_COMPLETE_TO_REAP);
+	ASSERT_NE(NULL, h);
+	EXPECT_EQ(6, h->h.count);
+	EXPECT_EQ(NULL, kvl_svcpu_stage(&d.vms[0].vcpus[0], KVL_PATH_NATIVE,
+					KVL_ST_COMPLETE_TO_REAP));
+	ASSERT_EQ(1, d.vms[0].nr_disks);
+	EXPECT_EQ(6, d.vms[0].disks[0].h[KVL_PATH_URING][KVL_DS_IO].count);
+	EXPECT_EQ(0, d.vms[0].disks[0].h[KVL_PATH_NATIVE][KVL_DS_TOTAL].count);
+	kvl_filter_init(&o.f);
+	out = open_memstream(&buf, &len);
+	ASSERT_EQ(0, kvl_print_watch(out, &d, 1.0, "00:00:00", &o, true));
+	fclose(out);
+	EXPECT_NE(NULL, strstr(buf, "\n      3400 all   io_uring complete_to_reap            6 "))
+		TH_LOG("%s", buf);
+	EXPECT_NE(NULL, strstr(buf, "\n      3400 all   io_uring submit_to_complete          6 "))
+		TH_LOG("%s", buf);
+	free(buf);
+	kvl_snap_free(&d);
+	kvl_snap_free(&s1);
+	kvl_snap_free(&s2);
+	rf_vm_fini(&vm);
+	fx_fini(&f);
+}
+
+/*
+ * io_uring lines are format 5's: in a format 4 snapshot they are
+ * corruption, reported at their line, and nothing is read.
+ */
+TEST(io_uring_line_in_a_format4_snapshot)
+{
+	static const char v4_head[] = "# kvmio_lat hist 4\n# unit: ns;\nvm 9 q vcpus 1\nvcpu 9 0 isa svm exits 5\n";
+	static const char v5_head[] = "# kvmio_lat hist 5\n# unit: ns;\nvm 9 q vcpus 1\nvcpu 9 0 isa svm exits 5\n";
+	static const char stage_msg[] = "'io_uring' stage line in a format 4 snapshot (io_uring lines are format 5)";
+	static const char disk_msg[] = "'io_uring' disk line in a format 4 snapshot (io_uring lines are format 5)";
+	static const struct {
+		const char *head, *lines, *what;
+	} cases[] = {
+		{ v4_head, "stage 9 0 io_uring total", stage_msg },
+		{ v4_head, "disk 9 4 io_uring io", disk_msg },
+		{ v4_head, "stage 9 0 uring total", "unknown path (expected native or threads)" },
+		{ v5_head, "stage 9 0 uring total", "unknown path (expected native, threads or io_uring)" },
+		{ v5_head, "disk 9 4 Io_uring io", "unknown path (expected native, threads or io_uring)" },
+		/* a stage of one path only is no stage of the others */
+		{ v5_head, "stage 9 0 native complete_to_reap", "unknown stage of path native" },
+		{ v5_head, "stage 9 0 threads complete_to_reap", "unknown stage of path threads" },
+		{ v5_head, "stage 9 0 native submit_to_complete", "unknown stage of path native" },
+		{ v5_head, "stage 9 0 io_uring io_to_reap", "unknown stage of path io_uring" },
+		/* io_uring after threads; complete_to_reap after submit_to_complete */
+		{ v5_head, "stage 9 0 io_uring total" DISK_FIELDS "stage 9 0 threads total",
+		  "stage threads total out of order or repeated" },
+		{ v5_head, "stage 9 0 io_uring complete_to_reap" DISK_FIELDS "stage 9 0 io_uring submit_to_complete",
+		  "stage io_uring submit_to_complete out of order or repeated" },
+		{ v5_head, "disk 9 4 io_uring io" DISK_FIELDS "disk 9 4 native total",
+		  "disk 9 4 native total out of order or repeated" },
+	};
+	char *text = read_all(fixture("uring_small.hist")), buf[4096], want[512];
+	const char *path;
+	struct kvl_snap s;
+	struct kvl_perr pe;
+	struct run r;
+	unsigned int i;
+	u32 line;
+
+	ASSERT_NE(NULL, text);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		snprintf(buf, sizeof(buf), "%s%s" DISK_FIELDS "end\n", cases[i].head,
+			 cases[i].lines);
+		EXPECT_EQ(-1, parse_text(&s, buf, &pe)) TH_LOG("case %u", i);
+		EXPECT_EQ(KVL_PERR_CORRUPT, pe.kind) TH_LOG("case %u", i);
+		EXPECT_STREQ(cases[i].what, pe.msg) TH_LOG("case %u", i);
+		EXPECT_EQ(0, s.nr_vms);
+	}
+	/* the same lines in format 5 */
+	snprintf(buf, sizeof(buf), "%sstage 9 0 io_uring submit_to_complete" DISK_FIELDS
+		 "stage 9 0 io_uring complete_to_reap" DISK_FIELDS
+		 "disk 9 4 native total" DISK_FIELDS "disk 9 4 io_uring io" DISK_FIELDS
+		 "end\n", v5_head);
+	ASSERT_EQ(0, parse_text(&s, buf, &pe)) TH_LOG("%u: %s", pe.line, pe.msg);
+	EXPECT_EQ(1, kvl_svcpu_stage(&s.vms[0].vcpus[0], KVL_PATH_URING,
+				     KVL_ST_COMPLETE_TO_REAP)->h.count);
+	EXPECT_EQ(1, s.vms[0].disks[0].h[KVL_PATH_URING][KVL_DS_IO].count);
+	kvl_snap_free(&s);
+
+	/* uring_small.hist under format 4's header: its first io_uring line */
+	ASSERT_EQ(0, strncmp(text, "# kvmio_lat hist 5\n", 19));
+	text[17] = '4';
+	line = 1 + count_char_n(text, '\n', strstr(text, " io_uring ") - text);
+	EXPECT_EQ(-1, parse_text(&s, text, &pe));
+	EXPECT_EQ(KVL_PERR_CORRUPT, pe.kind);
+	EXPECT_STREQ(stage_msg, pe.msg);
+	EXPECT_EQ(line, pe.line);
+	EXPECT_EQ(0, s.nr_vms);		/* nothing left behind */
+	EXPECT_EQ(NULL, s.vms);
+
+	/* the commands: one error line naming the file and line, no output */
+	make_tmpdir();
+	path = write_tmp("uring_in_v4.hist", text, -1);
+	snprintf(want, sizeof(want), "%s:%u: corrupted snapshot: %s", path, line,
+		 stage_msg);
+	RUN(&r, "show", "--input", (char *)path);
+	EXPECT_ONE_ERROR(&r, 1, want);
+	run_free(&r);
+	RUN(&r, "show", "--input", (char *)path, "--json");
+	EXPECT_ONE_ERROR(&r, 1, want);
+	run_free(&r);
+	RUN(&r, "compare", "--paths", (char *)path);
+	EXPECT_ONE_ERROR(&r, 1, want);
+	run_free(&r);
+	remove_tmpdir();
+	free(text);
+	EXPECT_EQ(0, leaked());
+}
+
+/* --path takes the engine's path names exactly, nothing else. */
+TEST(path_option_is_strict)
+{
+	static const char *const bad[] = {
+		"uring", "io-uring", "IO_URING", "native ", "thread", "", "both",
+	};
+	char want[128];
+	unsigned int i;
+	struct run r;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		snprintf(want, sizeof(want),
+			 "show: --path is native, threads or io_uring, not '%s' (try", bad[i]);
+		RUN(&r, "show", "--input", (char *)fixture("uring_small.hist"), "--path",
+		    (char *)bad[i]);
+		EXPECT_ONE_ERROR(&r, 2, want);
+		run_free(&r);
+	}
+	RUN(&r, "compare", "--paths", "--path", "uring", (char *)fixture("uring_small.hist"));
+	EXPECT_ONE_ERROR(&r, 2, "compare: --path is native, threads or io_uring, not 'uring'");
+	run_free(&r);
+	RUN(&r, "watch", "--path", "x");
+	EXPECT_ONE_ERROR(&r, 2, "watch: --path is native, threads or io_uring, not 'x'");
+	run_free(&r);
+	/* each name selects its path */
+	RUN(&r, "show", "--input", (char *)fixture("uring_small.hist"), "--path", "threads");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "threads path"));
+	EXPECT_EQ(NULL, strstr(r.out, "io_uring"));
+	EXPECT_EQ(NULL, strstr(r.out, "native"));
+	run_free(&r);
+	/* a snapshot without io_uring data: nothing recorded, no error */
+	RUN(&r, "show", "--input", (char *)fixture("two_vms.hist"), "--path", "io_uring");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(0, r.err_len);
+	EXPECT_NE(NULL, strstr(r.out, "VM 2000 (qemu-threads), 2 vCPUs\n  no requests recorded"));
+	run_free(&r);
 }
 
 /* ------------------------------------------------------------------ */
@@ -2819,7 +3365,8 @@ TEST(usage_errors_exit_2)
 		{ "bogus", NULL }, { "show", "--bogus", NULL },
 		{ "show", "--pid", NULL }, { "show", "--pid", "0", NULL },
 		{ "show", "--pid", "12x", NULL }, { "show", "--vcpu", "-1", NULL },
-		{ "show", "--path", "io_uring", NULL },
+		{ "show", "--path", "uring", NULL }, { "show", "--path", "", NULL },
+		{ "show", "--path", "Native", NULL },
 		{ "show", "--json", "--csv", NULL }, { "show", "extra", NULL },
 		{ "show", "--paths", NULL }, { "show", "--stats", "x", NULL },
 		{ "watch", "-i", "0", NULL }, { "watch", "-i", "abc", NULL },
@@ -2865,13 +3412,14 @@ TEST(help_and_version)
 
 	RUN(&r, "--version");
 	EXPECT_EQ(0, r.rc);
-	EXPECT_STREQ("kvmio-lat 0.1.0 (hist format 4)\n", r.out);
+	EXPECT_STREQ("kvmio-lat 0.1.0 (hist format 5)\n", r.out);
 	run_free(&r);
 	RUN(&r, "--help");
 	EXPECT_EQ(0, r.rc);
 	EXPECT_NE(NULL, strstr(r.out, "Usage: kvmio-lat COMMAND [OPTIONS]"));
 	EXPECT_NE(NULL, strstr(r.out, "Exit status: 0 success, 1 runtime error, 2 usage error."));
-	EXPECT_NE(NULL, strstr(r.out, "  --json           JSON, schema kvmio_lat/4 "));
+	EXPECT_NE(NULL, strstr(r.out, "  --json           JSON, schema kvmio_lat/5 "));
+	EXPECT_NE(NULL, strstr(r.out, "  --path PATH      native, threads or io_uring\n"));
 	EXPECT_NE(NULL, strstr(r.out, "  --disk "));
 	EXPECT_NE(NULL, strstr(r.out, "path: io, submit_to_irq and total, not vCPUs and stages\n"));
 	run_free(&r);

@@ -16,7 +16,7 @@ static FILE *devnull;
 static void render(const struct kvl_snap *s)
 {
 	struct kvl_show_opts o = { .hist = true, .fmt = KVL_FMT_TEXT };
-	struct kvl_snap delta;
+	struct kvl_snap delta, empty;
 
 	kvl_filter_init(&o.f);
 	o.f.exits = true;
@@ -29,12 +29,21 @@ static void render(const struct kvl_snap *s)
 		kvl_print_watch(devnull, &delta, 1.0, "00:00:00", &o, true);
 		kvl_snap_free(&delta);
 	}
-	if (s->nr_vms) {	/* one VM and vCPU selected */
+	/* an interval with everything in it: every row of watch */
+	kvl_snap_init(&empty);
+	if (!kvl_snap_delta(&empty, s, &delta)) {
+		kvl_print_watch(devnull, &delta, 1.0, "00:00:00", &o, true);
+		kvl_snap_free(&delta);
+	}
+	if (s->nr_vms) {	/* one VM and vCPU selected, each path in turn */
 		o.f.pid = s->vms[0].pid;
 		if (s->vms[0].nr_vcpus)
 			o.f.vcpu = s->vms[0].vcpus[0].id;
-		o.f.path = KVL_PATH_THREADS;
-		kvl_print_show(devnull, s, &o);
+		for (o.f.path = 0; o.f.path < KVL_NR_PATHS; o.f.path++) {
+			kvl_print_show(devnull, s, &o);
+			kvl_print_compare_paths(devnull, s, "a", &o.f);
+		}
+		o.f.path = KVL_PATH_URING;
 	}
 	/* --disk: per-disk rows, as text and CSV, of that VM's path */
 	o.f.vcpu = -1;
