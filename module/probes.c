@@ -30,6 +30,8 @@
 #include <trace/events/kvm.h>
 
 #include "kvmio_lat.h"
+#include "wrapper/io_uring_complete.h"
+#include "wrapper/io_uring_submit.h"
 #include "wrapper/kvm_entry.h"
 #include "wrapper/kvm_exit.h"
 #include "wrapper/kvm_inj_virq.h"
@@ -207,7 +209,10 @@ bool kvl_sys_exit_wanted(void)
  * probes (that sleeps): when the engine's
  * VM count and kvl_sys_on disagree it queues kvl_sys_work, which attaches
  * or detaches them.  The first system calls of a new VM are missed that
- * way, as they are when the module is loaded under a running VM.  With
+ * way, as they are when the module is loaded under a running VM.  They
+ * stay syscall_linger_ms after the last VM goes, so that a VM started
+ * meanwhile (a restart, the next test) is watched from its first call:
+ * detaching and attaching again take seconds on a loaded host.  With
  * syscall_probes_always they are attached at load and stay.
  */
 static bool kvl_sys_on;		/* written under kvl_attach_lock */
@@ -215,7 +220,28 @@ static bool kvl_sys_failed;	/* attaching failed: not again until no VM */
 static bool kvl_stopping;	/* the module is going: attach nothing */
 
 static void kvl_sys_sync(struct work_struct *work);
-static DECLARE_WORK(kvl_sys_work, kvl_sys_sync);
+static DECLARE_DELAYED_WORK(kvl_sys_work, kvl_sys_sync);
+
+static unsigned int syscall_linger_ms = 10000;
+static bool kvl_sys_wanted(void);
+
+/* A new value re-arms a detach that lingers (the tests set 0 to see it). */
+static int kvl_linger_set(const char *val, const struct kernel_param *kp)
+{
+	int ret = param_set_uint(val, kp);
+
+	if (!ret && !kvl_sys_wanted() && READ_ONCE(kvl_sys_on))
+		mod_delayed_work(system_wq, &kvl_sys_work,
+				 msecs_to_jiffies(READ_ONCE(syscall_linger_ms)));
+	return ret;
+}
+
+static const struct kernel_param_ops kvl_linger_ops = {
+	.set = kvl_linger_set,
+	.get = param_get_uint,
+};
+module_param_cb(syscall_linger_ms, &kvl_linger_ops, &syscall_linger_ms, 0644);
+MODULE_PARM_DESC(syscall_linger_ms, "keep the system-call probes this long after the last VM went (default 10000): a VM started meanwhile is watched from its first call; a write re-arms a lingering detach");
 
 /*
  * Under kvl_attach_lock.  The engine queues doorbells only while the
@@ -251,8 +277,13 @@ void kvl_sys_check(void)
 
 	if (!want && READ_ONCE(kvl_sys_failed))
 		WRITE_ONCE(kvl_sys_failed, false);	/* the next first VM retries */
-	if (READ_ONCE(kvl_sys_on) != want && !(want && READ_ONCE(kvl_sys_failed)))
-		schedule_work(&kvl_sys_work);
+	if (READ_ONCE(kvl_sys_on) == want || (want && READ_ONCE(kvl_sys_failed)))
+		return;
+	if (want)	/* at once, a lingering detach or not */
+		mod_delayed_work(system_wq, &kvl_sys_work, 0);
+	else
+		schedule_delayed_work(&kvl_sys_work,
+				      msecs_to_jiffies(READ_ONCE(syscall_linger_ms)));
 }
 
 /* ---- KVM ---- */
@@ -838,6 +869,94 @@ static void kvl_probe_process_exit_2(void *data, struct task_struct *p,
 			      kvl_probe_process_exit_2,			\
 			      kvl_probe_process_exit_1)
 
+/* ---- io_uring (aio=io_uring): one event per request ---- */
+
+static void kvl_uring_submit(void *ctx, u64 user_data, u8 op, s32 fd, s64 off)
+{
+	if (!kvl_task_ok() || !kvl_engine_maybe_vm(&kvl_engine, current->tgid))
+		return;
+	kvl_probe_begin();
+	kvl_ev_uring_submit(&kvl_engine, current->tgid, current->pid,
+			    (u64)(unsigned long)ctx, user_data, op, fd, off,
+			    kvl_now());
+	kvl_probe_end();
+}
+
+#if KVL_URING_REQ_TYPED
+static void kvl_uring_submit_req(struct io_kiocb *req)
+{
+	kvl_uring_submit(req->ctx, req->cqe.user_data, req->opcode,
+			 kvl_uring_req_fd(req), kvl_uring_req_off(req));
+}
+
+#ifdef KVL_HAVE_IO_URING_SUBMIT_REQ
+static void kvl_probe_uring_submit(void *data, struct io_kiocb *req)
+{
+	kvl_uring_submit_req(req);
+}
+#else
+static void kvl_probe_uring_submit(void *data, struct io_kiocb *req,
+				   bool force_nonblock)
+{
+	kvl_uring_submit_req(req);
+}
+#endif
+#else
+static void kvl_probe_uring_submit(void *data, void *ctx, void *req, u8 opcode,
+				   u64 user_data, u32 flags,
+				   bool force_nonblock, bool sq_thread)
+{
+	kvl_uring_submit(ctx, user_data, opcode, KVL_FD_UNKNOWN,
+			 KVL_OFF_UNKNOWN);
+}
+#endif
+
+/*
+ * A completion: in the submitting task (task_work), an io-wq worker of
+ * the same process, or, on older kernels, the interrupt that ended the
+ * I/O, where the task is anybody's: the engine then finds the VM by ring.
+ */
+static void kvl_uring_complete(void *ctx, u64 user_data)
+{
+	bool task = in_task();
+
+	if (!READ_ONCE(kvl_enabled) ||
+	    (task && !kvl_engine_maybe_vm(&kvl_engine, current->tgid)))
+		return;
+	kvl_probe_begin();
+	kvl_ev_uring_complete(&kvl_engine, task ? current->tgid : 0,
+			      current->pid, (u64)(unsigned long)ctx, user_data,
+			      kvl_now());
+	kvl_probe_end();
+}
+
+static void kvl_probe_uring_complete_cqe(void *data, struct io_ring_ctx *ctx,
+					 void *req, struct io_uring_cqe *cqe)
+{
+	kvl_uring_complete(ctx, cqe->user_data);
+}
+
+static void kvl_probe_uring_complete_req(void *data, void *ctx, void *req,
+					 u64 user_data, int res,
+					 unsigned int cflags, u64 extra1,
+					 u64 extra2)
+{
+	kvl_uring_complete(ctx, user_data);
+}
+
+static void kvl_probe_uring_complete_old(void *data, void *ctx, u64 user_data,
+					 int res, unsigned int cflags)
+{
+	kvl_uring_complete(ctx, user_data);
+}
+
+#define KVL_PROBE_URING_COMPLETE					\
+	__builtin_choose_expr(KVL_URING_COMPLETE_CQE,			\
+			      kvl_probe_uring_complete_cqe,		\
+	__builtin_choose_expr(KVL_URING_COMPLETE_REQ,			\
+			      kvl_probe_uring_complete_req,		\
+			      kvl_probe_uring_complete_old))
+
 /* ---- attaching ---- */
 
 struct kvl_tp {
@@ -851,6 +970,15 @@ static struct kvl_tp kvl_core_tps[] = {
 	{ "sched_process_exit", NULL },	/* see kvl_probes_init() */
 	{ "sys_enter", kvl_probe_sys_enter },
 	{ "sys_exit", kvl_probe_sys_exit },
+};
+
+/*
+ * io_uring's, with the system-call probes (QEMU's io_uring_enter is one
+ * of them); optional: a kernel without CONFIG_IO_URING has none.
+ */
+static struct kvl_tp kvl_uring_tps[] = {
+	{ KVL_URING_SUBMIT_TP, kvl_probe_uring_submit },
+	{ "io_uring_complete", NULL },	/* see kvl_probes_init() */
 };
 
 /* kvl_core_tps[KVL_CORE_SYS...]: attached while a VM is tracked */
@@ -939,20 +1067,46 @@ static void kvl_core_lookup(struct tracepoint *tp, void *priv)
 			l->tps[i].found = tp;
 }
 
+/*
+ * Under kvl_attach_lock: io_uring's tracepoints, those the kernel has.
+ * Requests are followed to their traced completion only if both came;
+ * without them (or if attaching fails, logged) io_uring_enter is still
+ * a wait, and the other paths are measured as before.
+ */
+static void kvl_uring_attach(void)
+{
+	unsigned int i;
+	int ret = 0;
+
+	for (i = 0; i < ARRAY_SIZE(kvl_uring_tps) && !ret; i++)
+		ret = kvl_attach_one(&kvl_uring_tps[i], kvl_uring_tps[i].found);
+	if (ret)
+		kvl_detach(kvl_uring_tps, ARRAY_SIZE(kvl_uring_tps));
+	kvl_engine_set_uring_traced(&kvl_engine, kvl_uring_tps[0].tp &&
+				    kvl_uring_tps[1].tp);
+}
+
+static void kvl_sys_detach(void);
+
 /* Under kvl_attach_lock: the system-call probes on, one way or the other */
 static int kvl_sys_attach(void)
 {
 	unsigned int i;
 	int ret = 0;
 
-	if (kvl_hooks_kprobe)
-		return kvl_syshooks_attach(kvl_engine.cfg.max_vms);
-	for (i = KVL_CORE_SYS; i < ARRAY_SIZE(kvl_core_tps) && !ret; i++)
-		ret = kvl_attach_one(&kvl_core_tps[i], kvl_core_tps[i].found);
-	if (ret)
-		kvl_detach(kvl_core_tps + KVL_CORE_SYS,
-			   ARRAY_SIZE(kvl_core_tps) - KVL_CORE_SYS);
-	return ret;
+	if (kvl_hooks_kprobe) {
+		ret = kvl_syshooks_attach(kvl_engine.cfg.max_vms);
+	} else {
+		for (i = KVL_CORE_SYS; i < ARRAY_SIZE(kvl_core_tps) && !ret; i++)
+			ret = kvl_attach_one(&kvl_core_tps[i],
+					     kvl_core_tps[i].found);
+	}
+	if (ret) {
+		kvl_sys_detach();
+		return ret;
+	}
+	kvl_uring_attach();
+	return 0;
 }
 
 /* ... and off: hooks are waited for here, tracepoints by the caller */
@@ -961,6 +1115,8 @@ static void kvl_sys_detach(void)
 	kvl_syshooks_detach();
 	kvl_detach(kvl_core_tps + KVL_CORE_SYS,
 		   ARRAY_SIZE(kvl_core_tps) - KVL_CORE_SYS);
+	kvl_engine_set_uring_traced(&kvl_engine, false);
+	kvl_detach(kvl_uring_tps, ARRAY_SIZE(kvl_uring_tps));
 }
 
 static void kvl_sys_sync(struct work_struct *work)
@@ -1112,12 +1268,13 @@ static void kvl_probes_stop(void)
 	kvl_detach(kvl_core_tps, ARRAY_SIZE(kvl_core_tps));
 	mutex_unlock(&kvl_attach_lock);
 	tracepoint_synchronize_unregister();
-	cancel_work_sync(&kvl_sys_work);
+	cancel_delayed_work_sync(&kvl_sys_work);
 }
 
 int kvl_probes_init(void)
 {
 	struct kvl_lookup l = { kvl_core_tps, ARRAY_SIZE(kvl_core_tps) };
+	struct kvl_lookup lu = { kvl_uring_tps, ARRAY_SIZE(kvl_uring_tps) };
 	unsigned int i;
 	int ret;
 
@@ -1142,6 +1299,7 @@ int kvl_probes_init(void)
 		KVL_KVM_INJ_VIRQ_THREE_ARGS ? (void *)kvl_probe_kvm_inj_virq_3 :
 		(void *)kvl_probe_kvm_inj_virq_1;
 	kvl_core_tps[0].probe = (void *)KVL_PROBE_PROCESS_EXIT;
+	kvl_uring_tps[1].probe = (void *)KVL_PROBE_URING_COMPLETE;
 
 	/*
 	 * Where the headers declare the tracepoint, the compiler checks the
@@ -1155,8 +1313,19 @@ int kvl_probes_init(void)
 	check_trace_callback_type_kvm_mmio(kvl_probe_kvm_mmio);
 	check_trace_callback_type_kvm_userspace_exit(kvl_probe_kvm_userspace_exit);
 	check_trace_callback_type_kvm_set_irq(kvl_probe_kvm_set_irq);
+	check_trace_callback_type_io_uring_complete(KVL_PROBE_URING_COMPLETE);
+#ifdef KVL_HAVE_IO_URING_SUBMIT_REQ
+	check_trace_callback_type_io_uring_submit_req(kvl_probe_uring_submit);
+#else
+	check_trace_callback_type_io_uring_submit_sqe(kvl_probe_uring_submit);
+#endif
 
 	for_each_kernel_tracepoint(kvl_core_lookup, &l);
+	for_each_kernel_tracepoint(kvl_core_lookup, &lu);
+	for (i = 0; i < ARRAY_SIZE(kvl_uring_tps); i++)
+		if (!kvl_uring_tps[i].found)
+			pr_info("no %s tracepoint (CONFIG_IO_URING?): aio=io_uring requests are not followed to their completion\n",
+				kvl_uring_tps[i].name);
 	for (i = 0; i < ARRAY_SIZE(kvl_core_tps); i++) {
 		if (!kvl_core_tps[i].found) {
 			pr_err("kernel tracepoint %s not found (CONFIG_FTRACE_SYSCALLS?)\n",

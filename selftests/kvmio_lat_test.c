@@ -576,11 +576,16 @@ static void test_kvm_after(void)
 			 nr_exits, nr_vcpus);
 }
 
-/* The system-call probes go once no VM is tracked (a work item, soon). */
+/*
+ * The system-call probes go once no VM is tracked, syscall_linger_ms
+ * later (10 s by default): set to 0, which re-arms the detach, at once.
+ */
 static bool syscall_probes_gone(void)
 {
 	int i;
 
+	if (write_file("/sys/module/kvmio_lat/parameters/syscall_linger_ms", "0", 1))
+		return false;
 	for (i = 0; i < 100; i++) {
 		if (stat_value("syscall_probes") == 0)
 			return true;
@@ -608,12 +613,14 @@ static void test_vm_exit_frees(void)
 {
 	/* the VMM of the previous test has exited: kept until a reset */
 	bool kept = stat_value("vms_exited") >= 1;
+	/* its system-call probes linger (syscall_linger_ms), then go */
+	bool lingered = stat_value("syscall_probes") == 1;
 
 	ksft_test_result(stat_value("vms") == 0 && stat_value("vcpus") == 0 &&
-			 stat_value("inflight") == 0 && kept &&
+			 stat_value("inflight") == 0 && kept && lingered &&
 			 syscall_probes_gone() && write_file(DBG_DIR "/reset", "1", 1) == 0 &&
 			 stat_value("vms_exited") == 0,
-			 "a VM that exits is kept, marked exited, until reset; the system-call probes detached\n");
+			 "a VM that exits is kept, marked exited, until reset; the system-call probes linger, then detach\n");
 }
 
 static void test_control_files(void)

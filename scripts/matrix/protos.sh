@@ -25,7 +25,8 @@ ko=${2:?usage: protos.sh KERNEL_DIR MODULE.ko [SOURCE_DIR]}
 src=${3:-}
 
 # tracepoint -> the probe function(s) that may be registered on it (the
-# build keeps exactly one of each set: wrapper/*.h pick it at compile time)
+# build keeps exactly one of each set: wrapper/*.h pick it at compile time).
+# A/B: the tracepoint is A on this kernel if it has A, else B (renamed).
 tps=(
 	"sys_enter kvl_probe_sys_enter"
 	"sys_exit kvl_probe_sys_exit"
@@ -41,6 +42,8 @@ tps=(
 	"kvm_apic_accept_irq kvl_probe_kvm_apic_accept_irq"
 	"kvm_apicv_accept_irq kvl_probe_kvm_apicv_accept_irq"
 	"kvm_inj_virq kvl_probe_kvm_inj_virq_1 kvl_probe_kvm_inj_virq_3"
+	"io_uring_submit_req/io_uring_submit_sqe kvl_probe_uring_submit"
+	"io_uring_complete kvl_probe_uring_complete_cqe kvl_probe_uring_complete_req kvl_probe_uring_complete_old"
 )
 
 # canon "type, type, ...": one spelling per type.  Typedefs are resolved
@@ -111,7 +114,8 @@ src_proto() {
 	[[ -n $src ]] || return 1
 	local f p
 	for f in "$src/arch/x86/kvm/trace.h" "$src/include/trace/events/kvm.h" \
-		 "$src/include/trace/events/sched.h" "$src/include/trace/events/syscalls.h"; do
+		 "$src/include/trace/events/sched.h" "$src/include/trace/events/syscalls.h" \
+		 "$src/include/trace/events/io_uring.h"; do
 		[[ -f $f ]] || continue
 		p=$(awk -v tp="$1" '
 			function flush() { s = s; }
@@ -131,12 +135,21 @@ src_proto() {
 
 # tracepoints the module does without on kernels that lack them
 declare -A optional=([kvm_apicv_accept_irq]=1)	# 5.17+
+# CONFIG_IO_URING: in vmlinux, where BTF and source both lack them if off
+declare -A optional_core=([io_uring_submit_sqe]=1 [io_uring_complete]=1)
 
 fail=0
 declare -A checked=()
 for entry in "${tps[@]}"; do
 	read -r -a w <<<"$entry"
 	tp=${w[0]}
+	if [[ $tp == */* ]]; then	# renamed: the name this kernel has
+		if btf_proto "${tp%%/*}" >/dev/null || src_proto "${tp%%/*}" >/dev/null; then
+			tp=${tp%%/*}
+		else
+			tp=${tp#*/}
+		fi
+	fi
 	probe='' args=''
 	for cand in "${w[@]:1}"; do
 		checked[$cand]=1
@@ -162,6 +175,10 @@ for entry in "${tps[@]}"; do
 		if ! theirs=$(src_proto "$tp"); then
 			if [[ -n ${optional[$tp]:-} ]] &&
 			   ! nm "$kvmko" 2>/dev/null | grep " __tracepoint_$tp\$" >/dev/null; then
+				printf 'ok %-20s absent from this kernel (optional)\n' "$tp"
+				continue
+			fi
+			if [[ -n ${optional_core[$tp]:-} && -s $tmp/vmlinux.h ]]; then
 				printf 'ok %-20s absent from this kernel (optional)\n' "$tp"
 				continue
 			fi

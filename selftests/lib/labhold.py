@@ -50,7 +50,9 @@ INSTANCE = TRACING + "/instances/kvmio_lat_hold"
 EVENTS = ("raw_syscalls/sys_enter", "raw_syscalls/sys_exit", "sched/sched_process_exit",
           "kvm/kvm_exit", "kvm/kvm_entry", "kvm/kvm_userspace_exit", "kvm/kvm_mmio",
           "kvm/kvm_fast_mmio", "kvm/kvm_pio", "kvm/kvm_msi_set_irq", "kvm/kvm_set_irq",
-          "kvm/kvm_apic_accept_irq", "kvm/kvm_apicv_accept_irq", "kvm/kvm_inj_virq")
+          "kvm/kvm_apic_accept_irq", "kvm/kvm_apicv_accept_irq", "kvm/kvm_inj_virq",
+          "io_uring/io_uring_submit_sqe", "io_uring/io_uring_submit_req",
+          "io_uring/io_uring_complete")
 # kvmio_lat's kretprobes (module/syshooks.c) sit on these functions through
 # ftrace: a kprobe event on each, enabled, makes kvmio_lat's an aggregate
 # of it that patches nothing when it comes or goes (kvm_ioeventfd's needs
