@@ -8,7 +8,7 @@
 #   here only) -> host unit tests (ASan/UBSan) -> fuzzing the snapshot
 #   parser -> in a real kernel with real KVM (the lab): module selftests,
 #   the lab from a fresh clone in /tmp, the QEMU-like I/O paths with injected delays, real QEMU with
-#   aio=native and aio=threads, real QEMU's own trace against the
+#   aio=native, aio=threads and aio=io_uring, real QEMU's own trace against the
 #   module's request by request, make bench-quick (the benchmark still
 #   works), record/replay against the live module, the hardening tests
 #   -> DKMS round trip -> the debug kernel (make check-debug and make
@@ -131,10 +131,12 @@ lab_qemu() {
 # the ground truth: each request the module records held against QEMU's
 # own trace of the same run (Documentation/design.rst, "Where this is
 # exact"): depth 1 on three disks (native, threads, INTx) with the boot's
-# reads, depth 8 on two disks with a virtio-net beside them
+# reads, depth 8 on two disks with a virtio-net beside them; the same two
+# on aio=io_uring (against the kernel's own io_uring events too); depth 1
+# with each disk on an iothread of its own, one per path
 lab_truth() {
-	lab truth --timeout 420 selftests/qemu/truth_test.sh module/kvmio_lat.ko \
-		build/inner-io depth1 depth8
+	lab truth --timeout 900 selftests/qemu/truth_test.sh module/kvmio_lat.ko \
+		build/inner-io depth1 depth8 uring1 uring8 iothread1
 }
 
 # live module vs kvmio-lat record + replay of the same run; the lab booted

@@ -1,7 +1,8 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 # make demo: install what is needed, build, boot the lab, run a real QEMU
-# guest with aio=native and aio=threads disks, show where the latency goes.
+# guest with aio=native, aio=threads and aio=io_uring disks, show where
+# the latency goes.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/deps.sh

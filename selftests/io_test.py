@@ -195,7 +195,7 @@ def check_reader_live(rd, vmm, requests):
             doc = json.loads(out)
             vm = [v for v in doc["vms"] if v["pid"] == pid][0]
             tot = vm["vcpus"][0]["paths"]["native"]["total"]
-            ok_json = (doc["schema"] == "kvmio_lat/4" and tot["count"] == requests
+            ok_json = (doc["schema"] == "kvmio_lat/5" and tot["count"] == requests
                        and vm["vcpus"][0]["exits"] and "dropped" in doc["stats"]
                        and sum(b[2] for b in tot["buckets"]) == tot["count"])
             diag.append("show --json: schema %s, native total count %d, p50 %d ns, %d exit reasons" % (
@@ -210,7 +210,7 @@ def check_reader_live(rd, vmm, requests):
         rc4, out4, _ = reader(rd, "watch", "-i", "0.2", "-n", "2", "--json")
         lines = [ln for ln in out4.splitlines() if ln.strip()]
         ok_watch = rc4 == 0 and len(lines) == 2 and all(
-            json.loads(ln)["schema"] == "kvmio_lat/4" for ln in lines)
+            json.loads(ln)["schema"] == "kvmio_lat/5" for ln in lines)
         rc5, _, _ = reader(rd, "reset")
         rc6, out6, _ = reader(rd, "show", "--csv", "--pid", str(pid))
         ok_reset = rc5 == 0 and rc6 == 0 and len(out6.strip().splitlines()) == 1

@@ -5,7 +5,7 @@
 # booted on it (scripts/matrix/matrix.sh):
 #   1. the module's vermagic is the booted kernel's
 #   2. the in-guest selftests (build/kvmio_lat_test)
-#   3. real QEMU, aio=native and aio=threads (selftests/qemu/qemu_test.sh)
+#   3. real QEMU, aio=native, aio=threads and aio=io_uring (selftests/qemu/qemu_test.sh)
 #   4. the module DKMS built for this kernel, installed in the module tree:
 #      depmod, modprobe, attaches to kvm, modprobe -r
 #
@@ -61,7 +61,7 @@ else
 	read -r reads writes <<<"${MATRIX_QEMU_IOS:-400 100}"
 	env "${inner_env[@]}" stdbuf -oL selftests/qemu/qemu_test.sh "$ko" build/inner-io \
 		"$reads" "$writes" | sed 's/^/# qemu: /'
-	result "${PIPESTATUS[0]}" "real QEMU, aio=native and aio=threads, $reads reads + $writes writes each (selftests/qemu/qemu_test.sh)"
+	result "${PIPESTATUS[0]}" "real QEMU, aio=native, aio=threads and aio=io_uring, $reads reads + $writes writes each (selftests/qemu/qemu_test.sh)"
 fi
 
 if [ -f "$dir/dkms/kvmio_lat.ko" ]; then

@@ -2,7 +2,7 @@
 # SPDX-License-Identifier: GPL-2.0
 """Compare what kvmio_lat.ko measured live with what `kvmio-lat replay` got
 from a trace-cmd recording of the same run: both as kvmio-lat JSON (schema
-kvmio_lat/4), per VM, vCPU and stage of the selected path.
+kvmio_lat/5), per VM, vCPU and stage of the selected path.
 
 Passes when every stage's count is within --count-tol (default 1%) and its
 p50 within --p50-tol (default 10%) of the live one or, for a short stage,

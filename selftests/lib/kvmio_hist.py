@@ -1,5 +1,5 @@
 # SPDX-License-Identifier: GPL-2.0
-"""Parse kvmio_lat's hist text (format 4, or 2 and 3 of older modules) for lab tests.
+"""Parse kvmio_lat's hist text (format 5, or 2 to 4 of older modules) for lab tests.
 
 Deliberately independent of the kvmio-lat reader: the tests check the module
 against their own reading of the documented format.
@@ -11,6 +11,9 @@ STAGES = {
                "reap_to_irq", "irq_to_entry", "total"],
     "threads": ["doorbell_to_wake", "wake_to_dispatch", "io", "io_to_reap",
                 "reap_to_irq", "irq_to_entry", "total"],
+    # format 5
+    "io_uring": ["doorbell_to_wake", "wake_to_submit", "submit", "submit_to_complete",
+                 "complete_to_reap", "reap_to_irq", "irq_to_entry", "total"],
 }
 # A disk's histograms (format 3), the same on both paths: submit_to_irq is
 # submit + submit_to_reap + reap_to_irq (threads: io + io_to_reap +
@@ -18,7 +21,7 @@ STAGES = {
 # I/O alone (threads: the worker's system call; native: io_submit to the
 # completion seen in the AIO ring, absent when the ring was not read).
 DISK_STAGES = ["io", "submit_to_irq", "total"]
-VERSIONS = ("2", "3", "4")
+VERSIONS = ("2", "3", "4", "5")
 
 _FIELD = re.compile(r"(\w+)=(\d+)")
 _BUCKET = re.compile(r"^  \[(\d+), (\d+)\) (\d+)$")
@@ -71,21 +74,25 @@ def parse(text):
                               "exited_ns": int(w[6]) if len(w) > 6 else None}
         elif w[0] == "vcpu":
             vms[int(w[1])]["vcpus"][int(w[2])] = {
-                "exits": {}, "stages": {"native": {}, "threads": {}},
+                "exits": {}, "stages": {p: {} for p in STAGES},
                 "exit_count": int(w[6])}
         elif w[0] == "exit":
             cur = Hist(ln)
             vms[int(w[1])]["vcpus"][int(w[2])]["exits"][w[3]] = cur
         elif w[0] == "stage":
+            if w[3] not in STAGES or w[4] not in STAGES[w[3]] or \
+                    (w[3] == "io_uring" and version < 5):
+                raise ValueError("unexpected stage histogram: %r" % ln)
             cur = Hist(ln)
             vms[int(w[1])]["vcpus"][int(w[2])]["stages"][w[3]][w[4]] = cur
         elif w[0] == "disk" and version >= 3:	# disk PID FD PATH STAGE ...
             if (w[3] not in STAGES or w[4] not in DISK_STAGES
-                    or (w[4] == "io" and version < 4)):
+                    or (w[4] == "io" and version < 4)
+                    or (w[3] == "io_uring" and version < 5)):
                 raise ValueError("unexpected disk histogram: %r" % ln)
             cur = Hist(ln)
             disk = vms[int(w[1])]["disks"].setdefault(
-                int(w[2]), {"native": {}, "threads": {}})
+                int(w[2]), {p: {} for p in STAGES})
             disk[w[3]][w[4]] = cur
         else:
             raise ValueError("unexpected line: %r" % ln)

@@ -1,9 +1,9 @@
 #!/bin/bash
 # SPDX-License-Identifier: GPL-2.0
 #
-# make demo, inside the lab: one real QEMU guest with two virtio-blk disks
-# on the lab's scratch disk, the first with aio=native and the second with
-# aio=threads.  The guest does the same O_DIRECT reads and writes on each;
+# make demo, inside the lab: one real QEMU guest with three virtio-blk
+# disks on the lab's scratch disk, with aio=native, aio=threads and
+# aio=io_uring.  The guest does the same O_DIRECT reads and writes on each;
 # kvmio_lat measures; kvmio-lat shows where the time went on each path.
 #
 #   demo.sh MODULE.ko INNER_IO KVMIO_LAT [READS WRITES]
@@ -39,7 +39,7 @@ echo 1 >"$tracing/tracing_on"
 one_cpu sh -c "echo 1 > $tracing/events/kvmio_lat/kvmio_lat_request/enable"
 off0=$(python3 -c 'import time; print(time.clock_gettime_ns(time.CLOCK_REALTIME) - time.clock_gettime_ns(time.CLOCK_MONOTONIC))')
 cat >"$work/script" <<EOS
-/bin/inner-io /dev/vda $reads $writes && /bin/inner-io /dev/vdb $reads $writes && echo KVMIO-INNER-DONE
+/bin/inner-io /dev/vda $reads $writes && /bin/inner-io /dev/vdb $reads $writes && /bin/inner-io /dev/vdc $reads $writes && echo KVMIO-INNER-DONE
 sleep 600
 EOS
 "$LAB_SH" inner-initrd --file "$inner_io:/bin/inner-io" "$work/inner.gz" "$work/script" >/dev/null
@@ -57,10 +57,11 @@ qemu-system-x86_64 -enable-kvm -cpu host -m 256 -smp 1 -nographic -nodefaults \
 	-trace virtio_blk_handle_read -trace virtio_blk_handle_write \
 	-trace virtio_blk_rw_complete -trace virtio_blk_req_complete \
 	-trace virtio_notify_irqfd -trace virtio_notify -trace virtio_queue_notify \
-	$(disk native native 0) $(disk threads threads $half) </dev/null >"$work/log" 2>&1 &
+	$(disk native native 0) $(disk threads threads $half) \
+	$(disk uring io_uring $((2 * half))) </dev/null >"$work/log" 2>&1 &
 qpid=$!
 echo "kvmio_lat demo: a QEMU guest (pid $qpid) does $reads O_DIRECT reads and $writes writes of 4 KiB"
-echo "on a virtio-blk disk with aio=native, then the same on one with aio=threads ..."
+echo "on a virtio-blk disk with aio=native, then the same with aio=threads and aio=io_uring ..."
 if ! wait_log "$work/log" KVMIO-INNER-DONE "$qpid" 600 0.5; then
 	echo "demo: the guest did not finish:" >&2
 	tail -20 "$work/log" >&2
@@ -75,7 +76,7 @@ echo
 echo "\$ kvmio-lat compare --paths"
 "$reader" compare --paths --pid "$qpid" "$work/hist"
 echo
-for path in native threads; do
+for path in native threads io_uring; do
 	echo "\$ kvmio-lat show --path $path --hist   (the total's histogram)"
 	"$reader" show --input "$work/hist" --pid "$qpid" --path $path --hist |
 		awk '/ total, vCPU/ {p = 1} p'

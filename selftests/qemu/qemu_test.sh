@@ -2,9 +2,10 @@
 # SPDX-License-Identifier: GPL-2.0
 #
 # Real QEMU, real KVM (nested), real virtio-blk: an inner guest does a known
-# number of O_DIRECT reads and writes with aio=native, then aio=threads, while
-# kvmio_lat measures; the snapshot taken before QEMU exits is checked by
-# selftests/lib/check_qemu.py.  Runs inside the lab (selftests/lab/lab.sh run).
+# number of O_DIRECT reads and writes with aio=native, aio=threads, then
+# aio=io_uring, while kvmio_lat measures; the snapshot taken before QEMU
+# exits is checked by selftests/lib/check_qemu.py.  Runs inside the lab
+# (selftests/lab/lab.sh run).
 #
 #   qemu_test.sh MODULE.ko INNER_IO [READS WRITES] [MODES...]
 #   qemu_test.sh --initrd OUT.gz INNER_IO [READS WRITES]
@@ -28,7 +29,7 @@ inner_io=${2:?inner-io binary}
 reads=${3:-2000}
 writes=${4:-500}
 shift $(($# < 4 ? $# : 4))
-modes=("${@:-native threads}")
+modes=("${@:-native threads io_uring}")
 read -r -a modes <<<"${modes[*]}"
 here=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=selftests/lib/wait_log.sh

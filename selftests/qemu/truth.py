@@ -29,6 +29,18 @@ path, the reap (the wake of the raising iteration) between QEMU's
 completion and the raise; a native request's reap is its completion seen
 in the AIO ring, checked as with MSI-X (Documentation/design.rst).
 
+aio=io_uring: QEMU logs luring_co_submit (its LuringAIOCB, the request's
+user_data) in the thread that handled the request, and
+luring_process_completion as it reaps it.  The module's completion must
+lie between its submission and that reap, and its reap (the loop's
+return from its wait) before it.  With --kernel-uring, the kernel's own
+io_uring events of the same run (ftrace, mono clock): each io_uring
+request's submit_to_complete must be the kernel's interval from its
+io_uring_submit_sqe/_req to its io_uring_complete (same ring and
+user_data): each of the module's two stamps at or after the kernel's
+event, within --kernel-us (ftrace's probe runs first), for 97 %, and the
+median of the difference within --kernel-median-us.
+
 A boundary is within tolerance when the module's stamp lies between the
 QEMU events of the same device that bracket it, within --slack-us (clock
 alignment, QEMU's µs stamps):
@@ -39,7 +51,10 @@ alignment, QEMU's µs stamps):
   irq     not before QEMU's notify, before the device's next one
 
 A stamp taken from the wrong event (another request's interrupt, a wake
-of the request before) falls outside.  The absolute gaps are printed too:
+of the request before) falls outside.  With --wake-unseen-ok, a record
+whose wake is its submission (the module saw no wake: an iothread polling
+its queues, poll-max-ns, finds a request without a system call) is
+counted apart and its wake not checked.  The absolute gaps are printed too:
 under the lab's TCG, QEMU's thread is preempted between a log line and
 the system call after it for ms (tens of ms on a loaded machine), which
 no fixed tolerance separates from a wrong pairing; --tolerance-us bounds
@@ -65,7 +80,7 @@ one device is at least D, and the module's median I/O stage is at least
            [--tolerance-us T] [--label NAME] [--json OUT.json]
            [--min-attributed P] [--min-within P] [--count-slack P]
            [--boot-until-us S] [--hist HIST [--disk-count-slack P]
-           [--slow-disk-us D]]
+           [--slow-disk-us D]] [--kernel-uring FTRACE.txt]
 
 Prints a summary, one line per failed check prefixed "FAIL", and exits 1
 if any check fails.
@@ -80,11 +95,11 @@ QEMU_LINE = re.compile(r'^(\d+)@(\d+)\.(\d+):(\S+)\s*(.*)$')
 KV = re.compile(r'(\w+)[=\s]+(0x[0-9a-fA-F]+|-?\d+)')
 # how far a pool thread's submission may come before QEMU logs its request
 PAIR_SLACK_NS = 300 * 1000
-MODULE_FIELDS = ('doorbell', 'wake', 'submit', 'submit_end', 'reap', 'irq',
-                 'entry')
+MODULE_FIELDS = ('doorbell', 'wake', 'submit', 'submit_end', 'complete',
+                 'reap', 'irq', 'entry')
 QREQ_STAMPS = ('kind', 'handle', 'sector', 'rw_done', 'done', 'notify',
                'notify_next', 'queue_notify', 'queue_notify_prev',
-               'suppressed', 'intx')
+               'suppressed', 'intx', 'uring_reap')
 
 
 def kv(rest):
@@ -98,11 +113,11 @@ def kv(rest):
 class QReq:
     __slots__ = ('vdev', 'req', 'kind', 'handle', 'sector', 'rw_done', 'done',
                  'notify', 'notify_next', 'queue_notify', 'queue_notify_prev',
-                 'suppressed', 'intx', 'match')
+                 'suppressed', 'intx', 'match', 'tid', 'lucb', 'uring_reap')
 
     def __init__(self, vdev, req, kind, t):
         self.vdev, self.req, self.kind, self.handle = vdev, req, kind, t
-        self.sector = None
+        self.sector = self.tid = self.lucb = self.uring_reap = None
         self.rw_done = self.done = self.notify = self.queue_notify = None
         self.notify_next = self.queue_notify_prev = None
         self.suppressed = self.intx = False
@@ -115,6 +130,9 @@ def read_qemu(path, offset_ns):
     times around it, and every notify in time order: (t, vdev, vq)."""
     open_reqs, reqs, notes = {}, [], []
     notifies, queue_notifies = {}, {}
+    # io_uring: the requests a thread handled, not yet given their
+    # LuringAIOCB; the LuringAIOCBs submitted, not yet reaped
+    unsubmitted, by_lucb = {}, {}
     with open(path, errors='replace') as f:
         for line in f:
             m = QEMU_LINE.match(line.strip())
@@ -126,8 +144,21 @@ def read_qemu(path, offset_ns):
             if ev in ('virtio_blk_handle_read', 'virtio_blk_handle_write'):
                 q = QReq(vdev, args.get('req'), ev[-5:].strip('_'), t)
                 q.sector = args.get('sector')
+                q.tid = int(m.group(1))
                 open_reqs[(vdev, q.req)] = q
                 reqs.append(q)
+                unsubmitted.setdefault(q.tid, []).append(q)
+            elif ev == 'luring_co_submit':
+                # the oldest request its thread handled and did not submit
+                pend = unsubmitted.get(int(m.group(1)), [])
+                if pend:
+                    q = pend.pop(0)
+                    q.lucb = args.get('luringcb')
+                    by_lucb[q.lucb] = q
+            elif ev == 'luring_process_completion':
+                q = by_lucb.pop(args.get('luringcb'), None)
+                if q:
+                    q.uring_reap = t
             elif ev == 'virtio_blk_rw_complete':
                 q = open_reqs.get((vdev, args.get('req')))
                 if q:
@@ -458,6 +489,86 @@ def check_disks(a, wanted, matched, fails, summary):
                              % (fd, st, m / 1000.0, a.slow_disk_us))
 
 
+FTRACE_URING = re.compile(r'\s(\d+)\.(\d+): (io_uring_submit_sqe|io_uring_submit_req|'
+                          r'io_uring_complete): ring (\S+?),.*?user_data 0x([0-9a-fA-F]+)')
+
+
+def read_kernel_uring(path):
+    """The kernel's io_uring requests: [(submitted, completed)] in ns of
+    the mono clock, each submission paired with the next completion of
+    its ring and user_data."""
+    open_, done = {}, []
+    with open(path, errors='replace') as f:
+        for line in f:
+            m = FTRACE_URING.search(line)
+            if not m:
+                continue
+            t = int(m.group(1)) * 1000000000 + int(m.group(2).ljust(9, '0')[:9])
+            key = (m.group(4), int(m.group(5), 16))
+            if m.group(3) == 'io_uring_complete':
+                s = open_.pop(key, None)
+                if s is not None:
+                    done.append((s, t))
+            else:
+                open_[key] = t
+    done.sort()
+    return done
+
+
+def check_kernel_uring(a, recs, fails, summary):
+    """Each io_uring record's submission and completion against the
+    kernel's own events of that request.  ftrace's probe on a tracepoint
+    runs before the module's (kvmio_lat registers below the default
+    priority), so the module's stamp of an event comes a little after
+    ftrace's: the request is the kernel's last submission at or before the
+    module's, and its completion must come at or before the module's,
+    each within --kernel-us.  submit_to_complete then differs from the
+    kernel's own by the difference of the two lags alone."""
+    kern = read_kernel_uring(a.kernel_uring)
+    subs = [k[0] for k in kern]
+    mine = [r for r in recs if r['path'] == 'io_uring']
+    tol = int(a.kernel_us * 1000)
+    lag_s, lag_c, diffs, unpaired, bad = [], [], [], 0, 0
+    for r in mine:
+        i = bisect.bisect_right(subs, r['submit_end']) - 1
+        if i < 0:
+            unpaired += 1
+            continue
+        s, c = kern[i]
+        ls, lc = r['submit_end'] - s, r['complete'] - c
+        lag_s.append(ls)
+        lag_c.append(lc)
+        diffs.append(lc - ls)
+        if not (0 <= ls <= tol and 0 <= lc <= tol):
+            bad += 1
+    within = 100.0 * (len(mine) - unpaired - bad) / len(mine) if mine else 100.0
+
+    def us(v, p):
+        return round(pct(v, p) / 1000.0, 1)
+    summary['kernel_uring'] = {
+        'records': len(mine), 'kernel_requests': len(kern), 'unpaired': unpaired,
+        'outside': bad, 'within_pct': round(within, 2),
+        'submit_lag_us': {'p50': us(lag_s, 50), 'p99': us(lag_s, 99)},
+        'complete_lag_us': {'p50': us(lag_c, 50), 'p99': us(lag_c, 99)},
+        'submit_to_complete_diff_us': {'p1': us(diffs, 1), 'p50': us(diffs, 50),
+                                       'p99': us(diffs, 99)}}
+    print('# %s: io_uring against the kernel\'s own events: %d records, %d kernel '
+          'requests, %d unpaired, %.2f%% with both stamps within %.0f µs after the '
+          'kernel\'s (lag p50/p99: submit %.1f/%.1f µs, completion %.1f/%.1f µs); '
+          'submit_to_complete - the kernel\'s: p1 %+.1f p50 %+.1f p99 %+.1f µs'
+          % (a.label, len(mine), len(kern), unpaired, within, a.kernel_us,
+             us(lag_s, 50), us(lag_s, 99), us(lag_c, 50), us(lag_c, 99),
+             us(diffs, 1), us(diffs, 50), us(diffs, 99)))
+    if mine and (unpaired or within < a.min_kernel_within):
+        fails.append('io_uring: %d records without the kernel\'s submission; %.2f%% '
+                     'with both stamps within %.0f µs of the kernel\'s (want %.1f%%)'
+                     % (unpaired, within, a.kernel_us, a.min_kernel_within))
+    if diffs and abs(pct(diffs, 50)) > a.kernel_median_us * 1000:
+        fails.append('io_uring: median submit_to_complete - the kernel\'s %+.1f µs '
+                     '(want within %.0f µs)' % (pct(diffs, 50) / 1000.0,
+                                              a.kernel_median_us))
+
+
 def pct(values, p):
     if not values:
         return 0
@@ -506,6 +617,25 @@ def main():
     ap.add_argument('--pairs', help='write each matched pair (module '
                     'stamps, QEMU\'s, what fell outside) to this file, one '
                     'JSON object a line, for a closer look')
+    ap.add_argument('--wake-unseen-ok', action='store_true',
+                    help='a record whose wake is its submission (no wake seen: '
+                    'an iothread that polls its queues finds requests with no '
+                    'system call) is counted, its wake not checked')
+    ap.add_argument('--kernel-uring', help='the kernel\'s io_uring_submit_sqe/_req '
+                    'and io_uring_complete events of the run (ftrace text, '
+                    'mono clock)')
+    ap.add_argument('--kernel-us', type=float, default=200.0,
+                    help='how long after the kernel\'s own event the module may '
+                    'stamp an io_uring submission or completion (ftrace\'s '
+                    'probe runs first: tens of µs under the lab\'s TCG)')
+    ap.add_argument('--min-kernel-within', type=float, default=97.0,
+                    help='percent of io_uring records with both stamps within '
+                    '--kernel-us of the kernel\'s (the rest: the lab\'s vCPU '
+                    'held for ms between ftrace\'s probe and the module\'s, '
+                    'one stamp at a time)')
+    ap.add_argument('--kernel-median-us', type=float, default=20.0,
+                    help='how far the median of submit_to_complete - the '
+                    'kernel\'s own may be from 0')
     ap.add_argument('--boot-until-us', type=float, default=0,
                     help='QEMU requests handled before this many µs after the first are the boot\'s')
     a = ap.parse_args()
@@ -537,7 +667,7 @@ def main():
     # later still, after a dispatch QEMU does not log); the loop wakes
     # (module's reap) then completes it (QEMU); QEMU logs the notify then
     # writes the irqfd (module's irq).  d = module - QEMU.
-    diffs = {'wake': [], 'submit': [], 'reap': [], 'irq': []}
+    diffs = {'wake': [], 'submit': [], 'complete': [], 'reap': [], 'irq': []}
     within, bad = 0, []
     slack = int(a.slack_us * 1000)
     never = 10 ** 19
@@ -553,20 +683,29 @@ def main():
     # system call (threads), io_submit to the reap (native)
     io_in = {}
     for r, q in matched:
-        end = r['submit_end'] if r['path'] == 'threads' else r['reap']
+        end = r['submit_end'] if r['path'] == 'threads' else \
+            r['complete'] if r['path'] == 'io_uring' else r['reap']
         n_in = io_in.setdefault(r['path'], [0, 0])
         n_in[1] += 1
         if q.rw_done is not None and between(r['submit'], q.handle, None) and \
                 between(end, None, q.rw_done):
             n_in[0] += 1
     pairs_out = open(a.pairs, 'w') if a.pairs else None
-    within_path = {}
+    within_path, wake_unseen = {}, {}
     for r, q in matched:
         d, out = {}, []
         d['submit'] = r['submit'] - q.handle
         if not (between(r['submit'], q.handle, q.rw_done) and
                 between(r['submit_end'], q.handle, q.rw_done)):
             out.append('submit')
+        if r['path'] == 'io_uring' and q.uring_reap is not None:
+            # posted by the kernel, then reaped by QEMU: the loop returned
+            # (the module's reap) in between
+            d['complete'] = r['complete'] - q.uring_reap
+            if not between(r['complete'], r['submit_end'], q.uring_reap):
+                out.append('complete')
+            if not between(r['reap'], r['complete'], q.uring_reap):
+                out.append('reap_uring')
         if q.rw_done is not None:
             d['reap'] = r['reap'] - q.rw_done
             if r['line'] and r['path'] == 'threads':
@@ -577,7 +716,10 @@ def main():
                 ok = between(r['reap'], r['submit_end'], q.rw_done)
             if not ok:
                 out.append('reap')
-        if q.queue_notify is not None and q.queue_notify >= r['doorbell']:
+        unseen = a.wake_unseen_ok and r['wake'] == r['submit']
+        if unseen:	# found by polling: no wake to compare
+            wake_unseen[r['path']] = wake_unseen.get(r['path'], 0) + 1
+        elif q.queue_notify is not None and q.queue_notify >= r['doorbell']:
             d['wake'] = r['wake'] - q.queue_notify	# wakes, then handles
             if not (r['wake'] > (q.queue_notify_prev or -never) - slack and
                     r['wake'] <= q.queue_notify + slack):
@@ -639,6 +781,7 @@ def main():
         'within_pct': round(within_pct, 2),
         'within_pct_by_path': {p: round(100.0 * v[0] / v[1], 2)
                                for p, v in within_path.items()},
+        'wake_unseen_by_path': wake_unseen,
         'tolerance_us': a.tolerance_us,
         'slack_us': a.slack_us,
         'intx_requests': sum(1 for r, q in matched if r['line']),
@@ -664,6 +807,9 @@ def main():
     if early:
         print('#   ended before QEMU\'s notify, by the interrupt of: %s'
               % ', '.join('%s %d' % kv for kv in sorted(early.items())))
+    if wake_unseen:
+        print('#   no wake seen (the loop found them polling), not checked: %s'
+              % ', '.join('%s %d' % kv for kv in sorted(wake_unseen.items())))
     print('#   within, by path: %s'
           % ', '.join('%s %.2f%% of %d' % (p, 100.0 * v[0] / v[1], v[1])
                       for p, v in sorted(within_path.items())))
@@ -718,6 +864,8 @@ def main():
         fails.append('%d module requests match no QEMU request' % len(extra))
     if boot_lost:
         fails.append('%d of %d boot-time requests not recorded' % (len(boot_lost), len(boot)))
+    if a.kernel_uring:
+        check_kernel_uring(a, recs, fails, summary)
     # whether a record's fd is its device's: on the first pass, which
     # pairs by time alone (the second pairs within one fd)
     check_disks(a, wanted, [(r, q) for r, q in first if q is not None],

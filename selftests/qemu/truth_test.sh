@@ -31,6 +31,17 @@
 #   depth32  the same with 32 at a time (not in make check: slow in the lab).
 #   vcpus4   depth8 with four vCPUs, a queue each per disk (num-queues=4)
 #            and four vectors (not in make check: slow in the lab).
+#   uring1, uring8, uring32
+#            depth1, depth8, depth32 with every disk on aio=io_uring
+#            (QEMU's block/io_uring.c).  The kernel's own io_uring events
+#            are traced beside the module's (ftrace, on its mono clock):
+#            each request's submit_to_complete must be the kernel's, from
+#            its io_uring_submit_sqe/_req to its io_uring_complete, within
+#            a few µs; QEMU's luring_process_completion bounds its reap.
+#   iothread1
+#            depth1 with each disk served by an iothread of its own
+#            (-object iothread, iothread= on the device), one disk per
+#            path: native on the delayed device, threads, io_uring.
 #
 # The module runs with clock=ktime (CLOCK_MONOTONIC); QEMU stamps its log
 # with CLOCK_REALTIME, converted with the offset measured around the run.
@@ -134,18 +145,41 @@ fi
 make_slow_disk
 insmod "$ko" clock=ktime
 echo 16384 >"$tracing/buffer_size_kb"
+# the module's clock (clock=ktime): the kernel's io_uring events stamped alike
+echo mono >"$tracing/trace_clock"
 echo 1 >"$tracing/tracing_on"
 one_cpu sh -c "echo 1 > $tracing/events/kvmio_lat/kvmio_lat_request/enable"
+for e in io_uring_submit_sqe io_uring_submit_req io_uring_complete; do
+	if [ -e "$tracing/events/io_uring/$e/enable" ]; then
+		one_cpu sh -c "echo 1 > $tracing/events/io_uring/$e/enable"
+	fi
+done
 
 fail=0
 for sc in "${scenarios[@]}"; do
+	# each disk's aio= and iothread (none: the main loop); the path of
+	# the delayed disk d0
+	aio=(native threads native) iothreads=() slow_path=native
+	case $sc in
+	uring*) aio=(io_uring io_uring io_uring) slow_path=io_uring ;;
+	iothread1) aio=(native threads io_uring) iothreads=(io0 io1 io2) ;;
+	esac
 	case $sc in
 	# d0: the lab disk's window at 128 MiB, through dm-delay at depth 1
-	depth1) smp=1 jobs=1 net=0 n=300 d0=(0 "/dev/mapper/$slow")
+	depth1 | uring1) smp=1 jobs=1 net=0 n=300 d0=(0 "/dev/mapper/$slow")
 		want=(--min-attributed 100 --min-within 99 --boot-until-us 3000000
 			--disk-count-slack 0 --slow-disk-us $((delay_ms * 1000)))
 		what="every request recorded, 99 % within QEMU's bracketing events, none slower than QEMU's slowest, each disk's count and delay right" ;;
-	depth8 | depth32 | vcpus4)
+	iothread1)
+		# iothreads poll their queues (poll-max-ns): a request found
+		# that way has no wake the module sees; a pool request's wake
+		# is the VM's last ioeventfd read, which with four loops may be
+		# another's (design.rst)
+		smp=1 jobs=1 net=0 n=300 d0=(0 "/dev/mapper/$slow")
+		want=(--min-attributed 100 --min-within 95 --boot-until-us 3000000
+			--disk-count-slack 0 --slow-disk-us $((delay_ms * 1000)) --wake-unseen-ok)
+		what="every request recorded, 95 % within QEMU's bracketing events (wakes not seen: counted), none slower than QEMU's slowest, each disk's count and delay right" ;;
+	depth8 | depth32 | vcpus4 | uring8 | uring32)
 		# pairing by time alone is loose at depth: a swapped or
 		# random fd would agree for 50 % or less
 		# d0 on dm-delay: the disks' io rows must tell the slow one
@@ -154,7 +188,8 @@ for sc in "${scenarios[@]}"; do
 		want=(--count-slack 0.5 --target-within 95 --min-within 90
 			--disk-count-slack 0.5 --min-disk-agree 60
 			--slow-disk-us $((delay_ms * 1000)) --slow-disk-stages io --min-io-within 80)
-		[ "$sc" = depth32 ] && n=2400
+		[ "${sc#uring}" = 32 ] || [ "$sc" = depth32 ] && n=2400
+		jobs=${jobs#uring}
 		[ "$sc" = vcpus4 ] && smp=4 jobs=8
 		what="counts within 0.5 %, every request paired, 90 % within QEMU's bracketing events (target 95 %), none slower than QEMU's slowest, each disk's io right" ;;
 	*) echo "Bail out! unknown scenario $sc"; exit 2 ;;
@@ -164,6 +199,23 @@ for sc in "${scenarios[@]}"; do
 		"$work/inner-$sc.gz" "$work/script-$sc" >/dev/null
 	netdev=()
 	[ "$net" = 1 ] && netdev=(-netdev user,id=n0 -device virtio-net-pci,netdev=n0)
+	# d2 is INTx (vectors=0) at depth 1, but not with an iothread
+	dev2=,vectors=0
+	threads=()
+	if [ ${#iothreads[@]} -gt 0 ]; then
+		dev2=
+		for i in 0 1 2; do
+			threads+=(-object "iothread,id=${iothreads[$i]}")
+		done
+	fi
+	ioth() {
+		[ ${#iothreads[@]} -gt 0 ] && echo ",iothread=${iothreads[$1]}"
+		return 0
+	}
+	uring_trace=()
+	if [ "$slow_path" = io_uring ]; then
+		uring_trace=(-trace luring_co_submit -trace luring_process_completion)
+	fi
 	log=$work/console-$sc.log
 	qlog=$out/truth-$sc.qemu.log
 	# a second try when the inner guest dies (the lab's nested SVM
@@ -182,9 +234,12 @@ for sc in "${scenarios[@]}"; do
 			-trace virtio_blk_handle_read -trace virtio_blk_handle_write \
 			-trace virtio_blk_rw_complete -trace virtio_blk_req_complete \
 			-trace virtio_notify_irqfd -trace virtio_notify -trace virtio_queue_notify \
-			-drive "$(drive d0 native "${d0[@]}")" -device virtio-blk-pci,drive=d0,num-queues="$smp" \
-			-drive "$(drive d1 threads 64)" -device virtio-blk-pci,drive=d1,num-queues="$smp" \
-			-drive "$(drive d2 native 0)" -device virtio-blk-pci,drive=d2,vectors=0 \
+			"${uring_trace[@]}" "${threads[@]}" \
+			-drive "$(drive d0 "${aio[0]}" "${d0[@]}")" \
+			-device "virtio-blk-pci,drive=d0,num-queues=$smp$(ioth 0)" \
+			-drive "$(drive d1 "${aio[1]}" 64)" \
+			-device "virtio-blk-pci,drive=d1,num-queues=$smp$(ioth 1)" \
+			-drive "$(drive d2 "${aio[2]}" 0)" -device "virtio-blk-pci,drive=d2$dev2$(ioth 2)" \
 			"${netdev[@]}" </dev/null >"$log" 2>&1 &
 		qpid=$!
 		t0=$SECONDS
@@ -207,6 +262,8 @@ for sc in "${scenarios[@]}"; do
 	qpid=
 	off1=$(clock_offset)
 	grep kvmio_lat_request "$tracing/trace" >"$out/truth-$sc.requests.txt" || true
+	grep -E ' io_uring_(submit_sqe|submit_req|complete):' "$tracing/trace" \
+		>"$out/truth-$sc.uring.txt" || true
 	drift=$(( (off1 - off0) / 1000 ))
 	echo "# $sc: inner guest ran $((SECONDS - t0)) s; REALTIME - MONOTONIC moved ${drift#-} µs"
 	echo "$(( (off0 + off1) / 2 ))" >"$out/truth-$sc.offset"
@@ -214,7 +271,8 @@ for sc in "${scenarios[@]}"; do
 		"$out/truth-$sc.stats" | tr '\n' ' ' | sed 's/^/# stats: /; s/ $/\n/'
 	if python3 "$here/truth.py" --qemu "$qlog" --module "$out/truth-$sc.requests.txt" \
 		--offset-ns "$(<"$out/truth-$sc.offset")" --tolerance-us "$tol_us" \
-		--hist "$out/truth-$sc.hist" \
+		--hist "$out/truth-$sc.hist" --slow-disk-path "$slow_path" \
+		--kernel-uring "$out/truth-$sc.uring.txt" \
 		--label "$sc" --json "$out/truth-$sc.json" "${want[@]}" >"$work/check" 2>&1; then
 		cat "$work/check"
 		echo "ok - truth $sc: $what"
