@@ -297,6 +297,29 @@ static int kvl_write_markers(const char *tracefs, FILE *err)
 /* ------------------------------------------------------------------ */
 /* trace-cmd */
 
+/*
+ * aio=io_uring's events, besides kvl_trace_events[]: each where the kernel
+ * has it (none without CONFIG_IO_URING; io_uring_submit_sqe up to 6.3,
+ * io_uring_submit_req from 6.4).  replay.c's kvl_uring_events[] reads the
+ * same list.
+ */
+static const struct kvl_trace_event kvl_record_uring_events[] = {
+	{ "io_uring", "io_uring_submit_sqe", true },
+	{ "io_uring", "io_uring_submit_req", true },
+	{ "io_uring", "io_uring_complete", true },
+};
+
+#define KVL_NR_RECORD_EVENTS \
+	(KVL_NR_TRACE_EVENTS + ARRAY_SIZE(kvl_record_uring_events))
+
+/* Event @i of what record enables: kvl_trace_events[], then io_uring's. */
+static const struct kvl_trace_event *kvl_record_event(unsigned int i)
+{
+	if (i < KVL_NR_TRACE_EVENTS)
+		return &kvl_trace_events[i];
+	return &kvl_record_uring_events[i - KVL_NR_TRACE_EVENTS];
+}
+
 static bool kvl_event_exists(const char *tracefs,
 			     const struct kvl_trace_event *e)
 {
@@ -339,11 +362,11 @@ static char **kvl_trace_cmd_argv(const struct kvl_record_opts *o,
 				 const char *tracefs, char *filter,
 				 char *bufkb)
 {
-	size_t n = 0, max = 32 + 2 * KVL_NR_TRACE_EVENTS + 8;
+	size_t n = 0, max = 32 + 2 * KVL_NR_RECORD_EVENTS + 8;
 	char **argv = calloc(max, sizeof(*argv));
 	const char *tc = getenv(KVL_TRACE_CMD_ENV);
-	static char names[KVL_NR_TRACE_EVENTS][64];
-	int i;
+	static char names[KVL_NR_RECORD_EVENTS][64];
+	unsigned int i;
 
 	if (!argv)
 		return NULL;
@@ -365,8 +388,8 @@ static char **kvl_trace_cmd_argv(const struct kvl_record_opts *o,
 	}
 	argv[n++] = "-o";
 	argv[n++] = (char *)o->output;
-	for (i = 0; i < KVL_NR_TRACE_EVENTS; i++) {
-		const struct kvl_trace_event *e = &kvl_trace_events[i];
+	for (i = 0; i < KVL_NR_RECORD_EVENTS; i++) {
+		const struct kvl_trace_event *e = kvl_record_event(i);
 
 		snprintf(names[i], sizeof(names[i]), "%s:%s", e->system,
 			 e->name);

@@ -5,10 +5,11 @@
  *
  * Every record is translated the way module/probes.c translates the
  * tracepoint it came from: the same fields, the same filters (MMIO writes
- * only, port writes only, level != 0, task context only), the same
- * syscall arguments.  Two passes: the first finds the thread-group map
- * (kvmio-lat record writes it at the end of the recording), the second
- * feeds the engine in timestamp order across CPUs.
+ * only, port writes only, level != 0, task context only but for
+ * io_uring's completions), the same syscall arguments.  Two passes: the
+ * first finds the thread-group map (kvmio-lat record writes it at the end
+ * of the recording), the second feeds the engine in timestamp order
+ * across CPUs.
  */
 #include <stdlib.h>
 #include <stdarg.h>
@@ -40,6 +41,18 @@ const struct kvl_trace_event kvl_trace_events[KVL_NR_TRACE_EVENTS] = {
 	{ "raw_syscalls", "sys_enter", false },
 	{ "raw_syscalls", "sys_exit", false },
 	{ "sched", "sched_process_exit", false },
+};
+
+/*
+ * aio=io_uring's events, apart from kvl_trace_events[]: all optional (a
+ * kernel without CONFIG_IO_URING records without them), and the submission
+ * is one event or the other by kernel (io_uring_submit_req from 6.4).
+ * record.c enables the same list.
+ */
+static const struct kvl_trace_event kvl_uring_events[] = {
+	{ "io_uring", "io_uring_submit_sqe", true },	/* 5.5 to 6.3 */
+	{ "io_uring", "io_uring_submit_req", true },	/* 6.4 on */
+	{ "io_uring", "io_uring_complete", true },
 };
 
 #define KVL_NR_WRITE		1	/* write(2) */
@@ -86,6 +99,8 @@ enum kvl_kind {
 	K_SYS_ENTER,
 	K_SYS_EXIT,
 	K_PROC_EXIT,
+	K_URING_SUBMIT,		/* kvl_uring_events[] */
+	K_URING_COMPLETE,
 	K_PRINT,
 	K_NR
 };
@@ -114,6 +129,9 @@ static const struct kvl_field_spec kvl_kind_fields[K_NR][KVL_MAX_FIELDS] = {
 	[K_SYS_ENTER] = { { "id" }, { "args" } },
 	[K_SYS_EXIT] = { { "id" }, { "ret" } },
 	[K_PROC_EXIT] = { { "pid" }, { "group_dead", NULL, true } },
+	/* the same names from 5.10 to 7.x; neither gives the fd or offset */
+	[K_URING_SUBMIT] = { { "ctx" }, { "user_data" }, { "opcode" } },
+	[K_URING_COMPLETE] = { { "ctx" }, { "user_data" } },
 	[K_PRINT] = { { "buf" } },
 };
 
@@ -616,6 +634,21 @@ static int kvl_setup_events(struct kvl_replay *r)
 			   missing);
 		return -1;
 	}
+	for (i = 0; i < (int)ARRAY_SIZE(kvl_uring_events); i++) {
+		const struct kvl_trace_event *e = &kvl_uring_events[i];
+		enum kvl_kind k = strcmp(e->name, "io_uring_complete") ?
+				  K_URING_SUBMIT : K_URING_COMPLETE;
+
+		ev = tep_find_event_by_name(r->tep, e->system, e->name);
+		/* one submission event per kernel: the first found */
+		if (!ev || r->desc[k].need)
+			continue;
+		if (kvl_setup_kind(r, k, ev))
+			return -1;
+		/* its completions are in the recording: requests end there */
+		if (k == K_URING_COMPLETE)
+			kvl_engine_set_uring_traced(&r->eng, true);
+	}
 	ev = tep_find_event_by_name(r->tep, "ftrace", "print");
 	if (ev && kvl_setup_kind(r, K_PRINT, ev))
 		return -1;
@@ -685,6 +718,23 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 			return;
 		r->st.events++;
 		kvl_ev_task_exit(eng, tgid, tid, dead, now);
+		return;
+	}
+	if (k == K_URING_COMPLETE) {
+		/*
+		 * Posted from an interrupt on older kernels, in whatever task
+		 * it interrupted: no tgid then, the engine finds the VM by
+		 * the ring.  In a task, only a VM's.
+		 */
+		tgid = 0;
+		if (!(flags & KVL_NOT_TASK)) {
+			tgid = tid > 0 ? kvl_tgid_of(r, tid) : 0;
+			if (!tgid || !kvl_engine_maybe_vm(eng, tgid))
+				return;
+		}
+		r->st.events++;
+		kvl_ev_uring_complete(eng, tgid, tid, kvl_field(r, rec, k, 0),
+				      kvl_field(r, rec, k, 1), now);
 		return;
 	}
 	if (flags & KVL_NOT_TASK)
@@ -800,6 +850,13 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 		kvl_ev_userspace_exit(eng, tgid, tid,
 				      (u32)kvl_field(r, rec, k, 0));
 		break;
+	case K_URING_SUBMIT:
+		/* the event has neither the fd nor the offset */
+		kvl_ev_uring_submit(eng, tgid, tid, kvl_field(r, rec, k, 0),
+				    kvl_field(r, rec, k, 1),
+				    (u32)kvl_field(r, rec, k, 2), KVL_FD_UNKNOWN,
+				    KVL_OFF_UNKNOWN, now);
+		break;
 	case K_SYS_EXIT:
 		id = kvl_field_signed(r, rec, k, 0);
 		if (id < 0 || id > 0xffffffffLL)
@@ -837,7 +894,8 @@ static void kvl_replay_record(struct kvl_replay *r, struct tep_record *rec)
 		return;
 	}
 	tid = tep_data_pid(r->tep, rec);
-	if (tid <= 0)
+	/* an io_uring completion may come from an idle CPU's interrupt */
+	if (tid <= 0 && k != K_URING_COMPLETE)
 		return;
 	kvl_replay_one(r, rec, k, tid, (u32)tep_data_flags(r->tep, rec));
 }

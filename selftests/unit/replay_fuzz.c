@@ -9,7 +9,10 @@
  *
  * The event formats (field offsets and sizes, event ids) come from a real
  * recording, $KVL_FUZZ_DAT (make fuzz: selftests/unit/fixtures/
- * replay_native.dat).  The input is decoded into records of those events
+ * replay_native.dat); from replay_uring.dat beside it when it has no
+ * io_uring events (the same kernel's recording, with them too), so that
+ * io_uring's records are fuzzed as well.  The input is decoded into records
+ * of those events
  * whose payload, size, flags, thread, CPU and timestamp are the fuzzer's,
  * marker texts and tgids files.  Whatever they hold, replay must not crash,
  * leak or hit undefined behaviour, and what it prints must parse back with
@@ -25,29 +28,63 @@ static struct kvl_replay *tmpl;		/* the recording's formats */
 static int kind_id[K_NR];		/* an event id of each kind */
 static FILE *devnull;
 
-int LLVMFuzzerInitialize(int *argc, char ***argv)
+/* The formats of recording @dat, or NULL. */
+static struct kvl_replay *open_template(const char *dat)
 {
-	const char *dat = getenv("KVL_FUZZ_DAT");
 	struct kvl_replay *r = calloc(1, sizeof(*r));
-	int id;
 
-	devnull = fopen("/dev/null", "w");
-	if (!dat || !r || !devnull) {
-		fprintf(stderr, "replay_fuzz: set KVL_FUZZ_DAT to a kvmio-lat recording\n");
-		exit(2);
-	}
+	if (!r)
+		return NULL;
 	r->path = dat;
 	r->err = stderr;
-	tracecmd_set_loglevel(TEP_LOG_NONE);
-	tep_set_loglevel(TEP_LOG_NONE);
 	r->handle = tracecmd_open(dat, TRACECMD_FL_LOAD_NO_PLUGINS |
 				  TRACECMD_FL_LOAD_NO_SYSTEM_PLUGINS);
 	r->tep = r->handle ? tracecmd_get_tep(r->handle) : NULL;
 	if (!r->tep || tep_get_cpus(r->tep) <= 0 || kvl_setup_events(r)) {
+		if (r->handle)
+			tracecmd_close(r->handle);
+		free(r);
+		return NULL;
+	}
+	r->nr_cpus = (u32)tep_get_cpus(r->tep);
+	return r;
+}
+
+int LLVMFuzzerInitialize(int *argc, char ***argv)
+{
+	const char *dat = getenv("KVL_FUZZ_DAT"), *slash;
+	static char uring[4096];	/* the template's path */
+	struct kvl_replay *r, *u;
+	int id;
+
+	devnull = fopen("/dev/null", "w");
+	if (!dat || !devnull) {
+		fprintf(stderr, "replay_fuzz: set KVL_FUZZ_DAT to a kvmio-lat recording\n");
+		exit(2);
+	}
+	tracecmd_set_loglevel(TEP_LOG_NONE);
+	tep_set_loglevel(TEP_LOG_NONE);
+	r = open_template(dat);
+	if (!r) {
 		fprintf(stderr, "replay_fuzz: cannot use %s\n", dat);
 		exit(2);
 	}
-	r->nr_cpus = (u32)tep_get_cpus(r->tep);
+	/* io_uring's records too, from the recording beside it that has them */
+	slash = strrchr(dat, '/');
+	snprintf(uring, sizeof(uring), "%.*sreplay_uring.dat",
+		 slash ? (int)(slash - dat + 1) : 0, dat);
+	if (!r->desc[K_URING_SUBMIT].need && !access(uring, R_OK)) {
+		u = open_template(uring);
+		if (!u || !u->desc[K_URING_SUBMIT].need ||
+		    !u->desc[K_URING_COMPLETE].need) {
+			fprintf(stderr, "replay_fuzz: cannot use %s\n", uring);
+			exit(2);
+		}
+		tracecmd_close(r->handle);
+		free(r);
+		r = u;
+	}
+	fprintf(stderr, "replay_fuzz: the event formats of %s\n", r->path);
 	for (id = 0; id < 65536; id++)
 		if (r->kind[id] && !kind_id[r->kind[id]])
 			kind_id[r->kind[id]] = id;
@@ -81,6 +118,8 @@ static struct kvl_replay *replay_new(struct in *in)
 	r->vms = calloc(cfg.max_vms, sizeof(*r->vms));
 	CHECK(r->vms && r->end_seen, "out of memory");
 	kvl_engine_init(&r->eng, &cfg, &kvl_rp_ops, r->vms);
+	/* as kvl_setup_events() tells a replay of the template */
+	kvl_engine_set_uring_traced(&r->eng, r->desc[K_URING_COMPLETE].need > 0);
 	return r;
 }
 

@@ -11,7 +11,10 @@
  * this file with "kvmio-lat replay replay_native.dat --csv --exits" when
  * the engine's attribution changes).  Replay must find every request
  * the VMM made, agree with the module, print what show prints, and turn
- * every truncated or damaged copy into one clear error line.  record runs
+ * every truncated or damaged copy into one clear error line.  The io_uring
+ * recordings (replay_uring*, the _SUITE ones made without the module on
+ * another kernel) are also held request by request against their own raw
+ * events, read here with libtracecmd.  record runs
  * against a fake trace-cmd and tracefs (KVMIO_LAT_TRACE_CMD,
  * KVMIO_LAT_TRACEFS).
  *
@@ -202,10 +205,38 @@ static int replay(struct kvl_snap *s, const char *name, const char *tgids,
 	return ret;
 }
 
+/* The stamp "KEY=N" of a --requests line (" irq=", not " irq_vcpu="). */
+static bool request_stamp(const char *line, const char *key, long long *v)
+{
+	char pat[32];
+	const char *p;
+
+	snprintf(pat, sizeof(pat), " %s=", key);
+	p = strstr(line, pat);
+	return p && sscanf(p + strlen(pat), "%lld", v) == 1;
+}
+
+/* @got holds exactly the values of @want. */
+static bool rhist_is(const struct kvl_rhist *got, const struct kvl_hist *want)
+{
+	struct kvl_rhist rw;
+	bool same;
+
+	if (kvl_rhist_from_hist(&rw, want))
+		return false;
+	same = rw.count == got->count && rw.sum == got->sum &&
+	       rw.min == got->min && rw.max == got->max &&
+	       rw.negative == got->negative && rw.nr == got->nr &&
+	       !memcmp(rw.b, got->b, rw.nr * sizeof(*rw.b));
+	kvl_rhist_free(&rw);
+	return same;
+}
+
 /*
  * A fixture against the module's snapshot of the same run: the VMM's pid
- * and comm, @vcpus vCPUs with @reqs requests each on @path, every stage
- * present, counts equal, p50 within 10%, nothing on the other path.
+ * and comm, @vcpus vCPUs with @reqs requests each on @path, every stage of
+ * the path present, counts equal, p50s close (below), nothing on the other
+ * paths.
  */
 static void check_fixture(struct __test_metadata *_metadata,
 			  const char *base, int path, u32 vcpus, u64 reqs)
@@ -216,7 +247,7 @@ static void check_fixture(struct __test_metadata *_metadata,
 	const struct kvl_svm *rvm, *lvm;
 	const struct kvl_stat *req;
 	long pid;
-	u32 v, stage;
+	u32 v, stage, p;
 
 	snprintf(dat, sizeof(dat), "%s.dat", base);
 	snprintf(hist, sizeof(hist), "%s.hist", base);
@@ -253,6 +284,17 @@ static void check_fixture(struct __test_metadata *_metadata,
 			const struct kvl_shist *l = kvl_svcpu_stage(lv, path, stage);
 			struct kvl_summary a, b;
 
+			for (p = 0; p < KVL_NR_PATHS; p++) {
+				const struct kvl_shist *o = kvl_svcpu_stage(rv, p, stage);
+
+				if (p != (u32)path)
+					EXPECT_TRUE(!o || !o->h.count)
+						TH_LOG("vcpu %u %s %s", v,
+						       kvl_path_name(p),
+						       kvl_stage_name(p, stage));
+			}
+			if (!kvl_stage_name(path, stage))	/* not of this path */
+				continue;
 			ASSERT_NE(NULL, r) TH_LOG("vcpu %u %s", v,
 						  kvl_stage_name(path, stage));
 			ASSERT_NE(NULL, l);
@@ -275,8 +317,6 @@ static void check_fixture(struct __test_metadata *_metadata,
 				       kvl_stage_name(path, stage),
 				       (unsigned long long)a.p50,
 				       (unsigned long long)b.p50);
-			r = kvl_svcpu_stage(rv, !path, stage);
-			EXPECT_TRUE(!r || !r->h.count);
 		}
 	}
 	kvl_snap_free(&rs);
@@ -404,6 +444,472 @@ TEST(threads_mmio_fixture)
 	check_fixture(_metadata, "replay_threads", KVL_PATH_THREADS, 2, 100);
 }
 
+TEST(uring_fixture)
+{
+	check_fixture(_metadata, "replay_uring", KVL_PATH_URING, 2, 100);
+}
+
+/* ------------------------------------------------------------------ */
+/* io_uring: each request against the raw events of its recording */
+
+/* "vcpu I tid T requests N" of the VMM's report; -1 if absent. */
+static long vmm_requests(const char *name, unsigned int vcpu)
+{
+	char *txt = read_all(fixture(name), NULL);
+	unsigned int v;
+	const char *p;
+	long n = -1, k;
+	int tid;
+
+	for (p = txt; p && n < 0; p = strchr(p, '\n')) {
+		if (*p == '\n')
+			p++;
+		if (sscanf(p, "vcpu %u tid %d requests %ld", &v, &tid, &k) == 3 &&
+		    v == vcpu)
+			n = k;
+	}
+	free(txt);
+	return n;
+}
+
+/* An io_uring event of a recording, read here with libtracecmd itself. */
+struct raw_ev {
+	u64 ts;
+	u64 ctx;
+	u64 user_data;
+	bool used;
+};
+
+struct raw_uring {
+	const char *submit;		/* the submission event's name */
+	struct raw_ev *sub, *done;	/* in time order */
+	size_t nr_sub, nr_done;
+};
+
+static int raw_ev_cmp(const void *a, const void *b)
+{
+	const struct raw_ev *x = a, *y = b;
+
+	return x->ts < y->ts ? -1 : x->ts > y->ts;
+}
+
+static int raw_add(struct raw_ev **v, size_t *n, const struct raw_ev *e)
+{
+	struct raw_ev *q = realloc(*v, (*n + 1) * sizeof(**v));
+
+	if (!q)
+		return -1;
+	q[(*n)++] = *e;
+	*v = q;
+	return 0;
+}
+
+static void raw_free(struct raw_uring *raw)
+{
+	free(raw->sub);
+	free(raw->done);
+}
+
+static int read_raw_uring(const char *dat, struct raw_uring *raw)
+{
+	struct tracecmd_input *h;
+	struct tep_event *sub, *done;
+	struct tep_handle *tep;
+	int cpu, ret = -1;
+
+	memset(raw, 0, sizeof(*raw));
+	h = tracecmd_open(dat, TRACECMD_FL_LOAD_NO_PLUGINS |
+			  TRACECMD_FL_LOAD_NO_SYSTEM_PLUGINS);
+	if (!h)
+		return -1;
+	tep = tracecmd_get_tep(h);
+	sub = tep_find_event_by_name(tep, "io_uring", "io_uring_submit_sqe");
+	if (!sub)
+		sub = tep_find_event_by_name(tep, "io_uring", "io_uring_submit_req");
+	done = tep_find_event_by_name(tep, "io_uring", "io_uring_complete");
+	if (!sub || !done)
+		goto out;
+	raw->submit = sub->name;
+	for (cpu = 0; cpu < tep_get_cpus(tep); cpu++) {
+		struct tep_record *rec;
+
+		for (rec = tracecmd_read_cpu_first(h, cpu); rec;
+		     rec = tracecmd_read_data(h, cpu)) {
+			int type = tep_data_type(tep, rec);
+			struct tep_event *ev = type == sub->id ? sub :
+					       type == done->id ? done : NULL;
+			unsigned long long ctx, ud;
+			struct raw_ev e = { .ts = rec->ts };
+			int bad = 0;
+
+			if (ev && !tep_get_field_val(NULL, ev, "ctx", rec, &ctx, 0) &&
+			    !tep_get_field_val(NULL, ev, "user_data", rec, &ud, 0)) {
+				e.ctx = ctx;
+				e.user_data = ud;
+				bad = ev == sub ? raw_add(&raw->sub, &raw->nr_sub, &e) :
+				      raw_add(&raw->done, &raw->nr_done, &e);
+			}
+			tracecmd_free_record(rec);
+			if (bad)
+				goto out;
+		}
+	}
+	qsort(raw->sub, raw->nr_sub, sizeof(*raw->sub), raw_ev_cmp);
+	qsort(raw->done, raw->nr_done, sizeof(*raw->done), raw_ev_cmp);
+	ret = 0;
+out:
+	/* the names are the handle's: keep only whether there was one */
+	raw->submit = raw->submit && !strcmp(raw->submit, "io_uring_submit_sqe") ?
+		      "io_uring_submit_sqe" : raw->submit ? "io_uring_submit_req" : NULL;
+	tracecmd_close(h);
+	return ret;
+}
+
+/*
+ * A recording of kvmio-vmm's io_uring mode (@vcpus vCPUs, @reqs requests
+ * each) against its own raw events: each request the replay reports is
+ * one submission event (its submit_end is that event's time, and no other
+ * request has it) and completes at the first completion event of the same
+ * ring and user_data after it (its complete stamp); every submission is a
+ * request, every vCPU has the VMM's count, and submit_to_complete holds
+ * exactly the completions' times minus the submissions', request by
+ * request.  The events carry no fd or offset: every request is without a
+ * disk.
+ */
+static void check_uring_raw(struct __test_metadata *_metadata,
+			    const char *base, const char *submit_event,
+			    u32 vcpus, u64 reqs)
+{
+	static const char *const keys[KVL_NR_STAMPS] = {
+		[KVL_AT_DOORBELL] = "doorbell", [KVL_AT_WAKE] = "wake",
+		[KVL_AT_SUBMIT] = "submit", [KVL_AT_SUBMIT_END] = "submit_end",
+		[KVL_AT_COMPLETE] = "complete", [KVL_AT_REAP] = "reap",
+		[KVL_AT_IRQ] = "irq", [KVL_AT_ENTRY] = "entry",
+	};
+	struct kvl_replay_opts o = { 0 };
+	char dat[64], vmm[64], path[300], *text, *line;
+	FILE *err = fopen("/dev/null", "w");
+	long long t[KVL_NR_STAMPS], vcpu, fd, off;
+	const struct kvl_stat *c;
+	const struct kvl_shist *h;
+	struct raw_uring raw;
+	struct kvl_svcpu all;
+	struct kvl_filter flt;
+	struct kvl_hist want;
+	struct kvl_snap s;
+	u64 per_vcpu[8] = { 0 };
+	size_t i, n = 0;
+	int k;
+
+	ASSERT_NE(NULL, err);
+	ASSERT_GE(ARRAY_SIZE(per_vcpu), vcpus);
+	snprintf(dat, sizeof(dat), "%s.dat", base);
+	snprintf(vmm, sizeof(vmm), "%s.vmm", base);
+	ASSERT_EQ(0, read_raw_uring(fixture(dat), &raw));
+	EXPECT_STREQ(submit_event, raw.submit);
+	EXPECT_EQ(vcpus * reqs, raw.nr_sub);
+	EXPECT_EQ(vcpus * reqs, raw.nr_done);
+
+	make_tmpdir();
+	snprintf(path, sizeof(path), "%s/requests.txt", tmpdir);
+	o.requests = path;
+	ASSERT_EQ(0, kvl_replay(fixture(dat), &o, &s, NULL, err));
+	fclose(err);
+	text = read_all(path, NULL);
+	ASSERT_NE(NULL, text);
+	kvl_hist_init(&want);
+	for (line = strtok(text, "\n"); line; line = strtok(NULL, "\n")) {
+		struct raw_ev *sub = NULL, *done = NULL;
+
+		n++;
+		EXPECT_NE(NULL, strstr(line, " path=io_uring ")) TH_LOG("%s", line);
+		ASSERT_TRUE(request_stamp(line, "vcpu", &vcpu)) TH_LOG("%s", line);
+		ASSERT_TRUE(request_stamp(line, "fd", &fd)) TH_LOG("%s", line);
+		ASSERT_TRUE(request_stamp(line, "off", &off)) TH_LOG("%s", line);
+		EXPECT_EQ(-1, fd);
+		EXPECT_EQ(-1, off);
+		for (k = 0; k < KVL_NR_STAMPS; k++) {
+			ASSERT_TRUE(request_stamp(line, keys[k], &t[k]))
+				TH_LOG("%s: %s", keys[k], line);
+			if (k)
+				EXPECT_LE(t[k - 1], t[k]) TH_LOG("%s: %s", keys[k], line);
+		}
+		for (i = 0; i < raw.nr_sub && !sub; i++)
+			if (raw.sub[i].ts == (u64)t[KVL_AT_SUBMIT_END])
+				sub = &raw.sub[i];
+		ASSERT_NE(NULL, sub) TH_LOG("no %s at submit_end: %s",
+					    submit_event, line);
+		EXPECT_FALSE(sub->used) TH_LOG("%s", line);
+		sub->used = true;
+		for (i = 0; i < raw.nr_done && !done; i++)
+			if (raw.done[i].ts >= sub->ts &&
+			    raw.done[i].ctx == sub->ctx &&
+			    raw.done[i].user_data == sub->user_data)
+				done = &raw.done[i];
+		ASSERT_NE(NULL, done) TH_LOG("%s", line);
+		EXPECT_EQ(done->ts, (u64)t[KVL_AT_COMPLETE]) TH_LOG("%s", line);
+		kvl_hist_record(&want, (s64)(done->ts - sub->ts));
+		ASSERT_GT(vcpus, (u64)vcpu);
+		per_vcpu[vcpu]++;
+	}
+	free(text);
+	EXPECT_EQ(raw.nr_sub, n);
+	for (i = 0; i < vcpus; i++) {
+		EXPECT_EQ(reqs, per_vcpu[i]) TH_LOG("vcpu %zu", i);
+		EXPECT_EQ((long)per_vcpu[i], vmm_requests(vmm, i));
+	}
+
+	/* the histogram is made of exactly those differences */
+	kvl_filter_init(&flt);
+	ASSERT_EQ(0, kvl_snap_merge_all(&s, &flt, &all));
+	EXPECT_STREQ("submit_to_complete",
+		     kvl_stage_name(KVL_PATH_URING, KVL_ST_SUBMIT_TO_REAP));
+	h = kvl_svcpu_stage(&all, KVL_PATH_URING, KVL_ST_SUBMIT_TO_REAP);
+	ASSERT_NE(NULL, h);
+	EXPECT_EQ(vcpus * reqs, h->h.count);
+	EXPECT_TRUE(rhist_is(&h->h, &want));
+	for (k = 0; k < KVL_NR_PATHS; k++) {
+		h = kvl_svcpu_stage(&all, k, KVL_ST_TOTAL);
+		EXPECT_EQ(k == KVL_PATH_URING ? vcpus * reqs : 0,
+			  h ? h->h.count : 0) TH_LOG("%s", kvl_path_name(k));
+	}
+	c = kvl_snap_stat(&s, "requests");
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(vcpus * reqs, c->value);
+	c = kvl_snap_stat(&s, "submits_unmatched");
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(0, c->value);
+	c = kvl_snap_stat(&s, "requests_without_disk");
+	ASSERT_NE(NULL, c);
+	EXPECT_EQ(vcpus * reqs, c->value);
+	kvl_svcpu_free(&all);
+	kvl_snap_free(&s);
+	raw_free(&raw);
+	remove_tmpdir();
+}
+
+/* 6.1: io_uring_submit_sqe(req, force_nonblock), complete with its req */
+TEST(uring_requests_are_the_raw_events)
+{
+	check_uring_raw(_metadata, "replay_uring", "io_uring_submit_sqe", 2, 100);
+}
+
+/* 5.10: io_uring_submit_sqe's older fields (opcode first), no req */
+TEST(uring_requests_are_the_raw_events_on_5_10)
+{
+	check_uring_raw(_metadata, "replay_uring_bullseye",
+			"io_uring_submit_sqe", 2, 100);
+}
+
+/* 6.4 on: io_uring_submit_req */
+TEST(uring_requests_are_the_raw_events_on_7_x)
+{
+	check_uring_raw(_metadata, "replay_uring_sid", "io_uring_submit_req",
+			2, 100);
+}
+
+struct rec_ref {
+	struct tep_record *rec;
+	int cpu;
+};
+
+static int rec_ref_cmp(const void *a, const void *b)
+{
+	const struct rec_ref *x = a, *y = b;
+
+	if (x->rec->ts != y->rec->ts)
+		return x->rec->ts < y->rec->ts ? -1 : 1;
+	return x->cpu - y->cpu;
+}
+
+/*
+ * The --requests lines of a replay of @dat, as kvl_replay_child() makes
+ * them, but with every io_uring_complete record made to come from an
+ * interrupt on an idle CPU (pid 0, hardirq) when @irq: as older kernels
+ * can post a completion.  *@edited counts those records.  NULL on error.
+ */
+static char *replay_irq_completions(const char *dat, bool irq, int *edited)
+{
+	struct kvl_replay *r = calloc(1, sizeof(*r));
+	struct tep_format_field *flags_f = NULL, *pid_f = NULL;
+	struct rec_ref *refs = NULL;
+	struct kvl_config cfg;
+	size_t n = 0, i;
+	char *out = NULL;
+	size_t len;
+	FILE *f = NULL;
+	int cpu;
+
+	*edited = 0;
+	if (!r)
+		return NULL;
+	f = open_memstream(&out, &len);
+	if (!f)
+		goto out;
+	r->path = dat;
+	r->err = stderr;
+	kvl_config_defaults(&cfg);
+	kvl_config_check(&cfg);
+	r->vms = calloc(cfg.max_vms, sizeof(*r->vms));
+	if (!r->vms)
+		goto out;
+	kvl_engine_init(&r->eng, &cfg, &kvl_rp_ops, r->vms);
+	r->eng.on_request = kvl_replay_request;
+	r->eng.on_request_ctx = f;
+	r->handle = tracecmd_open(dat, TRACECMD_FL_LOAD_NO_PLUGINS |
+				  TRACECMD_FL_LOAD_NO_SYSTEM_PLUGINS);
+	if (!r->handle)
+		goto out;
+	r->tep = tracecmd_get_tep(r->handle);
+	r->nr_cpus = (u32)tep_get_cpus(r->tep);
+	if (kvl_setup_events(r) || kvl_scan_markers(r) || !r->have_map)
+		goto out;
+	for (cpu = 0; cpu < (int)r->nr_cpus; cpu++) {
+		struct tep_record *rec;
+
+		for (rec = tracecmd_read_cpu_first(r->handle, cpu); rec;
+		     rec = tracecmd_read_data(r->handle, cpu)) {
+			struct rec_ref *q = realloc(refs, (n + 1) * sizeof(*refs));
+
+			if (!q) {
+				tracecmd_free_record(rec);
+				goto out;
+			}
+			refs = q;
+			refs[n].rec = rec;
+			refs[n++].cpu = cpu;
+		}
+	}
+	qsort(refs, n, sizeof(*refs), rec_ref_cmp);
+	for (i = 0; i < n; i++) {
+		struct tep_record *rec = refs[i].rec, copy;
+		struct tep_event *ev;
+		u8 *d;
+
+		if (!irq || rec->size < 8 ||
+		    r->kind[tep_data_type(r->tep, rec) & 0xffff] != K_URING_COMPLETE) {
+			kvl_replay_record(r, rec);
+			continue;
+		}
+		if (!flags_f) {
+			ev = tep_find_event(r->tep, tep_data_type(r->tep, rec));
+			flags_f = tep_find_common_field(ev, "common_flags");
+			pid_f = tep_find_common_field(ev, "common_pid");
+			if (!flags_f || !pid_f)
+				goto out;
+		}
+		d = malloc(rec->size);
+		if (!d)
+			goto out;
+		memcpy(d, rec->data, rec->size);
+		d[flags_f->offset] |= KVL_FLAG_HARDIRQ;
+		memset(d + pid_f->offset, 0, pid_f->size);
+		copy = *rec;
+		copy.data = d;
+		kvl_replay_record(r, &copy);
+		free(d);
+		(*edited)++;
+	}
+	fclose(f);
+	f = NULL;
+out:
+	if (f) {
+		fclose(f);
+		free(out);
+		out = NULL;
+	}
+	for (i = 0; i < n; i++)
+		tracecmd_free_record(refs[i].rec);
+	free(refs);
+	kvl_replay_free(r);
+	return out;
+}
+
+/* @lines without their " reap=N" stamps, in place. */
+static void drop_reap(char *lines)
+{
+	char *p, *q;
+
+	while ((p = strstr(lines, " reap="))) {
+		q = p + 6;
+		while (*q >= '0' && *q <= '9')
+			q++;
+		memmove(p, q, strlen(q) + 1);
+	}
+}
+
+/*
+ * A completion posted from an interrupt (older kernels) names no task of
+ * the VM's: the engine finds the VM by its ring, and the replay has the
+ * same requests with the same stamps as when the submitting thread posted
+ * it, but for the reap (which then waits for the thread's next return
+ * from a wait or io_uring_enter).
+ */
+TEST(uring_completions_from_interrupts)
+{
+	char *plain, *irq;
+	int n;
+
+	plain = replay_irq_completions(fixture("replay_uring.dat"), false, &n);
+	ASSERT_NE(NULL, plain);
+	EXPECT_EQ(0, n);
+	irq = replay_irq_completions(fixture("replay_uring.dat"), true, &n);
+	ASSERT_NE(NULL, irq);
+	EXPECT_EQ(200, n);
+	EXPECT_EQ(200, count_char(plain, '\n'));
+	EXPECT_EQ(200, count_str(plain, " path=io_uring "));
+	drop_reap(plain);
+	drop_reap(irq);
+	EXPECT_STREQ(plain, irq);
+	free(plain);
+	free(irq);
+}
+
+/*
+ * Replay follows io_uring's requests to their traced completions where the
+ * recording has io_uring_complete (kvl_engine_set_uring_traced()), and a
+ * recording without io_uring's events replays as it did.
+ */
+TEST(uring_events_of_a_recording)
+{
+	static const struct {
+		const char *dat;
+		bool submit, traced;
+	} cases[] = {
+		{ "replay_uring.dat", true, true },
+		{ "replay_uring_bullseye.dat", true, true },
+		{ "replay_uring_sid.dat", true, true },
+		{ "replay_native.dat", false, false },
+		{ "replay_threads.dat", false, false },
+	};
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		struct kvl_replay *r = calloc(1, sizeof(*r));
+		struct kvl_config cfg;
+
+		ASSERT_NE(NULL, r);
+		r->path = cases[i].dat;
+		r->err = stderr;
+		kvl_config_defaults(&cfg);
+		kvl_config_check(&cfg);
+		r->vms = calloc(cfg.max_vms, sizeof(*r->vms));
+		ASSERT_NE(NULL, r->vms);
+		kvl_engine_init(&r->eng, &cfg, &kvl_rp_ops, r->vms);
+		r->handle = tracecmd_open(fixture(cases[i].dat),
+					  TRACECMD_FL_LOAD_NO_PLUGINS |
+					  TRACECMD_FL_LOAD_NO_SYSTEM_PLUGINS);
+		ASSERT_NE(NULL, r->handle);
+		r->tep = tracecmd_get_tep(r->handle);
+		ASSERT_EQ(0, kvl_setup_events(r));
+		EXPECT_EQ(cases[i].submit, r->desc[K_URING_SUBMIT].need > 0)
+			TH_LOG("%s", cases[i].dat);
+		EXPECT_EQ(cases[i].traced, r->eng.uring_traced != 0)
+			TH_LOG("%s", cases[i].dat);
+		kvl_replay_free(r);
+	}
+}
+
 TEST(output_is_exactly_what_show_prints)
 {
 	struct run r, g;
@@ -432,7 +938,7 @@ TEST(output_is_exactly_what_show_prints)
 	RUN(&r, "replay", (char *)fixture("replay_threads.dat"), "--json",
 	    "--path", "threads", "--vcpu", "1");
 	EXPECT_EQ(0, r.rc);
-	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"kvmio_lat/4\"", 24));
+	EXPECT_EQ(0, strncmp(r.out, "{\"schema\": \"" KVL_JSON_SCHEMA "\"", 24));
 	EXPECT_NE(NULL, strstr(r.out, "\"vcpu\": 1,"));
 	EXPECT_EQ(NULL, strstr(r.out, "\"vcpu\": 0,"));
 	EXPECT_NE(NULL, strstr(r.out, "\"io_to_reap\": {\"count\": 100,"));
@@ -473,14 +979,24 @@ static char *replay_text(struct __test_metadata *_metadata, const char *dat)
 	return text;
 }
 
+/* @text begins with the engine's own format line. */
+static bool current_format(const char *text)
+{
+	char head[32];
+
+	snprintf(head, sizeof(head), "# kvmio_lat hist %d\n",
+		 KVL_HIST_FORMAT_VERSION);
+	return !strncmp(text, head, strlen(head));
+}
+
 /*
  * fixtures/replay_native_v2.hist is the engine's hist text (format 2, what
  * the module prints, format.c being shared) of replay_native.dat then:
  * 0 ns values in bucket [0, 1) and in the mean.  replay_native.hist is the
- * module's format 1 of the same run.  Formats 3 and 4 add only disk lines,
- * and a recording has no io_submit iocbs, so no native request has a disk
- * (nor an io: no AIO ring is read): the text is the same but for its
- * first line.  Kept as it is (old snapshots must read).
+ * module's format 1 of the same run.  Later formats add only disk lines
+ * and io_uring's, and a recording has no io_submit iocbs, so no native
+ * request has a disk (nor an io: no AIO ring is read): the text is the same
+ * but for its first line.  Kept as it is (old snapshots must read).
  */
 TEST(engine_text_of_a_native_replay_is_the_v2_fixture)
 {
@@ -490,7 +1006,7 @@ TEST(engine_text_of_a_native_replay_is_the_v2_fixture)
 	ASSERT_NE(NULL, want);
 	ASSERT_NE(NULL, text);
 	EXPECT_EQ(0, strncmp(want, "# kvmio_lat hist 2\n", 19));
-	EXPECT_EQ(0, strncmp(text, "# kvmio_lat hist 4\n", 19));
+	EXPECT_TRUE(current_format(text)) TH_LOG("%.20s", text);
 	EXPECT_STREQ(want + 19, text + 19);
 	EXPECT_EQ(NULL, strstr(text, "\ndisk "));
 	EXPECT_NE(NULL, strstr(text, " negative=0 overflow=0\n  [0, 1) 16\n"));
@@ -499,28 +1015,33 @@ TEST(engine_text_of_a_native_replay_is_the_v2_fixture)
 }
 
 /*
- * fixtures/replay_threads_v4.hist: the engine's format 4 text of
- * replay_threads.dat, whose worker's preads name their disk.  Remake it
- * after a format change with KVL_WRITE_FIXTURES=1 build/unit/replay_test.
- * replay_threads_v3.hist is its format 3 text, kept as it was: the same
- * but for the disk's io lines.
+ * fixtures/replay_threads_v4.hist: the engine's text of replay_threads.dat,
+ * whose worker's preads name their disk, as format 4 printed it (the
+ * current format has no more lines for a recording without io_uring
+ * requests: rf_as_format4()).  Remake it after a format change with
+ * KVL_WRITE_FIXTURES=1 build/unit/replay_test.  replay_threads_v3.hist is
+ * its format 3 text, kept as it was: the same but for the disk's io lines.
  */
 TEST(engine_text_of_a_threads_replay_is_the_v4_fixture)
 {
 	char *text = replay_text(_metadata, "replay_threads.dat"), *want, *v3;
+	char *v4;
 	FILE *f;
 
 	ASSERT_NE(NULL, text);
+	v4 = rf_as_format4(text);
 	if (getenv("KVL_WRITE_FIXTURES")) {
 		f = fopen(fixture("replay_threads_v4.hist"), "w");
 		ASSERT_NE(NULL, f);
-		fputs(text, f);
+		fputs(v4, f);
 		fclose(f);
 	}
 	want = read_all(fixture("replay_threads_v4.hist"), NULL);
 	ASSERT_NE(NULL, want);
-	EXPECT_STREQ(want, text);
-	EXPECT_EQ(0, strncmp(text, "# kvmio_lat hist 4\n", 19));
+	EXPECT_STREQ(want, v4);
+	free(v4);
+	EXPECT_TRUE(current_format(text)) TH_LOG("%.20s", text);
+	EXPECT_EQ(NULL, strstr(text, " io_uring "));
 	EXPECT_NE(NULL, strstr(text, "\ndisk 235 7 threads io count=200 "));
 	EXPECT_NE(NULL, strstr(text, "\ndisk 235 7 threads submit_to_irq count=200 "));
 	EXPECT_NE(NULL, strstr(text, "\ndisk 235 7 threads total count=200 "));
@@ -533,33 +1054,6 @@ TEST(engine_text_of_a_threads_replay_is_the_v4_fixture)
 	free(v3);
 	free(want);
 	free(text);
-}
-
-/* The stamp "KEY=N" of a --requests line (" irq=", not " irq_vcpu="). */
-static bool request_stamp(const char *line, const char *key, long long *v)
-{
-	char pat[32];
-	const char *p;
-
-	snprintf(pat, sizeof(pat), " %s=", key);
-	p = strstr(line, pat);
-	return p && sscanf(p + strlen(pat), "%lld", v) == 1;
-}
-
-/* @got holds exactly the values of @want. */
-static bool rhist_is(const struct kvl_rhist *got, const struct kvl_hist *want)
-{
-	struct kvl_rhist rw;
-	bool same;
-
-	if (kvl_rhist_from_hist(&rw, want))
-		return false;
-	same = rw.count == got->count && rw.sum == got->sum &&
-	       rw.min == got->min && rw.max == got->max &&
-	       rw.negative == got->negative && rw.nr == got->nr &&
-	       !memcmp(rw.b, got->b, rw.nr * sizeof(*rw.b));
-	kvl_rhist_free(&rw);
-	return same;
 }
 
 /*
@@ -634,6 +1128,8 @@ TEST(disks_of_replays)
 	kvl_filter_init(&flt);
 	ASSERT_EQ(0, kvl_snap_merge_all(&s, &flt, &all));
 	for (k = KVL_ST_SUBMIT; k <= KVL_ST_REAP_TO_IRQ; k++) {
+		if (!kvl_stage_name(KVL_PATH_THREADS, k))	/* io_uring's */
+			continue;
 		st = kvl_svcpu_stage(&all, KVL_PATH_THREADS, k);
 		ASSERT_NE(NULL, st);
 		EXPECT_EQ(200, st->h.count);
@@ -695,7 +1191,7 @@ TEST(disks_of_replays)
 	EXPECT_EQ(NULL, strstr(r.out, "\"disks\": [{"));
 	run_free(&r);
 	RUN(&r, "replay", (char *)fixture("replay_threads.dat"), "--json");
-	EXPECT_NE(NULL, strstr(r.out, "{\"schema\": \"kvmio_lat/4\", "));
+	EXPECT_NE(NULL, strstr(r.out, "{\"schema\": \"" KVL_JSON_SCHEMA "\", "));
 	EXPECT_NE(NULL, strstr(r.out, "\"disks\": [{\"fd\": 7, \"name\": null, \"paths\": {\"native\": {}, \"threads\": {\"io\": {\"count\": 200, "));
 	EXPECT_NE(NULL, strstr(r.out, "]}, \"submit_to_irq\": {\"count\": 200, "));
 	run_free(&r);
@@ -844,6 +1340,7 @@ TEST_F_TIMEOUT(slow, truncated_copies, 900)
 {
 	static const char *const names[] = {
 		"replay_native.dat", "replay_threads.dat", "replay_getevents.dat",
+		"replay_uring.dat",
 	};
 	unsigned int i, k, errors;
 
@@ -881,7 +1378,7 @@ TEST_F_TIMEOUT(slow, truncated_copies, 900)
 TEST_F_TIMEOUT(slow, damaged_copies, 900)
 {
 	static const char *const names[] = {
-		"replay_native.dat", "replay_threads.dat",
+		"replay_native.dat", "replay_threads.dat", "replay_uring.dat",
 	};
 	unsigned int i, seed = 5;
 	int k;
@@ -954,6 +1451,17 @@ static const char fake_trace_cmd[] =
 "echo 1 > \"$T/events/kvm/kvm_exit/enable\"\n"
 "echo 1 > \"$T/tracing_on\"\n"
 "while :; do sleep 0.05; done\n";
+
+/* One more event directory in the fake tracefs. */
+static void fake_event(const char *sys, const char *name)
+{
+	char cmd[600];
+
+	snprintf(cmd, sizeof(cmd), "mkdir -p %s/events/%s/%s && touch %s/events/%s/%s/format",
+		 tmpdir, sys, name, tmpdir, sys, name);
+	if (system(cmd))
+		abort();
+}
 
 static void fake_tracefs(bool with_kvm)
 {
@@ -1035,6 +1543,77 @@ TEST(record_runs_trace_cmd_with_the_engine_events)
 	free(argv);
 	run_free(&r);
 	remove_tmpdir();
+}
+
+/* record enables io_uring's events where the kernel has them */
+TEST(record_enables_the_io_uring_events_the_kernel_has)
+{
+	char out[300], *argv;
+	struct run r;
+
+	/* 6.4 on: io_uring_submit_req */
+	fake_tracefs(true);
+	fake_event("io_uring", "io_uring_submit_req");
+	fake_event("io_uring", "io_uring_complete");
+	snprintf(out, sizeof(out), "%s/rec.dat", tmpdir);
+	RUN(&r, "record", "-o", out, "true");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	argv = tmp_file("argv");
+	ASSERT_NE(NULL, argv);
+	EXPECT_NE(NULL, strstr(argv, "\n-e\nio_uring:io_uring_submit_req\n"));
+	EXPECT_NE(NULL, strstr(argv, "\n-e\nio_uring:io_uring_complete\n"));
+	EXPECT_EQ(NULL, strstr(argv, "io_uring_submit_sqe"));
+	/* and the engine's events as before */
+	EXPECT_NE(NULL, strstr(argv, "\n-e\nkvm:kvm_exit\n"));
+	EXPECT_NE(NULL, strstr(argv, "\n-e\nsched:sched_process_exit\n"));
+	free(argv);
+	run_free(&r);
+	remove_tmpdir();
+
+	/* up to 6.3: io_uring_submit_sqe */
+	fake_tracefs(true);
+	fake_event("io_uring", "io_uring_submit_sqe");
+	fake_event("io_uring", "io_uring_complete");
+	snprintf(out, sizeof(out), "%s/rec.dat", tmpdir);
+	RUN(&r, "record", "-o", out, "true");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	argv = tmp_file("argv");
+	ASSERT_NE(NULL, argv);
+	EXPECT_NE(NULL, strstr(argv, "\n-e\nio_uring:io_uring_submit_sqe\n"));
+	EXPECT_NE(NULL, strstr(argv, "\n-e\nio_uring:io_uring_complete\n"));
+	EXPECT_EQ(NULL, strstr(argv, "io_uring_submit_req"));
+	free(argv);
+	run_free(&r);
+	remove_tmpdir();
+
+	/* no CONFIG_IO_URING: records all the same, without them */
+	fake_tracefs(true);
+	snprintf(out, sizeof(out), "%s/rec.dat", tmpdir);
+	RUN(&r, "record", "-o", out, "true");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.err, "kvmio-lat: recorded ")) TH_LOG("%s", r.err);
+	argv = tmp_file("argv");
+	ASSERT_NE(NULL, argv);
+	EXPECT_EQ(NULL, strstr(argv, "io_uring"));
+	free(argv);
+	run_free(&r);
+	remove_tmpdir();
+}
+
+/* What record enables is what replay reads. */
+TEST(record_and_replay_know_the_same_io_uring_events)
+{
+	unsigned int i;
+
+	ASSERT_EQ(ARRAY_SIZE(kvl_uring_events),
+		  ARRAY_SIZE(kvl_record_uring_events));
+	for (i = 0; i < ARRAY_SIZE(kvl_uring_events); i++) {
+		EXPECT_STREQ(kvl_uring_events[i].system,
+			     kvl_record_uring_events[i].system);
+		EXPECT_STREQ(kvl_uring_events[i].name,
+			     kvl_record_uring_events[i].name);
+		EXPECT_TRUE(kvl_record_uring_events[i].optional);
+	}
 }
 
 TEST(record_errors)

@@ -10,7 +10,9 @@
  *                        loop thread in between does real O_DIRECT I/O the
  *                        way QEMU's virtio-blk does with aio=native
  *                        (io_submit, completion eventfd, AIO ring reaped in
- *                        userspace) or aio=threads (a worker pool).
+ *                        userspace), aio=threads (a worker pool) or
+ *                        aio=io_uring (READV SQEs, the completion queue
+ *                        reaped in userspace).
  *
  * Exit status: 0 pass, 1 fail, 2 usage error, 3 the test guest faulted (a
  * vector it never expects; vmm.h), 4 skip (no /dev/kvm).
@@ -23,6 +25,7 @@
 #include <limits.h>
 #include <linux/aio_abi.h>
 #include <linux/fs.h>
+#include <linux/io_uring.h>
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
@@ -32,8 +35,10 @@
 #include <string.h>
 #include <sys/eventfd.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/syscall.h>
+#include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -47,6 +52,8 @@
 #define GSI_BASE		24	/* first GSI after the IOAPIC pins, as QEMU */
 #define IO_SIZE			4096u
 #define AIO_NR_EVENTS		256
+/* io_uring SQ entries: at least one per vCPU (--depth 1, up to 255) */
+#define URING_ENTRIES		256
 #define DEFAULT_TIMEOUT_S	120
 
 /* io guest per-vCPU data (DS offsets). */
@@ -68,7 +75,7 @@ static void usage(FILE *f)
 	fprintf(f,
 		"usage: %s exits --vcpus N --count M [--port P] [--mmio|--cpuid|--ioeventfd]\n"
 		"             [common options]\n"
-		"       %s io --mode native|threads --vcpus N --requests R --dev PATH\n"
+		"       %s io --mode native|threads|io_uring --vcpus N --requests R --dev PATH\n"
 		"             [--write] [--wake-delay-us U] [--reap-delay-us U] [--depth 1]\n"
 		"             [--reap ring|getevents] [--workers W] [--doorbell pio|mmio]\n"
 		"             [--no-timing] [common options]\n"
@@ -97,17 +104,23 @@ static void usage(FILE *f)
 		"  --doorbell mmio, bound to an ioeventfd: no exit to userspace) and waits\n"
 		"  (sti; hlt) for vector 0x%x, delivered as MSI through an irqfd on GSI %d+i\n"
 		"  to APIC id i; the handler EOIs and irets. The event loop thread ppoll()s\n"
-		"  all ioeventfds and one completion eventfd; per doorbell it read()s the\n"
-		"  ioeventfd, sleeps --wake-delay-us, then submits one 4 KiB O_DIRECT read\n"
-		"  (--write: write) at a per-request offset of PATH:\n"
+		"  all ioeventfds and one completion eventfd (io_uring: the ring's fd); per\n"
+		"  doorbell it read()s the ioeventfd, sleeps --wake-delay-us, then submits\n"
+		"  one 4 KiB O_DIRECT read (--write: write) at a per-request offset of PATH:\n"
 		"    native:  io_submit with IOCB_FLAG_RESFD = the completion eventfd;\n"
 		"             completions reaped from the AIO ring in userspace (QEMU 7.2),\n"
 		"             or with --reap getevents by io_getevents(timeout 0) (older QEMU)\n"
 		"    threads: queued to a worker pool (mutex + condvar: a futex wake); the\n"
 		"             worker runs pread/pwrite, then writes the completion eventfd\n"
-		"  On completion it read()s the eventfd, reaps, sleeps --reap-delay-us, and\n"
-		"  write()s the vCPU's irqfd. Sleeps block the loop, so with several vCPUs\n"
-		"  one request can wait behind another's (as on a busy QEMU main loop).\n"
+		"    io_uring: one READV (--write: WRITEV) SQE whose user_data is the\n"
+		"             request, io_uring_enter(to_submit 1, no GETEVENTS); the\n"
+		"             completion queue is read in userspace right after that and\n"
+		"             when ppoll says the ring's fd is readable (QEMU 7.2's\n"
+		"             block/io_uring.c; raw syscalls, no liburing)\n"
+		"  On completion it read()s the eventfd (io_uring: none), reaps, sleeps\n"
+		"  --reap-delay-us, and write()s the vCPU's irqfd. Sleeps block the loop,\n"
+		"  so with several vCPUs one request can wait behind another's (as on a\n"
+		"  busy QEMU main loop).\n"
 		"  Only --depth 1 exists (one request in flight per vCPU). --write destroys\n"
 		"  data on PATH. Prints pid, tids, 'vcpu <i> tid <tid> requests <n>' and\n"
 		"  per-stage userspace timings in ns:\n"
@@ -115,6 +128,8 @@ static void usage(FILE *f)
 		"    drain_to_submit    -> submitted (includes --wake-delay-us)\n"
 		"    wake_to_submit     ppoll return -> submitted\n"
 		"    submit_to_complete submitted -> ppoll return on the completion eventfd\n"
+		"                       (io_uring: on the ring's fd, or the reap right\n"
+		"                       after submitting)\n"
 		"    handoff            threads: queued -> worker picked it up\n"
 		"    worker_io          threads: the pread/pwrite call\n"
 		"    worker_to_loop     threads: worker's eventfd write -> loop's ppoll return\n"
@@ -488,7 +503,13 @@ out:
 /* io                                                                 */
 /* ================================================================== */
 
-enum io_mode { MODE_NATIVE, MODE_THREADS };
+enum io_mode { MODE_NATIVE, MODE_THREADS, MODE_URING };
+
+static const char * const mode_names[] = {
+	[MODE_NATIVE] = "native",
+	[MODE_THREADS] = "threads",
+	[MODE_URING] = "io_uring",
+};
 
 enum stage {
 	ST_WAKE_TO_DRAIN,
@@ -549,6 +570,7 @@ struct io_req {
 	bool busy;
 	long res;
 	struct iocb iocb;
+	struct iovec iov;		/* io_uring's READV/WRITEV */
 	/* CLOCK_MONOTONIC timestamps of the current request */
 	uint64_t t_wake, t_drained, t_submit, t_submitted;
 	uint64_t t_worker_start, t_worker_end;
@@ -587,6 +609,20 @@ struct aio_ring_hdr {
 
 #define AIO_RING_MAGIC	0xa10a10a1u
 
+/* An io_uring instance, its rings mapped as liburing's io_uring_queue_mmap(). */
+struct uring {
+	int fd;
+	void *sq_map, *cq_map;
+	size_t sq_map_len, cq_map_len;
+	struct io_uring_sqe *sqes;
+	size_t sqes_len;
+	unsigned int sq_entries;
+	unsigned int inflight;		/* submitted, CQE not reaped */
+	unsigned int *sq_head, *sq_tail, *sq_mask, *sq_array;
+	unsigned int *cq_head, *cq_tail, *cq_mask;
+	struct io_uring_cqe *cqes;
+};
+
 struct io_ctx {
 	const struct io_opts *o;
 	struct vmm_vm *vm;
@@ -598,6 +634,7 @@ struct io_ctx {
 
 	aio_context_t aio;
 	bool aio_ready;
+	struct uring ring;		/* --mode io_uring; ring.fd -1 if none */
 
 	pthread_mutex_t pool_lock;
 	pthread_cond_t pool_cond;
@@ -620,6 +657,7 @@ struct io_ctx {
 	uint64_t spurious_doorbell;
 	uint64_t spurious_completion;
 	uint64_t getevents_calls;
+	uint64_t uring_enters;
 
 	uint64_t *samples[NR_STAGES];
 	size_t nr_samples[NR_STAGES];
@@ -866,6 +904,49 @@ static void submit_threads(struct io_ctx *ctx, struct io_req *req)
 	pthread_cond_signal(&ctx->pool_cond);
 }
 
+/*
+ * One READV (--write: WRITEV) SQE, then io_uring_enter(to_submit 1) without
+ * GETEVENTS: QEMU 7.2's luring_do_submit() and ioq_submit().
+ */
+static int submit_uring(struct io_ctx *ctx, struct io_req *req)
+{
+	struct uring *u = &ctx->ring;
+	unsigned int tail = *u->sq_tail, idx;
+	struct io_uring_sqe *sqe;
+	long r;
+
+	if (tail - __atomic_load_n(u->sq_head, __ATOMIC_ACQUIRE) >= u->sq_entries) {
+		loop_error(ctx, "vcpu %u: io_uring submission queue full",
+			   req->vcpu);
+		return -1;
+	}
+	idx = tail & *u->sq_mask;
+	sqe = &u->sqes[idx];
+	memset(sqe, 0, sizeof(*sqe));
+	req->iov.iov_base = req->buf;
+	req->iov.iov_len = IO_SIZE;
+	sqe->opcode = ctx->o->write ? IORING_OP_WRITEV : IORING_OP_READV;
+	sqe->fd = ctx->dev_fd;
+	sqe->off = req->offset;
+	sqe->addr = (uintptr_t)&req->iov;
+	sqe->len = 1;
+	sqe->user_data = (uintptr_t)req;
+	u->sq_array[idx] = idx;
+	/* the SQE is written before the tail that hands it to the kernel */
+	__atomic_store_n(u->sq_tail, tail + 1, __ATOMIC_RELEASE);
+	ctx->uring_enters++;
+	r = syscall(__NR_io_uring_enter, u->fd, 1, 0, 0, NULL, 0);
+	if (r != 1) {
+		loop_error(ctx, "vcpu %u: io_uring_enter: %s", req->vcpu,
+			   r < 0 ? strerror(errno) : "submitted nothing");
+		return -1;
+	}
+	u->inflight++;
+	return 0;
+}
+
+static int uring_reap_now(struct io_ctx *ctx);
+
 static int on_doorbell(struct io_ctx *ctx, unsigned int i, uint64_t t_wake)
 {
 	struct io_vcpu *v = &ctx->v[i];
@@ -912,10 +993,16 @@ static int on_doorbell(struct io_ctx *ctx, unsigned int i, uint64_t t_wake)
 	if (ctx->o->mode == MODE_NATIVE) {
 		if (submit_native(ctx, req))
 			return -1;
+	} else if (ctx->o->mode == MODE_URING) {
+		if (submit_uring(ctx, req))
+			return -1;
 	} else {
 		submit_threads(ctx, req);
 	}
 	req->t_submitted = stamp(ctx);
+	/* QEMU's ioq_submit() looks at the completion queue right away */
+	if (ctx->o->mode == MODE_URING)
+		return uring_reap_now(ctx);
 	return 0;
 }
 
@@ -936,6 +1023,28 @@ static unsigned int reap_ring(struct io_ctx *ctx, struct io_req **out,
 		head = (head + 1) % nr;
 	}
 	__atomic_store_n(&ring->head, head, __ATOMIC_RELEASE);
+	return n;
+}
+
+/* The io_uring completion queue, read in userspace (io_uring_peek_cqe()). */
+static unsigned int reap_uring(struct io_ctx *ctx, struct io_req **out,
+			       unsigned int max)
+{
+	struct uring *u = &ctx->ring;
+	unsigned int head = *u->cq_head, n = 0;
+	unsigned int tail = __atomic_load_n(u->cq_tail, __ATOMIC_ACQUIRE);
+
+	while (head != tail && n < max) {
+		const struct io_uring_cqe *cqe = &u->cqes[head & *u->cq_mask];
+		struct io_req *req = (struct io_req *)(uintptr_t)cqe->user_data;
+
+		req->res = cqe->res;
+		out[n++] = req;
+		head++;
+	}
+	/* the CQEs are read before the head that gives their slots back */
+	__atomic_store_n(u->cq_head, head, __ATOMIC_RELEASE);
+	u->inflight -= n;
 	return n;
 }
 
@@ -1025,19 +1134,41 @@ static int complete_req(struct io_ctx *ctx, struct io_req *req)
 	return 0;
 }
 
+/* @n requests whose completion was seen at @t_complete, reaped at @t_reaped. */
+static int complete_reaped(struct io_ctx *ctx, struct io_req **reqs, int n,
+			   uint64_t t_complete, uint64_t t_reaped)
+{
+	int k;
+
+	for (k = 0; k < n; k++) {
+		reqs[k]->t_complete = t_complete;
+		reqs[k]->t_reaped = t_reaped;
+	}
+	for (k = 0; k < n; k++)
+		if (complete_req(ctx, reqs[k]))
+			return -1;
+	return 0;
+}
+
 static int on_completion(struct io_ctx *ctx, uint64_t t_complete)
 {
 	struct io_req *reqs[VMM_MAX_VCPUS];
-	uint64_t cnt, now;
-	int r, n, k;
+	uint64_t cnt;
+	int r, n;
 
-	r = eventfd_drain(ctx->compl_fd, &cnt);
-	if (r < 0) {
-		loop_error(ctx, "read completion eventfd: %s", strerror(errno));
-		return -1;
+	/* io_uring has no eventfd: ppoll watches the ring's own fd */
+	if (ctx->o->mode != MODE_URING) {
+		r = eventfd_drain(ctx->compl_fd, &cnt);
+		if (r < 0) {
+			loop_error(ctx, "read completion eventfd: %s",
+				   strerror(errno));
+			return -1;
+		}
 	}
 	if (ctx->o->mode == MODE_THREADS)
 		n = (int)reap_pool(ctx, reqs, VMM_MAX_VCPUS);
+	else if (ctx->o->mode == MODE_URING)
+		n = (int)reap_uring(ctx, reqs, VMM_MAX_VCPUS);
 	else if (ctx->o->reap_getevents)
 		n = reap_getevents(ctx, reqs, VMM_MAX_VCPUS);
 	else
@@ -1048,15 +1179,20 @@ static int on_completion(struct io_ctx *ctx, uint64_t t_complete)
 		ctx->spurious_completion++;
 		return 0;
 	}
+	return complete_reaped(ctx, reqs, n, t_complete, stamp(ctx));
+}
+
+/* Completions posted by the time a submission returned: seen at the reap. */
+static int uring_reap_now(struct io_ctx *ctx)
+{
+	struct io_req *reqs[VMM_MAX_VCPUS];
+	unsigned int n = reap_uring(ctx, reqs, VMM_MAX_VCPUS);
+	uint64_t now;
+
+	if (!n)
+		return 0;
 	now = stamp(ctx);
-	for (k = 0; k < n; k++) {
-		reqs[k]->t_complete = t_complete;
-		reqs[k]->t_reaped = now;
-	}
-	for (k = 0; k < n; k++)
-		if (complete_req(ctx, reqs[k]))
-			return -1;
-	return 0;
+	return complete_reaped(ctx, reqs, (int)n, now, now);
 }
 
 static void *loop_thread(void *arg)
@@ -1077,7 +1213,8 @@ static void *loop_thread(void *arg)
 		pfd[i].fd = ctx->v[i].ioeventfd;
 		pfd[i].events = POLLIN;
 	}
-	pfd[n].fd = ctx->compl_fd;
+	/* io_uring: the ring's fd is readable while its CQ holds entries */
+	pfd[n].fd = ctx->o->mode == MODE_URING ? ctx->ring.fd : ctx->compl_fd;
 	pfd[n].events = POLLIN;
 	pfd[n + 1].fd = ctx->stop_fd;
 	pfd[n + 1].events = POLLIN;
@@ -1198,6 +1335,91 @@ static int open_dev(struct io_ctx *ctx)
 	return 0;
 }
 
+/* io_uring_setup() and the rings' mmaps, as liburing's io_uring_queue_mmap(). */
+static int uring_setup(struct uring *u)
+{
+	struct io_uring_params p;
+	size_t sq_len, cq_len;
+	bool single;
+	char *sq, *cq;
+
+	memset(&p, 0, sizeof(p));
+	u->fd = (int)syscall(__NR_io_uring_setup, URING_ENTRIES, &p);
+	if (u->fd < 0) {
+		fprintf(stderr, "io_uring_setup: %s%s\n", strerror(errno),
+			errno == ENOSYS ? " (a kernel without CONFIG_IO_URING)" :
+			errno == EPERM ? " (kernel.io_uring_disabled forbids it)" : "");
+		return -1;
+	}
+	sq_len = p.sq_off.array + p.sq_entries * sizeof(unsigned int);
+	cq_len = p.cq_off.cqes + p.cq_entries * sizeof(struct io_uring_cqe);
+	single = p.features & IORING_FEAT_SINGLE_MMAP;
+	if (single && cq_len > sq_len)
+		sq_len = cq_len;
+	sq = mmap(NULL, sq_len, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_POPULATE,
+		  u->fd, IORING_OFF_SQ_RING);
+	if (sq == MAP_FAILED)
+		goto err_mmap;
+	u->sq_map = sq;
+	u->sq_map_len = sq_len;
+	cq = sq;
+	if (!single) {
+		cq = mmap(NULL, cq_len, PROT_READ | PROT_WRITE,
+			  MAP_SHARED | MAP_POPULATE, u->fd, IORING_OFF_CQ_RING);
+		if (cq == MAP_FAILED)
+			goto err_mmap;
+		u->cq_map = cq;
+		u->cq_map_len = cq_len;
+	}
+	u->sqes_len = p.sq_entries * sizeof(struct io_uring_sqe);
+	u->sqes = mmap(NULL, u->sqes_len, PROT_READ | PROT_WRITE,
+		       MAP_SHARED | MAP_POPULATE, u->fd, IORING_OFF_SQES);
+	if (u->sqes == MAP_FAILED) {
+		u->sqes = NULL;
+		goto err_mmap;
+	}
+	u->sq_entries = p.sq_entries;
+	u->sq_head = (unsigned int *)(sq + p.sq_off.head);
+	u->sq_tail = (unsigned int *)(sq + p.sq_off.tail);
+	u->sq_mask = (unsigned int *)(sq + p.sq_off.ring_mask);
+	u->sq_array = (unsigned int *)(sq + p.sq_off.array);
+	u->cq_head = (unsigned int *)(cq + p.cq_off.head);
+	u->cq_tail = (unsigned int *)(cq + p.cq_off.tail);
+	u->cq_mask = (unsigned int *)(cq + p.cq_off.ring_mask);
+	u->cqes = (struct io_uring_cqe *)(cq + p.cq_off.cqes);
+	return 0;
+err_mmap:
+	fprintf(stderr, "mmap of the io_uring rings: %s\n", strerror(errno));
+	return -1;
+}
+
+/* Safe on a ring partly set up, or never (fd -1). */
+static void uring_teardown(struct uring *u)
+{
+	long r;
+
+	if (u->fd < 0)
+		return;
+	/*
+	 * As io_destroy(): wait for what is still in flight (a failed run),
+	 * whose buffers are freed next.
+	 */
+	while (u->cqes && u->inflight) {
+		r = syscall(__NR_io_uring_enter, u->fd, 0, u->inflight,
+			    IORING_ENTER_GETEVENTS, NULL, 0);
+		if (r >= 0 || errno != EINTR)
+			break;
+	}
+	if (u->sqes)
+		munmap(u->sqes, u->sqes_len);
+	if (u->cq_map)
+		munmap(u->cq_map, u->cq_map_len);
+	if (u->sq_map)
+		munmap(u->sq_map, u->sq_map_len);
+	close(u->fd);
+	u->fd = -1;
+}
+
 static int io_ctx_init(struct io_ctx *ctx, const struct io_opts *o,
 		       struct vmm_vm *vm)
 {
@@ -1208,6 +1430,7 @@ static int io_ctx_init(struct io_ctx *ctx, const struct io_opts *o,
 	ctx->dev_fd = -1;
 	ctx->compl_fd = -1;
 	ctx->stop_fd = -1;
+	ctx->ring.fd = -1;
 	ctx->queue_tail = &ctx->queue;
 	ctx->done_tail = &ctx->done;
 
@@ -1237,9 +1460,10 @@ static int io_ctx_init(struct io_ctx *ctx, const struct io_opts *o,
 	if (open_dev(ctx))
 		return -1;
 
-	ctx->compl_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (o->mode != MODE_URING)
+		ctx->compl_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
 	ctx->stop_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (ctx->compl_fd < 0 || ctx->stop_fd < 0) {
+	if ((o->mode != MODE_URING && ctx->compl_fd < 0) || ctx->stop_fd < 0) {
 		perror("eventfd");
 		return -1;
 	}
@@ -1270,6 +1494,9 @@ static int io_ctx_init(struct io_ctx *ctx, const struct io_opts *o,
 				return -1;
 			}
 		}
+	} else if (o->mode == MODE_URING) {
+		if (uring_setup(&ctx->ring))
+			return -1;
 	} else {
 		if (pthread_mutex_init(&ctx->pool_lock, NULL) ||
 		    pthread_mutex_init(&ctx->done_lock, NULL) ||
@@ -1347,6 +1574,7 @@ static void io_ctx_destroy(struct io_ctx *ctx)
 	/* io_destroy waits for requests still in flight */
 	if (ctx->aio_ready)
 		syscall(SYS_io_destroy, ctx->aio);
+	uring_teardown(&ctx->ring);
 	if (ctx->v) {
 		for (i = 0; i < ctx->o->vcpus; i++) {
 			if (ctx->v[i].ioeventfd >= 0)
@@ -1486,8 +1714,10 @@ static int cmd_io(int argc, char **argv)
 				o.mode = MODE_NATIVE;
 			} else if (!strcmp(optarg, "threads")) {
 				o.mode = MODE_THREADS;
+			} else if (!strcmp(optarg, "io_uring")) {
+				o.mode = MODE_URING;
 			} else {
-				fprintf(stderr, "%s io: --mode is native or threads, not '%s'\n",
+				fprintf(stderr, "%s io: --mode is native, threads or io_uring, not '%s'\n",
 					prog, optarg);
 				return VMM_EXIT_USAGE;
 			}
@@ -1622,8 +1852,8 @@ static int cmd_io(int argc, char **argv)
 		ret = VMM_EXIT_FAIL;
 
 	printf("config mode %s reap %s doorbell %s op %s dev %s vcpus %u requests %u wake_delay_us %u reap_delay_us %u\n",
-	       o.mode == MODE_NATIVE ? "native" : "threads",
-	       o.mode != MODE_NATIVE ? "pool" :
+	       mode_names[o.mode],
+	       o.mode == MODE_THREADS ? "pool" : o.mode == MODE_URING ? "cq" :
 	       o.reap_getevents ? "getevents" : "ring",
 	       o.mmio_doorbell ? "mmio" : "pio", o.write ? "write" : "read",
 	       o.dev, o.vcpus, o.requests, o.wake_delay_us, o.reap_delay_us);
@@ -1665,9 +1895,9 @@ static int cmd_io(int argc, char **argv)
 	for (i = 0; o.kick_us && i < vm->nr_vcpus; i++)
 		printf("kicks vcpu %u eintr %" PRIu64 "\n", i,
 		       vm->vcpus[i].nr_eintr);
-	printf("summary ppoll_wakeups %" PRIu64 " spurious_doorbell %" PRIu64 " spurious_completion %" PRIu64 " io_getevents %" PRIu64 " elapsed_ns %" PRIu64 " result %s\n",
+	printf("summary ppoll_wakeups %" PRIu64 " spurious_doorbell %" PRIu64 " spurious_completion %" PRIu64 " io_getevents %" PRIu64 " io_uring_enter %" PRIu64 " elapsed_ns %" PRIu64 " result %s\n",
 	       ctx.ppoll_wakeups, ctx.spurious_doorbell,
-	       ctx.spurious_completion, ctx.getevents_calls,
+	       ctx.spurious_completion, ctx.getevents_calls, ctx.uring_enters,
 	       vm->end_ns - vm->start_ns, ret == VMM_EXIT_PASS ? "pass" : "fail");
 	stop_point();
 out:
