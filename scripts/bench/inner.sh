@@ -1,7 +1,7 @@
 # SPDX-License-Identifier: GPL-2.0
 # shellcheck shell=sh
 # make bench's inner guest (busybox sh, run by lab.sh inner-initrd's init):
-# its disks are named by their serial numbers (native, threads); each
+# its disks are named by their serial numbers (native, threads, io_uring); each
 # "go DISK READS WRITES" line on the console runs inner-io on that disk.
 for d in /sys/block/vd*; do
 	ln -s "/dev/${d##*/}" "/dev/disk-$(cat "$d/serial")"

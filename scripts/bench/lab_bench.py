@@ -899,7 +899,8 @@ class Bench:
     # -- real QEMU
 
     def qemu_boot(self):
-        """Start the inner guest: a disk on aio=native, one on aio=threads."""
+        """Start the inner guest: a disk on aio=native, one on aio=threads,
+        one on aio=io_uring."""
         cmd = ["qemu-system-x86_64", "-enable-kvm", "-cpu", "host", "-m", "256", "-smp", "1",
                "-nographic", "-nodefaults", "-no-reboot", "-serial", "stdio",
                "-kernel", os.environ["LAB_VMLINUZ"], "-initrd", self.a.inner_initrd,
@@ -911,7 +912,7 @@ class Bench:
         if self.a.icount:
             self.nullb()
             disk = "/dev/nullb0"
-        for i, mode in enumerate(("native", "threads")):
+        for i, mode in enumerate(QEMU_MODES):
             cmd += ["-drive", "file=%s,if=none,id=d%d,format=raw,cache=none,aio=%s,"
                     "file.locking=off" % (disk, i, mode),
                     "-device", "virtio-blk-pci,drive=d%d,serial=%s" % (i, mode)]
@@ -942,7 +943,7 @@ class Bench:
 
             def measure():
                 res = {}
-                for mode in ("native", "threads"):
+                for mode in QEMU_MODES:
                     q.send("go %s %d %d" % ((mode,) + ios))
                     m = q.wait_for(r"inner-io: reads (\d+) writes (\d+) jobs \d+ in ([\d.]+) s",
                                    1800)
@@ -1081,6 +1082,8 @@ class Inner:
         self.log.close()
 
 
+# the real-QEMU section's disks: one per QEMU I/O path
+QEMU_MODES = ("native", "threads", "io_uring")
 SECTIONS = ["exits", "kexits", "ioexits", "profile", "untracked", "ioloop", "scaling", "scaling_vms",
             "memory", "qemu", "record"]
 # --quick: no profile, and the inner guest boots in the background from the

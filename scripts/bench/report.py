@@ -411,7 +411,9 @@ class Report:
         J = self.J[name] = {"unit": unit, "params": s["params"], "modes": {}}
         self.title(heading)
         self.row("path / what runs", label, "change", "median's 95%")
-        for mode in ("native", "threads"):
+        for mode in ("native", "threads", "io_uring"):
+            if not any("%s_%s" % (mode, metric) in x for x in s["samples"]):
+                continue	# (io_uring: not in the I/O loops, nor in older runs)
             by = paired(s["samples"], "%s_%s" % (mode, metric))
             d = summarize(by)
             self.need("added_median" in d.get("kvmio_lat", {}), "%s: %s" % (name, mode))
