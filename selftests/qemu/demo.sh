@@ -43,8 +43,8 @@ cat >"$work/script" <<EOS
 sleep 600
 EOS
 "$LAB_SH" inner-initrd --file "$inner_io:/bin/inner-io" "$work/inner.gz" "$work/script" >/dev/null
-half=$((128 << 20))
-disk() {	# NAME AIO OFFSET: a 128 MiB slice of the scratch disk
+half=$((80 << 20))
+disk() {	# NAME AIO OFFSET: an 80 MiB slice of the lab's 256 MiB scratch disk
 	echo "-blockdev driver=host_device,filename=/dev/vda,node-name=$1f,cache.direct=on,aio=$2,locking=off"
 	echo "-blockdev driver=raw,file=$1f,node-name=$1,offset=$3,size=$half"
 	echo "-device virtio-blk-pci,drive=$1"
