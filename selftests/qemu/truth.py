@@ -624,10 +624,11 @@ def main():
     ap.add_argument('--kernel-uring', help='the kernel\'s io_uring_submit_sqe/_req '
                     'and io_uring_complete events of the run (ftrace text, '
                     'mono clock)')
-    ap.add_argument('--kernel-us', type=float, default=200.0,
+    ap.add_argument('--kernel-us', type=float, default=1000.0,
                     help='how long after the kernel\'s own event the module may '
                     'stamp an io_uring submission or completion (ftrace\'s '
-                    'probe runs first: tens of µs under the lab\'s TCG)')
+                    'probe runs first: tens of µs under the lab\'s TCG, '
+                    'hundreds when an interrupt comes between the two probes)')
     ap.add_argument('--min-kernel-within', type=float, default=97.0,
                     help='percent of io_uring records with both stamps within '
                     '--kernel-us of the kernel\'s (the rest: the lab\'s vCPU '

@@ -97,7 +97,7 @@ def table(results, date, command):
             '(above)%s.  "io within": requests whose host I/O (the disk '
             'rows\' ``io``) lies between QEMU\'s handling and completion of '
             'them, the lowest share of the scenario\'s paths.  "kernel": '
-            'io_uring requests both of whose kernel stamps lie within 200 µs '
+            'io_uring requests both of whose kernel stamps lie within 1 ms '
             'after the kernel\'s own io_uring events of that request.  "p99": '
             'of module minus QEMU, per boundary.  '
             '"slowest": submission to interrupt; the module\'s may exceed '
