@@ -431,6 +431,8 @@ def address_like(text):
     return bad
 
 
+# the module's hist text, format 5 (Documentation/output.rst)
+HIST_HEADER = "# kvmio_lat hist 5"
 HLINE = re.compile(r"^(exit|stage|disk) (\d+) (\d+) (.*?) count=")
 FIELDS = ("count", "min", "max", "mean", "stddev", "p50", "p90", "p99", "p999", "sum",
           "sumsq", "negative", "overflow")
@@ -452,7 +454,7 @@ def snapshot_problems(text, live, slack=torn_slack):
     exact, and min <= percentiles <= max, min <= mean <= max."""
     lines = text.split("\n")
     bad = []
-    if not lines or lines[0] != "# kvmio_lat hist 4":
+    if not lines or lines[0] != HIST_HEADER:
         return ["no header: %r" % lines[:1]]
     if len(lines) < 2 or lines[-2] != "end" or lines[-1] != "":
         return ["no final 'end': truncated"]
@@ -826,7 +828,7 @@ def debugfs_reader(i):
             if e.errno in (errno.ENOENT, errno.ENXIO, errno.EIO, errno.ENODEV):
                 continue
             return "%s: %s" % (n, e)
-        if n == "hist" and (not t.startswith("# kvmio_lat hist 4") or not t.endswith("end\n")):
+        if n == "hist" and (not t.startswith(HIST_HEADER) or not t.endswith("end\n")):
             return "a torn hist: %r...%r" % (t[:30], t[-30:])
     if i % 10 == 0:
         rc, _, err = reader("show")
