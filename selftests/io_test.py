@@ -267,12 +267,13 @@ def main():
     threads = {"wake_to_dispatch": ["wake_to_submit", "handoff"],
                "io": ["worker_io"],
                "reap_to_irq": ["reap_to_irq"]}
-    # io_uring: the kernel's own submit_to_complete holds null_blk's delay
-    # (kvmio-vmm times it from io_uring_enter's return to its ppoll's); the
-    # module's reap is the loop's return, where kvmio-vmm's complete_to_reap
-    # starts
+    # io_uring: the module's reap is the loop's return, where kvmio-vmm's
+    # complete_to_reap starts.  Its submit_to_complete, the kernel's own
+    # interval, holds null_blk's delay but starts inside io_uring_enter,
+    # before the return kvmio-vmm times from (under the debug kernel the
+    # rest of the call took 0.7 ms): no userspace interval bounds it; the
+    # truth test holds it against the kernel's own events instead.
     uring = {"wake_to_submit": ["wake_to_submit"],
-             "submit_to_complete": ["submit_to_complete"],
              "reap_to_irq": ["complete_to_reap", "reap_to_irq"]}
     check_path("native, 1 vCPU: exact count, 5 ms delays found at p50 (90% of delay - 110% of userspace), "
                "stages add up, threads path empty", a.vmm, n, "native", 1, native)
