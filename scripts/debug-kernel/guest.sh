@@ -8,7 +8,7 @@
 #   2. a first kmemleak scan: what boot left behind (must be nothing)
 #   3. the module selftests (build/kvmio_lat_test)
 #   4. the I/O path tests (selftests/io_test.py)
-#   5. real QEMU, aio=native and aio=threads (selftests/qemu/qemu_test.sh)
+#   5. real QEMU, aio=native, aio=threads and aio=io_uring (selftests/qemu/qemu_test.sh)
 #   6. the hardening tests but lockdown (selftests/hardening/run.sh)
 #   7. kvmio_lat unloaded, two kmemleak scans: no suspected leak at all
 #   8. lockdep and kmemleak still armed (a report turns lockdep off)
@@ -102,7 +102,7 @@ result $? "I/O paths (selftests/io_test.py)"
 qemu_ios=${DK_QEMU_IOS:-2000 500}
 # shellcheck disable=SC2086 # "READS WRITES"
 run qemu 1200 env "${inner_env[@]}" selftests/qemu/qemu_test.sh "$ko" build/inner-io ${qemu_ios/,/ }
-result $? "real QEMU, aio=native and aio=threads (selftests/qemu/qemu_test.sh)"
+result $? "real QEMU, aio=native, aio=threads and aio=io_uring (selftests/qemu/qemu_test.sh)"
 
 # ---- 6. hardening, all but lockdown
 hardening=selftests/hardening/run.sh
