@@ -474,6 +474,18 @@ struct kvl_taken_doorbell {
 	u64 wake;
 };
 
+/*
+ * One queue's batch of submissions (one io_submit, one io_uring_enter):
+ * the doorbell its first request took, which the others may share, the
+ * queue its thread read before it and the wake it began with.
+ */
+struct kvl_batch {
+	struct kvl_taken_doorbell first;
+	u64 prefer;
+	u64 own_wake;
+	bool have_first;
+};
+
 /* An MSI's disk, learnt by votes (irq.c) */
 struct kvl_irq_bind {
 	s32 target;		/* vCPU index, -1: any */
@@ -579,9 +591,8 @@ struct kvl_vm {
 	u32 nr_urings;
 	u32 uring_unseen;
 	s32 uring_batch_tid;
-	u64 uring_batch_enter;	/* its io_uring_enter, 0: none */
-	struct kvl_taken_doorbell uring_first;
-	u64 uring_own_wake;
+	u64 uring_batch_enter;	/* its io_uring_enter */
+	struct kvl_batch uring_batch;
 
 	struct kvl_queue native_q;	/* submitted, not reaped; and io_uring */
 	struct kvl_queue done_q;	/* threads: pool syscall returned */

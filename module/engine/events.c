@@ -390,14 +390,55 @@ out:
 	kvl_unlock(&vm->lock, flags);
 }
 
+/*
+ * Under vm->lock: a batch served by @t begins; @fd is its first request's
+ * disk (KVL_FD_UNKNOWN: none).  Served right after reading that queue's
+ * ioeventfd, it is that queue's disk and began with that read, else with
+ * its thread's wake.
+ */
+static void kvl_batch_begin(struct kvl_vm *vm, struct kvl_thread *t, s32 fd,
+			    struct kvl_batch *b)
+{
+	if (fd != KVL_FD_UNKNOWN)
+		kvl_vq_vote_disk(vm, t->handling_cfg, fd, true);
+	b->prefer = t->handling_addr;
+	b->own_wake = b->prefer ? t->handling_ts : t->last_wake;
+	b->have_first = false;
+	t->handling_cfg = 0;
+	t->handling_addr = 0;
+}
+
+/*
+ * Under vm->lock: the doorbell of @b's next request, submitted at @ts.
+ * One io_submit or io_uring_enter is one queue's batch
+ * (virtio_blk_handle_vq() plugs, takes what the guest queued, unplugs):
+ * its first request takes a doorbell, the others one of the same queue,
+ * and otherwise share the first's, never another queue's.  False: no
+ * doorbell for it.
+ */
+static bool kvl_batch_doorbell(struct kvl_vm *vm, struct kvl_batch *b,
+			       u64 ts, struct kvl_taken_doorbell *db)
+{
+	if (!b->have_first) {
+		b->have_first = kvl_doorbell_for_io(vm, ts, b->prefer,
+						    &b->first);
+		if (!b->have_first)
+			return false;
+		*db = b->first;
+	} else if (!kvl_doorbell_take(vm, ts, &b->first, db)) {
+		*db = b->first;
+		vm->counters[KVL_C_DOORBELLS_SHARED]++;
+	}
+	return true;
+}
+
 static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 				 u64 ring, const struct kvl_iocb_info *io,
 				 u32 nio, s64 n, u64 now)
 {
-	struct kvl_taken_doorbell db, first;
-	bool have_first = false;
+	struct kvl_taken_doorbell db;
+	struct kvl_batch batch;
 	unsigned long flags;
-	u64 prefer, own_wake;
 	s64 i;
 
 	if (ring != t->aio_ring) {	/* (only its own probes read these) */
@@ -407,14 +448,7 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 	}
 	kvl_lock(&vm->lock, flags);
 	vm->counters[KVL_C_EVENTS]++;
-	/* served right after reading that queue's ioeventfd: its disk */
-	if (nio)
-		kvl_vq_vote_disk(vm, t->handling_cfg, io[0].fd, true);
-	prefer = t->handling_addr;
-	/* began with the read of its queue's ioeventfd, else its wake */
-	own_wake = prefer ? t->handling_ts : t->last_wake;
-	t->handling_cfg = 0;
-	t->handling_addr = 0;
+	kvl_batch_begin(vm, t, nio ? io[0].fd : KVL_FD_UNKNOWN, &batch);
 	/* a slot per request: bounded work under the lock (io_submit takes 65k) */
 	if (n > vm->cfg->max_inflight) {
 		vm->counters[KVL_C_DROP_REQUESTS] += n - vm->cfg->max_inflight;
@@ -423,22 +457,8 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 	for (i = 0; i < n; i++) {
 		u16 ri;
 
-		/*
-		 * One io_submit is one queue's batch (virtio_blk_handle_vq()
-		 * plugs, takes what the guest queued, unplugs): after the
-		 * first, an iocb takes only a doorbell of the same queue, and
-		 * otherwise shares the first's, never another queue's.
-		 */
-		if (!have_first) {
-			have_first = kvl_doorbell_for_io(vm, t->sys_ts, prefer,
-							 &first);
-			if (!have_first)
-				continue;
-			db = first;
-		} else if (!kvl_doorbell_take(vm, t->sys_ts, &first, &db)) {
-			db = first;
-			vm->counters[KVL_C_DOORBELLS_SHARED]++;
-		}
+		if (!kvl_batch_doorbell(vm, &batch, t->sys_ts, &db))
+			continue;
 		ri = kvl_req_alloc(vm, now);
 		if (ri == KVL_NO_REQ)
 			break;
@@ -452,7 +472,7 @@ static void kvl_native_submitted(struct kvl_vm *vm, struct kvl_thread *t,
 			if (t->ring_ok && io[i].iocb)
 				kvl_req(vm, ri)->flags |= KVL_REQ_RING;
 		}
-		kvl_req_attribute(vm, kvl_req(vm, ri), &db, own_wake,
+		kvl_req_attribute(vm, kvl_req(vm, ri), &db, batch.own_wake,
 				  t->sys_ts);
 		kvl_req(vm, ri)->t[KVL_AT_SUBMIT_END] = now;
 		kvl_queue_push(vm, &vm->native_q, ri);
@@ -528,30 +548,14 @@ void kvl_ev_uring_submit(struct kvl_engine *eng, s32 tgid, s32 tid, u64 ctx,
 	kvl_lock(&vm->lock, flags);
 	vm->counters[KVL_C_EVENTS]++;
 	kvl_uring_learn(vm, ctx);
-	/*
-	 * One io_uring_enter is one queue's batch, as one io_submit is
-	 * (QEMU's luring_io_unplug()): its first request takes a doorbell,
-	 * the others one of the same queue, or share the first's.
-	 */
+	/* one io_uring_enter is one queue's batch (luring_io_unplug()) */
 	if (vm->uring_batch_tid != tid || vm->uring_batch_enter != enter) {
-		u64 prefer = t->handling_addr;
-
-		if (fd != KVL_FD_UNKNOWN)
-			kvl_vq_vote_disk(vm, t->handling_cfg, fd, true);
-		vm->uring_own_wake = prefer ? t->handling_ts : t->last_wake;
-		t->handling_cfg = 0;
-		t->handling_addr = 0;
+		kvl_batch_begin(vm, t, fd, &vm->uring_batch);
 		vm->uring_batch_tid = tid;
 		vm->uring_batch_enter = enter;
-		if (!kvl_doorbell_for_io(vm, enter, prefer, &vm->uring_first)) {
-			vm->uring_batch_enter = 0;
-			goto out;
-		}
-		db = vm->uring_first;
-	} else if (!kvl_doorbell_take(vm, enter, &vm->uring_first, &db)) {
-		db = vm->uring_first;
-		vm->counters[KVL_C_DOORBELLS_SHARED]++;
 	}
+	if (!kvl_batch_doorbell(vm, &vm->uring_batch, enter, &db))
+		goto out;
 	ri = kvl_req_alloc(vm, now);
 	if (ri == KVL_NO_REQ)
 		goto out;
@@ -562,7 +566,8 @@ void kvl_ev_uring_submit(struct kvl_engine *eng, s32 tgid, s32 tid, u64 ctx,
 	kvl_req(vm, ri)->owner = (u16)(t - vm->threads);
 	if (READ_ONCE(eng->uring_traced))
 		kvl_req(vm, ri)->flags |= KVL_REQ_RING;
-	kvl_req_attribute(vm, kvl_req(vm, ri), &db, vm->uring_own_wake, enter);
+	kvl_req_attribute(vm, kvl_req(vm, ri), &db,
+			  vm->uring_batch.own_wake, enter);
 	kvl_req(vm, ri)->t[KVL_AT_SUBMIT_END] = now;
 	kvl_queue_push(vm, &vm->native_q, ri);
 out:
