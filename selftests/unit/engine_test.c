@@ -2663,6 +2663,20 @@ TEST(pool_calls_after_another_devices_notify_make_no_disk)
 }
 
 /*
+ * A VM whose io_uring completions are traced (io_uring_complete is
+ * probed); @k, if not NULL, keeps its request records.
+ */
+static void fx_init_uring(struct fx *f, struct fx_records *k)
+{
+	fx_init(f);
+	kvl_engine_set_uring_traced(&f->eng, true);
+	if (k) {
+		f->eng.on_request_ctx = k;
+		f->eng.on_request = fx_keep_record;
+	}
+}
+
+/*
  * aio=io_uring, as QEMU 7.2's block/io_uring.c drives it: the loop wakes,
  * submits with io_uring_enter(fd, 1, 0, 0), goes back to ppoll; the
  * kernel posts the completion (task_work, which interrupts the ppoll);
@@ -2677,10 +2691,7 @@ TEST(uring_single_request)
 	const struct kvl_disk *d;
 	struct fx f;
 
-	fx_init(&f);
-	kvl_engine_set_uring_traced(&f.eng, true);
-	f.eng.on_request_ctx = &k;
-	f.eng.on_request = fx_keep_record;
+	fx_init_uring(&f, &k);
 	fx_uring_rung(&f, 4096, 1000);
 	fx_uring_exit(&f, MAIN, 1, 3500);
 	fx_wait(&f, MAIN, 3600);
@@ -2717,8 +2728,7 @@ TEST(uring_completion_inside_the_submitting_call)
 	const u64 want[] = { 1000, 1000, 200, 100, 200, 500, 1000, 4000 };
 	struct fx f;
 
-	fx_init(&f);
-	kvl_engine_set_uring_traced(&f.eng, true);
+	fx_init_uring(&f, NULL);
 	fx_uring_rung(&f, 0, 1000);
 	fx_uring_complete(&f, MAIN, 0, 3300);
 	fx_uring_exit(&f, MAIN, 1, 3500);
@@ -2740,8 +2750,7 @@ TEST(uring_polled_completion_and_one_from_an_interrupt)
 	const u64 want[] = { 1000, 1000, 200, 5800, 0, 500, 500, 9000 };
 	struct fx f;
 
-	fx_init(&f);
-	kvl_engine_set_uring_traced(&f.eng, true);
+	fx_init_uring(&f, NULL);
 	fx_uring_rung(&f, 0, 1000);
 	fx_uring_exit(&f, MAIN, 1, 3500);
 	fx_uring_complete(&f, 0, 0, 9000);
@@ -2768,10 +2777,7 @@ TEST(uring_batch_out_of_order_completions)
 	struct fx f;
 	u32 i;
 
-	fx_init(&f);
-	kvl_engine_set_uring_traced(&f.eng, true);
-	f.eng.on_request_ctx = &k;
-	f.eng.on_request = fx_keep_record;
+	fx_init_uring(&f, &k);
 	fx_doorbell(&f, VCPU0, 0, 1000);
 	fx_doorbell(&f, VCPU0, 0, 1100);
 	fx_wake(&f, MAIN, 2000);
@@ -2845,10 +2851,7 @@ TEST(uring_completion_on_the_way_back_to_userspace)
 	struct fx_records k = { 0 };
 	struct fx f;
 
-	fx_init(&f);
-	kvl_engine_set_uring_traced(&f.eng, true);
-	f.eng.on_request_ctx = &k;
-	f.eng.on_request = fx_keep_record;
+	fx_init_uring(&f, &k);
 	fx_doorbell(&f, VCPU0, 0, 1000);
 	fx_doorbell(&f, VCPU0, 0, 1100);
 	fx_wake(&f, MAIN, 2000);
@@ -2890,10 +2893,7 @@ TEST(ring_completions_at_real_clock_values)
 	struct fx_records k = { 0 };
 	struct fx f;
 
-	fx_init(&f);
-	kvl_engine_set_uring_traced(&f.eng, true);
-	f.eng.on_request_ctx = &k;
-	f.eng.on_request = fx_keep_record;
+	fx_init_uring(&f, &k);
 	fx_native_on(&f, FX_DISK, T, 5000);
 	ASSERT_TRUE(fx_ring(&f, MAIN, 7, NULL, 0, T + 9000));
 	fx_doorbell(&f, VCPU0, 0, T + 20000);

@@ -1545,20 +1545,41 @@ TEST(record_runs_trace_cmd_with_the_engine_events)
 	remove_tmpdir();
 }
 
-/* record enables io_uring's events where the kernel has them */
-TEST(record_enables_the_io_uring_events_the_kernel_has)
+/*
+ * What record passes trace-cmd in a fake tracefs that has the engine's
+ * events and the io_uring events @names (NULL-ended); NULL if it failed.
+ */
+static char *record_argv_with(struct __test_metadata *_metadata,
+			      const char *const *names)
 {
 	char out[300], *argv;
 	struct run r;
 
-	/* 6.4 on: io_uring_submit_req */
 	fake_tracefs(true);
-	fake_event("io_uring", "io_uring_submit_req");
-	fake_event("io_uring", "io_uring_complete");
+	for (; *names; names++)
+		fake_event("io_uring", *names);
 	snprintf(out, sizeof(out), "%s/rec.dat", tmpdir);
 	RUN(&r, "record", "-o", out, "true");
 	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
-	argv = tmp_file("argv");
+	EXPECT_NE(NULL, strstr(r.err, "kvmio-lat: recorded ")) TH_LOG("%s", r.err);
+	argv = r.rc ? NULL : tmp_file("argv");
+	run_free(&r);
+	remove_tmpdir();
+	return argv;
+}
+
+/* record enables io_uring's events where the kernel has them */
+TEST(record_enables_the_io_uring_events_the_kernel_has)
+{
+	static const char *const v6_4[] = {
+		"io_uring_submit_req", "io_uring_complete", NULL };
+	static const char *const v6_3[] = {
+		"io_uring_submit_sqe", "io_uring_complete", NULL };
+	static const char *const none[] = { NULL };
+	char *argv;
+
+	/* 6.4 on: io_uring_submit_req */
+	argv = record_argv_with(_metadata, v6_4);
 	ASSERT_NE(NULL, argv);
 	EXPECT_NE(NULL, strstr(argv, "\n-e\nio_uring:io_uring_submit_req\n"));
 	EXPECT_NE(NULL, strstr(argv, "\n-e\nio_uring:io_uring_complete\n"));
@@ -1567,37 +1588,20 @@ TEST(record_enables_the_io_uring_events_the_kernel_has)
 	EXPECT_NE(NULL, strstr(argv, "\n-e\nkvm:kvm_exit\n"));
 	EXPECT_NE(NULL, strstr(argv, "\n-e\nsched:sched_process_exit\n"));
 	free(argv);
-	run_free(&r);
-	remove_tmpdir();
 
 	/* up to 6.3: io_uring_submit_sqe */
-	fake_tracefs(true);
-	fake_event("io_uring", "io_uring_submit_sqe");
-	fake_event("io_uring", "io_uring_complete");
-	snprintf(out, sizeof(out), "%s/rec.dat", tmpdir);
-	RUN(&r, "record", "-o", out, "true");
-	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
-	argv = tmp_file("argv");
+	argv = record_argv_with(_metadata, v6_3);
 	ASSERT_NE(NULL, argv);
 	EXPECT_NE(NULL, strstr(argv, "\n-e\nio_uring:io_uring_submit_sqe\n"));
 	EXPECT_NE(NULL, strstr(argv, "\n-e\nio_uring:io_uring_complete\n"));
 	EXPECT_EQ(NULL, strstr(argv, "io_uring_submit_req"));
 	free(argv);
-	run_free(&r);
-	remove_tmpdir();
 
 	/* no CONFIG_IO_URING: records all the same, without them */
-	fake_tracefs(true);
-	snprintf(out, sizeof(out), "%s/rec.dat", tmpdir);
-	RUN(&r, "record", "-o", out, "true");
-	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
-	EXPECT_NE(NULL, strstr(r.err, "kvmio-lat: recorded ")) TH_LOG("%s", r.err);
-	argv = tmp_file("argv");
+	argv = record_argv_with(_metadata, none);
 	ASSERT_NE(NULL, argv);
 	EXPECT_EQ(NULL, strstr(argv, "io_uring"));
 	free(argv);
-	run_free(&r);
-	remove_tmpdir();
 }
 
 /* What record enables is what replay reads. */
