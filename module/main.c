@@ -48,7 +48,7 @@ MODULE_PARM_DESC(doorbell_timeout_ms, "a doorbell not followed by I/O within thi
  */
 static unsigned int irq_timeout_ms = 1000;
 module_param(irq_timeout_ms, uint, 0444);
-MODULE_PARM_DESC(irq_timeout_ms, "I/O that ended this long before an interrupt had none of its own: counted, not recorded (default 1000)");
+MODULE_PARM_DESC(irq_timeout_ms, "I/O that QEMU could reap this long before an interrupt had none of its own: counted, not recorded (default 1000)");
 
 static unsigned int spare_vcpus = 8;
 module_param(spare_vcpus, uint, 0444);

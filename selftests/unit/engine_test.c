@@ -2921,4 +2921,48 @@ TEST(ring_completions_at_real_clock_values)
 	fx_fini(&f);
 }
 
+/*
+ * A loaded host: QEMU's loop returns long after the kernel completed its
+ * io_uring request, and the interrupt comes more than irq_timeout (1 s)
+ * after the completion but not after the loop could see it.  The
+ * interrupt is the request's own; only a request its loop saw more than
+ * irq_timeout before the interrupt had none.
+ */
+TEST(uring_interrupt_timed_from_the_reap)
+{
+	const u64 T = 30000000000ULL, MS = 1000000ULL;
+	struct fx_records k = { 0 };
+	struct fx f;
+
+	fx_init_uring(&f, &k);
+	fx_uring_rung(&f, 0, T);
+	fx_uring_exit(&f, MAIN, 1, T + 3500);
+	fx_wait(&f, MAIN, T + 3600);
+	fx_uring_complete(&f, FX_IOWQ, 0, T + 10 * MS);
+	fx_wake(&f, MAIN, T + 610 * MS);
+	fx_irq(&f, MAIN, 0, T + 1210 * MS);
+	fx_inject(&f, VCPU0, 0, T + 1200 * MS, T + 1211 * MS);
+	ASSERT_EQ(1, k.n);
+	EXPECT_EQ(T + 10 * MS, k.rec[0].t[KVL_AT_COMPLETE]);
+	EXPECT_EQ(T + 610 * MS, k.rec[0].t[KVL_AT_REAP]);
+	EXPECT_EQ(T + 1210 * MS, k.rec[0].t[KVL_AT_IRQ]);
+	EXPECT_EQ(0, fx_counter(&f, KVL_C_REQS_NO_IRQ));
+
+	/* seen 1.1 s before the next interrupt: not that interrupt's */
+	fx_doorbell(&f, VCPU0, 0, T + 2000 * MS);
+	fx_wake(&f, MAIN, T + 2001 * MS);
+	fx_uring_enter(&f, MAIN, T + 2002 * MS);
+	fx_uring_sqe(&f, MAIN, 1, 4096, T + 2002 * MS + 200);
+	fx_uring_exit(&f, MAIN, 1, T + 2002 * MS + 500);
+	fx_wait(&f, MAIN, T + 2002 * MS + 600);
+	fx_uring_complete(&f, FX_IOWQ, 1, T + 2010 * MS);
+	fx_wake(&f, MAIN, T + 2100 * MS);
+	fx_wait(&f, MAIN, T + 2100 * MS + 100);
+	fx_irq(&f, MAIN, 0, T + 3200 * MS);
+	EXPECT_EQ(1, k.n);
+	EXPECT_EQ(1, fx_counter(&f, KVL_C_REQS_NO_IRQ));
+	EXPECT_EQ(0, kvl_engine_find_vm(&f.eng, PID)->inflight);
+	fx_fini(&f);
+}
+
 TEST_HARNESS_MAIN
