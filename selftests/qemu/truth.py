@@ -426,9 +426,9 @@ def check_disks(a, wanted, matched, fails, summary):
     rows = []
     slow = []
     # the delayed device: of those whose requests went the delayed disk's
-    # path, the one with the most (QEMU's medians cannot tell it at
-    # depth, where the lab's loaded event loop holds every disk's
-    # requests for ms)
+    # path, the one with the most (truth_test.sh gives it 5 % more than
+    # the other disk; QEMU's medians cannot tell it at depth, where the
+    # lab's loaded event loop holds every disk's requests for ms)
     paths = {}
     for r, q in matched:
         paths.setdefault(q.vdev, {}).setdefault(r['path'], 0)
@@ -654,10 +654,25 @@ def main():
     polled = [q for q in reqs
               if q.notify is None or q.notify - q.done > irq_timeout]
     wanted = [q for q in reqs if q not in polled]
+    # A notify up to twice irq_timeout late, after the boot: on a loaded
+    # host (depth 32 in the lab) QEMU's suppressed notifications leave a
+    # request's interrupt over a second after QEMU completed it.  The
+    # module records it if its loop saw the completion less than
+    # irq_timeout before the interrupt, or the guest's used ring names it
+    # there; else it counts it without one, as QEMU's stamps can't tell:
+    # such a request counts either way (printed), firmware's polled
+    # reads (no notify for seconds) do not.
+    t_first = min(q.handle for q in reqs)
+    late = [q for q in polled if q.notify is not None and
+            q.notify - q.done <= 2 * irq_timeout and
+            q.handle - t_first >= a.boot_until_us * 1000]
     first = match(wanted, recs, tol)
     disks = learn_disks(first)
-    pairs, by_block = match_blocks(wanted, recs, tol, disks,
+    pairs, by_block = match_blocks(wanted + late, recs, tol, disks,
                                    learn_bases(first, disks))
+    late_recorded = [q for q in late if q.match is not None]
+    polled = [q for q in polled if q not in late_recorded]
+    wanted += late_recorded
     matched = [(r, q) for r, q in pairs if q is not None]
     extra = [r for r, q in pairs if q is None]
     lost = [q for q in wanted if q.match is None]
@@ -778,6 +793,7 @@ def main():
         'outside_by_boundary': dict(sorted(outside.items())),
         'irq_early_by': dict(sorted(early.items())),
         'polled': len(polled),
+        'late_interrupt': len(late), 'late_recorded': len(late_recorded),
         'attributed_pct': round(attributed, 2),
         'within_pct': round(within_pct, 2),
         'within_pct_by_path': {p: round(100.0 * v[0] / v[1], 2)
@@ -805,6 +821,9 @@ def main():
           'and boundary: %s' % (by_block, len(matched),
                                 ', '.join('%s %d' % kv for kv in sorted(outside.items()))
                                 or 'none'))
+    if late:
+        print('#   interrupt over %.0f ms after QEMU\'s completion: %d, of which '
+              'the module recorded %d' % (a.irq_timeout_ms, len(late), len(late_recorded)))
     if early:
         print('#   ended before QEMU\'s notify, by the interrupt of: %s'
               % ', '.join('%s %d' % kv for kv in sorted(early.items())))
