@@ -1,18 +1,21 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * cli.c - the kvmio-lat commands (see kvmio-lat.8): options, loading,
- * the watch loop, exit codes.
+ * the watch and export loops, exit codes.
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <stdarg.h>
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <time.h>
 
 #include "cli.h"
 #include "source.h"
 #include "output.h"
 #include "replay.h"
+#include "export.h"
 
 static const char kvl_usage[] =
 "Usage: kvmio-lat COMMAND [OPTIONS]\n"
@@ -40,12 +43,16 @@ static const char kvl_usage[] =
 "  replay FILE [--tgids FILE] [--requests FILE] [FILTERS] [--disk]\n"
 "         [--hist [--hist-unit UNIT]] [--json | --csv] [--speed]\n"
 "      a trace-cmd recording through the module's engine, printed as show\n"
+"  export --openmetrics|--prometheus [--input FILE [--stats FILE]] [-o FILE [--every SECONDS]]\n"
+"         [FILTERS] [--no-vcpu] [--stages LIST] [--buckets LIST]\n"
+"      the histograms and stats as OpenMetrics text (Prometheus, PCP): on\n"
+"      stdout, or replacing FILE atomically (node_exporter's textfile collector)\n"
 "\n"
 "Filters:\n"
 "  --pid PID        one VM (the QEMU process id)\n"
 "  --vcpu N         one vCPU (its KVM vcpu id)\n"
 "  --path PATH      native, threads or io_uring\n"
-"  --exits          add exit latency by exit reason\n"
+"  --exits          add exit latency by exit reason (export: always there)\n"
 "\n"
 "Options:\n"
 "  --input FILE     a saved snapshot (cat /sys/kernel/debug/kvmio_lat/hist > FILE)\n"
@@ -61,7 +68,19 @@ static const char kvl_usage[] =
 "                   watch interval, 0.1 to 3600 (default 1)\n"
 "  -n, --count COUNT\n"
 "                   watch reports before exiting (default: until interrupted)\n"
-"  -o FILE          record: the recording (default kvmio-lat.dat)\n"
+"  --openmetrics    export: OpenMetrics text with classic histograms\n"
+"  --prometheus     export: the same in the Prometheus text format 0.0.4, for\n"
+"                   node_exporter's textfile collector (counters keep their type)\n"
+"  --no-vcpu        export: the vCPUs of each VM merged, no vcpu label\n"
+"  --stages LIST    export: only these stages, comma-separated, named as show\n"
+"                   names them (total, io, submit_to_irq, ...)\n"
+"  --buckets LIST   export: the le bounds in seconds, comma-separated, each\n"
+"                   rounded to an exact bound of the module's buckets (default:\n"
+"                   1, 2.5 and 5 x 10^k from 1 us to 10 s)\n"
+"  --every SECONDS  export with -o: write FILE again every SECONDS (1 to 86400)\n"
+"                   until SIGINT or SIGTERM\n"
+"  -o FILE          record: the recording (default kvmio-lat.dat); export: the\n"
+"                   file to write (default: stdout)\n"
 "  -b KB            record: trace buffer per CPU, in KiB\n"
 "  --all-syscalls   record: every system call, not only those the engine uses\n"
 "  --tgids FILE     replay: thread groups from a copy of saved_tgids\n"
@@ -91,6 +110,13 @@ enum kvl_opt {
 	OPT_ALL_SYSCALLS,
 	OPT_DISK,
 	OPT_HIST_UNIT,
+	OPT_OPENMETRICS,
+	OPT_PROMETHEUS,
+	OPT_NO_VCPU,
+	OPT_STAGES,
+	OPT_BUCKETS,
+	OPT_EVERY,
+	OPT_LONG_END,		/* the long options' bits end here (OB()) */
 	OPT_INTERVAL = 'i',
 	OPT_COUNT = 'n',
 	OPT_OUTPUT = 'o',
@@ -115,6 +141,12 @@ static const struct option kvl_options[] = {
 	{ "requests", required_argument, NULL, OPT_REQUESTS },
 	{ "all-syscalls", no_argument, NULL, OPT_ALL_SYSCALLS },
 	{ "disk", no_argument, NULL, OPT_DISK },
+	{ "openmetrics", no_argument, NULL, OPT_OPENMETRICS },
+	{ "prometheus", no_argument, NULL, OPT_PROMETHEUS },
+	{ "no-vcpu", no_argument, NULL, OPT_NO_VCPU },
+	{ "stages", required_argument, NULL, OPT_STAGES },
+	{ "buckets", required_argument, NULL, OPT_BUCKETS },
+	{ "every", required_argument, NULL, OPT_EVERY },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -125,8 +157,10 @@ static const struct option kvl_options[] = {
 #define OB(o)		(1u << ((o) - OPT_INPUT))	/* option bit */
 #define F_FILTERS	(OB(OPT_PID) | OB(OPT_VCPU) | OB(OPT_PATH) | OB(OPT_EXITS))
 #define F_FORMAT	(OB(OPT_JSON) | OB(OPT_CSV))
-#define F_WATCH		(1u << 20)	/* -i, -n */
-#define F_RECORD	(1u << 21)	/* -o, -b */
+#define F_WATCH		(1u << 28)	/* -i, -n */
+#define F_RECORD	(1u << 29)	/* -b; options stop at the command */
+#define F_OUTPUT	(1u << 30)	/* -o */
+static_assert(OPT_LONG_END - OPT_INPUT <= 28, "option bits run into F_WATCH");
 
 struct kvl_cmd;
 
@@ -147,6 +181,9 @@ struct kvl_args {
 	const char *output;
 	unsigned long buffer_kb;
 	bool all_syscalls;
+	bool openmetrics;
+	struct kvl_export_opts x;
+	double every;		/* export: seconds between writes, 0: once */
 	FILE *out;
 	FILE *err;
 };
@@ -279,6 +316,35 @@ static int kvl_set_option(struct kvl_args *a, int c, const char *arg)
 			return kvl_usage_error(a, "-b wants KiB per CPU from 64 to 16777216, not '%s'", arg);
 		a->buffer_kb = (unsigned long)v;
 		break;
+	case OPT_OPENMETRICS:
+		a->openmetrics = true;
+		break;
+	case OPT_PROMETHEUS:
+		a->x.prometheus = true;
+		break;
+	case OPT_NO_VCPU:
+		a->x.no_vcpu = true;
+		break;
+	case OPT_STAGES:
+	case OPT_BUCKETS: {
+		char msg[512];
+
+		if ((c == OPT_STAGES ? kvl_export_parse_stages :
+		     kvl_export_parse_buckets)(&a->x, arg, msg, sizeof(msg)))
+			return kvl_usage_error(a, "%s", msg);
+		break;
+	}
+	case OPT_EVERY: {
+		char *end;
+
+		errno = 0;
+		a->every = strtod(arg, &end);
+		if (!*arg || *end || errno || !(a->every >= 1) ||
+		    a->every > KVL_EXPORT_EVERY_MAX)
+			return kvl_usage_error(a, "--every wants seconds from 1 to %d, not '%s'",
+					       KVL_EXPORT_EVERY_MAX, arg);
+		break;
+	}
 	}
 	return 0;
 }
@@ -287,7 +353,9 @@ static bool kvl_option_allowed(const struct kvl_cmd *cmd, int c)
 {
 	if (c == OPT_INTERVAL || c == OPT_COUNT)
 		return cmd->opts & F_WATCH;
-	if (c == OPT_OUTPUT || c == OPT_BUFFER)
+	if (c == OPT_OUTPUT)
+		return cmd->opts & F_OUTPUT;
+	if (c == OPT_BUFFER)
 		return cmd->opts & F_RECORD;
 	return cmd->opts & OB(c);
 }
@@ -432,18 +500,31 @@ static int kvl_out_of_memory(struct kvl_args *a)
 /* ------------------------------------------------------------------ */
 /* commands */
 
+/*
+ * The snapshot show and export read (--input and --stats, else the live
+ * module's), its filters checked: 0, or -1 after an error with nothing
+ * left to free.
+ */
+static int kvl_load_filtered(struct kvl_args *a, struct kvl_snap *s)
+{
+	char src[4096];
+
+	if (kvl_load(s, a->input, a->stats, a->err))
+		return -1;
+	if (kvl_check_filter(a, s, kvl_source_name(a->input, src, sizeof(src)))) {
+		kvl_snap_free(s);
+		return -1;
+	}
+	return 0;
+}
+
 static int kvl_cmd_show(struct kvl_args *a)
 {
 	struct kvl_snap s;
-	char src[4096];
 	int ret;
 
-	if (kvl_load(&s, a->input, a->stats, a->err))
+	if (kvl_load_filtered(a, &s))
 		return KVL_EXIT_ERROR;
-	if (kvl_check_filter(a, &s, kvl_source_name(a->input, src, sizeof(src)))) {
-		kvl_snap_free(&s);
-		return KVL_EXIT_ERROR;
-	}
 	ret = kvl_print_show(a->out, &s, &a->o);
 	kvl_snap_free(&s);
 	return ret ? kvl_out_of_memory(a) : KVL_EXIT_OK;
@@ -603,6 +684,94 @@ static int kvl_cmd_replay(struct kvl_args *a)
 	return ret ? kvl_out_of_memory(a) : KVL_EXIT_OK;
 }
 
+/* One export: read, then stdout or -o FILE (which a failure leaves alone). */
+static int kvl_export_once(struct kvl_args *a, struct kvl_export_names *names)
+{
+	struct kvl_snap s;
+	int ret;
+
+	if (kvl_load_filtered(a, &s))
+		return KVL_EXIT_ERROR;
+	if (a->output)
+		ret = kvl_export_file(a->output, &s, &a->x, names, a->err) ?
+		      KVL_EXIT_ERROR : KVL_EXIT_OK;
+	else
+		ret = kvl_export_openmetrics(a->out, &s, &a->x, names) ?
+		      kvl_out_of_memory(a) : KVL_EXIT_OK;
+	kvl_snap_free(&s);
+	return ret;
+}
+
+/*
+ * Sleep until @t (kvl_now()), or until one of @set (blocked) arrives:
+ * true then.  Blocked, a signal cannot land between a check and the
+ * sleep, nor in the middle of a write, which always finishes (or removes
+ * its temporary file) before the loop looks.
+ */
+static bool kvl_wait_signal(const sigset_t *set, double t)
+{
+	struct timespec ts;
+	double left;
+
+	while ((left = t - kvl_now()) > 0) {
+		ts.tv_sec = (time_t)left;
+		ts.tv_nsec = (long)((left - ts.tv_sec) * 1e9);
+		if (sigtimedwait(set, NULL, &ts) > 0)
+			return true;
+	}
+	/* past the time already (a slow write): one that came meanwhile */
+	ts.tv_sec = 0;
+	ts.tv_nsec = 0;
+	return sigtimedwait(set, NULL, &ts) > 0;
+}
+
+/*
+ * export --every: FILE written again every interval (from the start, as
+ * watch's reports: no drift), until SIGINT, SIGTERM or SIGHUP, then exit
+ * 0.  The first write must work (a wrong path or a missing module shows at
+ * once); a later failure is reported and leaves the last FILE in place.
+ */
+static int kvl_export_every(struct kvl_args *a)
+{
+	struct kvl_export_names names = { 0 };
+	sigset_t set, old;
+	double start;
+	long i;
+	int ret;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGHUP);
+	sigprocmask(SIG_BLOCK, &set, &old);
+	start = kvl_now();
+	ret = kvl_export_once(a, &names);
+	for (i = 1; !ret && !kvl_wait_signal(&set, start + i * a->every); i++) {
+		kvl_export_once(a, &names);
+		fflush(a->err);
+	}
+	/* a second Ctrl-C must not kill us once unblocked: taken too */
+	while (kvl_wait_signal(&set, 0))
+		;
+	sigprocmask(SIG_SETMASK, &old, NULL);
+	kvl_export_names_free(&names);
+	return ret;
+}
+
+static int kvl_cmd_export(struct kvl_args *a)
+{
+	if (a->openmetrics == a->x.prometheus)
+		return kvl_usage_error(a, "wants one format: --openmetrics or --prometheus");
+	if (a->every && !a->output)
+		return kvl_usage_error(a, "--every goes with -o FILE");
+	if (a->x.no_vcpu && a->o.f.vcpu >= 0)
+		return kvl_usage_error(a, "--no-vcpu merges the vCPUs: --vcpu does not go with it");
+	a->x.f = a->o.f;
+	a->x.f.exits = true;	/* exit latency by reason: always */
+	a->x.live = !a->input;
+	return a->every ? kvl_export_every(a) : kvl_export_once(a, NULL);
+}
+
 static int kvl_cmd_record(struct kvl_args *a)
 {
 	struct kvl_record_opts ro = {
@@ -624,7 +793,10 @@ static const struct kvl_cmd kvl_cmds[] = {
 	{ "reset", 0, 0, kvl_cmd_reset },
 	{ "replay", OB(OPT_TGIDS) | OB(OPT_SPEED) | OB(OPT_REQUESTS) | F_FILTERS | OB(OPT_HIST) |
 		    OB(OPT_HIST_UNIT) | OB(OPT_DISK) | F_FORMAT, 1, kvl_cmd_replay },
-	{ "record", F_RECORD | OB(OPT_ALL_SYSCALLS), 0, kvl_cmd_record },
+	{ "record", F_RECORD | F_OUTPUT | OB(OPT_ALL_SYSCALLS), 0, kvl_cmd_record },
+	{ "export", OB(OPT_OPENMETRICS) | OB(OPT_PROMETHEUS) | OB(OPT_INPUT) | OB(OPT_STATS) | F_FILTERS |
+		    OB(OPT_NO_VCPU) | OB(OPT_STAGES) | OB(OPT_BUCKETS) | OB(OPT_EVERY) |
+		    F_OUTPUT, 0, kvl_cmd_export },
 };
 
 static int kvl_top_option(struct kvl_args *a, const char *opt)
@@ -672,6 +844,7 @@ int kvl_cli(int argc, char **argv, FILE *out, FILE *err)
 
 	kvl_filter_init(&a.o.f);
 	a.o.fmt = KVL_FMT_TEXT;
+	kvl_export_opts_init(&a.x);
 	ret = kvl_run(&a, argc, argv);
 	if (fflush(out) || ferror(out)) {
 		kvl_errorf(err, "writing the output: %s", strerror(errno));

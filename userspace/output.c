@@ -582,8 +582,7 @@ static int kvl_show_text(FILE *out, const struct kvl_snap *s,
 /* ------------------------------------------------------------------ */
 /* JSON, schema kvmio_lat/5 (see KVL_JSON_SCHEMA) */
 
-/* Length of the valid UTF-8 sequence at @s, 0 if it is not one. */
-static int kvl_utf8_len(const unsigned char *s)
+int kvl_utf8_len(const unsigned char *s)
 {
 	int n, i;
 	unsigned char lo = 0x80, hi = 0xbf;

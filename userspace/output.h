@@ -42,6 +42,9 @@ struct kvl_show_opts {
 /* @ns in the unit that reads best: "850ns", "12.3µs", "1.20ms", "2.50s". */
 const char *kvl_fmt_ns(char *buf, size_t size, double ns);
 
+/* Length of the valid UTF-8 sequence at @s, 0 if it is not one. */
+int kvl_utf8_len(const unsigned char *s);
+
 int kvl_print_show(FILE *out, const struct kvl_snap *s,
 		   const struct kvl_show_opts *o);
 void kvl_print_json(FILE *out, const struct kvl_snap *s,

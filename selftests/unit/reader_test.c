@@ -12,6 +12,9 @@
 #include <stdlib.h>
 #include <unistd.h>
 #include <fcntl.h>
+#include <dirent.h>
+#include <signal.h>
+#include <sys/resource.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include "kselftest_harness.h"
@@ -26,6 +29,7 @@
 #include "../../userspace/source.c"
 #include "../../userspace/replay.c"
 #include "../../userspace/record.c"
+#include "../../userspace/export.c"
 #include "../../userspace/cli.c"
 
 /* ------------------------------------------------------------------ */
@@ -3427,6 +3431,1106 @@ TEST(help_and_version)
 	EXPECT_EQ(0, r.rc);
 	EXPECT_NE(NULL, strstr(r.out, "compare --paths"));
 	run_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
+/* export --openmetrics */
+
+/* The module's bucket edges: lower bounds of its buckets, and 2^37 ns. */
+static bool om_is_edge(u64 e)
+{
+	unsigned int i;
+
+	for (i = 0; i < KVL_HIST_NBUCKETS; i++)
+		if (kvl_hist_bucket_lo(i) == e)
+			return true;
+	return e == KVL_HIST_MAX_NS;
+}
+
+/*
+ * An le (seconds, "9.91e-07", "0.000100351", "1.0") as whole ns, from its
+ * digits: false unless it is a whole number of ns.
+ */
+static bool om_le_ns(const char *s, u64 *ns)
+{
+	u64 m = 0;
+	int x = 0, e = 0, digits = 0;
+	bool frac = false;
+
+	for (; *s && *s != 'e'; s++) {
+		if (*s == '.') {
+			frac = true;
+			continue;
+		}
+		if (*s < '0' || *s > '9' || ++digits > 18)
+			return false;
+		m = m * 10 + (u64)(*s - '0');
+		x -= frac;
+	}
+	if (*s == 'e')
+		e = atoi(s + 1);
+	for (x += e + 9; x > 0; x--)
+		m *= 10;
+	for (; x < 0; x++) {
+		if (m % 10)
+			return false;
+		m /= 10;
+	}
+	*ns = m;
+	return true;
+}
+
+/* A histogram of a saved snapshot, read here on its own (not by parse.c). */
+struct om_hist {
+	const char *family;
+	char labels[200];
+	u64 count;
+	u64 sum;
+	u64 underflow;		/* format 1: in bucket [0, 1) for the reader */
+	u32 nr;
+	u64 lo[KVL_HIST_NBUCKETS];
+	u64 hi[KVL_HIST_NBUCKETS];
+	u64 n[KVL_HIST_NBUCKETS];
+};
+
+#define OM_MAX_HISTS	128
+
+/* The stage, disk and exit histograms with a count of snapshot @text. */
+static u32 om_fixture_hists(const char *text, struct om_hist *h, u32 max)
+{
+	char isa[16] = "", a[40], b[40], c[40];
+	const char *p, *nl, *cnt;
+	unsigned long long lo, hi, n;
+	int pid, x, at;
+	u32 nr = 0;
+	struct om_hist *cur = NULL;
+
+	for (p = text; (nl = strchr(p, '\n')); p = nl + 1) {
+		if (sscanf(p, "vcpu %d %d isa %15s", &pid, &x, isa) == 3)
+			continue;
+		if (cur && sscanf(p, "  [%llu, %llu) %llu", &lo, &hi, &n) == 3) {
+			cur->lo[cur->nr] = lo;
+			cur->hi[cur->nr] = hi;
+			cur->n[cur->nr++] = n;
+			continue;
+		}
+		cur = NULL;
+		cnt = strstr(p, " count=");
+		if (!cnt || cnt > nl || nr == max || !strtoull(cnt + 7, NULL, 10))
+			continue;
+		cur = &h[nr];
+		memset(cur, 0, sizeof(*cur));
+		if (sscanf(p, "stage %d %d %39s %39s ", &pid, &x, a, b) == 4) {
+			cur->family = "kvmio_lat_stage_seconds";
+			snprintf(cur->labels, sizeof(cur->labels),
+				 "pid=\"%d\",vm=\"\",vcpu=\"%d\",path=\"%s\",stage=\"%s\"",
+				 pid, x, a, b);
+		} else if (sscanf(p, "disk %d %d %39s %39s ", &pid, &x, a, b) == 4) {
+			cur->family = "kvmio_lat_disk_seconds";
+			snprintf(cur->labels, sizeof(cur->labels),
+				 "pid=\"%d\",vm=\"\",fd=\"%d\",disk=\"fd %d\",path=\"%s\",stage=\"%s\"",
+				 pid, x, x, a, b);
+		} else if (sscanf(p, "exit %d %d %n", &pid, &x, &at) >= 2) {
+			/* a reason may hold spaces: up to " count=" */
+			snprintf(c, sizeof(c), "%.*s", (int)(cnt - p - at), p + at);
+			cur->family = "kvmio_lat_exit_seconds";
+			snprintf(cur->labels, sizeof(cur->labels),
+				 "pid=\"%d\",vm=\"\",vcpu=\"%d\",reason=\"%s\",isa=\"%s\"",
+				 pid, x, c, isa);
+		} else {
+			cur = NULL;
+			continue;
+		}
+		cur->count = strtoull(cnt + 7, NULL, 10);
+		cur->sum = strtoull(strstr(p, " sum=") + 5, NULL, 10);
+		if (strstr(p, " underflow=") && strstr(p, " underflow=") < nl)
+			cur->underflow = strtoull(strstr(p, " underflow=") + 11, NULL, 10);
+		nr++;
+	}
+	return nr;
+}
+
+/* The le bounds of the first histogram of export @out, +Inf left out. */
+static u32 om_bounds(const char *out, char (*le)[32], u64 *ns, u32 max)
+{
+	const char *p = strstr(out, "_bucket{"), *q;
+	u32 nr = 0;
+
+	while (p && nr < max) {
+		p = strstr(p, ",le=\"") + 5;
+		q = strchr(p, '"');
+		if (!strncmp(p, "+Inf", 4))
+			break;
+		snprintf(le[nr], sizeof(le[0]), "%.*s", (int)(q - p), p);
+		if (!om_le_ns(le[nr], &ns[nr]))
+			ns[nr] = ~0ULL;
+		nr++;
+		p = strstr(q, "_bucket{");
+	}
+	return nr;
+}
+
+/* Lines of @s that start with @prefix. */
+static int om_lines(const char *s, const char *prefix)
+{
+	const char *p;
+	int n = 0;
+
+	for (p = s; p && *p; p = strchr(p, '\n'), p = p ? p + 1 : NULL)
+		n += !strncmp(p, prefix, strlen(prefix));
+	return n;
+}
+
+/* Seconds as export writes them: exact, a decimal point, no trailing 0s. */
+static const char *om_secs(char *buf, size_t size, u64 ns)
+{
+	int n = snprintf(buf, size, "%llu.%09llu", (unsigned long long)(ns / 1000000000),
+			 (unsigned long long)(ns % 1000000000));
+
+	while (buf[n - 1] == '0' && buf[n - 2] != '.')
+		buf[--n] = '\0';
+	return buf;
+}
+
+/*
+ * Every histogram of fixture @name in export's output, line by line,
+ * against its bucket lines: each le counts exactly the buckets whose
+ * values are all <= le, no bucket has values on both sides of an le, le
+ * + 1 ns is an edge of the layout, +Inf and _count are the count, _sum
+ * the sum; the lines of each family are (buckets + 3) per histogram (the
+ * series count of kvmio-lat(8)).
+ */
+static void check_export(struct __test_metadata *_metadata, const char *name,
+			 const char *stats)
+{
+	char le[KVL_EXPORT_MAX_BOUNDS][32], want[512], secs[48], prefix[64];
+	static const char *const families[] = {
+		"kvmio_lat_stage_seconds", "kvmio_lat_disk_seconds",
+		"kvmio_lat_exit_seconds",
+	};
+	u64 le_ns[KVL_EXPORT_MAX_BOUNDS];
+	struct om_hist *h = calloc(OM_MAX_HISTS, sizeof(*h));
+	char *text = read_all(fixture(name));
+	u32 nh, nb, i, j, k, per[3] = { 0 };
+	struct run r;
+
+	ASSERT_NE(NULL, h);
+	ASSERT_NE(NULL, text);
+	if (stats)
+		RUN(&r, "export", "--openmetrics", "--input", (char *)fixture(name),
+		    "--stats", (char *)fixture(stats));
+	else
+		RUN(&r, "export", "--openmetrics", "--input", (char *)fixture(name));
+	ASSERT_EQ(0, r.rc) TH_LOG("%s: %s", name, r.err);
+	nh = om_fixture_hists(text, h, OM_MAX_HISTS);
+	nb = om_bounds(r.out, le, le_ns, KVL_EXPORT_MAX_BOUNDS);
+	ASSERT_LT(0, nh);
+	EXPECT_EQ(22, nb);	/* 1, 2.5, 5 x 10^k s from 1 us to 10 s */
+	for (j = 0; j < nb; j++) {
+		EXPECT_NE(~0ULL, le_ns[j]) TH_LOG("le %s", le[j]);
+		EXPECT_TRUE(om_is_edge(le_ns[j] + 1)) TH_LOG("le %s", le[j]);
+		EXPECT_TRUE(!j || le_ns[j] > le_ns[j - 1]);
+	}
+	for (i = 0; i < nh; i++) {
+		for (j = 0; j < nb; j++) {
+			u64 cum = h[i].underflow;
+
+			for (k = 0; k < h[i].nr; k++) {
+				/* values lo .. hi - 1: all <= le or all > le */
+				EXPECT_FALSE(h[i].lo[k] <= le_ns[j] &&
+					     h[i].hi[k] - 1 > le_ns[j]);
+				if (h[i].hi[k] - 1 <= le_ns[j])
+					cum += h[i].n[k];
+			}
+			snprintf(want, sizeof(want), "\n%s_bucket{%s,le=\"%s\"} %llu\n",
+				 h[i].family, h[i].labels, le[j], (unsigned long long)cum);
+			EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s: %s", name, want);
+		}
+		snprintf(want, sizeof(want), "\n%s_bucket{%s,le=\"+Inf\"} %llu\n%s_count{%s} %llu\n%s_sum{%s} %s\n",
+			 h[i].family, h[i].labels, (unsigned long long)h[i].count,
+			 h[i].family, h[i].labels, (unsigned long long)h[i].count,
+			 h[i].family, h[i].labels, om_secs(secs, sizeof(secs), h[i].sum));
+		EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s: %s", name, want);
+		for (k = 0; k < ARRAY_SIZE(families); k++)
+			per[k] += !strcmp(h[i].family, families[k]);
+	}
+	for (k = 0; k < ARRAY_SIZE(families); k++) {
+		snprintf(prefix, sizeof(prefix), "%s_", families[k]);
+		EXPECT_EQ(per[k] * (nb + 3), om_lines(r.out, prefix)) TH_LOG("%s %s", name, prefix);
+	}
+	run_free(&r);
+	free(text);
+	free(h);
+}
+
+TEST(export_buckets_are_exact)
+{
+	check_export(_metadata, "disks.hist", "disks.stats");
+	check_export(_metadata, "two_vcpus.hist", "two_vcpus.stats");
+	check_export(_metadata, "replay_uring.hist", NULL);
+	check_export(_metadata, "uring_small.hist", NULL);
+	check_export(_metadata, "replay_threads.hist", NULL);	/* underflow=1 */
+	check_export(_metadata, "two_vms.hist", NULL);
+}
+
+/* The suffixes a sample of a family of @type may have. */
+static bool om_suffix_ok(const char *type, const char *suffix)
+{
+	if (!strcmp(type, "histogram"))
+		return !strcmp(suffix, "_bucket") || !strcmp(suffix, "_count") ||
+		       !strcmp(suffix, "_sum");
+	if (!strcmp(type, "counter"))
+		return !strcmp(suffix, "_total");
+	return !*suffix;	/* gauge, unknown */
+}
+
+/*
+ * Every family: TYPE, then UNIT (seconds, bytes: its name's suffix), then
+ * HELP, then its samples, never interleaved with another's; buckets in
+ * ascending le and cumulative; "# EOF" last, once.
+ */
+static void check_om_structure(struct __test_metadata *_metadata,
+			       const char *out)
+{
+	char family[64] = "", type[16] = "", name[128], prev_key[512] = "";
+	const char *p, *nl;
+	char seen[64][64];
+	u64 prev_le = 0, prev_v = 0, v, le;
+	int nseen = 0, i, samples = 0;
+	bool help = false;
+
+	ASSERT_NE(NULL, out);
+	EXPECT_EQ(1, count_substr(out, "# EOF")) TH_LOG("%s", out);
+	ASSERT_LE(6, strlen(out));
+	EXPECT_STREQ("# EOF\n", out + strlen(out) - 6);
+	for (p = out; (nl = strchr(p, '\n')); p = nl + 1) {
+		if (!strncmp(p, "# TYPE ", 7)) {
+			ASSERT_EQ(2, sscanf(p, "# TYPE %63s %15s", family, type));
+			for (i = 0; i < nseen; i++)
+				EXPECT_STRNE(seen[i], family);	/* not interleaved */
+			if (nseen < 64)
+				strcpy(seen[nseen++], family);
+			help = false;
+			continue;
+		}
+		if (!strncmp(p, "# UNIT ", 7)) {
+			char unit[32], suffix[40];
+
+			ASSERT_EQ(2, sscanf(p, "# UNIT %127s %31s", name, unit));
+			EXPECT_STREQ(family, name);
+			EXPECT_FALSE(help);	/* TYPE, UNIT, HELP */
+			snprintf(suffix, sizeof(suffix), "_%s", unit);
+			EXPECT_STREQ(suffix, name + strlen(name) - strlen(suffix));
+			continue;
+		}
+		if (!strncmp(p, "# HELP ", 7)) {
+			ASSERT_EQ(1, sscanf(p, "# HELP %127s", name));
+			EXPECT_STREQ(family, name);
+			EXPECT_LT(7 + strlen(name) + 2, (size_t)(nl - p));
+			help = true;
+			continue;
+		}
+		if (!strncmp(p, "# EOF", 5))
+			continue;
+		EXPECT_NE('#', *p) TH_LOG("%.*s", (int)(nl - p), p);
+		/* a sample of the current family, after its HELP */
+		samples++;
+		EXPECT_TRUE(help) TH_LOG("%.*s", (int)(nl - p), p);
+		snprintf(name, sizeof(name), "%.*s", (int)strcspn(p, "{ "), p);
+		EXPECT_EQ(0, strncmp(name, family, strlen(family))) TH_LOG("%s in %s", name, family);
+		EXPECT_TRUE(om_suffix_ok(type, name + strlen(family))) TH_LOG("%s", name);
+		if (strstr(name, "_bucket")) {
+			const char *lp = strstr(p, ",le=\"");
+			char key[512];
+
+			ASSERT_NE(NULL, lp);
+			snprintf(key, sizeof(key), "%.*s", (int)(lp - p), p);
+			v = strtoull(strchr(lp, ' ') + 1, NULL, 10);
+			le = ~0ULL;
+			if (strncmp(lp + 5, "+Inf\"", 5)) {
+				char s[32];
+
+				snprintf(s, sizeof(s), "%.*s", (int)strcspn(lp + 5, "\""), lp + 5);
+				EXPECT_TRUE(om_le_ns(s, &le)) TH_LOG("%s", s);
+			}
+			if (!strcmp(key, prev_key)) {
+				EXPECT_GT(le, prev_le);
+				EXPECT_GE(v, prev_v);
+			}
+			strcpy(prev_key, key);
+			prev_le = le;
+			prev_v = v;
+		}
+	}
+	EXPECT_EQ('\0', *p);
+	(void)samples;
+}
+
+TEST(export_families_are_well_formed)
+{
+	static const char *const inputs[][2] = {
+		{ "disks.hist", "disks.stats" }, { "two_vcpus.hist", "two_vcpus.stats" },
+		{ "uring_small.hist", NULL }, { "lab_native.hist", "lab_native.stats" },
+		{ "format1_replay_native.hist", NULL },
+	};
+	unsigned int i;
+	struct run r;
+
+	for (i = 0; i < ARRAY_SIZE(inputs); i++) {
+		if (inputs[i][1])
+			RUN(&r, "export", "--openmetrics", "--input",
+			    (char *)fixture(inputs[i][0]), "--stats",
+			    (char *)fixture(inputs[i][1]));
+		else
+			RUN(&r, "export", "--openmetrics", "--input",
+			    (char *)fixture(inputs[i][0]));
+		EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+		check_om_structure(_metadata, r.out);
+		run_free(&r);
+		RUN(&r, "export", "--openmetrics", "--no-vcpu", "--input",
+		    (char *)fixture(inputs[i][0]));
+		EXPECT_EQ(0, r.rc);
+		check_om_structure(_metadata, r.out);
+		run_free(&r);
+	}
+
+	/* the stats: levels are gauges, the rest counters ending in _total */
+	RUN(&r, "export", "--openmetrics", "--input", (char *)fixture("lab_native.hist"),
+	    "--stats", (char *)fixture("lab_native.stats"));
+	EXPECT_NE(NULL, strstr(r.out, "\n# TYPE kvmio_lat_requests counter\n# HELP kvmio_lat_requests Requests completed and recorded.\nkvmio_lat_requests_total "));
+	EXPECT_NE(NULL, strstr(r.out, "\n# TYPE kvmio_lat_inflight gauge\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\n# TYPE kvmio_lat_vms gauge\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\n# TYPE kvmio_lat_memory_bytes gauge\n# UNIT kvmio_lat_memory_bytes bytes\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\nkvmio_lat_dropped_total 2597\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\n# TYPE kvmio_lat_vm_exited gauge\n"));
+	EXPECT_EQ(0, count_substr(r.out, "_total_total"));
+	run_free(&r);
+
+	/* a stat this reader does not know: its kind is not guessed */
+	make_tmpdir();
+	RUN(&r, "export", "--openmetrics", "--input", (char *)fixture("empty.hist"),
+	    "--stats", (char *)write_tmp("s", "vms: 0\nnew_thing: 7\nstage_seconds_count: 1\n", -1));
+	EXPECT_STREQ("# TYPE kvmio_lat_vms gauge\n# HELP kvmio_lat_vms VMs (QEMU processes) tracked now, running.\nkvmio_lat_vms 0\n"
+		     "# TYPE kvmio_lat_new_thing unknown\n# HELP kvmio_lat_new_thing The module's stat new_thing.\nkvmio_lat_new_thing 7\n"
+		     "# EOF\n", r.out);
+	run_free(&r);
+	remove_tmpdir();
+}
+
+/*
+ * --prometheus: the same samples in the text format node_exporter
+ * parses: a counter's family is its _total sample's name, no UNIT, no
+ * "# EOF"; every other line as --openmetrics writes it.
+ */
+TEST(export_prometheus_text_format)
+{
+	char *om, *p, *line;
+	struct run r;
+	size_t n = 0;
+
+	RUN(&r, "export", "--openmetrics", "--input", (char *)fixture("lab_native.hist"),
+	    "--stats", (char *)fixture("lab_native.stats"));
+	ASSERT_EQ(0, r.rc);
+	om = strdup(r.out);
+	run_free(&r);
+	RUN(&r, "export", "--prometheus", "--input", (char *)fixture("lab_native.hist"),
+	    "--stats", (char *)fixture("lab_native.stats"));
+	ASSERT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "\n# TYPE kvmio_lat_requests_total counter\n# HELP kvmio_lat_requests_total Requests completed and recorded.\nkvmio_lat_requests_total "));
+	EXPECT_NE(NULL, strstr(r.out, "\n# TYPE kvmio_lat_inflight gauge\n# HELP kvmio_lat_inflight "));
+	EXPECT_NE(NULL, strstr(r.out, "# TYPE kvmio_lat_stage_seconds histogram\n# HELP kvmio_lat_stage_seconds "));
+	EXPECT_EQ(0, count_substr(r.out, "# UNIT"));
+	EXPECT_EQ(0, count_substr(r.out, "# EOF"));
+	EXPECT_EQ(0, count_substr(r.out, "_total_total"));
+	/* every sample line of the OpenMetrics text, in the same order */
+	p = r.out;
+	for (line = strtok(om, "\n"); line; line = strtok(NULL, "\n")) {
+		if (line[0] == '#')
+			continue;
+		p = strstr(p, line);
+		ASSERT_NE(NULL, p) TH_LOG("not in --prometheus: %s", line);
+		n++;
+	}
+	EXPECT_GT(n, 100);
+	free(om);
+	run_free(&r);
+}
+
+/* The COUNT of show's row "  all  STAGE ..." in the table titled @title. */
+static u64 om_all_row(const char *show, const char *title, const char *name)
+{
+	const char *p = strstr(show, title);
+	unsigned long long n;
+	char row[64];
+
+	for (p = p ? strstr(p, "\n  all ") : NULL; p; p = strstr(p + 1, "\n  all "))
+		if (sscanf(p, " all %63s %llu", row, &n) == 2 && !strcmp(row, name))
+			return n;
+	return 0;
+}
+
+TEST(export_no_vcpu_merges_as_show_all)
+{
+	char want[256];
+	struct run s, r, v;
+	u64 all;
+
+	RUN(&s, "show", "--exits", "--input", (char *)fixture("two_vcpus.hist"));
+	RUN(&r, "export", "--openmetrics", "--no-vcpu", "--input", (char *)fixture("two_vcpus.hist"));
+	RUN(&v, "export", "--openmetrics", "--input", (char *)fixture("two_vcpus.hist"));
+	ASSERT_EQ(0, s.rc);
+	ASSERT_EQ(0, r.rc);
+	EXPECT_EQ(0, count_substr(r.out, "vcpu=\""));
+	all = om_all_row(s.out, "native path", "total");
+	EXPECT_EQ(300, all);
+	snprintf(want, sizeof(want), "\nkvmio_lat_stage_seconds_count{pid=\"4242\",vm=\"\",path=\"native\",stage=\"total\"} %llu\n",
+		 (unsigned long long)all);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", want);
+	all = om_all_row(s.out, "exit latency", "hlt");
+	EXPECT_EQ(300, all);
+	snprintf(want, sizeof(want), "\nkvmio_lat_exit_seconds_count{pid=\"4242\",vm=\"\",reason=\"hlt\",isa=\"svm\"} %llu\n",
+		 (unsigned long long)all);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", want);
+
+	/* each merged bucket is the sum of the vCPUs' */
+	{
+		char le[KVL_EXPORT_MAX_BOUNDS][32], pat[256];
+		u64 ns[KVL_EXPORT_MAX_BOUNDS], n[3];
+		u32 nb = om_bounds(r.out, le, ns, KVL_EXPORT_MAX_BOUNDS), j;
+		const char *vc[3] = { "vcpu=\"0\",", "vcpu=\"1\",", "" };
+		int k;
+
+		ASSERT_EQ(22, nb);
+		for (j = 0; j < nb; j++) {
+			for (k = 0; k < 3; k++) {
+				const char *at;
+
+				snprintf(pat, sizeof(pat), "kvmio_lat_stage_seconds_bucket{pid=\"4242\",vm=\"\",%spath=\"native\",stage=\"submit_to_reap\",le=\"%s\"} ",
+					 vc[k], le[j]);
+				at = strstr(k < 2 ? v.out : r.out, pat);
+				ASSERT_NE(NULL, at) TH_LOG("%s", pat);
+				n[k] = strtoull(at + strlen(pat), NULL, 10);
+			}
+			EXPECT_EQ(n[0] + n[1], n[2]) TH_LOG("le %s", le[j]);
+		}
+	}
+	run_free(&s);
+	run_free(&r);
+	run_free(&v);
+
+	/* --vcpu narrows stages and exits; disks stay whole (they are per VM) */
+	RUN(&r, "export", "--openmetrics", "--vcpu", "1", "--input", (char *)fixture("disks.hist"));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(0, count_substr(r.out, "vcpu=\"0\""));
+	EXPECT_NE(0, count_substr(r.out, "vcpu=\"1\""));
+	EXPECT_NE(0, count_substr(r.out, "kvmio_lat_disk_seconds_count{pid=\"5000\""));
+	run_free(&r);
+	RUN(&r, "export", "--openmetrics", "--pid", "77", "--input", (char *)fixture("disks.hist"));
+	EXPECT_ONE_ERROR(&r, 1, "no VM with pid 77 (VMs in it: 5000 6000)");
+	run_free(&r);
+}
+
+TEST(export_stages_and_paths)
+{
+	struct run r;
+
+	RUN(&r, "export", "--openmetrics", "--stages", "total,io", "--input",
+	    (char *)fixture("disks.hist"));
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, count_substr(r.out, "stage=\"doorbell_to_wake\""));
+	EXPECT_EQ(0, count_substr(r.out, "stage=\"submit_to_irq\""));
+	EXPECT_EQ(0, count_substr(r.out, "stage=\"submit\""));
+	/* io: the threads path's stage and the disks' */
+	EXPECT_NE(NULL, strstr(r.out, "\nkvmio_lat_stage_seconds_count{pid=\"5000\",vm=\"\",vcpu=\"0\",path=\"threads\",stage=\"io\"} 45\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\nkvmio_lat_disk_seconds_count{pid=\"5000\",vm=\"\",fd=\"11\",disk=\"fd 11\",path=\"native\",stage=\"io\"} 39\n"));
+	EXPECT_NE(NULL, strstr(r.out, "path=\"native\",stage=\"total\"} "));
+	/* exits are not stages: always there */
+	EXPECT_NE(NULL, strstr(r.out, "\nkvmio_lat_exit_seconds_count{pid=\"5000\",vm=\"\",vcpu=\"0\",reason=\"hlt\",isa=\"svm\"} 85\n"));
+	/* total: 5000's 2 vCPUs x 2 paths, 6000's 1; io: 5000's threads x 2 */
+	EXPECT_EQ(4 + 1 + 2, om_lines(r.out, "kvmio_lat_stage_seconds_count{"));
+	run_free(&r);
+
+	RUN(&r, "export", "--openmetrics", "--path", "threads", "--input",
+	    (char *)fixture("disks.hist"));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(0, count_substr(r.out, "path=\"native\""));
+	EXPECT_NE(0, count_substr(r.out, "path=\"threads\""));
+	run_free(&r);
+
+	RUN(&r, "export", "--openmetrics", "--stages", "total,bogus", "--input",
+	    (char *)fixture("disks.hist"));
+	EXPECT_ONE_ERROR(&r, 2, "export: --stages: no stage 'bogus' (stages: doorbell_to_wake, wake_to_submit, submit, submit_to_reap, reap_to_irq, irq_to_entry, total, wake_to_dispatch, io, io_to_reap, submit_to_complete, complete_to_reap, submit_to_irq)");
+	run_free(&r);
+	RUN(&r, "export", "--openmetrics", "--stages", "total,", "--input",
+	    (char *)fixture("disks.hist"));
+	EXPECT_ONE_ERROR(&r, 2, "--stages: no stage ''");
+	run_free(&r);
+}
+
+TEST(export_buckets_option)
+{
+	static const struct {
+		const char *arg;
+		const char *err;
+	} bad[] = {
+		{ "", "--buckets wants bounds in seconds" },
+		{ "abc", "not 'abc'" },
+		{ ",0.1", "not ''" },
+		{ "0.1,", "not ''" },
+		{ "0.1,,0.2", "not ''" },
+		{ "1ms", "not '1ms'" },
+		{ "inf", "not 'inf'" },
+		{ "nan", "not 'nan'" },
+		{ "-1", "--buckets: -1 is negative" },
+		{ "0.01,0.001", "ascending order: 0.001 after 0.01" },
+		{ "0.001,0.001", "ascending order" },
+		{ "200", "--buckets: 200 s is beyond the module's last bucket (137.438953472 s)" },
+	};
+	char many[2048] = "", item[32];
+	unsigned int i;
+	struct run r;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		RUN(&r, "export", "--openmetrics", "--buckets", (char *)bad[i].arg,
+		    "--input", (char *)fixture("two_vcpus.hist"));
+		EXPECT_ONE_ERROR(&r, 2, bad[i].err);
+		run_free(&r);
+	}
+	for (i = 0; i < 65; i++) {
+		snprintf(item, sizeof(item), "%s%u", i ? "," : "", i + 1);
+		strcat(many, item);
+	}
+	RUN(&r, "export", "--openmetrics", "--buckets", many, "--input",
+	    (char *)fixture("two_vcpus.hist"));
+	EXPECT_ONE_ERROR(&r, 2, "--buckets: more than 64 bounds");
+	run_free(&r);
+	*strrchr(many, ',') = '\0';	/* 64: fine, some merged by rounding */
+	RUN(&r, "export", "--openmetrics", "--buckets", many, "--input",
+	    (char *)fixture("two_vcpus.hist"));
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	run_free(&r);
+
+	/*
+	 * rounded to the nearest exact bound; two that round alike are one
+	 * (the counts: the buckets of the fixture's lines with hi - 1 <= le)
+	 */
+	RUN(&r, "export", "--openmetrics", "--buckets", "0,0.0001,0.001,0.0010001,0.01,137.4",
+	    "--input", (char *)fixture("two_vcpus.hist"));
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "\nkvmio_lat_stage_seconds_bucket{pid=\"4242\",vm=\"\",vcpu=\"1\",path=\"native\",stage=\"total\",le=\"0.0\"} 0\n"
+			       "kvmio_lat_stage_seconds_bucket{pid=\"4242\",vm=\"\",vcpu=\"1\",path=\"native\",stage=\"total\",le=\"9.8303e-05\"} 44\n"
+			       "kvmio_lat_stage_seconds_bucket{pid=\"4242\",vm=\"\",vcpu=\"1\",path=\"native\",stage=\"total\",le=\"0.001015807\"} 147\n"
+			       "kvmio_lat_stage_seconds_bucket{pid=\"4242\",vm=\"\",vcpu=\"1\",path=\"native\",stage=\"total\",le=\"0.009961471\"} 150\n"
+			       "kvmio_lat_stage_seconds_bucket{pid=\"4242\",vm=\"\",vcpu=\"1\",path=\"native\",stage=\"total\",le=\"137.438953471\"} 150\n"
+			       "kvmio_lat_stage_seconds_bucket{pid=\"4242\",vm=\"\",vcpu=\"1\",path=\"native\",stage=\"total\",le=\"+Inf\"} 150\n")) TH_LOG("%s", r.out);
+	run_free(&r);
+}
+
+TEST(export_numbers)
+{
+	static const struct {
+		u64 ns;
+		const char *le;
+	} cases[] = {
+		{ 0, "0.0" }, { 5, "5e-09" }, { 31, "3.1e-08" }, { 991, "9.91e-07" },
+		{ 99999, "9.9999e-05" }, { 100351, "0.000100351" },
+		{ 1000000, "0.001" }, { 1000000000, "1.0" }, { 10000000000ULL, "10.0" },
+		{ 10200547327ULL, "10.200547327" },
+		{ KVL_HIST_MAX_NS - 1, "137.438953471" },
+	};
+	struct kvl_export_opts o;
+	char buf[32];
+	unsigned int i;
+	u64 ns;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		EXPECT_STREQ(cases[i].le, kvl_export_le(buf, sizeof(buf), cases[i].ns));
+		EXPECT_TRUE(om_le_ns(cases[i].le, &ns));
+		EXPECT_EQ(cases[i].ns, ns);
+	}
+	/* the default bounds: the exact ones nearest 1, 2.5, 5 x 10^k s */
+	kvl_export_opts_init(&o);
+	ASSERT_EQ(22, o.nr_bounds);
+	EXPECT_EQ(991, o.le[0]);			/* 1 us: edge 992 */
+	EXPECT_EQ(1006632959ULL, o.le[18]);		/* 1 s */
+	EXPECT_EQ(10200547327ULL, o.le[21]);		/* 10 s */
+	for (i = 0; i < o.nr_bounds; i++)
+		EXPECT_TRUE(om_is_edge(o.le[i] + 1));
+}
+
+TEST(export_sum_saturated_is_estimated)
+{
+	char *text = read_all(fixture("two_vcpus.hist")), *sat, *line, want[256], secs[48];
+	const char *at;
+	struct run r;
+	double mean;
+
+	ASSERT_NE(NULL, text);
+	line = strstr(text, "stage 4242 0 native total ");
+	ASSERT_NE(NULL, line);
+	at = strstr(line, " sum=");
+	snprintf(want, sizeof(want), "%.*s", (int)(strchr(at + 1, ' ') - at), at);
+	sat = replace(text, want, " sum=18446744073709551615");
+	ASSERT_NE(NULL, sat);
+	make_tmpdir();
+	write_tmp("sat.hist", sat, -1);
+	RUN(&r, "show", "--json", "--vcpu", "0", "--input", (char *)write_tmp("sat.hist", sat, -1));
+	ASSERT_EQ(0, r.rc);
+	at = strstr(r.out, "\"total\": {\"count\": 150, ");
+	ASSERT_NE(NULL, at);
+	mean = strtod(strstr(at, "\"mean_ns\": ") + 11, NULL);
+	EXPECT_NE(0, mean);
+	run_free(&r);
+	RUN(&r, "export", "--openmetrics", "--input", (char *)write_tmp("sat.hist", sat, -1));
+	snprintf(want, sizeof(want), "\nkvmio_lat_stage_seconds_sum{pid=\"4242\",vm=\"\",vcpu=\"0\",path=\"native\",stage=\"total\"} %s\n",
+		 om_secs(secs, sizeof(secs), (u64)mean * 150));
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", want);
+	run_free(&r);
+	remove_tmpdir();
+	free(sat);
+	free(text);
+}
+
+TEST(export_label_escaping)
+{
+	struct kvl_om_labels *l = calloc(1, sizeof(*l));
+	char *big = malloc(KVL_OM_LABELS * 2);
+
+	ASSERT_NE(NULL, l);
+	ASSERT_NE(NULL, big);
+	kvl_om_label_num(l, "pid", 12);
+	kvl_om_label(l, "disk", "a\"b\\c\nd\xff" "\xc3\xa9" "\xe2\x82" "\t");
+	EXPECT_STREQ("pid=\"12\",disk=\"a\\\"b\\\\c\\nd\xef\xbf\xbd\xc3\xa9\xef\xbf\xbd\xef\xbf\xbd\t\"", l->buf);
+	/* a name too long for the buffer is cut, never an escape */
+	memset(big, '"', KVL_OM_LABELS * 2 - 1);
+	big[KVL_OM_LABELS * 2 - 1] = '\0';
+	l->n = 0;
+	kvl_om_label(l, "disk", big);
+	kvl_om_label(l, "path", "native");
+	EXPECT_LT(l->n, sizeof(l->buf));
+	EXPECT_EQ(l->n, strlen(l->buf));
+	EXPECT_EQ(0, strcmp(l->buf + l->n - strlen("\",path=\"native\""), "\",path=\"native\""));
+	EXPECT_NE('\\', l->buf[l->n - strlen("\",path=\"native\"") - 1]);
+	free(big);
+	free(l);
+}
+
+TEST(export_vm_names)
+{
+	static const struct {
+		const char *cmdline;
+		size_t len;
+		const char *name;
+	} cases[] = {
+#define C(s, name) { s, sizeof(s) - 1, name }
+		C("qemu-system-x86_64\0-name\0guest=web1,debug-threads=on\0-m\0" "1024\0", "web1"),
+		C("qemu\0-name\0db,,1,process=x\0", "db,1"),
+		C("qemu\0--name\0debug-threads=on,guest=z,,\0", "z,"),
+		C("qemu\0-name\0a\0-name\0b\0", "b"),
+		C("qemu\0-m\0" "1024\0", ""),
+		C("qemu\0-name\0", ""),
+		C("qemu\0-name\0debug-threads=on\0", ""),
+		C("qemu\0-name\0x", "x"),
+		C("qemu\0-name\0guest=\xff\"q\0", "\xff\"q"),
+#undef C
+	};
+	char buf[KVL_EXPORT_VM_NAME];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		kvl_export_vm_name(cases[i].cmdline, cases[i].len, buf, sizeof(buf));
+		EXPECT_STREQ(cases[i].name, buf) TH_LOG("case %u", i);
+	}
+}
+
+/*
+ * Live: a VM's name from its /proc/PID/cmdline (a child that looks like
+ * QEMU started by libvirt), its disk's from /proc/PID/fd; once exited,
+ * the name read while it ran, in the same process (export --every).
+ */
+TEST(export_live_names)
+{
+	char dir[300], oddpath[400], want[800], vmline[64], *text, *exited;
+	struct kvl_export_names names = { 0 };
+	struct kvl_export_opts o;
+	struct kvl_snap s;
+	unsigned int seed = 3;
+	u64 dur[RF_NR_DUR];
+	struct rf_vm vm;
+	struct fx f;
+	struct run r;
+	int fd, pipefd[2], i, status;
+	char *buf;
+	size_t len;
+	FILE *out;
+	pid_t child;
+
+	make_tmpdir();
+	snprintf(oddpath, sizeof(oddpath), "%s/new\nline \"x\"", tmpdir);
+	fd = open(oddpath, O_RDWR | O_CREAT, 0600);
+	ASSERT_LE(0, fd);
+	ASSERT_EQ(0, pipe(pipefd));
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		dup2(pipefd[0], 0);
+		close(pipefd[1]);
+		execl("/bin/sh", "sh", "-c", "read x", "qemu", "-name",
+		      "guest=we\"b\\1,,x,debug-threads=on", (char *)NULL);
+		_exit(127);
+	}
+	close(pipefd[0]);
+	fx_init(&f);
+	rf_vm_init(&vm, child, "qemu");
+	for (i = 0; i < 4; i++) {
+		rf_durations(&seed, KVL_PATH_THREADS, dur);
+		rf_threads_fd(&f, &vm, 0, dur, fd);
+	}
+	text = rf_hist_text(&f);
+	snprintf(dir, sizeof(dir), "%s/kvmio_lat", tmpdir);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	write_tmp("kvmio_lat/hist", text, -1);
+	setenv(KVL_DEBUGFS_ENV, tmpdir, 1);
+	/* the child has run sh, not only forked */
+	for (i = 0; i < 500; i++) {
+		snprintf(want, sizeof(want), "/proc/%d/cmdline", child);
+		if (!kvl_read_file(want, 4096, &buf, &len)) {
+			bool named = memmem(buf, len, "-name", 6);
+
+			free(buf);
+			if (named)
+				break;
+		}
+		usleep(10000);
+	}
+
+	RUN(&r, "export", "--openmetrics");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	snprintf(want, sizeof(want), "\nkvmio_lat_stage_seconds_count{pid=\"%d\",vm=\"we\\\"b\\\\1,x\",vcpu=\"0\",path=\"threads\",stage=\"total\"} 4\n",
+		 child);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	snprintf(want, sizeof(want), "\nkvmio_lat_disk_seconds_count{pid=\"%d\",vm=\"we\\\"b\\\\1,x\",fd=\"%d\",disk=\"%s/new\\nline \\\"x\\\"\",path=\"threads\",stage=\"total\"} 4\n",
+		 child, fd, tmpdir);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	snprintf(want, sizeof(want), "\nkvmio_lat_vm_exited{pid=\"%d\",vm=\"we\\\"b\\\\1,x\"} 0\n", child);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	check_om_structure(_metadata, r.out);
+	run_free(&r);
+
+	/* exited: named as while it ran by the same exporter, else "" */
+	kvl_export_opts_init(&o);
+	o.live = true;
+	ASSERT_EQ(0, kvl_load(&s, NULL, NULL, stderr));
+	out = fopen("/dev/null", "w");
+	ASSERT_EQ(0, kvl_export_openmetrics(out, &s, &o, &names));
+	kvl_snap_free(&s);
+	ASSERT_EQ(1, names.nr);
+	snprintf(vmline, sizeof(vmline), "vm %d qemu vcpus 1", child);
+	exited = replace(text, vmline, strcat(strcpy(want, vmline), " exited 5"));
+	ASSERT_NE(NULL, exited);
+	write_tmp("kvmio_lat/hist", exited, -1);
+	ASSERT_EQ(0, kvl_load(&s, NULL, NULL, stderr));
+	fclose(out);
+	out = open_memstream(&buf, &len);
+	ASSERT_EQ(0, kvl_export_openmetrics(out, &s, &o, &names));
+	fclose(out);
+	snprintf(want, sizeof(want), "\nkvmio_lat_vm_exited{pid=\"%d\",vm=\"we\\\"b\\\\1,x\"} 1\n", child);
+	EXPECT_NE(NULL, strstr(buf, want)) TH_LOG("%s", buf);
+	free(buf);
+	kvl_snap_free(&s);
+	RUN(&r, "export", "--openmetrics");	/* no memory of it: "" */
+	snprintf(want, sizeof(want), "\nkvmio_lat_vm_exited{pid=\"%d\",vm=\"\"} 1\n", child);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", r.out);
+	run_free(&r);
+	/* a saved copy names no VM: its pids may be others' now */
+	RUN(&r, "export", "--openmetrics", "--input", (char *)write_tmp("saved.hist", text, -1));
+	snprintf(want, sizeof(want), "{pid=\"%d\",vm=\"\",vcpu=\"0\",", child);
+	EXPECT_NE(NULL, strstr(r.out, want));
+	EXPECT_EQ(NULL, strstr(r.out, "new\\nline"));
+	run_free(&r);
+
+	close(pipefd[1]);
+	waitpid(child, &status, 0);
+	kvl_export_names_free(&names);
+	unsetenv(KVL_DEBUGFS_ENV);
+	close(fd);
+	free(exited);
+	free(text);
+	rf_vm_fini(&vm);
+	fx_fini(&f);
+	remove_tmpdir();
+}
+
+/* Entries of @dir whose name starts with '.', "." and ".." aside. */
+static int om_dot_files(const char *dir)
+{
+	struct dirent *d;
+	DIR *dp = opendir(dir);
+	int n = 0;
+
+	if (!dp)
+		return -1;
+	while ((d = readdir(dp)))
+		n += d->d_name[0] == '.' && strcmp(d->d_name, ".") &&
+		     strcmp(d->d_name, "..");
+	closedir(dp);
+	return n;
+}
+
+TEST(export_output_file)
+{
+	char path[400], nodir[400], *got;
+	struct run r, std;
+	struct stat st;
+	const char *bad;
+	int status;
+	pid_t child;
+
+	make_tmpdir();
+	snprintf(path, sizeof(path), "%s/kvmio.prom", tmpdir);
+	write_tmp("kvmio.prom", "old\n", -1);
+	umask(077);	/* the file is 0644 all the same */
+	RUN(&r, "export", "--openmetrics", "-o", path, "--input",
+	    (char *)fixture("disks.hist"), "--stats", (char *)fixture("disks.stats"));
+	umask(022);
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, r.out_len);
+	EXPECT_EQ(0, r.err_len);
+	run_free(&r);
+	RUN(&std, "export", "--openmetrics", "--input", (char *)fixture("disks.hist"),
+	    "--stats", (char *)fixture("disks.stats"));
+	got = read_all(path);
+	EXPECT_STREQ(std.out, got);
+	free(got);
+	run_free(&std);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(0644, st.st_mode & 07777);
+	EXPECT_EQ(0, om_dot_files(tmpdir));
+
+	/* bad snapshots: one error, the file as it was, no temporary file */
+	write_tmp("kvmio.prom", "old\n", -1);
+	bad = write_tmp("zero.hist", "", 0);
+	RUN(&r, "export", "--openmetrics", "-o", path, "--input", (char *)bad);
+	EXPECT_ONE_ERROR(&r, 1, "zero.hist: empty file, not a kvmio_lat snapshot");
+	run_free(&r);
+	bad = write_tmp("junk.hist", "hello\n", -1);
+	RUN(&r, "export", "--openmetrics", "-o", path, "--input", (char *)bad);
+	EXPECT_ONE_ERROR(&r, 1, "junk.hist:1: not a kvmio_lat snapshot");
+	run_free(&r);
+	got = read_all(fixture("disks.hist"));
+	*strstr(got, "end\n") = '\0';
+	bad = write_tmp("cut.hist", got, -1);
+	free(got);
+	RUN(&r, "export", "--openmetrics", "-o", path, "--input", (char *)bad);
+	EXPECT_ONE_ERROR(&r, 1, "cut.hist: truncated snapshot");
+	run_free(&r);
+	RUN(&r, "export", "--openmetrics", "-o", path, "--input", (char *)fixture("disks.hist"),
+	    "--stats", (char *)write_tmp("bad.stats", "what\n", -1));
+	EXPECT_ONE_ERROR(&r, 1, "bad.stats:1: not a kvmio_lat stats file");
+	run_free(&r);
+	got = read_all(path);
+	EXPECT_STREQ("old\n", got);
+	free(got);
+	EXPECT_EQ(0, om_dot_files(tmpdir));
+
+	/* a snapshot of no VM: a valid file of the stats and # EOF */
+	RUN(&r, "export", "--openmetrics", "-o", path, "--input", (char *)fixture("empty.hist"));
+	EXPECT_EQ(0, r.rc);
+	run_free(&r);
+	got = read_all(path);
+	EXPECT_STREQ("# EOF\n", got);
+	free(got);
+	RUN(&r, "export", "--openmetrics", "--input", (char *)fixture("empty.hist"),
+	    "--stats", (char *)write_tmp("s", "vms: 0\nrequests: 3\n", -1));
+	EXPECT_STREQ("# TYPE kvmio_lat_vms gauge\n# HELP kvmio_lat_vms VMs (QEMU processes) tracked now, running.\nkvmio_lat_vms 0\n"
+		     "# TYPE kvmio_lat_requests counter\n# HELP kvmio_lat_requests Requests completed and recorded.\nkvmio_lat_requests_total 3\n# EOF\n",
+		     r.out);
+	run_free(&r);
+
+	/* nowhere to write */
+	snprintf(nodir, sizeof(nodir), "%s/nodir/kvmio.prom", tmpdir);
+	RUN(&r, "export", "--openmetrics", "-o", nodir, "--input", (char *)fixture("disks.hist"));
+	snprintf(path, sizeof(path), "%s/nodir/kvmio.prom: cannot write it: no directory %s/nodir", tmpdir, tmpdir);
+	EXPECT_ONE_ERROR(&r, 1, path);
+	run_free(&r);
+	snprintf(nodir, sizeof(nodir), "%s/adir", tmpdir);
+	ASSERT_EQ(0, mkdir(nodir, 0755));
+	RUN(&r, "export", "--openmetrics", "-o", nodir, "--input", (char *)fixture("disks.hist"));
+	EXPECT_ONE_ERROR(&r, 1, "adir: cannot replace it: Is a directory");
+	run_free(&r);
+	EXPECT_EQ(0, om_dot_files(tmpdir));
+
+	/* a write that fails (a file size limit): the file as it was */
+	snprintf(path, sizeof(path), "%s/kvmio.prom", tmpdir);
+	write_tmp("kvmio.prom", "old\n", -1);
+	child = fork();
+	ASSERT_LE(0, child);
+	if (!child) {
+		struct rlimit rl = { 4096, 4096 };
+		FILE *err = fopen(write_tmp("fsize.err", "", 0), "w");
+
+		signal(SIGXFSZ, SIG_IGN);
+		setrlimit(RLIMIT_FSIZE, &rl);
+		RUN(&r, "export", "--openmetrics", "-o", path, "--input",
+		    (char *)fixture("disks.hist"));
+		fputs(r.err, err);
+		fclose(err);
+		_exit(r.rc);
+	}
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(1, WEXITSTATUS(status));
+	snprintf(nodir, sizeof(nodir), "%s/fsize.err", tmpdir);
+	got = read_all(nodir);
+	EXPECT_NE(NULL, strstr(got, "kvmio.prom: writing it failed: File too large; it is left as it was\n")) TH_LOG("%s", got);
+	EXPECT_EQ(1, count_char(got, '\n'));
+	free(got);
+	got = read_all(path);
+	EXPECT_STREQ("old\n", got);
+	free(got);
+	EXPECT_EQ(0, om_dot_files(tmpdir));
+	remove_tmpdir();
+}
+
+TEST(export_usage_errors)
+{
+	static const struct {
+		const char *args[8];
+		const char *err;
+	} cases[] = {
+		{ { "export", NULL }, "export: wants one format: --openmetrics or --prometheus" },
+		{ { "export", "--openmetrics", "--prometheus", NULL }, "export: wants one format: --openmetrics or --prometheus" },
+		{ { "export", "--openmetrics", "--every", "5", NULL }, "--every goes with -o FILE" },
+		{ { "export", "--openmetrics", "-o", "x", "--every", "0", NULL }, "--every wants seconds from 1 to 86400, not '0'" },
+		{ { "export", "--openmetrics", "-o", "x", "--every", "0.5", NULL }, "not '0.5'" },
+		{ { "export", "--openmetrics", "-o", "x", "--every", "86401", NULL }, "not '86401'" },
+		{ { "export", "--openmetrics", "-o", "x", "--every", "abc", NULL }, "not 'abc'" },
+		{ { "export", "--openmetrics", "-o", "x", "--every", "", NULL }, "not ''" },
+		{ { "export", "--openmetrics", "-o", "x", "--every", "5s", NULL }, "not '5s'" },
+		{ { "export", "--openmetrics", "-o", "x", "--every", "nan", NULL }, "not 'nan'" },
+		{ { "export", "--openmetrics", "-o", "", NULL }, "-o wants a file name" },
+		{ { "export", "--openmetrics", "--no-vcpu", "--vcpu", "0", NULL }, "--no-vcpu merges the vCPUs: --vcpu does not go with it" },
+		{ { "export", "--openmetrics", "--disk", NULL }, "--disk is not an option of export" },
+		{ { "export", "--openmetrics", "--json", NULL }, "--json is not an option of export" },
+		{ { "export", "--openmetrics", "-b", "64", NULL }, "-b is not an option of export" },
+		{ { "export", "--openmetrics", "-i", "1", NULL }, "-i is not an option of export" },
+		{ { "export", "--openmetrics", "now", NULL }, "unexpected argument 'now'" },
+		{ { "show", "--openmetrics", NULL }, "--openmetrics is not an option of show" },
+		{ { "show", "--prometheus", NULL }, "--prometheus is not an option of show" },
+		{ { "show", "-o", "x", NULL }, "-o is not an option of show" },
+		{ { "watch", "--every", "2", NULL }, "--every is not an option of watch" },
+	};
+	unsigned int i;
+	struct run r;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *argv[10] = { "kvmio-lat" };
+		int j;
+
+		for (j = 0; cases[i].args[j]; j++)
+			argv[j + 1] = (char *)cases[i].args[j];
+		run_argv(&r, argv);
+		EXPECT_ONE_ERROR(&r, 2, cases[i].err);
+		EXPECT_NE(NULL, strstr(r.err, "(try 'kvmio-lat --help')"));
+		run_free(&r);
+	}
+}
+
+/* Wait up to 5 s for @path to hold @what; its content then, else NULL. */
+static char *om_wait_for(const char *path, const char *what)
+{
+	char *got;
+	int i;
+
+	for (i = 0; i < 500; i++) {
+		got = read_all(path);
+		if (got && strstr(got, what))
+			return got;
+		free(got);
+		usleep(10000);
+	}
+	return NULL;
+}
+
+/* export --every in a child, its stderr into tmpdir/err. */
+static pid_t om_start_every(const char *in, const char *out)
+{
+	pid_t child = fork();
+
+	if (!child) {
+		char *argv[] = { "kvmio-lat", "export", "--openmetrics", "--every", "1",
+				 "-o", (char *)out, "--input", (char *)in, NULL };
+		FILE *err = fopen(write_tmp("err", "", 0), "w");
+		int rc;
+
+		setvbuf(err, NULL, _IONBF, 0);
+		rc = kvl_cli(ARRAY_SIZE(argv) - 1, argv, stdout, err);
+		fclose(err);
+		_exit(rc);
+	}
+	return child;
+}
+
+/*
+ * --every rewrites the file until SIGTERM or SIGINT (exit 0, no temporary
+ * file left); a round that fails says so and leaves the last file; a
+ * first round that fails ends it at once.
+ */
+TEST(export_every)
+{
+	char out[300], errf[300], *a, *b, *e;
+	const char *in;
+	int status;
+	pid_t child;
+	struct run r;
+
+	make_tmpdir();
+	snprintf(out, sizeof(out), "%s/kvmio.prom", tmpdir);
+	snprintf(errf, sizeof(errf), "%s/err", tmpdir);
+	in = write_tmp("in.hist", read_all(fixture("two_vcpus.hist")), -1);
+	child = om_start_every(in, out);
+	ASSERT_LE(0, child);
+	a = om_wait_for(out, "# EOF\n");
+	ASSERT_NE(NULL, a);
+	EXPECT_NE(NULL, strstr(a, "pid=\"4242\""));
+	/* a round that fails: said, the file left as it was */
+	write_tmp("in.hist", "garbage\n", -1);
+	e = om_wait_for(errf, "\n");
+	ASSERT_NE(NULL, e);
+	EXPECT_NE(NULL, strstr(e, "in.hist:1: not a kvmio_lat snapshot")) TH_LOG("%s", e);
+	b = read_all(out);
+	EXPECT_STREQ(a, b);
+	free(b);
+	/* and the loop goes on */
+	write_tmp("in.hist", read_all(fixture("two_vms.hist")), -1);
+	b = om_wait_for(out, "pid=\"2000\"");
+	EXPECT_NE(NULL, b);
+	free(b);
+	EXPECT_EQ(0, kill(child, SIGTERM));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, om_dot_files(tmpdir));
+	free(a);
+	free(e);
+
+	child = om_start_every(in, out);
+	ASSERT_LE(0, child);
+	write_tmp("kvmio.prom", "", 0);
+	a = om_wait_for(out, "# EOF\n");
+	free(a);
+	EXPECT_EQ(0, kill(child, SIGINT));
+	ASSERT_EQ(child, waitpid(child, &status, 0));
+	EXPECT_TRUE(WIFEXITED(status));
+	EXPECT_EQ(0, WEXITSTATUS(status));
+	EXPECT_EQ(0, om_dot_files(tmpdir));
+
+	/* the first round must work */
+	write_tmp("in.hist", "garbage\n", -1);
+	RUN(&r, "export", "--openmetrics", "--every", "1", "-o", out, "--input", (char *)in);
+	EXPECT_ONE_ERROR(&r, 1, "in.hist:1: not a kvmio_lat snapshot");
+	run_free(&r);
+	remove_tmpdir();
 }
 
 TEST_HARNESS_MAIN

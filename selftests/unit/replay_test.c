@@ -34,6 +34,7 @@
 #include "../../userspace/source.c"
 #include "../../userspace/replay.c"
 #include "../../userspace/record.c"
+#include "../../userspace/export.c"
 #include "../../userspace/cli.c"
 
 /* ------------------------------------------------------------------ */
