@@ -35,7 +35,7 @@ TEST_CFLAGS := -std=gnu11 -O1 -g $(WFLAGS) -Wno-unused-parameter -D_GNU_SOURCE -
 
 UNIT_TESTS := $(patsubst selftests/unit/%.c,$(BUILD)/unit/%,$(wildcard selftests/unit/*_test.c))
 
-.PHONY: all module reader vmm inner-io selftests unit check demo bench install \
+.PHONY: all module reader vmm inner-io selftests unit check demo bench install install-reader \
 	clean checkpatch ksrc
 
 all: module reader
@@ -92,10 +92,21 @@ check:
 demo:
 	scripts/demo.sh
 
-install: module reader
+install: module install-reader
 	$(MAKE) -C $(KDIR) M=$(CURDIR) modules_install
+
+# The reader, its man page, and the systemd service and timer that write
+# its export for node_exporter every 15 s (Documentation/export.rst).
+SYSTEMD_UNIT_DIR ?= $(PREFIX)/lib/systemd/system
+install-reader: reader
 	install -D -m 0755 $(BUILD)/kvmio-lat $(DESTDIR)$(PREFIX)/bin/kvmio-lat
 	install -D -m 0644 userspace/kvmio-lat.8 $(DESTDIR)$(PREFIX)/share/man/man8/kvmio-lat.8
+	install -d $(DESTDIR)$(SYSTEMD_UNIT_DIR)
+	for u in kvmio-lat-export.service kvmio-lat-export.timer; do \
+		sed 's|@BINDIR@|$(PREFIX)/bin|g' userspace/systemd/$$u \
+			>$(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$u && \
+		chmod 0644 $(DESTDIR)$(SYSTEMD_UNIT_DIR)/$$u || exit 1; \
+	done
 
 # Not kbuild's clean: with M=$(CURDIR) it deletes every *.o and *.ko under
 # the checkout, the lab's cached kernel modules and debug kernel build too.
@@ -294,5 +305,16 @@ debug-kernel-canary:
 
 .PHONY: debug-kernel check-debug debug-kernel-canary
 # --- debug-kernel: end ---
+
+# --- export-test: begin ---
+# kvmio-lat export --openmetrics read by the real consumers, on the host:
+# node_exporter's textfile collector, Prometheus, PCP's pmdaopenmetrics
+# (selftests/export/export_test.sh installs them when missing, starts each
+# on a free port of 127.0.0.1 in a temporary directory, stops them; root).
+export-test: reader
+	selftests/export/export_test.sh $(BUILD)/kvmio-lat
+
+.PHONY: export-test
+# --- export-test: end ---
 
 endif

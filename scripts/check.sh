@@ -6,7 +6,8 @@
 #   deps -> build (module for the lab kernel, reader, lab programs)
 #   -> checkpatch -> kbuild guards (unsupported kernels, warnings fatal
 #   here only) -> host unit tests (ASan/UBSan) -> fuzzing the snapshot
-#   parser -> in a real kernel with real KVM (the lab): module selftests,
+#   parser -> export read by real node_exporter, promtool, Prometheus and
+#   PCP's pmdaopenmetrics (on the host) -> in a real kernel with real KVM (the lab): module selftests,
 #   the lab from a fresh clone in /tmp, the QEMU-like I/O paths with injected delays, real QEMU with
 #   aio=native, aio=threads and aio=io_uring, real QEMU's own trace against the
 #   module's request by request, make bench-quick (the benchmark still
@@ -193,6 +194,7 @@ step checkpatch scripts/checkpatch.sh
 step kbuild scripts/kbuild-guard-test.sh "$KDIR"
 step unit make -s unit
 step fuzz make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
+step export make -s export-test
 step lab-selftests lab_selftests
 step lab-tmp-clone scripts/tmp-clone-test.sh "$KVER"
 step lab-io-paths lab_io
