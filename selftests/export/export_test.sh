@@ -38,7 +38,7 @@ pkgs=(prometheus-node-exporter prometheus pcp python3-pcp python3-requests
       curl python3-prometheus-client systemd)
 # snapshot and stats (none for replay_uring: a replay has no stats)
 fixture_list=(disks lab_native two_vcpus replay_uring)
-PLAN=30
+PLAN=31
 
 n=0
 fail=0
@@ -509,6 +509,17 @@ for f in disks replay_uring; do
 		result 0 "$text"
 	else
 		result 1 "$text" "$tmp/log/q-$f"
+	fi
+	# the Grafana dashboard's queries, on the file with stats and exits
+	[ "$f" = disks ] || continue
+	text="userspace/grafana/kvmio_lat.json: every query valid and answered by Prometheus"
+	if [ -z "$prom_url" ]; then
+		skip "$text" "no Prometheus"
+	elif $check dashboard "$top/userspace/grafana/kvmio_lat.json" "$prom_url" \
+		>"$tmp/log/dashboard" 2>&1; then
+		result 0 "$text"
+	else
+		result 1 "$text" "$tmp/log/dashboard"
 	fi
 done
 

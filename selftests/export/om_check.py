@@ -25,6 +25,11 @@
 #       {stage="total", ...})) lies within the exported bucket around the
 #       reader's p99 (show --disk --json) of the same disk and path.
 #       Waits (up to 30 s) for Prometheus to serve exactly OM's disk series.
+#   om_check.py dashboard DASHBOARD.json PROM_URL
+#       every query of the Grafana dashboard (panel targets, and the
+#       series of its label_values() variables), with $__rate_interval
+#       1m and every variable ".*", is valid PromQL to Prometheus and
+#       returns series.
 #   om_check.py pick OM
 #       "NAME VALUE" of one counter sample and one gauge sample (for pmval).
 #   om_check.py names OM
@@ -438,6 +443,53 @@ def cmd_quantile(args):
     return finish("%d disk/path p99s agree within a bucket" % n)
 
 
+def cmd_dashboard(args):
+    if len(args) != 2:
+        return usage()
+    with open(args[0], encoding="utf-8") as f:
+        dash = json.load(f)
+    url = args[1]
+    queries = []
+    for panel in dash.get("panels", []):
+        for t in panel.get("targets", []):
+            queries.append((panel.get("title", "?"), t["expr"]))
+    for v in dash.get("templating", {}).get("list", []):
+        m = re.match(r"label_values\((.*), *(\w+)\)$", v.get("definition", ""))
+        if m:
+            queries.append(("variable " + v["name"], "count by (%s) (%s)"
+                            % (m.group(2), m.group(1))))
+        elif v.get("type") == "query":
+            problem("variable %s: not a label_values() query" % v["name"])
+
+    def subst(q):
+        q = q.replace("$__rate_interval", "1m")
+        return re.sub(r"\$\{?(\w+)\}?", ".*", q)
+
+    def answers():
+        out = []
+        for title, q in queries:
+            try:
+                out.append((title, q, len(prom_query(url, subst(q))), None))
+            except Exception as e:
+                out.append((title, q, 0, e))
+        return out
+    # rate() wants two scrapes of a series in its window: a new file's
+    # series answer a second or two after they are first served
+    deadline = time.time() + 20
+    got = answers()
+    while any(n == 0 for _, _, n, _ in got) and time.time() < deadline:
+        time.sleep(1)
+        got = answers()
+    for title, q, n, e in got:
+        if e is not None:
+            problem("%s: %s" % (title, e))
+        elif not n:
+            problem("%s: no series for %s" % (title, subst(q)))
+        else:
+            print("# %s: %d series" % (title, n))
+    return finish("%d dashboard queries answered" % len(queries))
+
+
 def cmd_pick(args):
     if len(args) != 1:
         return usage()
@@ -512,14 +564,15 @@ def cmd_pcp(args):
 
 
 def usage():
-    print("usage: om_check.py file|scrape|quantile|pick|names|pcp ARGS (see its "
+    print("usage: om_check.py file|scrape|quantile|dashboard|pick|names|pcp ARGS (see its "
           "header)", file=sys.stderr)
     return 2
 
 
 def main(argv):
     cmds = {"file": cmd_file, "scrape": cmd_scrape, "quantile": cmd_quantile,
-            "pick": cmd_pick, "names": cmd_names, "pcp": cmd_pcp}
+            "pick": cmd_pick, "names": cmd_names, "pcp": cmd_pcp,
+            "dashboard": cmd_dashboard}
     if len(argv) < 2 or argv[1] not in cmds:
         return usage()
     return cmds[argv[1]](argv[2:])
