@@ -1,9 +1,10 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * export.c - snapshots as OpenMetrics text with classic histograms (see
- * export.h and kvmio-lat(8), EXPORT): families kvmio_lat_stage_seconds,
+ * export.c - snapshots as OpenMetrics text with classic histograms, or
+ * the Prometheus text format 0.0.4 (--prometheus; see export.h and
+ * kvmio-lat(8), EXPORT): families kvmio_lat_stage_seconds,
  * kvmio_lat_disk_seconds, kvmio_lat_exit_seconds, kvmio_lat_vm_exited,
- * then the stats file's counters and gauges, then "# EOF".
+ * then the stats file's counters and gauges, then (OpenMetrics) "# EOF".
  *
  * Every name here is kvl_om_* or kvl_export_*: the reader's tests include
  * the userspace sources in one file, so statics must not collide.

@@ -1,8 +1,9 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * export.h - a snapshot as OpenMetrics text (classic histograms), for
- * Prometheus (node_exporter's textfile collector) and PCP's
- * pmdaopenmetrics: "kvmio-lat export --openmetrics".
+ * PCP's pmdaopenmetrics, or in the Prometheus text format for
+ * node_exporter's textfile collector: "kvmio-lat export --openmetrics",
+ * "kvmio-lat export --prometheus".
  *
  * An "le" bound is exact: it is E - 1 ns for a bucket edge E of the
  * module's layout (hist.h), and counts the buckets whose values are all
@@ -79,8 +80,9 @@ void kvl_export_vm_name(const char *cmdline, size_t len, char *buf,
 const char *kvl_export_le(char *buf, size_t size, u64 ns);
 
 /*
- * @s as OpenMetrics text on @out, ending with "# EOF"; @names may be
- * NULL.  0, or -1 when out of memory.
+ * @s as OpenMetrics text on @out, ending with "# EOF" (or in the
+ * Prometheus text format: @o->prometheus); @names may be NULL.  0, or -1
+ * when out of memory.
  */
 int kvl_export_openmetrics(FILE *out, const struct kvl_snap *s,
 			   const struct kvl_export_opts *o,
