@@ -42,7 +42,7 @@
 #     would run instead; measured by default, for scale).
 # --qemu-rounds N: rounds of the real-QEMU section (default 3 x --rounds).
 # --profile-workloads LIST: the profile section's workloads only (exits,
-#     kexits, untracked, ioloop-native, ioloop-threads, qemu).
+#     kexits, untracked, ioloop-native, ioloop-threads, ioloop-uring, qemu).
 # --report-only: redo the table and bench.json from OUT's raw data.
 #
 # The lab boots with tsc=reliable (BENCH_APPEND): TCG cannot tell the guest

@@ -610,6 +610,8 @@ class Bench:
                 ("ioloop-native", [Peer(), self.kvmio], io + ["native"], "request", nr,
                  "kvmio-vmm"),
                 ("ioloop-threads", [Peer(), self.kvmio], io + ["threads"], "request", nr,
+                 "kvmio-vmm"),
+                ("ioloop-uring", [Peer(), self.kvmio], io + ["io_uring"], "request", nr,
                  "kvmio-vmm")]
         if self.a.profile_workloads:
             work = [w for w in work if w[0] in self.a.profile_workloads]
@@ -1099,7 +1101,8 @@ SECTIONS = ["exits", "kexits", "ioexits", "profile", "untracked", "ioloop", "sca
 # --quick: no profile, and the inner guest boots in the background from the
 # start (its figures do not count), its section before those that count VMs
 # the profile section's workloads (sec_profile(); qemu: profile_qemu())
-PROFILE_WORKLOADS = ["exits", "kexits", "untracked", "ioloop-native", "ioloop-threads", "qemu"]
+PROFILE_WORKLOADS = ["exits", "kexits", "untracked", "ioloop-native", "ioloop-threads",
+                     "ioloop-uring", "qemu"]
 QUICK_SECTIONS = ["exits", "kexits", "ioexits", "ioloop", "scaling", "scaling_vms", "qemu", "untracked",
                   "memory", "record"]
 
