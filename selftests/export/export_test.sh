@@ -40,38 +40,9 @@ pkgs=(prometheus-node-exporter prometheus pcp python3-pcp python3-requests
 fixture_list=(disks lab_native two_vcpus replay_uring)
 PLAN=31
 
-n=0
-fail=0
-t0=$SECONDS
+# shellcheck source=selftests/lib/tap.sh
+. "$top/selftests/lib/tap.sh"
 start=$SECONDS
-
-# result STATUS TEXT [DIAGNOSTIC-FILE...]: a TAP line with its seconds,
-# the files (or their last 30 lines) as comments when it failed
-result() {
-	local status=$1 text=$2 f
-
-	shift 2
-	n=$((n + 1))
-	if [ "$status" = 0 ]; then
-		echo "ok $n - $text ($((SECONDS - t0)) s)"
-	else
-		echo "not ok $n - $text ($((SECONDS - t0)) s)"
-		fail=1
-		for f in "$@"; do
-			[ -s "$f" ] || continue
-			echo "# --- $f"
-			tail -n 30 "$f" | sed 's/^/#   /'
-		done
-	fi
-	t0=$SECONDS
-}
-
-# skip TEXT REASON: a test that cannot run since an earlier one failed
-skip() {
-	n=$((n + 1))
-	echo "ok $n - $1 # SKIP $2"
-	t0=$SECONDS
-}
 
 # diag FILE: its lines as TAP comments
 diag() {
