@@ -662,10 +662,10 @@ def main():
     # there; else it counts it without one, as QEMU's stamps can't tell:
     # such a request counts either way (printed), firmware's polled
     # reads (no notify for seconds) do not.
-    t_first = min(q.handle for q in reqs)
+    t0 = min(q.handle for q in reqs)
     late = [q for q in polled if q.notify is not None and
             q.notify - q.done <= 2 * irq_timeout and
-            q.handle - t_first >= a.boot_until_us * 1000]
+            q.handle - t0 >= a.boot_until_us * 1000]
     first = match(wanted, recs, tol)
     disks = learn_disks(first)
     pairs, by_block = match_blocks(wanted + late, recs, tol, disks,
@@ -775,7 +775,6 @@ def main():
     mod_span = [r['irq'] - r['submit'] for r in recs]
     slowest_mod = max(mod_span) if mod_span else 0
     suppressed = sum(1 for q in reqs if q.suppressed)
-    t0 = min(q.handle for q in reqs)
     boot = [q for q in reqs if a.boot_until_us and q.handle - t0 < a.boot_until_us * 1000]
     boot_lost = [q for q in boot if q.match is None and q not in polled]
 
