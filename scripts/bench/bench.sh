@@ -6,7 +6,9 @@
 #
 #   scripts/bench/bench.sh [--quick] [--icount] [--rounds N] [--sections LIST]
 #                          [--variant NAME[=KO]]... [--no-qemu-record] [--qemu-rounds N]
-#                          [--profile-workloads LIST] [--report-only]
+#                          [--profile-workloads LIST] [--perf-freq F]
+#                          [--profile-ios R,W] [--profile-requests N]
+#                          [--report-only]
 #
 # Builds what it needs (a private copy of the module from the sources as
 # they are now, kvmio-vmm, inner-io, the reader, sysloop), boots the lab
@@ -43,6 +45,11 @@
 # --qemu-rounds N: rounds of the real-QEMU section (default 3 x --rounds).
 # --profile-workloads LIST: the profile section's workloads only (exits,
 #     kexits, untracked, ioloop-native, ioloop-threads, ioloop-uring, qemu).
+# --perf-freq F: the profile's sampling rate (2999): under --icount one
+#     sample per 1e9/F instructions of a busy CPU, so a profile's samples
+#     per function convert to instructions (scripts/bench/profile_diff.py).
+# --profile-ios R,W: reads and writes of each real-QEMU profile run.
+# --profile-requests N: requests of each I/O-loop profile run.
 # --report-only: redo the table and bench.json from OUT's raw data.
 #
 # The lab boots with tsc=reliable (BENCH_APPEND): TCG cannot tell the guest
@@ -73,6 +80,15 @@ while (($#)); do
 	--variant) variants+=("${2:?--variant NAME[=KO]}"); shift 2 ;;
 	--no-qemu-record) extra+=(--no-qemu-record); shift ;;
 	--profile-workloads) extra+=(--profile-workloads "${2:?--profile-workloads LIST}"); shift 2 ;;
+	--perf-freq)
+		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "bench: --perf-freq wants a positive integer" >&2; return 2; }
+		extra+=(--perf-freq "$2"); shift 2 ;;
+	--profile-requests)
+		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "bench: --profile-requests wants a positive integer" >&2; return 2; }
+		extra+=(--profile-requests "$2"); shift 2 ;;
+	--profile-ios)
+		[[ ${2:-} =~ ^[0-9]+,[0-9]+$ ]] || { echo "bench: --profile-ios wants READS,WRITES" >&2; return 2; }
+		extra+=(--profile-ios "$2"); shift 2 ;;
 	--qemu-rounds)
 		[[ ${2:-} =~ ^[1-9][0-9]*$ ]] || { echo "bench: --qemu-rounds wants a positive integer" >&2; return 2; }
 		extra+=(--qemu-rounds "$2"); shift 2 ;;

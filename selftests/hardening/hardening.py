@@ -1140,7 +1140,9 @@ def test_caps():
         "vCPUs of the 12 tracked",
         ["vms %d vcpus %d (12-vCPU VM: %d) dropped_threads %d dropped_requests %d "
          "requests %d inflight %d" % (s["vms"], s["vcpus"], nv, s["dropped_threads"],
-                                      s["dropped_requests"], s["requests"], s["inflight"])] +
+                                      s["dropped_requests"], s["requests"], s["inflight"]),
+         # all of them: once (ci37, debug kernel) 4 requests and no drop
+         "stats: " + " ".join("%s %s" % kv for kv in sorted(s.items()) if kv[1])] +
         ([] if passed else [v.why(), w.why()]))
 
 
