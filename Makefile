@@ -138,7 +138,7 @@ reader-deps:
 $(BUILD)/kvmio-lat: | reader-deps
 
 # The tests that include the reader's sources link libtracecmd too.
-READER_TESTS := $(BUILD)/unit/reader_test $(BUILD)/unit/replay_test
+READER_TESTS := $(BUILD)/unit/reader_test $(BUILD)/unit/replay_test $(BUILD)/unit/loop_test
 $(READER_TESTS): $(BUILD)/unit/%: selftests/unit/%.c $(READER_SRC) $(READER_HDR) \
 		$(READER_FIXTURES) $(ENGINE_SRC) $(ENGINE_HDR) \
 		$(wildcard selftests/unit/*.h) $(KSRC)/.done | reader-deps
@@ -316,5 +316,17 @@ export-test: reader
 
 .PHONY: export-test
 # --- export-test: end ---
+
+# --- report-test: begin ---
+# kvmio-lat report read by a browser, on the host: the fixtures' pages
+# loaded by headless Chromium with JavaScript off and on (installed when
+# missing: scripts/deps.sh chromium; root then), each histogram charted and
+# each number that of show --json, no request made, a screenshot that is
+# not blank (selftests/report/report_test.sh, Documentation/report.rst).
+report-test: reader
+	selftests/report/report_test.sh $(BUILD)/kvmio-lat
+
+.PHONY: report-test
+# --- report-test: end ---
 
 endif

@@ -7,7 +7,8 @@
 #   -> checkpatch -> kbuild guards (unsupported kernels, warnings fatal
 #   here only) -> host unit tests (ASan/UBSan) -> fuzzing the snapshot
 #   parser -> export read by real node_exporter, promtool, Prometheus and
-#   PCP's pmdaopenmetrics (on the host) -> in a real kernel with real KVM (the lab): module selftests,
+#   PCP's pmdaopenmetrics (on the host) -> the HTML report in headless
+#   Chromium, JavaScript off and on (on the host) -> in a real kernel with real KVM (the lab): module selftests,
 #   the lab from a fresh clone in /tmp, the QEMU-like I/O paths with injected delays, real QEMU with
 #   aio=native, aio=threads and aio=io_uring, real QEMU's own trace against the
 #   module's request by request, make bench-quick (the benchmark still
@@ -195,6 +196,7 @@ step kbuild scripts/kbuild-guard-test.sh "$KDIR"
 step unit make -s unit
 step fuzz make -s fuzz FUZZ_SECONDS="${FUZZ_SECONDS:-30}"
 step export make -s export-test
+step report make -s report-test
 step lab-selftests lab_selftests
 step lab-tmp-clone scripts/tmp-clone-test.sh "$KVER"
 step lab-io-paths lab_io

@@ -15,3 +15,7 @@ selftests/lab/lab.sh run --kernel "$kver" --out "$PWD/build/demo" --log build/de
 	"${DEMO_READS:-2000}" "${DEMO_WRITES:-500}"
 echo
 echo "(snapshot kept in build/demo/hist: kvmio-lat show --input build/demo/hist --exits)"
+# the same snapshot as one page to attach to a bug (Documentation/report.rst)
+build/kvmio-lat report --input build/demo/hist --stats build/demo/stats \
+	-o build/demo/report.html
+echo "(report: build/demo/report.html; a picture of it: scripts/report-png.sh build/demo/report.html FILE.png)"

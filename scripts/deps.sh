@@ -3,7 +3,8 @@
 # Install the Debian packages the build, the lab and the tests need, when
 # missing.  Idempotent and quiet when everything is there.
 #   deps.sh            what make check needs
-#   deps.sh PKG...     those packages (scripts/matrix, scripts/debug-kernel)
+#   deps.sh PKG...     those packages (scripts/matrix, scripts/debug-kernel;
+#                      "deps.sh chromium": make report-test's browser)
 set -euo pipefail
 pkgs=(
 	make gcc libc6-dev kmod cpio xz-utils zstd

@@ -16,6 +16,9 @@
 #include "output.h"
 #include "replay.h"
 #include "export.h"
+#include "report.h"
+
+#define KVL_WITHIN_MAX_MS	3600000	/* --within: an hour */
 
 static const char kvl_usage[] =
 "Usage: kvmio-lat COMMAND [OPTIONS]\n"
@@ -37,22 +40,30 @@ static const char kvl_usage[] =
 "      snapshot A): per stage p50, p99, ratios to native\n"
 "  reset\n"
 "      zero every histogram and counter of the module\n"
-"  record [-o FILE] [-b KB] [--all-syscalls] [[--] COMMAND [ARGS...]]\n"
+"  record [-o FILE] [-b KB] [--all-syscalls] [-e EVENT]... [[--] COMMAND [ARGS...]]\n"
 "      trace-cmd record of the events the engine needs, until COMMAND\n"
 "      exits (or Ctrl-C); for hosts where the module cannot be loaded\n"
 "  replay FILE [--tgids FILE] [--requests FILE] [FILTERS] [--disk]\n"
 "         [--hist [--hist-unit UNIT]] [--json | --csv] [--speed]\n"
 "      a trace-cmd recording through the module's engine, printed as show\n"
+"  replay FILE --loop EV1,EV2,... [--key tid|tgid|vcpu|cpu] [--within MS]\n"
+"         [--tgids FILE] [--pid PID] [--hist [--hist-unit UNIT]] [--json | --csv]\n"
+"      your own event loop: the latency between consecutive events of the\n"
+"      chain, per step and for the whole loop, per process\n"
 "  export --openmetrics|--prometheus [--input FILE [--stats FILE]] [-o FILE [--every SECONDS]]\n"
 "         [FILTERS] [--no-vcpu] [--stages LIST] [--buckets LIST]\n"
 "      the histograms and stats as OpenMetrics text (Prometheus, PCP): on\n"
 "      stdout, or replacing FILE atomically (node_exporter's textfile collector)\n"
+"  report [--input FILE [--stats FILE] | --replay FILE [--tgids FILE]] [FILTERS]\n"
+"         [-o FILE]\n"
+"      one self-contained HTML page (SVG charts, no network, no JavaScript\n"
+"      needed) to attach to a bug: on stdout, or replacing FILE atomically\n"
 "\n"
 "Filters:\n"
 "  --pid PID        one VM (the QEMU process id)\n"
 "  --vcpu N         one vCPU (its KVM vcpu id)\n"
 "  --path PATH      native, threads or io_uring\n"
-"  --exits          add exit latency by exit reason (export: always there)\n"
+"  --exits          add exit latency by exit reason (export, report: always)\n"
 "\n"
 "Options:\n"
 "  --input FILE     a saved snapshot (cat /sys/kernel/debug/kvmio_lat/hist > FILE)\n"
@@ -79,13 +90,23 @@ static const char kvl_usage[] =
 "                   1, 2.5 and 5 x 10^k from 1 us to 10 s)\n"
 "  --every SECONDS  export with -o: write FILE again every SECONDS (1 to 86400)\n"
 "                   until SIGINT or SIGTERM\n"
-"  -o FILE          record: the recording (default kvmio-lat.dat); export: the\n"
-"                   file to write (default: stdout)\n"
+"  -o FILE          record: the recording (default kvmio-lat.dat); export,\n"
+"                   report: the file to write (default, or \"-\": stdout)\n"
 "  -b KB            record: trace buffer per CPU, in KiB\n"
 "  --all-syscalls   record: every system call, not only those the engine uses\n"
-"  --tgids FILE     replay: thread groups from a copy of saved_tgids\n"
+"  -e EVENT         record: one more event, SYSTEM:EVENT or EVENT (repeatable)\n"
+"  --replay FILE    report: a trace-cmd recording, replayed as replay does\n"
+"  --tgids FILE     replay, report --replay: thread groups (a saved_tgids copy)\n"
 "  --speed          replay: print records per second on stderr\n"
 "  --requests FILE  replay: every request recorded, one line each, to FILE\n"
+"  --loop EV1,EV2,...\n"
+"                   replay: events of a chain, each [SYSTEM:]EVENT, a system\n"
+"                   call as sys_enter_NAME or sys_exit_NAME, with an optional\n"
+"                   filter EVENT[FIELD=VALUE] (kvm_exit[exit_reason=io])\n"
+"  --key KEY        replay --loop: tid (default), tgid, vcpu or cpu: what ties\n"
+"                   an event to an instance of the chain first\n"
+"  --within MS      replay --loop: an instance whose next event is more than MS\n"
+"                   milliseconds after its last one is dropped (timed out)\n"
 "  -h, --help       this help\n"
 "  -V, --version    print the version\n"
 "\n"
@@ -116,11 +137,16 @@ enum kvl_opt {
 	OPT_STAGES,
 	OPT_BUCKETS,
 	OPT_EVERY,
+	OPT_REPLAY,
+	OPT_LOOP,
+	OPT_KEY,
+	OPT_WITHIN,
 	OPT_LONG_END,		/* the long options' bits end here (OB()) */
 	OPT_INTERVAL = 'i',
 	OPT_COUNT = 'n',
 	OPT_OUTPUT = 'o',
 	OPT_BUFFER = 'b',
+	OPT_EVENT = 'e',
 	OPT_HELP = 'h',
 };
 
@@ -147,6 +173,10 @@ static const struct option kvl_options[] = {
 	{ "stages", required_argument, NULL, OPT_STAGES },
 	{ "buckets", required_argument, NULL, OPT_BUCKETS },
 	{ "every", required_argument, NULL, OPT_EVERY },
+	{ "replay", required_argument, NULL, OPT_REPLAY },
+	{ "loop", required_argument, NULL, OPT_LOOP },
+	{ "key", required_argument, NULL, OPT_KEY },
+	{ "within", required_argument, NULL, OPT_WITHIN },
 	{ "interval", required_argument, NULL, OPT_INTERVAL },
 	{ "count", required_argument, NULL, OPT_COUNT },
 	{ "help", no_argument, NULL, OPT_HELP },
@@ -158,7 +188,7 @@ static const struct option kvl_options[] = {
 #define F_FILTERS	(OB(OPT_PID) | OB(OPT_VCPU) | OB(OPT_PATH) | OB(OPT_EXITS))
 #define F_FORMAT	(OB(OPT_JSON) | OB(OPT_CSV))
 #define F_WATCH		(1u << 28)	/* -i, -n */
-#define F_RECORD	(1u << 29)	/* -b; options stop at the command */
+#define F_RECORD	(1u << 29)	/* -b, -e; options stop at the command */
 #define F_OUTPUT	(1u << 30)	/* -o */
 static_assert(OPT_LONG_END - OPT_INPUT <= 28, "option bits run into F_WATCH");
 
@@ -184,6 +214,15 @@ struct kvl_args {
 	bool openmetrics;
 	struct kvl_export_opts x;
 	double every;		/* export: seconds between writes, 0: once */
+	const char *replay;	/* report --replay */
+	const char *loop;	/* replay --loop, its key, --within */
+	enum kvl_loop_key loop_key;
+	bool loop_key_set;
+	u64 within_ns;
+	const char *events[KVL_RECORD_MAX_EVENTS];	/* record -e */
+	unsigned int nr_events;
+	int argc;		/* the whole command line (report's header) */
+	char **argv;
 	FILE *out;
 	FILE *err;
 };
@@ -235,6 +274,9 @@ static int kvl_set_option(struct kvl_args *a, int c, const char *arg)
 		break;
 	case OPT_STATS:
 		a->stats = arg;
+		break;
+	case OPT_REPLAY:
+		a->replay = arg;
 		break;
 	case OPT_PID:
 		if (!kvl_parse_long(arg, 1, 0x7fffffff, &v))
@@ -311,6 +353,33 @@ static int kvl_set_option(struct kvl_args *a, int c, const char *arg)
 			return kvl_usage_error(a, "-o wants a file name");
 		a->output = arg;
 		break;
+	case OPT_LOOP:
+		a->loop = arg;
+		break;
+	case OPT_KEY:
+		if (!kvl_loop_key_parse(arg, &a->loop_key))
+			return kvl_usage_error(a, "--key is tid, tgid, vcpu or cpu, not '%s'", arg);
+		a->loop_key_set = true;
+		break;
+	case OPT_WITHIN: {
+		char *end;
+		double ms;
+
+		errno = 0;
+		ms = strtod(arg, &end);
+		if (!*arg || *end || errno || !(ms > 0) || ms > KVL_WITHIN_MAX_MS)
+			return kvl_usage_error(a, "--within wants milliseconds, more than 0 and at most %d, not '%s'",
+					       KVL_WITHIN_MAX_MS, arg);
+		a->within_ns = (u64)(ms * 1e6 + 0.5);
+		break;
+	}
+	case OPT_EVENT:
+		if (!kvl_record_event_name_ok(arg))
+			return kvl_usage_error(a, "-e wants SYSTEM:EVENT or EVENT (letters, digits and _), not '%s'", arg);
+		if (a->nr_events == KVL_RECORD_MAX_EVENTS)
+			return kvl_usage_error(a, "at most %d -e events", KVL_RECORD_MAX_EVENTS);
+		a->events[a->nr_events++] = arg;
+		break;
 	case OPT_BUFFER:
 		if (!kvl_parse_long(arg, 64, 16L << 20, &v))
 			return kvl_usage_error(a, "-b wants KiB per CPU from 64 to 16777216, not '%s'", arg);
@@ -355,7 +424,7 @@ static bool kvl_option_allowed(const struct kvl_cmd *cmd, int c)
 		return cmd->opts & F_WATCH;
 	if (c == OPT_OUTPUT)
 		return cmd->opts & F_OUTPUT;
-	if (c == OPT_BUFFER)
+	if (c == OPT_BUFFER || c == OPT_EVENT)
 		return cmd->opts & F_RECORD;
 	return cmd->opts & OB(c);
 }
@@ -366,7 +435,7 @@ static const char *kvl_option_name(int c, char *buf, size_t size)
 	const struct option *o;
 
 	if (c == OPT_INTERVAL || c == OPT_COUNT || c == OPT_HELP ||
-	    c == OPT_OUTPUT || c == OPT_BUFFER) {
+	    c == OPT_OUTPUT || c == OPT_BUFFER || c == OPT_EVENT) {
 		snprintf(buf, size, "-%c", c);
 		return buf;
 	}
@@ -399,8 +468,8 @@ static int kvl_parse_args(struct kvl_args *a, int argc, char **argv)
 	int c, ret;
 
 	/* record: options stop at the command ("+"), which takes its own */
-	const char *optstr = a->cmd->opts & F_RECORD ? "+:hi:n:o:b:" :
-			     ":hi:n:o:b:";
+	const char *optstr = a->cmd->opts & F_RECORD ? "+:hi:n:o:b:e:" :
+			     ":hi:n:o:b:e:";
 
 	optind = 0;	/* GNU: start over, tests run several command lines */
 	opterr = 0;
@@ -654,6 +723,52 @@ static int kvl_cmd_reset(struct kvl_args *a)
 	return kvl_reset_live(a->err) ? KVL_EXIT_ERROR : KVL_EXIT_OK;
 }
 
+static void kvl_replay_speed(struct kvl_args *a, const struct kvl_replay_stats *st)
+{
+	double run = st->seconds - st->open_seconds;
+
+	fprintf(a->err, "%s: replay: %llu records on %u CPUs, %llu to the %s, in %.3f s (%.3f s opening the file): %.0f records/s, %.0f after opening\n",
+		KVL_PROG, (unsigned long long)st->records, st->cpus,
+		(unsigned long long)st->events, a->loop ? "loop" : "engine",
+		st->seconds, st->open_seconds,
+		st->seconds > 0 ? st->records / st->seconds : 0.0,
+		run > 0 ? st->records / run : 0.0);
+}
+
+/* replay --loop: the chain checked here, its events in the recording. */
+static int kvl_cmd_replay_loop(struct kvl_args *a)
+{
+	const struct kvl_filter *f = &a->o.f;
+	struct kvl_replay_opts ro = { .tgids = a->tgids, .show = &a->o };
+	struct kvl_replay_stats st;
+	struct kvl_loop_spec *spec;
+	const char *other = f->vcpu >= 0 ? "--vcpu" : f->path >= 0 ? "--path" :
+			    f->exits ? "--exits" : a->o.disks ? "--disk" :
+			    a->requests ? "--requests" : NULL;
+	char msg[256];
+	int ret;
+
+	if (other)
+		return kvl_usage_error(a, "--loop prints a chain's steps per process: %s does not go with it",
+				       other);
+	spec = calloc(1, sizeof(*spec));
+	if (!spec)
+		return kvl_out_of_memory(a);
+	if (kvl_loop_parse(spec, a->loop, msg, sizeof(msg))) {
+		free(spec);
+		return kvl_usage_error(a, "%s", msg);
+	}
+	spec->key = a->loop_key;
+	spec->within_ns = a->within_ns;
+	ro.loop = spec;
+	ret = kvl_replay_loop(a->pos[0], &ro, a->out, &st, a->err) ?
+	      KVL_EXIT_ERROR : KVL_EXIT_OK;
+	if (!ret && a->speed)
+		kvl_replay_speed(a, &st);
+	free(spec);
+	return ret;
+}
+
 static int kvl_cmd_replay(struct kvl_args *a)
 {
 	struct kvl_replay_opts ro = { .tgids = a->tgids, .requests = a->requests };
@@ -663,18 +778,15 @@ static int kvl_cmd_replay(struct kvl_args *a)
 
 	if (a->nr_pos != 1)
 		return kvl_usage_error(a, "wants one recording (a trace-cmd .dat file)");
+	if (a->loop)
+		return kvl_cmd_replay_loop(a);
+	if (a->loop_key_set || a->within_ns)
+		return kvl_usage_error(a, "%s goes with --loop",
+				       a->loop_key_set ? "--key" : "--within");
 	if (kvl_replay(a->pos[0], &ro, &s, &st, a->err))
 		return KVL_EXIT_ERROR;
-	if (a->speed) {
-		double run = st.seconds - st.open_seconds;
-
-		fprintf(a->err, "%s: replay: %llu records on %u CPUs, %llu to the engine, in %.3f s (%.3f s opening the file): %.0f records/s, %.0f after opening\n",
-			KVL_PROG, (unsigned long long)st.records, st.cpus,
-			(unsigned long long)st.events, st.seconds,
-			st.open_seconds,
-			st.seconds > 0 ? st.records / st.seconds : 0.0,
-			run > 0 ? st.records / run : 0.0);
-	}
+	if (a->speed)
+		kvl_replay_speed(a, &st);
 	if (kvl_check_filter(a, &s, a->pos[0])) {
 		kvl_snap_free(&s);
 		return KVL_EXIT_ERROR;
@@ -779,9 +891,57 @@ static int kvl_cmd_record(struct kvl_args *a)
 		.buffer_kb = a->buffer_kb,
 		.all_syscalls = a->all_syscalls,
 		.cmd = a->rest,
+		.events = a->events,
+		.nr_events = a->nr_events,
 	};
 
 	return kvl_record(&ro, a->err);
+}
+
+/*
+ * report: the snapshot show or replay would print (--input, --replay or
+ * the live module's), as one HTML page on stdout or in -o FILE, which is
+ * written only once the snapshot is read.
+ */
+static int kvl_cmd_report(struct kvl_args *a)
+{
+	struct kvl_report_opts ro = {
+		.f = a->o.f,
+		.source = a->replay ? KVL_REPORT_REPLAY :
+			  a->input ? KVL_REPORT_INPUT : KVL_REPORT_LIVE,
+		.path = a->replay ? a->replay : a->input,
+		.stats_path = a->stats,
+		.argc = a->argc,
+		.argv = a->argv,
+	};
+	struct kvl_replay_opts rpo = { .tgids = a->tgids };
+	struct kvl_replay_stats st;
+	struct kvl_snap s;
+	int ret;
+
+	if (a->replay && a->input)
+		return kvl_usage_error(a, "--input and --replay exclude each other");
+	if (a->tgids && !a->replay)
+		return kvl_usage_error(a, "--tgids goes with --replay");
+	ro.f.exits = true;	/* exit latency by reason: always */
+	if (!a->replay) {
+		if (kvl_load_filtered(a, &s))
+			return KVL_EXIT_ERROR;
+	} else if (kvl_replay(a->replay, &rpo, &s, &st, a->err)) {
+		return KVL_EXIT_ERROR;
+	} else if (kvl_check_filter(a, &s, a->replay)) {
+		kvl_snap_free(&s);
+		return KVL_EXIT_ERROR;
+	}
+	kvl_report_facts(&ro);
+	if (a->output && strcmp(a->output, "-"))
+		ret = kvl_report_to_file(a->output, &s, &ro, a->err) ?
+		      KVL_EXIT_ERROR : KVL_EXIT_OK;
+	else
+		ret = kvl_report_html(a->out, &s, &ro) ?
+		      kvl_out_of_memory(a) : KVL_EXIT_OK;
+	kvl_snap_free(&s);
+	return ret;
 }
 
 static const struct kvl_cmd kvl_cmds[] = {
@@ -792,11 +952,14 @@ static const struct kvl_cmd kvl_cmds[] = {
 	{ "compare", F_FILTERS | OB(OPT_PATHS), 2, kvl_cmd_compare },
 	{ "reset", 0, 0, kvl_cmd_reset },
 	{ "replay", OB(OPT_TGIDS) | OB(OPT_SPEED) | OB(OPT_REQUESTS) | F_FILTERS | OB(OPT_HIST) |
-		    OB(OPT_HIST_UNIT) | OB(OPT_DISK) | F_FORMAT, 1, kvl_cmd_replay },
+		    OB(OPT_HIST_UNIT) | OB(OPT_DISK) | F_FORMAT | OB(OPT_LOOP) | OB(OPT_KEY) |
+		    OB(OPT_WITHIN), 1, kvl_cmd_replay },
 	{ "record", F_RECORD | F_OUTPUT | OB(OPT_ALL_SYSCALLS), 0, kvl_cmd_record },
 	{ "export", OB(OPT_OPENMETRICS) | OB(OPT_PROMETHEUS) | OB(OPT_INPUT) | OB(OPT_STATS) | F_FILTERS |
 		    OB(OPT_NO_VCPU) | OB(OPT_STAGES) | OB(OPT_BUCKETS) | OB(OPT_EVERY) |
 		    F_OUTPUT, 0, kvl_cmd_export },
+	{ "report", OB(OPT_INPUT) | OB(OPT_STATS) | OB(OPT_REPLAY) | OB(OPT_TGIDS) |
+		    F_FILTERS | F_OUTPUT, 0, kvl_cmd_report },
 };
 
 static int kvl_top_option(struct kvl_args *a, const char *opt)
@@ -839,7 +1002,8 @@ static int kvl_run(struct kvl_args *a, int argc, char **argv)
 
 int kvl_cli(int argc, char **argv, FILE *out, FILE *err)
 {
-	struct kvl_args a = { .out = out, .err = err, .interval = 1.0 };
+	struct kvl_args a = { .out = out, .err = err, .interval = 1.0,
+			      .argc = argc, .argv = argv };
 	int ret;
 
 	kvl_filter_init(&a.o.f);

@@ -17,6 +17,7 @@
 #include <sys/stat.h>
 
 #include "export.h"
+#include "outfile.h"
 #include "output.h"
 #include "source.h"
 
@@ -845,71 +846,25 @@ out:
 /* ------------------------------------------------------------------ */
 /* -o FILE */
 
+/* kvl_export_openmetrics()'s arguments, for kvl_outfile_replace() */
+struct kvl_export_job {
+	const struct kvl_snap *s;
+	const struct kvl_export_opts *o;
+	struct kvl_export_names *names;
+};
+
+static int kvl_export_write(FILE *f, void *arg)
+{
+	struct kvl_export_job *job = arg;
+
+	return kvl_export_openmetrics(f, job->s, job->o, job->names);
+}
+
 int kvl_export_file(const char *path, const struct kvl_snap *s,
 		    const struct kvl_export_opts *o,
 		    struct kvl_export_names *names, FILE *err)
 {
-	const char *slash = strrchr(path, '/');
-	const char *base = slash ? slash + 1 : path;
-	/* the directory, for messages: "." or "/" when it has no name */
-	const char *dir = slash && slash != path ? path : slash ? "/" : ".";
-	int dir_len = slash && slash != path ? (int)(slash - path) : 1;
-	FILE *f = NULL;
-	char *tmp;
-	int fd, e;
+	struct kvl_export_job job = { .s = s, .o = o, .names = names };
 
-	/* ".NAME.XXXXXX": not "*.prom", which the textfile collector reads */
-	if (asprintf(&tmp, "%.*s.%s.XXXXXX", (int)(base - path), path, base) < 0) {
-		kvl_errorf(err, "out of memory");
-		return -1;
-	}
-	fd = mkstemp(tmp);
-	if (fd < 0) {
-		e = errno;
-		if (e == ENOENT || e == ENOTDIR)
-			kvl_errorf(err, "%s: cannot write it: no directory %.*s",
-				   path, dir_len, dir);
-		else
-			kvl_errorf(err, "%s: cannot create a temporary file in %.*s: %s",
-				   path, dir_len, dir, strerror(e));
-		free(tmp);
-		return -1;
-	}
-	/* 0644 whatever the umask: the collector runs as another user */
-	if (!fchmod(fd, 0644))
-		f = fdopen(fd, "w");
-	if (!f) {
-		kvl_errorf(err, "%s: %s", tmp, strerror(errno));
-		close(fd);
-		goto fail;
-	}
-	if (kvl_export_openmetrics(f, s, o, names)) {
-		kvl_errorf(err, "%s: out of memory", path);
-		fclose(f);
-		goto fail;
-	}
-	errno = 0;
-	if (fflush(f) || ferror(f) || fsync(fd)) {
-		e = errno;
-		fclose(f);
-		goto write_fail;
-	}
-	if (fclose(f)) {
-		e = errno;
-		goto write_fail;
-	}
-	if (rename(tmp, path)) {
-		kvl_errorf(err, "%s: cannot replace it: %s", path,
-			   strerror(errno));
-		goto fail;
-	}
-	free(tmp);
-	return 0;
-write_fail:
-	kvl_errorf(err, "%s: writing it failed: %s; it is left as it was",
-		   path, e ? strerror(e) : "write error");
-fail:
-	unlink(tmp);
-	free(tmp);
-	return -1;
+	return kvl_outfile_replace(path, kvl_export_write, &job, err);
 }

@@ -6,6 +6,7 @@
 #include <stdlib.h>
 
 #include "output.h"
+#include "loop.h"
 
 /* ------------------------------------------------------------------ */
 /* human units */
@@ -101,6 +102,7 @@ struct kvl_rows {
 	u32 cap;
 	int first_w;		/* of the first column, VCPU or DISK */
 	int name_w;
+	const char *first_title;	/* of the first column; NULL: by the rows */
 };
 
 /* A row for @h unless it is absent or empty; @disk or @vcpu names it. */
@@ -320,7 +322,8 @@ static void kvl_rows_print(FILE *out, const struct kvl_rows *rows,
 			   const char *title, const char *col,
 			   const char *what, const struct kvl_show_opts *o)
 {
-	const char *first = rows->nr && rows->r[0].disk ? "DISK" : "VCPU";
+	const char *first = rows->first_title ? rows->first_title :
+			    rows->nr && rows->r[0].disk ? "DISK" : "VCPU";
 	u32 i;
 
 	if (!rows->nr)
@@ -1286,5 +1289,267 @@ int kvl_print_compare_paths(FILE *out, const struct kvl_snap *s,
 			fprintf(out, "  no %s requests in this snapshot (run the guest with aio=%s to fill its columns)\n",
 				kvl_path_name(p), kvl_path_name(p));
 	kvl_svcpu_free(&all);
+	return 0;
+}
+
+/* ------------------------------------------------------------------ */
+/* replay --loop: steps print as show prints stages */
+
+#define KVL_LOOP_STEP_NAME	(2 * KVL_LOOP_LABEL_LEN + 8)
+
+/* Step @i of the chain, "EV(i+1) -> EV(i+2)"; i == n - 1: "EV1 -> EVn". */
+static const char *kvl_loop_step_name(char *buf, const struct kvl_loop_spec *spec,
+				      u32 i)
+{
+	bool whole = i + 1 == spec->n;
+
+	snprintf(buf, KVL_LOOP_STEP_NAME, "%s -> %s",
+		 spec->ev[whole ? 0 : i].label,
+		 spec->ev[whole ? i : i + 1].label);
+	return buf;
+}
+
+/* "1" ... "n-1" for the steps, "loop" for the whole loop. */
+static const char *kvl_loop_step_label(char *buf, size_t size,
+				       const struct kvl_loop_spec *spec, u32 i)
+{
+	if (i + 1 == spec->n)
+		snprintf(buf, size, "loop");
+	else
+		snprintf(buf, size, "%u", i + 1);
+	return buf;
+}
+
+/* A process's histograms as the reader's; empty ones before one completed. */
+static int kvl_loop_rhists(struct kvl_rhist *rh, const struct kvl_loop *l,
+			   const struct kvl_loop_proc *p)
+{
+	u32 i;
+
+	memset(rh, 0, l->spec.n * sizeof(*rh));
+	for (i = 0; p->hist && i < l->spec.n; i++) {
+		if (kvl_rhist_from_hist(&rh[i], &p->hist[i])) {
+			while (i--)
+				kvl_rhist_free(&rh[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void kvl_loop_rhists_free(struct kvl_rhist *rh, u32 n)
+{
+	u32 i;
+
+	for (i = 0; i < n; i++)
+		kvl_rhist_free(&rh[i]);
+}
+
+/* A process's instance counts, in @fmt's five %llu (or its first four). */
+static void kvl_loop_counts(FILE *out, const char *fmt,
+			    const struct kvl_loop_counts *n)
+{
+	fprintf(out, fmt, (unsigned long long)n->completed,
+		(unsigned long long)n->superseded,
+		(unsigned long long)n->timed_out,
+		(unsigned long long)n->unfinished,
+		(unsigned long long)n->dropped);
+}
+
+static bool kvl_loop_selected(const struct kvl_show_opts *o,
+			      const struct kvl_loop_proc *p)
+{
+	return !o->f.pid || o->f.pid == p->tgid;
+}
+
+static int kvl_loop_text_proc(FILE *out, const struct kvl_loop *l,
+			      const struct kvl_loop_proc *p,
+			      const struct kvl_rhist *rh,
+			      const struct kvl_show_opts *o,
+			      struct kvl_rows *rows)
+{
+	char label[KVL_LOOP_MAX_STEPS][12], names[KVL_LOOP_MAX_STEPS][KVL_LOOP_STEP_NAME];
+	struct kvl_show_opts table = *o;
+	u32 i;
+
+	fprintf(out, "\nprocess %d (", p->tgid);
+	kvl_put_comm(out, p->comm[0] ? p->comm : "?");
+	kvl_loop_counts(out, "): %llu completed, %llu superseded, %llu timed out, %llu unfinished",
+			&p->n);
+	if (p->n.dropped)
+		fprintf(out, ", %llu dropped (over %d open)",
+			(unsigned long long)p->n.dropped, KVL_LOOP_MAX_OPEN);
+	fputc('\n', out);
+	if (!p->n.completed) {
+		fprintf(out, "  no instance completed\n");
+		return 0;
+	}
+	kvl_rows_reset(rows);
+	rows->first_title = "STEP";
+	for (i = 0; i < l->spec.n; i++)
+		if (kvl_rows_push(rows, 0,
+				  kvl_loop_step_label(label[i], sizeof(label[i]),
+						      &l->spec, i),
+				  kvl_loop_step_name(names[i], &l->spec, i), &rh[i]))
+			return -1;
+	/* the bars' own headings below: a step is no vCPU nor disk */
+	table.hist = false;
+	kvl_rows_print(out, rows, "latency by step", "FROM -> TO", "loop", &table);
+	for (i = 0; i < rows->nr && o->hist; i++) {
+		bool whole = i + 1 == l->spec.n;
+
+		fprintf(out, "\n  %s%s, %s: %llu values\n", whole ? "" : "step ",
+			rows->r[i].disk, rows->r[i].name,
+			(unsigned long long)rows->r[i].h->count);
+		kvl_print_bars(out, rows->r[i].h, o->hist_unit, "  ");
+	}
+	return 0;
+}
+
+static void kvl_loop_text_events(FILE *out, const struct kvl_loop *l)
+{
+	u32 i;
+
+	fputs("\nevents matched:", out);
+	for (i = 0; i < l->spec.n; i++)
+		fprintf(out, "%s %s %llu", i ? "," : "", l->spec.ev[i].label,
+			(unsigned long long)l->matched[i]);
+	fputc('\n', out);
+	if (l->procs_refused)
+		fprintf(out, "%llu instances not started: more than %d processes started one\n",
+			(unsigned long long)l->procs_refused, KVL_LOOP_MAX_PROCS);
+}
+
+static void kvl_loop_json_proc(FILE *out, const struct kvl_loop *l,
+			       const struct kvl_loop_proc *p,
+			       const struct kvl_rhist *rh)
+{
+	u32 i, n = l->spec.n;
+
+	fprintf(out, "{\"pid\": %d, \"comm\": ", p->tgid);
+	kvl_json_str(out, p->comm);
+	kvl_loop_counts(out, ", \"instances\": {\"completed\": %llu, \"superseded\": %llu, \"timed_out\": %llu, \"unfinished\": %llu, \"dropped\": %llu}, \"steps\": [",
+			&p->n);
+	for (i = 0; i < n; i++) {
+		bool whole = i + 1 == n;
+
+		if (whole)
+			fputs("], \"loop\": {", out);
+		else
+			fprintf(out, "%s{\"step\": %u, ", i ? ", " : "", i + 1);
+		fputs("\"from\": ", out);
+		kvl_json_str(out, l->spec.ev[whole ? 0 : i].label);
+		fputs(", \"to\": ", out);
+		kvl_json_str(out, l->spec.ev[whole ? i : i + 1].label);
+		fputs(", \"latency\": ", out);
+		kvl_json_stats(out, &rh[i]);
+		fputc('}', out);
+	}
+	fputc('}', out);
+}
+
+static void kvl_loop_json_head(FILE *out, const struct kvl_loop *l)
+{
+	u32 i;
+
+	fputs("{\"schema\": \"" KVL_LOOP_JSON_SCHEMA "\", \"loop\": [", out);
+	for (i = 0; i < l->spec.n; i++) {
+		fputs(i ? ", " : "", out);
+		kvl_json_str(out, l->spec.ev[i].label);
+	}
+	fprintf(out, "], \"key\": \"%s\", \"within_ns\": %llu, \"processes\": [",
+		kvl_loop_key_name(l->spec.key),
+		(unsigned long long)l->spec.within_ns);
+}
+
+static void kvl_loop_json_tail(FILE *out, const struct kvl_loop *l)
+{
+	u32 i;
+
+	fputs("], \"events\": [", out);
+	for (i = 0; i < l->spec.n; i++) {
+		fputs(i ? ", {\"event\": " : "{\"event\": ", out);
+		kvl_json_str(out, l->spec.ev[i].label);
+		fprintf(out, ", \"matched\": %llu}",
+			(unsigned long long)l->matched[i]);
+	}
+	fprintf(out, "], \"processes_refused\": %llu}\n",
+		(unsigned long long)l->procs_refused);
+}
+
+static void kvl_loop_csv_proc(FILE *out, const struct kvl_loop *l,
+			      const struct kvl_loop_proc *p,
+			      const struct kvl_rhist *rh)
+{
+	char label[12];
+	u32 i, n = l->spec.n;
+
+	for (i = 0; i < n; i++) {
+		bool whole = i + 1 == n;
+
+		fprintf(out, "%d,", p->tgid);
+		kvl_csv_str(out, p->comm);
+		fprintf(out, ",%s,",
+			kvl_loop_step_label(label, sizeof(label), &l->spec, i));
+		kvl_csv_str(out, l->spec.ev[whole ? 0 : i].label);
+		fputc(',', out);
+		kvl_csv_str(out, l->spec.ev[whole ? i : i + 1].label);
+		kvl_loop_counts(out, ",%llu,%llu,%llu,%llu,%llu,", &p->n);
+		kvl_csv_stats(out, &rh[i]);
+	}
+}
+
+int kvl_print_loop(FILE *out, const struct kvl_loop *l,
+		   const struct kvl_show_opts *o)
+{
+	struct kvl_rhist rh[KVL_LOOP_MAX_STEPS];
+	struct kvl_rows rows = { 0 };
+	const char *sep = "";
+	char buf[32];
+	int ret = 0;
+	u32 i;
+
+	if (o->fmt == KVL_FMT_JSON) {
+		kvl_loop_json_head(out, l);
+	} else if (o->fmt == KVL_FMT_CSV) {
+		fputs("pid,comm,step,from,to,completed,superseded,timed_out,unfinished,dropped,count,min_ns,max_ns,mean_ns,stddev_ns,p50_ns,p90_ns,p99_ns,p999_ns\n",
+		      out);
+	} else {
+		fputs("loop:", out);
+		for (i = 0; i < l->spec.n; i++)
+			fprintf(out, "%s%s", i ? " -> " : " ", l->spec.ev[i].label);
+		fprintf(out, "\nkey: %s; within: %s\n", kvl_loop_key_name(l->spec.key),
+			l->spec.within_ns ?
+			kvl_fmt_ns(buf, sizeof(buf), l->spec.within_ns) : "no limit");
+		if (!l->nr_procs)
+			fprintf(out, "\nno instance started: no %s in the recording\n",
+				l->spec.ev[0].label);
+	}
+	for (i = 0; i < l->nr_procs && !ret; i++) {
+		const struct kvl_loop_proc *p = &l->procs[i];
+
+		if (!kvl_loop_selected(o, p))
+			continue;
+		ret = kvl_loop_rhists(rh, l, p);
+		if (ret)
+			break;
+		if (o->fmt == KVL_FMT_JSON) {
+			fputs(sep, out);
+			kvl_loop_json_proc(out, l, p, rh);
+			sep = ", ";
+		} else if (o->fmt == KVL_FMT_CSV) {
+			kvl_loop_csv_proc(out, l, p, rh);
+		} else {
+			ret = kvl_loop_text_proc(out, l, p, rh, o, &rows);
+		}
+		kvl_loop_rhists_free(rh, l->spec.n);
+	}
+	free(rows.r);
+	if (ret)
+		return -1;
+	if (o->fmt == KVL_FMT_JSON)
+		kvl_loop_json_tail(out, l);
+	else if (o->fmt == KVL_FMT_TEXT)
+		kvl_loop_text_events(out, l);
 	return 0;
 }

@@ -76,4 +76,15 @@ int kvl_print_compare(FILE *out, const struct kvl_snap *a, const char *a_name,
 int kvl_print_compare_paths(FILE *out, const struct kvl_snap *s,
 			    const char *name, const struct kvl_filter *f);
 
+/*
+ * replay --loop's result (loop.h): per process (o->f.pid: that one), the
+ * instance counts and each step's and the whole loop's statistics, as
+ * show prints stages: a table and --hist's bars, JSON (its own schema,
+ * below) or CSV.
+ */
+#define KVL_LOOP_JSON_SCHEMA	"kvmio_lat_loop/1"
+struct kvl_loop;
+int kvl_print_loop(FILE *out, const struct kvl_loop *l,
+		   const struct kvl_show_opts *o);
+
 #endif /* KVMIO_LAT_OUTPUT_H */

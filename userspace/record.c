@@ -9,6 +9,7 @@
  * once the map is written.
  */
 #include <stdlib.h>
+#include <ctype.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -358,11 +359,147 @@ static int kvl_check_events(const char *tracefs, FILE *err)
 	return 0;
 }
 
+/* ------------------------------------------------------------------ */
+/* -e: more events */
+
+static bool kvl_event_word(const char *s, size_t n)
+{
+	size_t i;
+
+	if (!n || n >= 64)
+		return false;
+	for (i = 0; i < n; i++)
+		if (!isalnum((unsigned char)s[i]) && s[i] != '_')
+			return false;
+	return true;
+}
+
+bool kvl_record_event_name_ok(const char *s)
+{
+	const char *colon = strchr(s, ':');
+
+	if (colon)
+		return kvl_event_word(s, colon - s) &&
+		       kvl_event_word(colon + 1, strlen(colon + 1));
+	return kvl_event_word(s, strlen(s));
+}
+
+/* EVENT alone: the one system of tracefs that has it, into @full. */
+static int kvl_find_system(const char *tracefs, const char *name, char *full,
+			   size_t size, FILE *err)
+{
+	char path[200], other[160] = "";
+	struct dirent *d;
+	DIR *dir;
+
+	snprintf(path, sizeof(path), "%s/events", tracefs);
+	dir = opendir(path);
+	if (!dir) {
+		kvl_errorf(err, "cannot read %s/events: %s", tracefs,
+			   strerror(errno));
+		return -1;
+	}
+	full[0] = '\0';
+	while ((d = readdir(dir))) {
+		if (d->d_name[0] == '.' || strlen(d->d_name) >= 64)
+			continue;
+		snprintf(path, sizeof(path), "events/%.63s/%.63s/format",
+			 d->d_name, name);
+		if (!kvl_file_exists(tracefs, path))
+			continue;
+		if (full[0]) {
+			snprintf(other, sizeof(other), "%.63s:%.63s", d->d_name,
+				 name);
+			break;
+		}
+		snprintf(full, size, "%.63s:%.63s", d->d_name, name);
+	}
+	closedir(dir);
+	if (other[0]) {
+		kvl_errorf(err, "-e %s: both %s and %s are events of this kernel: write SYSTEM:EVENT",
+			   name, full, other);
+		return -1;
+	}
+	if (!full[0]) {
+		kvl_errorf(err, "-e %s: this kernel has no such event (%s/available_events lists them)",
+			   name, tracefs);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * -e's events as trace-cmd takes them, SYSTEM:EVENT, checked in tracefs
+ * before trace-cmd starts; an event record enables anyway, or named twice,
+ * is NULL in the list.  The list, or NULL after a message.
+ */
+static char **kvl_extra_events(const char *tracefs,
+			       const struct kvl_record_opts *o, FILE *err)
+{
+	char **ev = calloc(o->nr_events + 1, sizeof(*ev)), name[160], path[200];
+	unsigned int i, j;
+
+	if (!ev) {
+		kvl_errorf(err, "out of memory");
+		return NULL;
+	}
+	for (i = 0; i < o->nr_events; i++) {
+		bool again = false;
+
+		if (strchr(o->events[i], ':')) {
+			snprintf(name, sizeof(name), "%s", o->events[i]);
+			snprintf(path, sizeof(path), "events/%.*s/%s/format",
+				 (int)(strchr(name, ':') - name), name,
+				 strchr(name, ':') + 1);
+			if (!kvl_file_exists(tracefs, path)) {
+				kvl_errorf(err, "-e %s: this kernel has no such event (no %s/%s)",
+					   name, tracefs, path);
+				goto fail;
+			}
+		} else if (kvl_find_system(tracefs, o->events[i], name,
+					   sizeof(name), err)) {
+			goto fail;
+		}
+		for (j = 0; j < KVL_NR_RECORD_EVENTS && !again; j++) {
+			const struct kvl_trace_event *e = kvl_record_event(j);
+			size_t n = strlen(e->system);
+
+			again = !strncmp(name, e->system, n) && name[n] == ':' &&
+				!strcmp(name + n + 1, e->name);
+		}
+		for (j = 0; j < i && !again; j++)
+			again = ev[j] && !strcmp(ev[j], name);
+		if (again)
+			continue;
+		ev[i] = strdup(name);
+		if (!ev[i]) {
+			kvl_errorf(err, "out of memory");
+			goto fail;
+		}
+	}
+	return ev;
+fail:
+	for (i = 0; i < o->nr_events; i++)
+		free(ev[i]);
+	free(ev);
+	return NULL;
+}
+
+static void kvl_free_events(char **ev, unsigned int n)
+{
+	unsigned int i;
+
+	for (i = 0; ev && i < n; i++)
+		free(ev[i]);
+	free(ev);
+}
+
 static char **kvl_trace_cmd_argv(const struct kvl_record_opts *o,
 				 const char *tracefs, char *filter,
-				 char *bufkb)
+				 char *bufkb, char **extra)
 {
-	size_t n = 0, max = 32 + 2 * KVL_NR_RECORD_EVENTS + 8;
+	size_t n = 0, max = 32 + 2 * KVL_NR_RECORD_EVENTS + 8 +
+			    2 * o->nr_events;
 	char **argv = calloc(max, sizeof(*argv));
 	const char *tc = getenv(KVL_TRACE_CMD_ENV);
 	static char names[KVL_NR_RECORD_EVENTS][64];
@@ -401,6 +538,12 @@ static char **kvl_trace_cmd_argv(const struct kvl_record_opts *o,
 			argv[n++] = "-f";
 			argv[n++] = filter;
 		}
+	}
+	for (i = 0; i < o->nr_events; i++) {
+		if (!extra[i])
+			continue;
+		argv[n++] = "-e";
+		argv[n++] = extra[i];
 	}
 	argv[n] = NULL;
 	return argv;
@@ -473,7 +616,7 @@ int kvl_record(const struct kvl_record_opts *o, FILE *err)
 	const char *tracefs = kvl_tracefs();
 	struct sigaction sa = { .sa_handler = kvl_on_signal }, old_int, old_term,
 			 old_quit;
-	char bufkb[32], what[96], *filter = NULL, **argv = NULL;
+	char bufkb[32], what[96], *filter = NULL, **argv = NULL, **extra = NULL;
 	int status = 0, cstatus = 0, ret = KVL_EXIT_ERROR, i;
 	pid_t tc = -1, cmd = -1;
 	struct stat st;
@@ -484,21 +627,24 @@ int kvl_record(const struct kvl_record_opts *o, FILE *err)
 	}
 	if (kvl_check_events(tracefs, err))
 		return KVL_EXIT_ERROR;
+	extra = kvl_extra_events(tracefs, o, err);
+	if (!extra)
+		return KVL_EXIT_ERROR;
 	if (!kvl_file_exists(tracefs, "trace_marker") ||
 	    kvl_write_small(tracefs, "tracing_on", "0")) {
 		kvl_errorf(err, "cannot write %s/tracing_on: %s (run as root)",
 			   tracefs, strerror(errno));
-		return KVL_EXIT_ERROR;
+		goto out;
 	}
 	if (!o->all_syscalls) {
 		filter = kvl_syscall_filter();
 		if (!filter) {
 			kvl_errorf(err, "out of memory");
-			return KVL_EXIT_ERROR;
+			goto out;
 		}
 	}
 	snprintf(bufkb, sizeof(bufkb), "%lu", o->buffer_kb);
-	argv = kvl_trace_cmd_argv(o, tracefs, filter, bufkb);
+	argv = kvl_trace_cmd_argv(o, tracefs, filter, bufkb, extra);
 	if (!argv) {
 		kvl_errorf(err, "out of memory");
 		goto out;
@@ -615,5 +761,6 @@ restore:
 out:
 	free(argv);
 	free(filter);
+	kvl_free_events(extra, o->nr_events);
 	return ret;
 }

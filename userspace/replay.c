@@ -13,6 +13,7 @@
  */
 #include <stdlib.h>
 #include <stdarg.h>
+#include <strings.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <unistd.h>
@@ -178,6 +179,7 @@ struct kvl_replay {
 	u32 nr_cpus;
 
 	struct kvl_replay_stats st;
+	struct kvl_loop_run *lr;	/* replay --loop, else NULL */
 };
 
 static double kvl_mono(void)
@@ -873,6 +875,476 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 	}
 }
 
+/* ------------------------------------------------------------------ */
+/* replay --loop: the chain's events found in the recording (loop.h) */
+
+/* How one event of the chain is told from the others. */
+struct kvl_loop_match {
+	int type;				/* common_type */
+	const struct tep_format_field *id;	/* raw_syscalls: id, */
+	u32 nr;					/* which is this call */
+	const struct tep_format_field *field;	/* the filter's, or NULL */
+	u64 value;
+	const struct tep_format_field *isa;	/* exit_reason by name: */
+	bool has_code[2];			/* for SVM, VMX */
+	u32 code[2];
+	int need;				/* bytes a record must have */
+};
+
+#define KVL_LOOP_EVENT		1	/* relevant[type]: of the chain */
+#define KVL_LOOP_VCPU		2	/* says which vCPU a thread is */
+
+struct kvl_loop_run {
+	struct kvl_loop loop;
+	struct kvl_loop_match m[KVL_LOOP_MAX_STEPS];
+	u8 relevant[65536];			/* by common_type */
+	/* kvm_entry's and kvm_exit's vcpu_id, for --key vcpu */
+	int vcpu_type[2];
+	const struct tep_format_field *vcpu_id[2];
+	bool out_of_memory;
+};
+
+static int kvl_field_end(const struct tep_format_field *f)
+{
+	return f ? f->offset + f->size : 0;
+}
+
+static bool kvl_number_field(const struct tep_format_field *f)
+{
+	return f->size >= 1 && f->size <= 8 && f->offset >= 0 &&
+	       !(f->flags & (TEP_FIELD_IS_ARRAY | TEP_FIELD_IS_STRING |
+			     TEP_FIELD_IS_DYNAMIC));
+}
+
+/* "a, b, c" of @ev's own fields, for a message. */
+static const char *kvl_field_list(char *buf, size_t size,
+				  const struct tep_event *ev)
+{
+	const struct tep_format_field *f;
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (f = ev->format.fields; f && n + 8 < size; f = f->next)
+		n += snprintf(buf + n, size - n, "%s%s", n ? ", " : "", f->name);
+	return buf;
+}
+
+/* "kvm:kvm_exit, ..." of the recording's events, for a message. */
+static const char *kvl_event_list(char *buf, size_t size, struct tep_handle *tep)
+{
+	int i, nr = tep_get_events_count(tep);
+	size_t n = 0;
+
+	buf[0] = '\0';
+	for (i = 0; i < nr; i++) {
+		const struct tep_event *ev = tep_get_event(tep, i);
+
+		if (!ev || !strcmp(ev->system, "ftrace"))
+			continue;
+		if (n + strlen(ev->system) + strlen(ev->name) + 8 >= size) {
+			snprintf(buf + n, size - n, ", ...");
+			break;
+		}
+		n += snprintf(buf + n, size - n, "%s%s:%s", n ? ", " : "",
+			      ev->system, ev->name);
+	}
+	return buf;
+}
+
+/*
+ * The recorded event @e names: SYSTEM:NAME, or the only NAME of any
+ * system.  NULL when there is none; -1 in *@err after a message.
+ */
+static struct tep_event *kvl_loop_find_event(struct kvl_replay *r,
+					     const struct kvl_loop_ev *e,
+					     int *err)
+{
+	struct tep_event *found = NULL;
+	int i, nr = tep_get_events_count(r->tep);
+
+	if (e->system[0])
+		return tep_find_event_by_name(r->tep, e->system, e->name);
+	for (i = 0; i < nr; i++) {
+		struct tep_event *ev = tep_get_event(r->tep, i);
+
+		if (!ev || strcmp(ev->name, e->name))
+			continue;
+		if (found) {
+			kvl_errorf(r->err, "%s: --loop: %s is both %s:%s and %s:%s: write SYSTEM:EVENT",
+				   r->path, e->label, found->system, found->name,
+				   ev->system, ev->name);
+			*err = -1;
+			return NULL;
+		}
+		found = ev;
+	}
+	return found;
+}
+
+/*
+ * sys_enter_NAME, sys_exit_NAME (or syscalls:...) that the recording has
+ * as raw_syscalls' events: those, and the call's number.
+ */
+static struct tep_event *kvl_loop_raw_syscall(struct kvl_replay *r,
+					      const struct kvl_loop_ev *e,
+					      struct kvl_loop_match *m,
+					      int *err)
+{
+	bool enter = !strncmp(e->name, "sys_enter_", 10);
+	struct tep_event *ev;
+	int nr;
+
+	if ((e->system[0] && strcmp(e->system, "syscalls")) ||
+	    (!enter && strncmp(e->name, "sys_exit_", 9)))
+		return NULL;
+	nr = kvl_syscall_nr(e->name + (enter ? 10 : 9));
+	if (nr < 0) {
+		kvl_errorf(r->err, "%s: --loop: %s: there is no x86-64 system call '%s'",
+			   r->path, e->label, e->name + (enter ? 10 : 9));
+		*err = -1;
+		return NULL;
+	}
+	ev = tep_find_event_by_name(r->tep, "raw_syscalls",
+				    enter ? "sys_enter" : "sys_exit");
+	m->id = ev ? tep_find_field(ev, "id") : NULL;
+	if (!m->id || !kvl_number_field(m->id))
+		return NULL;
+	m->nr = (u32)nr;
+	return ev;
+}
+
+/* kvm_exit's exit_reason by name: its code on SVM and VMX, if it has one. */
+static int kvl_loop_reason(struct kvl_replay *r, struct tep_event *ev,
+			   const struct kvl_loop_ev *e, struct kvl_loop_match *m)
+{
+	static const u32 isas[2] = { KVL_ISA_SVM, KVL_ISA_VMX };
+	u32 i, code;
+
+	if (strcmp(ev->system, "kvm") || strcmp(ev->name, "kvm_exit") ||
+	    strcmp(e->field, "exit_reason")) {
+		kvl_errorf(r->err, "%s: --loop: %s: the value of %s must be a number (names are for kvm_exit's exit_reason only)",
+			   r->path, e->label, e->field);
+		return -1;
+	}
+	m->isa = tep_find_field(ev, "isa");
+	if (!m->isa || !kvl_number_field(m->isa)) {
+		kvl_errorf(r->err, "%s: --loop: %s: this kvm_exit has no isa field to name its exit reasons by: give the number",
+			   r->path, e->label);
+		return -1;
+	}
+	/* the exit-name table by number: SVM's go to 0x403, VMX's to 80 */
+	for (i = 0; i < 2; i++) {
+		for (code = 0; code < 0x1000 && !m->has_code[i]; code++) {
+			const char *name = kvl_exit_reason_name(isas[i], code);
+
+			if (name && !strcasecmp(name, e->value)) {
+				m->has_code[i] = true;
+				m->code[i] = code;
+			}
+		}
+	}
+	if (!m->has_code[0] && !m->has_code[1]) {
+		kvl_errorf(r->err, "%s: --loop: %s: no exit reason is called '%s' (names as the module prints them: io, npf, hlt, msr on AMD; IO_INSTRUCTION, EPT_VIOLATION, HLT on Intel; or a number)",
+			   r->path, e->label, e->value);
+		return -1;
+	}
+	return 0;
+}
+
+static int kvl_loop_filter(struct kvl_replay *r, struct tep_event *ev,
+			   const struct kvl_loop_ev *e, struct kvl_loop_match *m)
+{
+	char list[512];
+	u64 mask;
+
+	m->field = tep_find_any_field(ev, e->field);
+	if (!m->field) {
+		kvl_errorf(r->err, "%s: --loop: %s: event %s:%s has no field '%s' (its fields: %s)",
+			   r->path, e->label, ev->system, ev->name, e->field,
+			   kvl_field_list(list, sizeof(list), ev));
+		return -1;
+	}
+	if (!kvl_number_field(m->field)) {
+		kvl_errorf(r->err, "%s: --loop: %s: field '%s' of %s:%s is not a number (an array or a string)",
+			   r->path, e->label, e->field, ev->system, ev->name);
+		return -1;
+	}
+	if (!e->numeric)
+		return kvl_loop_reason(r, ev, e, m);
+	/* a value the field cannot hold would match nothing: say so */
+	mask = m->field->size == 8 ? ~0ULL : (1ULL << (8 * m->field->size)) - 1;
+	if ((e->num & ~mask) && (e->num | mask) != ~0ULL) {
+		kvl_errorf(r->err, "%s: --loop: %s: %s does not fit field '%s' (%d bytes)",
+			   r->path, e->label, e->value, e->field, m->field->size);
+		return -1;
+	}
+	m->value = e->num & mask;
+	return 0;
+}
+
+static int kvl_loop_resolve(struct kvl_replay *r, const struct kvl_loop_ev *e,
+			    struct kvl_loop_match *m)
+{
+	struct tep_event *ev;
+	char list[512];
+	int err = 0;
+
+	memset(m, 0, sizeof(*m));
+	ev = kvl_loop_find_event(r, e, &err);
+	/* sys_enter_NAME: syscalls' own event if recorded, else raw_syscalls' */
+	if (!ev && !err)
+		ev = kvl_loop_raw_syscall(r, e, m, &err);
+	if (err)
+		return -1;
+	if (!ev) {
+		kvl_errorf(r->err, "%s has no event %s (it has %s; kvmio-lat record -e EVENT records more)",
+			   r->path, e->label, kvl_event_list(list, sizeof(list), r->tep));
+		return -1;
+	}
+	if (ev->id < 0 || ev->id > 65535) {
+		kvl_errorf(r->err, "%s: event %s:%s has id %d", r->path,
+			   ev->system, ev->name, ev->id);
+		return -1;
+	}
+	m->type = ev->id;
+	if (e->field[0] && kvl_loop_filter(r, ev, e, m))
+		return -1;
+	m->need = 8;	/* the common header */
+	if (kvl_field_end(m->id) > m->need)
+		m->need = kvl_field_end(m->id);
+	if (kvl_field_end(m->field) > m->need)
+		m->need = kvl_field_end(m->field);
+	if (kvl_field_end(m->isa) > m->need)
+		m->need = kvl_field_end(m->isa);
+	return 0;
+}
+
+/* --key vcpu: kvm_entry (and a kvm_exit with vcpu_id) name each vCPU thread. */
+static int kvl_loop_vcpu_events(struct kvl_replay *r, struct kvl_loop_run *lr)
+{
+	static const char *const names[2] = { "kvm_entry", "kvm_exit" };
+	bool any = false;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		struct tep_event *ev = tep_find_event_by_name(r->tep, "kvm",
+							      names[i]);
+		const struct tep_format_field *f = ev ?
+			tep_find_field(ev, "vcpu_id") : NULL;
+
+		lr->vcpu_type[i] = -1;
+		if (!f || !kvl_number_field(f) || ev->id < 0 || ev->id > 65535)
+			continue;
+		lr->vcpu_type[i] = ev->id;
+		lr->vcpu_id[i] = f;
+		lr->relevant[ev->id] |= KVL_LOOP_VCPU;
+		any = true;
+	}
+	if (!any) {
+		kvl_errorf(r->err, "%s: --key vcpu needs kvm:kvm_entry in the recording (it says which thread is which vCPU)",
+			   r->path);
+		return -1;
+	}
+	return 0;
+}
+
+static int kvl_setup_loop(struct kvl_replay *r, const struct kvl_replay_opts *o)
+{
+	const struct kvl_loop_spec *spec = o->loop;
+	struct kvl_loop_run *lr;
+	struct tep_event *ev;
+	u32 i;
+
+	lr = calloc(1, sizeof(*lr));
+	if (!lr || kvl_loop_init(&lr->loop, spec)) {
+		free(lr);
+		kvl_errorf(r->err, "out of memory");
+		return -1;
+	}
+	r->lr = lr;
+	for (i = 0; i < spec->n; i++) {
+		if (kvl_loop_resolve(r, &spec->ev[i], &lr->m[i]))
+			return -1;
+		lr->relevant[lr->m[i].type] |= KVL_LOOP_EVENT;
+	}
+	if (spec->key == KVL_LOOP_KEY_VCPU && kvl_loop_vcpu_events(r, lr))
+		return -1;
+	/* the thread-group map's markers */
+	ev = tep_find_event_by_name(r->tep, "ftrace", "print");
+	if (ev && kvl_setup_kind(r, K_PRINT, ev))
+		return -1;
+	return 0;
+}
+
+static u64 kvl_loop_read(struct kvl_replay *r, const struct tep_record *rec,
+			 const struct tep_format_field *f)
+{
+	return tep_read_number(r->tep, (const char *)rec->data + f->offset,
+			       f->size);
+}
+
+static bool kvl_loop_matches(struct kvl_replay *r, const struct kvl_loop_match *m,
+			     const struct tep_record *rec)
+{
+	u64 v;
+
+	if (m->id && kvl_loop_read(r, rec, m->id) != m->nr)
+		return false;
+	if (!m->field)
+		return true;
+	v = kvl_loop_read(r, rec, m->field);
+	if (m->isa) {
+		u32 isa = (u32)kvl_loop_read(r, rec, m->isa);
+
+		if (isa == KVL_ISA_SVM)
+			return m->has_code[0] && (u32)v == m->code[0];
+		if (isa == KVL_ISA_VMX)
+			return m->has_code[1] && (v & 0xffff) == m->code[1];
+		return false;
+	}
+	return v == m->value;
+}
+
+/* kvm_entry or kvm_exit of @tid: the vCPU it runs. */
+static void kvl_loop_learn_vcpu(struct kvl_replay *r, const struct tep_record *rec,
+				int type, s32 tid)
+{
+	struct kvl_loop_run *lr = r->lr;
+	struct kvl_task *t;
+	int i;
+
+	for (i = 0; i < 2; i++) {
+		if (lr->vcpu_type[i] != type ||
+		    rec->size < kvl_field_end(lr->vcpu_id[i]))
+			continue;
+		t = kvl_task(r, tid);
+		if (t)
+			t->vcpu_id = (s32)kvl_loop_read(r, rec, lr->vcpu_id[i]);
+	}
+}
+
+/*
+ * A record in replay --loop: every task's, interrupt context too (as
+ * trace-cmd report shows it: the task it interrupted).
+ */
+static void kvl_loop_record(struct kvl_replay *r, struct tep_record *rec)
+{
+	struct kvl_loop_run *lr = r->lr;
+	int type = tep_data_type(r->tep, rec) & 0xffff;
+	struct kvl_loop_event ev = { .ts = rec->ts };
+	struct kvl_task *t;
+	bool short_rec = false;
+	s32 tid, vcpu;
+	u32 i;
+
+	if (rec->ts > r->last_ts)
+		r->last_ts = rec->ts;
+	if (!lr->relevant[type])
+		return;
+	tid = tep_data_pid(r->tep, rec);
+	if (tid <= 0)
+		return;
+	if (lr->relevant[type] & KVL_LOOP_VCPU)
+		kvl_loop_learn_vcpu(r, rec, type, tid);
+	for (i = 0; i < lr->loop.spec.n; i++) {
+		if (lr->m[i].type != type)
+			continue;
+		if (rec->size < lr->m[i].need)
+			short_rec = true;
+		else if (kvl_loop_matches(r, &lr->m[i], rec))
+			ev.steps |= 1u << i;
+	}
+	r->st.short_records += short_rec;
+	if (!ev.steps)
+		return;
+	t = kvl_task(r, tid);
+	if (!t) {
+		lr->out_of_memory = true;
+		return;
+	}
+	ev.tgid = t->tgid;
+	vcpu = t->vcpu_id;
+	switch (lr->loop.spec.key) {
+	case KVL_LOOP_KEY_TID:
+		ev.key = tid;
+		break;
+	case KVL_LOOP_KEY_TGID:
+		ev.key = ev.tgid;
+		break;
+	case KVL_LOOP_KEY_VCPU:
+		ev.key = vcpu >= 0 ? vcpu : KVL_LOOP_KEY_NONE;
+		break;
+	case KVL_LOOP_KEY_CPU:
+		ev.key = rec->cpu;
+		break;
+	}
+	ev.comm = kvl_group_comm(r, ev.tgid);
+	r->st.events++;
+	if (kvl_loop_feed(&lr->loop, &ev))
+		lr->out_of_memory = true;
+}
+
+/* A chain's event no record matched: say so, and why it may be. */
+static void kvl_loop_warn_unmatched(struct kvl_replay *r)
+{
+	struct kvl_loop_run *lr = r->lr;
+	u32 ids[64], nr_ids = kvl_record_syscalls(ids, ARRAY_SIZE(ids)), i, j;
+
+	for (i = 0; i < lr->loop.spec.n; i++) {
+		const struct kvl_loop_match *m = &lr->m[i];
+		bool kept = !m->id;
+
+		if (lr->loop.matched[i])
+			continue;
+		for (j = 0; j < nr_ids && j < ARRAY_SIZE(ids) && !kept; j++)
+			kept = ids[j] == m->nr;
+		if (kept)
+			kvl_errorf(r->err, "warning: %s: no event matched %s",
+				   r->path, lr->loop.spec.ev[i].label);
+		else
+			kvl_errorf(r->err, "warning: %s: no event matched %s (kvmio-lat record keeps only the system calls the engine uses: record with -e syscalls:%s, or --all-syscalls)",
+				   r->path, lr->loop.spec.ev[i].label,
+				   lr->loop.spec.ev[i].name);
+	}
+}
+
+/* --pid: a process that started the chain, or a message. */
+static int kvl_loop_check_pid(struct kvl_replay *r, s32 pid)
+{
+	const struct kvl_loop *l = &r->lr->loop;
+	char list[128] = "";
+	size_t n = 0;
+	u32 i;
+
+	if (!pid || kvl_loop_proc(l, pid))
+		return 0;
+	for (i = 0; i < l->nr_procs && n + 16 < sizeof(list); i++)
+		n += snprintf(list + n, sizeof(list) - n, " %d", l->procs[i].tgid);
+	kvl_errorf(r->err, "%s: no process with pid %d started the loop (processes that did:%s)",
+		   r->path, pid, l->nr_procs ? list : " none");
+	return -1;
+}
+
+/* The loop's result, printed in full before the success line goes out. */
+static int kvl_loop_result(struct kvl_replay *r, const struct kvl_replay_opts *o,
+			   char **text, size_t *len)
+{
+	FILE *m;
+	int ret;
+
+	*text = NULL;
+	m = open_memstream(text, len);
+	if (!m)
+		return -1;
+	ret = kvl_print_loop(m, &r->lr->loop, o->show);
+	if (fclose(m) || ret) {
+		free(*text);
+		*text = NULL;
+		return -1;
+	}
+	return 0;
+}
+
 static void kvl_replay_record(struct kvl_replay *r, struct tep_record *rec)
 {
 	enum kvl_kind k;
@@ -884,6 +1356,10 @@ static void kvl_replay_record(struct kvl_replay *r, struct tep_record *rec)
 		r->st.missed += rec->missed_events > 0 ? rec->missed_events : 1;
 	if (rec->size < 8 || !d) {
 		r->st.short_records++;
+		return;
+	}
+	if (r->lr) {
+		kvl_loop_record(r, rec);
 		return;
 	}
 	k = (enum kvl_kind)r->kind[tep_data_type(r->tep, rec) & 0xffff];
@@ -1063,6 +1539,9 @@ static void kvl_replay_free(struct kvl_replay *r)
 	free(r->vms);
 	free(r->tasks);
 	free(r->end_seen);
+	if (r->lr)
+		kvl_loop_free(&r->lr->loop);
+	free(r->lr);
 	if (r->handle)
 		tracecmd_close(r->handle);
 	free(r);
@@ -1103,6 +1582,8 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 	struct kvl_replay *r;
 	struct kvl_config cfg;
 	double t0 = kvl_mono();
+	char *loop_text = NULL;
+	size_t loop_len = 0;
 	u32 shadowed;
 	int ret = 1;
 
@@ -1148,7 +1629,7 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 	r->nr_cpus = (u32)tep_get_cpus(r->tep);
 	r->st.cpus = r->nr_cpus;
 	r->st.open_seconds = kvl_mono() - t0;
-	if (kvl_setup_events(r))
+	if (o && o->loop ? kvl_setup_loop(r, o) : kvl_setup_events(r))
 		goto out;
 	if (o && o->tgids && kvl_load_tgids(r, o->tgids))
 		goto out;
@@ -1167,9 +1648,19 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 			   path);
 		goto out;
 	}
-	if (kvl_replay_merge(r)) {
+	if (kvl_replay_merge(r) || (r->lr && r->lr->out_of_memory)) {
 		kvl_errorf(f, "out of memory");
 		goto out;
+	}
+	if (r->lr) {
+		kvl_loop_finish(&r->lr->loop, r->last_ts);
+		if (kvl_loop_check_pid(r, o->show->f.pid))
+			goto out;
+		kvl_loop_warn_unmatched(r);
+		if (kvl_loop_result(r, o, &loop_text, &loop_len)) {
+			kvl_errorf(f, "out of memory");
+			goto out;
+		}
 	}
 	if (r->st.short_records)
 		kvl_errorf(f, "warning: %s: %llu records shorter than their event's format were skipped (damaged file?)",
@@ -1188,7 +1679,9 @@ static int kvl_replay_child(const char *path, const struct kvl_replay_opts *o,
 		(unsigned long long)r->st.short_records,
 		(unsigned long long)r->st.tgids, r->st.cpus,
 		r->st.open_seconds);
-	if (kvl_replay_print(r, f)) {
+	if (r->lr) {
+		fwrite(loop_text, 1, loop_len, f);
+	} else if (kvl_replay_print(r, f)) {
 		kvl_errorf(f, "out of memory");
 		goto out;
 	}
@@ -1198,14 +1691,18 @@ out:
 		kvl_errorf(f, "%s: %s", o->requests, strerror(errno));
 		ret = 1;
 	}
+	free(loop_text);
 	kvl_replay_free(r);
 	return ret;
 }
 
-/* Messages to @err; the rest, from the KVL_OK line on, into @s. */
+/*
+ * Messages to @err; the rest, from the KVL_OK line on, into @s, or with
+ * --loop, as it is to @loop_out.
+ */
 static int kvl_replay_result(const char *path, char *buf, size_t len,
-			     struct kvl_snap *s, struct kvl_replay_stats *st,
-			     FILE *err)
+			     struct kvl_snap *s, FILE *loop_out,
+			     struct kvl_replay_stats *st, FILE *err)
 {
 	char *p = buf, *end = buf + len, *nl, *sep;
 	unsigned long long v[5];
@@ -1232,6 +1729,10 @@ static int kvl_replay_result(const char *path, char *buf, size_t len,
 	st->tgids = v[4];
 	st->cpus = cpus;
 	p = nl + 1;
+	if (loop_out) {
+		fwrite(p, 1, end - p, loop_out);
+		return 0;
+	}
 	/* kvl_slurp() terminated it */
 	sep = strstr(p, KVL_STATS_SEP);
 	if (!sep || kvl_parse_hist(s, p, sep - p, &pe))
@@ -1315,8 +1816,9 @@ static int kvl_requests_tmp(const char *name, char **tmp, FILE *err)
 	return fd;
 }
 
-int kvl_replay(const char *path, const struct kvl_replay_opts *o,
-	       struct kvl_snap *s, struct kvl_replay_stats *st, FILE *err)
+static int kvl_replay_run(const char *path, const struct kvl_replay_opts *o,
+			  struct kvl_snap *s, FILE *loop_out,
+			  struct kvl_replay_stats *st, FILE *err)
 {
 	struct kvl_replay_stats local;
 	double t0 = kvl_mono();
@@ -1373,13 +1875,13 @@ int kvl_replay(const char *path, const struct kvl_replay_opts *o,
 			   path, strsignal(WTERMSIG(status)));
 	} else if (!WIFEXITED(status) || WEXITSTATUS(status)) {
 		/* its one line says why */
-		if (kvl_replay_result(path, buf, len, s, st, err) == 0)
+		if (kvl_replay_result(path, buf, len, s, loop_out, st, err) == 0)
 			kvl_snap_free(s);
 		if (!len)
 			kvl_errorf(err, "replaying %s failed (exit status %d)",
 				   path, WEXITSTATUS(status));
 	} else {
-		ret = kvl_replay_result(path, buf, len, s, st, err);
+		ret = kvl_replay_result(path, buf, len, s, loop_out, st, err);
 	}
 	free(buf);
 	st->seconds = kvl_mono() - t0;
@@ -1396,5 +1898,32 @@ out_req:
 			unlink(req_tmp);
 		free(req_tmp);
 	}
+	return ret;
+}
+
+int kvl_replay(const char *path, const struct kvl_replay_opts *o,
+	       struct kvl_snap *s, struct kvl_replay_stats *st, FILE *err)
+{
+	struct kvl_replay_opts plain = { 0 };
+
+	if (o) {
+		plain = *o;
+		plain.loop = NULL;
+	}
+	return kvl_replay_run(path, &plain, s, NULL, st, err);
+}
+
+int kvl_replay_loop(const char *path, const struct kvl_replay_opts *o,
+		    FILE *out, struct kvl_replay_stats *st, FILE *err)
+{
+	struct kvl_snap unused;
+	int ret;
+
+	if (!o || !o->loop || !o->show) {
+		kvl_errorf(err, "replay --loop: no chain given (internal error)");
+		return -1;
+	}
+	ret = kvl_replay_run(path, o, &unused, out, st, err);
+	kvl_snap_free(&unused);
 	return ret;
 }

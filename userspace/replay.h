@@ -14,6 +14,8 @@
 
 #include <stdio.h>
 #include "snapshot.h"
+#include "loop.h"
+#include "output.h"
 
 /* The trace events the engine needs, in this order (record and replay). */
 struct kvl_trace_event {
@@ -53,6 +55,9 @@ unsigned int kvl_record_syscalls(u32 *ids, unsigned int max);
 struct kvl_replay_opts {
 	const char *tgids;	/* saved_tgids copy ("TID TGID" lines) or NULL */
 	const char *requests;	/* write every recorded request here, or NULL */
+	/* kvl_replay_loop(): the chain, and how to print its result */
+	const struct kvl_loop_spec *loop;
+	const struct kvl_show_opts *show;
 };
 
 /*
@@ -82,18 +87,36 @@ int kvl_replay(const char *path, const struct kvl_replay_opts *o,
 	       struct kvl_snap *s, struct kvl_replay_stats *st, FILE *err);
 
 /*
+ * replay --loop: the chain @o->loop over the recording @path, without the
+ * engine (only the chain's events, the thread-group map and, for --key
+ * vcpu, kvm_entry are needed), printed on @out as @o->show says
+ * (kvl_print_loop()).  0, or -1 after one line on @err (an event, field
+ * or value the recording does not have, --pid selecting no process);
+ * st->events counts the events that matched the chain.
+ */
+int kvl_replay_loop(const char *path, const struct kvl_replay_opts *o,
+		    FILE *out, struct kvl_replay_stats *st, FILE *err);
+
+/*
  * kvmio-lat record: trace-cmd record into @output until @cmd (NULL: until
  * SIGINT/SIGTERM) exits.  @buffer_kb: per-CPU ring buffer (0: default);
  * @all_syscalls: no raw_syscalls filter.  Returns the exit code
  * (cli.h): @cmd's own status, or KVL_EXIT_ERROR after one line on @err.
  */
+#define KVL_RECORD_MAX_EVENTS	64	/* -e */
+
 struct kvl_record_opts {
 	const char *output;
 	unsigned long buffer_kb;
 	bool all_syscalls;
 	char **cmd;		/* NULL-terminated, or NULL */
+	/* -e: more events, SYSTEM:EVENT or EVENT, each checked in tracefs */
+	const char *const *events;
+	unsigned int nr_events;
 };
 
 int kvl_record(const struct kvl_record_opts *o, FILE *err);
+/* -e's argument looks like SYSTEM:EVENT or EVENT (tracefs decides later). */
+bool kvl_record_event_name_ok(const char *s);
 
 #endif /* KVMIO_LAT_REPLAY_H */

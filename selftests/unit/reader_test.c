@@ -27,9 +27,12 @@
 #include "../../userspace/parse.c"
 #include "../../userspace/output.c"
 #include "../../userspace/source.c"
+#include "../../userspace/loop.c"
 #include "../../userspace/replay.c"
 #include "../../userspace/record.c"
 #include "../../userspace/export.c"
+#include "../../userspace/outfile.c"
+#include "../../userspace/report.c"
 #include "../../userspace/cli.c"
 
 /* ------------------------------------------------------------------ */
@@ -4277,12 +4280,66 @@ static int om_dot_files(const char *dir)
 	return n;
 }
 
+/*
+ * "kvmio-lat CMD [OPT] -o PATH --input FILE [--stats FILE]" of inputs that
+ * cannot be read (an empty file, not a snapshot, a truncated one, a bad
+ * stats file): one error each, exit 1, PATH ("old\n") left as it was and
+ * no temporary file beside it.
+ */
+static void expect_bad_inputs_keep_file(struct __test_metadata *_metadata,
+					char *cmd, char *opt, char *path)
+{
+	char *text = read_all(fixture("disks.hist"));
+	const struct {
+		const char *name, *text;
+		bool stats;
+		const char *what;
+	} cases[] = {
+		{ "zero.hist", "", false, "zero.hist: empty file, not a kvmio_lat snapshot" },
+		{ "junk.hist", "<html>\n", false, "junk.hist:1: not a kvmio_lat snapshot" },
+		{ "cut.hist", text, false, "cut.hist: truncated snapshot" },
+		{ "bad.stats", "what\n", true, "bad.stats:1: not a kvmio_lat stats file" },
+	};
+	char *argv[12], *got;
+	struct run r;
+	unsigned int i;
+	int n;
+
+	*strstr(text, "end\n") = '\0';
+	write_tmp(strrchr(path, '/') + 1, "old\n", -1);
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		char *file = (char *)write_tmp(cases[i].name, cases[i].text, -1);
+
+		n = 0;
+		argv[n++] = "kvmio-lat";
+		argv[n++] = cmd;
+		if (opt)
+			argv[n++] = opt;
+		argv[n++] = "-o";
+		argv[n++] = path;
+		argv[n++] = "--input";
+		argv[n++] = cases[i].stats ? (char *)fixture("disks.hist") : file;
+		if (cases[i].stats) {
+			argv[n++] = "--stats";
+			argv[n++] = file;
+		}
+		argv[n] = NULL;
+		run_argv(&r, argv);
+		EXPECT_ONE_ERROR(&r, 1, cases[i].what);
+		run_free(&r);
+	}
+	free(text);
+	got = read_all(path);
+	EXPECT_STREQ("old\n", got);
+	free(got);
+	EXPECT_EQ(0, om_dot_files(tmpdir));
+}
+
 TEST(export_output_file)
 {
 	char path[400], nodir[400], *got;
 	struct run r, std;
 	struct stat st;
-	const char *bad;
 	int status;
 	pid_t child;
 
@@ -4308,30 +4365,7 @@ TEST(export_output_file)
 	EXPECT_EQ(0, om_dot_files(tmpdir));
 
 	/* bad snapshots: one error, the file as it was, no temporary file */
-	write_tmp("kvmio.prom", "old\n", -1);
-	bad = write_tmp("zero.hist", "", 0);
-	RUN(&r, "export", "--openmetrics", "-o", path, "--input", (char *)bad);
-	EXPECT_ONE_ERROR(&r, 1, "zero.hist: empty file, not a kvmio_lat snapshot");
-	run_free(&r);
-	bad = write_tmp("junk.hist", "hello\n", -1);
-	RUN(&r, "export", "--openmetrics", "-o", path, "--input", (char *)bad);
-	EXPECT_ONE_ERROR(&r, 1, "junk.hist:1: not a kvmio_lat snapshot");
-	run_free(&r);
-	got = read_all(fixture("disks.hist"));
-	*strstr(got, "end\n") = '\0';
-	bad = write_tmp("cut.hist", got, -1);
-	free(got);
-	RUN(&r, "export", "--openmetrics", "-o", path, "--input", (char *)bad);
-	EXPECT_ONE_ERROR(&r, 1, "cut.hist: truncated snapshot");
-	run_free(&r);
-	RUN(&r, "export", "--openmetrics", "-o", path, "--input", (char *)fixture("disks.hist"),
-	    "--stats", (char *)write_tmp("bad.stats", "what\n", -1));
-	EXPECT_ONE_ERROR(&r, 1, "bad.stats:1: not a kvmio_lat stats file");
-	run_free(&r);
-	got = read_all(path);
-	EXPECT_STREQ("old\n", got);
-	free(got);
-	EXPECT_EQ(0, om_dot_files(tmpdir));
+	expect_bad_inputs_keep_file(_metadata, "export", "--openmetrics", path);
 
 	/* a snapshot of no VM: a valid file of the stats and # EOF */
 	RUN(&r, "export", "--openmetrics", "-o", path, "--input", (char *)fixture("empty.hist"));
@@ -4531,6 +4565,422 @@ TEST(export_every)
 	EXPECT_ONE_ERROR(&r, 1, "in.hist:1: not a kvmio_lat snapshot");
 	run_free(&r);
 	remove_tmpdir();
+}
+
+/* ------------------------------------------------------------------ */
+/* report: one HTML page (selftests/report/ renders it in a browser) */
+
+/* Each element opened as often as closed: the page's structure holds. */
+static bool report_balanced(const char *html)
+{
+	static const char *const tags[] = {
+		"svg", "table", "tr", "section", "details", "figure", "g",
+		"text", "rect", "title", "header", "main", "nav", "code",
+	};
+	char open[32], open_sp[32], close[32];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(tags); i++) {
+		snprintf(open, sizeof(open), "<%s>", tags[i]);
+		snprintf(open_sp, sizeof(open_sp), "<%s ", tags[i]);
+		snprintf(close, sizeof(close), "</%s>", tags[i]);
+		if (count_substr(html, open) + count_substr(html, open_sp) !=
+		    count_substr(html, close)) {
+			fprintf(stderr, "<%s>: %d opened, %d closed\n", tags[i],
+				count_substr(html, open) + count_substr(html, open_sp),
+				count_substr(html, close));
+			return false;
+		}
+	}
+	return true;
+}
+
+/* Nothing in the page that a browser would fetch. */
+static bool report_self_contained(const char *html)
+{
+	static const char *const bad[] = {
+		"<img", "<link", "<iframe", "<object", "<embed", " src=",
+		"url(", "@import", "https://", "<use",
+	};
+	const char *ns = "xmlns=\"http://www.w3.org/2000/svg\"";
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++)
+		if (strstr(html, bad[i]))
+			return false;
+	return count_substr(html, "http://") == count_substr(html, ns);
+}
+
+/* The cell of @field of a histogram, as show --json and show print it. */
+static bool report_has_cell(const char *html, const char *ident,
+			    const char *field, const struct kvl_rhist *h)
+{
+	struct kvl_summary m;
+	char want[512], v[32], text[32];
+	double ns;
+
+	kvl_rhist_summary(h, &m);
+	if (!strcmp(field, "count")) {
+		snprintf(v, sizeof(v), "%llu", (unsigned long long)m.count);
+		snprintf(text, sizeof(text), "%llu", (unsigned long long)m.count);
+	} else {
+		if (!strcmp(field, "mean_ns")) {
+			ns = m.mean;
+			snprintf(v, sizeof(v), "%.1f", m.mean);
+		} else {
+			ns = !strcmp(field, "p50_ns") ? m.p50 :
+			     !strcmp(field, "p99_ns") ? m.p99 : m.p999;
+			snprintf(v, sizeof(v), "%llu", (unsigned long long)ns);
+		}
+		kvl_fmt_ns(text, sizeof(text), ns);
+	}
+	snprintf(want, sizeof(want), "<td class=\"kvl-num\" %s data-field=\"%s\" data-value=\"%s\">%s</td>",
+		 ident, field, v, text);
+	if (!strstr(html, want))
+		fprintf(stderr, "not in the page: %s\n", want);
+	return strstr(html, want);
+}
+
+/* Every histogram of @file's snapshot: its numbers and its chart. */
+static void report_check_values(struct __test_metadata *_metadata,
+				const char *file, const char *html)
+{
+	static const char *const fields[] = {
+		"count", "mean_ns", "p50_ns", "p99_ns", "p999_ns",
+	};
+	char ident[256], svg[400];
+	unsigned int p, st, k;
+	int hists = 0;
+	struct kvl_snap s;
+	u32 i, j;
+
+	ASSERT_EQ(0, kvl_load(&s, file, NULL, stderr));
+	for (i = 0; i < s.nr_vms; i++) {
+		const struct kvl_svm *vm = &s.vms[i];
+
+		for (j = 0; j < vm->nr_vcpus; j++)
+			for (p = 0; p < KVL_NR_PATHS; p++)
+				for (st = 0; st < KVL_NR_STAGES; st++) {
+					const struct kvl_shist *h = kvl_svcpu_stage(&vm->vcpus[j], p, st);
+
+					if (!h || !h->h.count)
+						continue;
+					snprintf(ident, sizeof(ident), "data-kind=\"stage\" data-pid=\"%d\" data-vcpu=\"%u\" data-path=\"%s\" data-stage=\"%s\"",
+						 vm->pid, vm->vcpus[j].id, kvl_path_name(p),
+						 kvl_stage_name(p, st));
+					for (k = 0; k < ARRAY_SIZE(fields); k++)
+						EXPECT_TRUE(report_has_cell(html, ident, fields[k], &h->h));
+					snprintf(svg, sizeof(svg), "<svg class=\"kvl-hist\" xmlns=\"http://www.w3.org/2000/svg\" width=\"300\" height=\"110\" viewBox=\"0 0 300 110\" role=\"img\" %s", ident);
+					EXPECT_EQ(1, count_substr(html, svg)) TH_LOG("%s", svg);
+					hists++;
+				}
+		for (j = 0; j < vm->nr_disks; j++)
+			for (p = 0; p < KVL_NR_PATHS; p++)
+				for (st = 0; st < KVL_NR_DISK_STAGES; st++) {
+					const struct kvl_rhist *h = &vm->disks[j].h[p][st];
+
+					if (!h->count)
+						continue;
+					snprintf(ident, sizeof(ident), "data-kind=\"disk\" data-pid=\"%d\" data-fd=\"%d\" data-path=\"%s\" data-stage=\"%s\"",
+						 vm->pid, vm->disks[j].fd, kvl_path_name(p),
+						 kvl_disk_stage_name(st));
+					for (k = 0; k < ARRAY_SIZE(fields); k++)
+						EXPECT_TRUE(report_has_cell(html, ident, fields[k], h));
+					hists++;
+				}
+	}
+	/* one chart per histogram, no more */
+	EXPECT_EQ(hists, count_substr(html, "<svg class=\"kvl-hist\""));
+	kvl_snap_free(&s);
+}
+
+TEST(report_of_a_saved_snapshot)
+{
+	static const char *const files[] = {
+		"lab_native.hist", "two_vcpus.hist", "disks.hist",
+		"uring_small.hist", "two_vms.hist", "disks_v3.hist",
+	};
+	struct run r;
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(files); i++) {
+		RUN(&r, "report", "--input", (char *)fixture(files[i]));
+		EXPECT_EQ(0, r.rc) TH_LOG("%s: %s", files[i], r.err);
+		EXPECT_EQ(0, r.err_len);
+		EXPECT_EQ(0, strncmp(r.out, "<!DOCTYPE html>\n<html lang=\"en\">\n", 33));
+		EXPECT_EQ(0, strcmp(r.out + r.out_len - 8, "</html>\n"));
+		EXPECT_TRUE(report_balanced(r.out)) TH_LOG("%s", files[i]);
+		EXPECT_TRUE(report_self_contained(r.out)) TH_LOG("%s", files[i]);
+		/* one script, which the page does not need */
+		EXPECT_EQ(1, count_substr(r.out, "<script>"));
+		EXPECT_NE(NULL, strstr(r.out, "<div id=\"kvl-toolbar\" hidden></div>"));
+		/* the charts: bars of where the time goes, exits by reason */
+		EXPECT_LT(0, count_substr(r.out, "<svg class=\"kvl-stack\""));
+		EXPECT_LT(0, count_substr(r.out, "<svg class=\"kvl-exits\""));
+		EXPECT_LT(0, count_substr(r.out, "<rect class=\"kvl-seg\""));
+		report_check_values(_metadata, fixture(files[i]), r.out);
+		run_free(&r);
+	}
+
+	/* the stats, as a table; the command in the header */
+	RUN(&r, "report", "--input", (char *)fixture("lab_native.hist"), "--stats",
+	    (char *)fixture("lab_native.stats"), "--exits");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "<tr><td>requests</td><td class=\"kvl-num\" data-kind=\"stat\" data-stat=\"requests\" data-field=\"value\" data-value=\"2503\">2503</td></tr>\n"));
+	EXPECT_NE(NULL, strstr(r.out, "<tr><th>command</th><td><code>kvmio-lat report --input "));
+	EXPECT_NE(NULL, strstr(r.out, "lab_native.stats --exits</code></td></tr>\n"));
+	EXPECT_NE(NULL, strstr(r.out, "<tr><th>format</th><td>hist format 1</td></tr>\n"));
+	/* the total of the bar: its mean and p99 (as show --json and show) */
+	EXPECT_NE(NULL, strstr(r.out, "data-stage=\"total\" data-field=\"mean_ns\" data-value=\"4093924.5\">4.09ms</tspan>, p99 <tspan"));
+	EXPECT_NE(NULL, strstr(r.out, "data-stage=\"total\" data-field=\"p99_ns\" data-value=\"13806250\">13.8ms</tspan></text>"));
+	run_free(&r);
+	RUN(&r, "report", "--input", (char *)fixture("lab_native.hist"));
+	EXPECT_NE(NULL, strstr(r.out, "No stats with this snapshot"));
+	run_free(&r);
+}
+
+TEST(report_paths_side_by_side)
+{
+	static const char *const names[] = {
+		/* each path's stages, as show names them */
+		">wake_to_dispatch</td>", ">io_to_reap</td>",
+		">submit_to_complete</td>", ">complete_to_reap</td>",
+	};
+	const char *native, *threads, *uring, *scale;
+	char attr[64];
+	struct run r;
+	unsigned int i;
+
+	RUN(&r, "report", "--input", (char *)fixture("uring_small.hist"));
+	ASSERT_EQ(0, r.rc);
+	/* the vCPUs' bars, then the disks', each path in the order of show */
+	native = strstr(r.out, "<figure class=\"kvl-breakdown\" data-pid=\"88\" data-path=\"native\" data-rows=\"vcpu\">");
+	threads = strstr(r.out, "<figure class=\"kvl-breakdown\" data-pid=\"88\" data-path=\"threads\" data-rows=\"vcpu\">");
+	uring = strstr(r.out, "<figure class=\"kvl-breakdown\" data-pid=\"88\" data-path=\"io_uring\" data-rows=\"vcpu\">");
+	ASSERT_TRUE(native && threads && uring);
+	EXPECT_TRUE(native < threads && threads < uring);
+	EXPECT_NE(NULL, strstr(uring, "<figure class=\"kvl-breakdown\" data-pid=\"88\" data-path=\"native\" data-rows=\"disk\">"));
+	EXPECT_EQ(2, count_substr(r.out, "<div class=\"kvl-paths\""));
+	EXPECT_EQ(6, count_substr(r.out, "<figure class=\"kvl-breakdown\""));
+	/* every bar of a VM on one scale */
+	scale = strstr(native, " data-scale=\"");
+	ASSERT_NE(NULL, scale);
+	snprintf(attr, sizeof(attr), "%.*s",
+		 (int)(strchr(scale + 13, '"') - scale + 1), scale);
+	EXPECT_EQ(6, count_substr(r.out, attr)) TH_LOG("%s", attr);
+	for (i = 0; i < ARRAY_SIZE(names); i++)
+		EXPECT_NE(NULL, strstr(r.out, names[i])) TH_LOG("stage name %u", i);
+	/* two vCPUs: a bar each, in each path's chart */
+	EXPECT_EQ(6, count_substr(r.out, ">vCPU 0</text>") + count_substr(r.out, ">vCPU 1</text>"));
+	run_free(&r);
+
+	/* --path: that path only, its disks too */
+	RUN(&r, "report", "--input", (char *)fixture("uring_small.hist"), "--path", "threads");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_EQ(2, count_substr(r.out, "<figure class=\"kvl-breakdown\""));
+	EXPECT_EQ(0, count_substr(r.out, "data-path=\"native\""));
+	EXPECT_EQ(0, count_substr(r.out, "data-path=\"io_uring\""));
+	run_free(&r);
+}
+
+TEST(report_escapes_names)
+{
+	static char cmd_arg[] = "it's <b>";
+	char *argv[] = { "kvmio-lat", "report", cmd_arg, NULL };
+	struct kvl_report_opts o = { .argc = 3, .argv = argv };
+	struct kvl_svcpu *v;
+	struct kvl_shist *h;
+	struct kvl_sdisk *d;
+	struct kvl_svm *vm;
+	struct kvl_snap s;
+	char *buf = NULL;
+	size_t len;
+	FILE *f;
+
+	kvl_snap_init(&s);
+	vm = kvl_snap_add_vm(&s, 77, "<b>&\"'\x01\xff</b>");
+	ASSERT_NE(NULL, vm);
+	v = kvl_svm_add_vcpu(vm, 0, "vmx", 1);
+	ASSERT_NE(NULL, v);
+	h = kvl_svcpu_add_hist(v, KVL_KIND_EXIT, 0, 0, "<i>x</i>");
+	ASSERT_NE(NULL, h);
+	h->h.count = 1;
+	h->h.min = h->h.max = h->h.sum = 5;
+	h->h.sumsq = 25;
+	ASSERT_EQ(0, kvl_rhist_add_bucket(&h->h, kvl_hist_index(5), 1));
+	d = kvl_svm_add_disk(vm, 9);
+	ASSERT_NE(NULL, d);
+	ASSERT_EQ(0, kvl_sdisk_set_name(d, "/img/</td><script>alert(1)</script>.raw"));
+	d->h[KVL_PATH_THREADS][KVL_DS_TOTAL] = h->h;	/* shared buckets: not freed twice */
+	kvl_filter_init(&o.f);
+	o.f.exits = true;
+	f = open_memstream(&buf, &len);
+	EXPECT_EQ(0, kvl_report_html(f, &s, &o));
+	fclose(f);
+	memset(&d->h[KVL_PATH_THREADS][KVL_DS_TOTAL], 0, sizeof(struct kvl_rhist));
+	/* markup of the snapshot is text: no element of its own */
+	EXPECT_EQ(NULL, strstr(buf, "<b>"));
+	EXPECT_EQ(NULL, strstr(buf, "<i>"));
+	EXPECT_EQ(NULL, strstr(buf, "<script>alert"));
+	EXPECT_EQ(1, count_substr(buf, "<script>"));
+	EXPECT_EQ(1, count_substr(buf, "</script>"));
+	/* control characters as show's table has them, non-UTF-8 as JSON's */
+	EXPECT_NE(NULL, strstr(buf, "<span class=\"kvl-comm\">&lt;b&gt;&amp;&quot;&#39;?\xef\xbf\xbd&lt;/b&gt;</span>"));
+	EXPECT_NE(NULL, strstr(buf, "data-reason=\"&lt;i&gt;x&lt;/i&gt;\""));
+	EXPECT_NE(NULL, strstr(buf, ">&lt;i&gt;x&lt;/i&gt;</text>"));
+	EXPECT_NE(NULL, strstr(buf, "fd 9 (/img/&lt;/td&gt;&lt;script&gt;alert(1)&lt;/script&gt;.raw)"));
+	/* the command line: quoted for a shell, then escaped */
+	EXPECT_NE(NULL, strstr(buf, "<code>kvmio-lat report &#39;it&#39;\\&#39;&#39;s &lt;b&gt;&#39;</code>"));
+	EXPECT_TRUE(report_balanced(buf));
+	free(buf);
+	kvl_snap_free(&s);
+}
+
+TEST(report_output_file)
+{
+	char path[400], *got;
+	struct run r, std;
+	struct stat st;
+
+	make_tmpdir();
+	snprintf(path, sizeof(path), "%s/report.html", tmpdir);
+	write_tmp("report.html", "old\n", -1);
+	umask(077);	/* 0644 all the same: it is to be read and sent */
+	RUN(&r, "report", "--input", (char *)fixture("disks.hist"), "-o", path);
+	umask(022);
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_EQ(0, r.out_len);
+	EXPECT_EQ(0, r.err_len);
+	run_free(&r);
+	ASSERT_EQ(0, stat(path, &st));
+	EXPECT_EQ(0644, st.st_mode & 07777);
+	EXPECT_EQ(0, om_dot_files(tmpdir));
+	/* the same page as on stdout ("-o -" too), but for the command line */
+	got = read_all(path);
+	RUN(&std, "report", "--input", (char *)fixture("disks.hist"), "-o", "-");
+	EXPECT_EQ(0, std.rc);
+	EXPECT_EQ(strlen(got) - strlen(path) + 1, std.out_len);
+	EXPECT_NE(NULL, strstr(std.out, "-o -</code>"));
+	EXPECT_EQ(0, strcmp(strstr(got, "<section"), strstr(std.out, "<section")));
+	free(got);
+	run_free(&std);
+
+	/* bad input: one error, the file as it was, no temporary file */
+	expect_bad_inputs_keep_file(_metadata, "report", NULL, path);
+	RUN(&r, "report", "--input", (char *)fixture("disks.hist"), "--pid", "1", "-o", path);
+	EXPECT_ONE_ERROR(&r, 1, "no VM with pid 1 (VMs in it: 5000 6000)");
+	run_free(&r);
+	RUN(&r, "report", "--replay", (char *)fixture("disks.hist"), "-o", path);
+	EXPECT_EQ(1, r.rc);
+	EXPECT_EQ(0, strncmp(r.err, "kvmio-lat: ", 11));
+	run_free(&r);
+	RUN(&r, "report", "--input", "/nonexistent/x.hist", "-o", path);
+	EXPECT_ONE_ERROR(&r, 1, "/nonexistent/x.hist: no such file");
+	run_free(&r);
+	got = read_all(path);
+	EXPECT_STREQ("old\n", got);
+	free(got);
+	EXPECT_EQ(0, om_dot_files(tmpdir));
+
+	/* nowhere to write: nothing left either */
+	snprintf(path, sizeof(path), "%s/nodir/report.html", tmpdir);
+	RUN(&r, "report", "--input", (char *)fixture("disks.hist"), "-o", path);
+	EXPECT_ONE_ERROR(&r, 1, "report.html: cannot write it: no directory");
+	run_free(&r);
+	EXPECT_EQ(0, om_dot_files(tmpdir));
+	remove_tmpdir();
+}
+
+TEST(report_usage_errors)
+{
+	static const struct {
+		const char *args[6];
+		const char *what;
+	} cases[] = {
+		{ { "--input", "a", "--replay", "b" }, "--input and --replay exclude each other" },
+		{ { "--tgids", "t", "--input", "a" }, "--tgids goes with --replay" },
+		{ { "--stats", "s" }, "--stats goes with --input" },
+		{ { "--hist" }, "--hist is not an option of report" },
+		{ { "--json" }, "--json is not an option of report" },
+		{ { "--disk" }, "--disk is not an option of report" },
+		{ { "-o", "" }, "-o wants a file name" },
+		{ { "--path", "aio" }, "--path is native, threads or io_uring, not 'aio'" },
+		{ { "extra" }, "unexpected argument 'extra'" },
+		{ { "--replay" }, "option '--replay' needs a value" },
+	};
+	char *argv[10];
+	struct run r;
+	unsigned int i, j;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		argv[0] = "kvmio-lat";
+		argv[1] = "report";
+		for (j = 0; cases[i].args[j]; j++)
+			argv[j + 2] = (char *)cases[i].args[j];
+		argv[j + 2] = NULL;
+		run_argv(&r, argv);
+		EXPECT_ONE_ERROR(&r, 2, cases[i].what);
+		run_free(&r);
+	}
+}
+
+TEST(report_of_a_recording)
+{
+	struct run r, show;
+
+	RUN(&r, "report", "--replay", (char *)fixture("replay_uring.dat"));
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "replay_uring.dat</code> replayed through the module's engine"));
+	EXPECT_TRUE(report_balanced(r.out));
+	/* the numbers of replay --json: the same engine, the same snapshot */
+	RUN(&show, "replay", (char *)fixture("replay_uring.dat"), "--json");
+	EXPECT_EQ(0, show.rc);
+	EXPECT_NE(NULL, strstr(show.out, "\"total\": {\"count\": "));
+	EXPECT_LT(0, count_substr(r.out, "data-stage=\"total\" data-field=\"count\""));
+	run_free(&show);
+	run_free(&r);
+	RUN(&r, "report", "--replay", (char *)fixture("replay_missing.dat"));
+	EXPECT_EQ(1, r.rc);
+	EXPECT_EQ(0, r.out_len);
+	run_free(&r);
+}
+
+TEST(report_of_the_live_module)
+{
+	char dir[300], host[128] = "", want[256];
+	struct run r;
+
+	make_tmpdir();
+	setenv(KVL_DEBUGFS_ENV, tmpdir, 1);
+	snprintf(dir, sizeof(dir), "%s/kvmio_lat", tmpdir);
+	ASSERT_EQ(0, mkdir(dir, 0755));
+	write_tmp("kvmio_lat/hist", read_all(fixture("two_vcpus.hist")), -1);
+	write_tmp("kvmio_lat/stats", "vms: 1\ndropped: 3\n", -1);
+	RUN(&r, "report");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	snprintf(want, sizeof(want), "the live module: <code>%s/kvmio_lat/hist</code>", tmpdir);
+	EXPECT_NE(NULL, strstr(r.out, want));
+	/* the host it was read on: it is this one */
+	gethostname(host, sizeof(host) - 1);
+	snprintf(want, sizeof(want), "<tr><th>host</th><td>%s</td></tr>", host);
+	EXPECT_NE(NULL, strstr(r.out, want)) TH_LOG("%s", want);
+	EXPECT_NE(NULL, strstr(r.out, "<tr><th>kernel</th><td>Linux "));
+	EXPECT_NE(NULL, strstr(r.out, "data-stat=\"dropped\" data-field=\"value\" data-value=\"3\""));
+	run_free(&r);
+	unsetenv(KVL_DEBUGFS_ENV);
+	remove_tmpdir();
+}
+
+TEST(report_of_no_vm)
+{
+	struct run r;
+
+	RUN(&r, "report", "--input", (char *)fixture("empty.hist"));
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "No VM traced"));
+	EXPECT_EQ(0, count_substr(r.out, "<svg"));
+	EXPECT_TRUE(report_balanced(r.out));
+	run_free(&r);
 }
 
 TEST_HARNESS_MAIN

@@ -32,9 +32,12 @@
 #include "../../userspace/parse.c"
 #include "../../userspace/output.c"
 #include "../../userspace/source.c"
+#include "../../userspace/loop.c"
 #include "../../userspace/replay.c"
 #include "../../userspace/record.c"
 #include "../../userspace/export.c"
+#include "../../userspace/outfile.c"
+#include "../../userspace/report.c"
 #include "../../userspace/cli.c"
 
 /* ------------------------------------------------------------------ */
@@ -1438,6 +1441,531 @@ TEST(record_keeps_every_syscall_the_engine_classifies)
 }
 
 /* ------------------------------------------------------------------ */
+/* replay --loop on recordings (the matcher alone: loop_test.c) */
+
+#define TALK_LOOP	"kvm_exit[exit_reason=io],sys_exit_ppoll,sys_enter_io_submit," \
+			"sys_exit_io_submit,sys_enter_io_getevents,sys_exit_io_getevents"
+
+/* One histogram of replay --loop --json. */
+struct loop_stat {
+	unsigned long long count, min, max;
+	double mean;
+};
+
+struct loop_result {
+	char comm[32];
+	unsigned long long completed, superseded, timed_out, unfinished, dropped;
+	u32 nr;				/* the steps, then the whole loop */
+	struct loop_stat s[KVL_LOOP_MAX_STEPS];
+	u32 nr_matched;
+	unsigned long long matched[KVL_LOOP_MAX_STEPS];
+};
+
+/*
+ * Process @pid's part of replay --loop's JSON (@pid 0: the first
+ * process), and the events matched: 0, or -1 when it is not there.
+ */
+static int loop_json(const char *json, s32 pid, struct loop_result *res)
+{
+	const char *p, *end;
+	char key[32] = "{\"pid\": ";
+
+	memset(res, 0, sizeof(*res));
+	if (pid)
+		snprintf(key, sizeof(key), "{\"pid\": %d, ", pid);
+	p = json ? strstr(json, key) : NULL;
+	if (!p)
+		return -1;
+	end = strstr(p + 1, "{\"pid\": ");
+	if (!end)
+		end = strstr(p, "], \"events\": [");
+	p = strstr(p, "\"comm\": \"");
+	if (!p || sscanf(p, "\"comm\": \"%31[^\"]\"", res->comm) != 1)
+		return -1;
+	p = strstr(p, "\"instances\": {");
+	if (!p || !end ||
+	    sscanf(p, "\"instances\": {\"completed\": %llu, \"superseded\": %llu, \"timed_out\": %llu, \"unfinished\": %llu, \"dropped\": %llu}",
+		   &res->completed, &res->superseded, &res->timed_out,
+		   &res->unfinished, &res->dropped) != 5)
+		return -1;
+	while ((p = strstr(p, "\"latency\": {")) && p < end &&
+	       res->nr < KVL_LOOP_MAX_STEPS) {
+		struct loop_stat *st = &res->s[res->nr++];
+
+		if (sscanf(p, "\"latency\": {\"count\": %llu, \"min_ns\": %llu, \"max_ns\": %llu, \"mean_ns\": %lf",
+			   &st->count, &st->min, &st->max, &st->mean) != 4)
+			return -1;
+		p++;
+	}
+	p = strstr(json, "\"events\": [");
+	while (p && (p = strstr(p, "\"matched\": ")) &&
+	       res->nr_matched < KVL_LOOP_MAX_STEPS)
+		if (sscanf(p++, "\"matched\": %llu",
+			   &res->matched[res->nr_matched++]) != 1)
+			return -1;
+	return 0;
+}
+
+/* python3's json module reads it (true without python3). */
+static bool loop_json_valid(const char *json)
+{
+	char cmd[512];
+
+	if (system("command -v python3 >/dev/null 2>&1"))
+		return true;
+	snprintf(cmd, sizeof(cmd), "python3 -c 'import json,sys; json.load(open(sys.argv[1]))' '%s'",
+		 write_tmp("loop.json", json, strlen(json)));
+	return !system(cmd);
+}
+
+/*
+ * replay @dat [--tgids @tgids] --loop @loop [--key @key] [--within @ms]
+ * --json: exit 0, nothing on stderr, valid JSON with process @pid (0: the
+ * first) in *@res.
+ */
+static void run_loop(struct __test_metadata *_metadata, const char *dat,
+		     const char *tgids, const char *loop, const char *key,
+		     const char *within, s32 pid, struct loop_result *res)
+{
+	char *argv[14] = { "kvmio-lat", "replay", (char *)dat, "--loop",
+			   (char *)loop, "--json" };
+	const char *opt[3][2] = {
+		{ "--tgids", tgids }, { "--key", key }, { "--within", within },
+	};
+	int n = 6, i;
+	struct run r;
+
+	for (i = 0; i < 3; i++) {
+		if (!opt[i][1])
+			continue;
+		argv[n++] = (char *)opt[i][0];
+		argv[n++] = (char *)opt[i][1];
+	}
+	run_argv(&r, argv);
+	EXPECT_EQ(0, r.rc) TH_LOG("%s: %s", loop, r.err);
+	EXPECT_EQ(0, r.err_len) TH_LOG("%s: %s", loop, r.err);
+	make_tmpdir();
+	EXPECT_TRUE(loop_json_valid(r.out)) TH_LOG("%s", r.out);
+	remove_tmpdir();
+	EXPECT_EQ(0, loop_json(r.out, pid, res)) TH_LOG("%s: %s", loop, r.out);
+	run_free(&r);
+}
+
+
+#define EXPECT_STAT(want, got) do {					\
+	EXPECT_EQ((want).count, (got).count);				\
+	EXPECT_EQ((want).min, (got).min);				\
+	EXPECT_EQ((want).max, (got).max);				\
+	EXPECT_TRUE((want).mean - (got).mean < 0.051 &&			\
+		    (got).mean - (want).mean < 0.051)			\
+		TH_LOG("mean %.1f, want %.1f", (got).mean, (want).mean); \
+} while (0)
+
+/*
+ * The hand counts of fixtures/loop_window.txt: that file has the report
+ * lines (every "|" line) and how each number came from them.
+ */
+static const struct hand_count {
+	const char *what;
+	const char *loop;
+	const char *key;
+	const char *within;		/* ms, or NULL */
+	unsigned long long completed, superseded, timed_out, unfinished;
+	u32 nr;
+	struct loop_stat s[6];
+	unsigned long long matched[6];
+} loop_window_counts[] = {
+	{ "LOOP 1", TALK_LOOP, "tid", NULL, 2, 0, 0, 1, 6, {
+		{ 2, 1625310, 5515110, 3570210 }, { 2, 105340, 862580, 483960 },
+		{ 2, 417570, 1017630, 717600 }, { 2, 310440, 6239120, 3274780 },
+		{ 2, 30860, 810100, 420480 }, { 2, 8418200, 8515860, 8467030 } },
+	  { 3, 4, 2, 2, 2, 2 } },
+	{ "LOOP 1, key vcpu", TALK_LOOP, "vcpu", NULL, 2, 0, 0, 1, 6, {
+		{ 2, 1625310, 5515110, 3570210 }, { 2, 105340, 862580, 483960 },
+		{ 2, 417570, 1017630, 717600 }, { 2, 310440, 6239120, 3274780 },
+		{ 2, 30860, 810100, 420480 }, { 2, 8418200, 8515860, 8467030 } },
+	  { 3, 4, 2, 2, 2, 2 } },
+	{ "LOOP 1, key cpu", TALK_LOOP, "cpu", NULL, 2, 0, 0, 1, 6, {
+		{ 2, 1625310, 5515110, 3570210 }, { 2, 105340, 862580, 483960 },
+		{ 2, 417570, 1017630, 717600 }, { 2, 310440, 6239120, 3274780 },
+		{ 2, 30860, 810100, 420480 }, { 2, 8418200, 8515860, 8467030 } },
+	  { 3, 4, 2, 2, 2, 2 } },
+	{ "LOOP 1 --within 6", TALK_LOOP, "tid", "6", 1, 0, 1, 1, 6, {
+		{ 1, 5515110, 5515110, 5515110 }, { 1, 862580, 862580, 862580 },
+		{ 1, 1017630, 1017630, 1017630 }, { 1, 310440, 310440, 310440 },
+		{ 1, 810100, 810100, 810100 }, { 1, 8515860, 8515860, 8515860 } },
+	  { 3, 4, 2, 2, 2, 2 } },
+	{ "LOOP 2", "kvm_exit,sys_exit_ppoll", "tid", NULL, 2, 11, 0, 1, 2, {
+		{ 2, 1516750, 4098110, 2807430 }, { 2, 1516750, 4098110, 2807430 } },
+	  { 14, 4 } },
+	{ "LOOP 3", "sys_exit_ppoll,sys_exit_ppoll", "tid", NULL, 3, 0, 0, 1, 2, {
+		{ 3, 1971480, 6680870, 4345336.7 }, { 3, 1971480, 6680870, 4345336.7 } },
+	  { 4, 4 } },
+};
+
+/*
+ * Each line's runs of blanks as one, none at its ends: trace-cmd's column
+ * widths are not the point.
+ */
+static void squeeze(char *s)
+{
+	char *d = s, *line = s;	/* where the current line starts in d */
+	bool blank = false;
+
+	for (; *s; s++) {
+		if (*s == ' ' || *s == '\t') {
+			blank = true;
+			continue;
+		}
+		if (blank && *s != '\n' && d > line)
+			*d++ = ' ';
+		blank = false;
+		*d++ = *s;
+		if (*s == '\n')
+			line = d;
+	}
+	*d = '\0';
+}
+
+/* Every "|" line of loop_window.txt is in trace-cmd's report of the file. */
+TEST(loop_hand_count_excerpt_is_the_recording)
+{
+	char cmd[600], *txt, *line, *save, *report = NULL;
+	size_t len = 0, n;
+	char buf[4096];
+	FILE *f;
+	int lines = 0;
+
+	if (system("command -v trace-cmd >/dev/null 2>&1"))
+		SKIP(return, "trace-cmd is not installed (scripts/deps.sh)");
+	snprintf(cmd, sizeof(cmd), "trace-cmd report -t -i '%s' 2>/dev/null",
+		 fixture("loop_window.dat"));
+	f = popen(cmd, "r");
+	ASSERT_NE(NULL, f);
+	while ((n = fread(buf, 1, sizeof(buf), f)) > 0) {
+		report = realloc(report, len + n + 1);
+		ASSERT_NE(NULL, report);
+		memcpy(report + len, buf, n);
+		len += n;
+		report[len] = '\0';
+	}
+	ASSERT_EQ(0, pclose(f));
+	ASSERT_NE(NULL, report);
+	squeeze(report);
+	txt = read_all(fixture("loop_window.txt"), NULL);
+	ASSERT_NE(NULL, txt);
+	for (line = strtok_r(txt, "\n", &save); line;
+	     line = strtok_r(NULL, "\n", &save)) {
+		if (strncmp(line, "| ", 2))
+			continue;
+		squeeze(line + 2);
+		EXPECT_NE(NULL, strstr(report, line + 2)) TH_LOG("%s", line + 2);
+		lines++;
+	}
+	EXPECT_EQ(60, lines);	/* the whole report but its "cpus=2" */
+	free(txt);
+	free(report);
+}
+
+/* --loop's JSON against the hand counts of loop_window.txt */
+TEST(loop_hand_count)
+{
+	const char *dat = fixture("loop_window.dat");
+	const char *tgids = fixture("loop_window.tgids");
+	unsigned int i, k;
+
+	for (i = 0; i < ARRAY_SIZE(loop_window_counts); i++) {
+		const struct hand_count *h = &loop_window_counts[i];
+		struct loop_result res;
+
+		run_loop(_metadata, dat, tgids, h->loop, h->key, h->within, 203,
+			 &res);
+		EXPECT_STREQ("kvmio-vmm", res.comm);
+		EXPECT_EQ(h->completed, res.completed) TH_LOG("%s", h->what);
+		EXPECT_EQ(h->superseded, res.superseded) TH_LOG("%s", h->what);
+		EXPECT_EQ(h->timed_out, res.timed_out) TH_LOG("%s", h->what);
+		EXPECT_EQ(h->unfinished, res.unfinished) TH_LOG("%s", h->what);
+		EXPECT_EQ(0, res.dropped);
+		ASSERT_EQ(h->nr, res.nr) TH_LOG("%s", h->what);
+		ASSERT_EQ(h->nr, res.nr_matched) TH_LOG("%s", h->what);
+		for (k = 0; k < h->nr; k++) {
+			EXPECT_STAT(h->s[k], res.s[k]);
+			EXPECT_EQ(h->matched[k], res.matched[k]) TH_LOG("%s", h->what);
+		}
+	}
+}
+
+/*
+ * The talk's loop over the whole recording: one instance per request the
+ * VMM made (its report), and the last doorbell-like exit, on the VMM's
+ * "done" port, unfinished.  Starting at kvm_pio on the doorbell port
+ * instead, and naming the exit reason by number, select the same.
+ */
+TEST(loop_talk_loop_whole_recording)
+{
+	const char *dat = fixture("replay_getevents.dat");
+	long reqs = vmm_requests("replay_getevents.vmm", 0);
+	long pid = vmm_value("replay_getevents.vmm", "pid");
+	struct loop_result a, b, c;
+	unsigned int k;
+
+	ASSERT_LT(0, reqs);
+	run_loop(_metadata, dat, NULL, TALK_LOOP, NULL, NULL, (s32)pid, &a);
+	EXPECT_EQ((unsigned long long)reqs, a.completed);
+	EXPECT_EQ(0, a.superseded);
+	EXPECT_EQ(1, a.unfinished);
+	EXPECT_EQ(6, a.nr);
+
+	run_loop(_metadata, dat, NULL,
+		 "kvm_exit[exit_reason=0x7b],sys_exit_ppoll,sys_enter_io_submit,"
+		 "sys_exit_io_submit,sys_enter_io_getevents,sys_exit_io_getevents",
+		 NULL, NULL, (s32)pid, &b);
+	EXPECT_EQ(0, memcmp(&a, &b, sizeof(a)));
+
+	run_loop(_metadata, dat, NULL,
+		 "kvm_pio[port=0xc000],sys_exit_ppoll,sys_enter_io_submit,"
+		 "sys_exit_io_submit,sys_enter_io_getevents,sys_exit_io_getevents",
+		 NULL, NULL, (s32)pid, &c);
+	EXPECT_EQ((unsigned long long)reqs, c.completed);
+	EXPECT_EQ(0, c.unfinished);	/* port 0xf4 is not a doorbell */
+	for (k = 1; k < 5; k++)		/* the same events after the exit */
+		EXPECT_STAT(a.s[k], c.s[k]);
+}
+
+/*
+ * The engine replaying the same recording stamps its doorbell at the
+ * kvm_exit, the wake at ppoll's return, the submission at io_submit's
+ * entry and end: the first three steps are its first three stages.
+ */
+TEST(loop_steps_agree_with_the_engine)
+{
+	static const unsigned int stages[] = {
+		KVL_ST_DOORBELL_TO_WAKE, KVL_ST_WAKE_TO_SUBMIT, KVL_ST_SUBMIT,
+	};
+	const struct kvl_svcpu *v;
+	struct kvl_replay_stats st;
+	struct loop_result res;
+	struct kvl_snap s;
+	unsigned int k;
+
+	ASSERT_EQ(0, replay(&s, "replay_getevents.dat", NULL, &st));
+	ASSERT_EQ(1, s.nr_vms);
+	v = kvl_svm_vcpu(&s.vms[0], 0);
+	ASSERT_NE(NULL, v);
+	run_loop(_metadata, fixture("replay_getevents.dat"), NULL, TALK_LOOP,
+		 "vcpu", NULL, s.vms[0].pid, &res);
+	for (k = 0; k < ARRAY_SIZE(stages); k++) {
+		const struct kvl_shist *h = kvl_svcpu_stage(v, KVL_PATH_NATIVE,
+							    stages[k]);
+		struct kvl_summary m;
+		struct loop_stat want;
+
+		ASSERT_NE(NULL, h);
+		kvl_rhist_summary(&h->h, &m);
+		want = (struct loop_stat){ m.count, m.min, m.max, m.mean };
+		EXPECT_STAT(want, res.s[k]);
+	}
+	kvl_snap_free(&s);
+}
+
+/* One "step NAME count min max sum mean" line of replay_net.expected. */
+static int net_expected_step(const char *txt, const char *kind, u32 i,
+			     struct loop_stat *st)
+{
+	unsigned long long sum, mean;
+	const char *p = txt;
+	char word[32], name[64];
+	u32 n = 0;
+
+	for (; p; p = strchr(p, '\n')) {
+		p += *p == '\n';
+		if (sscanf(p, "%31s %63s %llu %llu %llu %llu %llu", word, name,
+			   &st->count, &st->min, &st->max, &sum, &mean) == 7 &&
+		    !strcmp(word, kind) && n++ == i) {
+			st->mean = (double)sum / st->count;
+			return 0;
+		}
+	}
+	return -1;
+}
+
+/* The chain of replay_net.expected that starts with @first. */
+static char *net_expected_loop(const char *txt, const char *first)
+{
+	char pat[64], *p, *end;
+
+	snprintf(pat, sizeof(pat), "\n#   %s", first);
+	p = strstr(txt, pat);
+	if (!p)
+		return NULL;
+	p += 5;
+	end = strchr(p, '\n');
+	return end ? strndup(p, end - p) : NULL;
+}
+
+/*
+ * The network-shaped loop (virtio-net without vhost: doorbell exit, the
+ * main loop wakes, writev to the tap) of replay_net.dat against
+ * replay_net.expected, counted without kvmio-lat (by hand for the first
+ * packets, net_loop_count.py from trace-cmd report for all): its chains
+ * from the exit and from the MMIO write.
+ */
+TEST(loop_network_recording)
+{
+	static const struct {
+		const char *first;
+		const char *kind;
+	} chains[] = {
+		{ "kvm_exit[", "step" },
+		{ "kvm_mmio[", "mmio_step" },
+	};
+	char *txt, *loop;
+	unsigned int c, k;
+
+	if (access(fixture("replay_net.dat"), R_OK) ||
+	    access(fixture("replay_net.expected"), R_OK))
+		SKIP(return, "no replay_net.dat and .expected (make-fixtures.sh replay_net)");
+	txt = read_all(fixture("replay_net.expected"), NULL);
+	ASSERT_NE(NULL, txt);
+	for (c = 0; c < ARRAY_SIZE(chains); c++) {
+		struct loop_result res;
+		struct loop_stat want;
+
+		loop = net_expected_loop(txt, chains[c].first);
+		ASSERT_NE(NULL, loop) TH_LOG("no %s chain", chains[c].first);
+		run_loop(_metadata, fixture("replay_net.dat"),
+			 fixture("replay_net.tgids"), loop, NULL, NULL, 0, &res);
+		ASSERT_EQ(0, net_expected_step(txt, chains[c].kind, 0, &want));
+		EXPECT_EQ(want.count, res.completed);
+		EXPECT_EQ(0, res.superseded);
+		EXPECT_EQ(0, res.unfinished);
+		for (k = 0; k < res.nr; k++) {
+			ASSERT_EQ(0, net_expected_step(txt, chains[c].kind, k, &want))
+				TH_LOG("%s %u", chains[c].kind, k);
+			EXPECT_STAT(want, res.s[k]);
+		}
+		EXPECT_EQ(4, res.nr);	/* three steps and the total */
+		free(loop);
+	}
+	free(txt);
+}
+
+/* replay --loop's output formats: the same numbers in each */
+TEST(loop_formats)
+{
+	const char *dat = fixture("loop_window.dat");
+	const char *tgids = fixture("loop_window.tgids");
+	struct run r;
+
+	RUN(&r, "replay", (char *)dat, "--tgids", (char *)tgids, "--loop",
+	    TALK_LOOP, "--hist");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_NE(NULL, strstr(r.out, "process 203 (kvmio-vmm): 2 completed, 0 superseded, 0 timed out, 1 unfinished\n"))
+		TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "  STEP  FROM -> TO "));
+	/* step 1: 1625310 and 5515110 ns, mean 3570210 */
+	EXPECT_NE(NULL, strstr(r.out, "  1     kvm_exit[exit_reason=io] -> sys_exit_ppoll                 2    1.63ms    3.57ms "))
+		TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "  loop  kvm_exit[exit_reason=io] -> sys_exit_io_getevents          2    8.42ms    8.47ms "));
+	EXPECT_NE(NULL, strstr(r.out, "\n  step 5, sys_enter_io_getevents -> sys_exit_io_getevents: 2 values\n"));
+	EXPECT_NE(NULL, strstr(r.out, "\n  loop, kvm_exit[exit_reason=io] -> sys_exit_io_getevents: 2 values\n"));
+	EXPECT_NE(NULL, strstr(r.out, "events matched: kvm_exit[exit_reason=io] 3, sys_exit_ppoll 4,"));
+	run_free(&r);
+
+	RUN(&r, "replay", (char *)dat, "--tgids", (char *)tgids, "--loop",
+	    TALK_LOOP, "--csv");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	EXPECT_EQ(r.out, strstr(r.out, "pid,comm,step,from,to,completed,superseded,timed_out,unfinished,dropped,count,min_ns,max_ns,mean_ns,"));
+	EXPECT_NE(NULL, strstr(r.out, "\n203,kvmio-vmm,1,kvm_exit[exit_reason=io],sys_exit_ppoll,2,0,0,1,0,2,1625310,5515110,3570210.0,"))
+		TH_LOG("%s", r.out);
+	EXPECT_NE(NULL, strstr(r.out, "\n203,kvmio-vmm,loop,kvm_exit[exit_reason=io],sys_exit_io_getevents,2,0,0,1,0,2,8418200,8515860,8467030.0,"));
+	EXPECT_EQ(7, count_char(r.out, '\n'));
+	run_free(&r);
+
+	/* --pid: the one process, or an error naming those there are */
+	RUN(&r, "replay", (char *)dat, "--tgids", (char *)tgids, "--loop",
+	    TALK_LOOP, "--pid", "203", "--json");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "\"pid\": 203"));
+	run_free(&r);
+	RUN(&r, "replay", (char *)dat, "--tgids", (char *)tgids, "--loop",
+	    TALK_LOOP, "--pid", "7");
+	EXPECT_ONE_ERROR(&r, 1, "no process with pid 7 started the loop (processes that did: 203)");
+	run_free(&r);
+
+	/* three HLT exits; the window ends before the last one's entry */
+	RUN(&r, "replay", (char *)dat, "--tgids", (char *)tgids, "--loop",
+	    "kvm_exit[exit_reason=HLT],kvm_entry", "--key", "vcpu");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "process 203 (kvmio-vmm): 2 completed, 0 superseded, 0 timed out, 1 unfinished\n"))
+		TH_LOG("%s", r.out);
+	run_free(&r);
+	/* no instance at all: said, not an error */
+	RUN(&r, "replay", (char *)dat, "--tgids", (char *)tgids, "--loop",
+	    "kvm_exit[exit_reason=2],kvm_entry");
+	EXPECT_EQ(0, r.rc);
+	EXPECT_NE(NULL, strstr(r.out, "no instance started"));
+	EXPECT_NE(NULL, strstr(r.err, "warning: ")) TH_LOG("%s", r.err);
+	run_free(&r);
+}
+
+/* Each bad --loop: one line, the right exit status, no output. */
+TEST(loop_errors)
+{
+	static const struct {
+		const char *loop;
+		const char *extra;
+		int rc;
+		const char *msg;
+	} bad[] = {
+		{ "kvm_exit", NULL, 2, "at least two events" },
+		{ "kvm_exit,[x=1]", NULL, 2, "event 2 is missing" },
+		{ "no_such_event,kvm_entry", NULL, 1, "has no event no_such_event (it has " },
+		{ "kvm:sys_enter,kvm_entry", NULL, 1, "has no event kvm:sys_enter" },
+		{ "kvm_exit[nope=1],kvm_entry", NULL, 1, "event kvm:kvm_exit has no field 'nope' (its fields: exit_reason, " },
+		{ "kvm_exit[exit_reason=warp],kvm_entry", NULL, 1, "no exit reason is called 'warp'" },
+		{ "kvm_pio[port=io],kvm_entry", NULL, 1, "the value of port must be a number" },
+		{ "sys_enter[args=0],kvm_entry", NULL, 1, "field 'args' of raw_syscalls:sys_enter is not a number" },
+		{ "kvm_pio[size=0x100000000],kvm_entry", NULL, 1, "does not fit field 'size' (4 bytes)" },
+		{ "sys_enter_frobnicate,kvm_entry", NULL, 1, "there is no x86-64 system call 'frobnicate'" },
+		{ "kvm_exit,kvm_entry", "--vcpu=0", 2, "--vcpu does not go with it" },
+		{ "kvm_exit,kvm_entry", "--disk", 2, "--disk does not go with it" },
+	};
+	const char *dat = fixture("replay_getevents.dat");
+	unsigned int i;
+	struct run r;
+
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		if (bad[i].extra)
+			RUN(&r, "replay", (char *)dat, "--loop", (char *)bad[i].loop,
+			    (char *)bad[i].extra);
+		else
+			RUN(&r, "replay", (char *)dat, "--loop", (char *)bad[i].loop);
+		EXPECT_ONE_ERROR(&r, bad[i].rc, bad[i].msg);
+		run_free(&r);
+	}
+	RUN(&r, "replay", (char *)dat, "--key", "vcpu");
+	EXPECT_ONE_ERROR(&r, 2, "--key goes with --loop");
+	run_free(&r);
+	RUN(&r, "replay", (char *)dat, "--within", "5");
+	EXPECT_ONE_ERROR(&r, 2, "--within goes with --loop");
+	run_free(&r);
+	RUN(&r, "replay", (char *)dat, "--loop", "a,b", "--key", "thread");
+	EXPECT_ONE_ERROR(&r, 2, "--key is tid, tgid, vcpu or cpu, not 'thread'");
+	run_free(&r);
+	RUN(&r, "replay", (char *)dat, "--loop", "a,b", "--within", "-1");
+	EXPECT_ONE_ERROR(&r, 2, "--within wants milliseconds");
+	run_free(&r);
+	RUN(&r, "show", "--loop", "a,b");
+	EXPECT_ONE_ERROR(&r, 2, "--loop is not an option of show");
+	run_free(&r);
+	/* not a recording, as replay says */
+	RUN(&r, "replay", (char *)fixture("replay_native.csv"), "--loop", "a,b");
+	EXPECT_ONE_ERROR(&r, 1, "is not a trace-cmd recording");
+	run_free(&r);
+}
+
+/* ------------------------------------------------------------------ */
 /* record, against a fake trace-cmd and tracefs */
 
 static const char fake_trace_cmd[] =
@@ -1647,6 +2175,76 @@ TEST(record_errors)
 	run_free(&r);
 	RUN(&r, "record", "--json");
 	EXPECT_ONE_ERROR(&r, 2, "--json is not an option of record");
+	run_free(&r);
+}
+
+/*
+ * record -e: each event checked in tracefs (EVENT alone in the one system
+ * that has it) and passed to trace-cmd once, after record's own; one that
+ * record enables anyway is not passed again.
+ */
+TEST(record_more_events)
+{
+	char out[300], *argv;
+	struct run r;
+
+	fake_tracefs(true);
+	fake_event("syscalls", "sys_enter_io_getevents");
+	fake_event("block", "block_rq_issue");
+	snprintf(out, sizeof(out), "%s/rec.dat", tmpdir);
+	RUN(&r, "record", "-o", out, "-e", "syscalls:sys_enter_io_getevents",
+	    "-e", "block_rq_issue", "-e", "kvm:kvm_exit", "-e",
+	    "sys_enter_io_getevents", "-e", "kvm_entry", "true");
+	EXPECT_EQ(0, r.rc) TH_LOG("%s", r.err);
+	argv = tmp_file("argv");
+	ASSERT_NE(NULL, argv);
+	EXPECT_EQ(1, count_str(argv, "\n-e\nsyscalls:sys_enter_io_getevents\n"))
+		TH_LOG("%s", argv);
+	EXPECT_EQ(1, count_str(argv, "\n-e\nblock:block_rq_issue\n"));
+	EXPECT_EQ(1, count_str(argv, "\n-e\nkvm:kvm_exit\n"));
+	EXPECT_EQ(1, count_str(argv, "\n-e\nkvm:kvm_entry\n"));
+	/* after the engine's, whose raw_syscalls filter stays theirs */
+	EXPECT_LT(strstr(argv, "\n-e\nsched:sched_process_exit\n"),
+		  strstr(argv, "\n-e\nblock:block_rq_issue\n"));
+	free(argv);
+	run_free(&r);
+	remove_tmpdir();
+}
+
+/* record -e errors come before trace-cmd starts */
+TEST(record_more_events_errors)
+{
+	static const struct {
+		const char *event;
+		int rc;
+		const char *msg;
+	} bad[] = {
+		{ "no_such_event", 1, "-e no_such_event: this kernel has no such event" },
+		{ "kvm:no_such_event", 1, "-e kvm:no_such_event: this kernel has no such event" },
+		{ "twice", 1, "write SYSTEM:EVENT" },
+		{ "kvm:", 2, "-e wants SYSTEM:EVENT or EVENT" },
+		{ "a:b:c", 2, "-e wants SYSTEM:EVENT or EVENT" },
+		{ "sched/sched_switch", 2, "-e wants SYSTEM:EVENT or EVENT" },
+		{ "", 2, "-e wants SYSTEM:EVENT or EVENT" },
+	};
+	char out[300], path[400];
+	unsigned int i;
+	struct run r;
+
+	fake_tracefs(true);
+	fake_event("one", "twice");
+	fake_event("other", "twice");
+	snprintf(out, sizeof(out), "%s/rec.dat", tmpdir);
+	snprintf(path, sizeof(path), "%s/argv", tmpdir);
+	for (i = 0; i < ARRAY_SIZE(bad); i++) {
+		RUN(&r, "record", "-o", out, "-e", (char *)bad[i].event, "true");
+		EXPECT_ONE_ERROR(&r, bad[i].rc, bad[i].msg);
+		EXPECT_NE(0, access(path, F_OK));	/* trace-cmd never ran */
+		run_free(&r);
+	}
+	remove_tmpdir();
+	RUN(&r, "replay", "x.dat", "-e", "kvm_exit");
+	EXPECT_ONE_ERROR(&r, 2, "-e is not an option of replay");
 	run_free(&r);
 }
 
