@@ -37,8 +37,9 @@
 #     wall-time boot.
 # --rounds N, --sections a,b: see scripts/bench/lab_bench.py.
 # --variant NAME: also time an experimental build in the exit loops, the
-#     profile, the I/O loops and real QEMU (scripts/bench/variant.sh: local,
-#     nosys, bare), or NAME=KO.
+#     profile, the I/O loops and real QEMU (scripts/bench/variant.sh says
+#     what each is: local, nosys, rawsys, bare, noengine, noirq, noring,
+#     lockstat, git-REV), or NAME=KO.
 # --no-qemu-record: real QEMU without its `kvmio-lat record` runs (trace-cmd
 #     recording the events the engine needs: what a host without the module
 #     would run instead; measured by default, for scale).
