@@ -186,13 +186,24 @@ $(FUZZ_DIR)/replay_fuzz: selftests/unit/replay_fuzz.c selftests/unit/fuzz_input.
 	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(filter-out userspace/replay.c,$(READER_LIB_SRC)) \
 		$(ENGINE_SRC) -lm $(READER_LIBS)
 
+# replay --loop's chain syntax and matcher on decoded event streams, its
+# invariants checked (loop_fuzz.c).
+$(FUZZ_DIR)/loop_fuzz: selftests/unit/loop_fuzz.c selftests/unit/fuzz_input.h \
+		$(READER_LIB_SRC) $(READER_HDR) $(ENGINE_SRC) $(ENGINE_HDR)
+	@mkdir -p $(FUZZ_DIR)
+	$(FUZZ_CC) $(FUZZ_CFLAGS) -o $@ $< $(READER_LIB_SRC) $(ENGINE_SRC) -lm $(READER_LIBS)
+
 # Each target runs FUZZ_SECONDS from a fresh corpus (the snapshot parser's
 # seeded with the fixtures, replay's with the inputs of its past crashes,
-# fixtures/replay-regress/); any crash, leak, sanitizer report or failed
+# fixtures/replay-regress/, the loop's with chains and past crashes,
+# fixtures/loop-seeds/); any crash, leak, sanitizer report or failed
 # invariant fails the target (the reproducer is left in $(FUZZ_DIR)/).
-fuzz: $(FUZZ_DIR)/snapshot_fuzz $(FUZZ_DIR)/engine_fuzz $(FUZZ_DIR)/replay_fuzz
-	@rm -rf $(FUZZ_DIR)/corpus $(FUZZ_DIR)/engine-corpus $(FUZZ_DIR)/replay-corpus
-	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/engine-corpus $(FUZZ_DIR)/replay-corpus
+fuzz: $(FUZZ_DIR)/snapshot_fuzz $(FUZZ_DIR)/engine_fuzz $(FUZZ_DIR)/replay_fuzz \
+		$(FUZZ_DIR)/loop_fuzz
+	@rm -rf $(FUZZ_DIR)/corpus $(FUZZ_DIR)/engine-corpus $(FUZZ_DIR)/replay-corpus \
+		$(FUZZ_DIR)/loop-corpus
+	@mkdir -p $(FUZZ_DIR)/corpus $(FUZZ_DIR)/engine-corpus $(FUZZ_DIR)/replay-corpus \
+		$(FUZZ_DIR)/loop-corpus
 	cp selftests/unit/fixtures/*.hist selftests/unit/fixtures/*.stats $(FUZZ_DIR)/corpus/
 	$(FUZZ_DIR)/snapshot_fuzz $(FUZZ_RUN) -max_len=16384 \
 		-dict=selftests/unit/fixtures/snapshot.dict \
@@ -204,6 +215,10 @@ fuzz: $(FUZZ_DIR)/snapshot_fuzz $(FUZZ_DIR)/engine_fuzz $(FUZZ_DIR)/replay_fuzz
 	KVL_FUZZ_DAT=selftests/unit/fixtures/replay_native.dat \
 		$(FUZZ_DIR)/replay_fuzz $(FUZZ_RUN) -max_len=4096 \
 		-artifact_prefix=$(FUZZ_DIR)/replay- $(FUZZ_DIR)/replay-corpus
+	cp selftests/unit/fixtures/loop-seeds/* $(FUZZ_DIR)/loop-corpus/
+	$(FUZZ_DIR)/loop_fuzz $(FUZZ_RUN) -max_len=4096 \
+		-dict=selftests/unit/fixtures/loop.dict \
+		-artifact_prefix=$(FUZZ_DIR)/loop- $(FUZZ_DIR)/loop-corpus
 
 .PHONY: reader-test fuzz reader-deps replay-test bench-replay
 # --- reader: end ---

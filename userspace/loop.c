@@ -5,6 +5,7 @@
  * loop.h; the pairing rule is Documentation/replay.rst's "Your own
  * loops", and kvl_loop_feed() follows it sentence by sentence).
  */
+#include <assert.h>
 #include <stdlib.h>
 #include <ctype.h>
 #include <errno.h>
@@ -111,6 +112,10 @@ static int kvl_loop_value(struct kvl_loop_ev *e, char *msg, size_t size)
 	return 0;
 }
 
+/* The longest event, four names of 63 and ":[=]", fills its label exactly. */
+static_assert(KVL_LOOP_LABEL_LEN >= 4 * (KVL_LOOP_NAME_LEN - 1) + 4 + 1,
+	      "an event's label does not fit");
+
 /* One [SYSTEM:]NAME[[FIELD=VALUE]] at *@p; *@p moves past it. */
 static int kvl_loop_event_parse(struct kvl_loop_ev *e, const char **p,
 				u32 i, char *msg, size_t size)
@@ -150,14 +155,11 @@ static int kvl_loop_event_parse(struct kvl_loop_ev *e, const char **p,
 					     i + 1, start);
 		(*p)++;
 	}
-	snprintf(e->label, sizeof(e->label), "%s%s%s%s%s%s%s", e->system,
+	snprintf(e->label, sizeof(e->label), "%s%s%s%s%s%s%s%s", e->system,
 		 e->system[0] ? ":" : "", e->name, e->field[0] ? "[" : "",
-		 e->field, e->field[0] ? "=" : "", e->value);
-	if (e->field[0]) {
-		strcat(e->label, "]");
-		return kvl_loop_value(e, msg, size);
-	}
-	return 0;
+		 e->field, e->field[0] ? "=" : "", e->value,
+		 e->field[0] ? "]" : "");
+	return e->field[0] ? kvl_loop_value(e, msg, size) : 0;
 }
 
 int kvl_loop_parse(struct kvl_loop_spec *spec, const char *text, char *msg,

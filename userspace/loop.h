@@ -18,7 +18,8 @@
 
 #define KVL_LOOP_MAX_STEPS	16	/* events in a chain */
 #define KVL_LOOP_NAME_LEN	64	/* a system, event, field or value */
-#define KVL_LOOP_LABEL_LEN	(4 * KVL_LOOP_NAME_LEN)
+/* SYSTEM:NAME[FIELD=VALUE], each name at most KVL_LOOP_NAME_LEN - 1, a NUL */
+#define KVL_LOOP_LABEL_LEN	(4 * KVL_LOOP_NAME_LEN + 1)
 #define KVL_LOOP_MAX_OPEN	256	/* open instances per process */
 #define KVL_LOOP_MAX_PROCS	256	/* processes that started one */
 

@@ -385,6 +385,37 @@ TEST(parse)
 	EXPECT_EQ(KVL_LOOP_MAX_STEPS, s.n);
 }
 
+/*
+ * The longest event: four names of 63 characters fill its label (257
+ * bytes with the NUL).  The label was 256 bytes, and its "]" went over
+ * into the system's name, which came out empty (loop_fuzz's input:
+ * fixtures/loop-seeds/label-fills-its-array).
+ */
+TEST(parse_longest_event)
+{
+	char name[4][KVL_LOOP_NAME_LEN], text[2 * KVL_LOOP_LABEL_LEN], msg[256];
+	struct kvl_loop_spec s;
+	unsigned int i;
+
+	for (i = 0; i < 4; i++) {
+		memset(name[i], 'a' + i, KVL_LOOP_NAME_LEN - 1);
+		name[i][KVL_LOOP_NAME_LEN - 1] = '\0';
+	}
+	snprintf(text, sizeof(text), "%s:%s[%s=%s]", name[0], name[1], name[2], name[3]);
+	EXPECT_EQ(4 * 63 + 4, strlen(text));
+	strcat(text, ",b");
+	ASSERT_EQ(0, kvl_loop_parse(&s, text, msg, sizeof(msg))) TH_LOG("%s", msg);
+	EXPECT_EQ(2, s.n);
+	EXPECT_STREQ(name[0], s.ev[0].system);
+	EXPECT_STREQ(name[1], s.ev[0].name);
+	EXPECT_STREQ(name[2], s.ev[0].field);
+	EXPECT_STREQ(name[3], s.ev[0].value);
+	EXPECT_FALSE(s.ev[0].numeric);
+	text[4 * 63 + 4] = '\0';
+	EXPECT_STREQ(text, s.ev[0].label);
+	EXPECT_STREQ("b", s.ev[1].label);
+}
+
 TEST(parse_errors)
 {
 	static const struct {
