@@ -342,10 +342,11 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 
 	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
 		return;
-	vm = kvl_engine_find_vm(eng, tgid);
+	vm = kvl_sys_find(eng, tgid, tid, &t);
 	if (!vm)
 		return;
-	t = kvl_thread_get(vm, tid);
+	if (!t)
+		t = kvl_thread_get(vm, tid);
 	if (!t || READ_ONCE(t->vcpu) >= 0)
 		return;
 	t->sys_nr = nr;
@@ -679,10 +680,9 @@ static void kvl_sys_exit(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	unsigned long flags;
 	bool entered;
 
-	vm = kvl_engine_find_vm(eng, tgid);
+	vm = kvl_sys_find(eng, tgid, tid, &t);
 	if (!vm)
 		return;
-	t = kvl_thread_find(vm, tid);
 	if (!t) {
 		/* a thread that was already waiting when tracking began */
 		if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)

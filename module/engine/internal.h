@@ -182,14 +182,68 @@ static inline struct kvl_vcpu *kvl_vcpu_find(struct kvl_engine *eng,
  * The thread @tid of VM @tgid if it runs no vCPU (an event loop, a pool
  * worker), or NULL; its VM in *@vmp.
  */
+/*
+ * The thread this CPU last found for a system call, as kvl_memo is for
+ * vCPU threads: a hooked call's entry, its return and the looks at QEMU's
+ * rings around them ask for the same VM and thread four or five times.
+ * Valid while @gen holds, as kvl_memo; a thread's slot, though, goes to
+ * another thread once its own exits (KVL_TID_DEAD), so a hit also checks
+ * that the slot still holds @tid.  vc is unused.
+ */
+KVL_DECLARE_PER_CPU(struct kvl_memo, kvl_sys_memo);
+
+#ifdef KVL_MEMO_CHECK
+void kvl_sys_memo_check(struct kvl_engine *eng, const struct kvl_memo *m);
+#else
+static inline void kvl_sys_memo_check(struct kvl_engine *eng,
+				      const struct kvl_memo *m)
+{
+	(void)eng;
+	(void)m;
+}
+#endif
+
+/* VM @tgid and its thread @tid (NULL if it has no slot yet), or NULL. */
+static inline struct kvl_vm *kvl_sys_find(struct kvl_engine *eng, s32 tgid,
+					  s32 tid, struct kvl_thread **tp)
+{
+	struct kvl_memo *m = kvl_this_cpu_ptr(&kvl_sys_memo);
+	u32 gen = kvl_acquire(&eng->memo_gen);
+	struct kvl_thread *t;
+	struct kvl_vm *vm;
+
+	if (kvl_memo_hit(m, eng, gen, tgid, tid) &&
+	    kvl_acquire(&m->t->tid) == tid) {
+		kvl_sys_memo_check(eng, m);
+		*tp = m->t;
+		return m->vm;
+	}
+	vm = kvl_engine_find_vm(eng, tgid);
+	t = vm ? kvl_thread_find(vm, tid) : NULL;
+	if (t)
+		kvl_memo_set(m, eng, gen, tgid, tid, vm, t, NULL);
+	*tp = t;
+	return vm;
+}
+
+/* VM @tgid, from the memo when its last call was one of this VM's. */
+static inline struct kvl_vm *kvl_sys_find_vm(struct kvl_engine *eng, s32 tgid)
+{
+	const struct kvl_memo *m = kvl_this_cpu_ptr(&kvl_sys_memo);
+
+	if (m->tgid == tgid && m->gen == kvl_acquire(&eng->memo_gen) &&
+	    (KVL_ONE_ENGINE || m->eng == eng))
+		return m->vm;
+	return kvl_engine_find_vm(eng, tgid);
+}
+
 static inline struct kvl_thread *kvl_io_thread_find(struct kvl_engine *eng,
 						    s32 tgid, s32 tid,
 						    struct kvl_vm **vmp)
 {
-	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
-	struct kvl_thread *t = vm ? kvl_thread_find(vm, tid) : NULL;
+	struct kvl_thread *t;
 
-	*vmp = vm;
+	*vmp = kvl_sys_find(eng, tgid, tid, &t);
 	return t && READ_ONCE(t->vcpu) < 0 ? t : NULL;
 }
 

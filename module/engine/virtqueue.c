@@ -360,7 +360,7 @@ static u32 kvl_efd_index(struct kvl_vm *vm, s32 fd)
 
 bool kvl_ev_fd_known(struct kvl_engine *eng, s32 tgid, s32 fd)
 {
-	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_vm *vm = kvl_sys_find_vm(eng, tgid);
 
 	return vm && kvl_efd_index(vm, fd) < KVL_VQS;
 }
@@ -368,7 +368,7 @@ bool kvl_ev_fd_known(struct kvl_engine *eng, s32 tgid, s32 fd)
 void kvl_ev_fd_read(struct kvl_engine *eng, s32 tgid, s32 tid, s32 fd,
 		    u64 now)
 {
-	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_vm *vm = kvl_sys_find_vm(eng, tgid);
 	unsigned long flags;
 	struct kvl_thread *t;
 	struct kvl_vq *q;
@@ -418,7 +418,7 @@ void kvl_ev_fd_read(struct kvl_engine *eng, s32 tgid, s32 tid, s32 fd,
 
 u32 kvl_ev_used_where(struct kvl_engine *eng, s32 tgid, u64 *hva)
 {
-	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_vm *vm = kvl_sys_find_vm(eng, tgid);
 	u32 i, n, any = 0;
 
 	if (!vm)
@@ -816,7 +816,7 @@ void kvl_ev_used_seen(struct kvl_engine *eng, s32 tgid, s32 tid,
 		      const u16 *idx, u32 ok, u32 n, bool irq)
 {
 	kvl_read_fn read = eng->read_qemu;
-	struct kvl_vm *vm = kvl_engine_find_vm(eng, tgid);
+	struct kvl_vm *vm = kvl_sys_find_vm(eng, tgid);
 	u32 i, advanced = 0, seen = 0;
 	struct kvl_thread *t;
 	unsigned long flags;

@@ -163,6 +163,7 @@ void kvl_vcpu_setup(struct kvl_vcpu *v, u32 vcpu_id, u32 isa)
 }
 
 KVL_DEFINE_PER_CPU(struct kvl_memo, kvl_memo);
+KVL_DEFINE_PER_CPU(struct kvl_memo, kvl_sys_memo);
 
 #ifdef KVL_MEMO_CHECK
 void kvl_memo_check(struct kvl_engine *eng, const struct kvl_memo *m)
@@ -172,6 +173,14 @@ void kvl_memo_check(struct kvl_engine *eng, const struct kvl_memo *m)
 	struct kvl_vcpu *vc = kvl_vcpu_lookup(eng, m->tgid, m->tid, &vm, &t);
 
 	if (vc != m->vc || vm != m->vm || t != m->t)
+		__builtin_trap();
+}
+
+void kvl_sys_memo_check(struct kvl_engine *eng, const struct kvl_memo *m)
+{
+	struct kvl_vm *vm = kvl_engine_find_vm(eng, m->tgid);
+
+	if (vm != m->vm || !vm || kvl_thread_find(vm, m->tid) != m->t)
 		__builtin_trap();
 }
 #endif

@@ -30,7 +30,7 @@
 #     from run to run where wall times move by tens of percent, but blind to
 #     what QEMU's device models cost (an HPET read counts as one
 #     instruction), so kvmio_lat@hpet is left out.  Sections: exits, kexits,
-#     ioexits, untracked, scaling, scaling_vms (the default; the scaling
+#     ioexits, untracked, tracked, scaling, scaling_vms (the default; the scaling
 #     sections also run 4 times as many exits, to split the per-exit cost
 #     from setting up and tearing down).  OUT
 #     defaults to build/bench-icount.  make bench runs it after the
@@ -38,8 +38,8 @@
 # --rounds N, --sections a,b: see scripts/bench/lab_bench.py.
 # --variant NAME: also time an experimental build in the exit loops, the
 #     profile, the I/O loops and real QEMU (scripts/bench/variant.sh says
-#     what each is: local, nosys, rawsys, bare, noengine, noirq, noring,
-#     lockstat, git-REV), or NAME=KO.
+#     what each is: local, nosys, rawsys, bare, noengine, hookonly, noirq,
+#     noring, lockstat, git-REV), or NAME=KO.
 # --no-qemu-record: real QEMU without its `kvmio-lat record` runs (trace-cmd
 #     recording the events the engine needs: what a host without the module
 #     would run instead; measured by default, for scale).
@@ -107,7 +107,7 @@ local retries=${BENCH_RETRIES:-1} smp=${BENCH_SMP:-2}
 if [ "$icount" = 1 ]; then
 	[ "$quick" = 1 ] && out=${BENCH_OUT:-build/bench-quick-icount} || out=${BENCH_OUT:-build/bench-icount}
 	smp=1
-	sections=${sections:-exits,kexits,ioexits,untracked,scaling,scaling_vms}
+	sections=${sections:-exits,kexits,ioexits,untracked,tracked,scaling,scaling_vms}
 	export LAB_QEMU_ARGS="${LAB_QEMU_ARGS:+$LAB_QEMU_ARGS }-icount shift=0,sleep=on" LAB_SYMDUMP=0
 	extra+=(--icount)
 fi
@@ -128,7 +128,7 @@ if [ "$report_only" = 0 ]; then
 	else
 		ko=$(scripts/bench/variant.sh base "$out/modules")
 	fi
-	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -o "$out/sysloop" scripts/bench/sysloop.c
+	gcc -std=gnu11 -O2 -g -Wall -Wextra -Werror -pthread -o "$out/sysloop" scripts/bench/sysloop.c
 
 	selftests/lab/lab.sh inner-initrd --kernel "$KVER" --file build/inner-io:/bin/inner-io \
 		"$out/inner.gz" scripts/bench/inner.sh >/dev/null

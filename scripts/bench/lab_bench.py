@@ -27,6 +27,8 @@ Sections, in the order they run:
             ioeventfd nothing reads (exit, kvm_pio, entry, no userspace)
   untracked a syscall loop that runs no vCPU: nothing, kvmio_lat, kvmio_lat
             while a VM is tracked
+  tracked   the same calls made by a tracked VM's I/O thread (sysloop --vm),
+            the mix and read, write, ppoll, pread one kind at a time
   ioloop    the VMM's QEMU-like aio=native and aio=threads loops on null_blk
             (one run: both loops, one after the other)
   scaling   the exit loop with 1, 2, 4, 8, 16 vCPU threads
@@ -607,6 +609,9 @@ class Bench:
                 ("untracked", [Peer(), self.kvmio_default],
                  [self.a.sysloop, "--mode", "mix", "--iters", str(ns)], "syscall", ns * 8,
                  "sysloop"),
+                ("tracked", [Peer(), self.kvmio],
+                 [self.a.sysloop, "--vm", "--mode", "mix", "--iters", str(ns)], "syscall",
+                 ns * 8, "sysloop"),
                 ("ioloop-native", [Peer(), self.kvmio], io + ["native"], "request", nr,
                  "busy"),
                 ("ioloop-threads", [Peer(), self.kvmio], io + ["threads"], "request", nr,
@@ -764,6 +769,37 @@ class Bench:
         with_vm = [WithVm(v.name + "+vm", v.ko) for v in self.variants]
         self.interleaved(sec, [self.kvmio_default, WithVm(), FtraceOnePid()] + with_vm,
                          measure, "untracked")
+        self.done(sec)
+
+    # -- a VM's own I/O thread
+
+    TRACKED_MODES = ("mix", "read", "write", "ppoll", "pread")
+
+    def sec_tracked(self):
+        """The system calls of a tracked VM's I/O thread (sysloop --vm: the
+        process runs a vCPU to one exit first), one call kind at a time:
+        what each hooked call of QEMU's event loop and pool costs with the
+        hooks' return armed and the engine at work."""
+        iters = max(self.a.sys_iters // 5, 1000)
+        sec = self.section("tracked", {"sysloop": "--vm", "iters": iters,
+                                       "modes": list(self.TRACKED_MODES),
+                                       "rounds": self.a.rounds})
+
+        def measure():
+            res = {}
+            for mode in self.TRACKED_MODES:
+                rc, out = run([self.a.sysloop, "--vm", "--mode", mode, "--iters", str(iters)],
+                              600)
+                m = re.search(r"syscalls (\d+) elapsed_ns (\d+)", out)
+                t = re.search(r"^tracked (\S+)", out, re.M)
+                if rc or not m or not t:
+                    raise RunFailed("sysloop --vm failed: " + out[-800:])
+                # (bare tracks nothing: its probes return at their first test)
+                if t.group(1) == "0" and not self.current.endswith(":bare"):
+                    raise RunFailed("sysloop --vm: kvmio_lat did not track its VM")
+                res[mode + "_ns_per_call"] = int(m.group(2)) / int(m.group(1))
+            return res
+        self.interleaved(sec, [self.kvmio] + self.variants, measure, "tracked")
         self.done(sec)
 
     # -- the VMM's I/O loops
@@ -1118,15 +1154,15 @@ class Inner:
 
 # the real-QEMU section's disks: one per QEMU I/O path
 QEMU_MODES = ("native", "threads", "io_uring")
-SECTIONS = ["exits", "kexits", "ioexits", "profile", "untracked", "ioloop", "scaling", "scaling_vms",
+SECTIONS = ["exits", "kexits", "ioexits", "profile", "untracked", "tracked", "ioloop", "scaling", "scaling_vms",
             "memory", "qemu", "record"]
 # --quick: no profile, and the inner guest boots in the background from the
 # start (its figures do not count), its section before those that count VMs
 # the profile section's workloads (sec_profile(); qemu: profile_qemu())
-PROFILE_WORKLOADS = ["exits", "kexits", "untracked", "ioloop-native", "ioloop-threads",
+PROFILE_WORKLOADS = ["exits", "kexits", "untracked", "tracked", "ioloop-native", "ioloop-threads",
                      "ioloop-uring", "qemu"]
 QUICK_SECTIONS = ["exits", "kexits", "ioexits", "ioloop", "scaling", "scaling_vms", "qemu", "untracked",
-                  "memory", "record"]
+                  "tracked", "memory", "record"]
 
 
 def main():

@@ -403,6 +403,34 @@ class Report:
             self.note("ftrace_pid: ftrace's raw_syscalls events on for one other process "
                       "(set_event_pid): any system-call tracer's cost to the rest")
 
+    def tracked(self):
+        """A tracked VM's I/O thread (sysloop --vm): per call kind, what
+        each configuration adds to one call."""
+        s = self.section("tracked")
+        if not s:
+            return
+        unit = "guest instructions" if self.icount else "ns"
+        J = self.J["tracked"] = {"unit": "%s per system call (sysloop --vm)" % unit,
+                                 "params": s["params"], "modes": {}}
+        self.title("A tracked VM's I/O thread: sysloop --vm, %d calls of each kind per run"
+                   % s["params"]["iters"])
+        self.row("call / what runs", "insns/call" if self.icount else "ns/call",
+                 "added" if self.icount else "added ns", "added spread", "slower")
+        for mode in s["params"]["modes"]:
+            d = summarize(paired(s["samples"], mode + "_ns_per_call"))
+            J["modes"][mode] = d
+            self.need("added_median" in d.get("kvmio_lat", {}), "tracked: %s" % mode)
+            for c in (BASE, "kvmio_lat", *sorted(c for c in d if c.startswith("kvmio_lat:"))):
+                if c in d:
+                    v = d[c]
+                    self.row("%s, %s" % (mode, c), f(v["median"], 0),
+                             f(v.get("added_median"), 0), rng(v.get("added_spread"), 0),
+                             pct(v["ratio_vs_baseline"] - 1) if "ratio_vs_baseline" in v
+                             else "-")
+        self.note("mix: one each of getppid, read, ppoll, epoll_wait, pread64, io_submit, "
+                  "io_getevents and ioctl, as the untracked process's; write: 8 bytes to an "
+                  "eventfd")
+
     def per_mode(self, name, metric, unit, heading, label):
         """Sections whose runs measure both paths: MODE_METRIC per sample."""
         s = self.section(name)
@@ -658,6 +686,7 @@ class Report:
                        "ioeventfd doorbells: exit, kvm_pio, entry")
         self.profile()
         self.untracked()
+        self.tracked()
         self.ioloop()
         self.qemu()
         self.scaling()

@@ -25,6 +25,12 @@
 #           call, and every process passes the VM filter.  base - noengine
 #           is the engine's share in the kernel, noengine - bare the probes'
 #           (engine_cost.py counts the engine function by function)
+#   hookonly  the system-call hooks attached and armed as in base (the
+#           VM filter, a kretprobe instance and its return for a tracked
+#           VM's threads) but handing nothing on: kvl_sys_enter() and
+#           kvl_sys_exit() are not called.  base - hookonly is what the
+#           probes and the engine do with a tracked call, hookonly - nosys
+#           the kprobe, kretprobe and ftrace machinery around it
 #   noirq   the interrupt probes (kvm_msi_set_irq, kvm_set_irq,
 #           kvm_apic_accept_irq) return at once: what following a request
 #           to its interrupt costs, AIO ring and used-ring reads included
@@ -42,16 +48,16 @@
 # shellcheck disable=SC2016 # the edits are perl expressions, single-quoted on purpose
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-name=${1:?usage: variant.sh base|local|nosys|rawsys|bare|noengine|noirq|noring|lockstat|git-REV [OUTDIR]}
+name=${1:?usage: variant.sh base|local|nosys|rawsys|bare|noengine|hookonly|noirq|noring|lockstat|git-REV [OUTDIR]}
 top=${2:-build/bench/modules}
 KVER=${KVER:-$(scripts/lab-kver.sh)}
 case $name in
-base | local | nosys | rawsys | bare | noengine | noirq | noring | lockstat) ;;
+base | local | nosys | rawsys | bare | noengine | hookonly | noirq | noring | lockstat) ;;
 git-?*)
 	rev=$(git rev-parse --verify -q "${name#git-}^{commit}") ||
 		{ echo "variant.sh: no commit ${name#git-}" >&2; exit 2; }
 	;;
-*) echo "variant.sh: unknown variant $name (base, local, nosys, rawsys, bare, noengine, noirq, noring, lockstat, git-REV)" >&2; exit 2 ;;
+*) echo "variant.sh: unknown variant $name (base, local, nosys, rawsys, bare, noengine, hookonly, noirq, noring, lockstat, git-REV)" >&2; exit 2 ;;
 esac
 d=$top/$name
 # the same sources as the last build there: keep it
@@ -127,6 +133,10 @@ noengine)
 	edit 's/(static __always_inline void kvl_do_exit\()/#define KVL_NOENGINE static noinline __attribute__((noipa))\nKVL_NOENGINE void kvl_noengine_exit(struct kvl_engine *e, s32 g, s32 t, const char *c, u32 v, u32 i, u32 r, u64 n) { }\nKVL_NOENGINE void kvl_noengine_entry(struct kvl_engine *e, s32 g, s32 t, u64 n) { }\nKVL_NOENGINE void kvl_noengine_doorbell(struct kvl_engine *e, s32 g, s32 t, bool p, u64 a, u64 n) { }\nKVL_NOENGINE void kvl_noengine_userspace_exit(struct kvl_engine *e, s32 g, s32 t, u32 r) { }\n\n$1/'
 	edit 's/return w & \(1UL << \(bit % \(8 \* sizeof\(unsigned long\)\)\)\);/return w || !w;/' \
 		"$d/include/kvmio_lat/engine.h"
+	;;
+hookonly)
+	edit 's/\tkvl_sys_enter\(u, syscall_get_nr\(current, u\)\);\n/\t(void)u;\n/' "$d/module/syshooks.c"
+	edit 's/\tkvl_sys_exit\(task_pt_regs\(current\), regs_return_value\(regs\)\);\n//' "$d/module/syshooks.c"
 	;;
 noirq)	# (a test the compiler cannot drop: the code after it still builds)
 	edit 's/(static void kvl_irq\(s32 dest, s32 vector\)\n\{\n\tu64 now;\n)/$1\n\tif (READ_ONCE(kvl_enabled) || 1)\n\t\treturn;/'
