@@ -683,11 +683,23 @@ static u32 kvl_iocb_read(const struct pt_regs *regs, long taken,
 	return n;
 }
 
-/* An event loop reads @fd: maybe a queue's ioeventfd (engine/virtqueue.c). */
-static void kvl_fd_read(s32 fd)
+/*
+ * The tests a system call's probe makes before it looks at the call, which
+ * a hook's entry handler has made already (@tracked, syshooks.c): a VM's
+ * task, in process context, a 64-bit call.  What the filter lets through
+ * at a call's entry it lets through at its return, but for kvl_enabled.
+ */
+static bool kvl_sys_task_ok(bool tracked)
 {
-	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok() ||
-	    in_compat_syscall())
+	if (tracked)
+		return READ_ONCE(kvl_enabled);
+	return kvl_sys_exit_wanted();
+}
+
+/* An event loop reads @fd: maybe a queue's ioeventfd (engine/virtqueue.c). */
+static void kvl_fd_read(s32 fd, bool tracked)
+{
+	if (!kvl_sys_task_ok(tracked))
 		return;
 	kvl_probe_begin();
 	/* every read() of QEMU's comes here: the clock only for an ioeventfd's */
@@ -724,9 +736,10 @@ void kvl_ioeventfd(const struct kvm_ioeventfd *a, bool user)
 
 /*
  * A system call's entry: from raw_syscalls' sys_enter, or from a hook on
- * the call's own function (syshooks.c), with QEMU's registers.
+ * the call's own function (syshooks.c), with QEMU's registers; @tracked:
+ * the hook's filter passed this task (kvl_sys_task_ok()).
  */
-void kvl_sys_enter(const struct pt_regs *regs, long id)
+void kvl_sys_enter(const struct pt_regs *regs, long id, bool tracked)
 {
 	enum kvl_sys_class cls = id < 0 ? KVL_SYS_NONE : kvl_sys_class((u32)id);
 	s64 pos = KVL_OFF_UNKNOWN;
@@ -741,7 +754,7 @@ void kvl_sys_enter(const struct pt_regs *regs, long id)
 	 */
 	if (id == __NR_read) {
 		if (virtqueues)
-			kvl_fd_read((s32)regs->di);
+			kvl_fd_read((s32)regs->di, tracked);
 		return;
 	}
 	if (cls == KVL_SYS_IOCTL && regs->si == KVM_IOEVENTFD) {
@@ -750,9 +763,7 @@ void kvl_sys_enter(const struct pt_regs *regs, long id)
 	}
 	if ((cls == KVL_SYS_NONE && id != __NR_write) || cls == KVL_SYS_IOCTL)
 		return;
-	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
-		return;
-	if (in_compat_syscall())
+	if (!kvl_sys_task_ok(tracked))
 		return;
 	if (cls == KVL_SYS_NONE) {
 		kvl_probe_begin();
@@ -802,7 +813,7 @@ static void kvl_io_submit_exit(const struct pt_regs *regs, long ret, u64 now)
 }
 
 /* A system call's return, as kvl_sys_enter() its entry. */
-void kvl_sys_exit(const struct pt_regs *regs, long ret)
+void kvl_sys_exit(const struct pt_regs *regs, long ret, bool tracked)
 {
 	long id = syscall_get_nr(current, (struct pt_regs *)regs);
 	enum kvl_sys_class cls;
@@ -813,9 +824,7 @@ void kvl_sys_exit(const struct pt_regs *regs, long ret)
 	cls = kvl_sys_class((u32)id);
 	if (cls == KVL_SYS_IOCTL)	/* kvm_userspace_exit has KVM_RUN's */
 		return;
-	if (!kvl_engine_maybe_vm(&kvl_engine, current->tgid) || !kvl_task_ok())
-		return;
-	if (in_compat_syscall())
+	if (!kvl_sys_task_ok(tracked))
 		return;
 	kvl_probe_begin();
 	now = cls == KVL_SYS_NONE ? 0 : kvl_now();
@@ -832,12 +841,12 @@ void kvl_sys_exit(const struct pt_regs *regs, long ret)
 
 static void kvl_probe_sys_enter(void *data, struct pt_regs *regs, long id)
 {
-	kvl_sys_enter(regs, id);
+	kvl_sys_enter(regs, id, false);
 }
 
 static void kvl_probe_sys_exit(void *data, struct pt_regs *regs, long ret)
 {
-	kvl_sys_exit(regs, ret);
+	kvl_sys_exit(regs, ret, false);
 }
 
 static void kvl_do_process_exit(struct task_struct *p, bool group_dead)

@@ -55,6 +55,7 @@ static struct kretprobe kvl_hooks[KVL_NR_HOOKS];
 static struct kretprobe *kvl_hook_ptrs[KVL_NR_HOOKS];
 static unsigned int kvl_nr_hooked;	/* under kvl_attach_lock (probes.c) */
 static unsigned int kvl_nr_filtered;	/* of them, pre_handler wrapped */
+static bool kvl_all_filtered;		/* every one: the filter ran */
 static unsigned long kvl_hooks_missed;	/* of hooks since detached */
 
 /*
@@ -82,21 +83,23 @@ static int kvl_hook_filter(struct kprobe *p, struct pt_regs *regs)
  * At the call's entry, before its work: QEMU's registers are the task's
  * (the wrapper's own argument points at them).  The return is armed only
  * for a thread of a VM the engine may track: kvl_hook_filter() has asked
- * already, unless the kprobe was not the kind it can wrap.
+ * already, unless the kprobe was not the kind it can wrap (or not yet:
+ * kvl_all_filtered is set once every one is).  Neither the entry nor the
+ * return asks again (kvl_sys_enter()'s @tracked).
  */
 static int kvl_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
 	struct pt_regs *u = task_pt_regs(current);
 
-	if (!kvl_sys_exit_wanted())
+	if (!READ_ONCE(kvl_all_filtered) && !kvl_sys_exit_wanted())
 		return 1;
-	kvl_sys_enter(u, syscall_get_nr(current, u));
+	kvl_sys_enter(u, syscall_get_nr(current, u), true);
 	return 0;
 }
 
 static int kvl_hook_return(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	kvl_sys_exit(task_pt_regs(current), regs_return_value(regs));
+	kvl_sys_exit(task_pt_regs(current), regs_return_value(regs), true);
 	return 0;
 }
 
@@ -148,6 +151,7 @@ int kvl_syshooks_attach(unsigned int max_vms)
 	}
 	kvl_nr_hooked = n;
 	WRITE_ONCE(kvl_nr_filtered, filtered);
+	WRITE_ONCE(kvl_all_filtered, n && filtered == n);
 	return 0;
 
 err:
@@ -163,6 +167,7 @@ void kvl_syshooks_detach(void)
 
 	if (!kvl_nr_hooked)
 		return;
+	WRITE_ONCE(kvl_all_filtered, false);
 	unregister_kretprobes(kvl_hook_ptrs, kvl_nr_hooked);
 	for (i = 0; i < kvl_nr_hooked; i++)
 		kvl_hooks_missed += kvl_hook_ptrs[i]->nmissed +

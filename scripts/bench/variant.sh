@@ -135,8 +135,8 @@ noengine)
 		"$d/include/kvmio_lat/engine.h"
 	;;
 hookonly)
-	edit 's/\tkvl_sys_enter\(u, syscall_get_nr\(current, u\)\);\n/\t(void)u;\n/' "$d/module/syshooks.c"
-	edit 's/\tkvl_sys_exit\(task_pt_regs\(current\), regs_return_value\(regs\)\);\n//' "$d/module/syshooks.c"
+	edit 's/\tkvl_sys_enter\(u, syscall_get_nr\(current, u\), true\);\n/\t(void)u;\n/' "$d/module/syshooks.c"
+	edit 's/\tkvl_sys_exit\(task_pt_regs\(current\), regs_return_value\(regs\), true\);\n//' "$d/module/syshooks.c"
 	;;
 noirq)	# (a test the compiler cannot drop: the code after it still builds)
 	edit 's/(static void kvl_irq\(s32 dest, s32 vector\)\n\{\n\tu64 now;\n)/$1\n\tif (READ_ONCE(kvl_enabled) || 1)\n\t\treturn;/'
