@@ -28,7 +28,7 @@ void kvl_sys_check(void);
 u64 kvl_clock_now(void);
 struct pt_regs;
 struct kvm_ioeventfd;
-void kvl_sys_enter(const struct pt_regs *regs, long id, bool tracked);
+bool kvl_sys_enter(const struct pt_regs *regs, long id, bool tracked);
 void kvl_sys_exit(const struct pt_regs *regs, long ret, bool tracked);
 bool kvl_sys_exit_wanted(void);
 void kvl_ioeventfd(const struct kvm_ioeventfd *a, bool user);

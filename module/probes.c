@@ -696,17 +696,28 @@ static bool kvl_sys_task_ok(bool tracked)
 	return kvl_sys_exit_wanted();
 }
 
-/* An event loop reads @fd: maybe a queue's ioeventfd (engine/virtqueue.c). */
-static void kvl_fd_read(s32 fd, bool tracked)
+/*
+ * An event loop reads @fd: maybe a queue's ioeventfd (engine/virtqueue.c).
+ * True: its return may matter (always, unless a hook asks, @tracked).
+ */
+static bool kvl_read_enter(s32 fd, bool tracked)
 {
+	bool ret = true;
+
+	if (!tracked && !virtqueues)
+		return true;
 	if (!kvl_sys_task_ok(tracked))
-		return;
+		return false;
 	kvl_probe_begin();
 	/* every read() of QEMU's comes here: the clock only for an ioeventfd's */
-	if (kvl_ev_fd_known(&kvl_engine, current->tgid, fd))
+	if (virtqueues && kvl_ev_fd_known(&kvl_engine, current->tgid, fd))
 		kvl_ev_fd_read(&kvl_engine, current->tgid, current->pid, fd,
 			       kvl_now());
+	if (tracked)
+		ret = kvl_ev_read_return_wanted(&kvl_engine, current->tgid,
+						current->pid, fd);
 	kvl_probe_end();
+	return ret;
 }
 
 /*
@@ -737,10 +748,13 @@ void kvl_ioeventfd(const struct kvm_ioeventfd *a, bool user)
 /*
  * A system call's entry: from raw_syscalls' sys_enter, or from a hook on
  * the call's own function (syshooks.c), with QEMU's registers; @tracked:
- * the hook's filter passed this task (kvl_sys_task_ok()).
+ * the hook's filter passed this task (kvl_sys_task_ok()).  False: the
+ * call's return cannot matter, the hook need not arm it.
  */
-void kvl_sys_enter(const struct pt_regs *regs, long id, bool tracked)
+bool kvl_sys_enter(const struct pt_regs *regs, long id, bool tracked)
 {
+	bool ret;
+
 	enum kvl_sys_class cls = id < 0 ? KVL_SYS_NONE : kvl_sys_class((u32)id);
 	s64 pos = KVL_OFF_UNKNOWN;
 	u32 arg = 0;
@@ -752,24 +766,21 @@ void kvl_sys_enter(const struct pt_regs *regs, long id, bool tracked)
 	 * a read's file descriptor (an ioeventfd's: which queue QEMU
 	 * serves next) and QEMU's KVM_IOEVENTFD.
 	 */
-	if (id == __NR_read) {
-		if (virtqueues)
-			kvl_fd_read((s32)regs->di, tracked);
-		return;
-	}
+	if (id == __NR_read)
+		return kvl_read_enter((s32)regs->di, tracked);
 	if (cls == KVL_SYS_IOCTL && regs->si == KVM_IOEVENTFD) {
 		kvl_ioeventfd((const struct kvm_ioeventfd *)regs->dx, true);
-		return;
+		return true;
 	}
 	if ((cls == KVL_SYS_NONE && id != __NR_write) || cls == KVL_SYS_IOCTL)
-		return;
+		return true;
 	if (!kvl_sys_task_ok(tracked))
-		return;
+		return false;
 	if (cls == KVL_SYS_NONE) {
 		kvl_probe_begin();
 		kvl_ring_look(0);
 		kvl_probe_end();
-		return;
+		return true;
 	}
 	switch (cls) {
 	case KVL_SYS_SUBMIT:
@@ -790,9 +801,10 @@ void kvl_sys_enter(const struct pt_regs *regs, long id, bool tracked)
 	kvl_probe_begin();
 	if (cls == KVL_SYS_WAIT && virtqueues)
 		kvl_used_look(false);
-	kvl_ev_sys_enter(&kvl_engine, current->tgid, current->pid, (u32)id, arg,
-			 pos, kvl_now());
+	ret = kvl_ev_sys_enter(&kvl_engine, current->tgid, current->pid,
+			       (u32)id, arg, pos, kvl_now());
 	kvl_probe_end();
+	return ret;
 }
 
 /* What one io_submit took: per CPU, as 64 of them would make a 1.5 KiB frame */

@@ -85,7 +85,9 @@ static int kvl_hook_filter(struct kprobe *p, struct pt_regs *regs)
  * for a thread of a VM the engine may track: kvl_hook_filter() has asked
  * already, unless the kprobe was not the kind it can wrap (or not yet:
  * kvl_all_filtered is set once every one is).  Neither the entry nor the
- * return asks again (kvl_sys_enter()'s @tracked).
+ * return asks again (kvl_sys_enter()'s @tracked), and the return is left
+ * unarmed where the engine says it cannot matter: a vCPU thread's calls,
+ * most reads (kvl_ev_read_return_wanted()).
  */
 static int kvl_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
@@ -93,8 +95,7 @@ static int kvl_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 
 	if (!READ_ONCE(kvl_all_filtered) && !kvl_sys_exit_wanted())
 		return 1;
-	kvl_sys_enter(u, syscall_get_nr(current, u), true);
-	return 0;
+	return kvl_sys_enter(u, syscall_get_nr(current, u), true) ? 0 : 1;
 }
 
 static int kvl_hook_return(struct kretprobe_instance *ri, struct pt_regs *regs)

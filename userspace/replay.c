@@ -149,6 +149,8 @@ struct kvl_task {
 	u32 alive;		/* leader: threads seen and not exited */
 	u8 seen;		/* an event of it was replayed since it started */
 	u8 comm_done;
+	u8 no_return;		/* its call's return is one the module's hooks
+				 * leave unarmed (kvl_ev_sys_enter()) */
 	const char *comm;	/* leader: the group's comm, NULL unknown */
 };
 
@@ -695,6 +697,23 @@ static int kvl_scan_markers(struct kvl_replay *r)
 /* ------------------------------------------------------------------ */
 /* pass 2: records to engine events, as module/probes.c does */
 
+/*
+ * The module arms a hooked call's return only where the engine says it
+ * can matter (syshooks.c): @tid's next return is skipped the same way
+ * here when @skip.  Without @skip: the mark's state, cleared.
+ */
+static bool kvl_no_return(struct kvl_replay *r, s32 tid, bool skip)
+{
+	struct kvl_task *t = kvl_task(r, tid);
+	bool was;
+
+	if (!t)
+		return false;
+	was = t->no_return;
+	t->no_return = skip;
+	return was;
+}
+
 static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 			   enum kvl_kind k, s32 tid, u32 flags)
 {
@@ -827,6 +846,9 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 			break;
 		switch (kvl_sys_class((u32)id)) {
 		case KVL_SYS_NONE:
+			kvl_no_return(r, tid, id == KVL_NR_read &&
+				      !kvl_ev_read_return_wanted(eng, tgid, tid,
+						(s32)kvl_sys_arg(r, rec, 0)));
 			return;
 		case KVL_SYS_SUBMIT:
 			a = kvl_sys_arg(r, rec, 1);
@@ -845,7 +867,9 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 		default:
 			break;
 		}
-		kvl_ev_sys_enter(eng, tgid, tid, (u32)id, arg, off, now);
+		kvl_no_return(r, tid,
+			      !kvl_ev_sys_enter(eng, tgid, tid, (u32)id, arg, off,
+						now));
 		break;
 	}
 	case K_USER_EXIT:
@@ -866,6 +890,9 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 		/* as the module: KVM_RUN's return is kvm_userspace_exit's */
 		if (r->have_user_exit &&
 		    kvl_sys_class((u32)id) == KVL_SYS_IOCTL)
+			break;
+		/* and a return its hooks leave unarmed is not seen */
+		if (kvl_no_return(r, tid, false))
 			break;
 		kvl_ev_sys_exit(eng, tgid, tid, (u32)id,
 				kvl_field_signed(r, rec, k, 1), now);

@@ -832,8 +832,19 @@ void kvl_ev_inj_virq(struct kvl_engine *eng, s32 tgid, s32 tid, u32 vector,
  * offset of pread64 ... pwritev2 (kvl_sys_has_offset()), else
  * KVL_OFF_UNKNOWN.
  */
-void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+bool kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		      u32 arg, s64 off, u64 now);
+/*
+ * kvl_ev_sys_enter() returns false when the call's return cannot matter
+ * (a vCPU thread's: the engine looks at its KVM_RUN only), and this, for
+ * a read of @fd by thread @tid, whether its return can: to flush an
+ * interrupt the thread raised that KVM has not accepted, or, for a thread
+ * with an AIO ring, to look at the ring after a read that is not of one of
+ * the VM's ioeventfds (QEMU reaps after reading its AIO eventfd).  The
+ * module arms a hooked call's return only when it can (syshooks.c).
+ */
+bool kvl_ev_read_return_wanted(struct kvl_engine *eng, s32 tgid, s32 tid,
+			       s32 fd);
 
 /* One iocb of an io_submit, as the module reads it from QEMU's memory. */
 struct kvl_iocb_info {
@@ -966,6 +977,7 @@ enum kvl_sys_class {
 };
 
 /* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
+#define KVL_NR_read		0
 #define KVL_NR_pread64		17
 #define KVL_NR_pwrite64		18
 #define KVL_NR_ioctl		16

@@ -329,7 +329,7 @@ static bool kvl_uring_waits(u32 arg)
 	return (arg & KVL_URING_GETEVENTS) && (arg >> 16);
 }
 
-void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+bool kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 		      u32 arg, s64 off, u64 now)
 {
 	enum kvl_sys_class cls = kvl_sys_class(nr);
@@ -341,19 +341,21 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	u16 ri;
 
 	if (cls == KVL_SYS_NONE || cls == KVL_SYS_IOCTL)
-		return;
+		return true;
 	vm = kvl_sys_find(eng, tgid, tid, &t);
 	if (!vm)
-		return;
+		return true;
 	if (!t)
 		t = kvl_thread_get(vm, tid);
-	if (!t || READ_ONCE(t->vcpu) >= 0)
-		return;
+	if (!t)
+		return true;
+	if (READ_ONCE(t->vcpu) >= 0)
+		return false;
 	t->sys_nr = nr;
 	t->sys_arg = arg;
 	t->sys_ts = now;
 	if (cls != KVL_SYS_POOL_IO)
-		return;
+		return true;
 
 	t->flags |= KVL_T_POOL;
 	kvl_lock(&vm->lock, flags);
@@ -389,6 +391,7 @@ void kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 	t->cur_req = ri;
 out:
 	kvl_unlock(&vm->lock, flags);
+	return true;
 }
 
 /*

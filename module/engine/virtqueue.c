@@ -365,6 +365,20 @@ bool kvl_ev_fd_known(struct kvl_engine *eng, s32 tgid, s32 fd)
 	return vm && kvl_efd_index(vm, fd) < KVL_VQS;
 }
 
+bool kvl_ev_read_return_wanted(struct kvl_engine *eng, s32 tgid, s32 tid,
+			       s32 fd)
+{
+	struct kvl_thread *t;
+	struct kvl_vm *vm = kvl_sys_find(eng, tgid, tid, &t);
+
+	/* (no thread yet: a read's return adds none) */
+	if (!vm || !t || READ_ONCE(t->vcpu) >= 0)
+		return false;
+	if (READ_ONCE(t->irq_pending))
+		return true;
+	return READ_ONCE(t->aio_ring) && kvl_efd_index(vm, fd) == KVL_VQS;
+}
+
 void kvl_ev_fd_read(struct kvl_engine *eng, s32 tgid, s32 tid, s32 fd,
 		    u64 now)
 {

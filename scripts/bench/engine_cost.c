@@ -14,6 +14,16 @@
  *   ioexits  a port write bound to an ioeventfd nothing reads (kvmio-vmm
  *            exits --ioeventfd): kvm_exit, kvm_pio, kvm_entry
  *
+ * and what a tracked VM's I/O thread's hooked system call hands the engine
+ * (bench section tracked: sysloop --vm), the module's calls in its order:
+ *
+ *   sysread  read of an fd that is no ioeventfd: kvl_ev_fd_known at the
+ *            entry; kvl_ev_sys_exit and the AIO ring look's
+ *            kvl_ev_ring_where at the return
+ *   sysppoll ppoll: the used-index look's kvl_ev_used_where and
+ *            kvl_ev_sys_enter; kvl_ev_sys_exit and kvl_ev_ring_where
+ *   syspread pread64: kvl_ev_sys_enter, kvl_ev_sys_exit
+ *
  * What the engine costs in the kernel differs from this by its locks
  * (kvl_lock() is empty here; none is taken on these paths) and the
  * compiler's flags; what the probes cost around it (tracepoints, the task
@@ -73,11 +83,47 @@ static const struct kvl_alloc_ops ops = {
 	.alloc_vcpu = alloc_vcpu,
 };
 
-enum loop { KEXITS, EXITS, IOEXITS };
-static const char *const loop_name[] = { "kexits", "exits", "ioexits" };
+enum loop { KEXITS, EXITS, IOEXITS, SYSREAD, SYSPPOLL, SYSPREAD };
+static const char *const loop_name[] = { "kexits", "exits", "ioexits",
+					 "sysread", "sysppoll", "syspread" };
+#define IO_TID		(PID + 2)	/* the VM's I/O thread */
+#define ZERO_FD		7
+
+static void one_call(struct kvl_engine *eng, enum loop l, u64 *t)
+{
+	u64 hva[KVL_VQS], ring;
+	u32 seen;
+
+	switch (l) {
+	case SYSREAD:
+		kvl_ev_fd_known(eng, PID, ZERO_FD);
+		kvl_ev_sys_exit(eng, PID, IO_TID, 0 /* read */, 1, 0);
+		kvl_ev_ring_where(eng, PID, IO_TID, &ring, &seen);
+		break;
+	case SYSPPOLL:
+		kvl_ev_used_where(eng, PID, hva);
+		kvl_ev_sys_enter(eng, PID, IO_TID, KVL_NR_ppoll, 0,
+				 KVL_OFF_UNKNOWN, *t);
+		kvl_ev_sys_exit(eng, PID, IO_TID, KVL_NR_ppoll, 0, *t + 500);
+		kvl_ev_ring_where(eng, PID, IO_TID, &ring, &seen);
+		break;
+	case SYSPREAD:
+		kvl_ev_sys_enter(eng, PID, IO_TID, KVL_NR_pread64, ZERO_FD, 0,
+				 *t);
+		kvl_ev_sys_exit(eng, PID, IO_TID, KVL_NR_pread64, 1, *t + 500);
+		break;
+	default:
+		break;
+	}
+	*t += 1000;
+}
 
 static void one_exit(struct kvl_engine *eng, enum loop l, u64 *t)
 {
+	if (l >= SYSREAD) {
+		one_call(eng, l, t);
+		return;
+	}
 	u32 reason = l == KEXITS ? SVM_EXIT_CPUID : SVM_EXIT_IOIO;
 
 	kvl_ev_exit(eng, PID, VCPU_TID, "kvmio-vmm", 0, ISA_SVM, reason, *t);
@@ -110,9 +156,15 @@ int main(int argc, char **argv)
 	kvl_config_defaults(&cfg);
 	kvl_config_check(&cfg);
 	kvl_engine_init(eng, &cfg, &ops, vm_table);
-	for (l = KEXITS; l <= IOEXITS; l++) {
+	for (l = KEXITS; l <= SYSPREAD; l++) {
 		/* a fresh VM per loop, as the bench starts a kvmio-vmm per loop */
 		kvl_engine_drop_all(eng);
+		if (l >= SYSREAD) {	/* sysloop --vm's vCPU: its VM tracked */
+			for (i = 0; i < 10; i++)
+				one_exit(eng, EXITS, &t);
+			/* and its I/O thread, as the mix's waits make it */
+			one_exit(eng, SYSPPOLL, &t);
+		}
 		for (i = 0; i < 1000; i++)	/* warm: VM, thread, slots */
 			one_exit(eng, l, &t);
 		CALLGRIND_ZERO_STATS;
@@ -124,6 +176,7 @@ int main(int argc, char **argv)
 	}
 	kvl_engine_drop_all(eng);
 	free(eng);
-	printf("engine_cost: %ld iterations of kexits, exits, ioexits\n", n);
+	printf("engine_cost: %ld iterations of kexits, exits, ioexits, sysread, sysppoll, syspread\n",
+	       n);
 	return 0;
 }

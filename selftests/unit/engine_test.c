@@ -1406,6 +1406,46 @@ TEST(vcpu_id_beyond_s32_is_dropped_not_duplicated)
 }
 
 /* The disk of file descriptor @fd in the test VM, or NULL. */
+/*
+ * The module arms a hooked call's return only where the engine says it
+ * can matter (syshooks.c).  Each "no" here is a return whose engine work
+ * is nothing: no interrupt to flush, no AIO ring to look at.
+ */
+TEST(returns_that_cannot_matter_are_left_unarmed)
+{
+	struct fx f;
+
+	fx_init(&f);
+	/* no VM yet, then a VM but a thread it has not seen */
+	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
+	fx_doorbell(&f, VCPU0, 0, 1000);
+	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
+	/* a vCPU thread's calls: the engine looks at its KVM_RUN only */
+	EXPECT_FALSE(kvl_ev_sys_enter(&f.eng, PID, VCPU0, SYS_ppoll, 0,
+				      KVL_OFF_UNKNOWN, 1100));
+	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, VCPU0, 5));
+	/* an event loop's wait: wanted; its reads, with no ring, not */
+	EXPECT_TRUE(kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_ppoll, 0,
+				     KVL_OFF_UNKNOWN, 1200));
+	fx_wake(&f, MAIN, 2000);
+	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
+	/* an interrupt raised that KVM has not accepted: flushed there */
+	kvl_ev_irq(&f.eng, PID, MAIN, 0, VEC(0), 2100);
+	EXPECT_TRUE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
+	kvl_ev_apic_accept(&f.eng, PID, MAIN, 0, VEC(0), 2100);
+	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
+	/* with an AIO ring: any read but of an ioeventfd */
+	fx_io_submit(&f, MAIN, 1, 3000, 3500);
+	kvl_ev_ioeventfd(&f.eng, PID, 50, FX_NOTIFY, true);
+	EXPECT_TRUE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
+	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 50));
+	/* a pool worker's reads and writes */
+	EXPECT_TRUE(kvl_ev_sys_enter(&f.eng, PID, POOL, SYS_pread64, FX_DISK,
+				     0, 4000));
+	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, POOL, 5));
+	fx_fini(&f);
+}
+
 static const struct kvl_disk *fx_disk(struct fx *f, s32 fd)
 {
 	struct kvl_vm *vm = kvl_engine_find_vm(&f->eng, PID);
