@@ -55,7 +55,6 @@ static struct kretprobe kvl_hooks[KVL_NR_HOOKS];
 static struct kretprobe *kvl_hook_ptrs[KVL_NR_HOOKS];
 static unsigned int kvl_nr_hooked;	/* under kvl_attach_lock (probes.c) */
 static unsigned int kvl_nr_filtered;	/* of them, pre_handler wrapped */
-static bool kvl_all_filtered;		/* every one: the filter ran */
 static unsigned long kvl_hooks_missed;	/* of hooks since detached */
 
 /*
@@ -64,37 +63,53 @@ static unsigned long kvl_hooks_missed;	/* of hooks since detached */
  * handler and, when that says no, puts the instance back: every process
  * that makes a hooked call pays for both, tracked or not.  So once
  * registered, the kprobe's pre_handler is wrapped by kvl_hook_filter():
- * the VM filter first, and only a VM's thread goes on to take an instance.
- * kprobes call p->pre_handler afresh on each hit (for a probe that shares
- * its address with another too, through aggr_pre_handler()), so the swap
- * takes effect at once, and either handler is right while it does.  What
- * else reads it only names the probe's kind (debugfs' kprobes/list: "k").
+ * the VM filter first, then the entry's work, and only a call whose
+ * return can matter goes on to take an instance (about 300 instructions
+ * each way otherwise).  kprobes call p->pre_handler afresh on each hit
+ * (for a probe that shares its address with another too, through
+ * aggr_pre_handler()), so the swap takes effect at once, and either
+ * handler is right while it does.  What else reads it only names the
+ * probe's kind (debugfs' kprobes/list: "k").
  */
 static kprobe_pre_handler_t kvl_kretprobe_pre;	/* pre_handler_kretprobe() */
 
-static int kvl_hook_filter(struct kprobe *p, struct pt_regs *regs)
-{
-	if (!kvl_sys_exit_wanted())
-		return 0;
-	return kvl_kretprobe_pre(p, regs);
-}
+/* This CPU's kvl_hook_filter() did the entry's work (kprobes: preempt off) */
+static DEFINE_PER_CPU(bool, kvl_hook_entered);
 
 /*
  * At the call's entry, before its work: QEMU's registers are the task's
- * (the wrapper's own argument points at them).  The return is armed only
- * for a thread of a VM the engine may track: kvl_hook_filter() has asked
- * already, unless the kprobe was not the kind it can wrap (or not yet:
- * kvl_all_filtered is set once every one is).  Neither the entry nor the
- * return asks again (kvl_sys_enter()'s @tracked), and the return is left
- * unarmed where the engine says it cannot matter: a vCPU thread's calls,
- * most reads (kvl_ev_read_return_wanted()).
+ * (the wrapper's own argument points at them).  The filter is asked once
+ * (kvl_sys_enter()'s @tracked: neither the entry nor the return asks
+ * again), and the return is armed only where the engine says it can
+ * matter: not for a vCPU thread's calls, nor most reads and writes
+ * (kvl_ev_return_wanted()).
  */
+static int kvl_hook_filter(struct kprobe *p, struct pt_regs *regs)
+{
+	struct pt_regs *u;
+	int ret;
+
+	if (!kvl_sys_exit_wanted())
+		return 0;
+	u = task_pt_regs(current);
+	if (!kvl_sys_enter(u, syscall_get_nr(current, u), true))
+		return 0;
+	__this_cpu_write(kvl_hook_entered, true);
+	ret = kvl_kretprobe_pre(p, regs);
+	__this_cpu_write(kvl_hook_entered, false);
+	return ret;
+}
+
+/* The kretprobe's: from kvl_hook_filter(), or a kprobe it did not wrap. */
 static int kvl_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct pt_regs *u = task_pt_regs(current);
+	struct pt_regs *u;
 
-	if (!READ_ONCE(kvl_all_filtered) && !kvl_sys_exit_wanted())
+	if (__this_cpu_read(kvl_hook_entered))
+		return 0;
+	if (!kvl_sys_exit_wanted())
 		return 1;
+	u = task_pt_regs(current);
 	return kvl_sys_enter(u, syscall_get_nr(current, u), true) ? 0 : 1;
 }
 
@@ -152,7 +167,6 @@ int kvl_syshooks_attach(unsigned int max_vms)
 	}
 	kvl_nr_hooked = n;
 	WRITE_ONCE(kvl_nr_filtered, filtered);
-	WRITE_ONCE(kvl_all_filtered, n && filtered == n);
 	return 0;
 
 err:
@@ -168,7 +182,6 @@ void kvl_syshooks_detach(void)
 
 	if (!kvl_nr_hooked)
 		return;
-	WRITE_ONCE(kvl_all_filtered, false);
 	unregister_kretprobes(kvl_hook_ptrs, kvl_nr_hooked);
 	for (i = 0; i < kvl_nr_hooked; i++)
 		kvl_hooks_missed += kvl_hook_ptrs[i]->nmissed +
