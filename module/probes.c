@@ -714,8 +714,8 @@ static bool kvl_read_enter(s32 fd, bool tracked)
 		kvl_ev_fd_read(&kvl_engine, current->tgid, current->pid, fd,
 			       kvl_now());
 	if (tracked)
-		ret = kvl_ev_read_return_wanted(&kvl_engine, current->tgid,
-						current->pid, fd);
+		ret = kvl_ev_return_wanted(&kvl_engine, current->tgid,
+					   current->pid, KVL_NR_read, fd);
 	kvl_probe_end();
 	return ret;
 }
@@ -776,11 +776,15 @@ bool kvl_sys_enter(const struct pt_regs *regs, long id, bool tracked)
 		return true;
 	if (!kvl_sys_task_ok(tracked))
 		return false;
-	if (cls == KVL_SYS_NONE) {
+	if (cls == KVL_SYS_NONE) {	/* write */
 		kvl_probe_begin();
 		kvl_ring_look(0);
+		ret = !tracked || kvl_ev_return_wanted(&kvl_engine,
+						       current->tgid,
+						       current->pid,
+						       KVL_NR_write, -1);
 		kvl_probe_end();
-		return true;
+		return ret;
 	}
 	switch (cls) {
 	case KVL_SYS_SUBMIT:

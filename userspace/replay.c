@@ -56,7 +56,6 @@ static const struct kvl_trace_event kvl_uring_events[] = {
 	{ "io_uring", "io_uring_complete", true },
 };
 
-#define KVL_NR_WRITE		1	/* write(2) */
 #define KVL_MAX_SYSCALL		512
 
 unsigned int kvl_record_syscalls(u32 *ids, unsigned int max)
@@ -65,7 +64,7 @@ unsigned int kvl_record_syscalls(u32 *ids, unsigned int max)
 	u32 nr;
 
 	for (nr = 0; nr < KVL_MAX_SYSCALL; nr++) {
-		if (nr != KVL_NR_WRITE && kvl_sys_class(nr) == KVL_SYS_NONE)
+		if (nr != KVL_NR_write && kvl_sys_class(nr) == KVL_SYS_NONE)
 			continue;
 		if (n < max)
 			ids[n] = nr;
@@ -846,8 +845,9 @@ static void kvl_replay_one(struct kvl_replay *r, struct tep_record *rec,
 			break;
 		switch (kvl_sys_class((u32)id)) {
 		case KVL_SYS_NONE:
-			kvl_no_return(r, tid, id == KVL_NR_read &&
-				      !kvl_ev_read_return_wanted(eng, tgid, tid,
+			kvl_no_return(r, tid,
+				      (id == KVL_NR_read || id == KVL_NR_write) &&
+				      !kvl_ev_return_wanted(eng, tgid, tid, (u32)id,
 						(s32)kvl_sys_arg(r, rec, 0)));
 			return;
 		case KVL_SYS_SUBMIT:

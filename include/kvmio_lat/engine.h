@@ -268,6 +268,7 @@ struct kvl_vcpu {
 #define KVL_T_VCPU	0x1	/* runs a vCPU */
 #define KVL_T_LOOP	0x2	/* waited in ppoll/epoll: an event loop */
 #define KVL_T_POOL	0x4	/* ran pread/pwrite & co: a pool worker */
+#define KVL_T_IRQ	0x8	/* raised an interrupt: its writes' returns matter */
 
 /* Per-thread state, written by its own thread (tid is set once, under lock). */
 struct kvl_thread {
@@ -837,14 +838,16 @@ bool kvl_ev_sys_enter(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
 /*
  * kvl_ev_sys_enter() returns false when the call's return cannot matter
  * (a vCPU thread's: the engine looks at its KVM_RUN only), and this, for
- * a read of @fd by thread @tid, whether its return can: to flush an
- * interrupt the thread raised that KVM has not accepted, or, for a thread
- * with an AIO ring, to look at the ring after a read that is not of one of
- * the VM's ioeventfds (QEMU reaps after reading its AIO eventfd).  The
- * module arms a hooked call's return only when it can (syshooks.c).
+ * a read of @fd or a write (@nr) by thread @tid, whether its return can:
+ * to flush an interrupt the thread raised that KVM has not accepted (a
+ * write's: the irqfd's, so only in a thread that raises interrupts), or,
+ * for a thread with an AIO ring, to look at the ring after a read that is
+ * not of one of the VM's ioeventfds (QEMU reaps after reading its AIO
+ * eventfd).  The module arms a hooked call's return only when it can
+ * (syshooks.c).
  */
-bool kvl_ev_read_return_wanted(struct kvl_engine *eng, s32 tgid, s32 tid,
-			       s32 fd);
+bool kvl_ev_return_wanted(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+			  s32 fd);
 
 /* One iocb of an io_submit, as the module reads it from QEMU's memory. */
 struct kvl_iocb_info {
@@ -978,6 +981,7 @@ enum kvl_sys_class {
 
 /* x86-64 syscall numbers (arch/x86/entry/syscalls/syscall_64.tbl). */
 #define KVL_NR_read		0
+#define KVL_NR_write		1
 #define KVL_NR_pread64		17
 #define KVL_NR_pwrite64		18
 #define KVL_NR_ioctl		16

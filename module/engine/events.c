@@ -178,6 +178,7 @@ void kvl_ev_irq(struct kvl_engine *eng, s32 tgid, s32 tid, s32 dest,
 	}
 	if (t->irq_pending)
 		kvl_irq_unaccepted(vm, t);
+	t->flags |= KVL_T_IRQ;
 	t->irq_pending = 1;
 	t->irq_line = dest < 0 && vector < 0;	/* kvm_set_irq */
 	t->irq_ts = now;

@@ -365,17 +365,23 @@ bool kvl_ev_fd_known(struct kvl_engine *eng, s32 tgid, s32 fd)
 	return vm && kvl_efd_index(vm, fd) < KVL_VQS;
 }
 
-bool kvl_ev_read_return_wanted(struct kvl_engine *eng, s32 tgid, s32 tid,
-			       s32 fd)
+bool kvl_ev_return_wanted(struct kvl_engine *eng, s32 tgid, s32 tid, u32 nr,
+			  s32 fd)
 {
 	struct kvl_thread *t;
 	struct kvl_vm *vm = kvl_sys_find(eng, tgid, tid, &t);
 
-	/* (no thread yet: a read's return adds none) */
+	/*
+	 * No thread yet: a read's return adds none; a write may raise the
+	 * thread's first interrupt, flushed, if KVM does not accept it, at
+	 * its next hooked return instead.
+	 */
 	if (!vm || !t || READ_ONCE(t->vcpu) >= 0)
 		return false;
 	if (READ_ONCE(t->irq_pending))
 		return true;
+	if (nr != KVL_NR_read)
+		return READ_ONCE(t->flags) & KVL_T_IRQ;
 	return READ_ONCE(t->aio_ring) && kvl_efd_index(vm, fd) == KVL_VQS;
 }
 

@@ -440,7 +440,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 			kvl_ev_sys_enter(e, tgid, tid, syscalls[u8_of(&s.in) % 22],
 					 u16_of(&s.in) | (u32)u8_of(&s.in) << 16, KVL_OFF_UNKNOWN, tick(&s));
 			/* (no input taken: the corpus decodes as before) */
-			(void)kvl_ev_read_return_wanted(e, tgid, tid, tid % 64);
+			(void)kvl_ev_return_wanted(e, tgid, tid, tid & 1, tid % 64);
 			break;
 		case 9:
 		case 10:

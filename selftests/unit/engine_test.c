@@ -1417,32 +1417,36 @@ TEST(returns_that_cannot_matter_are_left_unarmed)
 
 	fx_init(&f);
 	/* no VM yet, then a VM but a thread it has not seen */
-	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
+	EXPECT_FALSE(kvl_ev_return_wanted(&f.eng, PID, MAIN, SYS_read, 5));
 	fx_doorbell(&f, VCPU0, 0, 1000);
-	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
+	EXPECT_FALSE(kvl_ev_return_wanted(&f.eng, PID, MAIN, SYS_read, 5));
 	/* a vCPU thread's calls: the engine looks at its KVM_RUN only */
 	EXPECT_FALSE(kvl_ev_sys_enter(&f.eng, PID, VCPU0, SYS_ppoll, 0,
 				      KVL_OFF_UNKNOWN, 1100));
-	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, VCPU0, 5));
-	/* an event loop's wait: wanted; its reads, with no ring, not */
+	EXPECT_FALSE(kvl_ev_return_wanted(&f.eng, PID, VCPU0, SYS_read, 5));
+	/* an event loop's wait: wanted; its reads and writes, not yet */
 	EXPECT_TRUE(kvl_ev_sys_enter(&f.eng, PID, MAIN, SYS_ppoll, 0,
 				     KVL_OFF_UNKNOWN, 1200));
 	fx_wake(&f, MAIN, 2000);
-	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
+	EXPECT_FALSE(kvl_ev_return_wanted(&f.eng, PID, MAIN, SYS_read, 5));
+	EXPECT_FALSE(kvl_ev_return_wanted(&f.eng, PID, MAIN, SYS_write, 5));
 	/* an interrupt raised that KVM has not accepted: flushed there */
 	kvl_ev_irq(&f.eng, PID, MAIN, 0, VEC(0), 2100);
-	EXPECT_TRUE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
+	EXPECT_TRUE(kvl_ev_return_wanted(&f.eng, PID, MAIN, SYS_read, 5));
 	kvl_ev_apic_accept(&f.eng, PID, MAIN, 0, VEC(0), 2100);
-	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
+	EXPECT_FALSE(kvl_ev_return_wanted(&f.eng, PID, MAIN, SYS_read, 5));
+	/* a thread that raises interrupts: its writes' returns, always */
+	EXPECT_TRUE(kvl_ev_return_wanted(&f.eng, PID, MAIN, SYS_write, 5));
 	/* with an AIO ring: any read but of an ioeventfd */
 	fx_io_submit(&f, MAIN, 1, 3000, 3500);
 	kvl_ev_ioeventfd(&f.eng, PID, 50, FX_NOTIFY, true);
-	EXPECT_TRUE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 5));
-	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, MAIN, 50));
+	EXPECT_TRUE(kvl_ev_return_wanted(&f.eng, PID, MAIN, SYS_read, 5));
+	EXPECT_FALSE(kvl_ev_return_wanted(&f.eng, PID, MAIN, SYS_read, 50));
 	/* a pool worker's reads and writes */
 	EXPECT_TRUE(kvl_ev_sys_enter(&f.eng, PID, POOL, SYS_pread64, FX_DISK,
 				     0, 4000));
-	EXPECT_FALSE(kvl_ev_read_return_wanted(&f.eng, PID, POOL, 5));
+	EXPECT_FALSE(kvl_ev_return_wanted(&f.eng, PID, POOL, SYS_read, 5));
+	EXPECT_FALSE(kvl_ev_return_wanted(&f.eng, PID, POOL, SYS_write, 5));
 	fx_fini(&f);
 }
 
