@@ -753,11 +753,10 @@ void kvl_ioeventfd(const struct kvm_ioeventfd *a, bool user)
  */
 bool kvl_sys_enter(const struct pt_regs *regs, long id, bool tracked)
 {
-	bool ret;
-
 	enum kvl_sys_class cls = id < 0 ? KVL_SYS_NONE : kvl_sys_class((u32)id);
 	s64 pos = KVL_OFF_UNKNOWN;
 	u32 arg = 0;
+	bool ret;
 
 	/*
 	 * The engine wants no entry but these (ioctl's only their exits),

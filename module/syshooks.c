@@ -80,19 +80,23 @@ static DEFINE_PER_CPU(bool, kvl_hook_entered);
  * At the call's entry, before its work: QEMU's registers are the task's
  * (the wrapper's own argument points at them).  The filter is asked once
  * (kvl_sys_enter()'s @tracked: neither the entry nor the return asks
- * again), and the return is armed only where the engine says it can
+ * again), and true, to arm the return, only where the engine says it can
  * matter: not for a vCPU thread's calls, nor most reads and writes
  * (kvl_ev_return_wanted()).
  */
+static bool kvl_hook_enter(void)
+{
+	struct pt_regs *u = task_pt_regs(current);
+
+	return kvl_sys_exit_wanted() &&
+	       kvl_sys_enter(u, syscall_get_nr(current, u), true);
+}
+
 static int kvl_hook_filter(struct kprobe *p, struct pt_regs *regs)
 {
-	struct pt_regs *u;
 	int ret;
 
-	if (!kvl_sys_exit_wanted())
-		return 0;
-	u = task_pt_regs(current);
-	if (!kvl_sys_enter(u, syscall_get_nr(current, u), true))
+	if (!kvl_hook_enter())
 		return 0;
 	__this_cpu_write(kvl_hook_entered, true);
 	ret = kvl_kretprobe_pre(p, regs);
@@ -103,14 +107,9 @@ static int kvl_hook_filter(struct kprobe *p, struct pt_regs *regs)
 /* The kretprobe's: from kvl_hook_filter(), or a kprobe it did not wrap. */
 static int kvl_hook_entry(struct kretprobe_instance *ri, struct pt_regs *regs)
 {
-	struct pt_regs *u;
-
 	if (__this_cpu_read(kvl_hook_entered))
 		return 0;
-	if (!kvl_sys_exit_wanted())
-		return 1;
-	u = task_pt_regs(current);
-	return kvl_sys_enter(u, syscall_get_nr(current, u), true) ? 0 : 1;
+	return kvl_hook_enter() ? 0 : 1;
 }
 
 static int kvl_hook_return(struct kretprobe_instance *ri, struct pt_regs *regs)

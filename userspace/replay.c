@@ -149,7 +149,8 @@ struct kvl_task {
 	u8 seen;		/* an event of it was replayed since it started */
 	u8 comm_done;
 	u8 no_return;		/* its call's return is one the module's hooks
-				 * leave unarmed (kvl_ev_sys_enter()) */
+				 * leave unarmed (kvl_ev_sys_enter(),
+				 * kvl_ev_return_wanted()) */
 	const char *comm;	/* leader: the group's comm, NULL unknown */
 };
 

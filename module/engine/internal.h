@@ -133,6 +133,7 @@ static inline bool kvl_memo_hit(const struct kvl_memo *m,
 /* Tests: a memo hit must be what the tables say (vm.c). */
 #ifdef KVL_MEMO_CHECK
 void kvl_memo_check(struct kvl_engine *eng, const struct kvl_memo *m);
+void kvl_sys_memo_check(struct kvl_engine *eng, const struct kvl_memo *m);
 #else
 static inline void kvl_memo_check(struct kvl_engine *eng,
 				  const struct kvl_memo *m)
@@ -140,6 +141,7 @@ static inline void kvl_memo_check(struct kvl_engine *eng,
 	(void)eng;
 	(void)m;
 }
+#define kvl_sys_memo_check kvl_memo_check
 #endif
 
 /*
@@ -179,10 +181,6 @@ static inline struct kvl_vcpu *kvl_vcpu_find(struct kvl_engine *eng,
 }
 
 /*
- * The thread @tid of VM @tgid if it runs no vCPU (an event loop, a pool
- * worker), or NULL; its VM in *@vmp.
- */
-/*
  * The thread this CPU last found for a system call, as kvl_memo is for
  * vCPU threads: a hooked call's entry, its return and the looks at QEMU's
  * rings around them ask for the same VM and thread four or five times.
@@ -191,17 +189,6 @@ static inline struct kvl_vcpu *kvl_vcpu_find(struct kvl_engine *eng,
  * that the slot still holds @tid.  vc is unused.
  */
 KVL_DECLARE_PER_CPU(struct kvl_memo, kvl_sys_memo);
-
-#ifdef KVL_MEMO_CHECK
-void kvl_sys_memo_check(struct kvl_engine *eng, const struct kvl_memo *m);
-#else
-static inline void kvl_sys_memo_check(struct kvl_engine *eng,
-				      const struct kvl_memo *m)
-{
-	(void)eng;
-	(void)m;
-}
-#endif
 
 /* VM @tgid and its thread @tid (NULL if it has no slot yet), or NULL. */
 static inline struct kvl_vm *kvl_sys_find(struct kvl_engine *eng, s32 tgid,
@@ -237,6 +224,10 @@ static inline struct kvl_vm *kvl_sys_find_vm(struct kvl_engine *eng, s32 tgid)
 	return kvl_engine_find_vm(eng, tgid);
 }
 
+/*
+ * The thread @tid of VM @tgid if it runs no vCPU (an event loop, a pool
+ * worker), or NULL; its VM in *@vmp.
+ */
 static inline struct kvl_thread *kvl_io_thread_find(struct kvl_engine *eng,
 						    s32 tgid, s32 tid,
 						    struct kvl_vm **vmp)

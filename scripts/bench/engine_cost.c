@@ -97,7 +97,7 @@ static void one_call(struct kvl_engine *eng, enum loop l, u64 *t)
 	switch (l) {
 	case SYSREAD:
 		kvl_ev_fd_known(eng, PID, ZERO_FD);
-		kvl_ev_sys_exit(eng, PID, IO_TID, 0 /* read */, 1, 0);
+		kvl_ev_sys_exit(eng, PID, IO_TID, KVL_NR_read, 1, 0);
 		kvl_ev_ring_where(eng, PID, IO_TID, &ring, &seen);
 		break;
 	case SYSPPOLL:

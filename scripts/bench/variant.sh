@@ -135,7 +135,7 @@ noengine)
 		"$d/include/kvmio_lat/engine.h"
 	;;
 hookonly)
-	edit 's/\tif \(!kvl_sys_enter\(u, syscall_get_nr\(current, u\), true\)\)\n/\tif (!u)\n/' "$d/module/syshooks.c"
+	edit 's/\treturn kvl_sys_exit_wanted\(\) &&\n\t       kvl_sys_enter\(u, syscall_get_nr\(current, u\), true\);\n/\t(void)u;\n\treturn kvl_sys_exit_wanted();\n/' "$d/module/syshooks.c"
 	edit 's/\tkvl_sys_exit\(task_pt_regs\(current\), regs_return_value\(regs\), true\);\n//' "$d/module/syshooks.c"
 	;;
 noirq)	# (a test the compiler cannot drop: the code after it still builds)
